@@ -1,0 +1,35 @@
+{
+  "targets": [
+    {
+      "target_name": "cffi_bun",
+      "sources": [
+        "src/addon.c",
+        "src/types.c",
+        "src/call.c",
+        "src/library.c",
+        "src/memory.c",
+        "src/view_source.c"
+      ],
+      "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-fvisibility=hidden"],
+      "cflags!": ["-O3"],
+      "conditions": [
+        ["OS=='linux' or OS=='freebsd'", {
+          "cflags_c": ["<!@(pkg-config --cflags libffi 2>/dev/null || true)"],
+          "libraries": ["<!@(pkg-config --libs libffi 2>/dev/null || echo -lffi)", "-ldl", "-lm"]
+        }],
+        ["OS=='mac'", {
+          "xcode_settings": {
+            "GCC_C_LANGUAGE_STANDARD": "gnu11",
+            "OTHER_CFLAGS": ["-O2", "-Wall", "-Wextra", "<!@(pkg-config --cflags libffi 2>/dev/null || echo -I$(brew --prefix libffi 2>/dev/null)/include)"]
+          },
+          "libraries": ["<!@(pkg-config --libs libffi 2>/dev/null || echo -L$(brew --prefix libffi 2>/dev/null)/lib -lffi)"]
+        }],
+        ["OS=='win'", {
+          "include_dirs": ["<!(node -p \"(process.env.VCPKG_ROOT||'C:/vcpkg')+'/installed/x64-windows/include'\")"],
+          "libraries": ["<!(node -p \"(process.env.VCPKG_ROOT||'C:/vcpkg')+'/installed/x64-windows/lib/ffi.lib'\")"],
+          "msvs_settings": { "VCCLCompilerTool": { "Optimization": 2, "WarningLevel": 3 } }
+        }]
+      ]
+    }
+  ]
+}

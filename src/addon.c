@@ -1,0 +1,60 @@
+/*
+ * addon.c - module initialisation and the small helpers every file uses:
+ * throwing formatted errors, copying JS strings, attaching functions.
+ *
+ * The exports here are the native layer; lib/index.js shapes them into
+ * bun:ffi's API (CString, JSCallback, file: URLs, CFunction).
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+
+#include "cffi.h"
+
+napi_value cffi_throw(napi_env env, const char *kind, const char *fmt, ...) {
+  char message[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(message, sizeof message, fmt, ap);
+  va_end(ap);
+  napi_value text, error;
+  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &text);
+  if (kind[0] == 'T') napi_create_type_error(env, NULL, text, &error);
+  else if (kind[0] == 'R') napi_create_range_error(env, NULL, text, &error);
+  else napi_create_error(env, NULL, text, &error);
+  napi_throw(env, error);
+  return NULL;
+}
+
+char *cffi_string_dup(napi_env env, napi_value value, const char *what) {
+  size_t length;
+  if (napi_get_value_string_utf8(env, value, NULL, 0, &length) != napi_ok) {
+    cffi_throw(env, "TypeError", "%s must be a string, received %s", what, cffi_value_kind(env, value));
+    return NULL;
+  }
+  char *copy = malloc(length + 1);
+  if (!copy) {
+    cffi_throw(env, "RangeError", "out of memory copying %s", what);
+    return NULL;
+  }
+  napi_get_value_string_utf8(env, value, copy, length + 1, &length);
+  return copy;
+}
+
+bool cffi_set_function(napi_env env, napi_value target, const char *name, napi_callback cb,
+                       void *data) {
+  napi_value fn;
+  return napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, data, &fn) == napi_ok &&
+         napi_set_named_property(env, target, name, fn) == napi_ok;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  cffi_set_forced_engine(getenv("CFFI_BUN_ENGINE"));
+  napi_set_named_property(env, exports, "FFIType", cffi_make_ffitype_object(env));
+  cffi_set_function(env, exports, "dlopen", cffi_dlopen, NULL);
+  cffi_set_function(env, exports, "linkSymbols", cffi_link_symbols, NULL);
+  cffi_set_function(env, exports, "viewSource", cffi_view_source, NULL);
+  cffi_make_memory_exports(env, exports);
+  return exports;
+}
+
+NAPI_MODULE_INIT() { return init(env, exports); }

@@ -1,0 +1,216 @@
+/*
+ * call.c - the call engine: a JS call into a bound C function.
+ *
+ * Owns: preparing a signature once (choosing the register engine or libffi,
+ * placing each argument, ffi_prep_cif), creating the JS function for a
+ * bound symbol, and the hot path itself.
+ *
+ * The hot path allocates nothing (strings that do not fit the stack scratch
+ * are the one exception), takes no locks, and makes the same Node-API calls a
+ * hand-written addon would: napi_get_cb_info, one conversion per argument,
+ * one to build the result. Callbacks are specialised by arity so that
+ * napi_get_cb_info fills only as many slots as the signature has.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cffi.h"
+
+static bool force_libffi = false;
+
+void cffi_set_forced_engine(const char *name) {
+  force_libffi = name != NULL && strcmp(name, "ffi") == 0;
+}
+
+bool cffi_prepare_signature(napi_env env, cffi_signature *sig, const char *symbol) {
+  unsigned ints = 0, floats = 0;
+  for (unsigned i = 0; i < sig->nargs; i++) {
+    if (cffi_types[sig->args[i]].reg == CFFI_CLASS_FLOAT) floats++;
+    else ints++;
+  }
+  bool registers = CFFI_HAVE_REGISTER_CALLS && !force_libffi && ints <= CFFI_INT_REGS &&
+                   floats <= CFFI_FLOAT_REGS;
+  if (registers) {
+    unsigned next_int = 0, next_float = 0;
+    sig->engine = CFFI_ENGINE_REGISTERS;
+    for (unsigned i = 0; i < sig->nargs; i++) {
+      sig->dest[i] = cffi_types[sig->args[i]].reg == CFFI_CLASS_FLOAT
+                         ? (uint8_t)(CFFI_INT_REGS + next_float++)
+                         : (uint8_t)next_int++;
+    }
+    return true;
+  }
+  sig->engine = CFFI_ENGINE_LIBFFI;
+  for (unsigned i = 0; i < sig->nargs; i++) {
+    sig->dest[i] = (uint8_t)i;
+    sig->ffi_args[i] = cffi_types[sig->args[i]].ffi;
+  }
+  ffi_status status = ffi_prep_cif(&sig->cif, FFI_DEFAULT_ABI, sig->nargs,
+                                   cffi_types[sig->returns].ffi, sig->ffi_args);
+  if (status != FFI_OK) {
+    cffi_throw(env, "Error", "libffi could not prepare the signature of \"%s\" (status %d)", symbol,
+               (int)status);
+    return false;
+  }
+  return true;
+}
+
+void cffi_call_release(cffi_call *call) {
+  for (uint32_t i = 0; i < call->heap_count; i++) free(call->heap[i]);
+  call->heap_count = 0;
+}
+
+#if CFFI_HAVE_REGISTER_CALLS
+/* See platform.h: one prototype that loads every argument register. */
+#if CFFI_INT_REGS == 6
+#define INT_PARAMS uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t
+#define INT_ARGS(r) r[0], r[1], r[2], r[3], r[4], r[5]
+#else
+#define INT_PARAMS uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t
+#define INT_ARGS(r) r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]
+#endif
+#define FLOAT_PARAMS double, double, double, double, double, double, double, double
+#define FLOAT_ARGS(f) f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7]
+typedef uint64_t (*int_result_fn)(INT_PARAMS, FLOAT_PARAMS);
+typedef double (*float_result_fn)(INT_PARAMS, FLOAT_PARAMS);
+
+static inline uint64_t register_call(void *address, const uint64_t *regs, bool float_result) {
+  double f[CFFI_FLOAT_REGS];
+  memcpy(f, regs + CFFI_INT_REGS, sizeof f);
+  if (float_result) {
+    double d = ((float_result_fn)address)(INT_ARGS(regs), FLOAT_ARGS(f));
+    uint64_t raw;
+    memcpy(&raw, &d, sizeof raw);
+    return raw;
+  }
+  return ((int_result_fn)address)(INT_ARGS(regs), FLOAT_ARGS(f));
+}
+#define REGISTER_SLOTS (CFFI_INT_REGS + CFFI_FLOAT_REGS)
+#else
+static inline uint64_t register_call(void *address, const uint64_t *regs, bool float_result) {
+  (void)address, (void)regs, (void)float_result;
+  abort(); /* never chosen: cffi_prepare_signature picks libffi here */
+}
+#define REGISTER_SLOTS 1
+#endif
+
+static napi_value throw_closed(napi_env env, const cffi_function *fn) {
+  return cffi_throw(env, "Error", "Cannot call \"%s\": %s \"%s\" is closed", fn->name,
+                    fn->owner->handle ? "library" : "its linkSymbols/CFunction", fn->owner->path);
+}
+
+static napi_value throw_missing(napi_env env, const cffi_function *fn, size_t argc) {
+  size_t i = argc;
+  while (i < fn->sig.nargs && fn->sig.args[i] == CFFI_NAPI_ENV) i++;
+  return cffi_throw(env, "TypeError", "%s: args[%zu] (%s) is missing: expected %u argument%s, received %zu",
+                    fn->name, i, cffi_types[fn->sig.args[i]].name, fn->sig.required,
+                    fn->sig.required == 1 ? "" : "s", argc);
+}
+
+static inline __attribute__((always_inline)) napi_value invoke(napi_env env, cffi_function *fn,
+                                                               size_t argc, napi_value *argv) {
+  const cffi_signature *sig = &fn->sig;
+  if (CFFI_UNLIKELY(!fn->owner->open)) return throw_closed(env, fn);
+  if (CFFI_UNLIKELY(argc < sig->required)) return throw_missing(env, fn, argc);
+
+  cffi_call call;
+  call.env = env;
+  call.symbol = fn->name;
+  call.heap_count = 0;
+  call.scratch_used = 0;
+
+  uint64_t slots[CFFI_MAX_ARGS > REGISTER_SLOTS ? CFFI_MAX_ARGS : REGISTER_SLOTS];
+  const bool registers = sig->engine == CFFI_ENGINE_REGISTERS;
+  if (registers) memset(slots, 0, REGISTER_SLOTS * sizeof slots[0]);
+
+  for (unsigned i = 0; i < sig->nargs; i++) {
+    const uint8_t type = sig->args[i];
+    call.index = i;
+    call.type = type;
+    if (CFFI_UNLIKELY(!cffi_types[type].to_c(&call, argv[i], &slots[sig->dest[i]]))) {
+      cffi_call_release(&call);
+      return NULL;
+    }
+  }
+
+  uint64_t raw;
+  if (CFFI_LIKELY(registers)) {
+    raw = register_call(fn->address, slots, cffi_types[sig->returns].reg == CFFI_CLASS_FLOAT);
+  } else {
+    void *values[CFFI_MAX_ARGS];
+    for (unsigned i = 0; i < sig->nargs; i++) values[i] = &slots[i];
+    ffi_call((ffi_cif *)&sig->cif, FFI_FN(fn->address), &raw, values);
+  }
+  if (CFFI_UNLIKELY(call.heap_count)) cffi_call_release(&call);
+  return cffi_types[sig->returns].to_js(env, raw);
+}
+
+/* One entry point per arity up to 8, then a general one. */
+#define DEFINE_ENTRY_AS(entry_name, n)                                       \
+  static napi_value entry_name(napi_env env, napi_callback_info info) {     \
+    napi_value argv[(n) ? (n) : 1];                                          \
+    size_t argc = (n);                                                       \
+    void *data;                                                              \
+    napi_get_cb_info(env, info, &argc, argv, NULL, &data);                   \
+    return invoke(env, (cffi_function *)data, argc, argv);                   \
+  }
+#define DEFINE_ENTRY(n) DEFINE_ENTRY_AS(entry_##n, n)
+DEFINE_ENTRY(0)
+DEFINE_ENTRY(1)
+DEFINE_ENTRY(2)
+DEFINE_ENTRY(3)
+DEFINE_ENTRY(4)
+DEFINE_ENTRY(5)
+DEFINE_ENTRY(6)
+DEFINE_ENTRY(7)
+DEFINE_ENTRY(8)
+DEFINE_ENTRY_AS(entry_general, CFFI_MAX_ARGS)
+
+static const napi_callback entries_by_arity[] = {entry_0, entry_1, entry_2, entry_3, entry_4,
+                                                 entry_5, entry_6, entry_7, entry_8};
+
+static void finalize_function(napi_env env, void *data, void *hint) {
+  (void)env, (void)hint;
+  cffi_function *fn = data;
+  cffi_owner_release(fn->owner);
+  free(fn->name);
+  free(fn);
+}
+
+napi_value cffi_function_create(napi_env env, cffi_owner *owner, const char *name, void *address,
+                                const cffi_signature *sig) {
+  cffi_function *fn = calloc(1, sizeof *fn);
+  char *name_copy = strdup(name);
+  if (!fn || !name_copy) {
+    free(fn);
+    free(name_copy);
+    cffi_throw(env, "RangeError", "out of memory binding \"%s\"", name);
+    return NULL;
+  }
+  fn->address = address;
+  fn->name = name_copy;
+  fn->sig = *sig;
+  /* The copied cif must point at the copy's own argument array. */
+  if (fn->sig.engine == CFFI_ENGINE_LIBFFI) fn->sig.cif.arg_types = fn->sig.ffi_args;
+
+  napi_callback entry = sig->nargs < sizeof entries_by_arity / sizeof entries_by_arity[0]
+                            ? entries_by_arity[sig->nargs]
+                            : entry_general;
+  napi_value function;
+  if (napi_create_function(env, name, NAPI_AUTO_LENGTH, entry, fn, &function) != napi_ok ||
+      napi_add_finalizer(env, function, fn, finalize_function, NULL, NULL) != napi_ok) {
+    free(fn->name);
+    free(fn);
+    return NULL;
+  }
+  fn->owner = owner;
+  owner->refs++;
+
+  napi_value ptr_value = cffi_address_to_js(env, (uintptr_t)address);
+  napi_property_descriptor props[] = {
+      {"ptr", NULL, NULL, NULL, NULL, ptr_value, napi_enumerable, NULL},
+      {"native", NULL, NULL, NULL, NULL, function, napi_default, NULL},
+  };
+  napi_define_properties(env, function, 2, props);
+  return function;
+}

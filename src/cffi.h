@@ -1,0 +1,162 @@
+/*
+ * cffi.h - the declarations the C files share: type ids, the type table's
+ * row, a prepared signature, a bound function and its owner, and the
+ * per-call conversion context. Each .c file's header says what it owns.
+ */
+#ifndef CFFI_H
+#define CFFI_H
+
+#define NAPI_VERSION 8
+#include <ffi.h>
+#include <node_api.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "platform.h"
+
+/* Bun's FFIType numbering; the values are part of the public API. */
+typedef enum {
+  CFFI_CHAR = 0,
+  CFFI_I8 = 1,
+  CFFI_U8 = 2,
+  CFFI_I16 = 3,
+  CFFI_U16 = 4,
+  CFFI_I32 = 5,
+  CFFI_U32 = 6,
+  CFFI_I64 = 7,
+  CFFI_U64 = 8,
+  CFFI_F64 = 9,
+  CFFI_F32 = 10,
+  CFFI_BOOL = 11,
+  CFFI_PTR = 12,
+  CFFI_VOID = 13,
+  CFFI_CSTRING = 14,
+  CFFI_I64_FAST = 15,
+  CFFI_U64_FAST = 16,
+  CFFI_FUNCTION = 17,
+  CFFI_NAPI_ENV = 18,
+  CFFI_NAPI_VALUE = 19,
+  CFFI_BUFFER = 20,
+  CFFI_BUFFER_LENGTH = 21,
+  CFFI_TYPE_COUNT
+} cffi_type_id;
+
+/* Most arguments a definition may have; keeps every per-call array on the stack. */
+#define CFFI_MAX_ARGS 64
+/* Bytes of stack per call for encoding JS strings passed as cstring. */
+#define CFFI_STRING_SCRATCH 1024
+
+typedef struct cffi_call cffi_call;
+
+/* JS value -> 64-bit register image. Returns false with a JS exception pending. */
+typedef bool (*cffi_to_c_fn)(cffi_call *call, napi_value value, uint64_t *out);
+/* Register image returned by C -> JS value (NULL means undefined). */
+typedef napi_value (*cffi_to_js_fn)(napi_env env, uint64_t raw);
+
+typedef enum { CFFI_CLASS_NONE, CFFI_CLASS_INT, CFFI_CLASS_FLOAT } cffi_reg_class;
+
+/* One row of the type table: everything the engine knows about a type. */
+typedef struct {
+  const char *name;      /* canonical name, as Bun's FFIType spells it */
+  const char *c_name;    /* C spelling, for viewSource and messages */
+  const char *accepts;   /* what JS values an argument takes, for messages */
+  ffi_type *ffi;         /* libffi descriptor; NULL for void-only rows */
+  cffi_reg_class reg;    /* which register file carries it */
+  bool valid_arg;        /* may appear in args */
+  bool valid_return;     /* may appear in returns */
+  cffi_to_c_fn to_c;
+  cffi_to_js_fn to_js;
+} cffi_type_info;
+
+extern const cffi_type_info cffi_types[CFFI_TYPE_COUNT];
+
+/* What owns a bound function's code: a dlopen'ed library, or (for
+ * linkSymbols/CFunction) a set of raw pointers. Shared by the JS object
+ * and by each function; freed when the last of them is collected. */
+typedef struct cffi_owner {
+  void *handle;     /* library handle, NULL for raw pointers */
+  bool open;        /* false after close(): calls throw */
+  uint32_t refs;
+  char *path;       /* as given, for messages */
+} cffi_owner;
+
+typedef enum { CFFI_ENGINE_REGISTERS, CFFI_ENGINE_LIBFFI } cffi_engine;
+
+/* A signature parsed from { args, returns } and prepared once. */
+typedef struct {
+  uint8_t nargs;
+  uint8_t returns;                 /* cffi_type_id */
+  uint8_t args[CFFI_MAX_ARGS];     /* cffi_type_id per argument */
+  uint8_t required;                /* JS arguments that must be present */
+  cffi_engine engine;
+  /* Where argument i's register image goes: for the register engine an
+   * index into [int regs..., float regs...]; for libffi, i itself. */
+  uint8_t dest[CFFI_MAX_ARGS];
+  bool has_strings;                /* some argument may need string scratch */
+  ffi_cif cif;
+  ffi_type *ffi_args[CFFI_MAX_ARGS];
+} cffi_signature;
+
+/* A callable bound to one native address. */
+typedef struct cffi_function {
+  void *address;
+  cffi_owner *owner;
+  char *name;
+  cffi_signature sig;
+} cffi_function;
+
+/* Per-call state, on the caller's stack. Conversions that need memory for
+ * the duration of the call (JS strings as char*) take it from here. */
+struct cffi_call {
+  napi_env env;
+  const char *symbol;      /* for messages */
+  uint32_t index;          /* argument being converted */
+  uint8_t type;            /* its cffi_type_id */
+  uint32_t heap_count;
+  size_t scratch_used;
+  void *heap[CFFI_MAX_ARGS];
+  char scratch[CFFI_STRING_SCRATCH];
+};
+
+/* types.c */
+bool cffi_type_from_value(napi_env env, napi_value value, const char *symbol,
+                          const char *where, cffi_type_id *out);
+bool cffi_parse_signature(napi_env env, napi_value definition, const char *symbol,
+                          cffi_signature *sig);
+napi_value cffi_make_ffitype_object(napi_env env);
+void cffi_throw_arg_error(cffi_call *call, napi_value value, const char *problem);
+bool cffi_value_to_address(napi_env env, napi_value value, const char *what, uint64_t *out);
+bool cffi_view_info(napi_env env, napi_value value, void **data, size_t *length);
+napi_value cffi_address_to_js(napi_env env, uint64_t address);
+const char *cffi_value_kind(napi_env env, napi_value value);
+
+/* call.c */
+bool cffi_prepare_signature(napi_env env, cffi_signature *sig, const char *symbol);
+napi_value cffi_function_create(napi_env env, cffi_owner *owner, const char *name,
+                                void *address, const cffi_signature *sig);
+void cffi_call_release(cffi_call *call);
+void cffi_set_forced_engine(const char *name);
+
+/* library.c */
+cffi_owner *cffi_owner_new(napi_env env, void *handle, const char *path);
+void cffi_owner_release(cffi_owner *owner);
+napi_value cffi_dlopen(napi_env env, napi_callback_info info);
+napi_value cffi_link_symbols(napi_env env, napi_callback_info info);
+
+/* memory.c */
+napi_value cffi_make_memory_exports(napi_env env, napi_value exports);
+
+/* view_source.c */
+napi_value cffi_view_source(napi_env env, napi_callback_info info);
+
+/* addon.c helpers */
+bool cffi_set_function(napi_env env, napi_value target, const char *name, napi_callback cb,
+                       void *data);
+char *cffi_string_dup(napi_env env, napi_value value, const char *what);
+napi_value cffi_throw(napi_env env, const char *kind, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+#endif /* CFFI_H */

@@ -1,0 +1,203 @@
+/*
+ * library.c - opening and closing libraries, and binding their symbols.
+ *
+ * Owns: dlopen(path, definitions) and linkSymbols(definitions), the owner
+ * object shared by a library's functions (so close() disables every one of
+ * them), and close() itself. A library stays loaded until close(); dropping
+ * every reference does not unload it, because C may still hold pointers
+ * into it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cffi.h"
+
+cffi_owner *cffi_owner_new(napi_env env, void *handle, const char *path) {
+  cffi_owner *owner = calloc(1, sizeof *owner);
+  char *path_copy = strdup(path);
+  if (!owner || !path_copy) {
+    free(owner);
+    free(path_copy);
+    cffi_throw(env, "RangeError", "out of memory opening \"%s\"", path);
+    return NULL;
+  }
+  owner->handle = handle;
+  owner->open = true;
+  owner->refs = 1; /* the caller's */
+  owner->path = path_copy;
+  return owner;
+}
+
+void cffi_owner_release(cffi_owner *owner) {
+  if (--owner->refs > 0) return;
+  free(owner->path);
+  free(owner);
+}
+
+static void owner_close(cffi_owner *owner) {
+  if (!owner->open) return;
+  owner->open = false;
+  if (owner->handle) cffi_lib_close(owner->handle);
+}
+
+static napi_value close_entry(napi_env env, napi_callback_info info) {
+  void *data;
+  napi_get_cb_info(env, info, NULL, NULL, NULL, &data);
+  owner_close(data);
+  return NULL;
+}
+
+static void finalize_close(napi_env env, void *data, void *hint) {
+  (void)env, (void)hint;
+  cffi_owner_release(data);
+}
+
+/* The enumerable own string keys of a definitions object, as an array. */
+static bool definition_names(napi_env env, napi_value definitions, napi_value *names,
+                             uint32_t *count) {
+  napi_valuetype t;
+  bool is_array = false;
+  napi_typeof(env, definitions, &t);
+  napi_is_array(env, definitions, &is_array);
+  if (t != napi_object || is_array) {
+    cffi_throw(env, "TypeError", "Expected an object of symbol definitions, received %s",
+               cffi_value_kind(env, definitions));
+    return false;
+  }
+  if (napi_get_all_property_names(env, definitions, napi_key_own_only,
+                                  napi_key_enumerable | napi_key_skip_symbols,
+                                  napi_key_numbers_to_strings, names) != napi_ok)
+    return false;
+  napi_get_array_length(env, *names, count);
+  if (*count == 0) {
+    cffi_throw(env, "TypeError", "Expected at least one symbol");
+    return false;
+  }
+  return true;
+}
+
+/* Resolves one symbol's address: from the library, or (linkSymbols) from
+ * the definition's `ptr`. */
+typedef bool (*resolve_fn)(napi_env env, cffi_owner *owner, const char *name,
+                           napi_value definition, void **address);
+
+static bool resolve_from_library(napi_env env, cffi_owner *owner, const char *name,
+                                 napi_value definition, void **address) {
+  (void)definition;
+  char why[512];
+  *address = cffi_lib_symbol(owner->handle, name, why, sizeof why);
+  if (*address) return true;
+  cffi_throw(env, "Error", "Symbol \"%s\" not found in \"%s\": %s", name, owner->path, why);
+  return false;
+}
+
+static bool resolve_from_ptr(napi_env env, cffi_owner *owner, const char *name,
+                             napi_value definition, void **address) {
+  (void)owner;
+  napi_value value;
+  uint64_t raw;
+  char what[300];
+  snprintf(what, sizeof what, "\"ptr\" of symbol \"%s\"", name);
+  if (napi_get_named_property(env, definition, "ptr", &value) != napi_ok) return false;
+  if (!cffi_value_to_address(env, value, what, &raw)) return false;
+  if (raw == 0) {
+    cffi_throw(env, "TypeError", "%s is NULL: a function pointer is required", what);
+    return false;
+  }
+  *address = (void *)(uintptr_t)raw;
+  return true;
+}
+
+/* { symbols: { name: function }, close() } for every definition. */
+static napi_value bind_all(napi_env env, cffi_owner *owner, napi_value definitions,
+                           napi_value names, uint32_t count, resolve_fn resolve) {
+  napi_value result, symbols, close_fn;
+  napi_create_object(env, &result);
+  napi_create_object(env, &symbols);
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value key, definition;
+    napi_get_element(env, names, i, &key);
+    char *name = cffi_string_dup(env, key, "symbol name");
+    if (!name) return NULL;
+    cffi_signature sig;
+    void *address;
+    napi_value function = NULL;
+    if (napi_get_property(env, definitions, key, &definition) == napi_ok &&
+        cffi_parse_signature(env, definition, name, &sig) &&
+        resolve(env, owner, name, definition, &address) && cffi_prepare_signature(env, &sig, name)) {
+      function = cffi_function_create(env, owner, name, address, &sig);
+    }
+    free(name);
+    if (!function) return NULL;
+    napi_set_property(env, symbols, key, function);
+  }
+  if (napi_create_function(env, "close", NAPI_AUTO_LENGTH, close_entry, owner, &close_fn) != napi_ok)
+    return NULL;
+  owner->refs++;
+  napi_add_finalizer(env, close_fn, owner, finalize_close, NULL, NULL);
+  napi_set_named_property(env, result, "symbols", symbols);
+  napi_set_named_property(env, result, "close", close_fn);
+  return result;
+}
+
+/* Opens path as given; a bare name the loader cannot find is also tried in
+ * the current directory, as Bun does. */
+static void *open_library(const char *path, char *why, size_t why_len) {
+  void *handle = cffi_lib_open(path, why, why_len);
+  if (handle || cffi_path_has_directory(path)) return handle;
+  size_t len = strlen(path) + 3;
+  char *local = malloc(len);
+  if (!local) return NULL;
+  snprintf(local, len, "./%s", path);
+  char ignored[256];
+  handle = cffi_lib_open(local, ignored, sizeof ignored);
+  free(local);
+  return handle;
+}
+
+napi_value cffi_dlopen(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 2) return cffi_throw(env, "TypeError", "dlopen(path, symbols) expects 2 arguments, received %zu", argc);
+  char *path = cffi_string_dup(env, argv[0], "dlopen path");
+  if (!path) return NULL;
+
+  napi_value names;
+  uint32_t count;
+  napi_value result = NULL;
+  if (definition_names(env, argv[1], &names, &count)) {
+    char why[1024];
+    void *handle = open_library(path, why, sizeof why);
+    if (!handle) {
+      cffi_throw(env, "Error", "Failed to open library \"%s\": %s", path, why);
+    } else {
+      cffi_owner *owner = cffi_owner_new(env, handle, path);
+      if (!owner) {
+        cffi_lib_close(handle);
+      } else {
+        result = bind_all(env, owner, argv[1], names, count, resolve_from_library);
+        if (!result) owner_close(owner);
+        cffi_owner_release(owner);
+      }
+    }
+  }
+  free(path);
+  return result;
+}
+
+napi_value cffi_link_symbols(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value definitions;
+  napi_get_cb_info(env, info, &argc, &definitions, NULL, NULL);
+  if (argc < 1) return cffi_throw(env, "TypeError", "linkSymbols(symbols) expects 1 argument");
+  napi_value names;
+  uint32_t count;
+  if (!definition_names(env, definitions, &names, &count)) return NULL;
+  cffi_owner *owner = cffi_owner_new(env, NULL, "linkSymbols");
+  if (!owner) return NULL;
+  napi_value result = bind_all(env, owner, definitions, names, count, resolve_from_ptr);
+  if (!result) owner_close(owner);
+  cffi_owner_release(owner);
+  return result;
+}

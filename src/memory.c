@@ -1,0 +1,270 @@
+/*
+ * memory.c - raw memory: ptr(), read.*, write.*, toArrayBuffer(),
+ * toBuffer() and the C-string reader behind CString.
+ *
+ * Targets given as JS views are bounds-checked. Raw addresses cannot be, but
+ * the first page (NULL and small offsets from it) is refused, so the common
+ * mistake of using a NULL result throws instead of crashing.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cffi.h"
+
+/* Addresses below this are never valid data: reading them is a NULL
+ * dereference with an offset. */
+#define NULL_PAGE_LIMIT 4096
+
+typedef struct {
+  const char *name;
+  uint8_t type;  /* cffi_type_id used to convert */
+  uint8_t size;
+} accessor;
+
+/* read.X / write.X, in Bun's order; intptr reads a signed pointer-sized value. */
+static const accessor accessors[] = {
+    {"u8", CFFI_U8, 1},    {"u16", CFFI_U16, 2}, {"u32", CFFI_U32, 4},  {"ptr", CFFI_PTR, 8},
+    {"i8", CFFI_I8, 1},    {"i16", CFFI_I16, 2}, {"i32", CFFI_I32, 4},  {"i64", CFFI_I64, 8},
+    {"u64", CFFI_U64, 8},  {"intptr", CFFI_I64_FAST, 8},               {"f32", CFFI_F32, 4},
+    {"f64", CFFI_F64, 8},
+};
+
+static bool is_missing(napi_env env, size_t argc, size_t index, napi_value value) {
+  napi_valuetype t;
+  return index >= argc || (napi_typeof(env, value, &t) == napi_ok && t == napi_undefined);
+}
+
+/* An optional integer argument (byte offset or length). */
+static bool optional_integer(napi_env env, const char *fn, const char *what, size_t argc,
+                             size_t index, napi_value value, int64_t fallback, int64_t *out) {
+  if (is_missing(env, argc, index, value)) {
+    *out = fallback;
+    return true;
+  }
+  double d;
+  if (napi_get_value_double(env, value, &d) != napi_ok) {
+    int64_t big;
+    bool lossless;
+    if (napi_get_value_bigint_int64(env, value, &big, &lossless) == napi_ok && lossless) {
+      *out = big;
+      return true;
+    }
+    cffi_throw(env, "TypeError", "%s: %s must be an integer, received %s", fn, what,
+               cffi_value_kind(env, value));
+    return false;
+  }
+  if (d != trunc(d) || fabs(d) > 9007199254740991.0) {
+    cffi_throw(env, "RangeError", "%s: %s must be an integer, received %g", fn, what, d);
+    return false;
+  }
+  *out = (int64_t)d;
+  return true;
+}
+
+/* Where an access of `size` bytes at `offset` into `target` lands: a view
+ * (bounds-checked) or a raw address (NULL page refused). */
+static bool resolve_target(napi_env env, const char *fn, napi_value target, int64_t offset,
+                           size_t size, bool allow_views, uint8_t **out) {
+  void *data;
+  size_t length;
+  if (allow_views && cffi_view_info(env, target, &data, &length)) {
+    if (offset < 0 || (uint64_t)offset > length || length - (size_t)offset < size) {
+      cffi_throw(env, "RangeError", "%s: %zu byte%s at offset %lld is outside the %zu-byte view", fn,
+                 size, size == 1 ? "" : "s", (long long)offset, length);
+      return false;
+    }
+    *out = (uint8_t *)data + offset;
+    return true;
+  }
+  uint64_t address;
+  if (!cffi_value_to_address(env, target, fn, &address)) return false;
+  uint64_t at = address + (uint64_t)offset;
+  if (address < NULL_PAGE_LIMIT || at < NULL_PAGE_LIMIT) {
+    cffi_throw(env, "TypeError", "%s: refusing to access address 0x%llx (a NULL pointer%s)", fn,
+               (unsigned long long)at, offset ? " plus an offset" : "");
+    return false;
+  }
+  *out = (uint8_t *)(uintptr_t)at;
+  return true;
+}
+
+static napi_value read_entry(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  void *data;
+  napi_get_cb_info(env, info, &argc, argv, NULL, &data);
+  const accessor *acc = data;
+  char fn[32];
+  snprintf(fn, sizeof fn, "read.%s", acc->name);
+  if (argc < 1) return cffi_throw(env, "TypeError", "%s(ptr, byteOffset?) expects a pointer", fn);
+  int64_t offset;
+  uint8_t *at;
+  if (!optional_integer(env, fn, "byteOffset", argc, 1, argv[1], 0, &offset) ||
+      !resolve_target(env, fn, argv[0], offset, acc->size, true, &at))
+    return NULL;
+  uint64_t raw = 0;
+  memcpy(&raw, at, acc->size);
+  if (acc->type == CFFI_PTR) {
+    napi_value result;
+    napi_create_double(env, (double)raw, &result);
+    return result;
+  }
+  return cffi_types[acc->type].to_js(env, raw);
+}
+
+static napi_value write_entry(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  void *data;
+  napi_get_cb_info(env, info, &argc, argv, NULL, &data);
+  const accessor *acc = data;
+  char fn[32];
+  snprintf(fn, sizeof fn, "write.%s", acc->name);
+  if (argc < 2) return cffi_throw(env, "TypeError", "%s(target, value, byteOffset?) expects 2 arguments, received %zu", fn, argc);
+  int64_t offset;
+  uint8_t *at;
+  if (!optional_integer(env, fn, "byteOffset", argc, 2, argv[2], 0, &offset) ||
+      !resolve_target(env, fn, argv[0], offset, acc->size, true, &at))
+    return NULL;
+  cffi_call call;
+  call.env = env;
+  call.symbol = fn;
+  call.index = 1;
+  call.type = acc->type;
+  call.heap_count = 0;
+  call.scratch_used = 0;
+  uint64_t raw;
+  if (!cffi_types[acc->type].to_c(&call, argv[1], &raw)) return NULL;
+  memcpy(at, &raw, acc->size);
+  return NULL;
+}
+
+static napi_value ptr_entry(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  void *data;
+  size_t length;
+  if (argc < 1 || !cffi_view_info(env, argv[0], &data, &length)) {
+    return cffi_throw(env, "TypeError", "ptr() expects a TypedArray, ArrayBuffer or DataView, received %s",
+                      argc < 1 ? "nothing" : cffi_value_kind(env, argv[0]));
+  }
+  int64_t offset;
+  if (!optional_integer(env, "ptr()", "byteOffset", argc, 1, argv[1], 0, &offset)) return NULL;
+  if (offset < 0 || (uint64_t)offset > length) {
+    return cffi_throw(env, "RangeError", "ptr(): byteOffset %lld is outside the %zu-byte view",
+                      (long long)offset, length);
+  }
+  return cffi_address_to_js(env, (uintptr_t)data + (uint64_t)offset);
+}
+
+/* Called when an ArrayBuffer/Buffer over foreign memory is collected. */
+typedef struct {
+  void (*deallocate)(void *bytes, void *context);
+  void *context;
+} deallocator;
+
+static void run_deallocator(napi_env env, void *bytes, void *hint) {
+  (void)env;
+  deallocator *d = hint;
+  d->deallocate(bytes, d->context);
+  free(d);
+}
+
+/* Shared by toArrayBuffer and toBuffer:
+ * (ptr, byteOffset?, byteLength?, deallocator?) or
+ * (ptr, byteOffset?, byteLength?, context, deallocator) as in Bun. */
+static napi_value wrap_foreign_memory(napi_env env, napi_callback_info info, const char *fn,
+                                      bool as_buffer) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 1) return cffi_throw(env, "TypeError", "%s(ptr, byteOffset?, byteLength?) expects a pointer", fn);
+  uint64_t address;
+  int64_t offset, length;
+  if (!cffi_value_to_address(env, argv[0], fn, &address)) return NULL;
+  if (address < NULL_PAGE_LIMIT)
+    return cffi_throw(env, "TypeError", "%s: refusing to wrap address 0x%llx (a NULL pointer)", fn,
+                      (unsigned long long)address);
+  if (!optional_integer(env, fn, "byteOffset", argc, 1, argv[1], 0, &offset)) return NULL;
+  uint8_t *start = (uint8_t *)(uintptr_t)(address + (uint64_t)offset);
+  if (!optional_integer(env, fn, "byteLength", argc, 2, argv[2], -1, &length)) return NULL;
+  if (length < -1) return cffi_throw(env, "RangeError", "%s: byteLength must not be negative", fn);
+  if (length == -1) length = (int64_t)strlen((const char *)start);
+
+  deallocator *dealloc = NULL;
+  size_t dealloc_index = argc >= 5 ? 4 : 3;
+  if (!is_missing(env, argc, dealloc_index, argv[dealloc_index])) {
+    uint64_t fn_address, context = 0;
+    if (!cffi_value_to_address(env, argv[dealloc_index], fn, &fn_address)) return NULL;
+    if (argc >= 5 && !cffi_value_to_address(env, argv[3], fn, &context)) return NULL;
+    if (fn_address) {
+      dealloc = malloc(sizeof *dealloc);
+      if (!dealloc) return cffi_throw(env, "RangeError", "%s: out of memory", fn);
+      dealloc->deallocate = (void (*)(void *, void *))(uintptr_t)fn_address;
+      dealloc->context = (void *)(uintptr_t)context;
+    }
+  }
+  napi_value result;
+  napi_status status =
+      as_buffer ? napi_create_external_buffer(env, (size_t)length, start,
+                                              dealloc ? run_deallocator : NULL, dealloc, &result)
+                : napi_create_external_arraybuffer(env, start, (size_t)length,
+                                                   dealloc ? run_deallocator : NULL, dealloc, &result);
+  if (status != napi_ok) {
+    free(dealloc);
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (!pending) cffi_throw(env, "Error", "%s: Node refused to wrap external memory (status %d)", fn, (int)status);
+    return NULL;
+  }
+  return result;
+}
+
+static napi_value to_array_buffer_entry(napi_env env, napi_callback_info info) {
+  return wrap_foreign_memory(env, info, "toArrayBuffer", false);
+}
+
+static napi_value to_buffer_entry(napi_env env, napi_callback_info info) {
+  return wrap_foreign_memory(env, info, "toBuffer", true);
+}
+
+/* cstringAt(ptr, byteOffset?, byteLength?): a copy of the bytes as a JS
+ * string (UTF-8), up to the first NUL when no length is given. */
+static napi_value cstring_at_entry(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 1) return cffi_throw(env, "TypeError", "CString(ptr, byteOffset?, byteLength?) expects a pointer");
+  int64_t offset, length;
+  uint8_t *at;
+  if (!optional_integer(env, "CString", "byteOffset", argc, 1, argv[1], 0, &offset) ||
+      !optional_integer(env, "CString", "byteLength", argc, 2, argv[2], -1, &length) ||
+      !resolve_target(env, "CString", argv[0], offset, 0, false, &at))
+    return NULL;
+  if (length < -1) return cffi_throw(env, "RangeError", "CString: byteLength must not be negative");
+  napi_value result;
+  napi_create_string_utf8(env, (const char *)at, length == -1 ? NAPI_AUTO_LENGTH : (size_t)length,
+                          &result);
+  return result;
+}
+
+static napi_value accessor_object(napi_env env, napi_callback cb) {
+  napi_value object;
+  napi_create_object(env, &object);
+  for (size_t i = 0; i < sizeof accessors / sizeof accessors[0]; i++) {
+    cffi_set_function(env, object, accessors[i].name, cb, (void *)&accessors[i]);
+  }
+  return object;
+}
+
+napi_value cffi_make_memory_exports(napi_env env, napi_value exports) {
+  napi_set_named_property(env, exports, "read", accessor_object(env, read_entry));
+  napi_set_named_property(env, exports, "write", accessor_object(env, write_entry));
+  cffi_set_function(env, exports, "ptr", ptr_entry, NULL);
+  cffi_set_function(env, exports, "toArrayBuffer", to_array_buffer_entry, NULL);
+  cffi_set_function(env, exports, "toBuffer", to_buffer_entry, NULL);
+  cffi_set_function(env, exports, "cstringAt", cstring_at_entry, NULL);
+  return exports;
+}

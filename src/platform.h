@@ -1,0 +1,126 @@
+/*
+ * platform.h - the OS and ABI seam.
+ *
+ * Everything that differs between Linux, macOS and Windows, or between
+ * calling conventions, lives behind the names defined here:
+ *   - loading libraries and symbols (cffi_lib_open / cffi_lib_symbol /
+ *     cffi_lib_close), with the loader's own error text;
+ *   - whether the register-call fast path exists on this ABI, and how many
+ *     integer and floating-point argument registers it may use;
+ *   - thread-local storage.
+ * No other file includes <dlfcn.h> or <windows.h>.
+ */
+#ifndef CFFI_PLATFORM_H
+#define CFFI_PLATFORM_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#ifdef _WIN32
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
+#else
+#include <dlfcn.h>
+#endif
+
+#if defined(_MSC_VER)
+#define CFFI_THREAD_LOCAL __declspec(thread)
+#else
+#define CFFI_THREAD_LOCAL _Thread_local
+#endif
+
+#if defined(__GNUC__)
+#define CFFI_LIKELY(x) __builtin_expect(!!(x), 1)
+#define CFFI_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define CFFI_LIKELY(x) (x)
+#define CFFI_UNLIKELY(x) (x)
+#endif
+
+/*
+ * Register-call fast path.
+ *
+ * On x86-64 System V and on AArch64 (AAPCS64, including Apple's variant for
+ * non-variadic functions) integer-class and floating-point arguments are
+ * assigned to two independent register files, in order. So any non-variadic
+ * function whose integer-class arguments fit the integer registers and whose
+ * floating-point arguments fit the vector registers can be called through one
+ * pointer type that passes every register: the callee reads the registers its
+ * real prototype names and ignores the rest. A float travels in the low 32
+ * bits of its vector register, so it is passed as a double whose low half
+ * holds the float's bits. Windows x64 assigns registers by position, not by
+ * class, so it (and every other ABI) uses libffi for every call.
+ */
+#if (defined(__x86_64__) && !defined(_WIN32)) || defined(__aarch64__)
+#define CFFI_HAVE_REGISTER_CALLS 1
+#if defined(__x86_64__)
+#define CFFI_INT_REGS 6
+#else
+#define CFFI_INT_REGS 8
+#endif
+#define CFFI_FLOAT_REGS 8
+#else
+#define CFFI_HAVE_REGISTER_CALLS 0
+#define CFFI_INT_REGS 0
+#define CFFI_FLOAT_REGS 0
+#endif
+
+/* Values travel as 64-bit register images; libffi reads narrower ones from
+ * the first bytes of the slot, which is only right on little-endian targets. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "cffi-bun assumes a little-endian target"
+#endif
+
+#ifdef _WIN32
+static inline void cffi_last_error_text(char *buf, size_t len) {
+  DWORD code = GetLastError();
+  DWORD n = FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS,
+                           NULL, code, 0, buf, (DWORD)len, NULL);
+  while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ')) buf[--n] = 0;
+  if (n == 0) snprintf(buf, len, "error %lu", (unsigned long)code);
+}
+
+static inline void *cffi_lib_open(const char *path, char *err, size_t errlen) {
+  HMODULE h = LoadLibraryA(path);
+  if (!h) cffi_last_error_text(err, errlen);
+  return (void *)h;
+}
+
+static inline void *cffi_lib_symbol(void *handle, const char *name, char *err, size_t errlen) {
+  void *p = (void *)GetProcAddress((HMODULE)handle, name);
+  if (!p) cffi_last_error_text(err, errlen);
+  return p;
+}
+
+static inline void cffi_lib_close(void *handle) { FreeLibrary((HMODULE)handle); }
+
+static inline int cffi_path_has_directory(const char *path) {
+  return strchr(path, '/') != NULL || strchr(path, '\\') != NULL;
+}
+#else
+static inline void *cffi_lib_open(const char *path, char *err, size_t errlen) {
+  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    const char *why = dlerror();
+    snprintf(err, errlen, "%s", why ? why : "unknown loader error");
+  }
+  return h;
+}
+
+static inline void *cffi_lib_symbol(void *handle, const char *name, char *err, size_t errlen) {
+  dlerror();
+  void *p = dlsym(handle, name);
+  if (!p) {
+    const char *why = dlerror();
+    snprintf(err, errlen, "%s", why ? why : "symbol resolves to NULL");
+  }
+  return p;
+}
+
+static inline void cffi_lib_close(void *handle) { dlclose(handle); }
+
+static inline int cffi_path_has_directory(const char *path) { return strchr(path, '/') != NULL; }
+#endif
+
+#endif /* CFFI_PLATFORM_H */

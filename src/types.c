@@ -1,0 +1,674 @@
+/*
+ * types.c - the type table and every conversion between JS and C.
+ *
+ * Owns: the FFIType names and aliases (Bun's exact numbering), one table row
+ * per type (size and libffi descriptor, register class, which directions it
+ * may be used in, and the functions converting each way), parsing of
+ * { args, returns } definitions, and the argument error messages.
+ * Adding a kind of type means adding a row here; the call engine only walks
+ * the table.
+ *
+ * Every argument travels as a 64-bit "register image": integers sign- or
+ * zero-extended, a double's bits, a float's bits in the low half, a pointer.
+ * The register engine passes images straight to registers; libffi reads the
+ * first sizeof(type) bytes of the same slot.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cffi.h"
+
+#define MAX_SAFE_INTEGER 9007199254740991.0
+#define TWO_POW_64 18446744073709551616.0
+
+/* ---- messages --------------------------------------------------------- */
+
+const char *cffi_value_kind(napi_env env, napi_value value) {
+  napi_valuetype t;
+  if (napi_typeof(env, value, &t) != napi_ok) return "an unknown value";
+  switch (t) {
+    case napi_undefined: return "undefined";
+    case napi_null: return "null";
+    case napi_boolean: return "a boolean";
+    case napi_number: return "a number";
+    case napi_string: return "a string";
+    case napi_symbol: return "a Symbol";
+    case napi_bigint: return "a BigInt";
+    case napi_function: return "a function";
+    case napi_external: return "an external";
+    case napi_object: {
+      bool is = false;
+      if (napi_is_typedarray(env, value, &is) == napi_ok && is) return "a TypedArray";
+      if (napi_is_arraybuffer(env, value, &is) == napi_ok && is) return "an ArrayBuffer";
+      if (napi_is_dataview(env, value, &is) == napi_ok && is) return "a DataView";
+      if (napi_is_array(env, value, &is) == napi_ok && is) return "an array";
+      return "an object";
+    }
+  }
+  return "an unknown value";
+}
+
+/* "abs: args[0] expects i32 (a number or BigInt), received a string" */
+void cffi_throw_arg_error(cffi_call *call, napi_value value, const char *problem) {
+  bool pending = false;
+  napi_is_exception_pending(call->env, &pending);
+  if (pending) return;
+  const cffi_type_info *t = &cffi_types[call->type];
+  if (problem) {
+    cffi_throw(call->env, "TypeError", "%s: args[%u] expects %s (%s): %s", call->symbol,
+               call->index, t->name, t->accepts, problem);
+  } else {
+    cffi_throw(call->env, "TypeError", "%s: args[%u] expects %s (%s), received %s", call->symbol,
+               call->index, t->name, t->accepts, cffi_value_kind(call->env, value));
+  }
+}
+
+/* ---- numbers ---------------------------------------------------------- */
+
+/* ToInt64 for doubles: truncate, then wrap modulo 2^64; NaN and infinities
+ * are 0. Bun does the same for numbers passed as 64-bit arguments. */
+static uint64_t wrap_double_to_u64(double d) {
+  if (!isfinite(d)) return 0;
+  if (d > -9.2e18 && d < 9.2e18) return (uint64_t)(int64_t)d;
+  double m = fmod(trunc(d), TWO_POW_64);
+  if (m < 0) m += TWO_POW_64;
+  return (uint64_t)m;
+}
+
+/* The slow path for integer-typed arguments: BigInt (wrapped) and booleans
+ * (Bun's `val|0` makes them 0 and 1). Everything else is refused. */
+static bool integer_slow(cffi_call *call, napi_value value, uint64_t *out) {
+  napi_env env = call->env;
+  int64_t big;
+  bool lossless, flag;
+  if (napi_get_value_bigint_int64(env, value, &big, &lossless) == napi_ok) {
+    *out = (uint64_t)big;
+    return true;
+  }
+  if (napi_get_value_bool(env, value, &flag) == napi_ok) {
+    *out = flag;
+    return true;
+  }
+  cffi_throw_arg_error(call, value, NULL);
+  return false;
+}
+
+static inline bool get_int32(cffi_call *call, napi_value value, uint64_t *out) {
+  int32_t v;
+  if (CFFI_LIKELY(napi_get_value_int32(call->env, value, &v) == napi_ok)) {
+    *out = (uint64_t)(int64_t)v;
+    return true;
+  }
+  return integer_slow(call, value, out);
+}
+
+#define SMALL_INT_TO_C(fn_name, ctype)                                       \
+  static bool fn_name(cffi_call *call, napi_value value, uint64_t *out) {   \
+    uint64_t wide;                                                           \
+    if (CFFI_UNLIKELY(!get_int32(call, value, &wide))) return false;         \
+    *out = (uint64_t)(int64_t)(ctype)wide;                                   \
+    return true;                                                             \
+  }
+SMALL_INT_TO_C(to_c_i8, int8_t)
+SMALL_INT_TO_C(to_c_u8, uint8_t)
+SMALL_INT_TO_C(to_c_i16, int16_t)
+SMALL_INT_TO_C(to_c_u16, uint16_t)
+SMALL_INT_TO_C(to_c_i32, int32_t)
+SMALL_INT_TO_C(to_c_u32, uint32_t)
+
+/* i64/u64 values usually arrive as BigInt (that is what they return). */
+static bool to_c_int64(cffi_call *call, napi_value value, uint64_t *out) {
+  int64_t big;
+  bool lossless;
+  if (CFFI_LIKELY(napi_get_value_bigint_int64(call->env, value, &big, &lossless) == napi_ok)) {
+    *out = (uint64_t)big;
+    return true;
+  }
+  double d;
+  if (napi_get_value_double(call->env, value, &d) == napi_ok) {
+    *out = wrap_double_to_u64(d);
+    return true;
+  }
+  return integer_slow(call, value, out);
+}
+
+/* i64_fast/u64_fast values usually arrive as numbers. */
+static bool to_c_int64_fast(cffi_call *call, napi_value value, uint64_t *out) {
+  double d;
+  if (CFFI_LIKELY(napi_get_value_double(call->env, value, &d) == napi_ok)) {
+    *out = wrap_double_to_u64(d);
+    return true;
+  }
+  return integer_slow(call, value, out);
+}
+
+static bool get_double(cffi_call *call, napi_value value, double *out) {
+  if (CFFI_LIKELY(napi_get_value_double(call->env, value, out) == napi_ok)) return true;
+  int64_t big;
+  uint64_t ubig;
+  bool lossless, flag;
+  if (napi_get_value_bigint_int64(call->env, value, &big, &lossless) == napi_ok) {
+    if (!lossless && napi_get_value_bigint_uint64(call->env, value, &ubig, &lossless) == napi_ok &&
+        lossless) {
+      *out = (double)ubig;
+    } else {
+      *out = (double)big;
+    }
+    return true;
+  }
+  if (napi_get_value_bool(call->env, value, &flag) == napi_ok) {
+    *out = flag;
+    return true;
+  }
+  cffi_throw_arg_error(call, value, NULL);
+  return false;
+}
+
+static bool to_c_f64(cffi_call *call, napi_value value, uint64_t *out) {
+  double d;
+  if (CFFI_UNLIKELY(!get_double(call, value, &d))) return false;
+  memcpy(out, &d, sizeof d);
+  return true;
+}
+
+static bool to_c_f32(cffi_call *call, napi_value value, uint64_t *out) {
+  double d;
+  if (CFFI_UNLIKELY(!get_double(call, value, &d))) return false;
+  float f = (float)d;
+  uint32_t bits;
+  memcpy(&bits, &f, sizeof bits);
+  *out = bits;
+  return true;
+}
+
+/* Bun converts with `!!val`; so do we. */
+static bool to_c_bool(cffi_call *call, napi_value value, uint64_t *out) {
+  bool b;
+  if (CFFI_LIKELY(napi_get_value_bool(call->env, value, &b) == napi_ok)) {
+    *out = b;
+    return true;
+  }
+  napi_value coerced;
+  if (napi_coerce_to_bool(call->env, value, &coerced) != napi_ok ||
+      napi_get_value_bool(call->env, coerced, &b) != napi_ok) {
+    cffi_throw_arg_error(call, value, NULL);
+    return false;
+  }
+  *out = b;
+  return true;
+}
+
+/* ---- pointers --------------------------------------------------------- */
+
+static bool double_to_address(double d, uint64_t *out) {
+  if (!(d >= 0) || d >= TWO_POW_64 || d != trunc(d)) return false;
+  *out = (uint64_t)d;
+  return true;
+}
+
+/* Data pointer and byte length of a TypedArray, DataView or ArrayBuffer
+ * (false if the value is none of those). Views include their byte offset. */
+bool cffi_view_info(napi_env env, napi_value value, void **data, size_t *length) {
+  napi_typedarray_type type;
+  size_t count;
+  if (napi_get_typedarray_info(env, value, &type, &count, data, NULL, NULL) == napi_ok) {
+    static const size_t element_size[] = {
+        [napi_int8_array] = 1,    [napi_uint8_array] = 1,     [napi_uint8_clamped_array] = 1,
+        [napi_int16_array] = 2,   [napi_uint16_array] = 2,    [napi_int32_array] = 4,
+        [napi_uint32_array] = 4,  [napi_float32_array] = 4,   [napi_float64_array] = 8,
+        [napi_bigint64_array] = 8, [napi_biguint64_array] = 8,
+    };
+    size_t size = (size_t)type < sizeof element_size / sizeof element_size[0] ? element_size[type] : 1;
+    *length = count * (size ? size : 1);
+    return true;
+  }
+  if (napi_get_dataview_info(env, value, length, data, NULL, NULL) == napi_ok) return true;
+  if (napi_get_arraybuffer_info(env, value, data, length) == napi_ok) return true;
+  return false;
+}
+
+/* Number, BigInt, or an object whose `ptr` property is one (a JSCallback,
+ * a bound FFI function). `null`/`undefined` are NULL. */
+static bool address_from_scalar(napi_env env, napi_value value, uint64_t *out, bool *valid) {
+  napi_valuetype t;
+  *valid = true;
+  if (napi_typeof(env, value, &t) != napi_ok) return false;
+  switch (t) {
+    case napi_null:
+    case napi_undefined: *out = 0; return true;
+    case napi_number: {
+      double d;
+      napi_get_value_double(env, value, &d);
+      *valid = double_to_address(d, out);
+      return true;
+    }
+    case napi_bigint: {
+      bool lossless;
+      return napi_get_value_bigint_uint64(env, value, out, &lossless) == napi_ok;
+    }
+    case napi_object:
+    case napi_function: {
+      bool has = false;
+      napi_value inner;
+      napi_valuetype inner_type;
+      if (napi_has_named_property(env, value, "ptr", &has) != napi_ok || !has) return false;
+      if (napi_get_named_property(env, value, "ptr", &inner) != napi_ok) return false;
+      if (napi_typeof(env, inner, &inner_type) != napi_ok) return false;
+      if (inner_type != napi_number && inner_type != napi_bigint) return false;
+      return address_from_scalar(env, inner, out, valid);
+    }
+    default: return false;
+  }
+}
+
+/* For memory helpers: a raw address (number, BigInt, object with .ptr). */
+bool cffi_value_to_address(napi_env env, napi_value value, const char *what, uint64_t *out) {
+  bool valid;
+  if (address_from_scalar(env, value, out, &valid) && valid) return true;
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (!pending) {
+    cffi_throw(env, "TypeError", "%s expects a pointer (a non-negative integer number or BigInt), received %s",
+               what, valid ? cffi_value_kind(env, value) : "a number that is not a valid address");
+  }
+  return false;
+}
+
+static bool to_c_pointer(cffi_call *call, napi_value value, uint64_t *out) {
+  napi_env env = call->env;
+  void *data;
+  if (napi_get_typedarray_info(env, value, NULL, NULL, &data, NULL, NULL) == napi_ok) {
+    *out = (uintptr_t)data;
+    return true;
+  }
+  double d;
+  if (napi_get_value_double(env, value, &d) == napi_ok) {
+    if (CFFI_LIKELY(double_to_address(d, out))) return true;
+    cffi_throw_arg_error(call, value, "a number that is not a valid address (negative, fractional or NaN)");
+    return false;
+  }
+  size_t length;
+  if (cffi_view_info(env, value, &data, &length)) {
+    *out = (uintptr_t)data;
+    return true;
+  }
+  bool valid;
+  if (address_from_scalar(env, value, out, &valid) && valid) return true;
+  cffi_throw_arg_error(call, value, NULL);
+  return false;
+}
+
+/* A JS string is encoded as NUL-terminated UTF-8 that lives until the call
+ * returns: in the call's stack scratch when it fits, else on the heap. */
+static bool to_c_cstring(cffi_call *call, napi_value value, uint64_t *out) {
+  napi_env env = call->env;
+  size_t avail = CFFI_STRING_SCRATCH - call->scratch_used;
+  char *buf = call->scratch + call->scratch_used;
+  size_t written = 0, full = 0;
+  napi_status status = napi_string_expected;
+  if (avail >= 8) status = napi_get_value_string_utf8(env, value, buf, avail, &written);
+  if (status == napi_ok) {
+    /* Room for one more 4-byte sequence proves nothing was cut off. */
+    if (written + 5 <= avail) {
+      call->scratch_used += written + 1;
+      *out = (uintptr_t)buf;
+      return true;
+    }
+  } else if (napi_get_value_string_utf8(env, value, NULL, 0, &full) != napi_ok) {
+    return to_c_pointer(call, value, out);
+  }
+  napi_get_value_string_utf8(env, value, NULL, 0, &full);
+  if (status == napi_ok && full == written) {
+    call->scratch_used += written + 1;
+    *out = (uintptr_t)buf;
+    return true;
+  }
+  char *heap = malloc(full + 1);
+  if (!heap) {
+    cffi_throw(env, "RangeError", "%s: args[%u]: out of memory encoding a %zu-byte string",
+               call->symbol, call->index, full);
+    return false;
+  }
+  napi_get_value_string_utf8(env, value, heap, full + 1, &written);
+  call->heap[call->heap_count++] = heap;
+  *out = (uintptr_t)heap;
+  return true;
+}
+
+static bool to_c_buffer(cffi_call *call, napi_value value, uint64_t *out) {
+  void *data;
+  if (CFFI_LIKELY(napi_get_typedarray_info(call->env, value, NULL, NULL, &data, NULL, NULL) ==
+                  napi_ok)) {
+    *out = (uintptr_t)data;
+    return true;
+  }
+  size_t length;
+  if (napi_get_dataview_info(call->env, value, &length, &data, NULL, NULL) == napi_ok) {
+    *out = (uintptr_t)data;
+    return true;
+  }
+  cffi_throw_arg_error(call, value, NULL);
+  return false;
+}
+
+static bool to_c_buffer_length(cffi_call *call, napi_value value, uint64_t *out) {
+  void *data;
+  size_t length;
+  if (CFFI_LIKELY(cffi_view_info(call->env, value, &data, &length))) {
+    *out = length;
+    return true;
+  }
+  cffi_throw_arg_error(call, value, NULL);
+  return false;
+}
+
+static bool to_c_napi_env(cffi_call *call, napi_value value, uint64_t *out) {
+  (void)value;
+  *out = (uintptr_t)call->env;
+  return true;
+}
+
+static bool to_c_napi_value(cffi_call *call, napi_value value, uint64_t *out) {
+  (void)call;
+  *out = (uintptr_t)value;
+  return true;
+}
+
+/* ---- C -> JS ---------------------------------------------------------- */
+
+#define SMALL_INT_TO_JS(fn_name, ctype)                          \
+  static napi_value fn_name(napi_env env, uint64_t raw) {       \
+    napi_value result;                                           \
+    napi_create_int32(env, (int32_t)(ctype)raw, &result);        \
+    return result;                                               \
+  }
+SMALL_INT_TO_JS(to_js_i8, int8_t)
+SMALL_INT_TO_JS(to_js_u8, uint8_t)
+SMALL_INT_TO_JS(to_js_i16, int16_t)
+SMALL_INT_TO_JS(to_js_u16, uint16_t)
+SMALL_INT_TO_JS(to_js_i32, int32_t)
+
+static napi_value to_js_u32(napi_env env, uint64_t raw) {
+  napi_value result;
+  napi_create_uint32(env, (uint32_t)raw, &result);
+  return result;
+}
+
+static napi_value to_js_i64(napi_env env, uint64_t raw) {
+  napi_value result;
+  napi_create_bigint_int64(env, (int64_t)raw, &result);
+  return result;
+}
+
+static napi_value to_js_u64(napi_env env, uint64_t raw) {
+  napi_value result;
+  napi_create_bigint_uint64(env, raw, &result);
+  return result;
+}
+
+static napi_value to_js_i64_fast(napi_env env, uint64_t raw) {
+  int64_t v = (int64_t)raw;
+  napi_value result;
+  if (v >= -(int64_t)MAX_SAFE_INTEGER && v <= (int64_t)MAX_SAFE_INTEGER) {
+    napi_create_int64(env, v, &result);
+  } else {
+    napi_create_bigint_int64(env, v, &result);
+  }
+  return result;
+}
+
+static napi_value to_js_u64_fast(napi_env env, uint64_t raw) {
+  napi_value result;
+  if (raw <= (uint64_t)MAX_SAFE_INTEGER) {
+    napi_create_int64(env, (int64_t)raw, &result);
+  } else {
+    napi_create_bigint_uint64(env, raw, &result);
+  }
+  return result;
+}
+
+static napi_value to_js_f64(napi_env env, uint64_t raw) {
+  double d;
+  memcpy(&d, &raw, sizeof d);
+  napi_value result;
+  napi_create_double(env, d, &result);
+  return result;
+}
+
+static napi_value to_js_f32(napi_env env, uint64_t raw) {
+  uint32_t bits = (uint32_t)raw;
+  float f;
+  memcpy(&f, &bits, sizeof f);
+  napi_value result;
+  napi_create_double(env, (double)f, &result);
+  return result;
+}
+
+static napi_value to_js_bool(napi_env env, uint64_t raw) {
+  napi_value result;
+  napi_get_boolean(env, (uint8_t)raw != 0, &result);
+  return result;
+}
+
+/* NULL is null; addresses beyond 2^53 become BigInt so none is rounded. */
+napi_value cffi_address_to_js(napi_env env, uint64_t address) {
+  napi_value result;
+  if (address == 0) {
+    napi_get_null(env, &result);
+  } else if (address <= (uint64_t)MAX_SAFE_INTEGER) {
+    napi_create_int64(env, (int64_t)address, &result);
+  } else {
+    napi_create_bigint_uint64(env, address, &result);
+  }
+  return result;
+}
+
+static napi_value to_js_cstring(napi_env env, uint64_t raw) {
+  napi_value result;
+  if (raw == 0) {
+    napi_get_null(env, &result);
+  } else {
+    napi_create_string_utf8(env, (const char *)(uintptr_t)raw, NAPI_AUTO_LENGTH, &result);
+  }
+  return result;
+}
+
+static napi_value to_js_napi_value(napi_env env, uint64_t raw) {
+  (void)env;
+  return (napi_value)(uintptr_t)raw;
+}
+
+static napi_value to_js_void(napi_env env, uint64_t raw) {
+  (void)env;
+  (void)raw;
+  return NULL;
+}
+
+/* ---- the table -------------------------------------------------------- */
+
+#define NUMBER_OR_BIGINT "a number or BigInt"
+#define POINTER_LIKE "a number, BigInt, null, TypedArray, ArrayBuffer, DataView or object with .ptr"
+
+const cffi_type_info cffi_types[CFFI_TYPE_COUNT] = {
+    [CFFI_CHAR] = {"char", "char", NUMBER_OR_BIGINT, &ffi_type_sint8, CFFI_CLASS_INT, true, true, to_c_i8, to_js_i8},
+    [CFFI_I8] = {"i8", "int8_t", NUMBER_OR_BIGINT, &ffi_type_sint8, CFFI_CLASS_INT, true, true, to_c_i8, to_js_i8},
+    [CFFI_U8] = {"u8", "uint8_t", NUMBER_OR_BIGINT, &ffi_type_uint8, CFFI_CLASS_INT, true, true, to_c_u8, to_js_u8},
+    [CFFI_I16] = {"i16", "int16_t", NUMBER_OR_BIGINT, &ffi_type_sint16, CFFI_CLASS_INT, true, true, to_c_i16, to_js_i16},
+    [CFFI_U16] = {"u16", "uint16_t", NUMBER_OR_BIGINT, &ffi_type_uint16, CFFI_CLASS_INT, true, true, to_c_u16, to_js_u16},
+    [CFFI_I32] = {"i32", "int32_t", NUMBER_OR_BIGINT, &ffi_type_sint32, CFFI_CLASS_INT, true, true, to_c_i32, to_js_i32},
+    [CFFI_U32] = {"u32", "uint32_t", NUMBER_OR_BIGINT, &ffi_type_uint32, CFFI_CLASS_INT, true, true, to_c_u32, to_js_u32},
+    [CFFI_I64] = {"i64", "int64_t", NUMBER_OR_BIGINT, &ffi_type_sint64, CFFI_CLASS_INT, true, true, to_c_int64, to_js_i64},
+    [CFFI_U64] = {"u64", "uint64_t", NUMBER_OR_BIGINT, &ffi_type_uint64, CFFI_CLASS_INT, true, true, to_c_int64, to_js_u64},
+    [CFFI_F64] = {"f64", "double", "a number", &ffi_type_double, CFFI_CLASS_FLOAT, true, true, to_c_f64, to_js_f64},
+    [CFFI_F32] = {"f32", "float", "a number", &ffi_type_float, CFFI_CLASS_FLOAT, true, true, to_c_f32, to_js_f32},
+    [CFFI_BOOL] = {"bool", "bool", "any value, tested for truthiness", &ffi_type_uint8, CFFI_CLASS_INT, true, true, to_c_bool, to_js_bool},
+    [CFFI_PTR] = {"ptr", "void*", POINTER_LIKE, &ffi_type_pointer, CFFI_CLASS_INT, true, true, to_c_pointer, cffi_address_to_js},
+    [CFFI_VOID] = {"void", "void", "nothing", &ffi_type_void, CFFI_CLASS_NONE, false, true, NULL, to_js_void},
+    [CFFI_CSTRING] = {"cstring", "char*", "a string or " POINTER_LIKE, &ffi_type_pointer, CFFI_CLASS_INT, true, true, to_c_cstring, to_js_cstring},
+    [CFFI_I64_FAST] = {"i64_fast", "int64_t", NUMBER_OR_BIGINT, &ffi_type_sint64, CFFI_CLASS_INT, true, true, to_c_int64_fast, to_js_i64_fast},
+    [CFFI_U64_FAST] = {"u64_fast", "uint64_t", NUMBER_OR_BIGINT, &ffi_type_uint64, CFFI_CLASS_INT, true, true, to_c_int64_fast, to_js_u64_fast},
+    [CFFI_FUNCTION] = {"function", "void*", "a function pointer: a number, BigInt, null or JSCallback", &ffi_type_pointer, CFFI_CLASS_INT, true, true, to_c_pointer, cffi_address_to_js},
+    [CFFI_NAPI_ENV] = {"napi_env", "napi_env", "nothing (the current env is passed)", &ffi_type_pointer, CFFI_CLASS_INT, true, false, to_c_napi_env, NULL},
+    [CFFI_NAPI_VALUE] = {"napi_value", "napi_value", "any value", &ffi_type_pointer, CFFI_CLASS_INT, true, true, to_c_napi_value, to_js_napi_value},
+    [CFFI_BUFFER] = {"buffer", "void*", "a TypedArray or DataView", &ffi_type_pointer, CFFI_CLASS_INT, true, true, to_c_buffer, cffi_address_to_js},
+    [CFFI_BUFFER_LENGTH] = {"buffer_length", "size_t", "a TypedArray, DataView or ArrayBuffer", &ffi_type_uint64, CFFI_CLASS_INT, true, true, to_c_buffer_length, to_js_u64_fast},
+};
+
+/* Every name Bun's FFIType has, in Bun's order. */
+static const struct {
+  const char *name;
+  uint8_t id;
+} type_aliases[] = {
+    {"bool", CFFI_BOOL},        {"c_int", CFFI_I32},        {"c_uint", CFFI_U32},
+    {"char", CFFI_CHAR},        {"char*", CFFI_PTR},        {"double", CFFI_F64},
+    {"f32", CFFI_F32},          {"f64", CFFI_F64},          {"float", CFFI_F32},
+    {"i16", CFFI_I16},          {"i32", CFFI_I32},          {"i64", CFFI_I64},
+    {"i8", CFFI_I8},            {"int", CFFI_I32},          {"int16_t", CFFI_I16},
+    {"int32_t", CFFI_I32},      {"int64_t", CFFI_I64},      {"int8_t", CFFI_I8},
+    {"isize", CFFI_I64},        {"u16", CFFI_U16},          {"u32", CFFI_U32},
+    {"u64", CFFI_U64},          {"u8", CFFI_U8},            {"uint16_t", CFFI_U16},
+    {"uint32_t", CFFI_U32},     {"uint64_t", CFFI_U64},     {"uint8_t", CFFI_U8},
+    {"usize", CFFI_U64},        {"void*", CFFI_PTR},        {"ptr", CFFI_PTR},
+    {"pointer", CFFI_PTR},      {"void", CFFI_VOID},        {"cstring", CFFI_CSTRING},
+    {"i64_fast", CFFI_I64_FAST}, {"u64_fast", CFFI_U64_FAST}, {"function", CFFI_FUNCTION},
+    {"callback", CFFI_FUNCTION}, {"fn", CFFI_FUNCTION},      {"napi_env", CFFI_NAPI_ENV},
+    {"napi_value", CFFI_NAPI_VALUE}, {"buffer", CFFI_BUFFER}, {"buffer_length", CFFI_BUFFER_LENGTH},
+    {"buffer_bytelength", CFFI_BUFFER_LENGTH},
+};
+
+/* Bun's FFIType also maps the strings "0".."17" to themselves. */
+#define FFITYPE_NUMERIC_KEYS 18
+
+napi_value cffi_make_ffitype_object(napi_env env) {
+  napi_value object, value;
+  if (napi_create_object(env, &object) != napi_ok) return NULL;
+  for (int i = 0; i < FFITYPE_NUMERIC_KEYS; i++) {
+    char key[4];
+    snprintf(key, sizeof key, "%d", i);
+    napi_create_int32(env, i, &value);
+    napi_set_named_property(env, object, key, value);
+  }
+  for (size_t i = 0; i < sizeof type_aliases / sizeof type_aliases[0]; i++) {
+    napi_create_int32(env, type_aliases[i].id, &value);
+    napi_set_named_property(env, object, type_aliases[i].name, value);
+  }
+  napi_object_freeze(env, object);
+  return object;
+}
+
+static bool lookup_type_name(const char *name, cffi_type_id *out) {
+  for (size_t i = 0; i < sizeof type_aliases / sizeof type_aliases[0]; i++) {
+    if (strcmp(type_aliases[i].name, name) == 0) {
+      *out = (cffi_type_id)type_aliases[i].id;
+      return true;
+    }
+  }
+  char *end;
+  long n = strtol(name, &end, 10);
+  if (*name && *end == 0 && n >= 0 && n < CFFI_TYPE_COUNT) {
+    *out = (cffi_type_id)n;
+    return true;
+  }
+  return false;
+}
+
+/* A type given as a number (FFIType.i32) or any of Bun's names ("int32_t"). */
+bool cffi_type_from_value(napi_env env, napi_value value, const char *symbol, const char *where,
+                          cffi_type_id *out) {
+  napi_valuetype t;
+  napi_typeof(env, value, &t);
+  if (t == napi_number) {
+    double d;
+    napi_get_value_double(env, value, &d);
+    if (d >= 0 && d < CFFI_TYPE_COUNT && d == trunc(d)) {
+      *out = (cffi_type_id)(int)d;
+      return true;
+    }
+    cffi_throw(env, "TypeError", "Unknown type %g in %s of symbol \"%s\" (FFIType values are 0 to %d)",
+               d, where, symbol, CFFI_TYPE_COUNT - 1);
+    return false;
+  }
+  if (t == napi_string) {
+    char name[64];
+    size_t len;
+    napi_get_value_string_utf8(env, value, name, sizeof name, &len);
+    if (len < sizeof name - 1 && lookup_type_name(name, out)) return true;
+    cffi_throw(env, "TypeError", "Unknown type \"%s\" in %s of symbol \"%s\" (see FFIType for the names)",
+               name, where, symbol);
+    return false;
+  }
+  cffi_throw(env, "TypeError", "Type in %s of symbol \"%s\" must be an FFIType number or name, received %s",
+             where, symbol, cffi_value_kind(env, value));
+  return false;
+}
+
+static bool is_nullish(napi_env env, napi_value value) {
+  napi_valuetype t;
+  return napi_typeof(env, value, &t) == napi_ok && (t == napi_undefined || t == napi_null);
+}
+
+/* { args?: type[], returns?: type } -> sig (types only; call.c prepares it). */
+bool cffi_parse_signature(napi_env env, napi_value definition, const char *symbol,
+                          cffi_signature *sig) {
+  napi_valuetype t;
+  bool is_array = false;
+  napi_typeof(env, definition, &t);
+  napi_is_array(env, definition, &is_array);
+  if ((t != napi_object && t != napi_function) || is_array) {
+    cffi_throw(env, "TypeError",
+               "Definition of symbol \"%s\" must be an object like { args: [...], returns: ... }, received %s",
+               symbol, cffi_value_kind(env, definition));
+    return false;
+  }
+  memset(sig, 0, offsetof(cffi_signature, cif));
+  sig->returns = CFFI_VOID;
+
+  napi_value args, returns;
+  if (napi_get_named_property(env, definition, "args", &args) != napi_ok) return false;
+  if (!is_nullish(env, args)) {
+    uint32_t count;
+    napi_is_array(env, args, &is_array);
+    if (!is_array) {
+      cffi_throw(env, "TypeError", "\"args\" of symbol \"%s\" must be an array of types, received %s",
+                 symbol, cffi_value_kind(env, args));
+      return false;
+    }
+    napi_get_array_length(env, args, &count);
+    if (count > CFFI_MAX_ARGS) {
+      cffi_throw(env, "RangeError", "Symbol \"%s\" has %u arguments; at most %d are supported", symbol,
+                 count, CFFI_MAX_ARGS);
+      return false;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+      napi_value element;
+      char where[32];
+      cffi_type_id id;
+      snprintf(where, sizeof where, "args[%u]", i);
+      if (napi_get_element(env, args, i, &element) != napi_ok) return false;
+      if (!cffi_type_from_value(env, element, symbol, where, &id)) return false;
+      if (!cffi_types[id].valid_arg) {
+        cffi_throw(env, "TypeError", "%s is not a valid argument type (%s of symbol \"%s\")",
+                   cffi_types[id].name, where, symbol);
+        return false;
+      }
+      sig->args[i] = (uint8_t)id;
+      if (id != CFFI_NAPI_ENV) sig->required = (uint8_t)(i + 1);
+      if (id == CFFI_CSTRING) sig->has_strings = true;
+    }
+    sig->nargs = (uint8_t)count;
+  }
+
+  if (napi_get_named_property(env, definition, "returns", &returns) != napi_ok) return false;
+  if (!is_nullish(env, returns)) {
+    cffi_type_id id;
+    if (!cffi_type_from_value(env, returns, symbol, "returns", &id)) return false;
+    if (!cffi_types[id].valid_return) {
+      cffi_throw(env, "TypeError", "%s is not a valid return type (symbol \"%s\")", cffi_types[id].name,
+                 symbol);
+      return false;
+    }
+    sig->returns = (uint8_t)id;
+  }
+  return true;
+}

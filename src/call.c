@@ -95,8 +95,8 @@ static inline uint64_t register_call(void *address, const uint64_t *regs, bool f
 #endif
 
 static napi_value throw_closed(napi_env env, const cffi_function *fn) {
-  return cffi_throw(env, "Error", "Cannot call \"%s\": %s \"%s\" is closed", fn->name,
-                    fn->owner->handle ? "library" : "its linkSymbols/CFunction", fn->owner->path);
+  return cffi_throw(env, "Error", "Cannot call \"%s\": its %s \"%s\" is closed", fn->name,
+                    fn->owner->kind, fn->owner->path);
 }
 
 static napi_value throw_missing(napi_env env, const cffi_function *fn, size_t argc) {

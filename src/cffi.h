@@ -74,7 +74,9 @@ extern const cffi_type_info cffi_types[CFFI_TYPE_COUNT];
  * linkSymbols/CFunction) a set of raw pointers. Shared by the JS object
  * and by each function; freed when the last of them is collected. */
 typedef struct cffi_owner {
-  void *handle;     /* library handle, NULL for raw pointers */
+  void *handle;     /* library handle (or TCC state), NULL for raw pointers */
+  void (*unload)(void *handle); /* run once by close(); NULL: nothing to free */
+  const char *kind; /* "library", "cc() result", "linkSymbols result": for messages */
   bool open;        /* false after close(): calls throw */
   uint32_t refs;
   char *path;       /* as given, for messages */
@@ -138,8 +140,17 @@ void cffi_call_release(cffi_call *call);
 void cffi_set_forced_engine(const char *name);
 
 /* library.c */
-cffi_owner *cffi_owner_new(napi_env env, void *handle, const char *path);
+cffi_owner *cffi_owner_new(napi_env env, void *handle, void (*unload)(void *), const char *kind,
+                           const char *path);
 void cffi_owner_release(cffi_owner *owner);
+void cffi_owner_close(cffi_owner *owner);
+/* Resolves one symbol's address for cffi_bind_symbols. */
+typedef bool (*cffi_resolve_fn)(napi_env env, cffi_owner *owner, const char *name,
+                                napi_value definition, void **address);
+/* { symbols, close } for every definition; on failure closes nothing (the
+ * caller decides) and returns NULL with an exception pending. */
+napi_value cffi_bind_symbols(napi_env env, cffi_owner *owner, napi_value definitions,
+                             cffi_resolve_fn resolve);
 napi_value cffi_dlopen(napi_env env, napi_callback_info info);
 napi_value cffi_link_symbols(napi_env env, napi_callback_info info);
 

@@ -12,7 +12,10 @@
 
 #include "cffi.h"
 
-cffi_owner *cffi_owner_new(napi_env env, void *handle, const char *path) {
+static void unload_library(void *handle) { cffi_lib_close(handle); }
+
+cffi_owner *cffi_owner_new(napi_env env, void *handle, void (*unload)(void *), const char *kind,
+                           const char *path) {
   cffi_owner *owner = calloc(1, sizeof *owner);
   char *path_copy = strdup(path);
   if (!owner || !path_copy) {
@@ -22,6 +25,8 @@ cffi_owner *cffi_owner_new(napi_env env, void *handle, const char *path) {
     return NULL;
   }
   owner->handle = handle;
+  owner->unload = unload;
+  owner->kind = kind;
   owner->open = true;
   owner->refs = 1; /* the caller's */
   owner->path = path_copy;
@@ -34,16 +39,16 @@ void cffi_owner_release(cffi_owner *owner) {
   free(owner);
 }
 
-static void owner_close(cffi_owner *owner) {
+void cffi_owner_close(cffi_owner *owner) {
   if (!owner->open) return;
   owner->open = false;
-  if (owner->handle) cffi_lib_close(owner->handle);
+  if (owner->unload) owner->unload(owner->handle);
 }
 
 static napi_value close_entry(napi_env env, napi_callback_info info) {
   void *data;
   napi_get_cb_info(env, info, NULL, NULL, NULL, &data);
-  owner_close(data);
+  cffi_owner_close(data);
   return NULL;
 }
 
@@ -76,11 +81,6 @@ static bool definition_names(napi_env env, napi_value definitions, napi_value *n
   return true;
 }
 
-/* Resolves one symbol's address: from the library, or (linkSymbols) from
- * the definition's `ptr`. */
-typedef bool (*resolve_fn)(napi_env env, cffi_owner *owner, const char *name,
-                           napi_value definition, void **address);
-
 static bool resolve_from_library(napi_env env, cffi_owner *owner, const char *name,
                                  napi_value definition, void **address) {
   (void)definition;
@@ -108,10 +108,11 @@ static bool resolve_from_ptr(napi_env env, cffi_owner *owner, const char *name,
   return true;
 }
 
-/* { symbols: { name: function }, close() } for every definition. */
-static napi_value bind_all(napi_env env, cffi_owner *owner, napi_value definitions,
-                           napi_value names, uint32_t count, resolve_fn resolve) {
-  napi_value result, symbols, close_fn;
+napi_value cffi_bind_symbols(napi_env env, cffi_owner *owner, napi_value definitions,
+                             cffi_resolve_fn resolve) {
+  napi_value names, result, symbols, close_fn;
+  uint32_t count;
+  if (!definition_names(env, definitions, &names, &count)) return NULL;
   napi_create_object(env, &result);
   napi_create_object(env, &symbols);
   for (uint32_t i = 0; i < count; i++) {
@@ -166,18 +167,19 @@ napi_value cffi_dlopen(napi_env env, napi_callback_info info) {
   napi_value names;
   uint32_t count;
   napi_value result = NULL;
+  /* Definitions are checked before the library is touched. */
   if (definition_names(env, argv[1], &names, &count)) {
     char why[1024];
     void *handle = open_library(path, why, sizeof why);
     if (!handle) {
       cffi_throw(env, "Error", "Failed to open library \"%s\": %s", path, why);
     } else {
-      cffi_owner *owner = cffi_owner_new(env, handle, path);
+      cffi_owner *owner = cffi_owner_new(env, handle, unload_library, "library", path);
       if (!owner) {
         cffi_lib_close(handle);
       } else {
-        result = bind_all(env, owner, argv[1], names, count, resolve_from_library);
-        if (!result) owner_close(owner);
+        result = cffi_bind_symbols(env, owner, argv[1], resolve_from_library);
+        if (!result) cffi_owner_close(owner);
         cffi_owner_release(owner);
       }
     }
@@ -191,13 +193,10 @@ napi_value cffi_link_symbols(napi_env env, napi_callback_info info) {
   napi_value definitions;
   napi_get_cb_info(env, info, &argc, &definitions, NULL, NULL);
   if (argc < 1) return cffi_throw(env, "TypeError", "linkSymbols(symbols) expects 1 argument");
-  napi_value names;
-  uint32_t count;
-  if (!definition_names(env, definitions, &names, &count)) return NULL;
-  cffi_owner *owner = cffi_owner_new(env, NULL, "linkSymbols");
+  cffi_owner *owner = cffi_owner_new(env, NULL, NULL, "linkSymbols result", "linkSymbols");
   if (!owner) return NULL;
-  napi_value result = bind_all(env, owner, definitions, names, count, resolve_from_ptr);
-  if (!result) owner_close(owner);
+  napi_value result = cffi_bind_symbols(env, owner, definitions, resolve_from_ptr);
+  if (!result) cffi_owner_close(owner);
   cffi_owner_release(owner);
   return result;
 }

@@ -8,14 +8,15 @@
         "src/call.c",
         "src/library.c",
         "src/memory.c",
-        "src/view_source.c"
+        "src/view_source.c",
+        "src/callback.c"
       ],
       "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-fvisibility=hidden"],
       "cflags!": ["-O3"],
       "conditions": [
         ["OS=='linux' or OS=='freebsd'", {
           "cflags_c": ["<!@(pkg-config --cflags libffi 2>/dev/null || true)"],
-          "libraries": ["<!@(pkg-config --libs libffi 2>/dev/null || echo -lffi)", "-ldl", "-lm"]
+          "libraries": ["<!@(pkg-config --libs libffi 2>/dev/null || echo -lffi)", "-ldl", "-lm", "-lpthread"]
         }],
         ["OS=='mac'", {
           "xcode_settings": {

@@ -24,15 +24,18 @@ function linkSymbols(symbols) {
 
 let cFunctionCount = 0;
 // CFunction({ ptr, args, returns }) calls a function pointer (Bun's meaning).
-function CFunction(definition) {
+// The seed's spelling CFunction({ args, returns }, fn) makes a callback, the
+// same as new JSCallback(fn, { args, returns }).
+function CFunction(definition, fn) {
   if (definition === null || typeof definition !== "object") {
     throw new TypeError("CFunction expects a definition object like { ptr, args, returns }");
   }
+  if (typeof fn === "function" && definition.ptr === undefined) return new JSCallback(fn, definition);
   const name = `CFunction${cFunctionCount++}`;
   const linked = native.linkSymbols({ [name]: definition });
-  const fn = linked.symbols[name];
-  fn.close = linked.close;
-  return fn;
+  const bound = linked.symbols[name];
+  bound.close = linked.close;
+  return bound;
 }
 
 // A copy of the NUL-terminated (or byteLength-long) string at ptr. A NULL
@@ -57,10 +60,46 @@ class CString extends String {
   }
 }
 
+// A C function pointer that calls fn. It lives until close(), even when JS
+// drops every reference to this object (C may still hold the pointer).
 class JSCallback {
-  constructor() {
-    throw new Error("cffi-bun: JSCallback is not implemented yet");
+  #handle;
+  #threadsafe;
+
+  constructor(fn, definition) {
+    if (typeof fn !== "function") {
+      throw new TypeError(`JSCallback expects a function as its first argument, received ${describe(fn)}`);
+    }
+    const [handle, ptr] = native.callbackCreate(definition ?? {}, fn);
+    this.#handle = handle;
+    this.#threadsafe = !!definition?.threadsafe;
+    this.ptr = ptr;
   }
+
+  get threadsafe() {
+    return this.#threadsafe;
+  }
+
+  [Symbol.toPrimitive]() {
+    return typeof this.ptr === "number" ? this.ptr : 0;
+  }
+
+  close() {
+    const handle = this.#handle;
+    this.#handle = null;
+    this.ptr = null;
+    if (handle) native.callbackClose(handle);
+  }
+}
+if (Symbol.dispose) {
+  JSCallback.prototype[Symbol.dispose] = function dispose() {
+    this.close();
+  };
+}
+
+function describe(value) {
+  if (value === null) return "null";
+  return typeof value === "object" ? "an object" : `a ${typeof value}`;
 }
 
 function cc() {

@@ -48,12 +48,18 @@ bool cffi_set_function(napi_env env, napi_value target, const char *name, napi_c
 }
 
 static napi_value init(napi_env env, napi_value exports) {
+  cffi_env_state *state = calloc(1, sizeof *state);
+  if (!state) return cffi_throw(env, "RangeError", "cffi-bun: out of memory");
+  state->env = env;
+  /* No finalizer: see cffi_env_state. */
+  napi_set_instance_data(env, state, NULL, NULL);
   cffi_set_forced_engine(getenv("CFFI_BUN_ENGINE"));
   napi_set_named_property(env, exports, "FFIType", cffi_make_ffitype_object(env));
   cffi_set_function(env, exports, "dlopen", cffi_dlopen, NULL);
   cffi_set_function(env, exports, "linkSymbols", cffi_link_symbols, NULL);
   cffi_set_function(env, exports, "viewSource", cffi_view_source, NULL);
   cffi_make_memory_exports(env, exports);
+  cffi_make_callback_exports(env, exports);
   return exports;
 }
 

@@ -107,6 +107,17 @@ static napi_value throw_missing(napi_env env, const cffi_function *fn, size_t ar
                     fn->sig.required == 1 ? "" : "s", argc);
 }
 
+/* A JSCallback threw while C ran: C got the zero value; JS gets the error. */
+static napi_value rethrow_callback_exception(napi_env env, cffi_env_state *state) {
+  napi_value error;
+  napi_ref ref = state->pending_exception;
+  state->pending_exception = NULL;
+  napi_get_reference_value(env, ref, &error);
+  napi_delete_reference(env, ref);
+  napi_throw(env, error);
+  return NULL;
+}
+
 static inline __attribute__((always_inline)) napi_value invoke(napi_env env, cffi_function *fn,
                                                                size_t argc, napi_value *argv) {
   const cffi_signature *sig = &fn->sig;
@@ -134,6 +145,8 @@ static inline __attribute__((always_inline)) napi_value invoke(napi_env env, cff
   }
 
   uint64_t raw;
+  cffi_env_state *state = fn->state;
+  state->call_depth++;
   if (CFFI_LIKELY(registers)) {
     raw = register_call(fn->address, slots, cffi_types[sig->returns].reg == CFFI_CLASS_FLOAT);
   } else {
@@ -141,7 +154,9 @@ static inline __attribute__((always_inline)) napi_value invoke(napi_env env, cff
     for (unsigned i = 0; i < sig->nargs; i++) values[i] = &slots[i];
     ffi_call((ffi_cif *)&sig->cif, FFI_FN(fn->address), &raw, values);
   }
+  state->call_depth--;
   if (CFFI_UNLIKELY(call.heap_count)) cffi_call_release(&call);
+  if (CFFI_UNLIKELY(state->pending_exception != NULL)) return rethrow_callback_exception(env, state);
   return cffi_types[sig->returns].to_js(env, raw);
 }
 
@@ -189,6 +204,7 @@ napi_value cffi_function_create(napi_env env, cffi_owner *owner, const char *nam
   }
   fn->address = address;
   fn->name = name_copy;
+  napi_get_instance_data(env, (void **)&fn->state);
   fn->sig = *sig;
   /* The copied cif must point at the copy's own argument array. */
   if (fn->sig.engine == CFFI_ENGINE_LIBFFI) fn->sig.cif.arg_types = fn->sig.ffi_args;

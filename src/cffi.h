@@ -84,6 +84,17 @@ typedef struct cffi_owner {
 
 typedef enum { CFFI_ENGINE_REGISTERS, CFFI_ENGINE_LIBFFI } cffi_engine;
 
+typedef struct cffi_callback cffi_callback;
+
+/* Per-env state (Node-API instance data), reachable from every bound
+ * function and callback without an N-API call. Lives as long as the
+ * process: foreign threads may consult callbacks after the env is gone. */
+typedef struct cffi_env_state {
+  napi_env env;
+  uint32_t call_depth;          /* FFI calls in progress on the JS thread */
+  napi_ref pending_exception;   /* thrown by a callback; rethrown by the FFI call that returns */
+} cffi_env_state;
+
 /* A signature parsed from { args, returns } and prepared once. */
 typedef struct {
   uint8_t nargs;
@@ -103,6 +114,7 @@ typedef struct {
 typedef struct cffi_function {
   void *address;
   cffi_owner *owner;
+  cffi_env_state *state;
   char *name;
   cffi_signature sig;
 } cffi_function;
@@ -138,6 +150,9 @@ napi_value cffi_function_create(napi_env env, cffi_owner *owner, const char *nam
                                 void *address, const cffi_signature *sig);
 void cffi_call_release(cffi_call *call);
 void cffi_set_forced_engine(const char *name);
+
+/* callback.c */
+void cffi_make_callback_exports(napi_env env, napi_value exports);
 
 /* library.c */
 cffi_owner *cffi_owner_new(napi_env env, void *handle, void (*unload)(void *), const char *kind,

@@ -123,4 +123,67 @@ static inline void cffi_lib_close(void *handle) { dlclose(handle); }
 static inline int cffi_path_has_directory(const char *path) { return strchr(path, '/') != NULL; }
 #endif
 
+/* Threads: identity of the JS thread, and a one-shot event a foreign thread
+ * waits on while JS computes a callback's result. */
+#ifdef _WIN32
+typedef DWORD cffi_thread_id;
+static inline cffi_thread_id cffi_current_thread(void) { return GetCurrentThreadId(); }
+static inline int cffi_same_thread(cffi_thread_id a, cffi_thread_id b) { return a == b; }
+typedef struct {
+  SRWLOCK lock;
+  CONDITION_VARIABLE cond;
+  int done;
+} cffi_event;
+static inline void cffi_event_init(cffi_event *e) {
+  InitializeSRWLock(&e->lock);
+  InitializeConditionVariable(&e->cond);
+  e->done = 0;
+}
+static inline void cffi_event_signal(cffi_event *e) {
+  AcquireSRWLockExclusive(&e->lock);
+  e->done = 1;
+  ReleaseSRWLockExclusive(&e->lock);
+  WakeAllConditionVariable(&e->cond);
+}
+static inline void cffi_event_wait(cffi_event *e) {
+  AcquireSRWLockExclusive(&e->lock);
+  while (!e->done) SleepConditionVariableSRW(&e->cond, &e->lock, INFINITE, 0);
+  ReleaseSRWLockExclusive(&e->lock);
+}
+static inline void cffi_event_destroy(cffi_event *e) { (void)e; }
+static inline void cffi_yield_thread(void) { SwitchToThread(); }
+#else
+#include <pthread.h>
+#include <sched.h>
+typedef pthread_t cffi_thread_id;
+static inline cffi_thread_id cffi_current_thread(void) { return pthread_self(); }
+static inline int cffi_same_thread(cffi_thread_id a, cffi_thread_id b) { return pthread_equal(a, b); }
+typedef struct {
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  int done;
+} cffi_event;
+static inline void cffi_event_init(cffi_event *e) {
+  pthread_mutex_init(&e->lock, NULL);
+  pthread_cond_init(&e->cond, NULL);
+  e->done = 0;
+}
+static inline void cffi_event_signal(cffi_event *e) {
+  pthread_mutex_lock(&e->lock);
+  e->done = 1;
+  pthread_cond_signal(&e->cond);
+  pthread_mutex_unlock(&e->lock);
+}
+static inline void cffi_event_wait(cffi_event *e) {
+  pthread_mutex_lock(&e->lock);
+  while (!e->done) pthread_cond_wait(&e->cond, &e->lock);
+  pthread_mutex_unlock(&e->lock);
+}
+static inline void cffi_event_destroy(cffi_event *e) {
+  pthread_mutex_destroy(&e->lock);
+  pthread_cond_destroy(&e->cond);
+}
+static inline void cffi_yield_thread(void) { sched_yield(); }
+#endif
+
 #endif /* CFFI_PLATFORM_H */

@@ -1,0 +1,357 @@
+/*
+ * callback.c - JSCallback: C function pointers that call JavaScript.
+ *
+ * Owns: libffi closures, running the JS function for a call from C on the
+ * JS thread (synchronously, re-entrantly) or from any other thread (through
+ * a Node-API threadsafe function), exceptions thrown by the JS function, and
+ * the callback's lifetime.
+ *
+ * Lifetime: the closure holds a strong reference to the JS function, so a
+ * callback lives until close(), whatever JS drops. close() of an ordinary
+ * callback frees the closure at once (calling it later is the caller's
+ * use-after-free, as in C). A threadsafe callback may still be called by
+ * threads that raced with close(), so its closure is never freed: after
+ * close() it answers every call with the zero value without touching JS.
+ *
+ * Exceptions never unwind through C: C gets the return type's zero, and the
+ * first exception is kept and rethrown by the FFI call that returns to JS
+ * (src/call.c). With no FFI call on the stack, or for a call that came from
+ * another thread, it is reported like any uncaught exception.
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cffi.h"
+
+struct cffi_callback {
+  cffi_env_state *state;
+  napi_ref function;          /* strong until close() */
+  cffi_signature sig;
+  ffi_closure *closure;
+  void *code;                 /* the C-callable address */
+  bool threadsafe;
+  atomic_bool closed;
+  atomic_int enqueuing;       /* foreign threads inside napi_call_threadsafe_function */
+  napi_threadsafe_function tsfn;
+  cffi_thread_id js_thread;
+  char *returned_string;      /* keeps a cstring result alive until the next call */
+};
+
+/* What JS holds: the callback until close(), then NULL. Freed by GC. */
+typedef struct {
+  cffi_callback *cb;
+} callback_handle;
+
+/* A call from a foreign thread, handed to the JS thread. Calls that return
+ * a value live on the caller's stack (it waits); void calls are copied to
+ * the heap (the caller goes on, and its arguments with it). */
+typedef struct {
+  cffi_callback *cb;
+  uint64_t args[CFFI_MAX_ARGS];
+  char *strings[CFFI_MAX_ARGS];  /* owned copies of cstring args (void calls) */
+  uint64_t result;
+  bool waits;
+  cffi_event done;
+} foreign_call;
+
+static uint64_t read_arg_image(uint8_t type, const void *arg) {
+  uint64_t raw = 0;
+  memcpy(&raw, arg, cffi_types[type].ffi->size);
+  return raw;
+}
+
+/* Runs the JS function with C arguments (register images); returns the
+ * result's image, or 0 when the function threw (*threw set, exception
+ * pending) or returned a value the return type does not accept. */
+static uint64_t run_js(napi_env env, cffi_callback *cb, const uint64_t *args, bool *threw) {
+  const cffi_signature *sig = &cb->sig;
+  napi_value argv[CFFI_MAX_ARGS], function, receiver, result;
+  *threw = false;
+  for (unsigned i = 0; i < sig->nargs; i++) argv[i] = cffi_types[sig->args[i]].to_js(env, args[i]);
+  napi_get_reference_value(env, cb->function, &function);
+  napi_get_undefined(env, &receiver);
+  if (napi_call_function(env, receiver, function, sig->nargs, argv, &result) != napi_ok) {
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    *threw = pending;
+    return 0;
+  }
+  if (sig->returns == CFFI_VOID) return 0;
+
+  cffi_call call;
+  call.env = env;
+  call.symbol = "JSCallback result";
+  call.index = 0;
+  call.type = sig->returns;
+  call.heap_count = 0;
+  call.scratch_used = 0;
+  uint64_t raw = 0;
+  if (!cffi_types[sig->returns].to_c(&call, result, &raw)) {
+    /* A wrong kind of result gives C the zero value, not an exception. */
+    napi_value ignored;
+    napi_get_and_clear_last_exception(env, &ignored);
+    cffi_call_release(&call);
+    return 0;
+  }
+  if (sig->returns == CFFI_CSTRING && raw) {
+    /* The string must outlive this frame: keep a copy until the next call. */
+    char *copy = strdup((const char *)(uintptr_t)raw);
+    free(cb->returned_string);
+    cb->returned_string = copy;
+    raw = (uintptr_t)copy;
+  }
+  cffi_call_release(&call);
+  return raw;
+}
+
+static void report_uncaught(napi_env env) {
+  napi_value error;
+  if (napi_get_and_clear_last_exception(env, &error) == napi_ok) napi_fatal_exception(env, error);
+}
+
+/* On the JS thread, inside an FFI call or not. */
+static uint64_t call_on_js_thread(cffi_callback *cb, const uint64_t *args) {
+  cffi_env_state *state = cb->state;
+  napi_env env = state->env;
+  napi_handle_scope scope;
+  bool threw;
+  napi_open_handle_scope(env, &scope);
+  uint64_t raw = run_js(env, cb, args, &threw);
+  if (threw) {
+    if (state->call_depth == 0) {
+      report_uncaught(env);
+    } else {
+      napi_value error;
+      napi_get_and_clear_last_exception(env, &error);
+      if (!state->pending_exception) napi_create_reference(env, error, 1, &state->pending_exception);
+    }
+  }
+  napi_close_handle_scope(env, scope);
+  return raw;
+}
+
+static void free_foreign_call(foreign_call *call) {
+  for (unsigned i = 0; i < call->cb->sig.nargs; i++) free(call->strings[i]);
+  free(call);
+}
+
+/* The threadsafe function's dispatcher: runs on the JS thread (env set), or
+ * with env NULL when the threadsafe function is torn down with this call
+ * still queued. */
+static void dispatch_foreign_call(napi_env env, napi_value js_fn, void *context, void *data) {
+  (void)js_fn, (void)context;
+  foreign_call *call = data;
+  cffi_callback *cb = call->cb;
+  call->result = 0;
+  if (env && !atomic_load(&cb->closed)) {
+    bool threw;
+    call->result = run_js(env, cb, call->args, &threw);
+    if (threw) report_uncaught(env);
+  }
+  if (call->waits) cffi_event_signal(&call->done);
+  else free_foreign_call(call);
+}
+
+static uint64_t call_from_foreign_thread(cffi_callback *cb, void **args) {
+  const cffi_signature *sig = &cb->sig;
+  if (!cb->threadsafe) {
+    fprintf(stderr,
+            "cffi-bun: a JSCallback created without { threadsafe: true } was called from a thread "
+            "other than the JS thread; C gets 0 and the JS function does not run. "
+            "Create it with threadsafe: true.\n");
+    return 0;
+  }
+  bool waits = sig->returns != CFFI_VOID;
+  foreign_call stack_call;
+  foreign_call *call = waits ? &stack_call : calloc(1, sizeof *call);
+  if (!call) return 0;
+  if (waits) memset(call->strings, 0, sizeof call->strings);
+  call->cb = cb;
+  call->waits = waits;
+  for (unsigned i = 0; i < sig->nargs; i++) {
+    call->args[i] = read_arg_image(sig->args[i], args[i]);
+    if (!waits && sig->args[i] == CFFI_CSTRING && call->args[i]) {
+      call->strings[i] = strdup((const char *)(uintptr_t)call->args[i]);
+      call->args[i] = (uintptr_t)call->strings[i];
+    }
+  }
+  if (waits) cffi_event_init(&call->done);
+
+  /* `enqueuing` lets close() wait until no thread is inside the call below
+   * before it releases the threadsafe function. */
+  atomic_fetch_add(&cb->enqueuing, 1);
+  napi_status status = napi_closing;
+  if (!atomic_load(&cb->closed)) status = napi_call_threadsafe_function(cb->tsfn, call, napi_tsfn_blocking);
+  atomic_fetch_sub(&cb->enqueuing, 1);
+
+  if (status != napi_ok) {
+    if (waits) cffi_event_destroy(&call->done);
+    else free_foreign_call(call);
+    return 0;
+  }
+  if (!waits) return 0;
+  cffi_event_wait(&call->done);
+  cffi_event_destroy(&call->done);
+  return call->result;
+}
+
+static void closure_entry(ffi_cif *cif, void *ret, void **args, void *user_data) {
+  (void)cif;
+  cffi_callback *cb = user_data;
+  uint64_t raw = 0;
+  if (!atomic_load(&cb->closed)) {
+    if (cffi_same_thread(cffi_current_thread(), cb->js_thread)) {
+      uint64_t images[CFFI_MAX_ARGS];
+      for (unsigned i = 0; i < cb->sig.nargs; i++) images[i] = read_arg_image(cb->sig.args[i], args[i]);
+      raw = call_on_js_thread(cb, images);
+    } else {
+      raw = call_from_foreign_thread(cb, args);
+    }
+  }
+  /* libffi's return slot is at least a full register wide; images are
+   * already widened the way the ABI wants small integers. */
+  if (cb->sig.returns != CFFI_VOID) memcpy(ret, &raw, sizeof raw);
+}
+
+static void free_callback(cffi_callback *cb) {
+  if (cb->closure) ffi_closure_free(cb->closure);
+  free(cb->returned_string);
+  free(cb);
+}
+
+/* Stops calls from reaching JS once no foreign thread is mid-enqueue. */
+static void stop_foreign_calls(cffi_callback *cb) {
+  atomic_store(&cb->closed, true);
+  while (atomic_load(&cb->enqueuing) > 0) cffi_yield_thread();
+}
+
+/* Env teardown: Node finalises the threadsafe function itself; threads
+ * still running must stop using it first. Registered after the threadsafe
+ * function, so it runs before Node's own cleanup of it. */
+static void teardown_threadsafe(void *data) { stop_foreign_calls(data); }
+
+static void close_callback(napi_env env, cffi_callback *cb) {
+  if (atomic_load(&cb->closed)) return;
+  napi_delete_reference(env, cb->function);
+  cb->function = NULL;
+  if (!cb->threadsafe) {
+    atomic_store(&cb->closed, true);
+    free_callback(cb);
+    return;
+  }
+  stop_foreign_calls(cb);
+  napi_remove_env_cleanup_hook(env, teardown_threadsafe, cb);
+  napi_release_threadsafe_function(cb->tsfn, napi_tsfn_release);
+  /* Never freed: a thread may still hold the code pointer. */
+}
+
+static napi_value callback_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value value;
+  callback_handle *handle;
+  napi_get_cb_info(env, info, &argc, &value, NULL, NULL);
+  if (argc < 1 || napi_get_value_external(env, value, (void **)&handle) != napi_ok)
+    return cffi_throw(env, "TypeError", "JSCallback close: not a callback handle");
+  if (handle->cb) close_callback(env, handle->cb);
+  handle->cb = NULL;
+  return NULL;
+}
+
+static void finalize_handle(napi_env env, void *data, void *hint) {
+  (void)env, (void)hint;
+  free(data);
+}
+
+/* callbackCreate(definition, fn) -> [handle, ptr] */
+static napi_value callback_create(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_valuetype fn_type = napi_undefined;
+  if (argc >= 2) napi_typeof(env, argv[1], &fn_type);
+  if (fn_type != napi_function)
+    return cffi_throw(env, "TypeError", "JSCallback expects a function, received %s",
+                      argc >= 2 ? cffi_value_kind(env, argv[1]) : "nothing");
+
+  cffi_callback *cb = calloc(1, sizeof *cb);
+  if (!cb) return cffi_throw(env, "RangeError", "JSCallback: out of memory");
+  if (!cffi_parse_signature(env, argv[0], "JSCallback", &cb->sig)) goto fail;
+  for (unsigned i = 0; i < cb->sig.nargs; i++) {
+    if (cb->sig.args[i] == CFFI_NAPI_ENV) {
+      cffi_throw(env, "TypeError", "JSCallback: napi_env is not a valid callback argument type (args[%u])", i);
+      goto fail;
+    }
+  }
+  /* Closures are always called through libffi's cif, whatever the engine. */
+  for (unsigned i = 0; i < cb->sig.nargs; i++) cb->sig.ffi_args[i] = cffi_types[cb->sig.args[i]].ffi;
+  if (ffi_prep_cif(&cb->sig.cif, FFI_DEFAULT_ABI, cb->sig.nargs, cffi_types[cb->sig.returns].ffi,
+                   cb->sig.ffi_args) != FFI_OK) {
+    cffi_throw(env, "Error", "JSCallback: libffi could not prepare the signature");
+    goto fail;
+  }
+
+  napi_value threadsafe_value;
+  bool threadsafe = false;
+  if (napi_get_named_property(env, argv[0], "threadsafe", &threadsafe_value) == napi_ok) {
+    napi_value coerced;
+    napi_coerce_to_bool(env, threadsafe_value, &coerced);
+    napi_get_value_bool(env, coerced, &threadsafe);
+  }
+  cb->threadsafe = threadsafe;
+  cb->js_thread = cffi_current_thread();
+  napi_get_instance_data(env, (void **)&cb->state);
+  atomic_init(&cb->closed, false);
+  atomic_init(&cb->enqueuing, 0);
+
+  cb->closure = ffi_closure_alloc(sizeof(ffi_closure), &cb->code);
+  if (!cb->closure) {
+    cffi_throw(env, "Error", "JSCallback: could not allocate an executable closure");
+    goto fail;
+  }
+  if (ffi_prep_closure_loc(cb->closure, &cb->sig.cif, closure_entry, cb, cb->code) != FFI_OK) {
+    cffi_throw(env, "Error", "JSCallback: libffi could not prepare the closure");
+    goto fail;
+  }
+  if (threadsafe) {
+    napi_value name;
+    napi_create_string_utf8(env, "cffi-bun JSCallback", NAPI_AUTO_LENGTH, &name);
+    if (napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, NULL, NULL, cb,
+                                        dispatch_foreign_call, &cb->tsfn) != napi_ok) {
+      cffi_throw(env, "Error", "JSCallback: could not create the threadsafe function");
+      goto fail;
+    }
+    /* Existing callbacks must not keep the process alive. */
+    napi_unref_threadsafe_function(env, cb->tsfn);
+    napi_add_env_cleanup_hook(env, teardown_threadsafe, cb);
+  }
+  napi_create_reference(env, argv[1], 1, &cb->function);
+
+  callback_handle *box = malloc(sizeof *box);
+  napi_value handle, address, pair;
+  if (!box || napi_create_external(env, box, finalize_handle, NULL, &handle) != napi_ok) {
+    free(box);
+    if (cb->threadsafe) {
+      napi_remove_env_cleanup_hook(env, teardown_threadsafe, cb);
+      napi_release_threadsafe_function(cb->tsfn, napi_tsfn_release);
+    }
+    napi_delete_reference(env, cb->function);
+    cffi_throw(env, "RangeError", "JSCallback: out of memory");
+    goto fail;
+  }
+  box->cb = cb;
+  address = cffi_address_to_js(env, (uintptr_t)cb->code);
+  napi_create_array_with_length(env, 2, &pair);
+  napi_set_element(env, pair, 0, handle);
+  napi_set_element(env, pair, 1, address);
+  return pair;
+
+fail:
+  free_callback(cb);
+  return NULL;
+}
+
+void cffi_make_callback_exports(napi_env env, napi_value exports) {
+  cffi_set_function(env, exports, "callbackCreate", callback_create, NULL);
+  cffi_set_function(env, exports, "callbackClose", callback_close, NULL);
+}

@@ -9,12 +9,15 @@
         "src/library.c",
         "src/memory.c",
         "src/view_source.c",
-        "src/callback.c"
+        "src/callback.c",
+        "src/abi.c",
+        "src/debug_log.c"
       ],
       "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-fvisibility=hidden"],
       "cflags!": ["-O3"],
       "conditions": [
         ["OS=='linux' or OS=='freebsd'", {
+          "defines": ["_GNU_SOURCE"],
           "cflags_c": ["<!@(pkg-config --cflags libffi 2>/dev/null || true)"],
           "libraries": ["<!@(pkg-config --libs libffi 2>/dev/null || echo -lffi)", "-ldl", "-lm", "-lpthread"]
         }],

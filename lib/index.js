@@ -14,12 +14,18 @@ function normalizePath(path) {
   return path;
 }
 
+// `using lib = dlopen(...)` closes the library at the end of the scope.
+function disposable(result) {
+  if (Symbol.dispose) result[Symbol.dispose] = result.close;
+  return result;
+}
+
 function dlopen(path, symbols) {
-  return native.dlopen(normalizePath(path), symbols);
+  return disposable(native.dlopen(normalizePath(path), symbols));
 }
 
 function linkSymbols(symbols) {
-  return native.linkSymbols(symbols);
+  return disposable(native.linkSymbols(symbols));
 }
 
 let cFunctionCount = 0;
@@ -35,12 +41,17 @@ function CFunction(definition, fn) {
   const linked = native.linkSymbols({ [name]: definition });
   const bound = linked.symbols[name];
   bound.close = linked.close;
+  if (Symbol.dispose) bound[Symbol.dispose] = linked.close;
   return bound;
 }
 
 // A copy of the NUL-terminated (or byteLength-long) string at ptr. A NULL
 // pointer gives "", as in Bun.
 class CString extends String {
+  ptr;
+  byteOffset;
+  byteLength;
+
   constructor(ptr, byteOffset, byteLength) {
     super(
       ptr
@@ -49,7 +60,7 @@ class CString extends String {
           : native.cstringAt(ptr, byteOffset || 0)
         : "",
     );
-    this.ptr = typeof ptr === "number" || typeof ptr === "bigint" ? ptr : 0;
+    this.ptr = typeof ptr === "number" ? ptr : 0;
     if (byteOffset !== undefined) this.byteOffset = byteOffset;
     if (byteLength !== undefined) this.byteLength = byteLength;
   }
@@ -108,6 +119,7 @@ function cc() {
 
 module.exports = {
   CFunction,
+  errno: native.errno,
   CString,
   FFIType,
   JSCallback,
@@ -122,3 +134,4 @@ module.exports = {
   viewSource: native.viewSource,
   write: native.write,
 };
+if (process.platform === "win32") module.exports.GetLastError = native.GetLastError;

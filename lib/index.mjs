@@ -8,6 +8,7 @@ export const {
   JSCallback,
   cc,
   dlopen,
+  errno,
   linkSymbols,
   ptr,
   read,

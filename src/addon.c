@@ -47,6 +47,27 @@ bool cffi_set_function(napi_env env, napi_value target, const char *name, napi_c
          napi_set_named_property(env, target, name, fn) == napi_ok;
 }
 
+/* errno() as it was right after the latest FFI call on this thread. */
+static napi_value errno_entry(napi_env env, napi_callback_info info) {
+  (void)info;
+  cffi_env_state *state;
+  napi_value result;
+  napi_get_instance_data(env, (void **)&state);
+  napi_create_int32(env, state->last_errno, &result);
+  return result;
+}
+
+#ifdef _WIN32
+static napi_value last_error_entry(napi_env env, napi_callback_info info) {
+  (void)info;
+  cffi_env_state *state;
+  napi_value result;
+  napi_get_instance_data(env, (void **)&state);
+  napi_create_uint32(env, (uint32_t)state->last_error, &result);
+  return result;
+}
+#endif
+
 static napi_value init(napi_env env, napi_value exports) {
   cffi_env_state *state = calloc(1, sizeof *state);
   if (!state) return cffi_throw(env, "RangeError", "cffi-bun: out of memory");
@@ -54,10 +75,15 @@ static napi_value init(napi_env env, napi_value exports) {
   /* No finalizer: see cffi_env_state. */
   napi_set_instance_data(env, state, NULL, NULL);
   cffi_set_forced_engine(getenv("CFFI_BUN_ENGINE"));
+  cffi_debug_init();
   napi_set_named_property(env, exports, "FFIType", cffi_make_ffitype_object(env));
   cffi_set_function(env, exports, "dlopen", cffi_dlopen, NULL);
   cffi_set_function(env, exports, "linkSymbols", cffi_link_symbols, NULL);
   cffi_set_function(env, exports, "viewSource", cffi_view_source, NULL);
+  cffi_set_function(env, exports, "errno", errno_entry, NULL);
+#ifdef _WIN32
+  cffi_set_function(env, exports, "GetLastError", last_error_entry, NULL);
+#endif
   cffi_make_memory_exports(env, exports);
   cffi_make_callback_exports(env, exports);
   return exports;

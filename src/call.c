@@ -11,6 +11,7 @@
  * one to build the result. Callbacks are specialised by arity so that
  * napi_get_cb_info fills only as many slots as the signature has.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,8 +29,8 @@ bool cffi_prepare_signature(napi_env env, cffi_signature *sig, const char *symbo
     if (cffi_types[sig->args[i]].reg == CFFI_CLASS_FLOAT) floats++;
     else ints++;
   }
-  bool registers = CFFI_HAVE_REGISTER_CALLS && !force_libffi && ints <= CFFI_INT_REGS &&
-                   floats <= CFFI_FLOAT_REGS;
+  bool registers = CFFI_HAVE_REGISTER_CALLS && !force_libffi && sig->abi == FFI_DEFAULT_ABI &&
+                   ints <= CFFI_INT_REGS && floats <= CFFI_FLOAT_REGS;
   if (registers) {
     unsigned next_int = 0, next_float = 0;
     sig->engine = CFFI_ENGINE_REGISTERS;
@@ -45,7 +46,7 @@ bool cffi_prepare_signature(napi_env env, cffi_signature *sig, const char *symbo
     sig->dest[i] = (uint8_t)i;
     sig->ffi_args[i] = cffi_types[sig->args[i]].ffi;
   }
-  ffi_status status = ffi_prep_cif(&sig->cif, FFI_DEFAULT_ABI, sig->nargs,
+  ffi_status status = ffi_prep_cif(&sig->cif, sig->abi, sig->nargs,
                                    cffi_types[sig->returns].ffi, sig->ffi_args);
   if (status != FFI_OK) {
     cffi_throw(env, "Error", "libffi could not prepare the signature of \"%s\" (status %d)", symbol,
@@ -147,6 +148,9 @@ static inline __attribute__((always_inline)) napi_value invoke(napi_env env, cff
   uint64_t raw;
   cffi_env_state *state = fn->state;
   state->call_depth++;
+  /* FFI calls share one errno that Node's own work in between cannot
+   * disturb: a call that leaves errno alone leaves errno() as it was. */
+  errno = state->last_errno;
   if (CFFI_LIKELY(registers)) {
     raw = register_call(fn->address, slots, cffi_types[sig->returns].reg == CFFI_CLASS_FLOAT);
   } else {
@@ -154,6 +158,11 @@ static inline __attribute__((always_inline)) napi_value invoke(napi_env env, cff
     for (unsigned i = 0; i < sig->nargs; i++) values[i] = &slots[i];
     ffi_call((ffi_cif *)&sig->cif, FFI_FN(fn->address), &raw, values);
   }
+  /* Before anything else (even freeing string copies) can touch it. */
+  state->last_errno = errno;
+#ifdef _WIN32
+  state->last_error = GetLastError();
+#endif
   state->call_depth--;
   if (CFFI_UNLIKELY(call.heap_count)) cffi_call_release(&call);
   if (CFFI_UNLIKELY(state->pending_exception != NULL)) return rethrow_callback_exception(env, state);
@@ -228,5 +237,11 @@ napi_value cffi_function_create(napi_env env, cffi_owner *owner, const char *nam
       {"native", NULL, NULL, NULL, NULL, function, napi_default, NULL},
   };
   napi_define_properties(env, function, 2, props);
+  if (CFFI_UNLIKELY(cffi_debug_enabled)) {
+    char signature[256];
+    cffi_describe_signature(&fn->sig, signature, sizeof signature);
+    cffi_debug_log("bound %s at %p: %s via %s", name, address, signature,
+                   fn->sig.engine == CFFI_ENGINE_REGISTERS ? "registers" : "libffi");
+  }
   return function;
 }

@@ -233,6 +233,7 @@ static void teardown_threadsafe(void *data) { stop_foreign_calls(data); }
 
 static void close_callback(napi_env env, cffi_callback *cb) {
   if (atomic_load(&cb->closed)) return;
+  CFFI_DEBUG("closed JSCallback at %p", cb->code);
   napi_delete_reference(env, cb->function);
   cb->function = NULL;
   if (!cb->threadsafe) {
@@ -285,7 +286,7 @@ static napi_value callback_create(napi_env env, napi_callback_info info) {
   }
   /* Closures are always called through libffi's cif, whatever the engine. */
   for (unsigned i = 0; i < cb->sig.nargs; i++) cb->sig.ffi_args[i] = cffi_types[cb->sig.args[i]].ffi;
-  if (ffi_prep_cif(&cb->sig.cif, FFI_DEFAULT_ABI, cb->sig.nargs, cffi_types[cb->sig.returns].ffi,
+  if (ffi_prep_cif(&cb->sig.cif, cb->sig.abi, cb->sig.nargs, cffi_types[cb->sig.returns].ffi,
                    cb->sig.ffi_args) != FFI_OK) {
     cffi_throw(env, "Error", "JSCallback: libffi could not prepare the signature");
     goto fail;
@@ -340,6 +341,11 @@ static napi_value callback_create(napi_env env, napi_callback_info info) {
     goto fail;
   }
   box->cb = cb;
+  if (CFFI_UNLIKELY(cffi_debug_enabled)) {
+    char signature[256];
+    cffi_describe_signature(&cb->sig, signature, sizeof signature);
+    cffi_debug_log("created JSCallback at %p: %s%s", cb->code, signature, threadsafe ? ", threadsafe" : "");
+  }
   address = cffi_address_to_js(env, (uintptr_t)cb->code);
   napi_create_array_with_length(env, 2, &pair);
   napi_set_element(env, pair, 0, handle);

@@ -92,6 +92,10 @@ typedef struct cffi_callback cffi_callback;
 typedef struct cffi_env_state {
   napi_env env;
   uint32_t call_depth;          /* FFI calls in progress on the JS thread */
+  int last_errno;               /* errno right after the latest FFI call */
+#ifdef _WIN32
+  unsigned long last_error;     /* GetLastError() right after the latest FFI call */
+#endif
   napi_ref pending_exception;   /* thrown by a callback; rethrown by the FFI call that returns */
 } cffi_env_state;
 
@@ -101,6 +105,7 @@ typedef struct {
   uint8_t returns;                 /* cffi_type_id */
   uint8_t args[CFFI_MAX_ARGS];     /* cffi_type_id per argument */
   uint8_t required;                /* JS arguments that must be present */
+  ffi_abi abi;                     /* calling convention (src/abi.c) */
   cffi_engine engine;
   /* Where argument i's register image goes: for the register engine an
    * index into [int regs..., float regs...]; for libffi, i itself. */
@@ -143,6 +148,23 @@ bool cffi_value_to_address(napi_env env, napi_value value, const char *what, uin
 bool cffi_view_info(napi_env env, napi_value value, void **data, size_t *length);
 napi_value cffi_address_to_js(napi_env env, uint64_t address);
 const char *cffi_value_kind(napi_env env, napi_value value);
+
+/* abi.c */
+bool cffi_abi_from_name(napi_env env, const char *name, const char *symbol, ffi_abi *out);
+
+/* debug_log.c: BUN_DEBUG_FFI / CFFI_BUN_DEBUG, read once at load. */
+extern bool cffi_debug_enabled;
+void cffi_debug_init(void);
+void cffi_debug_log(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+#define CFFI_DEBUG(...)                              \
+  do {                                               \
+    if (CFFI_UNLIKELY(cffi_debug_enabled)) cffi_debug_log(__VA_ARGS__); \
+  } while (0)
+void cffi_describe_signature(const cffi_signature *sig, char *out, size_t len);
 
 /* call.c */
 bool cffi_prepare_signature(napi_env env, cffi_signature *sig, const char *symbol);

@@ -42,6 +42,7 @@ void cffi_owner_release(cffi_owner *owner) {
 void cffi_owner_close(cffi_owner *owner) {
   if (!owner->open) return;
   owner->open = false;
+  CFFI_DEBUG("closed %s \"%s\"", owner->kind, owner->path);
   if (owner->unload) owner->unload(owner->handle);
 }
 
@@ -174,6 +175,11 @@ napi_value cffi_dlopen(napi_env env, napi_callback_info info) {
     if (!handle) {
       cffi_throw(env, "Error", "Failed to open library \"%s\": %s", path, why);
     } else {
+      if (CFFI_UNLIKELY(cffi_debug_enabled)) {
+        char resolved[1024];
+        cffi_lib_resolved_path(handle, path, resolved, sizeof resolved);
+        cffi_debug_log("opened library \"%s\" (%s)", path, resolved);
+      }
       cffi_owner *owner = cffi_owner_new(env, handle, unload_library, "library", path);
       if (!owner) {
         cffi_lib_close(handle);

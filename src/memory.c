@@ -15,6 +15,8 @@
 /* Addresses below this are never valid data: reading them is a NULL
  * dereference with an offset. */
 #define NULL_PAGE_LIMIT 4096
+/* "No byteLength given": read up to the first NUL. */
+#define LENGTH_UNTIL_NUL INT64_MIN
 
 typedef struct {
   const char *name;
@@ -105,9 +107,10 @@ static napi_value read_entry(napi_env env, napi_callback_info info) {
     return NULL;
   uint64_t raw = 0;
   memcpy(&raw, at, acc->size);
-  if (acc->type == CFFI_PTR) {
+  /* As in Bun, read.ptr and read.intptr give plain numbers, even above 2^53. */
+  if (acc->type == CFFI_PTR || acc->type == CFFI_I64_FAST) {
     napi_value result;
-    napi_create_double(env, (double)raw, &result);
+    napi_create_double(env, acc->type == CFFI_PTR ? (double)raw : (double)(int64_t)raw, &result);
     return result;
   }
   return cffi_types[acc->type].to_js(env, raw);
@@ -189,9 +192,9 @@ static napi_value wrap_foreign_memory(napi_env env, napi_callback_info info, con
                       (unsigned long long)address);
   if (!optional_integer(env, fn, "byteOffset", argc, 1, argv[1], 0, &offset)) return NULL;
   uint8_t *start = (uint8_t *)(uintptr_t)(address + (uint64_t)offset);
-  if (!optional_integer(env, fn, "byteLength", argc, 2, argv[2], -1, &length)) return NULL;
-  if (length < -1) return cffi_throw(env, "RangeError", "%s: byteLength must not be negative", fn);
-  if (length == -1) length = (int64_t)strlen((const char *)start);
+  if (!optional_integer(env, fn, "byteLength", argc, 2, argv[2], LENGTH_UNTIL_NUL, &length)) return NULL;
+  if (length == LENGTH_UNTIL_NUL) length = (int64_t)strlen((const char *)start);
+  if (length < 0) return cffi_throw(env, "RangeError", "%s: byteLength must not be negative, received %lld", fn, (long long)length);
 
   deallocator *dealloc = NULL;
   size_t dealloc_index = argc >= 5 ? 4 : 3;
@@ -240,12 +243,13 @@ static napi_value cstring_at_entry(napi_env env, napi_callback_info info) {
   int64_t offset, length;
   uint8_t *at;
   if (!optional_integer(env, "CString", "byteOffset", argc, 1, argv[1], 0, &offset) ||
-      !optional_integer(env, "CString", "byteLength", argc, 2, argv[2], -1, &length) ||
+      !optional_integer(env, "CString", "byteLength", argc, 2, argv[2], LENGTH_UNTIL_NUL, &length) ||
       !resolve_target(env, "CString", argv[0], offset, 0, false, &at))
     return NULL;
-  if (length < -1) return cffi_throw(env, "RangeError", "CString: byteLength must not be negative");
+  if (length < 0 && length != LENGTH_UNTIL_NUL)
+    return cffi_throw(env, "RangeError", "CString: byteLength must not be negative, received %lld", (long long)length);
   napi_value result;
-  napi_create_string_utf8(env, (const char *)at, length == -1 ? NAPI_AUTO_LENGTH : (size_t)length,
+  napi_create_string_utf8(env, (const char *)at, length == LENGTH_UNTIL_NUL ? NAPI_AUTO_LENGTH : (size_t)length,
                           &result);
   return result;
 }

@@ -21,7 +21,7 @@
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>
 #else
-#include <dlfcn.h>
+#include <dlfcn.h> /* dlinfo needs _GNU_SOURCE, defined for Linux in binding.gyp */
 #endif
 
 #if defined(_MSC_VER)
@@ -95,6 +95,11 @@ static inline void *cffi_lib_symbol(void *handle, const char *name, char *err, s
 
 static inline void cffi_lib_close(void *handle) { FreeLibrary((HMODULE)handle); }
 
+/* The file the loader actually mapped, for debug logs. */
+static inline void cffi_lib_resolved_path(void *handle, const char *given, char *out, size_t len) {
+  if (!GetModuleFileNameA((HMODULE)handle, out, (DWORD)len)) snprintf(out, len, "%s", given);
+}
+
 static inline int cffi_path_has_directory(const char *path) {
   return strchr(path, '/') != NULL || strchr(path, '\\') != NULL;
 }
@@ -119,6 +124,23 @@ static inline void *cffi_lib_symbol(void *handle, const char *name, char *err, s
 }
 
 static inline void cffi_lib_close(void *handle) { dlclose(handle); }
+
+#if defined(__GLIBC__) && defined(RTLD_DI_LINKMAP)
+#include <link.h>
+#endif
+/* The file the loader actually mapped, for debug logs. */
+static inline void cffi_lib_resolved_path(void *handle, const char *given, char *out, size_t len) {
+#if defined(__GLIBC__) && defined(RTLD_DI_LINKMAP)
+  struct link_map *map = NULL;
+  if (dlinfo(handle, RTLD_DI_LINKMAP, &map) == 0 && map && map->l_name && map->l_name[0]) {
+    snprintf(out, len, "%s", map->l_name);
+    return;
+  }
+#else
+  (void)handle;
+#endif
+  snprintf(out, len, "%s", given);
+}
 
 static inline int cffi_path_has_directory(const char *path) { return strchr(path, '/') != NULL; }
 #endif

@@ -485,6 +485,14 @@ static napi_value to_js_void(napi_env env, uint64_t raw) {
   return NULL;
 }
 
+/* "(i32, ptr) -> f64" for logs. */
+void cffi_describe_signature(const cffi_signature *sig, char *out, size_t len) {
+  size_t used = (size_t)snprintf(out, len, "(");
+  for (unsigned i = 0; i < sig->nargs && used < len; i++)
+    used += (size_t)snprintf(out + used, len - used, "%s%s", i ? ", " : "", cffi_types[sig->args[i]].name);
+  if (used < len) snprintf(out + used, len - used, ") -> %s", cffi_types[sig->returns].name);
+}
+
 /* ---- the table -------------------------------------------------------- */
 
 #define NUMBER_OR_BIGINT "a number or BigInt"
@@ -623,8 +631,20 @@ bool cffi_parse_signature(napi_env env, napi_value definition, const char *symbo
   }
   memset(sig, 0, offsetof(cffi_signature, cif));
   sig->returns = CFFI_VOID;
+  sig->abi = FFI_DEFAULT_ABI;
 
-  napi_value args, returns;
+  napi_value args, returns, abi;
+  if (napi_get_named_property(env, definition, "abi", &abi) != napi_ok) return false;
+  if (!is_nullish(env, abi)) {
+    char name[32];
+    size_t len;
+    if (napi_get_value_string_utf8(env, abi, name, sizeof name, &len) != napi_ok) {
+      cffi_throw(env, "TypeError", "\"abi\" of symbol \"%s\" must be a string such as \"default\" or \"win64\", received %s",
+                 symbol, cffi_value_kind(env, abi));
+      return false;
+    }
+    if (!cffi_abi_from_name(env, name, symbol, &sig->abi)) return false;
+  }
   if (napi_get_named_property(env, definition, "args", &args) != napi_ok) return false;
   if (!is_nullish(env, args)) {
     uint32_t count;

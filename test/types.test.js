@@ -1,0 +1,40 @@
+"use strict";
+// Every FFIType through the default call engine (register fast path where the
+// addon has one).  types-libffi.test.js runs the same battery through libffi.
+const { test } = require("node:test");
+const assert = require("node:assert/strict");
+const { FFIType } = require("..");
+
+// FFIType as measured in real Bun 1.4.5.
+const BUN_FFITYPE = {
+  0: 0, 1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 6, 7: 7, 8: 8, 9: 9, 10: 10, 11: 11, 12: 12,
+  13: 13, 14: 14, 15: 15, 16: 16, 17: 17,
+  bool: 11, c_int: 5, c_uint: 6, char: 0, "char*": 12, double: 9, f32: 10, f64: 9,
+  float: 10, i16: 3, i32: 5, i64: 7, i8: 1, int: 5, int16_t: 3, int32_t: 5, int64_t: 7,
+  int8_t: 1, isize: 7, u16: 4, u32: 6, u64: 8, u8: 2, uint16_t: 4, uint32_t: 6,
+  uint64_t: 8, uint8_t: 2, usize: 8, "void*": 12, ptr: 12, pointer: 12, void: 13,
+  cstring: 14, i64_fast: 15, u64_fast: 16, function: 17, callback: 17, fn: 17,
+  napi_env: 18, napi_value: 19, buffer: 20, buffer_length: 21, buffer_bytelength: 21,
+};
+
+test("FFIType has Bun 1.4.5's exact names and values", () => {
+  for (const [k, v] of Object.entries(BUN_FFITYPE)) {
+    assert.equal(FFIType[k], v, `FFIType[${JSON.stringify(k)}]`);
+  }
+  assert.equal(FFIType["3"], 3);
+  assert.equal(FFIType.char, 0);
+  assert.equal(FFIType.buffer_length, 21);
+});
+
+test("FFIType has no names beyond Bun's", () => {
+  assert.deepEqual(Object.keys(FFIType).sort(), Object.keys(BUN_FFITYPE).sort());
+});
+
+test("by default a small signature uses the register engine (so both engines are covered)", () => {
+  const { viewSource } = require("..");
+  const [src] = viewSource({ f: { args: ["i32", "f64"], returns: "i32" } });
+  assert.match(src, /register/i);
+  assert.doesNotMatch(src, /called through libffi/);
+});
+
+require("./helpers/type-battery.js")("default engine");

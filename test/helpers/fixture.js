@@ -1,25 +1,28 @@
 "use strict";
-// Builds test/fixture/fixture.c into a shared library once per process and
-// returns its path.  Uses the system C compiler (`cc`, or $CC) without a shell.
+// Builds the C fixtures in test/fixture/ into shared libraries, once per
+// process each, with the system C compiler (`cc`, or $CC) and no shell.
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const { execFileSync } = require("node:child_process");
 
-const SOURCE = path.join(__dirname, "..", "fixture", "fixture.c");
-let cached = null;
+const FIXTURE_DIR = path.join(__dirname, "..", "fixture");
+const SOURCE = path.join(FIXTURE_DIR, "fixture.c");
+const built = new Map();
 
-function fixturePath() {
+// buildFixture("abi.c") -> path of libabi.so, removed when the process exits.
+function buildFixture(sourceName, extraFlags = []) {
+  const cached = built.get(sourceName);
   if (cached && fs.existsSync(cached)) return cached;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cffi-bun-fixture-"));
-  const out = path.join(dir, "libfixture.so");
-  const compiler = process.env.CC || "cc";
+  const base = path.basename(sourceName, ".c");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `cffi-bun-${base}-`));
+  const out = path.join(dir, `lib${base}.so`);
   execFileSync(
-    compiler,
-    ["-shared", "-fPIC", "-O1", "-Wall", "-Wextra", "-o", out, SOURCE],
-    { stdio: ["ignore", "pipe", "pipe"] }
+    process.env.CC || "cc",
+    ["-shared", "-fPIC", "-O1", "-Wall", "-Wextra", ...extraFlags, "-o", out, path.join(FIXTURE_DIR, sourceName)],
+    { stdio: ["ignore", "pipe", "pipe"] },
   );
-  cached = out;
+  built.set(sourceName, out);
   process.on("exit", () => {
     try {
       fs.rmSync(dir, { recursive: true, force: true });
@@ -28,4 +31,8 @@ function fixturePath() {
   return out;
 }
 
-module.exports = { fixturePath, FIXTURE_SOURCE: SOURCE };
+function fixturePath() {
+  return buildFixture("fixture.c");
+}
+
+module.exports = { buildFixture, fixturePath, FIXTURE_SOURCE: SOURCE };

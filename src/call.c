@@ -56,9 +56,28 @@ bool cffi_prepare_signature(napi_env env, cffi_signature *sig, const char *symbo
   return true;
 }
 
+/* Memory that lives until cffi_call_release: a header links the blocks. */
+typedef struct heap_block {
+  struct heap_block *next;
+  max_align_t data[];
+} heap_block;
+
+void *cffi_call_alloc(cffi_call *call, size_t size) {
+  heap_block *block = malloc(sizeof *block + size);
+  if (!block) return NULL;
+  block->next = call->heap;
+  call->heap = block;
+  return block->data;
+}
+
 void cffi_call_release(cffi_call *call) {
-  for (uint32_t i = 0; i < call->heap_count; i++) free(call->heap[i]);
-  call->heap_count = 0;
+  heap_block *block = call->heap;
+  while (block) {
+    heap_block *next = block->next;
+    free(block);
+    block = next;
+  }
+  call->heap = NULL;
 }
 
 #if CFFI_HAVE_REGISTER_CALLS
@@ -108,15 +127,68 @@ static napi_value throw_missing(napi_env env, const cffi_function *fn, size_t ar
                     fn->sig.required == 1 ? "" : "s", argc);
 }
 
-/* A JSCallback threw while C ran: C got the zero value; JS gets the error. */
+/* A JSCallback threw while C ran: C got the zero value; JS gets the error.
+ * The error is boxed in an array because Node-API 8 cannot reference a
+ * primitive, and `throw 42` is allowed. */
 static napi_value rethrow_callback_exception(napi_env env, cffi_env_state *state) {
-  napi_value error;
+  napi_value box, error;
   napi_ref ref = state->pending_exception;
   state->pending_exception = NULL;
-  napi_get_reference_value(env, ref, &error);
+  napi_get_reference_value(env, ref, &box);
   napi_delete_reference(env, ref);
+  napi_get_element(env, box, 0, &error);
   napi_throw(env, error);
   return NULL;
+}
+
+static bool convert_arguments(cffi_call *call, const cffi_signature *sig, napi_value *argv,
+                              uint64_t *slots) {
+  for (unsigned i = 0; i < sig->nargs; i++) {
+    const uint8_t type = sig->args[i];
+    call->index = i;
+    call->type = type;
+    if (CFFI_UNLIKELY(!cffi_types[type].to_c(call, argv[i], &slots[sig->dest[i]]))) {
+      cffi_call_release(call);
+      return false;
+    }
+  }
+  return true;
+}
+
+/* After the C call: errno captured first, then strings freed, then either a
+ * callback's exception or the converted result. */
+static inline napi_value finish_call(napi_env env, const cffi_function *fn, cffi_call *call,
+                                     uint64_t raw) {
+  cffi_env_state *state = fn->state;
+  state->last_errno = errno;
+#ifdef _WIN32
+  state->last_error = GetLastError();
+#endif
+  state->call_depth--;
+  if (CFFI_UNLIKELY(call->heap != NULL)) cffi_call_release(call);
+  if (CFFI_UNLIKELY(state->pending_exception != NULL)) return rethrow_callback_exception(env, state);
+  return cffi_types[fn->sig.returns].to_js(env, raw);
+}
+
+/* FFI calls share one errno that Node's own work in between cannot
+ * disturb: a call that leaves errno alone leaves errno() as it was. */
+static inline void start_call(cffi_env_state *state) {
+  state->call_depth++;
+  errno = state->last_errno;
+}
+
+/* libffi engine: kept out of line so the register path's frame stays small. */
+static __attribute__((noinline)) napi_value invoke_libffi(napi_env env, cffi_function *fn,
+                                                          cffi_call *call, napi_value *argv) {
+  const cffi_signature *sig = &fn->sig;
+  uint64_t slots[sig->nargs ? sig->nargs : 1];
+  void *values[sig->nargs ? sig->nargs : 1];
+  if (!convert_arguments(call, sig, argv, slots)) return NULL;
+  for (unsigned i = 0; i < sig->nargs; i++) values[i] = &slots[i];
+  uint64_t raw;
+  start_call(fn->state);
+  ffi_call((ffi_cif *)&sig->cif, FFI_FN(fn->address), &raw, values);
+  return finish_call(env, fn, call, raw);
 }
 
 static inline __attribute__((always_inline)) napi_value invoke(napi_env env, cffi_function *fn,
@@ -126,47 +198,14 @@ static inline __attribute__((always_inline)) napi_value invoke(napi_env env, cff
   if (CFFI_UNLIKELY(argc < sig->required)) return throw_missing(env, fn, argc);
 
   cffi_call call;
-  call.env = env;
-  call.symbol = fn->name;
-  call.heap_count = 0;
-  call.scratch_used = 0;
+  cffi_call_init(&call, env, fn->name);
+  if (CFFI_UNLIKELY(sig->engine != CFFI_ENGINE_REGISTERS)) return invoke_libffi(env, fn, &call, argv);
 
-  uint64_t slots[CFFI_MAX_ARGS > REGISTER_SLOTS ? CFFI_MAX_ARGS : REGISTER_SLOTS];
-  const bool registers = sig->engine == CFFI_ENGINE_REGISTERS;
-  if (registers) memset(slots, 0, REGISTER_SLOTS * sizeof slots[0]);
-
-  for (unsigned i = 0; i < sig->nargs; i++) {
-    const uint8_t type = sig->args[i];
-    call.index = i;
-    call.type = type;
-    if (CFFI_UNLIKELY(!cffi_types[type].to_c(&call, argv[i], &slots[sig->dest[i]]))) {
-      cffi_call_release(&call);
-      return NULL;
-    }
-  }
-
-  uint64_t raw;
-  cffi_env_state *state = fn->state;
-  state->call_depth++;
-  /* FFI calls share one errno that Node's own work in between cannot
-   * disturb: a call that leaves errno alone leaves errno() as it was. */
-  errno = state->last_errno;
-  if (CFFI_LIKELY(registers)) {
-    raw = register_call(fn->address, slots, cffi_types[sig->returns].reg == CFFI_CLASS_FLOAT);
-  } else {
-    void *values[CFFI_MAX_ARGS];
-    for (unsigned i = 0; i < sig->nargs; i++) values[i] = &slots[i];
-    ffi_call((ffi_cif *)&sig->cif, FFI_FN(fn->address), &raw, values);
-  }
-  /* Before anything else (even freeing string copies) can touch it. */
-  state->last_errno = errno;
-#ifdef _WIN32
-  state->last_error = GetLastError();
-#endif
-  state->call_depth--;
-  if (CFFI_UNLIKELY(call.heap_count)) cffi_call_release(&call);
-  if (CFFI_UNLIKELY(state->pending_exception != NULL)) return rethrow_callback_exception(env, state);
-  return cffi_types[sig->returns].to_js(env, raw);
+  uint64_t regs[REGISTER_SLOTS] = {0};
+  if (CFFI_UNLIKELY(!convert_arguments(&call, sig, argv, regs))) return NULL;
+  start_call(fn->state);
+  uint64_t raw = register_call(fn->address, regs, cffi_types[sig->returns].reg == CFFI_CLASS_FLOAT);
+  return finish_call(env, fn, &call, raw);
 }
 
 /* One entry point per arity up to 8, then a general one. */

@@ -66,7 +66,7 @@ static uint64_t read_arg_image(uint8_t type, const void *arg) {
  * pending) or returned a value the return type does not accept. */
 static uint64_t run_js(napi_env env, cffi_callback *cb, const uint64_t *args, bool *threw) {
   const cffi_signature *sig = &cb->sig;
-  napi_value argv[CFFI_MAX_ARGS], function, receiver, result;
+  napi_value argv[sig->nargs ? sig->nargs : 1], function, receiver, result;
   *threw = false;
   for (unsigned i = 0; i < sig->nargs; i++) argv[i] = cffi_types[sig->args[i]].to_js(env, args[i]);
   napi_get_reference_value(env, cb->function, &function);
@@ -80,12 +80,8 @@ static uint64_t run_js(napi_env env, cffi_callback *cb, const uint64_t *args, bo
   if (sig->returns == CFFI_VOID) return 0;
 
   cffi_call call;
-  call.env = env;
-  call.symbol = "JSCallback result";
-  call.index = 0;
+  cffi_call_init(&call, env, "JSCallback result");
   call.type = sig->returns;
-  call.heap_count = 0;
-  call.scratch_used = 0;
   uint64_t raw = 0;
   if (!cffi_types[sig->returns].to_c(&call, result, &raw)) {
     /* A wrong kind of result gives C the zero value, not an exception. */
@@ -122,9 +118,12 @@ static uint64_t call_on_js_thread(cffi_callback *cb, const uint64_t *args) {
     if (state->call_depth == 0) {
       report_uncaught(env);
     } else {
-      napi_value error;
+      /* Kept for the FFI call that returns to JS; boxed, see src/call.c. */
+      napi_value error, box;
       napi_get_and_clear_last_exception(env, &error);
-      if (!state->pending_exception) napi_create_reference(env, error, 1, &state->pending_exception);
+      if (!state->pending_exception && napi_create_array_with_length(env, 1, &box) == napi_ok &&
+          napi_set_element(env, box, 0, error) == napi_ok)
+        napi_create_reference(env, box, 1, &state->pending_exception);
     }
   }
   napi_close_handle_scope(env, scope);
@@ -202,7 +201,7 @@ static void closure_entry(ffi_cif *cif, void *ret, void **args, void *user_data)
   uint64_t raw = 0;
   if (!atomic_load(&cb->closed)) {
     if (cffi_same_thread(cffi_current_thread(), cb->js_thread)) {
-      uint64_t images[CFFI_MAX_ARGS];
+      uint64_t images[cb->sig.nargs ? cb->sig.nargs : 1];
       for (unsigned i = 0; i < cb->sig.nargs; i++) images[i] = read_arg_image(cb->sig.args[i], args[i]);
       raw = call_on_js_thread(cb, images);
     } else {

@@ -43,8 +43,10 @@ typedef enum {
 
 /* Most arguments a definition may have; keeps every per-call array on the stack. */
 #define CFFI_MAX_ARGS 64
-/* Bytes of stack per call for encoding JS strings passed as cstring. */
-#define CFFI_STRING_SCRATCH 1024
+/* Bytes of stack per call for encoding JS strings passed as cstring; longer
+ * strings go to the heap. Small, because JS -> C -> JS recursion stacks one
+ * call frame per level on V8's stack. */
+#define CFFI_STRING_SCRATCH 256
 
 typedef struct cffi_call cffi_call;
 
@@ -131,11 +133,19 @@ struct cffi_call {
   const char *symbol;      /* for messages */
   uint32_t index;          /* argument being converted */
   uint8_t type;            /* its cffi_type_id */
-  uint32_t heap_count;
-  size_t scratch_used;
-  void *heap[CFFI_MAX_ARGS];
+  uint32_t scratch_used;
+  void *heap;              /* strings that did not fit: a list, freed after the call */
   char scratch[CFFI_STRING_SCRATCH];
 };
+
+static inline void cffi_call_init(cffi_call *call, napi_env env, const char *symbol) {
+  call->env = env;
+  call->symbol = symbol;
+  call->index = 0;
+  call->type = 0;
+  call->scratch_used = 0;
+  call->heap = NULL;
+}
 
 /* types.c */
 bool cffi_type_from_value(napi_env env, napi_value value, const char *symbol,
@@ -170,6 +180,7 @@ void cffi_describe_signature(const cffi_signature *sig, char *out, size_t len);
 bool cffi_prepare_signature(napi_env env, cffi_signature *sig, const char *symbol);
 napi_value cffi_function_create(napi_env env, cffi_owner *owner, const char *name,
                                 void *address, const cffi_signature *sig);
+void *cffi_call_alloc(cffi_call *call, size_t size);
 void cffi_call_release(cffi_call *call);
 void cffi_set_forced_engine(const char *name);
 

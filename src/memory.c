@@ -91,20 +91,36 @@ static bool resolve_target(napi_env env, const char *fn, napi_value target, int6
   return true;
 }
 
+/* The common read: a numeric address and an optional integer offset, with
+ * no formatting and no type probing. Anything else takes the general path. */
+static inline bool quick_read_address(napi_env env, size_t argc, napi_value *argv, uint8_t **at) {
+  double address, offset = 0;
+  if (napi_get_value_double(env, argv[0], &address) != napi_ok) return false;
+  if (argc > 1 && napi_get_value_double(env, argv[1], &offset) != napi_ok) return false;
+  double sum = address + offset;
+  if (!(address >= NULL_PAGE_LIMIT && sum >= NULL_PAGE_LIMIT && sum < 9007199254740992.0 &&
+        sum == (double)(uint64_t)sum && offset == (double)(int64_t)offset))
+    return false;
+  *at = (uint8_t *)(uintptr_t)(uint64_t)sum;
+  return true;
+}
+
 static napi_value read_entry(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   void *data;
   napi_get_cb_info(env, info, &argc, argv, NULL, &data);
   const accessor *acc = data;
-  char fn[32];
-  snprintf(fn, sizeof fn, "read.%s", acc->name);
-  if (argc < 1) return cffi_throw(env, "TypeError", "%s(ptr, byteOffset?) expects a pointer", fn);
-  int64_t offset;
   uint8_t *at;
-  if (!optional_integer(env, fn, "byteOffset", argc, 1, argv[1], 0, &offset) ||
-      !resolve_target(env, fn, argv[0], offset, acc->size, true, &at))
-    return NULL;
+  if (CFFI_UNLIKELY(argc < 1 || !quick_read_address(env, argc, argv, &at))) {
+    char fn[32];
+    snprintf(fn, sizeof fn, "read.%s", acc->name);
+    if (argc < 1) return cffi_throw(env, "TypeError", "%s(ptr, byteOffset?) expects a pointer", fn);
+    int64_t offset;
+    if (!optional_integer(env, fn, "byteOffset", argc, 1, argv[1], 0, &offset) ||
+        !resolve_target(env, fn, argv[0], offset, acc->size, true, &at))
+      return NULL;
+  }
   uint64_t raw = 0;
   memcpy(&raw, at, acc->size);
   /* As in Bun, read.ptr and read.intptr give plain numbers, even above 2^53. */
@@ -131,12 +147,9 @@ static napi_value write_entry(napi_env env, napi_callback_info info) {
       !resolve_target(env, fn, argv[0], offset, acc->size, true, &at))
     return NULL;
   cffi_call call;
-  call.env = env;
-  call.symbol = fn;
+  cffi_call_init(&call, env, fn);
   call.index = 1;
   call.type = acc->type;
-  call.heap_count = 0;
-  call.scratch_used = 0;
   uint64_t raw;
   if (!cffi_types[acc->type].to_c(&call, argv[1], &raw)) return NULL;
   memcpy(at, &raw, acc->size);

@@ -311,7 +311,7 @@ static bool to_c_cstring(cffi_call *call, napi_value value, uint64_t *out) {
   if (status == napi_ok) {
     /* Room for one more 4-byte sequence proves nothing was cut off. */
     if (written + 5 <= avail) {
-      call->scratch_used += written + 1;
+      call->scratch_used += (uint32_t)written + 1;
       *out = (uintptr_t)buf;
       return true;
     }
@@ -320,18 +320,17 @@ static bool to_c_cstring(cffi_call *call, napi_value value, uint64_t *out) {
   }
   napi_get_value_string_utf8(env, value, NULL, 0, &full);
   if (status == napi_ok && full == written) {
-    call->scratch_used += written + 1;
+    call->scratch_used += (uint32_t)written + 1;
     *out = (uintptr_t)buf;
     return true;
   }
-  char *heap = malloc(full + 1);
+  char *heap = cffi_call_alloc(call, full + 1);
   if (!heap) {
     cffi_throw(env, "RangeError", "%s: args[%u]: out of memory encoding a %zu-byte string",
                call->symbol, call->index, full);
     return false;
   }
   napi_get_value_string_utf8(env, value, heap, full + 1, &written);
-  call->heap[call->heap_count++] = heap;
   *out = (uintptr_t)heap;
   return true;
 }

@@ -8,14 +8,25 @@
         "src/call.c",
         "src/library.c",
         "src/memory.c",
-        "src/view_source.c"
+        "src/view_source.c",
+        "src/compiler.c",
+        "src/cache.c",
+        "src/sha256.c",
+        "src/tcc_glue.c"
       ],
       "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-fvisibility=hidden"],
       "cflags!": ["-O3"],
       "conditions": [
         ["OS=='linux' or OS=='freebsd'", {
-          "cflags_c": ["<!@(pkg-config --cflags libffi 2>/dev/null || true)"],
-          "libraries": ["<!@(pkg-config --libs libffi 2>/dev/null || echo -lffi)", "-ldl", "-lm"]
+          "cflags_c": [
+            "<!@(pkg-config --cflags libffi 2>/dev/null || true)",
+            "<!@(node scripts/find-tcc.js cflags)"
+          ],
+          "libraries": [
+            "<!@(pkg-config --libs libffi 2>/dev/null || echo -lffi)",
+            "<!@(node scripts/find-tcc.js libs)",
+            "-ldl", "-lm"
+          ]
         }],
         ["OS=='mac'", {
           "xcode_settings": {

@@ -53,6 +53,7 @@ static napi_value init(napi_env env, napi_value exports) {
   cffi_set_function(env, exports, "dlopen", cffi_dlopen, NULL);
   cffi_set_function(env, exports, "linkSymbols", cffi_link_symbols, NULL);
   cffi_set_function(env, exports, "viewSource", cffi_view_source, NULL);
+  cffi_set_function(env, exports, "cc", cffi_cc, NULL);
   cffi_make_memory_exports(env, exports);
   return exports;
 }

@@ -23,6 +23,7 @@
  * directory, libtcc1.a, the libraries named): editing a header the source
  * includes invalidates the entry even though the source bytes did not change.
  */
+#ifdef CFFI_HAVE_TCC /* only cc() uses it, and only where TinyCC is linked in (Linux) */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -273,3 +274,6 @@ done:
   if (!ok) unlink(tmp);
   return ok;
 }
+#else
+typedef int cffi_cache_unused; /* ISO C wants a declaration */
+#endif /* CFFI_HAVE_TCC */

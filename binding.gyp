@@ -11,15 +11,26 @@
         "src/view_source.c",
         "src/callback.c",
         "src/abi.c",
-        "src/debug_log.c"
+        "src/debug_log.c",
+        "src/compiler.c",
+        "src/cache.c",
+        "src/sha256.c",
+        "src/tcc_glue.c"
       ],
       "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-fvisibility=hidden"],
       "cflags!": ["-O3"],
       "conditions": [
         ["OS=='linux' or OS=='freebsd'", {
           "defines": ["_GNU_SOURCE"],
-          "cflags_c": ["<!@(pkg-config --cflags libffi 2>/dev/null || true)"],
-          "libraries": ["<!@(pkg-config --libs libffi 2>/dev/null || echo -lffi)", "-ldl", "-lm", "-lpthread"]
+          "cflags_c": [
+            "<!@(pkg-config --cflags libffi 2>/dev/null || true)",
+            "<!@(node scripts/find-tcc.js cflags)"
+          ],
+          "libraries": [
+            "<!@(pkg-config --libs libffi 2>/dev/null || echo -lffi)",
+            "<!@(node scripts/find-tcc.js libs)",
+            "-ldl", "-lm", "-lpthread"
+          ]
         }],
         ["OS=='mac'", {
           "xcode_settings": {

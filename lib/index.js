@@ -113,8 +113,47 @@ function describe(value) {
   return typeof value === "object" ? "an object" : `a ${typeof value}`;
 }
 
-function cc() {
-  throw new Error("cffi-bun: cc() is not implemented yet");
+// Directories holding Node's own headers, so compiled code can include
+// <node_api.h> or <node/node_api.h>: next to the running node binary
+// (official tarballs and distro packages: <prefix>/include/node), else the
+// copy node-gyp downloaded for this version. Each hit gives the directory
+// itself and its parent (for the "node/" spelling). Found once.
+let nodeIncludeDirs;
+function findNodeIncludeDirs() {
+  if (nodeIncludeDirs) return nodeIncludeDirs;
+  const fs = require("node:fs");
+  const path = require("node:path");
+  const os = require("node:os");
+  const version = process.version.slice(1);
+  const candidates = [
+    path.resolve(process.execPath, "..", "..", "include", "node"),
+    process.env.npm_config_devdir && path.join(process.env.npm_config_devdir, version, "include", "node"),
+    path.join(os.homedir(), ".cache", "node-gyp", version, "include", "node"),
+    path.join(os.homedir(), "Library", "Caches", "node-gyp", version, "include", "node"),
+    "/usr/include/node",
+    "/usr/local/include/node",
+  ];
+  nodeIncludeDirs = [];
+  for (const dir of candidates) {
+    if (dir && fs.existsSync(path.join(dir, "node_api.h"))) {
+      nodeIncludeDirs.push(dir, path.dirname(dir));
+      break;
+    }
+  }
+  return nodeIncludeDirs;
+}
+
+// cc({ source, symbols, include, library, define, flags, cache }): compiles C
+// with TinyCC inside the process; see docs/cc.md. Only file: URLs are
+// turned into paths here; the addon does the rest.
+function cc(options) {
+  if (options === null || typeof options !== "object") {
+    throw new TypeError("cc() expects an options object like { source, symbols }");
+  }
+  let source = options.source;
+  if (Array.isArray(source)) source = source.map(normalizePath);
+  else source = normalizePath(source);
+  return native.cc({ ...options, source }, findNodeIncludeDirs());
 }
 
 module.exports = {

@@ -84,6 +84,7 @@ static napi_value init(napi_env env, napi_value exports) {
 #ifdef _WIN32
   cffi_set_function(env, exports, "GetLastError", last_error_entry, NULL);
 #endif
+  cffi_set_function(env, exports, "cc", cffi_cc, NULL);
   cffi_make_memory_exports(env, exports);
   cffi_make_callback_exports(env, exports);
   return exports;

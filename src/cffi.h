@@ -202,6 +202,9 @@ napi_value cffi_bind_symbols(napi_env env, cffi_owner *owner, napi_value definit
 napi_value cffi_dlopen(napi_env env, napi_callback_info info);
 napi_value cffi_link_symbols(napi_env env, napi_callback_info info);
 
+/* compiler.c */
+napi_value cffi_cc(napi_env env, napi_callback_info info);
+
 /* memory.c */
 napi_value cffi_make_memory_exports(napi_env env, napi_value exports);
 

@@ -92,6 +92,17 @@ for (const variable of ["BUN_DEBUG_FFI", "CFFI_BUN_DEBUG"]) {
   });
 }
 
+test("debug logging: each cc() compile logs its time and whether the cache was hit", () => {
+  const program = `
+    const { cc } = require(".");
+    cc({ source: "int seven(void) { return 7; }", cache: false, symbols: { seven: { returns: "i32" } } });
+  `;
+  const child = runChild(program, { BUN_DEBUG_FFI: "1" });
+  if (/TinyCC|tcc/.test(child.stderr) && child.status !== 0) return; // built without TinyCC
+  assert.equal(child.status, 0, child.stderr);
+  assert.match(child.stderr, /^\[cffi-bun\] cc\(\) in \d+\.\d\d ms \(compiled in memory, cache off\)$/m);
+});
+
 test("debug logging is off by default (and with BUN_DEBUG_FFI=0)", () => {
   for (const value of [undefined, "0"]) {
     const env = { BUN_DEBUG_FFI: value ?? "", CFFI_BUN_DEBUG: "" };

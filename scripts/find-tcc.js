@@ -1,0 +1,72 @@
+"use strict";
+// Finds TinyCC's library and header for binding.gyp, which runs
+// `node scripts/find-tcc.js cflags` and `node scripts/find-tcc.js libs` and
+// splits what is printed on whitespace. Printing nothing builds the addon
+// without cc() (it then throws a message saying what to install), so a
+// machine without TinyCC still gets dlopen and everything else.
+//
+// Only files are looked at: no compiler or shell is run. Paths containing
+// whitespace cannot be passed through gyp's word splitting and are skipped.
+//
+// Environment:
+//   CFFI_BUN_TCC=0        build without TinyCC even if it is installed
+//   CFFI_BUN_TCC_PREFIX   look in PREFIX/include and PREFIX/lib first
+const fs = require("node:fs");
+const path = require("node:path");
+const crypto = require("node:crypto");
+
+const want = process.argv[2];
+
+function exists(file) {
+  try {
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function find() {
+  if (process.env.CFFI_BUN_TCC === "0") return null;
+  // The glue that lets the static archive live in a shared object
+  // (src/tcc_glue.c) is written for ELF and glibc; other systems are not
+  // supported yet.
+  if (process.platform !== "linux") return null;
+  const multiarch = { x64: "x86_64-linux-gnu", arm64: "aarch64-linux-gnu" }[process.arch];
+  const prefixes = [process.env.CFFI_BUN_TCC_PREFIX, "/usr", "/usr/local"].filter(Boolean);
+  for (const prefix of prefixes) {
+    const header = path.join(prefix, "include", "libtcc.h");
+    if (!exists(header)) continue;
+    const libDirs = [multiarch && path.join(prefix, "lib", multiarch), path.join(prefix, "lib64"), path.join(prefix, "lib")];
+    for (const dir of libDirs.filter(Boolean)) {
+      const archive = path.join(dir, "libtcc.a");
+      if (exists(archive) && !/\s/.test(archive + header)) return { header, archive };
+    }
+  }
+  return null;
+}
+
+// A short digest of the archive: cc()'s cache key includes it so that a
+// different TinyCC never reuses objects another one produced.
+function identity(file) {
+  return crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex").slice(0, 16);
+}
+
+const found = find();
+const version = require("../package.json").version.replace(/[^0-9A-Za-z.]/g, "_");
+if (want === "cflags") {
+  const flags = [`-DCFFI_VERSION=${version}`];
+  if (found) {
+    flags.push("-DCFFI_HAVE_TCC=1", `-DCFFI_TCC_ID=tcc_${identity(found.archive)}`);
+    if (path.dirname(found.header) !== "/usr/include") flags.push(`-I${path.dirname(found.header)}`);
+  }
+  process.stdout.write(flags.join(" ") + "\n");
+} else if (want === "libs") {
+  // --exclude-libs keeps the archive's many generic global names (next,
+  // tok, file, ...) local to the addon; --wrap=open lets src/tcc_glue.c see
+  // which files TinyCC reads, for the cache's dependency list.
+  if (found) process.stdout.write(`${found.archive} -Wl,--exclude-libs,ALL -Wl,--wrap=open\n`);
+  else process.stdout.write("\n");
+} else {
+  process.stderr.write("usage: node scripts/find-tcc.js cflags|libs\n");
+  process.exitCode = 1;
+}

@@ -1,0 +1,281 @@
+/*
+ * cache.c - cc()'s per-user cache of compiled shared objects.
+ *
+ * Owns: where the cache lives, the entry format, loading an entry only after
+ * checking that it is complete and that nothing it was built from changed,
+ * and publishing a new entry atomically. compiler.c decides what goes into
+ * the key and when to use the cache.
+ *
+ * An entry is `<dir>/<sha256 key>.so`:
+ *   [ELF shared object written by TinyCC]
+ *   [dependencies: per file u32 path length, path, then u64 inode, size,
+ *    mtime seconds, mtime nanoseconds]
+ *   [footer: 8-byte magic, u64 object length, u64 dependencies length,
+ *    u64 dependency count, SHA-256 of object + dependencies]
+ * The dynamic loader ignores bytes after the segments it maps, so the entry
+ * is loadable as it stands. The footer is checked before every load: a
+ * truncated or damaged file (a crash, a full disk) is recompiled, never
+ * loaded. Entries are written to a temporary name in the same directory and
+ * renamed into place, so readers see a complete file or none, and processes
+ * racing to write the same key each publish a complete equivalent one.
+ *
+ * The dependency list is every file TinyCC read (sources, headers from any
+ * directory, libtcc1.a, the libraries named): editing a header the source
+ * includes invalidates the entry even though the source bytes did not change.
+ */
+#ifdef CFFI_HAVE_TCC /* only cc() uses it, and only where TinyCC is linked in (Linux) */
+#ifndef _GNU_SOURCE /* binding.gyp defines it on Linux */
+#define _GNU_SOURCE
+#endif
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "sha256.h"
+
+static const char MAGIC[8] = {'c', 'f', 'f', 'i', 'c', 'c', '0', '1'};
+#define FOOTER_SIZE (8 + 8 + 8 + 8 + 32)
+#define DEP_FIXED (4 + 8 * 4)
+/* Far above what TinyCC produces for anything cc() is meant for; a larger
+ * file is treated as damage rather than read into memory. */
+#define MAX_ENTRY (64u << 20)
+
+static bool deps_reserve(cffi_deps *d, size_t more) {
+  if (d->len + more <= d->cap) return true;
+  size_t cap = d->cap ? d->cap * 2 : 1024;
+  while (cap < d->len + more) cap *= 2;
+  uint8_t *grown = realloc(d->data, cap);
+  if (!grown) return false;
+  d->data = grown;
+  d->cap = cap;
+  return true;
+}
+
+static void put_u64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+static uint64_t get_u64(const uint8_t *p) {
+  uint64_t v;
+  memcpy(&v, p, 8);
+  return v;
+}
+
+void cffi_deps_watch(void *data, const char *path, int fd) {
+  cffi_deps *d = data;
+  struct stat st;
+  if (d->failed) return;
+  if (fstat(fd, &st) != 0) {
+    d->failed = true;
+    return;
+  }
+  if (!S_ISREG(st.st_mode)) return;
+  size_t n = strlen(path);
+  if (n > UINT32_MAX || !deps_reserve(d, DEP_FIXED + n)) {
+    d->failed = true;
+    return;
+  }
+  uint8_t *p = d->data + d->len;
+  uint32_t n32 = (uint32_t)n;
+  memcpy(p, &n32, 4);
+  memcpy(p + 4, path, n);
+  p += 4 + n;
+  put_u64(p, (uint64_t)st.st_ino);
+  put_u64(p + 8, (uint64_t)st.st_size);
+  put_u64(p + 16, (uint64_t)st.st_mtim.tv_sec);
+  put_u64(p + 24, (uint64_t)st.st_mtim.tv_nsec);
+  d->len += DEP_FIXED + n;
+  d->count++;
+}
+
+void cffi_deps_free(cffi_deps *d) {
+  free(d->data);
+  memset(d, 0, sizeof *d);
+}
+
+/* True when every recorded file still has the inode, size and mtime it had. */
+static bool deps_unchanged(const uint8_t *p, size_t len, uint64_t count) {
+  const uint8_t *end = p + len;
+  char path[4096];
+  for (uint64_t i = 0; i < count; i++) {
+    uint32_t n;
+    if ((size_t)(end - p) < DEP_FIXED) return false;
+    memcpy(&n, p, 4);
+    if (n >= sizeof path || (size_t)(end - p) < DEP_FIXED + (size_t)n) return false;
+    memcpy(path, p + 4, n);
+    path[n] = 0;
+    p += 4 + n;
+    struct stat st;
+    if (stat(path, &st) != 0 || get_u64(p) != (uint64_t)st.st_ino ||
+        get_u64(p + 8) != (uint64_t)st.st_size || get_u64(p + 16) != (uint64_t)st.st_mtim.tv_sec ||
+        get_u64(p + 24) != (uint64_t)st.st_mtim.tv_nsec)
+      return false;
+    p += 32;
+  }
+  return p == end;
+}
+
+/* A directory we may load code from: ours, and writable by nobody else. */
+static bool private_dir(const char *path) {
+  struct stat st;
+  return lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid() &&
+         (st.st_mode & (S_IWGRP | S_IWOTH)) == 0;
+}
+
+bool cffi_cache_dir(char *out, size_t len) {
+  const char *off = getenv("CFFI_BUN_CACHE");
+  if (off && strcmp(off, "0") == 0) return false;
+  const char *xdg = getenv("XDG_CACHE_HOME");
+  const char *home = getenv("HOME");
+  int n;
+  char base[4096];
+  /* XDG says relative values are invalid and must be ignored. */
+  if (xdg && xdg[0] == '/') n = snprintf(base, sizeof base, "%s", xdg);
+  else if (home && home[0] == '/') n = snprintf(base, sizeof base, "%s/.cache", home);
+  else return false;
+  if (n < 0 || (size_t)n >= sizeof base) return false;
+  n = snprintf(out, len, "%s/cffi-bun", base);
+  if (n < 0 || (size_t)n >= len) return false;
+  if (private_dir(out)) return true;
+  /* Only the last two levels are created; anything above must exist. */
+  if (mkdir(base, 0700) != 0 && errno != EEXIST) return false;
+  if (mkdir(out, 0700) != 0 && errno != EEXIST) return false;
+  return private_dir(out);
+}
+
+static bool read_all(int fd, uint8_t *buf, size_t len) {
+  size_t done = 0;
+  while (done < len) {
+    ssize_t got = read(fd, buf + done, len - done);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return false;
+    done += (size_t)got;
+  }
+  return true;
+}
+
+static bool write_all(int fd, const void *data, size_t len) {
+  const uint8_t *p = data;
+  while (len > 0) {
+    ssize_t put = write(fd, p, len);
+    if (put < 0 && errno == EINTR) continue;
+    if (put <= 0) return false;
+    p += put;
+    len -= (size_t)put;
+  }
+  return true;
+}
+
+/* Checks the footer, checksum and dependencies of the entry open on fd. */
+static bool entry_valid(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < FOOTER_SIZE ||
+      (uint64_t)st.st_size > MAX_ENTRY)
+    return false;
+  size_t size = (size_t)st.st_size;
+  uint8_t *buf = malloc(size);
+  bool ok = false;
+  if (buf && read_all(fd, buf, size)) {
+    const uint8_t *footer = buf + size - FOOTER_SIZE;
+    uint64_t object_len = get_u64(footer + 8), deps_len = get_u64(footer + 16);
+    uint64_t count = get_u64(footer + 24);
+    if (memcmp(footer, MAGIC, 8) == 0 && object_len <= size && deps_len <= size &&
+        object_len + deps_len + FOOTER_SIZE == size) {
+      uint8_t digest[32];
+      cffi_sha256 h;
+      cffi_sha256_init(&h);
+      cffi_sha256_update(&h, buf, size - FOOTER_SIZE);
+      cffi_sha256_final(&h, digest);
+      ok = memcmp(digest, footer + 32, 32) == 0 &&
+           deps_unchanged(buf + object_len, (size_t)deps_len, count);
+    }
+  }
+  free(buf);
+  return ok;
+}
+
+cffi_cache_status cffi_cache_load(const char *dir, const char *key, void **handle) {
+  char path[4200];
+  *handle = NULL;
+  if (snprintf(path, sizeof path, "%s/%s.so", dir, key) >= (int)sizeof path) return CFFI_CACHE_MISS;
+  /* Loading the same file twice gives back the same mapping, so two cc()
+   * results would share static variables; a second copy is compiled in
+   * memory instead, as every cc() call gets its own in Bun. */
+  void *loaded = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
+  if (loaded) {
+    dlclose(loaded);
+    return CFFI_CACHE_IN_USE;
+  }
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return CFFI_CACHE_MISS;
+  struct stat before, after;
+  cffi_cache_status status = CFFI_CACHE_MISS;
+  if (entry_valid(fd) && fstat(fd, &before) == 0) {
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    /* The loader opened the path again; if the name still points at the
+     * file checked above, that is the file it loaded (a replacement would
+     * be a new inode, entries are only ever renamed into place). */
+    if (h && stat(path, &after) == 0 && after.st_ino == before.st_ino &&
+        after.st_dev == before.st_dev) {
+      *handle = h;
+      status = CFFI_CACHE_HIT;
+    } else if (h) {
+      dlclose(h);
+    }
+  }
+  close(fd);
+  return status;
+}
+
+bool cffi_cache_temp(const char *dir, char *out, size_t len) {
+  int n = snprintf(out, len, "%s/.tmp-%ld-XXXXXX", dir, (long)getpid());
+  if (n < 0 || (size_t)n >= len) return false;
+  int fd = mkostemp(out, O_CLOEXEC);
+  if (fd < 0) return false;
+  close(fd);
+  return true;
+}
+
+bool cffi_cache_publish(const char *tmp, const char *dir, const char *key, const cffi_deps *deps) {
+  char path[4200];
+  bool ok = false;
+  uint8_t *object = NULL;
+  int fd = -1;
+  struct stat st;
+  if (deps->failed || snprintf(path, sizeof path, "%s/%s.so", dir, key) >= (int)sizeof path) goto done;
+  fd = open(tmp, O_RDWR | O_CLOEXEC);
+  if (fd < 0 || fstat(fd, &st) != 0 || st.st_size <= 0 || (uint64_t)st.st_size > MAX_ENTRY) goto done;
+  size_t object_len = (size_t)st.st_size;
+  object = malloc(object_len);
+  if (!object || !read_all(fd, object, object_len)) goto done;
+  uint8_t footer[FOOTER_SIZE];
+  cffi_sha256 h;
+  cffi_sha256_init(&h);
+  cffi_sha256_update(&h, object, object_len);
+  cffi_sha256_update(&h, deps->data, deps->len);
+  memcpy(footer, MAGIC, 8);
+  put_u64(footer + 8, object_len);
+  put_u64(footer + 16, deps->len);
+  put_u64(footer + 24, deps->count);
+  cffi_sha256_final(&h, footer + 32);
+  if (lseek(fd, 0, SEEK_END) < 0 || !write_all(fd, deps->data, deps->len) ||
+      !write_all(fd, footer, sizeof footer))
+    goto done;
+  if (close(fd) != 0) {
+    fd = -1;
+    goto done;
+  }
+  fd = -1;
+  ok = rename(tmp, path) == 0;
+done:
+  if (fd >= 0) close(fd);
+  free(object);
+  if (!ok) unlink(tmp);
+  return ok;
+}
+#else
+typedef int cffi_cache_unused; /* ISO C wants a declaration */
+#endif /* CFFI_HAVE_TCC */

@@ -40,6 +40,25 @@ char *cffi_string_dup(napi_env env, napi_value value, const char *what) {
   return copy;
 }
 
+/* The own enumerable string keys of a plain (non-array) object; a TypeError
+ * "<what> must be <expected>, received ..." for anything else. */
+bool cffi_object_keys(napi_env env, napi_value value, const char *what, napi_value *names,
+                      uint32_t *count) {
+  napi_valuetype t;
+  bool is_array = false;
+  napi_typeof(env, value, &t);
+  napi_is_array(env, value, &is_array);
+  if (t != napi_object || is_array) {
+    cffi_throw(env, "TypeError", "%s, received %s", what, cffi_value_kind(env, value));
+    return false;
+  }
+  if (napi_get_all_property_names(env, value, napi_key_own_only,
+                                  napi_key_enumerable | napi_key_skip_symbols,
+                                  napi_key_numbers_to_strings, names) != napi_ok)
+    return false;
+  return napi_get_array_length(env, *names, count) == napi_ok;
+}
+
 bool cffi_set_function(napi_env env, napi_value target, const char *name, napi_callback cb,
                        void *data) {
   napi_value fn;

@@ -215,6 +215,8 @@ napi_value cffi_view_source(napi_env env, napi_callback_info info);
 bool cffi_set_function(napi_env env, napi_value target, const char *name, napi_callback cb,
                        void *data);
 char *cffi_string_dup(napi_env env, napi_value value, const char *what);
+bool cffi_object_keys(napi_env env, napi_value value, const char *what, napi_value *names,
+                      uint32_t *count);
 napi_value cffi_throw(napi_env env, const char *kind, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))

@@ -221,21 +221,11 @@ static bool read_sources(napi_env env, napi_value v, cc_options *o) {
 /* define: { NAME: value }. A value of true/undefined defines NAME as 1,
  * false as 0, "" as empty; numbers and strings are used as written. */
 static bool read_defines(napi_env env, napi_value v, cc_options *o) {
-  napi_valuetype t;
-  bool is_array = false;
-  napi_typeof(env, v, &t);
-  napi_is_array(env, v, &is_array);
-  if (t != napi_object || is_array) {
-    cffi_throw(env, "TypeError", "cc() option \"define\" must be an object of macro names to values, received %s",
-               cffi_value_kind(env, v));
-    return false;
-  }
   napi_value names;
   uint32_t n;
-  if (napi_get_all_property_names(env, v, napi_key_own_only, napi_key_enumerable | napi_key_skip_symbols,
-                                  napi_key_numbers_to_strings, &names) != napi_ok)
+  if (!cffi_object_keys(env, v, "cc() option \"define\" must be an object of macro names to values", &names, &n))
     return false;
-  napi_get_array_length(env, names, &n);
+  napi_valuetype t;
   for (uint32_t i = 0; i < n; i++) {
     napi_value key, value;
     napi_get_element(env, names, i, &key);

@@ -61,20 +61,8 @@ static void finalize_close(napi_env env, void *data, void *hint) {
 /* The enumerable own string keys of a definitions object, as an array. */
 static bool definition_names(napi_env env, napi_value definitions, napi_value *names,
                              uint32_t *count) {
-  napi_valuetype t;
-  bool is_array = false;
-  napi_typeof(env, definitions, &t);
-  napi_is_array(env, definitions, &is_array);
-  if (t != napi_object || is_array) {
-    cffi_throw(env, "TypeError", "Expected an object of symbol definitions, received %s",
-               cffi_value_kind(env, definitions));
+  if (!cffi_object_keys(env, definitions, "Expected an object of symbol definitions", names, count))
     return false;
-  }
-  if (napi_get_all_property_names(env, definitions, napi_key_own_only,
-                                  napi_key_enumerable | napi_key_skip_symbols,
-                                  napi_key_numbers_to_strings, names) != napi_ok)
-    return false;
-  napi_get_array_length(env, *names, count);
   if (*count == 0) {
     cffi_throw(env, "TypeError", "Expected at least one symbol");
     return false;

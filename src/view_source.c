@@ -150,14 +150,8 @@ napi_value cffi_view_source(napi_env env, napi_callback_info info) {
   }
   napi_value names, result;
   uint32_t count;
-  napi_valuetype t;
-  napi_typeof(env, argv[0], &t);
-  if (t != napi_object)
-    return cffi_throw(env, "TypeError", "viewSource expects an object of symbol definitions, received %s",
-                      cffi_value_kind(env, argv[0]));
-  napi_get_all_property_names(env, argv[0], napi_key_own_only, napi_key_enumerable | napi_key_skip_symbols,
-                              napi_key_numbers_to_strings, &names);
-  napi_get_array_length(env, names, &count);
+  if (!cffi_object_keys(env, argv[0], "viewSource expects an object of symbol definitions", &names, &count))
+    return NULL;
   napi_create_array_with_length(env, count, &result);
   for (uint32_t i = 0; i < count; i++) {
     napi_value key, definition, source;

@@ -288,8 +288,14 @@ export type ConvertFn<D> = D extends AnyFunction
     ? (...args: ArgsOf<Exclude<A, undefined>>) => ReturnsOf<R>
     : (...args: unknown[]) => unknown;
 
+/** A bound C function: callable, with the C function's address as `ptr`. */
+export type BoundFunction<D> = ConvertFn<D> & {
+  /** The C function's address (it can be passed where a `function` or `ptr` argument is expected). */
+  readonly ptr: Pointer;
+};
+
 /** The `symbols` object of a library: one JS function per definition. */
-export type ConvertFns<Fns> = { readonly [K in keyof Fns]: ConvertFn<Fns[K]> };
+export type ConvertFns<Fns> = { [K in keyof Fns]: BoundFunction<Fns[K]> };
 
 /** What `dlopen()`, `cc()` and `linkSymbols()` return. */
 export interface Library<Fns> {

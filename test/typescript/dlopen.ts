@@ -154,3 +154,11 @@ const lib2: Library<{ abs: { args: ["int"]; returns: "int" } }> = dlopen("libc.s
 });
 lib2.symbols.abs(1);
 void n, m, v;
+
+// Bound functions carry their C address as .ptr, and pass as pointers.
+const lib3 = dlopen("libc.so.6", {
+  abs: { args: ["int"], returns: "int" },
+  qsort: { args: ["ptr", "usize", "usize", "fn"], returns: "void" },
+});
+expectType<Pointer>(lib3.symbols.abs.ptr);
+lib3.symbols.qsort(new Int32Array(2), 2, 4, lib3.symbols.abs);

@@ -1,6 +1,6 @@
 // The explicit form: dlopen<LibSymbols>(path, {...}) with a hand-written type.
 import { dlopen, FFIType } from "cffi-bun";
-import type { Pointer, FFIFunction } from "cffi-bun";
+import type { Pointer, FFIFunction, BoundFunction } from "cffi-bun";
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 function assertType<A, B>(_proof: Equal<A, B>): void {}
@@ -66,7 +66,9 @@ const c = dlopen<LibFunctions>("libc.so.6", {
   getenv: { args: ["cstring"], returns: "cstring" },
   malloc: { args: ["usize"], returns: "ptr" },
 });
-assertType<typeof c.symbols.abs, (x: number) => number>(true);
+assertType<typeof c.symbols.abs, BoundFunction<(x: number) => number>>(true);
+const absFn: (x: number) => number = c.symbols.abs;
+void absFn;
 c.symbols.getenv("HOME");
 // @ts-expect-error the declared signature takes a string
 c.symbols.getenv(1);

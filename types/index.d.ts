@@ -1,0 +1,562 @@
+// Type definitions for cffi-bun: Bun's `bun:ffi` API for Node.js.
+//
+// `dlopen()`, `cc()`, `linkSymbols()` and `CFunction()` read each symbol's
+// `args` and `returns` (FFIType numbers, any of Bun's type names, or the
+// numbers' strings) and type the resulting JS functions from them.
+/// <reference types="node" />
+
+// ---------------------------------------------------------------------------
+// FFIType
+
+/**
+ * The C types, with Bun's numbering. Aliases share a number
+ * (`FFIType.int === FFIType.i32 === 5`). At run time this is a frozen object
+ * that also maps the numbers' strings to themselves (`FFIType["5"] === 5`).
+ *
+ * `FFIType.x` is also a type, e.g. in a hand-written
+ * `interface Symbols { abs: { args: [FFIType.i32]; returns: FFIType.i32 } }`.
+ */
+export declare enum FFIType {
+  /** `char`: a signed 8-bit integer. */
+  char = 0,
+  /** 8-bit signed integer (`int8_t`, `signed char`). */
+  int8_t = 1,
+  i8 = 1,
+  /** 8-bit unsigned integer (`uint8_t`, `unsigned char`). */
+  uint8_t = 2,
+  u8 = 2,
+  /** 16-bit signed integer (`int16_t`, `short`). */
+  int16_t = 3,
+  i16 = 3,
+  /** 16-bit unsigned integer (`uint16_t`, `unsigned short`). */
+  uint16_t = 4,
+  u16 = 4,
+  /** 32-bit signed integer (`int32_t`, `int`). */
+  int32_t = 5,
+  i32 = 5,
+  int = 5,
+  c_int = 5,
+  /** 32-bit unsigned integer (`uint32_t`, `unsigned int`). */
+  uint32_t = 6,
+  u32 = 6,
+  c_uint = 6,
+  /** 64-bit signed integer; returned as a BigInt. */
+  int64_t = 7,
+  i64 = 7,
+  /** `ssize_t`/`intptr_t`-sized signed integer (64-bit); returned as a BigInt. */
+  isize = 7,
+  /** 64-bit unsigned integer; returned as a BigInt. */
+  uint64_t = 8,
+  u64 = 8,
+  /** `size_t`-sized unsigned integer (64-bit); returned as a BigInt. */
+  usize = 8,
+  /** `double`. */
+  double = 9,
+  f64 = 9,
+  /** `float` (values round-trip through single precision). */
+  float = 10,
+  f32 = 10,
+  /** `bool` / `_Bool`. */
+  bool = 11,
+  /** A pointer (`void*`): returned as a number, or `null` for NULL. */
+  ptr = 12,
+  pointer = 12,
+  "void*" = 12,
+  "char*" = 12,
+  /** No value: only valid as a return type. */
+  void = 13,
+  /** A NUL-terminated UTF-8 string: returned as a JS string (or `null`); JS strings are accepted as arguments. */
+  cstring = 14,
+  /** 64-bit signed integer returned as a number when it is a safe integer, else a BigInt. */
+  i64_fast = 15,
+  /** 64-bit unsigned integer returned as a number when it is a safe integer, else a BigInt. */
+  u64_fast = 16,
+  /** A function pointer (a pointer or a {@link JSCallback}). */
+  function = 17,
+  callback = 17,
+  fn = 17,
+  /** The current `napi_env` (passed for you; it takes an ignored JS argument position). */
+  napi_env = 18,
+  /** A JS value passed to / returned from C as a `napi_value`. */
+  napi_value = 19,
+  /** A TypedArray or DataView, passed as its data pointer. */
+  buffer = 20,
+  /** A TypedArray, DataView or ArrayBuffer, passed as its byte length (`size_t`). */
+  buffer_length = 21,
+  buffer_bytelength = 21,
+}
+
+/** Every type name `dlopen` accepts, and the FFIType number it stands for. */
+export interface FFITypeNames {
+  char: 0;
+  int8_t: 1;
+  i8: 1;
+  uint8_t: 2;
+  u8: 2;
+  int16_t: 3;
+  i16: 3;
+  uint16_t: 4;
+  u16: 4;
+  int32_t: 5;
+  i32: 5;
+  int: 5;
+  c_int: 5;
+  uint32_t: 6;
+  u32: 6;
+  c_uint: 6;
+  int64_t: 7;
+  i64: 7;
+  isize: 7;
+  uint64_t: 8;
+  u64: 8;
+  usize: 8;
+  double: 9;
+  f64: 9;
+  float: 10;
+  f32: 10;
+  bool: 11;
+  ptr: 12;
+  pointer: 12;
+  "void*": 12;
+  "char*": 12;
+  void: 13;
+  cstring: 14;
+  i64_fast: 15;
+  u64_fast: 16;
+  function: 17;
+  callback: 17;
+  fn: 17;
+  napi_env: 18;
+  napi_value: 19;
+  buffer: 20;
+  buffer_length: 21;
+  buffer_bytelength: 21;
+}
+
+/** A type as written in a definition: an FFIType number, a name, or a number's string ("5"). */
+export type FFITypeOrString = FFIType | keyof FFITypeNames | `${FFIType}`;
+
+/** The FFIType numbers, as plain number literal types. */
+export type FFITypeId = FFITypeNames[keyof FFITypeNames];
+
+/** The FFIType number a type spelling stands for (`"int"`, `FFIType.int`, `5` and `"5"` -> 5). */
+export type ToFFIType<T> = T extends FFIType | keyof FFITypeNames | `${FFIType}`
+  ? T extends keyof FFITypeNames
+    ? FFITypeNames[T]
+    : `${T & (string | number)}` extends `${infer N extends FFITypeId}`
+      ? N
+      : never
+  : never;
+
+// ---------------------------------------------------------------------------
+// Values
+
+/**
+ * A memory address. At run time it is a plain number (addresses at or above
+ * 2^53 come back as a BigInt); the brand only keeps arbitrary numbers from
+ * being passed where a pointer is expected.
+ */
+export type Pointer = number & { __pointer__: null };
+
+/** Any TypedArray (Uint8Array, Float64Array, Buffer, ...). */
+export type TypedArray = NodeJS.TypedArray;
+
+/** An address given as a raw value: what `read.*`, `toArrayBuffer`, `CString`... accept. */
+export type Address = Pointer | number | bigint;
+
+/** What a pointer-typed argument (`ptr`, `pointer`, `void*`, `char*`) accepts. */
+export type PointerArg =
+  | TypedArray
+  | ArrayBuffer
+  | DataView
+  | Pointer
+  | bigint
+  | null
+  | { readonly ptr: Pointer | bigint };
+
+/** What a function-pointer argument (`function`, `callback`, `fn`) accepts. */
+export type FunctionPointerArg = Pointer | bigint | null | JSCallback | { readonly ptr: Pointer | bigint };
+
+/** JS argument type for each FFIType number. */
+export interface FFITypeToArgsType {
+  0: number | bigint | boolean;
+  1: number | bigint | boolean;
+  2: number | bigint | boolean;
+  3: number | bigint | boolean;
+  4: number | bigint | boolean;
+  5: number | bigint | boolean;
+  6: number | bigint | boolean;
+  7: number | bigint;
+  8: number | bigint;
+  9: number | bigint;
+  10: number | bigint;
+  /** Tested for truthiness. */
+  11: boolean | number | bigint | null | undefined;
+  12: PointerArg;
+  13: never;
+  14: PointerArg | string;
+  15: number | bigint;
+  16: number | bigint;
+  17: FunctionPointerArg;
+  /** Ignored: the current env is passed. */
+  18: unknown;
+  19: unknown;
+  20: TypedArray | DataView;
+  21: TypedArray | DataView | ArrayBuffer;
+}
+
+/** JS return type for each FFIType number. */
+export interface FFITypeToReturnsType {
+  0: number;
+  1: number;
+  2: number;
+  3: number;
+  4: number;
+  5: number;
+  6: number;
+  7: bigint;
+  8: bigint;
+  9: number;
+  10: number;
+  11: boolean;
+  12: Pointer | null;
+  13: undefined;
+  14: string | null;
+  15: number | bigint;
+  16: number | bigint;
+  17: Pointer | null;
+  18: never;
+  19: unknown;
+  20: Pointer | null;
+  21: number | bigint;
+}
+
+/** The JS type an argument of type `T` (any spelling) accepts. */
+export type FFIArgType<T> = FFITypeToArgsType[ToFFIType<T>];
+/** The JS type a function returning `T` (any spelling) gives back. */
+export type FFIReturnType<T> = FFITypeToReturnsType[ToFFIType<T>];
+
+// ---------------------------------------------------------------------------
+// Definitions and libraries
+
+/** How one C function is described: `{ args, returns }` (both optional). */
+export interface FFIFunction {
+  /** Argument types; default: no arguments. */
+  readonly args?: readonly FFITypeOrString[];
+  /** Return type; default: `void`. */
+  readonly returns?: FFITypeOrString;
+  /** The function's address (required by `linkSymbols` and `CFunction`; with `dlopen` it replaces the lookup by name). */
+  readonly ptr?: Pointer | bigint | number;
+  /** For JSCallback: may C call it from other threads? */
+  readonly threadsafe?: boolean;
+}
+
+/** A map of symbol names to definitions. */
+export type Symbols = Readonly<Record<string, FFIFunction>>;
+
+type AnyFunction = (...args: any[]) => any;
+
+/**
+ * What `dlopen<Fns>` accepts as `Fns`: an object type (an interface works as
+ * well as a type alias) whose members are definitions or, written by hand,
+ * the JS function types themselves.
+ */
+export type SymbolsShape<Fns> = { readonly [K in keyof Fns]: FFIFunction | AnyFunction };
+
+// A tuple type with napi_env elements at the end made optional (their JS
+// argument positions are ignored; the runtime does not require them).
+type TrailingEnvOptional<A extends readonly unknown[]> = A extends readonly [...infer Head, infer Last]
+  ? ToFFIType<Last> extends 18
+    ? [...TrailingEnvOptional<Head>, env?: unknown]
+    : { -readonly [I in keyof A]: FFIArgType<A[I]> }
+  : { -readonly [I in keyof A]: FFIArgType<A[I]> };
+
+/** The JS parameter list for an `args` array (a tuple gives exact arity). */
+export type ArgsOf<A> = A extends readonly unknown[]
+  ? number extends A["length"]
+    ? FFIArgType<A[number]>[]
+    : TrailingEnvOptional<A>
+  : [];
+
+/** The JS return type for a `returns` type (none or `undefined` means void). */
+export type ReturnsOf<R> = [unknown] extends [R] ? undefined : [R] extends [undefined] ? undefined : FFIReturnType<Exclude<R, undefined>>;
+
+/** The JS function for one definition. */
+export type ConvertFn<D> = D extends AnyFunction
+  ? D
+  : D extends { readonly args?: infer A; readonly returns?: infer R }
+    ? (...args: ArgsOf<Exclude<A, undefined>>) => ReturnsOf<R>
+    : (...args: unknown[]) => unknown;
+
+/** A bound C function: callable, with the C function's address as `ptr`. */
+export type BoundFunction<D> = ConvertFn<D> & {
+  /** The C function's address (it can be passed where a `function` or `ptr` argument is expected). */
+  readonly ptr: Pointer;
+};
+
+/** The `symbols` object of a library: one JS function per definition. */
+export type ConvertFns<Fns> = { [K in keyof Fns]: BoundFunction<Fns[K]> };
+
+/** What `dlopen()`, `cc()` and `linkSymbols()` return. */
+export interface Library<Fns> {
+  /** The bound functions, by name. */
+  symbols: ConvertFns<Fns>;
+  /**
+   * Unloads the library. Its functions throw afterwards; calling `close()`
+   * twice is harmless. It is bound, so `const { close } = lib` works.
+   */
+  close(): void;
+}
+
+// Defer inference to the other parameters (a TypeScript < 5.4 `NoInfer`).
+type NoInference<T> = [T][T extends any ? 0 : never];
+
+// For `dlopen<Hand written>(...)`: each definition may spell its types in any
+// of the accepted ways; members written as function types take any definition.
+type AnySpelling<N> = N extends FFITypeId ? SpellingsOf<N> : never;
+type SpellingsOf<N> =
+  | { [S in keyof FFITypeNames]: FFITypeNames[S] extends N ? S : never }[keyof FFITypeNames]
+  | Extract<FFIType, N>
+  | `${N & number}`;
+type ArgSpellings<A> = A extends readonly unknown[] ? { readonly [I in keyof A]: AnySpelling<ToFFIType<A[I]>> } : A;
+type LooseDefinition<D> = D extends AnyFunction
+  ? FFIFunction
+  : {
+      readonly [P in keyof D]: P extends "args"
+        ? ArgSpellings<D[P]> | D[P]
+        : P extends "returns"
+          ? AnySpelling<ToFFIType<D[P]>> | D[P]
+          : D[P];
+    };
+type LooseDefinitions<Fns> = { readonly [K in keyof Fns]: LooseDefinition<Fns[K]> };
+
+/**
+ * Opens a shared library and binds the listed symbols.
+ *
+ * @param path a library name found by the system loader (`"libc.so.6"`),
+ *   a relative or absolute path, or a `file:` URL.
+ * @param symbols symbol name to `{ args, returns }`.
+ *
+ * @example
+ * ```ts
+ * const { symbols, close } = dlopen(`libc.${suffix}.6`, {
+ *   abs: { args: ["int"], returns: "int" },
+ *   strlen: { args: [FFIType.cstring], returns: FFIType.usize },
+ * });
+ * symbols.abs(-5);       // number
+ * symbols.strlen("hi");  // bigint
+ * ```
+ */
+export declare function dlopen<const Fns extends SymbolsShape<Fns>>(path: string | URL, symbols: Fns): Library<Fns>;
+/**
+ * The explicit form, `dlopen<LibSymbols>(path, {...})`, with a hand-written
+ * type: its members are definitions (types spelled any way) or JS function
+ * types.
+ */
+export declare function dlopen<Fns extends SymbolsShape<Fns> = never>(
+  path: string | URL,
+  symbols: NoInference<LooseDefinitions<Fns>>,
+): Library<Fns>;
+
+/** Options of {@link cc}. */
+export interface CCOptions<Fns> {
+  /** C source: inline code or a path/`file:` URL to a `.c` file, or several of them. */
+  source: string | URL | ReadonlyArray<string | URL>;
+  /** Symbol name to `{ args, returns }`, as for `dlopen`. */
+  symbols: Fns;
+  /** Include directories (`-I`). */
+  include?: string | readonly string[];
+  /** Libraries to link against (`-l`), e.g. `["m"]` or `"sqlite3"`. */
+  library?: string | readonly string[];
+  /** Macros to define (`-D`): name to value. */
+  define?: Readonly<Record<string, string>>;
+  /** Extra compiler flags. */
+  flags?: string | readonly string[];
+}
+
+/**
+ * Compiles C with TinyCC and binds the listed symbols, like {@link dlopen}.
+ */
+export declare function cc<const Fns extends SymbolsShape<Fns>>(options: CCOptions<Fns>): Library<Fns>;
+
+/** A definition with the function's address: what `linkSymbols` and `CFunction` need. */
+export type FFIFunctionWithPtr = FFIFunction & { readonly ptr: Pointer | bigint | number };
+
+/** Binds functions that are already loaded, by address (`{ name: { ptr, args, returns } }`). */
+export declare function linkSymbols<const Fns extends { readonly [K in keyof Fns]: FFIFunctionWithPtr }>(
+  symbols: Fns,
+): Library<Fns>;
+
+/** A function made by `CFunction({ ptr, args, returns })`. */
+export type CFunctionResult<D> = ConvertFn<D> & {
+  /** Releases the wrapper; calling it afterwards throws. */
+  close(): void;
+};
+
+/**
+ * `CFunction({ ptr, args, returns })` turns a function pointer into a JS
+ * function (with `close()`); `new` is optional. With a JS function as the
+ * second argument it makes a callback instead, like {@link JSCallback}.
+ */
+export declare const CFunction: {
+  <const D extends FFIFunctionWithPtr>(definition: D): CFunctionResult<D>;
+  new <const D extends FFIFunctionWithPtr>(definition: D): CFunctionResult<D>;
+  <const D extends FFIFunction>(definition: D, callback: CallbackFunction<D>): JSCallback<D>;
+  new <const D extends FFIFunction>(definition: D, callback: CallbackFunction<D>): JSCallback<D>;
+};
+
+// ---------------------------------------------------------------------------
+// Callbacks
+
+// C calls the JS function: its arguments arrive converted like return values,
+// and what it returns is converted like an argument.
+type CallbackArgsOf<A> = A extends readonly unknown[]
+  ? number extends A["length"]
+    ? FFIReturnType<A[number]>[]
+    : { -readonly [I in keyof A]: FFIReturnType<A[I]> }
+  : [];
+type CallbackReturnOf<R> = [unknown] extends [R]
+  ? unknown
+  : [R] extends [undefined]
+  ? unknown
+  : ToFFIType<Exclude<R, undefined>> extends 13
+    ? unknown
+    : FFIArgType<Exclude<R, undefined>>;
+
+/** The JS function type a callback with definition `D` expects. */
+export type CallbackFunction<D> = D extends { readonly args?: infer A; readonly returns?: infer R }
+  ? {
+      // A method, so its parameters are checked bivariantly: a callback may
+      // declare a narrower parameter (e.g. `Pointer` for `Pointer | null`).
+      bivarianceHack(...args: CallbackArgsOf<Exclude<A, undefined>>): CallbackReturnOf<R>;
+    }["bivarianceHack"]
+  : (...args: any[]) => any;
+
+/**
+ * A C function pointer that calls a JS function.
+ *
+ * @example
+ * ```ts
+ * const compare = new JSCallback((a: Pointer, b: Pointer) => read.i32(a) - read.i32(b), {
+ *   args: ["ptr", "ptr"],
+ *   returns: "i32",
+ * });
+ * qsort(buf, n, 4, compare);
+ * compare.close();
+ * ```
+ */
+export declare class JSCallback<const D extends FFIFunction = FFIFunction> {
+  constructor(callback: CallbackFunction<D>, definition: D & { readonly threadsafe?: boolean });
+  /** The C function pointer; `null` after `close()`. */
+  readonly ptr: Pointer | null;
+  /** Whether C may call it from any thread. */
+  readonly threadsafe: boolean;
+  /** Frees the callback (its `ptr` becomes `null`); calling it twice is harmless. */
+  close(): void;
+  [Symbol.dispose](): void;
+}
+
+// ---------------------------------------------------------------------------
+// Memory
+
+/** Reads a value at `ptr + byteOffset` (like DataView, little-endian host order). */
+export declare const read: {
+  readonly u8: (ptr: Address, byteOffset?: number) => number;
+  readonly i8: (ptr: Address, byteOffset?: number) => number;
+  readonly u16: (ptr: Address, byteOffset?: number) => number;
+  readonly i16: (ptr: Address, byteOffset?: number) => number;
+  readonly u32: (ptr: Address, byteOffset?: number) => number;
+  readonly i32: (ptr: Address, byteOffset?: number) => number;
+  readonly f32: (ptr: Address, byteOffset?: number) => number;
+  readonly f64: (ptr: Address, byteOffset?: number) => number;
+  readonly u64: (ptr: Address, byteOffset?: number) => bigint;
+  readonly i64: (ptr: Address, byteOffset?: number) => bigint;
+  /** A pointer-sized unsigned value (an address). */
+  readonly ptr: (ptr: Address, byteOffset?: number) => number;
+  /** A pointer-sized signed value. */
+  readonly intptr: (ptr: Address, byteOffset?: number) => number;
+};
+
+/** Where `write.*` stores: an address, or a view (bounds-checked). */
+export type WriteTarget = Address | TypedArray | ArrayBuffer | DataView;
+
+/** Stores a value at `target + byteOffset` (not in Bun). */
+export declare const write: {
+  readonly u8: (target: WriteTarget, value: number, byteOffset?: number) => void;
+  readonly i8: (target: WriteTarget, value: number, byteOffset?: number) => void;
+  readonly u16: (target: WriteTarget, value: number, byteOffset?: number) => void;
+  readonly i16: (target: WriteTarget, value: number, byteOffset?: number) => void;
+  readonly u32: (target: WriteTarget, value: number, byteOffset?: number) => void;
+  readonly i32: (target: WriteTarget, value: number, byteOffset?: number) => void;
+  readonly f32: (target: WriteTarget, value: number, byteOffset?: number) => void;
+  readonly f64: (target: WriteTarget, value: number, byteOffset?: number) => void;
+  readonly u64: (target: WriteTarget, value: bigint | number, byteOffset?: number) => void;
+  readonly i64: (target: WriteTarget, value: bigint | number, byteOffset?: number) => void;
+  readonly ptr: (target: WriteTarget, value: Address | null, byteOffset?: number) => void;
+  readonly intptr: (target: WriteTarget, value: number | bigint, byteOffset?: number) => void;
+};
+
+/** The address of a view's data (plus `byteOffset`). */
+export declare function ptr(view: TypedArray | ArrayBufferLike | DataView, byteOffset?: number): Pointer;
+
+/**
+ * An ArrayBuffer over foreign memory (no copy). Without `byteLength`, it runs
+ * to the first NUL byte. With a deallocator (a C function pointer), it is
+ * called as `deallocator(bytes, context)` when the buffer is collected.
+ */
+export declare function toArrayBuffer(
+  ptr: Address,
+  byteOffset?: number,
+  byteLength?: number,
+  deallocator?: Address | JSCallback | null,
+): ArrayBuffer;
+export declare function toArrayBuffer(
+  ptr: Address,
+  byteOffset: number | undefined,
+  byteLength: number | undefined,
+  deallocatorContext: Address | null,
+  deallocator: Address | JSCallback | null,
+): ArrayBuffer;
+
+/** Like {@link toArrayBuffer}, as a Node Buffer. */
+export declare function toBuffer(
+  ptr: Address,
+  byteOffset?: number,
+  byteLength?: number,
+  deallocator?: Address | JSCallback | null,
+): Buffer;
+export declare function toBuffer(
+  ptr: Address,
+  byteOffset: number | undefined,
+  byteLength: number | undefined,
+  deallocatorContext: Address | null,
+  deallocator: Address | JSCallback | null,
+): Buffer;
+
+/**
+ * A copy of the UTF-8 C string at `ptr + byteOffset` (up to the NUL byte, or
+ * `byteLength` bytes). A NULL pointer gives `""`.
+ */
+export declare class CString extends String {
+  constructor(ptr: Address | null, byteOffset?: number, byteLength?: number);
+  /** The address it was read from (0 for NULL). */
+  readonly ptr: Pointer;
+  readonly byteOffset?: number;
+  readonly byteLength?: number;
+  /** The bytes at `ptr` as an ArrayBuffer over that memory (empty for NULL). */
+  readonly arrayBuffer: ArrayBuffer;
+}
+
+// ---------------------------------------------------------------------------
+// Misc
+
+/** C source of the wrappers for some definitions (one string per symbol). */
+export declare function viewSource(symbols: Symbols, isCallback?: false): string[];
+/** C source of the wrapper for one callback definition. */
+export declare function viewSource(definition: FFIFunction, isCallback: true): string;
+
+/** The shared-library file extension here, without the dot. */
+export declare const suffix: "so" | "dylib" | "dll";
+
+/** The C `errno` of the calling thread, as left by the last FFI call. */
+export declare function errno(): number;

@@ -51,6 +51,7 @@ typedef struct {
   uint64_t args[CFFI_MAX_ARGS];
   char *strings[CFFI_MAX_ARGS];  /* owned copies of cstring args (void calls) */
   uint64_t result;
+  char *result_string;           /* a cstring result, owned by the calling thread */
   bool waits;
   cffi_event done;
 } foreign_call;
@@ -61,10 +62,18 @@ static uint64_t read_arg_image(uint8_t type, const void *arg) {
   return raw;
 }
 
+/* A cstring result must outlive the JS call that produced it. On the JS
+ * thread it lives in the callback until its next call; for a call from
+ * another thread, in that thread's slot until its next call (other threads
+ * calling meanwhile must not free it). */
+static CFFI_THREAD_LOCAL char *foreign_thread_string;
+
 /* Runs the JS function with C arguments (register images); returns the
  * result's image, or 0 when the function threw (*threw set, exception
- * pending) or returned a value the return type does not accept. */
-static uint64_t run_js(napi_env env, cffi_callback *cb, const uint64_t *args, bool *threw) {
+ * pending) or returned a value the return type does not accept. A cstring
+ * result is a fresh copy handed to *string_copy when that is given. */
+static uint64_t run_js(napi_env env, cffi_callback *cb, const uint64_t *args, bool *threw,
+                       char **string_copy) {
   const cffi_signature *sig = &cb->sig;
   napi_value argv[sig->nargs ? sig->nargs : 1], function, receiver, result;
   *threw = false;
@@ -91,10 +100,13 @@ static uint64_t run_js(napi_env env, cffi_callback *cb, const uint64_t *args, bo
     return 0;
   }
   if (sig->returns == CFFI_CSTRING && raw) {
-    /* The string must outlive this frame: keep a copy until the next call. */
     char *copy = strdup((const char *)(uintptr_t)raw);
-    free(cb->returned_string);
-    cb->returned_string = copy;
+    if (string_copy) {
+      *string_copy = copy;
+    } else {
+      free(cb->returned_string);
+      cb->returned_string = copy;
+    }
     raw = (uintptr_t)copy;
   }
   cffi_call_release(&call);
@@ -113,7 +125,7 @@ static uint64_t call_on_js_thread(cffi_callback *cb, const uint64_t *args) {
   napi_handle_scope scope;
   bool threw;
   napi_open_handle_scope(env, &scope);
-  uint64_t raw = run_js(env, cb, args, &threw);
+  uint64_t raw = run_js(env, cb, args, &threw, NULL);
   if (threw) {
     if (state->call_depth == 0) {
       report_uncaught(env);
@@ -145,7 +157,7 @@ static void dispatch_foreign_call(napi_env env, napi_value js_fn, void *context,
   call->result = 0;
   if (env && !atomic_load(&cb->closed)) {
     bool threw;
-    call->result = run_js(env, cb, call->args, &threw);
+    call->result = run_js(env, cb, call->args, &threw, &call->result_string);
     if (threw) report_uncaught(env);
   }
   if (call->waits) cffi_event_signal(&call->done);
@@ -166,6 +178,7 @@ static uint64_t call_from_foreign_thread(cffi_callback *cb, void **args) {
   foreign_call *call = waits ? &stack_call : calloc(1, sizeof *call);
   if (!call) return 0;
   if (waits) memset(call->strings, 0, sizeof call->strings);
+  call->result_string = NULL;
   call->cb = cb;
   call->waits = waits;
   for (unsigned i = 0; i < sig->nargs; i++) {
@@ -192,6 +205,10 @@ static uint64_t call_from_foreign_thread(cffi_callback *cb, void **args) {
   if (!waits) return 0;
   cffi_event_wait(&call->done);
   cffi_event_destroy(&call->done);
+  if (call->result_string) {
+    free(foreign_thread_string);
+    foreign_thread_string = call->result_string;
+  }
   return call->result;
 }
 

@@ -36,6 +36,8 @@ struct cffi_callback {
   napi_threadsafe_function tsfn;
   cffi_thread_id js_thread;
   char *returned_string;      /* keeps a cstring result alive until the next call */
+  uint32_t running;           /* JS-thread calls in progress (re-entrant) */
+  bool free_when_idle;        /* closed while running: the last frame frees it */
 };
 
 /* What JS holds: the callback until close(), then NULL. Freed by GC. */
@@ -64,9 +66,14 @@ static uint64_t read_arg_image(uint8_t type, const void *arg) {
 
 /* A cstring result must outlive the JS call that produced it. On the JS
  * thread it lives in the callback until its next call; for a call from
- * another thread, in that thread's slot until its next call (other threads
- * calling meanwhile must not free it). */
-static CFFI_THREAD_LOCAL char *foreign_thread_string;
+ * another thread (or from a callback that closed itself), in the calling
+ * thread's slot until that thread's next such result. */
+static CFFI_THREAD_LOCAL char *thread_result_string;
+
+static void keep_for_this_thread(char *string) {
+  free(thread_result_string);
+  thread_result_string = string;
+}
 
 /* Runs the JS function with C arguments (register images); returns the
  * result's image, or 0 when the function threw (*threw set, exception
@@ -205,35 +212,40 @@ static uint64_t call_from_foreign_thread(cffi_callback *cb, void **args) {
   if (!waits) return 0;
   cffi_event_wait(&call->done);
   cffi_event_destroy(&call->done);
-  if (call->result_string) {
-    free(foreign_thread_string);
-    foreign_thread_string = call->result_string;
-  }
+  if (call->result_string) keep_for_this_thread(call->result_string);
   return call->result;
-}
-
-static void closure_entry(ffi_cif *cif, void *ret, void **args, void *user_data) {
-  (void)cif;
-  cffi_callback *cb = user_data;
-  uint64_t raw = 0;
-  if (!atomic_load(&cb->closed)) {
-    if (cffi_same_thread(cffi_current_thread(), cb->js_thread)) {
-      uint64_t images[cb->sig.nargs ? cb->sig.nargs : 1];
-      for (unsigned i = 0; i < cb->sig.nargs; i++) images[i] = read_arg_image(cb->sig.args[i], args[i]);
-      raw = call_on_js_thread(cb, images);
-    } else {
-      raw = call_from_foreign_thread(cb, args);
-    }
-  }
-  /* libffi's return slot is at least a full register wide; images are
-   * already widened the way the ABI wants small integers. */
-  if (cb->sig.returns != CFFI_VOID) memcpy(ret, &raw, sizeof raw);
 }
 
 static void free_callback(cffi_callback *cb) {
   if (cb->closure) ffi_closure_free(cb->closure);
   free(cb->returned_string);
   free(cb);
+}
+
+static void closure_entry(ffi_cif *cif, void *ret, void **args, void *user_data) {
+  cffi_callback *cb = user_data;
+  uint64_t raw = 0;
+  if (!atomic_load(&cb->closed)) {
+    if (cffi_same_thread(cffi_current_thread(), cb->js_thread)) {
+      uint64_t images[cb->sig.nargs ? cb->sig.nargs : 1];
+      for (unsigned i = 0; i < cb->sig.nargs; i++) images[i] = read_arg_image(cb->sig.args[i], args[i]);
+      cb->running++;
+      raw = call_on_js_thread(cb, images);
+      /* The JS function may have closed this very callback. */
+      if (--cb->running == 0 && cb->free_when_idle) {
+        if (cif->rtype != &ffi_type_void) memcpy(ret, &raw, sizeof raw);
+        if (cb->returned_string) keep_for_this_thread(cb->returned_string);
+        cb->returned_string = NULL;
+        free_callback(cb);
+        return;
+      }
+    } else {
+      raw = call_from_foreign_thread(cb, args);
+    }
+  }
+  /* libffi's return slot is at least a full register wide; images are
+   * already widened the way the ABI wants small integers. */
+  if (cif->rtype != &ffi_type_void) memcpy(ret, &raw, sizeof raw);
 }
 
 /* Stops calls from reaching JS once no foreign thread is mid-enqueue. */
@@ -254,7 +266,8 @@ static void close_callback(napi_env env, cffi_callback *cb) {
   cb->function = NULL;
   if (!cb->threadsafe) {
     atomic_store(&cb->closed, true);
-    free_callback(cb);
+    if (cb->running) cb->free_when_idle = true;
+    else free_callback(cb);
     return;
   }
   stop_foreign_calls(cb);

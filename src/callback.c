@@ -8,10 +8,15 @@
  *
  * Lifetime: the closure holds a strong reference to the JS function, so a
  * callback lives until close(), whatever JS drops. close() of an ordinary
- * callback frees the closure at once (calling it later is the caller's
- * use-after-free, as in C). A threadsafe callback may still be called by
- * threads that raced with close(), so its closure is never freed: after
- * close() it answers every call with the zero value without touching JS.
+ * callback frees the closure at once (or when its running frame returns);
+ * calling it later is the caller's use-after-free, as in C. A threadsafe
+ * callback may still be called by threads that raced with close(): after
+ * close() it answers every call with the zero value without touching JS,
+ * and its memory is kept in a per-env quarantine until Node has finalised
+ * its threadsafe function (no queued call can reach it), no foreign thread
+ * is inside it, and CFFI_CLOSED_CALLBACK_QUARANTINE newer ones have been
+ * closed. A thread that calls a closed pointer long after that is the
+ * caller's use-after-free.
  *
  * Exceptions never unwind through C: C gets the return type's zero, and the
  * first exception is kept and rethrown by the FFI call that returns to JS
@@ -33,6 +38,9 @@ struct cffi_callback {
   bool threadsafe;
   atomic_bool closed;
   atomic_int enqueuing;       /* foreign threads inside napi_call_threadsafe_function */
+  atomic_int foreign_inside;  /* foreign threads anywhere inside closure_entry */
+  bool tsfn_finalized;        /* Node has drained and finalised the threadsafe function */
+  bool left_quarantine;       /* closed, and CFFI_CLOSED_CALLBACK_QUARANTINE newer ones too */
   napi_threadsafe_function tsfn;
   cffi_thread_id js_thread;
   char *returned_string;      /* keeps a cstring result alive until the next call */
@@ -224,28 +232,61 @@ static void free_callback(cffi_callback *cb) {
 
 static void closure_entry(ffi_cif *cif, void *ret, void **args, void *user_data) {
   cffi_callback *cb = user_data;
+  /* cif lives in cb: read what is needed of it before cb may be freed. */
+  const bool has_result = cif->rtype != &ffi_type_void;
   uint64_t raw = 0;
-  if (!atomic_load(&cb->closed)) {
-    if (cffi_same_thread(cffi_current_thread(), cb->js_thread)) {
+  if (cffi_same_thread(cffi_current_thread(), cb->js_thread)) {
+    if (!atomic_load(&cb->closed)) {
       uint64_t images[cb->sig.nargs ? cb->sig.nargs : 1];
       for (unsigned i = 0; i < cb->sig.nargs; i++) images[i] = read_arg_image(cb->sig.args[i], args[i]);
       cb->running++;
       raw = call_on_js_thread(cb, images);
       /* The JS function may have closed this very callback. */
       if (--cb->running == 0 && cb->free_when_idle) {
-        if (cif->rtype != &ffi_type_void) memcpy(ret, &raw, sizeof raw);
         if (cb->returned_string) keep_for_this_thread(cb->returned_string);
         cb->returned_string = NULL;
         free_callback(cb);
-        return;
       }
-    } else {
-      raw = call_from_foreign_thread(cb, args);
     }
+  } else {
+    atomic_fetch_add(&cb->foreign_inside, 1);
+    if (!atomic_load(&cb->closed)) raw = call_from_foreign_thread(cb, args);
+    atomic_fetch_sub(&cb->foreign_inside, 1);
+    /* From here on cb may be freed by its JS thread. */
   }
   /* libffi's return slot is at least a full register wide; images are
    * already widened the way the ABI wants small integers. */
-  if (cif->rtype != &ffi_type_void) memcpy(ret, &raw, sizeof raw);
+  if (has_result) memcpy(ret, &raw, sizeof raw);
+}
+
+/* A closed threadsafe callback is freed once it has left the quarantine and
+ * Node has finalised its threadsafe function, whichever comes last, and no
+ * thread is inside it (else it stays allocated for good). */
+static void free_if_unreachable(cffi_callback *cb) {
+  if (!cb->tsfn_finalized || !cb->left_quarantine || cb->running ||
+      atomic_load(&cb->foreign_inside) != 0)
+    return;
+  CFFI_DEBUG("freed closed threadsafe JSCallback at %p", cb->code);
+  free_callback(cb);
+}
+
+static void threadsafe_function_finalized(napi_env env, void *data, void *hint) {
+  (void)env, (void)hint;
+  cffi_callback *cb = data;
+  cb->tsfn_finalized = true;
+  free_if_unreachable(cb);
+}
+
+static void quarantine(cffi_callback *cb) {
+  cffi_env_state *state = cb->state;
+  uint32_t slot = state->next_closed_callback;
+  cffi_callback *oldest = state->closed_callbacks[slot];
+  state->closed_callbacks[slot] = cb;
+  state->next_closed_callback = (slot + 1) % CFFI_CLOSED_CALLBACK_QUARANTINE;
+  if (oldest) {
+    oldest->left_quarantine = true;
+    free_if_unreachable(oldest);
+  }
 }
 
 /* Stops calls from reaching JS once no foreign thread is mid-enqueue. */
@@ -273,7 +314,7 @@ static void close_callback(napi_env env, cffi_callback *cb) {
   stop_foreign_calls(cb);
   napi_remove_env_cleanup_hook(env, teardown_threadsafe, cb);
   napi_release_threadsafe_function(cb->tsfn, napi_tsfn_release);
-  /* Never freed: a thread may still hold the code pointer. */
+  quarantine(cb);
 }
 
 static napi_value callback_close(napi_env env, napi_callback_info info) {
@@ -333,6 +374,7 @@ static napi_value callback_create(napi_env env, napi_callback_info info) {
   napi_get_instance_data(env, (void **)&cb->state);
   atomic_init(&cb->closed, false);
   atomic_init(&cb->enqueuing, 0);
+  atomic_init(&cb->foreign_inside, 0);
 
   cb->closure = ffi_closure_alloc(sizeof(ffi_closure), &cb->code);
   if (!cb->closure) {
@@ -346,8 +388,8 @@ static napi_value callback_create(napi_env env, napi_callback_info info) {
   if (threadsafe) {
     napi_value name;
     napi_create_string_utf8(env, "cffi-bun JSCallback", NAPI_AUTO_LENGTH, &name);
-    if (napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, NULL, NULL, cb,
-                                        dispatch_foreign_call, &cb->tsfn) != napi_ok) {
+    if (napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, cb, threadsafe_function_finalized,
+                                        cb, dispatch_foreign_call, &cb->tsfn) != napi_ok) {
       cffi_throw(env, "Error", "JSCallback: could not create the threadsafe function");
       goto fail;
     }
@@ -361,12 +403,16 @@ static napi_value callback_create(napi_env env, napi_callback_info info) {
   napi_value handle, address, pair;
   if (!box || napi_create_external(env, box, finalize_handle, NULL, &handle) != napi_ok) {
     free(box);
-    if (cb->threadsafe) {
-      napi_remove_env_cleanup_hook(env, teardown_threadsafe, cb);
-      napi_release_threadsafe_function(cb->tsfn, napi_tsfn_release);
-    }
     napi_delete_reference(env, cb->function);
     cffi_throw(env, "RangeError", "JSCallback: out of memory");
+    if (cb->threadsafe) {
+      /* Its threadsafe function's finaliser will still write to cb. */
+      atomic_store(&cb->closed, true);
+      napi_remove_env_cleanup_hook(env, teardown_threadsafe, cb);
+      napi_release_threadsafe_function(cb->tsfn, napi_tsfn_release);
+      quarantine(cb);
+      return NULL;
+    }
     goto fail;
   }
   box->cb = cb;

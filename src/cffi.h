@@ -91,8 +91,14 @@ typedef struct cffi_callback cffi_callback;
 /* Per-env state (Node-API instance data), reachable from every bound
  * function and callback without an N-API call. Lives as long as the
  * process: foreign threads may consult callbacks after the env is gone. */
+/* How many closed threadsafe callbacks an env keeps before freeing the
+ * oldest (see src/callback.c). */
+#define CFFI_CLOSED_CALLBACK_QUARANTINE 256
+
 typedef struct cffi_env_state {
   napi_env env;
+  cffi_callback *closed_callbacks[CFFI_CLOSED_CALLBACK_QUARANTINE];
+  uint32_t next_closed_callback;
   uint32_t call_depth;          /* FFI calls in progress on the JS thread */
   int last_errno;               /* errno right after the latest FFI call */
 #ifdef _WIN32

@@ -830,7 +830,7 @@ describe("JSCallback: lifetime", () => {
 
   // BUG (src/callback.c close_callback): a closed threadsafe callback's
   // struct and closure are never freed (about 0.9 KB each).
-  test("threadsafe: close-then-create 100,000 times does not grow RSS", { todo: "addon bug: closed threadsafe callbacks are never freed" }, () => {
+  test("threadsafe: close-then-create 100,000 times does not grow RSS", () => {
     const growthMB = createCloseRss(100_000, true);
     process.stdout.write(`# RSS growth over 100,000 threadsafe create/call/close: ${growthMB.toFixed(2)} MB\n`);
     assert.ok(growthMB < 20, `RSS grew ${growthMB.toFixed(1)} MB over 100,000 threadsafe create/close`);

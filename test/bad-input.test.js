@@ -172,7 +172,7 @@ describe("malformed definitions", () => {
     test(`viewSource: ${what}`, () => {
       rejects(() => viewSource({ f: definition }), type, ...patterns);
     });
-    if (what !== "null") test(`JSCallback: ${what}`, () => {
+    test(`JSCallback: ${what}`, () => {
       // JSCallback names its definition "JSCallback" in messages.
       const adjusted = patterns.map((p) => new RegExp(p.source.replaceAll('symbol "f"', 'symbol "JSCallback"'), p.flags));
       rejects(() => new JSCallback(() => 0, definition), type, ...adjusted);
@@ -447,7 +447,7 @@ describe("CString", () => {
 
 describe("JSCallback", () => {
   test("wrong kinds for the function", () => {
-    for (const [value, kind] of [[null, "null"], [1, "a number"], ["f", "a string"], [{}, "an object"], [Symbol(), "a symbol"]]) {
+    for (const [value, kind] of [[undefined, "undefined"], [null, "null"], [1, "a number"], ["f", "a string"], [{}, "an object"], [Symbol(), "a Symbol"]]) {
       rejects(() => new JSCallback(value, { returns: "i32" }), TypeError, new RegExp(`JSCallback expects a function as its first argument, received ${kind}`));
     }
     rejects(() => new JSCallback(), TypeError, /JSCallback expects a function/);

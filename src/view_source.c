@@ -155,10 +155,13 @@ napi_value cffi_view_source(napi_env env, napi_callback_info info) {
   if (t != napi_object)
     return cffi_throw(env, "TypeError", "viewSource expects an object of symbol definitions, received %s",
                       cffi_value_kind(env, argv[0]));
-  napi_get_all_property_names(env, argv[0], napi_key_own_only, napi_key_enumerable | napi_key_skip_symbols,
-                              napi_key_numbers_to_strings, &names);
-  napi_get_array_length(env, names, &count);
-  napi_create_array_with_length(env, count, &result);
+  /* Fails with an exception pending for e.g. a revoked Proxy; names and
+   * count are then unset and must not be used. */
+  if (napi_get_all_property_names(env, argv[0], napi_key_own_only, napi_key_enumerable | napi_key_skip_symbols,
+                                  napi_key_numbers_to_strings, &names) != napi_ok ||
+      napi_get_array_length(env, names, &count) != napi_ok ||
+      napi_create_array_with_length(env, count, &result) != napi_ok)
+    return NULL;
   for (uint32_t i = 0; i < count; i++) {
     napi_value key, definition, source;
     napi_get_element(env, names, i, &key);

@@ -502,6 +502,10 @@ describe("viewSource, FFIType, errno", () => {
     rejects(() => viewSource(revokedProxy(), true), TypeError, REVOKED);
   });
 
+  test("viewSource of a revoked Proxy, many times (it once used an unset array length)", () => {
+    for (let i = 0; i < 200; i++) rejects(() => viewSource(revokedProxy()), TypeError, REVOKED);
+  });
+
   test("FFIType is frozen", () => {
     assert.ok(Object.isFrozen(FFIType));
     assert.throws(() => {

@@ -204,7 +204,13 @@ static napi_value wrap_foreign_memory(napi_env env, napi_callback_info info, con
     return cffi_throw(env, "TypeError", "%s: refusing to wrap address 0x%llx (a NULL pointer)", fn,
                       (unsigned long long)address);
   if (!optional_integer(env, fn, "byteOffset", argc, 1, argv[1], 0, &offset)) return NULL;
-  uint8_t *start = (uint8_t *)(uintptr_t)(address + (uint64_t)offset);
+  /* The offset must not carry the address into the NULL page or wrap it. */
+  uint64_t at = address + (uint64_t)offset;
+  if (at < NULL_PAGE_LIMIT || (offset < 0 && at > address) || (offset > 0 && at < address))
+    return cffi_throw(env, "RangeError",
+                      "%s: byteOffset %lld moves address 0x%llx to 0x%llx, which is not valid memory", fn,
+                      (long long)offset, (unsigned long long)address, (unsigned long long)at);
+  uint8_t *start = (uint8_t *)(uintptr_t)at;
   if (!optional_integer(env, fn, "byteLength", argc, 2, argv[2], LENGTH_UNTIL_NUL, &length)) return NULL;
   if (length == LENGTH_UNTIL_NUL) length = (int64_t)strlen((const char *)start);
   if (length < 0) return cffi_throw(env, "RangeError", "%s: byteLength must not be negative, received %lld", fn, (long long)length);

@@ -402,6 +402,10 @@ describe("toArrayBuffer and toBuffer", () => {
       rejects(() => fn(p, 0.5, 4), RangeError, /byteOffset must be an integer, received 0.5/);
       rejects(() => fn(p, Symbol(), 4), TypeError, /byteOffset must be an integer, received a Symbol/);
       rejects(() => fn(p, 0, 2 ** 53 - 1), Error, /larger than/);
+      // An offset that lands in the NULL page (this used to read or wrap address 0).
+      rejects(() => fn(p, -p), RangeError, new RegExp(`${name}: byteOffset -${p} moves address 0x${p.toString(16)} to 0x0, which is not valid memory`));
+      rejects(() => fn(p, -p + 16, 4), RangeError, /to 0x10, which is not valid memory/);
+      rejects(() => fn(p, -(2 ** 52)), RangeError, /which is not valid memory/);
       assert.equal(Buffer.from(fn(p, 7, 5)).toString(), "world");
     });
 

@@ -268,8 +268,15 @@ static napi_value cstring_at_entry(napi_env env, napi_callback_info info) {
   if (length < 0 && length != LENGTH_UNTIL_NUL)
     return cffi_throw(env, "RangeError", "CString: byteLength must not be negative, received %lld", (long long)length);
   napi_value result;
-  napi_create_string_utf8(env, (const char *)at, length == LENGTH_UNTIL_NUL ? NAPI_AUTO_LENGTH : (size_t)length,
-                          &result);
+  if (napi_create_string_utf8(env, (const char *)at, length == LENGTH_UNTIL_NUL ? NAPI_AUTO_LENGTH : (size_t)length,
+                              &result) != napi_ok) {
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (!pending)
+      cffi_throw(env, "RangeError", "CString: %lld bytes is more than a JS string can hold (byteLength %s)",
+                 (long long)length, length == LENGTH_UNTIL_NUL ? "up to the first NUL" : "given");
+    return NULL;
+  }
   return result;
 }
 

@@ -444,6 +444,9 @@ describe("CString", () => {
     rejects(() => new CString(p, 0, -1), RangeError, /CString: byteLength must not be negative, received -1/);
     rejects(() => new CString(p, 0.5), RangeError, /byteOffset must be an integer, received 0.5/);
     rejects(() => new CString(p, "1"), TypeError, /byteOffset must be an integer, received a string/);
+    // Longer than any JS string: refused before a byte is read (it used to give "undefined").
+    rejects(() => new CString(p, 0, 2 ** 31), RangeError, /CString: 2147483648 bytes is more than a JS string can hold/);
+    rejects(() => new CString(p, 0, 2 ** 40), RangeError, /more than a JS string can hold/);
     assert.equal(String(new CString(p, 7)), "world");
     assert.equal(String(new CString(p, 0, 5)), "hello");
   });

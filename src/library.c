@@ -105,6 +105,11 @@ static bool resolve_from_ptr(napi_env env, cffi_owner *owner, const char *name,
     cffi_throw(env, "TypeError", "%s is NULL: a function pointer is required", what);
     return false;
   }
+  if (raw < 4096) {
+    cffi_throw(env, "TypeError", "%s is 0x%llx, in the NULL page: not a function pointer", what,
+               (unsigned long long)raw);
+    return false;
+  }
   *address = (void *)(uintptr_t)raw;
   return true;
 }

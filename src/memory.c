@@ -219,8 +219,15 @@ static napi_value wrap_foreign_memory(napi_env env, napi_callback_info info, con
   size_t dealloc_index = argc >= 5 ? 4 : 3;
   if (!is_missing(env, argc, dealloc_index, argv[dealloc_index])) {
     uint64_t fn_address, context = 0;
-    if (!cffi_value_to_address(env, argv[dealloc_index], fn, &fn_address)) return NULL;
-    if (argc >= 5 && !cffi_value_to_address(env, argv[3], fn, &context)) return NULL;
+    char what[64];
+    snprintf(what, sizeof what, "%s: the deallocator", fn);
+    if (!cffi_value_to_address(env, argv[dealloc_index], what, &fn_address)) return NULL;
+    /* Called at some later GC, far from this line: refuse what cannot be code. */
+    if (fn_address && fn_address < NULL_PAGE_LIMIT)
+      return cffi_throw(env, "TypeError", "%s 0x%llx is not a function pointer (it is in the NULL page)", what,
+                        (unsigned long long)fn_address);
+    snprintf(what, sizeof what, "%s: the deallocator's context", fn);
+    if (argc >= 5 && !cffi_value_to_address(env, argv[3], what, &context)) return NULL;
     if (fn_address) {
       dealloc = malloc(sizeof *dealloc);
       if (!dealloc) return cffi_throw(env, "RangeError", "%s: out of memory", fn);

@@ -411,10 +411,15 @@ describe("toArrayBuffer and toBuffer", () => {
 
     test(`${name}: a deallocator of the wrong kind`, () => {
       const p = S.hello_string();
-      rejects(() => fn(p, 0, 4, "free"), TypeError, /received a string/);
-      rejects(() => fn(p, 0, 4, {}), TypeError, /received an object/);
-      rejects(() => fn(p, 0, 4, -1), TypeError, /not a valid address/);
-      rejects(() => fn(p, 0, 4, Symbol(), S.count_dealloc.ptr), TypeError, /received a Symbol/);
+      rejects(() => fn(p, 0, 4, "free"), TypeError, new RegExp(`${name}: the deallocator expects a pointer`), /received a string/);
+      rejects(() => fn(p, 0, 4, {}), TypeError, /the deallocator expects a pointer/, /received an object/);
+      rejects(() => fn(p, 0, 4, () => {}), TypeError, /the deallocator expects a pointer/, /received a function/);
+      rejects(() => fn(p, 0, 4, -1), TypeError, /the deallocator expects a pointer/, /not a valid address/);
+      rejects(() => fn(p, 0, 4, Symbol(), S.count_dealloc.ptr), TypeError, /the deallocator's context expects a pointer/, /received a Symbol/);
+      // Not code: it would only fault later, inside some garbage collection.
+      rejects(() => fn(p, 0, 4, 5), TypeError, new RegExp(`${name}: the deallocator 0x5 is not a function pointer \\(it is in the NULL page\\)`));
+      rejects(() => fn(p, 0, 4, 0, 4095n), TypeError, /the deallocator 0xfff is not a function pointer/);
+      gc();
     });
   }
 });
@@ -489,6 +494,11 @@ describe("CFunction and linkSymbols", () => {
     rejects(() => linkSymbols(null), TypeError, /Expected an object of symbol definitions, received null/);
     rejects(() => linkSymbols({}), TypeError, /Expected at least one symbol/);
     rejects(() => linkSymbols(revokedProxy()), TypeError, REVOKED);
+  });
+
+  test("function pointers in the NULL page", () => {
+    rejects(() => CFunction({ ptr: 5, returns: "i32" }), TypeError, /"ptr" of symbol "CFunction\d+" is 0x5, in the NULL page: not a function pointer/);
+    rejects(() => linkSymbols({ f: { ptr: 4095n, returns: "i32" } }), TypeError, /"ptr" of symbol "f" is 0xfff, in the NULL page/);
   });
 
   test("NULL function pointers", () => {

@@ -71,6 +71,10 @@ static bool resolve_target(napi_env env, const char *fn, napi_value target, int6
   void *data;
   size_t length;
   if (allow_views && cffi_view_info(env, target, &data, &length)) {
+    if (!data && cffi_view_detached(env, target)) {
+      cffi_throw(env, "TypeError", "%s: the view's ArrayBuffer is detached (transferred); it has no memory", fn);
+      return false;
+    }
     if (offset < 0 || (uint64_t)offset > length || length - (size_t)offset < size) {
       cffi_throw(env, "RangeError", "%s: %zu byte%s at offset %lld is outside the %zu-byte view", fn,
                  size, size == 1 ? "" : "s", (long long)offset, length);
@@ -166,6 +170,8 @@ static napi_value ptr_entry(napi_env env, napi_callback_info info) {
     return cffi_throw(env, "TypeError", "ptr() expects a TypedArray, ArrayBuffer or DataView, received %s",
                       argc < 1 ? "nothing" : cffi_value_kind(env, argv[0]));
   }
+  if (!data && cffi_view_detached(env, argv[0]))
+    return cffi_throw(env, "TypeError", "ptr(): the ArrayBuffer is detached (transferred); it has no address");
   int64_t offset;
   if (!optional_integer(env, "ptr()", "byteOffset", argc, 1, argv[1], 0, &offset)) return NULL;
   if (offset < 0 || (uint64_t)offset > length) {

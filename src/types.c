@@ -228,6 +228,22 @@ bool cffi_view_info(napi_env env, napi_value value, void **data, size_t *length)
   return false;
 }
 
+/* Whether a view (or ArrayBuffer) is over a detached ArrayBuffer: one that
+ * was transferred away and has no memory. Asked only when the data pointer
+ * is NULL, so ordinary calls pay nothing for it. */
+bool cffi_view_detached(napi_env env, napi_value value) {
+  napi_value buffer = value;
+  bool is = false, detached = false;
+  if (napi_is_typedarray(env, value, &is) == napi_ok && is) {
+    if (napi_get_typedarray_info(env, value, NULL, NULL, NULL, &buffer, NULL) != napi_ok) return false;
+  } else if (napi_is_dataview(env, value, &is) == napi_ok && is) {
+    if (napi_get_dataview_info(env, value, NULL, NULL, &buffer, NULL) != napi_ok) return false;
+  }
+  return napi_is_detached_arraybuffer(env, buffer, &detached) == napi_ok && detached;
+}
+
+#define DETACHED_PROBLEM "its ArrayBuffer is detached (transferred), so it has no memory to pass"
+
 /* Number, BigInt, or an object whose `ptr` property is one (a JSCallback,
  * a bound FFI function). `null`/`undefined` are NULL. */
 static bool address_from_scalar(napi_env env, napi_value value, uint64_t *out, bool *valid) {
@@ -279,6 +295,10 @@ static bool to_c_pointer(cffi_call *call, napi_value value, uint64_t *out) {
   napi_env env = call->env;
   void *data;
   if (napi_get_typedarray_info(env, value, NULL, NULL, &data, NULL, NULL) == napi_ok) {
+    if (CFFI_UNLIKELY(!data) && cffi_view_detached(env, value)) {
+      cffi_throw_arg_error(call, value, DETACHED_PROBLEM);
+      return false;
+    }
     *out = (uintptr_t)data;
     return true;
   }
@@ -290,6 +310,10 @@ static bool to_c_pointer(cffi_call *call, napi_value value, uint64_t *out) {
   }
   size_t length;
   if (cffi_view_info(env, value, &data, &length)) {
+    if (!data && cffi_view_detached(env, value)) {
+      cffi_throw_arg_error(call, value, DETACHED_PROBLEM);
+      return false;
+    }
     *out = (uintptr_t)data;
     return true;
   }
@@ -339,11 +363,19 @@ static bool to_c_buffer(cffi_call *call, napi_value value, uint64_t *out) {
   void *data;
   if (CFFI_LIKELY(napi_get_typedarray_info(call->env, value, NULL, NULL, &data, NULL, NULL) ==
                   napi_ok)) {
+    if (CFFI_UNLIKELY(!data) && cffi_view_detached(call->env, value)) {
+      cffi_throw_arg_error(call, value, DETACHED_PROBLEM);
+      return false;
+    }
     *out = (uintptr_t)data;
     return true;
   }
   size_t length;
   if (napi_get_dataview_info(call->env, value, &length, &data, NULL, NULL) == napi_ok) {
+    if (!data && cffi_view_detached(call->env, value)) {
+      cffi_throw_arg_error(call, value, DETACHED_PROBLEM);
+      return false;
+    }
     *out = (uintptr_t)data;
     return true;
   }

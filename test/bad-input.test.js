@@ -277,6 +277,38 @@ describe("calls: wrong argument counts and kinds", () => {
   });
 });
 
+describe("detached ArrayBuffers", () => {
+  // A transferred buffer has no memory: its data pointer is NULL. Passing it
+  // used to hand C a NULL pointer (and C crashed writing through it).
+  const DETACHED = /detached \(transferred\)/;
+
+  test("as a pointer, buffer or cstring argument", () => {
+    rejects(() => S.sum_bytes(detachedView(), 16), TypeError, /sum_bytes: args\[0\] expects ptr/, DETACHED);
+    rejects(() => S.sum_bytes(detachedBuffer(), 16), TypeError, /sum_bytes: args\[0\] expects ptr/, DETACHED);
+    const ab = new ArrayBuffer(8);
+    const dv = new DataView(ab);
+    structuredClone(ab, { transfer: [ab] });
+    rejects(() => S.sum_bytes(dv, 16), TypeError, DETACHED);
+    rejects(() => S.sum_buffer(dv, 16), TypeError, DETACHED);
+    rejects(() => S.sum_buffer(detachedView(), 16), TypeError, /sum_buffer: args\[0\] expects buffer/, DETACHED);
+    rejects(() => S.my_strlen(detachedView()), TypeError, /my_strlen: args\[0\] expects cstring/, DETACHED);
+    rejects(() => S.identity_ptr(detachedBuffer(64)), TypeError, DETACHED);
+  });
+
+  test("to ptr(), read.*, write.*", () => {
+    rejects(() => ptr(detachedBuffer()), TypeError, /ptr\(\): the ArrayBuffer is detached \(transferred\); it has no address/);
+    rejects(() => ptr(detachedView()), TypeError, /ptr\(\): the ArrayBuffer is detached/);
+    rejects(() => read.u8(detachedView()), TypeError, /read\.u8: the view's ArrayBuffer is detached/);
+    rejects(() => write.u32(detachedView(), 1), TypeError, /write\.u32: the view's ArrayBuffer is detached/);
+  });
+
+  test("empty but attached views are still fine", () => {
+    assert.equal(S.sum_bytes(new Uint8Array(0), 0), 0);
+    assert.equal(S.sum_bytes(new ArrayBuffer(0), 0), 0);
+    assert.equal(typeof (ptr(new Uint8Array(16)) ?? 0), "number");
+  });
+});
+
 describe("a closed library", () => {
   test("calling its functions throws and names the library", () => {
     const closing = dlopen(FIX, { add_i32: { args: ["i32", "i32"], returns: "i32" } });

@@ -43,6 +43,18 @@ const char *cffi_value_kind(napi_env env, napi_value value) {
       if (napi_is_arraybuffer(env, value, &is) == napi_ok && is) return "an ArrayBuffer";
       if (napi_is_dataview(env, value, &is) == napi_ok && is) return "a DataView";
       if (napi_is_array(env, value, &is) == napi_ok && is) return "an array";
+      /* A closed JSCallback keeps its object but its .ptr is null. The probe
+       * may throw (a revoked Proxy): that exception is not the message. */
+      napi_value inner;
+      napi_valuetype inner_type = napi_undefined;
+      bool was_pending = false, pending = false;
+      napi_is_exception_pending(env, &was_pending);
+      if (!was_pending && napi_has_named_property(env, value, "ptr", &is) == napi_ok && is &&
+          napi_get_named_property(env, value, "ptr", &inner) == napi_ok)
+        napi_typeof(env, inner, &inner_type);
+      if (!was_pending && napi_is_exception_pending(env, &pending) == napi_ok && pending)
+        napi_get_and_clear_last_exception(env, &inner);
+      if (inner_type == napi_null) return "an object whose .ptr is null (a closed JSCallback?)";
       return "an object";
     }
   }

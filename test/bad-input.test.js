@@ -502,6 +502,20 @@ describe("JSCallback", () => {
     rejects(() => new JSCallback(() => 0, { args: ["napi_env"] }), TypeError, /napi_env is not a valid callback argument type/);
   });
 
+  test("a closed JSCallback where a function pointer is expected is a TypeError, not NULL", () => {
+    // Decision: C would get NULL (or worse, freed code) from a closed callback.
+    // A NULL function pointer must be asked for explicitly (null / 0).
+    const cb = new JSCallback((x) => x + 1, { args: ["i32"], returns: "i32" });
+    assert.equal(S.call_i32_fn(cb, 1), 2);
+    cb.close();
+    const CLOSED = /received an object whose \.ptr is null \(a closed JSCallback\?\)/;
+    rejects(() => S.call_i32_fn(cb, 1), TypeError, /call_i32_fn: args\[0\] expects function/, CLOSED);
+    rejects(() => S.identity_ptr(cb), TypeError, /identity_ptr: args\[0\] expects ptr/, CLOSED);
+    rejects(() => toArrayBuffer(S.hello_string(), 0, 4, cb), TypeError, /toArrayBuffer: the deallocator expects a pointer/, CLOSED);
+    rejects(() => CFunction({ ptr: cb, args: ["i32"], returns: "i32" }), TypeError, /"ptr" of symbol "CFunction\d+" expects a pointer/, CLOSED);
+    rejects(() => linkSymbols({ f: { ptr: cb, returns: "i32" } }), TypeError, CLOSED);
+  });
+
   test("close() is idempotent and leaves .ptr null", () => {
     const cb = new JSCallback((x) => x * 2, { args: ["i32"], returns: "i32" });
     assert.equal(S.call_i32_fn(cb, 21), 42);

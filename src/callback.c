@@ -36,7 +36,18 @@ struct cffi_callback {
   napi_threadsafe_function tsfn;
   cffi_thread_id js_thread;
   char *returned_string;      /* keeps a cstring result alive until the next call */
+  uint32_t running;           /* calls of it in progress on the JS thread */
+  bool free_when_idle;        /* closed while running: freed once they return */
+  cffi_callback *next_dead;   /* in the graveyard (see bury) */
 };
+
+/* Callbacks closed from inside their own call (a one-shot callback that
+ * closes itself) cannot be freed there: their frame, their cif (which libffi
+ * still reads on the way out) and their result string are in use. When the
+ * last such call returns the callback goes here, and it is freed at the next
+ * create or close, when no frame of it can be live any more. Lock-free, so
+ * several Node environments (workers) may share it. */
+static _Atomic(cffi_callback *) graveyard = NULL;
 
 /* What JS holds: the callback until close(), then NULL. Freed by GC. */
 typedef struct {
@@ -195,6 +206,13 @@ static uint64_t call_from_foreign_thread(cffi_callback *cb, void **args) {
   return call->result;
 }
 
+static void bury(cffi_callback *cb) {
+  cb->free_when_idle = false;
+  cffi_callback *head = atomic_load(&graveyard);
+  do cb->next_dead = head;
+  while (!atomic_compare_exchange_weak(&graveyard, &head, cb));
+}
+
 static void closure_entry(ffi_cif *cif, void *ret, void **args, void *user_data) {
   (void)cif;
   cffi_callback *cb = user_data;
@@ -203,7 +221,9 @@ static void closure_entry(ffi_cif *cif, void *ret, void **args, void *user_data)
     if (cffi_same_thread(cffi_current_thread(), cb->js_thread)) {
       uint64_t images[cb->sig.nargs ? cb->sig.nargs : 1];
       for (unsigned i = 0; i < cb->sig.nargs; i++) images[i] = read_arg_image(cb->sig.args[i], args[i]);
+      cb->running++;
       raw = call_on_js_thread(cb, images);
+      cb->running--;
     } else {
       raw = call_from_foreign_thread(cb, args);
     }
@@ -211,12 +231,23 @@ static void closure_entry(ffi_cif *cif, void *ret, void **args, void *user_data)
   /* libffi's return slot is at least a full register wide; images are
    * already widened the way the ABI wants small integers. */
   if (cb->sig.returns != CFFI_VOID) memcpy(ret, &raw, sizeof raw);
+  if (CFFI_UNLIKELY(cb->free_when_idle) && cb->running == 0) bury(cb);
 }
 
 static void free_callback(cffi_callback *cb) {
   if (cb->closure) ffi_closure_free(cb->closure);
   free(cb->returned_string);
   free(cb);
+}
+
+/* Frees every buried callback. */
+static void empty_graveyard(void) {
+  cffi_callback *cb = atomic_exchange(&graveyard, NULL);
+  while (cb) {
+    cffi_callback *next = cb->next_dead;
+    free_callback(cb);
+    cb = next;
+  }
 }
 
 /* Stops calls from reaching JS once no foreign thread is mid-enqueue. */
@@ -237,7 +268,8 @@ static void close_callback(napi_env env, cffi_callback *cb) {
   cb->function = NULL;
   if (!cb->threadsafe) {
     atomic_store(&cb->closed, true);
-    free_callback(cb);
+    if (cb->running > 0) cb->free_when_idle = true; /* closed by its own call */
+    else free_callback(cb);
     return;
   }
   stop_foreign_calls(cb);
@@ -255,6 +287,7 @@ static napi_value callback_close(napi_env env, napi_callback_info info) {
     return cffi_throw(env, "TypeError", "JSCallback close: not a callback handle");
   if (handle->cb) close_callback(env, handle->cb);
   handle->cb = NULL;
+  empty_graveyard();
   return NULL;
 }
 
@@ -268,6 +301,7 @@ static napi_value callback_create(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  empty_graveyard();
   napi_valuetype fn_type = napi_undefined;
   if (argc >= 2) napi_typeof(env, argv[1], &fn_type);
   if (fn_type != napi_function)

@@ -516,6 +516,31 @@ describe("JSCallback", () => {
     rejects(() => linkSymbols({ f: { ptr: cb, returns: "i32" } }), TypeError, CLOSED);
   });
 
+  test("a callback that closes itself while C is calling it (a one-shot callback)", () => {
+    // close() used to free the closure under its own running frame: a
+    // use-after-free that crashed once the memory was reused.
+    for (let i = 0; i < 2000; i++) {
+      const cb = new JSCallback((x) => {
+        cb.close();
+        return x + 1;
+      }, { args: ["i32"], returns: "i32" });
+      assert.equal(S.call_i32_fn(cb, i), i + 1);
+      assert.equal(cb.ptr, null);
+      new Array(50).fill(0).map(() => Buffer.alloc(300, 0xa5)); // reuse freed memory
+    }
+    // Closed in a nested call of itself: the outer call still completes.
+    let depth = 0;
+    const nested = new JSCallback((x) => {
+      depth++;
+      if (x > 0) return S.call_i32_fn(nested, x - 1) + 1;
+      nested.close();
+      return 100;
+    }, { args: ["i32"], returns: "i32" });
+    assert.equal(S.call_i32_fn(nested, 3), 103);
+    assert.equal(depth, 4);
+    usable();
+  });
+
   test("close() is idempotent and leaves .ptr null", () => {
     const cb = new JSCallback((x) => x * 2, { args: ["i32"], returns: "i32" });
     assert.equal(S.call_i32_fn(cb, 21), 42);

@@ -320,6 +320,33 @@ describe("a closed library", () => {
     rejects(() => add_i32(), Error, /is closed/);
   });
 
+  test("closing the library from a callback while its C code is on the stack", async () => {
+    // close() used to unmap the library at once, so call_i32_fn returned
+    // into unmapped memory (SIGSEGV). Now the unload waits for the stack.
+    const fs = require("node:fs");
+    const os = require("node:os");
+    const path = require("node:path");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cffi-bun-closing-"));
+    const copy = path.join(dir, "libclosing.so");
+    fs.copyFileSync(FIX, copy);
+    const mine = dlopen(copy, {
+      call_i32_fn: { args: ["function", "i32"], returns: "i32" },
+      add_i32: { args: ["i32", "i32"], returns: "i32" },
+    });
+    const cb = new JSCallback((x) => {
+      mine.close();
+      return x * 3;
+    }, { args: ["i32"], returns: "i32" });
+    assert.equal(mine.symbols.call_i32_fn(cb, 14), 42);
+    rejects(() => mine.symbols.add_i32(1, 2), Error, /Cannot call "add_i32": its library ".*libclosing.so" is closed/);
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(fs.readFileSync("/proc/self/maps", "utf8").includes(copy), false, "unloaded once the call returned");
+    cb.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+    usable();
+  });
+
   test("closing a linkSymbols result or a CFunction disables it", () => {
     const linked = linkSymbols({ add: { ptr: S.add_i32.ptr, args: ["i32", "i32"], returns: "i32" } });
     assert.equal(linked.symbols.add(2, 3), 5);

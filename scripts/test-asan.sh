@@ -8,6 +8,8 @@
 #   2. runs `node --test test/*.test.js` with the sanitizer runtimes preloaded
 #      (Node itself is not instrumented) and leak detection off, because Node
 #      and V8 do not free everything at exit;
+#      then the self-check (a deliberate use-after-free must be reported) and
+#      a 20k-call fuzz run under the same runtimes;
 #   3. a LeakSanitizer pass over test/bad-input.test.js and a short soak: every
 #      leak report whose allocation stack passes through cffi_bun.node is ours
 #      and fails the run; leaks with no frame of ours belong to Node/V8.
@@ -65,7 +67,7 @@ cp -R "$ROOT/binding.gyp" "$ROOT/src" "$stage/"
 ) || { cat "$OUT/build.log"; log "build failed"; exit 1; }
 mkdir -p "$OUT/Release"
 cp "$stage/build/Release/cffi_bun.node" "$OUT/Release/cffi_bun.node"
-nm -u "$OUT/Release/cffi_bun.node" | grep -q __asan_ || { log "the built addon is not instrumented"; exit 1; }
+[[ "$(nm -u "$OUT/Release/cffi_bun.node")" == *__asan_init* ]] || { log "the built addon is not instrumented"; exit 1; }
 
 logs="$OUT/logs"
 rm -rf "$logs"
@@ -88,7 +90,23 @@ scan_reports() {
   return $found
 }
 
-# 2. the suite
+# 2a. the sanitizer is live: a read of freed memory through read.u8 must be
+# reported (and must not count as a failure of the real run below).
+log "self-check: a use-after-free through read.u8 must be reported"
+live_rc=0
+(cd "$ROOT" && LD_PRELOAD="$preload" ASAN_OPTIONS="abort_on_error=0:exitcode=86:detect_leaks=0:log_path=$OUT/selfcheck" \
+  node -e '
+    const { dlopen, read } = require(".");
+    const { fixturePath } = require("./test/helpers/fixture");
+    const { symbols: s } = dlopen(fixturePath(), { make_buffer: { args: ["usize"], returns: "ptr" }, free_buffer: { args: ["ptr"] } });
+    const p = s.make_buffer(64); s.free_buffer(p); read.u8(p, 8);' >/dev/null 2>&1) || live_rc=$?
+if [[ $live_rc -ne 86 ]] || ! grep -q "heap-use-after-free" "$OUT"/selfcheck.* 2>/dev/null; then
+  log "FAILED: the sanitizer did not report a deliberate use-after-free (exit $live_rc); the build or preload is wrong"; exit 1
+fi
+rm -f "$OUT"/selfcheck.*
+log "self-check ok: heap-use-after-free reported"
+
+# 2b. the suite
 log "node --test test/*.test.js with $preload preloaded"
 rc=0
 (cd "$ROOT" && LD_PRELOAD="$preload" ASAN_OPTIONS="$base_asan:detect_leaks=0" \
@@ -96,6 +114,13 @@ rc=0
 tail -n 9 "$OUT/test.log"
 scan_reports || { log "FAILED: sanitizer reports (above)"; exit 1; }
 if [[ $rc -ne 0 ]]; then grep -E "^not ok|error:" "$OUT/test.log" | head -40; log "FAILED: the suite failed under the sanitizers (exit $rc)"; exit "$rc"; fi
+
+# 2c. a shorter fuzz run (test/fuzz/fuzz.js) under the sanitizers
+log "fuzz (20k calls) under the sanitizers"
+(cd "$ROOT" && LD_PRELOAD="$preload" ASAN_OPTIONS="$base_asan:detect_leaks=0" \
+  node test/fuzz/fuzz.js --calls=20000 >"$OUT/fuzz.log" 2>&1) || { tail -n 20 "$OUT/fuzz.log"; scan_reports || true; log "FAILED: fuzz under the sanitizers"; exit 1; }
+grep -E "^fuzz: (seed|[0-9]+ calls)" "$OUT/fuzz.log" | cut -c1-160
+scan_reports || { log "FAILED: sanitizer reports (above)"; exit 1; }
 
 # 3. leaks of our own
 log "LeakSanitizer pass (reports that pass through cffi_bun.node are ours)"
@@ -110,6 +135,6 @@ leak_run() {
   node "$ROOT/scripts/lsan-filter.js" "$logs"/"$name".leaks.*
 }
 leak_run bad-input node --test test/bad-input.test.js
-leak_run soak node --expose-gc test/soak/soak.js --scale=0.01
+leak_run soak node --expose-gc test/soak/soak.js --scale=0.01 --no-rss-check
 scan_reports || { log "FAILED: sanitizer reports (above)"; exit 1; }
 log "ok: no AddressSanitizer, UndefinedBehaviorSanitizer or LeakSanitizer reports of ours"

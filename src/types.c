@@ -644,7 +644,7 @@ bool cffi_type_from_value(napi_env env, napi_value value, const char *symbol, co
     char name[64];
     size_t len;
     napi_get_value_string_utf8(env, value, name, sizeof name, &len);
-    if (len < sizeof name - 1 && lookup_type_name(name, out)) return true;
+    if (len < sizeof name - 1 && strlen(name) == len && lookup_type_name(name, out)) return true;
     cffi_throw(env, "TypeError", "Unknown type \"%s\" in %s of symbol \"%s\" (see FFIType for the names)",
                name, where, symbol);
     return false;

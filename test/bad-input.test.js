@@ -120,6 +120,13 @@ describe("dlopen: arguments", () => {
     rejects(() => dlopen(FIX, revokedProxy()), TypeError, REVOKED);
   });
 
+  test("embedded NUL characters do not truncate names", () => {
+    // C stops at a NUL: these used to open libc / bind "add_i32" / accept "i32".
+    rejects(() => dlopen("libc.so.6\0junk", { abs: { args: ["i32"], returns: "i32" } }), TypeError, /dlopen path must not contain a NUL character/);
+    rejects(() => dlopen(FIX, { "add_i32\0junk": { args: ["i32", "i32"], returns: "i32" } }), TypeError, /symbol name must not contain a NUL character/);
+    rejects(() => dlopen(FIX, { add_i32: { args: ["i32\0junk", "i32"], returns: "i32" } }), TypeError, /Unknown type "i32" in args\[0\]/);
+  });
+
   test("a symbol the library does not have", () => {
     rejects(() => dlopen(FIX, { no_such_symbol: { returns: "i32" } }), Error, /Symbol "no_such_symbol" not found/);
   });

@@ -81,7 +81,9 @@ class JSCallback {
     if (typeof fn !== "function") {
       throw new TypeError(`JSCallback expects a function as its first argument, received ${describe(fn)}`);
     }
-    const [handle, ptr] = native.callbackCreate(definition ?? {}, fn);
+    // No definition at all is a void() callback; null or anything else that is
+    // not an object is refused by the native side with a message naming it.
+    const [handle, ptr] = native.callbackCreate(definition === undefined ? {} : definition, fn);
     this.#handle = handle;
     this.#threadsafe = !!definition?.threadsafe;
     this.ptr = ptr;
@@ -110,6 +112,8 @@ if (Symbol.dispose) {
 
 function describe(value) {
   if (value === null) return "null";
+  if (value === undefined) return "undefined";
+  if (typeof value === "symbol") return "a Symbol";
   return typeof value === "object" ? "an object" : `a ${typeof value}`;
 }
 

@@ -7,6 +7,7 @@
  */
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cffi.h"
 
@@ -37,6 +38,12 @@ char *cffi_string_dup(napi_env env, napi_value value, const char *what) {
     return NULL;
   }
   napi_get_value_string_utf8(env, value, copy, length + 1, &length);
+  /* C would stop at an embedded NUL: "libc.so.6\0x" would open libc.so.6. */
+  if (strlen(copy) != length) {
+    free(copy);
+    cffi_throw(env, "TypeError", "%s must not contain a NUL character (\\0)", what);
+    return NULL;
+  }
   return copy;
 }
 

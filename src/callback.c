@@ -44,9 +44,18 @@ struct cffi_callback {
   napi_threadsafe_function tsfn;
   cffi_thread_id js_thread;
   char *returned_string;      /* keeps a cstring result alive until the next call */
-  uint32_t running;           /* JS-thread calls in progress (re-entrant) */
-  bool free_when_idle;        /* closed while running: the last frame frees it */
+  uint32_t running;           /* calls of it in progress on the JS thread */
+  bool free_when_idle;        /* closed while running: freed once they return */
+  cffi_callback *next_dead;   /* in the graveyard (see bury) */
 };
+
+/* Callbacks closed from inside their own call (a one-shot callback that
+ * closes itself) cannot be freed there: their frame, their cif (which libffi
+ * still reads on the way out) and their result string are in use. When the
+ * last such call returns the callback goes here, and it is freed at the next
+ * create or close, when no frame of it can be live any more. Lock-free, so
+ * several Node environments (workers) may share it. */
+static _Atomic(cffi_callback *) graveyard = NULL;
 
 /* What JS holds: the callback until close(), then NULL. Freed by GC. */
 typedef struct {
@@ -224,6 +233,16 @@ static uint64_t call_from_foreign_thread(cffi_callback *cb, void **args) {
   return call->result;
 }
 
+static void bury(cffi_callback *cb) {
+  cb->free_when_idle = false;
+  /* Its result string must outlive it: C has not read it yet. */
+  if (cb->returned_string) keep_for_this_thread(cb->returned_string);
+  cb->returned_string = NULL;
+  cffi_callback *head = atomic_load(&graveyard);
+  do cb->next_dead = head;
+  while (!atomic_compare_exchange_weak(&graveyard, &head, cb));
+}
+
 static void free_callback(cffi_callback *cb) {
   if (cb->closure) ffi_closure_free(cb->closure);
   free(cb->returned_string);
@@ -241,13 +260,13 @@ static void closure_entry(ffi_cif *cif, void *ret, void **args, void *user_data)
       for (unsigned i = 0; i < cb->sig.nargs; i++) images[i] = read_arg_image(cb->sig.args[i], args[i]);
       cb->running++;
       raw = call_on_js_thread(cb, images);
-      /* The JS function may have closed this very callback. */
-      if (--cb->running == 0 && cb->free_when_idle) {
-        if (cb->returned_string) keep_for_this_thread(cb->returned_string);
-        cb->returned_string = NULL;
-        free_callback(cb);
-      }
+      cb->running--;
     }
+    if (has_result) memcpy(ret, &raw, sizeof raw);
+    /* The JS function closed this very callback: libffi may still read its
+     * cif on the way out, so it is freed later (see the graveyard). */
+    if (CFFI_UNLIKELY(cb->free_when_idle) && cb->running == 0) bury(cb);
+    return;
   } else {
     atomic_fetch_add(&cb->foreign_inside, 1);
     if (!atomic_load(&cb->closed)) raw = call_from_foreign_thread(cb, args);
@@ -289,6 +308,16 @@ static void quarantine(cffi_callback *cb) {
   }
 }
 
+/* Frees every buried callback. */
+static void empty_graveyard(void) {
+  cffi_callback *cb = atomic_exchange(&graveyard, NULL);
+  while (cb) {
+    cffi_callback *next = cb->next_dead;
+    free_callback(cb);
+    cb = next;
+  }
+}
+
 /* Stops calls from reaching JS once no foreign thread is mid-enqueue. */
 static void stop_foreign_calls(cffi_callback *cb) {
   atomic_store(&cb->closed, true);
@@ -307,7 +336,7 @@ static void close_callback(napi_env env, cffi_callback *cb) {
   cb->function = NULL;
   if (!cb->threadsafe) {
     atomic_store(&cb->closed, true);
-    if (cb->running) cb->free_when_idle = true;
+    if (cb->running > 0) cb->free_when_idle = true; /* closed by its own call */
     else free_callback(cb);
     return;
   }
@@ -326,6 +355,7 @@ static napi_value callback_close(napi_env env, napi_callback_info info) {
     return cffi_throw(env, "TypeError", "JSCallback close: not a callback handle");
   if (handle->cb) close_callback(env, handle->cb);
   handle->cb = NULL;
+  empty_graveyard();
   return NULL;
 }
 
@@ -339,6 +369,7 @@ static napi_value callback_create(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  empty_graveyard();
   napi_valuetype fn_type = napi_undefined;
   if (argc >= 2) napi_typeof(env, argv[1], &fn_type);
   if (fn_type != napi_function)

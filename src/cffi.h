@@ -162,6 +162,7 @@ napi_value cffi_make_ffitype_object(napi_env env);
 void cffi_throw_arg_error(cffi_call *call, napi_value value, const char *problem);
 bool cffi_value_to_address(napi_env env, napi_value value, const char *what, uint64_t *out);
 bool cffi_view_info(napi_env env, napi_value value, void **data, size_t *length);
+bool cffi_view_detached(napi_env env, napi_value value);
 napi_value cffi_address_to_js(napi_env env, uint64_t address);
 const char *cffi_value_kind(napi_env env, napi_value value);
 

@@ -46,10 +46,53 @@ void cffi_owner_close(cffi_owner *owner) {
   if (owner->unload) owner->unload(owner->handle);
 }
 
-static napi_value close_entry(napi_env env, napi_callback_info info) {
+/* The deferred half of a close() made during an FFI call (see close_entry). */
+static napi_value deferred_unload(napi_env env, napi_callback_info info) {
   void *data;
   napi_get_cb_info(env, info, NULL, NULL, NULL, &data);
-  cffi_owner_close(data);
+  cffi_owner *owner = data;
+  CFFI_DEBUG("unloading %s \"%s\" (closed during a call)", owner->kind, owner->path);
+  owner->unload(owner->handle);
+  cffi_owner_release(owner);
+  (void)env;
+  return NULL;
+}
+
+/* close() from a callback, while C code of this library may still be on the
+ * stack below it: unmapping now would make that C code return into nothing.
+ * Calls are refused at once; the unload waits for setImmediate, which cannot
+ * run before every synchronous FFI call has returned. If that is not
+ * possible the library simply stays loaded. */
+static bool close_later(napi_env env, cffi_owner *owner) {
+  napi_value global, set_immediate, unload_fn, ignored;
+  napi_valuetype t;
+  if (napi_get_global(env, &global) != napi_ok ||
+      napi_get_named_property(env, global, "setImmediate", &set_immediate) != napi_ok ||
+      napi_typeof(env, set_immediate, &t) != napi_ok || t != napi_function ||
+      napi_create_function(env, "cffiBunDeferredUnload", NAPI_AUTO_LENGTH, deferred_unload, owner,
+                           &unload_fn) != napi_ok)
+    return false;
+  owner->refs++;
+  if (napi_call_function(env, global, set_immediate, 1, &unload_fn, &ignored) != napi_ok) {
+    owner->refs--;
+    return false;
+  }
+  return true;
+}
+
+static napi_value close_entry(napi_env env, napi_callback_info info) {
+  void *data;
+  cffi_env_state *state;
+  napi_get_cb_info(env, info, NULL, NULL, NULL, &data);
+  napi_get_instance_data(env, (void **)&state);
+  cffi_owner *owner = data;
+  if (owner->open && owner->unload && state && state->call_depth > 0) {
+    owner->open = false;
+    CFFI_DEBUG("closed %s \"%s\" during an FFI call; unloading it afterwards", owner->kind, owner->path);
+    close_later(env, owner);
+    return NULL;
+  }
+  cffi_owner_close(owner);
   return NULL;
 }
 
@@ -91,6 +134,11 @@ static bool resolve_from_ptr(napi_env env, cffi_owner *owner, const char *name,
   if (!cffi_value_to_address(env, value, what, &raw)) return false;
   if (raw == 0) {
     cffi_throw(env, "TypeError", "%s is NULL: a function pointer is required", what);
+    return false;
+  }
+  if (raw < 4096) {
+    cffi_throw(env, "TypeError", "%s is 0x%llx, in the NULL page: not a function pointer", what,
+               (unsigned long long)raw);
     return false;
   }
   *address = (void *)(uintptr_t)raw;

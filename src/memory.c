@@ -71,6 +71,10 @@ static bool resolve_target(napi_env env, const char *fn, napi_value target, int6
   void *data;
   size_t length;
   if (allow_views && cffi_view_info(env, target, &data, &length)) {
+    if (!data && cffi_view_detached(env, target)) {
+      cffi_throw(env, "TypeError", "%s: the view's ArrayBuffer is detached (transferred); it has no memory", fn);
+      return false;
+    }
     if (offset < 0 || (uint64_t)offset > length || length - (size_t)offset < size) {
       cffi_throw(env, "RangeError", "%s: %zu byte%s at offset %lld is outside the %zu-byte view", fn,
                  size, size == 1 ? "" : "s", (long long)offset, length);
@@ -166,6 +170,8 @@ static napi_value ptr_entry(napi_env env, napi_callback_info info) {
     return cffi_throw(env, "TypeError", "ptr() expects a TypedArray, ArrayBuffer or DataView, received %s",
                       argc < 1 ? "nothing" : cffi_value_kind(env, argv[0]));
   }
+  if (!data && cffi_view_detached(env, argv[0]))
+    return cffi_throw(env, "TypeError", "ptr(): the ArrayBuffer is detached (transferred); it has no address");
   int64_t offset;
   if (!optional_integer(env, "ptr()", "byteOffset", argc, 1, argv[1], 0, &offset)) return NULL;
   if (offset < 0 || (uint64_t)offset > length) {
@@ -204,7 +210,13 @@ static napi_value wrap_foreign_memory(napi_env env, napi_callback_info info, con
     return cffi_throw(env, "TypeError", "%s: refusing to wrap address 0x%llx (a NULL pointer)", fn,
                       (unsigned long long)address);
   if (!optional_integer(env, fn, "byteOffset", argc, 1, argv[1], 0, &offset)) return NULL;
-  uint8_t *start = (uint8_t *)(uintptr_t)(address + (uint64_t)offset);
+  /* The offset must not carry the address into the NULL page or wrap it. */
+  uint64_t at = address + (uint64_t)offset;
+  if (at < NULL_PAGE_LIMIT || (offset < 0 && at > address) || (offset > 0 && at < address))
+    return cffi_throw(env, "RangeError",
+                      "%s: byteOffset %lld moves address 0x%llx to 0x%llx, which is not valid memory", fn,
+                      (long long)offset, (unsigned long long)address, (unsigned long long)at);
+  uint8_t *start = (uint8_t *)(uintptr_t)at;
   if (!optional_integer(env, fn, "byteLength", argc, 2, argv[2], LENGTH_UNTIL_NUL, &length)) return NULL;
   if (length == LENGTH_UNTIL_NUL) length = (int64_t)strlen((const char *)start);
   if (length < 0) return cffi_throw(env, "RangeError", "%s: byteLength must not be negative, received %lld", fn, (long long)length);
@@ -213,8 +225,15 @@ static napi_value wrap_foreign_memory(napi_env env, napi_callback_info info, con
   size_t dealloc_index = argc >= 5 ? 4 : 3;
   if (!is_missing(env, argc, dealloc_index, argv[dealloc_index])) {
     uint64_t fn_address, context = 0;
-    if (!cffi_value_to_address(env, argv[dealloc_index], fn, &fn_address)) return NULL;
-    if (argc >= 5 && !cffi_value_to_address(env, argv[3], fn, &context)) return NULL;
+    char what[64];
+    snprintf(what, sizeof what, "%s: the deallocator", fn);
+    if (!cffi_value_to_address(env, argv[dealloc_index], what, &fn_address)) return NULL;
+    /* Called at some later GC, far from this line: refuse what cannot be code. */
+    if (fn_address && fn_address < NULL_PAGE_LIMIT)
+      return cffi_throw(env, "TypeError", "%s 0x%llx is not a function pointer (it is in the NULL page)", what,
+                        (unsigned long long)fn_address);
+    snprintf(what, sizeof what, "%s: the deallocator's context", fn);
+    if (argc >= 5 && !cffi_value_to_address(env, argv[3], what, &context)) return NULL;
     if (fn_address) {
       dealloc = malloc(sizeof *dealloc);
       if (!dealloc) return cffi_throw(env, "RangeError", "%s: out of memory", fn);
@@ -262,8 +281,15 @@ static napi_value cstring_at_entry(napi_env env, napi_callback_info info) {
   if (length < 0 && length != LENGTH_UNTIL_NUL)
     return cffi_throw(env, "RangeError", "CString: byteLength must not be negative, received %lld", (long long)length);
   napi_value result;
-  napi_create_string_utf8(env, (const char *)at, length == LENGTH_UNTIL_NUL ? NAPI_AUTO_LENGTH : (size_t)length,
-                          &result);
+  if (napi_create_string_utf8(env, (const char *)at, length == LENGTH_UNTIL_NUL ? NAPI_AUTO_LENGTH : (size_t)length,
+                              &result) != napi_ok) {
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (!pending)
+      cffi_throw(env, "RangeError", "CString: %lld bytes is more than a JS string can hold (byteLength %s)",
+                 (long long)length, length == LENGTH_UNTIL_NUL ? "up to the first NUL" : "given");
+    return NULL;
+  }
   return result;
 }
 

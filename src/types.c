@@ -43,6 +43,18 @@ const char *cffi_value_kind(napi_env env, napi_value value) {
       if (napi_is_arraybuffer(env, value, &is) == napi_ok && is) return "an ArrayBuffer";
       if (napi_is_dataview(env, value, &is) == napi_ok && is) return "a DataView";
       if (napi_is_array(env, value, &is) == napi_ok && is) return "an array";
+      /* A closed JSCallback keeps its object but its .ptr is null. The probe
+       * may throw (a revoked Proxy): that exception is not the message. */
+      napi_value inner;
+      napi_valuetype inner_type = napi_undefined;
+      bool was_pending = false, pending = false;
+      napi_is_exception_pending(env, &was_pending);
+      if (!was_pending && napi_has_named_property(env, value, "ptr", &is) == napi_ok && is &&
+          napi_get_named_property(env, value, "ptr", &inner) == napi_ok)
+        napi_typeof(env, inner, &inner_type);
+      if (!was_pending && napi_is_exception_pending(env, &pending) == napi_ok && pending)
+        napi_get_and_clear_last_exception(env, &inner);
+      if (inner_type == napi_null) return "an object whose .ptr is null (a closed JSCallback?)";
       return "an object";
     }
   }
@@ -228,6 +240,22 @@ bool cffi_view_info(napi_env env, napi_value value, void **data, size_t *length)
   return false;
 }
 
+/* Whether a view (or ArrayBuffer) is over a detached ArrayBuffer: one that
+ * was transferred away and has no memory. Asked only when the data pointer
+ * is NULL, so ordinary calls pay nothing for it. */
+bool cffi_view_detached(napi_env env, napi_value value) {
+  napi_value buffer = value;
+  bool is = false, detached = false;
+  if (napi_is_typedarray(env, value, &is) == napi_ok && is) {
+    if (napi_get_typedarray_info(env, value, NULL, NULL, NULL, &buffer, NULL) != napi_ok) return false;
+  } else if (napi_is_dataview(env, value, &is) == napi_ok && is) {
+    if (napi_get_dataview_info(env, value, NULL, NULL, &buffer, NULL) != napi_ok) return false;
+  }
+  return napi_is_detached_arraybuffer(env, buffer, &detached) == napi_ok && detached;
+}
+
+#define DETACHED_PROBLEM "its ArrayBuffer is detached (transferred), so it has no memory to pass"
+
 /* Number, BigInt, or an object whose `ptr` property is one (a JSCallback,
  * a bound FFI function). `null`/`undefined` are NULL. */
 static bool address_from_scalar(napi_env env, napi_value value, uint64_t *out, bool *valid) {
@@ -279,6 +307,10 @@ static bool to_c_pointer(cffi_call *call, napi_value value, uint64_t *out) {
   napi_env env = call->env;
   void *data;
   if (napi_get_typedarray_info(env, value, NULL, NULL, &data, NULL, NULL) == napi_ok) {
+    if (CFFI_UNLIKELY(!data) && cffi_view_detached(env, value)) {
+      cffi_throw_arg_error(call, value, DETACHED_PROBLEM);
+      return false;
+    }
     *out = (uintptr_t)data;
     return true;
   }
@@ -290,6 +322,10 @@ static bool to_c_pointer(cffi_call *call, napi_value value, uint64_t *out) {
   }
   size_t length;
   if (cffi_view_info(env, value, &data, &length)) {
+    if (!data && cffi_view_detached(env, value)) {
+      cffi_throw_arg_error(call, value, DETACHED_PROBLEM);
+      return false;
+    }
     *out = (uintptr_t)data;
     return true;
   }
@@ -339,11 +375,19 @@ static bool to_c_buffer(cffi_call *call, napi_value value, uint64_t *out) {
   void *data;
   if (CFFI_LIKELY(napi_get_typedarray_info(call->env, value, NULL, NULL, &data, NULL, NULL) ==
                   napi_ok)) {
+    if (CFFI_UNLIKELY(!data) && cffi_view_detached(call->env, value)) {
+      cffi_throw_arg_error(call, value, DETACHED_PROBLEM);
+      return false;
+    }
     *out = (uintptr_t)data;
     return true;
   }
   size_t length;
   if (napi_get_dataview_info(call->env, value, &length, &data, NULL, NULL) == napi_ok) {
+    if (!data && cffi_view_detached(call->env, value)) {
+      cffi_throw_arg_error(call, value, DETACHED_PROBLEM);
+      return false;
+    }
     *out = (uintptr_t)data;
     return true;
   }
@@ -600,7 +644,7 @@ bool cffi_type_from_value(napi_env env, napi_value value, const char *symbol, co
     char name[64];
     size_t len;
     napi_get_value_string_utf8(env, value, name, sizeof name, &len);
-    if (len < sizeof name - 1 && lookup_type_name(name, out)) return true;
+    if (len < sizeof name - 1 && strlen(name) == len && lookup_type_name(name, out)) return true;
     cffi_throw(env, "TypeError", "Unknown type \"%s\" in %s of symbol \"%s\" (see FFIType for the names)",
                name, where, symbol);
     return false;

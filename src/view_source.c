@@ -150,9 +150,9 @@ napi_value cffi_view_source(napi_env env, napi_callback_info info) {
   }
   napi_value names, result;
   uint32_t count;
-  if (!cffi_object_keys(env, argv[0], "viewSource expects an object of symbol definitions", &names, &count))
+  if (!cffi_object_keys(env, argv[0], "viewSource expects an object of symbol definitions", &names, &count) ||
+      napi_create_array_with_length(env, count, &result) != napi_ok)
     return NULL;
-  napi_create_array_with_length(env, count, &result);
   for (uint32_t i = 0; i < count; i++) {
     napi_value key, definition, source;
     napi_get_element(env, names, i, &key);

@@ -222,6 +222,11 @@ static napi_value wrap_foreign_memory(napi_env env, napi_callback_info info, con
   if (length < 0) return cffi_throw(env, "RangeError", "%s: byteLength must not be negative, received %lld", fn, (long long)length);
 
   deallocator *dealloc = NULL;
+  /* Node 20 refuses huge external buffers but newer V8 does not: refuse
+   * ranges that cannot exist rather than rely on either. */
+  if ((uint64_t)length > CFFI_USER_ADDRESS_LIMIT - (uint64_t)(uintptr_t)start)
+    return cffi_throw(env, "RangeError", "%s: byteLength %lld from 0x%llx is larger than any valid memory range", fn,
+                      (long long)length, (unsigned long long)(uintptr_t)start);
   size_t dealloc_index = argc >= 5 ? 4 : 3;
   if (!is_missing(env, argc, dealloc_index, argv[dealloc_index])) {
     uint64_t fn_address, context = 0;

@@ -14,6 +14,7 @@
 #define CFFI_PLATFORM_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -64,6 +65,17 @@
 #define CFFI_HAVE_REGISTER_CALLS 0
 #define CFFI_INT_REGS 0
 #define CFFI_FLOAT_REGS 0
+#endif
+
+/* One past the highest user-space address: no foreign memory range can end
+ * beyond it. (x86-64 with 5-level paging hands out higher addresses only to
+ * programs that ask for them explicitly.) */
+#if defined(__x86_64__) || defined(_M_X64)
+#define CFFI_USER_ADDRESS_LIMIT (UINT64_C(1) << 47)
+#elif defined(__aarch64__) || defined(_M_ARM64)
+#define CFFI_USER_ADDRESS_LIMIT (UINT64_C(1) << 48)
+#else
+#define CFFI_USER_ADDRESS_LIMIT UINT64_MAX
 #endif
 
 /* Values travel as 64-bit register images; libffi reads narrower ones from

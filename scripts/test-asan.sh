@@ -59,7 +59,9 @@ log "building the addon with $san_flags ($CC) into build-asan/"
 stage="$OUT/tree"
 rm -rf "$stage"
 mkdir -p "$stage"
-cp -R "$ROOT/binding.gyp" "$ROOT/src" "$stage/"
+mkdir -p "$stage/scripts"
+cp -R "$ROOT/binding.gyp" "$ROOT/src" "$ROOT/package.json" "$stage/"
+cp "$ROOT/scripts/find-tcc.js" "$stage/scripts/"  # binding.gyp runs it
 (
   cd "$stage"
   CC="$CC" CFLAGS="$san_flags" LDFLAGS="$san_flags" \

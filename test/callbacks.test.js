@@ -10,18 +10,11 @@ const v8 = require("node:v8");
 const vm = require("node:vm");
 const { spawnSync } = require("node:child_process");
 const { dlopen, JSCallback, CFunction, read, ptr } = require("..");
-const { callbacksFixturePath, callbacksSymbols, CALLBACK_TYPES } = require("./helpers/callbacks-fixture");
+const { callbacksFixturePath, openCallbacksFixture, CALLBACK_TYPES } = require("./helpers/callbacks-fixture");
 
 const ROOT = path.join(__dirname, "..");
 const FIX = callbacksFixturePath();
-let lib;
-let C;
-
-before(() => {
-  lib = dlopen(FIX, callbacksSymbols());
-  C = lib.symbols;
-});
-after(() => lib.close());
+const C = openCallbacksFixture(dlopen);
 
 const I32 = { args: ["i32"], returns: "i32" };
 

@@ -6,23 +6,16 @@
 // A threadsafe callback with a result blocks its calling thread until the JS
 // thread runs it, so JS never waits for those threads inside an FFI call: it
 // polls threads_done() from timers instead.
-const { describe, test, before, after } = require("node:test");
+const { describe, test } = require("node:test");
 const assert = require("node:assert/strict");
 const path = require("node:path");
 const { spawnSync } = require("node:child_process");
 const { dlopen, JSCallback } = require("..");
-const { callbacksFixturePath, callbacksSymbols } = require("./helpers/callbacks-fixture");
+const { callbacksFixturePath, openCallbacksFixture } = require("./helpers/callbacks-fixture");
 
 const ROOT = path.join(__dirname, "..");
 const FIX = callbacksFixturePath();
-let lib;
-let C;
-
-before(() => {
-  lib = dlopen(FIX, callbacksSymbols());
-  C = lib.symbols;
-});
-after(() => lib.close());
+const C = openCallbacksFixture(dlopen);
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 

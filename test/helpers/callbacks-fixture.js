@@ -2,31 +2,14 @@
 // Builds test/fixture/callbacks.c (the JSCallback fixture) into a shared
 // library once per process and returns its path. Uses the system C compiler
 // (`cc`, or $CC) without a shell.
-const fs = require("node:fs");
-const os = require("node:os");
 const path = require("node:path");
-const { execFileSync } = require("node:child_process");
+const { before, after } = require("node:test");
+const { buildFixture } = require("./fixture.js");
 
 const SOURCE = path.join(__dirname, "..", "fixture", "callbacks.c");
-let cached = null;
 
 function callbacksFixturePath() {
-  if (cached && fs.existsSync(cached)) return cached;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cffi-bun-callbacks-"));
-  const out = path.join(dir, "libcallbacks.so");
-  const compiler = process.env.CC || "cc";
-  execFileSync(
-    compiler,
-    ["-shared", "-fPIC", "-O1", "-pthread", "-Wall", "-Wextra", "-o", out, SOURCE],
-    { stdio: ["ignore", "pipe", "pipe"] }
-  );
-  cached = out;
-  process.on("exit", () => {
-    try {
-      fs.rmSync(dir, { recursive: true, force: true });
-    } catch {}
-  });
-  return out;
+  return buildFixture("callbacks.c", ["-pthread"]);
 }
 
 // The symbol table for dlopen(); every fixture function with its signature.
@@ -65,4 +48,23 @@ function callbacksSymbols() {
   return symbols;
 }
 
-module.exports = { callbacksFixturePath, callbacksSymbols, CALLBACK_TYPES: TYPES, CALLBACKS_SOURCE: SOURCE };
+// Opens the fixture for a test file: C.symbols is filled before the tests run
+// and the library is closed after them.
+function openCallbacksFixture(dlopen) {
+  const C = {};
+  let lib;
+  before(() => {
+    lib = dlopen(callbacksFixturePath(), callbacksSymbols());
+    Object.assign(C, lib.symbols);
+  });
+  after(() => lib.close());
+  return C;
+}
+
+module.exports = {
+  callbacksFixturePath,
+  callbacksSymbols,
+  openCallbacksFixture,
+  CALLBACK_TYPES: TYPES,
+  CALLBACKS_SOURCE: SOURCE,
+};

@@ -33,6 +33,7 @@ bool cffi_prepare_signature(napi_env env, cffi_signature *sig, const char *symbo
   if (registers) {
     unsigned next_int = 0, next_float = 0;
     sig->engine = CFFI_ENGINE_REGISTERS;
+    sig->float_regs = floats > 0;
     for (unsigned i = 0; i < sig->nargs; i++) {
       sig->dest[i] = cffi_types[sig->args[i]].reg == CFFI_CLASS_FLOAT
                          ? (uint8_t)(CFFI_INT_REGS + next_float++)
@@ -61,7 +62,9 @@ void cffi_call_release(cffi_call *call) {
 }
 
 #if CFFI_HAVE_REGISTER_CALLS
-/* See platform.h: one prototype that loads every argument register. */
+/* See platform.h: one prototype that loads every argument register. When no
+ * argument is float-class, a prototype with the integer registers only is
+ * enough (and saves loading eight vector registers). */
 #if CFFI_INT_REGS == 6
 #define INT_PARAMS uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t
 #define INT_ARGS(r) r[0], r[1], r[2], r[3], r[4], r[5]
@@ -73,22 +76,32 @@ void cffi_call_release(cffi_call *call) {
 #define FLOAT_ARGS(f) f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7]
 typedef uint64_t (*int_result_fn)(INT_PARAMS, FLOAT_PARAMS);
 typedef double (*float_result_fn)(INT_PARAMS, FLOAT_PARAMS);
+typedef uint64_t (*int_only_int_result_fn)(INT_PARAMS);
+typedef double (*int_only_float_result_fn)(INT_PARAMS);
 
-static inline uint64_t register_call(void *address, const uint64_t *regs, bool float_result) {
-  double f[CFFI_FLOAT_REGS];
-  memcpy(f, regs + CFFI_INT_REGS, sizeof f);
-  if (float_result) {
-    double d = ((float_result_fn)address)(INT_ARGS(regs), FLOAT_ARGS(f));
-    uint64_t raw;
-    memcpy(&raw, &d, sizeof raw);
-    return raw;
+static inline __attribute__((always_inline)) uint64_t register_call(void *address,
+                                                                    const uint64_t *regs,
+                                                                    bool float_args,
+                                                                    bool float_result) {
+  double d;
+  uint64_t raw;
+  if (!float_args) {
+    if (!float_result) return ((int_only_int_result_fn)address)(INT_ARGS(regs));
+    d = ((int_only_float_result_fn)address)(INT_ARGS(regs));
+  } else {
+    double f[CFFI_FLOAT_REGS];
+    memcpy(f, regs + CFFI_INT_REGS, sizeof f);
+    if (!float_result) return ((int_result_fn)address)(INT_ARGS(regs), FLOAT_ARGS(f));
+    d = ((float_result_fn)address)(INT_ARGS(regs), FLOAT_ARGS(f));
   }
-  return ((int_result_fn)address)(INT_ARGS(regs), FLOAT_ARGS(f));
+  memcpy(&raw, &d, sizeof raw);
+  return raw;
 }
 #define REGISTER_SLOTS (CFFI_INT_REGS + CFFI_FLOAT_REGS)
 #else
-static inline uint64_t register_call(void *address, const uint64_t *regs, bool float_result) {
-  (void)address, (void)regs, (void)float_result;
+static inline uint64_t register_call(void *address, const uint64_t *regs, bool float_args,
+                                     bool float_result) {
+  (void)address, (void)regs, (void)float_args, (void)float_result;
   abort(); /* never chosen: cffi_prepare_signature picks libffi here */
 }
 #define REGISTER_SLOTS 1
@@ -107,12 +120,80 @@ static napi_value throw_missing(napi_env env, const cffi_function *fn, size_t ar
                     fn->sig.required == 1 ? "" : "s", argc);
 }
 
-static inline __attribute__((always_inline)) napi_value invoke(napi_env env, cffi_function *fn,
-                                                               size_t argc, napi_value *argv) {
-  const cffi_signature *sig = &fn->sig;
-  if (CFFI_UNLIKELY(!fn->owner->open)) return throw_closed(env, fn);
-  if (CFFI_UNLIKELY(argc < sig->required)) return throw_missing(env, fn, argc);
+/* JS -> C for one argument through the type table, with a per-call context
+ * of its own: for arguments that need no memory kept until the call returns
+ * (every type but cstring). Kept out of line so that the fast path below
+ * carries no context. */
+static __attribute__((noinline)) bool table_to_c(napi_env env, const cffi_function *fn,
+                                                 unsigned index, napi_value value, uint64_t *out) {
+  cffi_call call;
+  call.env = env;
+  call.symbol = fn->name;
+  call.index = index;
+  call.type = fn->sig.args[index];
+  call.heap_count = 0;
+  call.scratch_used = 0;
+  return cffi_types[call.type].to_c(&call, value, out);
+}
 
+/* JS -> C for one argument. The commonest types are converted inline with
+ * the one Node-API call a hand-written addon would make; every other type,
+ * and every value the inline case does not take, goes through the type
+ * table (which gives the same results for them, and the error messages). */
+static inline __attribute__((always_inline)) bool argument_to_c(napi_env env,
+                                                                const cffi_function *fn,
+                                                                unsigned index, napi_value value,
+                                                                uint64_t *out) {
+  int32_t i;
+  double d;
+  switch (fn->sig.args[index]) {
+    case CFFI_I32:
+      if (CFFI_LIKELY(napi_get_value_int32(env, value, &i) == napi_ok)) {
+        *out = (uint64_t)(int64_t)i;
+        return true;
+      }
+      break;
+    case CFFI_U32:
+      if (CFFI_LIKELY(napi_get_value_int32(env, value, &i) == napi_ok)) {
+        *out = (uint32_t)i;
+        return true;
+      }
+      break;
+    case CFFI_F64:
+      if (CFFI_LIKELY(napi_get_value_double(env, value, &d) == napi_ok)) {
+        memcpy(out, &d, sizeof d);
+        return true;
+      }
+      break;
+    default: break;
+  }
+  return table_to_c(env, fn, index, value, out);
+}
+
+/* C -> JS for the result, likewise: the commonest types inline. */
+static inline __attribute__((always_inline)) napi_value result_to_js(napi_env env, uint8_t type,
+                                                                     uint64_t raw) {
+  napi_value result;
+  switch (type) {
+    case CFFI_VOID: return NULL;
+    case CFFI_I32:
+      napi_create_int32(env, (int32_t)raw, &result);
+      return result;
+    case CFFI_F64: {
+      double d;
+      memcpy(&d, &raw, sizeof d);
+      napi_create_double(env, d, &result);
+      return result;
+    }
+    default: return cffi_types[type].to_js(env, raw);
+  }
+}
+
+/* The general path: libffi, or arguments (cstring) whose conversion needs
+ * memory that lives until the call returns. */
+static __attribute__((noinline)) napi_value invoke_general(napi_env env, cffi_function *fn,
+                                                           size_t argc, napi_value *argv) {
+  const cffi_signature *sig = &fn->sig;
   cffi_call call;
   call.env = env;
   call.symbol = fn->name;
@@ -122,20 +203,20 @@ static inline __attribute__((always_inline)) napi_value invoke(napi_env env, cff
   uint64_t slots[CFFI_MAX_ARGS > REGISTER_SLOTS ? CFFI_MAX_ARGS : REGISTER_SLOTS];
   const bool registers = sig->engine == CFFI_ENGINE_REGISTERS;
   if (registers) memset(slots, 0, REGISTER_SLOTS * sizeof slots[0]);
+  (void)argc;
 
   for (unsigned i = 0; i < sig->nargs; i++) {
-    const uint8_t type = sig->args[i];
     call.index = i;
-    call.type = type;
-    if (CFFI_UNLIKELY(!cffi_types[type].to_c(&call, argv[i], &slots[sig->dest[i]]))) {
+    call.type = sig->args[i];
+    if (CFFI_UNLIKELY(!cffi_types[sig->args[i]].to_c(&call, argv[i], &slots[sig->dest[i]]))) {
       cffi_call_release(&call);
       return NULL;
     }
   }
 
   uint64_t raw;
-  if (CFFI_LIKELY(registers)) {
-    raw = register_call(fn->address, slots, cffi_types[sig->returns].reg == CFFI_CLASS_FLOAT);
+  if (registers) {
+    raw = register_call(fn->address, slots, true, cffi_types[sig->returns].reg == CFFI_CLASS_FLOAT);
   } else {
     void *values[CFFI_MAX_ARGS];
     for (unsigned i = 0; i < sig->nargs; i++) values[i] = &slots[i];
@@ -145,17 +226,50 @@ static inline __attribute__((always_inline)) napi_value invoke(napi_env env, cff
   return cffi_types[sig->returns].to_js(env, raw);
 }
 
-/* One entry point per arity up to 8, then a general one. */
-#define DEFINE_ENTRY_AS(entry_name, n)                                       \
+/* The hot path: register engine, no argument needing call-lifetime memory.
+ * No per-call context, no allocation, one Node-API call per conversion. */
+/* `arity` is the entry point's compile-time argument count (the signature's
+ * nargs), so that the conversion loop unrolls; 0 for the general entry. */
+static inline __attribute__((always_inline)) napi_value invoke(napi_env env, cffi_function *fn,
+                                                               size_t argc, napi_value *argv,
+                                                               unsigned arity) {
+  const cffi_signature *sig = &fn->sig;
+  const unsigned nargs = arity ? arity : sig->nargs;
+  if (CFFI_UNLIKELY(!fn->owner->open)) return throw_closed(env, fn);
+  if (CFFI_UNLIKELY(argc < sig->required)) return throw_missing(env, fn, argc);
+  if (CFFI_UNLIKELY(sig->engine != CFFI_ENGINE_REGISTERS || sig->has_strings))
+    return invoke_general(env, fn, argc, argv);
+
+  /* Registers no argument uses are passed as 0. */
+  uint64_t slots[REGISTER_SLOTS];
+  memset(slots, 0, CFFI_INT_REGS * sizeof slots[0]);
+  if (sig->float_regs) memset(slots + CFFI_INT_REGS, 0, CFFI_FLOAT_REGS * sizeof slots[0]);
+
+  for (unsigned i = 0; i < nargs; i++) {
+    if (CFFI_UNLIKELY(!argument_to_c(env, fn, i, argv[i], &slots[sig->dest[i]]))) return NULL;
+  }
+  uint64_t raw = register_call(fn->address, slots, sig->float_regs,
+                               cffi_types[sig->returns].reg == CFFI_CLASS_FLOAT);
+  return result_to_js(env, sig->returns, raw);
+}
+
+/* One entry point per arity up to 8, then a general one (arity 0: read
+ * nargs from the signature). */
+#define DEFINE_ENTRY_AS(entry_name, slots, arity)                            \
   static napi_value entry_name(napi_env env, napi_callback_info info) {     \
-    napi_value argv[(n) ? (n) : 1];                                          \
-    size_t argc = (n);                                                       \
+    napi_value argv[slots];                                                  \
+    size_t argc = (slots);                                                   \
     void *data;                                                              \
     napi_get_cb_info(env, info, &argc, argv, NULL, &data);                   \
-    return invoke(env, (cffi_function *)data, argc, argv);                   \
+    return invoke(env, (cffi_function *)data, argc, argv, (arity));          \
   }
-#define DEFINE_ENTRY(n) DEFINE_ENTRY_AS(entry_##n, n)
-DEFINE_ENTRY(0)
+#define DEFINE_ENTRY(n) DEFINE_ENTRY_AS(entry_##n, n, n)
+/* No arguments: ask Node-API for the function's data only. */
+static napi_value entry_0(napi_env env, napi_callback_info info) {
+  void *data;
+  napi_get_cb_info(env, info, NULL, NULL, NULL, &data);
+  return invoke(env, (cffi_function *)data, 0, NULL, 0);
+}
 DEFINE_ENTRY(1)
 DEFINE_ENTRY(2)
 DEFINE_ENTRY(3)
@@ -164,7 +278,7 @@ DEFINE_ENTRY(5)
 DEFINE_ENTRY(6)
 DEFINE_ENTRY(7)
 DEFINE_ENTRY(8)
-DEFINE_ENTRY_AS(entry_general, CFFI_MAX_ARGS)
+DEFINE_ENTRY_AS(entry_general, CFFI_MAX_ARGS, 0)
 
 static const napi_callback entries_by_arity[] = {entry_0, entry_1, entry_2, entry_3, entry_4,
                                                  entry_5, entry_6, entry_7, entry_8};

@@ -91,6 +91,7 @@ typedef struct {
   uint8_t args[CFFI_MAX_ARGS];     /* cffi_type_id per argument */
   uint8_t required;                /* JS arguments that must be present */
   cffi_engine engine;
+  bool float_regs;                 /* register engine: some argument is float-class */
   /* Where argument i's register image goes: for the register engine an
    * index into [int regs..., float regs...]; for libffi, i itself. */
   uint8_t dest[CFFI_MAX_ARGS];

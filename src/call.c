@@ -137,7 +137,8 @@ static __attribute__((noinline)) bool table_to_c(napi_env env, const cffi_functi
 }
 
 /* JS -> C for one argument. The commonest types are converted inline with
- * the one Node-API call a hand-written addon would make; every other type,
+ * the one Node-API call a hand-written addon would make (for pointers, the
+ * TypedArray case, as the table's converter tries first); every other type,
  * and every value the inline case does not take, goes through the type
  * table (which gives the same results for them, and the error messages). */
 static inline __attribute__((always_inline)) bool argument_to_c(napi_env env,
@@ -165,6 +166,24 @@ static inline __attribute__((always_inline)) bool argument_to_c(napi_env env,
         return true;
       }
       break;
+    case CFFI_I64:
+    case CFFI_U64: {
+      int64_t big;
+      bool lossless;
+      if (CFFI_LIKELY(napi_get_value_bigint_int64(env, value, &big, &lossless) == napi_ok)) {
+        *out = (uint64_t)big;
+        return true;
+      }
+      break;
+    }
+    case CFFI_PTR: {
+      void *data;
+      if (napi_get_typedarray_info(env, value, NULL, NULL, &data, NULL, NULL) == napi_ok) {
+        *out = (uintptr_t)data;
+        return true;
+      }
+      break;
+    }
     default: break;
   }
   return table_to_c(env, fn, index, value, out);
@@ -185,6 +204,9 @@ static inline __attribute__((always_inline)) napi_value result_to_js(napi_env en
       napi_create_double(env, d, &result);
       return result;
     }
+    case CFFI_U64:
+      napi_create_bigint_uint64(env, raw, &result);
+      return result;
     default: return cffi_types[type].to_js(env, raw);
   }
 }

@@ -34,6 +34,7 @@ bool cffi_prepare_signature(napi_env env, cffi_signature *sig, const char *symbo
   if (registers) {
     unsigned next_int = 0, next_float = 0;
     sig->engine = CFFI_ENGINE_REGISTERS;
+    sig->float_regs = floats > 0;
     for (unsigned i = 0; i < sig->nargs; i++) {
       sig->dest[i] = cffi_types[sig->args[i]].reg == CFFI_CLASS_FLOAT
                          ? (uint8_t)(CFFI_INT_REGS + next_float++)
@@ -81,7 +82,9 @@ void cffi_call_release(cffi_call *call) {
 }
 
 #if CFFI_HAVE_REGISTER_CALLS
-/* See platform.h: one prototype that loads every argument register. */
+/* See platform.h: one prototype that loads every argument register. When no
+ * argument is float-class, a prototype with the integer registers only is
+ * enough (and saves loading eight vector registers). */
 #if CFFI_INT_REGS == 6
 #define INT_PARAMS uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t
 #define INT_ARGS(r) r[0], r[1], r[2], r[3], r[4], r[5]
@@ -93,22 +96,30 @@ void cffi_call_release(cffi_call *call) {
 #define FLOAT_ARGS(f) f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7]
 typedef uint64_t (*int_result_fn)(INT_PARAMS, FLOAT_PARAMS);
 typedef double (*float_result_fn)(INT_PARAMS, FLOAT_PARAMS);
+typedef uint64_t (*int_only_int_result_fn)(INT_PARAMS);
+typedef double (*int_only_float_result_fn)(INT_PARAMS);
 
-static inline uint64_t register_call(void *address, const uint64_t *regs, bool float_result) {
-  double f[CFFI_FLOAT_REGS];
-  memcpy(f, regs + CFFI_INT_REGS, sizeof f);
-  if (float_result) {
-    double d = ((float_result_fn)address)(INT_ARGS(regs), FLOAT_ARGS(f));
-    uint64_t raw;
-    memcpy(&raw, &d, sizeof raw);
-    return raw;
+static inline __attribute__((always_inline)) uint64_t register_call(void *address, const uint64_t *regs,
+                                                                    bool float_args, bool float_result) {
+  double d;
+  uint64_t raw;
+  if (!float_args) {
+    if (!float_result) return ((int_only_int_result_fn)address)(INT_ARGS(regs));
+    d = ((int_only_float_result_fn)address)(INT_ARGS(regs));
+  } else {
+    double f[CFFI_FLOAT_REGS];
+    memcpy(f, regs + CFFI_INT_REGS, sizeof f);
+    if (!float_result) return ((int_result_fn)address)(INT_ARGS(regs), FLOAT_ARGS(f));
+    d = ((float_result_fn)address)(INT_ARGS(regs), FLOAT_ARGS(f));
   }
-  return ((int_result_fn)address)(INT_ARGS(regs), FLOAT_ARGS(f));
+  memcpy(&raw, &d, sizeof raw);
+  return raw;
 }
 #define REGISTER_SLOTS (CFFI_INT_REGS + CFFI_FLOAT_REGS)
 #else
-static inline uint64_t register_call(void *address, const uint64_t *regs, bool float_result) {
-  (void)address, (void)regs, (void)float_result;
+static inline uint64_t register_call(void *address, const uint64_t *regs, bool float_args,
+                                     bool float_result) {
+  (void)address, (void)regs, (void)float_args, (void)float_result;
   abort(); /* never chosen: cffi_prepare_signature picks libffi here */
 }
 #define REGISTER_SLOTS 1
@@ -155,21 +166,6 @@ static bool convert_arguments(cffi_call *call, const cffi_signature *sig, napi_v
   return true;
 }
 
-/* After the C call: errno captured first, then strings freed, then either a
- * callback's exception or the converted result. */
-static inline napi_value finish_call(napi_env env, const cffi_function *fn, cffi_call *call,
-                                     uint64_t raw) {
-  cffi_env_state *state = fn->state;
-  state->last_errno = errno;
-#ifdef _WIN32
-  state->last_error = GetLastError();
-#endif
-  state->call_depth--;
-  if (CFFI_UNLIKELY(call->heap != NULL)) cffi_call_release(call);
-  if (CFFI_UNLIKELY(state->pending_exception != NULL)) return rethrow_callback_exception(env, state);
-  return cffi_types[fn->sig.returns].to_js(env, raw);
-}
-
 /* FFI calls share one errno that Node's own work in between cannot
  * disturb: a call that leaves errno alone leaves errno() as it was. */
 static inline void start_call(cffi_env_state *state) {
@@ -177,48 +173,176 @@ static inline void start_call(cffi_env_state *state) {
   errno = state->last_errno;
 }
 
-/* libffi engine: kept out of line so the register path's frame stays small. */
-static __attribute__((noinline)) napi_value invoke_libffi(napi_env env, cffi_function *fn,
-                                                          cffi_call *call, napi_value *argv) {
-  const cffi_signature *sig = &fn->sig;
-  uint64_t slots[sig->nargs ? sig->nargs : 1];
-  void *values[sig->nargs ? sig->nargs : 1];
-  if (!convert_arguments(call, sig, argv, slots)) return NULL;
-  for (unsigned i = 0; i < sig->nargs; i++) values[i] = &slots[i];
-  uint64_t raw;
-  start_call(fn->state);
-  ffi_call((ffi_cif *)&sig->cif, FFI_FN(fn->address), &raw, values);
-  return finish_call(env, fn, call, raw);
+/* Right after the C call: errno captured before anything can change it. */
+static inline void end_call(cffi_env_state *state) {
+  state->last_errno = errno;
+#ifdef _WIN32
+  state->last_error = GetLastError();
+#endif
+  state->call_depth--;
 }
 
-static inline __attribute__((always_inline)) napi_value invoke(napi_env env, cffi_function *fn,
-                                                               size_t argc, napi_value *argv) {
-  const cffi_signature *sig = &fn->sig;
-  if (CFFI_UNLIKELY(!fn->owner->open)) return throw_closed(env, fn);
-  if (CFFI_UNLIKELY(argc < sig->required)) return throw_missing(env, fn, argc);
+/* C -> JS for the result: the commonest types inline, the rest through the
+ * type table (same results). A callback's exception takes precedence. */
+static inline __attribute__((always_inline)) napi_value result_to_js(napi_env env, const cffi_function *fn,
+                                                                     uint64_t raw) {
+  if (CFFI_UNLIKELY(fn->state->pending_exception != NULL))
+    return rethrow_callback_exception(env, fn->state);
+  napi_value result;
+  switch (fn->sig.returns) {
+    case CFFI_VOID: return NULL;
+    case CFFI_I32:
+      napi_create_int32(env, (int32_t)raw, &result);
+      return result;
+    case CFFI_F64: {
+      double d;
+      memcpy(&d, &raw, sizeof d);
+      napi_create_double(env, d, &result);
+      return result;
+    }
+    case CFFI_U64:
+      napi_create_bigint_uint64(env, raw, &result);
+      return result;
+    default: return cffi_types[fn->sig.returns].to_js(env, raw);
+  }
+}
 
+/* The general path: libffi, or arguments (cstring) whose conversion needs
+ * memory that lives until the call returns. Out of line, so the hot path's
+ * frame stays small (JS -> C -> JS recursion stacks one per level). */
+static __attribute__((noinline)) napi_value invoke_general(napi_env env, cffi_function *fn,
+                                                           napi_value *argv) {
+  const cffi_signature *sig = &fn->sig;
   cffi_call call;
   cffi_call_init(&call, env, fn->name);
-  if (CFFI_UNLIKELY(sig->engine != CFFI_ENGINE_REGISTERS)) return invoke_libffi(env, fn, &call, argv);
-
-  uint64_t regs[REGISTER_SLOTS] = {0};
-  if (CFFI_UNLIKELY(!convert_arguments(&call, sig, argv, regs))) return NULL;
-  start_call(fn->state);
-  uint64_t raw = register_call(fn->address, regs, cffi_types[sig->returns].reg == CFFI_CLASS_FLOAT);
-  return finish_call(env, fn, &call, raw);
+  uint64_t raw;
+  if (sig->engine == CFFI_ENGINE_REGISTERS) {
+    uint64_t regs[REGISTER_SLOTS] = {0};
+    if (!convert_arguments(&call, sig, argv, regs)) return NULL;
+    start_call(fn->state);
+    raw = register_call(fn->address, regs, sig->float_regs, cffi_types[sig->returns].reg == CFFI_CLASS_FLOAT);
+  } else {
+    uint64_t slots[sig->nargs ? sig->nargs : 1];
+    void *values[sig->nargs ? sig->nargs : 1];
+    if (!convert_arguments(&call, sig, argv, slots)) return NULL;
+    for (unsigned i = 0; i < sig->nargs; i++) values[i] = &slots[i];
+    start_call(fn->state);
+    ffi_call((ffi_cif *)&sig->cif, FFI_FN(fn->address), &raw, values);
+  }
+  end_call(fn->state);
+  if (CFFI_UNLIKELY(call.heap != NULL)) cffi_call_release(&call);
+  return result_to_js(env, fn, raw);
 }
 
-/* One entry point per arity up to 8, then a general one. */
-#define DEFINE_ENTRY_AS(entry_name, n)                                       \
+/* JS -> C for one argument through the type table, with a per-call context
+ * of its own: for types needing no memory kept until the call returns
+ * (every type but cstring, which takes invoke_general). Out of line so the
+ * hot path carries no context. */
+static __attribute__((noinline)) bool table_to_c(napi_env env, const cffi_function *fn, unsigned index,
+                                                 napi_value value, uint64_t *out) {
+  cffi_call call;
+  cffi_call_init(&call, env, fn->name);
+  call.index = index;
+  call.type = fn->sig.args[index];
+  return cffi_types[call.type].to_c(&call, value, out);
+}
+
+/* JS -> C for one argument: the commonest types inline, with the one
+ * Node-API call a hand-written addon would make; any other type, or any
+ * value the inline case does not take (including a detached view's NULL),
+ * goes through the type table, which gives the same results and the error
+ * messages. */
+static inline __attribute__((always_inline)) bool argument_to_c(napi_env env, const cffi_function *fn,
+                                                                unsigned index, napi_value value,
+                                                                uint64_t *out) {
+  int32_t i;
+  double d;
+  switch (fn->sig.args[index]) {
+    case CFFI_I32:
+      if (CFFI_LIKELY(napi_get_value_int32(env, value, &i) == napi_ok)) {
+        *out = (uint64_t)(int64_t)i;
+        return true;
+      }
+      break;
+    case CFFI_U32:
+      if (CFFI_LIKELY(napi_get_value_int32(env, value, &i) == napi_ok)) {
+        *out = (uint32_t)i;
+        return true;
+      }
+      break;
+    case CFFI_F64:
+      if (CFFI_LIKELY(napi_get_value_double(env, value, &d) == napi_ok)) {
+        memcpy(out, &d, sizeof d);
+        return true;
+      }
+      break;
+    case CFFI_I64:
+    case CFFI_U64: {
+      int64_t big;
+      bool lossless;
+      if (CFFI_LIKELY(napi_get_value_bigint_int64(env, value, &big, &lossless) == napi_ok)) {
+        *out = (uint64_t)big;
+        return true;
+      }
+      break;
+    }
+    case CFFI_PTR: {
+      void *data;
+      if (napi_get_typedarray_info(env, value, NULL, NULL, &data, NULL, NULL) == napi_ok && data) {
+        *out = (uintptr_t)data;
+        return true;
+      }
+      break;
+    }
+    default: break;
+  }
+  return table_to_c(env, fn, index, value, out);
+}
+
+/* The hot path: register engine, no argument needing call-lifetime memory.
+ * No per-call context, no allocation, one Node-API call per conversion.
+ * `arity` is the entry point's compile-time argument count, so the loop
+ * unrolls; 0 for the general entry (read from the signature). */
+static inline __attribute__((always_inline)) napi_value invoke(napi_env env, cffi_function *fn,
+                                                               size_t argc, napi_value *argv,
+                                                               unsigned arity) {
+  const cffi_signature *sig = &fn->sig;
+  const unsigned nargs = arity ? arity : sig->nargs;
+  if (CFFI_UNLIKELY(!fn->owner->open)) return throw_closed(env, fn);
+  if (CFFI_UNLIKELY(argc < sig->required)) return throw_missing(env, fn, argc);
+  if (CFFI_UNLIKELY(sig->engine != CFFI_ENGINE_REGISTERS || sig->has_strings))
+    return invoke_general(env, fn, argv);
+
+  /* Registers no argument uses are passed as 0. */
+  uint64_t regs[REGISTER_SLOTS];
+  memset(regs, 0, CFFI_INT_REGS * sizeof regs[0]);
+  if (sig->float_regs) memset(regs + CFFI_INT_REGS, 0, CFFI_FLOAT_REGS * sizeof regs[0]);
+  for (unsigned i = 0; i < nargs; i++) {
+    if (CFFI_UNLIKELY(!argument_to_c(env, fn, i, argv[i], &regs[sig->dest[i]]))) return NULL;
+  }
+  start_call(fn->state);
+  uint64_t raw = register_call(fn->address, regs, sig->float_regs, cffi_types[sig->returns].reg == CFFI_CLASS_FLOAT);
+  end_call(fn->state);
+  return result_to_js(env, fn, raw);
+}
+
+/* One entry point per arity up to 8, then a general one (arity 0: nargs
+ * read from the signature). */
+#define DEFINE_ENTRY_AS(entry_name, slots, arity)                            \
   static napi_value entry_name(napi_env env, napi_callback_info info) {     \
-    napi_value argv[(n) ? (n) : 1];                                          \
-    size_t argc = (n);                                                       \
+    napi_value argv[slots];                                                  \
+    size_t argc = (slots);                                                   \
     void *data;                                                              \
     napi_get_cb_info(env, info, &argc, argv, NULL, &data);                   \
-    return invoke(env, (cffi_function *)data, argc, argv);                   \
+    return invoke(env, (cffi_function *)data, argc, argv, (arity));          \
   }
-#define DEFINE_ENTRY(n) DEFINE_ENTRY_AS(entry_##n, n)
-DEFINE_ENTRY(0)
+#define DEFINE_ENTRY(n) DEFINE_ENTRY_AS(entry_##n, n, n)
+/* No arguments: ask Node-API for the function's data only. */
+static napi_value entry_0(napi_env env, napi_callback_info info) {
+  void *data;
+  napi_get_cb_info(env, info, NULL, NULL, NULL, &data);
+  return invoke(env, (cffi_function *)data, 0, NULL, 0);
+}
 DEFINE_ENTRY(1)
 DEFINE_ENTRY(2)
 DEFINE_ENTRY(3)
@@ -227,7 +351,7 @@ DEFINE_ENTRY(5)
 DEFINE_ENTRY(6)
 DEFINE_ENTRY(7)
 DEFINE_ENTRY(8)
-DEFINE_ENTRY_AS(entry_general, CFFI_MAX_ARGS)
+DEFINE_ENTRY_AS(entry_general, CFFI_MAX_ARGS, 0)
 
 static const napi_callback entries_by_arity[] = {entry_0, entry_1, entry_2, entry_3, entry_4,
                                                  entry_5, entry_6, entry_7, entry_8};

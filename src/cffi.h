@@ -115,6 +115,7 @@ typedef struct {
   uint8_t required;                /* JS arguments that must be present */
   ffi_abi abi;                     /* calling convention (src/abi.c) */
   cffi_engine engine;
+  bool float_regs;                 /* register engine: some argument is float-class */
   /* Where argument i's register image goes: for the register engine an
    * index into [int regs..., float regs...]; for libffi, i itself. */
   uint8_t dest[CFFI_MAX_ARGS];

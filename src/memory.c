@@ -22,14 +22,16 @@ typedef struct {
   const char *name;
   uint8_t type;  /* cffi_type_id used to convert */
   uint8_t size;
+  const char *read_name, *write_name; /* for messages */
 } accessor;
 
+#define ACCESSOR(name, type, size) {name, type, size, "read." name, "write." name}
 /* read.X / write.X, in Bun's order; intptr reads a signed pointer-sized value. */
 static const accessor accessors[] = {
-    {"u8", CFFI_U8, 1},    {"u16", CFFI_U16, 2}, {"u32", CFFI_U32, 4},  {"ptr", CFFI_PTR, 8},
-    {"i8", CFFI_I8, 1},    {"i16", CFFI_I16, 2}, {"i32", CFFI_I32, 4},  {"i64", CFFI_I64, 8},
-    {"u64", CFFI_U64, 8},  {"intptr", CFFI_I64_FAST, 8},               {"f32", CFFI_F32, 4},
-    {"f64", CFFI_F64, 8},
+    ACCESSOR("u8", CFFI_U8, 1),   ACCESSOR("u16", CFFI_U16, 2), ACCESSOR("u32", CFFI_U32, 4),
+    ACCESSOR("ptr", CFFI_PTR, 8), ACCESSOR("i8", CFFI_I8, 1),   ACCESSOR("i16", CFFI_I16, 2),
+    ACCESSOR("i32", CFFI_I32, 4), ACCESSOR("i64", CFFI_I64, 8), ACCESSOR("u64", CFFI_U64, 8),
+    ACCESSOR("intptr", CFFI_I64_FAST, 8), ACCESSOR("f32", CFFI_F32, 4), ACCESSOR("f64", CFFI_F64, 8),
 };
 
 static bool is_missing(napi_env env, size_t argc, size_t index, napi_value value) {
@@ -117,8 +119,7 @@ static napi_value read_entry(napi_env env, napi_callback_info info) {
   const accessor *acc = data;
   uint8_t *at;
   if (CFFI_UNLIKELY(argc < 1 || !quick_read_address(env, argc, argv, &at))) {
-    char fn[32];
-    snprintf(fn, sizeof fn, "read.%s", acc->name);
+    const char *fn = acc->read_name;
     if (argc < 1) return cffi_throw(env, "TypeError", "%s(ptr, byteOffset?) expects a pointer", fn);
     int64_t offset;
     if (!optional_integer(env, fn, "byteOffset", argc, 1, argv[1], 0, &offset) ||
@@ -142,8 +143,7 @@ static napi_value write_entry(napi_env env, napi_callback_info info) {
   void *data;
   napi_get_cb_info(env, info, &argc, argv, NULL, &data);
   const accessor *acc = data;
-  char fn[32];
-  snprintf(fn, sizeof fn, "write.%s", acc->name);
+  const char *fn = acc->write_name;
   if (argc < 2) return cffi_throw(env, "TypeError", "%s(target, value, byteOffset?) expects 2 arguments, received %zu", fn, argc);
   int64_t offset;
   uint8_t *at;
@@ -166,6 +166,9 @@ static napi_value ptr_entry(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   void *data;
   size_t length;
+  /* The common case first: a TypedArray and no offset (no length needed). */
+  if (argc == 1 && napi_get_typedarray_info(env, argv[0], NULL, NULL, &data, NULL, NULL) == napi_ok && data)
+    return cffi_address_to_js(env, (uintptr_t)data);
   if (argc < 1 || !cffi_view_info(env, argv[0], &data, &length)) {
     return cffi_throw(env, "TypeError", "ptr() expects a TypedArray, ArrayBuffer or DataView, received %s",
                       argc < 1 ? "nothing" : cffi_value_kind(env, argv[0]));

@@ -83,10 +83,19 @@ class JSCallback {
     }
     // No definition at all is a void() callback; null or anything else that is
     // not an object is refused by the native side with a message naming it.
-    const [handle, ptr] = native.callbackCreate(definition === undefined ? {} : definition, fn);
+    // The properties are read here: far cheaper in JS than through Node-API.
+    const def = definition === undefined ? {} : definition;
+    let handle;
+    let threadsafe = false;
+    if (def !== null && (typeof def === "object" || typeof def === "function")) {
+      threadsafe = !!def.threadsafe;
+      handle = native.callbackCreate(fn, def, def.args, def.returns, def.abi, threadsafe);
+    } else {
+      handle = native.callbackCreate(fn, def);
+    }
     this.#handle = handle;
-    this.#threadsafe = !!definition?.threadsafe;
-    this.ptr = ptr;
+    this.#threadsafe = threadsafe;
+    this.ptr = native.callbackAddress(handle);
   }
 
   get threadsafe() {

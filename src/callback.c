@@ -359,26 +359,45 @@ static napi_value callback_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* callbackAddress(handle) -> the C-callable address, or null once closed. */
+static napi_value callback_address(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value value;
+  callback_handle *handle;
+  napi_get_cb_info(env, info, &argc, &value, NULL, NULL);
+  if (argc < 1 || napi_get_value_external(env, value, (void **)&handle) != napi_ok)
+    return cffi_throw(env, "TypeError", "JSCallback: not a callback handle");
+  return cffi_address_to_js(env, handle->cb ? (uintptr_t)handle->cb->code : 0);
+}
+
 static void finalize_handle(napi_env env, void *data, void *hint) {
   (void)env, (void)hint;
   free(data);
 }
 
-/* callbackCreate(definition, fn) -> [handle, ptr] */
+/* callbackCreate(fn, definition, args, returns, abi, threadsafe) -> handle.
+ * The shim reads the definition's properties (cheap in JS, about a
+ * thousand instructions each through Node-API); the definition itself is
+ * passed for its type check. */
 static napi_value callback_create(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 6;
+  napi_value argv[6];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   empty_graveyard();
   napi_valuetype fn_type = napi_undefined;
-  if (argc >= 2) napi_typeof(env, argv[1], &fn_type);
+  if (argc >= 1) napi_typeof(env, argv[0], &fn_type);
   if (fn_type != napi_function)
     return cffi_throw(env, "TypeError", "JSCallback expects a function, received %s",
-                      argc >= 2 ? cffi_value_kind(env, argv[1]) : "nothing");
+                      argc >= 1 ? cffi_value_kind(env, argv[0]) : "nothing");
+  if (argc < 6) {
+    if (argc >= 2) cffi_check_definition(env, argv[1], "JSCallback");
+    return argc >= 2 ? NULL : cffi_throw(env, "TypeError", "JSCallback expects a definition");
+  }
+  if (!cffi_check_definition(env, argv[1], "JSCallback")) return NULL;
 
   cffi_callback *cb = calloc(1, sizeof *cb);
   if (!cb) return cffi_throw(env, "RangeError", "JSCallback: out of memory");
-  if (!cffi_parse_signature(env, argv[0], "JSCallback", &cb->sig)) goto fail;
+  if (!cffi_parse_signature_parts(env, argv[2], argv[3], argv[4], "JSCallback", &cb->sig)) goto fail;
   for (unsigned i = 0; i < cb->sig.nargs; i++) {
     if (cb->sig.args[i] == CFFI_NAPI_ENV) {
       cffi_throw(env, "TypeError", "JSCallback: napi_env is not a valid callback argument type (args[%u])", i);
@@ -393,13 +412,8 @@ static napi_value callback_create(napi_env env, napi_callback_info info) {
     goto fail;
   }
 
-  napi_value threadsafe_value;
   bool threadsafe = false;
-  if (napi_get_named_property(env, argv[0], "threadsafe", &threadsafe_value) == napi_ok) {
-    napi_value coerced;
-    napi_coerce_to_bool(env, threadsafe_value, &coerced);
-    napi_get_value_bool(env, coerced, &threadsafe);
-  }
+  napi_get_value_bool(env, argv[5], &threadsafe);
   cb->threadsafe = threadsafe;
   cb->js_thread = cffi_current_thread();
   napi_get_instance_data(env, (void **)&cb->state);
@@ -428,10 +442,10 @@ static napi_value callback_create(napi_env env, napi_callback_info info) {
     napi_unref_threadsafe_function(env, cb->tsfn);
     napi_add_env_cleanup_hook(env, teardown_threadsafe, cb);
   }
-  napi_create_reference(env, argv[1], 1, &cb->function);
+  napi_create_reference(env, argv[0], 1, &cb->function);
 
   callback_handle *box = malloc(sizeof *box);
-  napi_value handle, address, pair;
+  napi_value handle;
   if (!box || napi_create_external(env, box, finalize_handle, NULL, &handle) != napi_ok) {
     free(box);
     napi_delete_reference(env, cb->function);
@@ -452,11 +466,7 @@ static napi_value callback_create(napi_env env, napi_callback_info info) {
     cffi_describe_signature(&cb->sig, signature, sizeof signature);
     cffi_debug_log("created JSCallback at %p: %s%s", cb->code, signature, threadsafe ? ", threadsafe" : "");
   }
-  address = cffi_address_to_js(env, (uintptr_t)cb->code);
-  napi_create_array_with_length(env, 2, &pair);
-  napi_set_element(env, pair, 0, handle);
-  napi_set_element(env, pair, 1, address);
-  return pair;
+  return handle;
 
 fail:
   free_callback(cb);
@@ -466,4 +476,5 @@ fail:
 void cffi_make_callback_exports(napi_env env, napi_value exports) {
   cffi_set_function(env, exports, "callbackCreate", callback_create, NULL);
   cffi_set_function(env, exports, "callbackClose", callback_close, NULL);
+  cffi_set_function(env, exports, "callbackAddress", callback_address, NULL);
 }

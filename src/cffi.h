@@ -157,8 +157,11 @@ static inline void cffi_call_init(cffi_call *call, napi_env env, const char *sym
 /* types.c */
 bool cffi_type_from_value(napi_env env, napi_value value, const char *symbol,
                           const char *where, cffi_type_id *out);
+bool cffi_check_definition(napi_env env, napi_value definition, const char *symbol);
 bool cffi_parse_signature(napi_env env, napi_value definition, const char *symbol,
                           cffi_signature *sig);
+bool cffi_parse_signature_parts(napi_env env, napi_value args, napi_value returns, napi_value abi,
+                                const char *symbol, cffi_signature *sig);
 napi_value cffi_make_ffitype_object(napi_env env);
 void cffi_throw_arg_error(cffi_call *call, napi_value value, const char *problem);
 bool cffi_value_to_address(napi_env env, napi_value value, const char *what, uint64_t *out);

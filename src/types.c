@@ -659,9 +659,9 @@ static bool is_nullish(napi_env env, napi_value value) {
   return napi_typeof(env, value, &t) == napi_ok && (t == napi_undefined || t == napi_null);
 }
 
-/* { args?: type[], returns?: type } -> sig (types only; call.c prepares it). */
-bool cffi_parse_signature(napi_env env, napi_value definition, const char *symbol,
-                          cffi_signature *sig) {
+/* A definition must be a plain object (or function); arrays and primitives
+ * are refused with a message naming the symbol. */
+bool cffi_check_definition(napi_env env, napi_value definition, const char *symbol) {
   napi_valuetype t;
   bool is_array = false;
   napi_typeof(env, definition, &t);
@@ -672,12 +672,30 @@ bool cffi_parse_signature(napi_env env, napi_value definition, const char *symbo
                symbol, cffi_value_kind(env, definition));
     return false;
   }
+  return true;
+}
+
+/* { args?: type[], returns?: type, abi?: string } -> sig (types only;
+ * call.c prepares it). */
+bool cffi_parse_signature(napi_env env, napi_value definition, const char *symbol,
+                          cffi_signature *sig) {
+  napi_value args, returns, abi;
+  if (!cffi_check_definition(env, definition, symbol) ||
+      napi_get_named_property(env, definition, "args", &args) != napi_ok ||
+      napi_get_named_property(env, definition, "returns", &returns) != napi_ok ||
+      napi_get_named_property(env, definition, "abi", &abi) != napi_ok)
+    return false;
+  return cffi_parse_signature_parts(env, args, returns, abi, symbol, sig);
+}
+
+/* The same from the three values, for callers that already read them. */
+bool cffi_parse_signature_parts(napi_env env, napi_value args, napi_value returns, napi_value abi,
+                                const char *symbol, cffi_signature *sig) {
+  bool is_array = false;
   memset(sig, 0, offsetof(cffi_signature, cif));
   sig->returns = CFFI_VOID;
   sig->abi = FFI_DEFAULT_ABI;
 
-  napi_value args, returns, abi;
-  if (napi_get_named_property(env, definition, "abi", &abi) != napi_ok) return false;
   if (!is_nullish(env, abi)) {
     char name[32];
     size_t len;
@@ -688,7 +706,6 @@ bool cffi_parse_signature(napi_env env, napi_value definition, const char *symbo
     }
     if (!cffi_abi_from_name(env, name, symbol, &sig->abi)) return false;
   }
-  if (napi_get_named_property(env, definition, "args", &args) != napi_ok) return false;
   if (!is_nullish(env, args)) {
     uint32_t count;
     napi_is_array(env, args, &is_array);
@@ -722,7 +739,6 @@ bool cffi_parse_signature(napi_env env, napi_value definition, const char *symbo
     sig->nargs = (uint8_t)count;
   }
 
-  if (napi_get_named_property(env, definition, "returns", &returns) != napi_ok) return false;
   if (!is_nullish(env, returns)) {
     cffi_type_id id;
     if (!cffi_type_from_value(env, returns, symbol, "returns", &id)) return false;

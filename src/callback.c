@@ -346,13 +346,22 @@ static void close_callback(napi_env env, cffi_callback *cb) {
   quarantine(cb);
 }
 
-static napi_value callback_close(napi_env env, napi_callback_info info) {
+/* The handle a native callback* entry point was given, or NULL (thrown). */
+static callback_handle *handle_argument(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value value;
   callback_handle *handle;
   napi_get_cb_info(env, info, &argc, &value, NULL, NULL);
-  if (argc < 1 || napi_get_value_external(env, value, (void **)&handle) != napi_ok)
-    return cffi_throw(env, "TypeError", "JSCallback close: not a callback handle");
+  if (argc < 1 || napi_get_value_external(env, value, (void **)&handle) != napi_ok) {
+    cffi_throw(env, "TypeError", "JSCallback: not a callback handle");
+    return NULL;
+  }
+  return handle;
+}
+
+static napi_value callback_close(napi_env env, napi_callback_info info) {
+  callback_handle *handle = handle_argument(env, info);
+  if (!handle) return NULL;
   if (handle->cb) close_callback(env, handle->cb);
   handle->cb = NULL;
   empty_graveyard();
@@ -361,12 +370,8 @@ static napi_value callback_close(napi_env env, napi_callback_info info) {
 
 /* callbackAddress(handle) -> the C-callable address, or null once closed. */
 static napi_value callback_address(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value value;
-  callback_handle *handle;
-  napi_get_cb_info(env, info, &argc, &value, NULL, NULL);
-  if (argc < 1 || napi_get_value_external(env, value, (void **)&handle) != napi_ok)
-    return cffi_throw(env, "TypeError", "JSCallback: not a callback handle");
+  callback_handle *handle = handle_argument(env, info);
+  if (!handle) return NULL;
   return cffi_address_to_js(env, handle->cb ? (uintptr_t)handle->cb->code : 0);
 }
 

@@ -344,17 +344,14 @@ static bool to_c_cstring(cffi_call *call, napi_value value, uint64_t *out) {
   size_t written = 0, full = 0;
   napi_status status = napi_string_expected;
   if (avail >= 8) status = napi_get_value_string_utf8(env, value, buf, avail, &written);
-  if (status == napi_ok) {
-    /* Room for one more 4-byte sequence proves nothing was cut off. */
-    if (written + 5 <= avail) {
-      call->scratch_used += (uint32_t)written + 1;
-      *out = (uintptr_t)buf;
-      return true;
-    }
-  } else if (napi_get_value_string_utf8(env, value, NULL, 0, &full) != napi_ok) {
-    return to_c_pointer(call, value, out);
+  /* Room for one more 4-byte sequence proves nothing was cut off. */
+  if (status == napi_ok && written + 5 <= avail) {
+    call->scratch_used += (uint32_t)written + 1;
+    *out = (uintptr_t)buf;
+    return true;
   }
-  napi_get_value_string_utf8(env, value, NULL, 0, &full);
+  /* Not a string: an address. Else its exact length decides where it goes. */
+  if (napi_get_value_string_utf8(env, value, NULL, 0, &full) != napi_ok) return to_c_pointer(call, value, out);
   if (status == napi_ok && full == written) {
     call->scratch_used += (uint32_t)written + 1;
     *out = (uintptr_t)buf;

@@ -11,6 +11,8 @@
         "src/view_source.c",
         "src/callback.c",
         "src/abi.c",
+        "src/jit.c",
+        "src/text.c",
         "src/debug_log.c",
         "src/compiler.c",
         "src/cache.c",

@@ -17,10 +17,12 @@
 
 #include "cffi.h"
 
-static bool force_libffi = false;
+cffi_engine_preference cffi_engine_preferred = CFFI_PREFER_JIT;
 
 void cffi_set_forced_engine(const char *name) {
-  force_libffi = name != NULL && strcmp(name, "ffi") == 0;
+  if (name && strcmp(name, "ffi") == 0) cffi_engine_preferred = CFFI_PREFER_LIBFFI;
+  else if (name && strcmp(name, "registers") == 0) cffi_engine_preferred = CFFI_PREFER_REGISTERS;
+  else cffi_engine_preferred = CFFI_PREFER_JIT;
 }
 
 bool cffi_prepare_signature(napi_env env, cffi_signature *sig, const char *symbol) {
@@ -29,7 +31,7 @@ bool cffi_prepare_signature(napi_env env, cffi_signature *sig, const char *symbo
     if (cffi_types[sig->args[i]].reg == CFFI_CLASS_FLOAT) floats++;
     else ints++;
   }
-  bool registers = CFFI_HAVE_REGISTER_CALLS && !force_libffi && sig->abi == FFI_DEFAULT_ABI &&
+  bool registers = CFFI_HAVE_REGISTER_CALLS && cffi_engine_preferred != CFFI_PREFER_LIBFFI && sig->abi == FFI_DEFAULT_ABI &&
                    ints <= CFFI_INT_REGS && floats <= CFFI_FLOAT_REGS;
   if (registers) {
     unsigned next_int = 0, next_float = 0;
@@ -356,16 +358,40 @@ DEFINE_ENTRY_AS(entry_general, CFFI_MAX_ARGS, 0)
 static const napi_callback entries_by_arity[] = {entry_0, entry_1, entry_2, entry_3, entry_4,
                                                  entry_5, entry_6, entry_7, entry_8};
 
-static void finalize_function(napi_env env, void *data, void *hint) {
-  (void)env, (void)hint;
-  cffi_function *fn = data;
+/* The slow paths of src/jit.c's generated wrappers: the generic path's own,
+ * so both engines give the same results and messages. */
+napi_value cffi_jit_closed(napi_env env, cffi_function *fn) { return throw_closed(env, fn); }
+
+napi_value cffi_jit_missing(napi_env env, cffi_function *fn, size_t argc) {
+  return throw_missing(env, fn, argc);
+}
+
+int cffi_jit_argument(napi_env env, cffi_function *fn, unsigned index, napi_value value, uint64_t *out) {
+  return table_to_c(env, fn, index, value, out);
+}
+
+napi_value cffi_jit_result(napi_env env, cffi_function *fn, uint64_t raw) {
+  return cffi_types[fn->sig.returns].to_js(env, raw);
+}
+
+napi_value cffi_jit_rethrow(napi_env env, cffi_function *fn) {
+  return rethrow_callback_exception(env, fn->state);
+}
+
+void cffi_function_discard(cffi_function *fn) {
   cffi_owner_release(fn->owner);
+  cffi_jit_release(fn->jit_block);
   free(fn->name);
   free(fn);
 }
 
-napi_value cffi_function_create(napi_env env, cffi_owner *owner, const char *name, void *address,
-                                const cffi_signature *sig) {
+static void finalize_function(napi_env env, void *data, void *hint) {
+  (void)env, (void)hint;
+  cffi_function_discard(data);
+}
+
+cffi_function *cffi_function_new(napi_env env, cffi_owner *owner, const char *name, void *address,
+                                 const cffi_signature *sig) {
   cffi_function *fn = calloc(1, sizeof *fn);
   char *name_copy = strdup(name);
   if (!fn || !name_copy) {
@@ -380,21 +406,27 @@ napi_value cffi_function_create(napi_env env, cffi_owner *owner, const char *nam
   fn->sig = *sig;
   /* The copied cif must point at the copy's own argument array. */
   if (fn->sig.engine == CFFI_ENGINE_LIBFFI) fn->sig.cif.arg_types = fn->sig.ffi_args;
-
-  napi_callback entry = sig->nargs < sizeof entries_by_arity / sizeof entries_by_arity[0]
-                            ? entries_by_arity[sig->nargs]
-                            : entry_general;
-  napi_value function;
-  if (napi_create_function(env, name, NAPI_AUTO_LENGTH, entry, fn, &function) != napi_ok ||
-      napi_add_finalizer(env, function, fn, finalize_function, NULL, NULL) != napi_ok) {
-    free(fn->name);
-    free(fn);
-    return NULL;
-  }
   fn->owner = owner;
   owner->refs++;
+  return fn;
+}
 
-  napi_value ptr_value = cffi_address_to_js(env, (uintptr_t)address);
+napi_value cffi_function_publish(napi_env env, cffi_function *fn) {
+  const cffi_signature *sig = &fn->sig;
+  napi_callback entry = fn->jit_entry                                              ? fn->jit_entry
+                        : sig->nargs < sizeof entries_by_arity / sizeof entries_by_arity[0] ? entries_by_arity[sig->nargs]
+                                                                                           : entry_general;
+  napi_value function;
+  if (napi_create_function(env, fn->name, NAPI_AUTO_LENGTH, entry, fn, &function) != napi_ok) {
+    cffi_function_discard(fn);
+    return NULL;
+  }
+  if (napi_add_finalizer(env, function, fn, finalize_function, NULL, NULL) != napi_ok) {
+    /* Nothing would free fn: the function is dropped before JS sees it. */
+    cffi_function_discard(fn);
+    return NULL;
+  }
+  napi_value ptr_value = cffi_address_to_js(env, (uintptr_t)fn->address);
   napi_property_descriptor props[] = {
       {"ptr", NULL, NULL, NULL, NULL, ptr_value, napi_enumerable, NULL},
       {"native", NULL, NULL, NULL, NULL, function, napi_default, NULL},
@@ -402,9 +434,9 @@ napi_value cffi_function_create(napi_env env, cffi_owner *owner, const char *nam
   napi_define_properties(env, function, 2, props);
   if (CFFI_UNLIKELY(cffi_debug_enabled)) {
     char signature[256];
-    cffi_describe_signature(&fn->sig, signature, sizeof signature);
-    cffi_debug_log("bound %s at %p: %s via %s", name, address, signature,
-                   fn->sig.engine == CFFI_ENGINE_REGISTERS ? "registers" : "libffi");
+    cffi_describe_signature(sig, signature, sizeof signature);
+    cffi_debug_log("bound %s at %p: %s via %s", fn->name, fn->address, signature,
+                   fn->jit_entry ? "a jit wrapper" : sig->engine == CFFI_ENGINE_REGISTERS ? "registers" : "libffi");
   }
   return function;
 }

@@ -124,12 +124,16 @@ typedef struct {
   ffi_type *ffi_args[CFFI_MAX_ARGS];
 } cffi_signature;
 
+typedef struct cffi_jit_block cffi_jit_block;
+
 /* A callable bound to one native address. */
 typedef struct cffi_function {
   void *address;
   cffi_owner *owner;
   cffi_env_state *state;
   char *name;
+  napi_callback jit_entry;   /* its generated wrapper (src/jit.c), or NULL */
+  cffi_jit_block *jit_block; /* the memory holding that wrapper */
   cffi_signature sig;
 } cffi_function;
 
@@ -189,8 +193,18 @@ void cffi_describe_signature(const cffi_signature *sig, char *out, size_t len);
 
 /* call.c */
 bool cffi_prepare_signature(napi_env env, cffi_signature *sig, const char *symbol);
-napi_value cffi_function_create(napi_env env, cffi_owner *owner, const char *name,
-                                void *address, const cffi_signature *sig);
+/* A bound function in two steps, so that src/jit.c can compile wrappers for
+ * a whole batch in between: _new fills the struct (NULL with an exception
+ * pending on failure), _publish makes the JS function that owns it (and on
+ * failure frees it), _discard frees one that was never published. */
+cffi_function *cffi_function_new(napi_env env, cffi_owner *owner, const char *name, void *address,
+                                 const cffi_signature *sig);
+napi_value cffi_function_publish(napi_env env, cffi_function *fn);
+void cffi_function_discard(cffi_function *fn);
+/* The engine CFFI_BUN_ENGINE asks for: "ffi" (libffi for every call),
+ * "registers" (no generated wrappers) or anything else (the default). */
+typedef enum { CFFI_PREFER_JIT, CFFI_PREFER_REGISTERS, CFFI_PREFER_LIBFFI } cffi_engine_preference;
+extern cffi_engine_preference cffi_engine_preferred;
 void *cffi_call_alloc(cffi_call *call, size_t size);
 void cffi_call_release(cffi_call *call);
 void cffi_set_forced_engine(const char *name);
@@ -218,6 +232,27 @@ napi_value cffi_cc(napi_env env, napi_callback_info info);
 
 /* memory.c */
 napi_value cffi_make_memory_exports(napi_env env, napi_value exports);
+
+/* jit.c: wrappers generated per signature, compiled in memory by TinyCC. */
+bool cffi_jit_eligible(const cffi_signature *sig);
+/* Compiles wrappers for the eligible functions among fns; best effort:
+ * a function left without one (jit_entry NULL) uses the generic entry. */
+void cffi_jit_compile(cffi_function **fns, uint32_t count);
+void cffi_jit_release(cffi_jit_block *block);
+
+/* text.c: a growable string; out of memory sets `failed` and stops appending. */
+typedef struct {
+  char *text;
+  size_t length, capacity;
+  bool failed;
+} cffi_text;
+void cffi_text_append(cffi_text *b, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* The C of one symbol's jit wrapper, for viewSource (addresses as names). */
+void cffi_jit_render_symbol(cffi_text *b, const char *name, const cffi_signature *sig);
 
 /* view_source.c */
 napi_value cffi_view_source(napi_env env, napi_callback_info info);

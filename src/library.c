@@ -145,36 +145,54 @@ static bool resolve_from_ptr(napi_env env, cffi_owner *owner, const char *name,
   return true;
 }
 
+/* Every symbol is parsed, resolved and prepared before any JS function is
+ * made, so that src/jit.c compiles the wrappers of the whole set at once. */
 napi_value cffi_bind_symbols(napi_env env, cffi_owner *owner, napi_value definitions,
                              cffi_resolve_fn resolve) {
   napi_value names, result, symbols, close_fn;
   uint32_t count;
   if (!definition_names(env, definitions, &names, &count)) return NULL;
-  napi_create_object(env, &result);
-  napi_create_object(env, &symbols);
-  for (uint32_t i = 0; i < count; i++) {
+  cffi_function **fns = calloc(count, sizeof *fns);
+  if (!fns) return cffi_throw(env, "RangeError", "out of memory binding %u symbols", count);
+  uint32_t made = 0;
+  for (; made < count; made++) {
     napi_value key, definition;
-    napi_get_element(env, names, i, &key);
+    napi_get_element(env, names, made, &key);
     char *name = cffi_string_dup(env, key, "symbol name");
-    if (!name) return NULL;
+    if (!name) break;
     cffi_signature sig;
     void *address;
-    napi_value function = NULL;
     if (napi_get_property(env, definitions, key, &definition) == napi_ok &&
         cffi_parse_signature(env, definition, name, &sig) &&
-        resolve(env, owner, name, definition, &address) && cffi_prepare_signature(env, &sig, name)) {
-      function = cffi_function_create(env, owner, name, address, &sig);
-    }
+        resolve(env, owner, name, definition, &address) && cffi_prepare_signature(env, &sig, name))
+      fns[made] = cffi_function_new(env, owner, name, address, &sig);
     free(name);
-    if (!function) return NULL;
-    napi_set_property(env, symbols, key, function);
+    if (!fns[made]) break;
   }
-  if (napi_create_function(env, "close", NAPI_AUTO_LENGTH, close_entry, owner, &close_fn) != napi_ok)
-    return NULL;
-  owner->refs++;
-  napi_add_finalizer(env, close_fn, owner, finalize_close, NULL, NULL);
-  napi_set_named_property(env, result, "symbols", symbols);
-  napi_set_named_property(env, result, "close", close_fn);
+  result = NULL;
+  if (made == count) {
+    cffi_jit_compile(fns, count);
+    napi_create_object(env, &symbols);
+    uint32_t published = 0;
+    for (; published < count; published++) {
+      napi_value key, function = cffi_function_publish(env, fns[published]);
+      fns[published] = NULL; /* owned by the JS function now, or freed */
+      if (!function) break;
+      napi_get_element(env, names, published, &key);
+      napi_set_property(env, symbols, key, function);
+    }
+    if (published == count &&
+        napi_create_function(env, "close", NAPI_AUTO_LENGTH, close_entry, owner, &close_fn) == napi_ok) {
+      owner->refs++;
+      napi_add_finalizer(env, close_fn, owner, finalize_close, NULL, NULL);
+      napi_create_object(env, &result);
+      napi_set_named_property(env, result, "symbols", symbols);
+      napi_set_named_property(env, result, "close", close_fn);
+    }
+  }
+  for (uint32_t i = 0; i < count; i++)
+    if (fns[i]) cffi_function_discard(fns[i]);
+  free(fns);
   return result;
 }
 

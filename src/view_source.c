@@ -1,10 +1,10 @@
 /*
  * view_source.c - viewSource(): a readable C rendering of what each bound
  * symbol (or, with `true`, a callback definition) does: the conversions
- * the engine applies, the call, and which engine runs it. The engine does
- * not run this C; it is documentation generated from the same table.
+ * the engine applies, the call, and which engine runs it. For a symbol the
+ * jit engine takes, this is the very C it compiles (src/jit.c); otherwise
+ * it is documentation generated from the same table.
  */
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,77 +51,53 @@ static const char *const return_conversion[CFFI_TYPE_COUNT] = {
     [CFFI_BUFFER_LENGTH] = "a number when safe, else a BigInt",
 };
 
-typedef struct {
-  char *text;
-  size_t length, capacity;
-  bool failed;
-} text_buffer;
-
-static void append(text_buffer *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void append(text_buffer *b, const char *fmt, ...) {
-  if (b->failed) return;
-  for (;;) {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(b->text + b->length, b->capacity - b->length, fmt, ap);
-    va_end(ap);
-    if (n < 0) { b->failed = true; return; }
-    if ((size_t)n < b->capacity - b->length) { b->length += (size_t)n; return; }
-    size_t capacity = (b->capacity + (size_t)n + 1) * 2;
-    char *text = realloc(b->text, capacity);
-    if (!text) { b->failed = true; return; }
-    b->text = text;
-    b->capacity = capacity;
-  }
-}
-
-static void render_parameters(text_buffer *b, const cffi_signature *sig) {
-  if (sig->nargs == 0) append(b, "void");
+static void render_parameters(cffi_text *b, const cffi_signature *sig) {
+  if (sig->nargs == 0) cffi_text_append(b, "void");
   for (unsigned i = 0; i < sig->nargs; i++)
-    append(b, "%s%s arg%u", i ? ", " : "", cffi_types[sig->args[i]].c_name, i);
+    cffi_text_append(b, "%s%s arg%u", i ? ", " : "", cffi_types[sig->args[i]].c_name, i);
 }
 
-static void render_symbol(text_buffer *b, const char *name, const cffi_signature *sig) {
+static void render_symbol(cffi_text *b, const char *name, const cffi_signature *sig) {
   const char *ret = cffi_types[sig->returns].c_name;
-  append(b, "/* %s, called through %s */\n", name,
+  cffi_text_append(b, "/* %s, called through %s */\n", name,
          sig->engine == CFFI_ENGINE_REGISTERS ? "the register engine (direct call)" : "libffi (ffi_call)");
-  append(b, "%s %s(", ret, name);
+  cffi_text_append(b, "%s %s(", ret, name);
   render_parameters(b, sig);
-  append(b, ");\n\nnapi_value cffi_bun_%s(napi_env env, napi_callback_info info) {\n", name);
-  append(b, "  size_t argc = %u;\n  napi_value argv[%u];\n", sig->nargs, sig->nargs ? sig->nargs : 1);
-  append(b, "  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);\n");
+  cffi_text_append(b, ");\n\nnapi_value cffi_bun_%s(napi_env env, napi_callback_info info) {\n", name);
+  cffi_text_append(b, "  size_t argc = %u;\n  napi_value argv[%u];\n", sig->nargs, sig->nargs ? sig->nargs : 1);
+  cffi_text_append(b, "  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);\n");
   if (sig->required)
-    append(b, "  if (argc < %u) throw TypeError(\"%s: args[argc] is missing\");\n", sig->required, name);
+    cffi_text_append(b, "  if (argc < %u) throw TypeError(\"%s: args[argc] is missing\");\n", sig->required, name);
   for (unsigned i = 0; i < sig->nargs; i++) {
     const cffi_type_info *t = &cffi_types[sig->args[i]];
-    append(b, "  %s arg%u = /* argv[%u]: %s */;\n", t->c_name, i, i, arg_conversion[sig->args[i]]);
+    cffi_text_append(b, "  %s arg%u = /* argv[%u]: %s */;\n", t->c_name, i, i, arg_conversion[sig->args[i]]);
   }
-  if (sig->returns == CFFI_VOID) append(b, "  %s(", name);
-  else append(b, "  %s result = %s(", ret, name);
-  for (unsigned i = 0; i < sig->nargs; i++) append(b, "%sarg%u", i ? ", " : "", i);
-  append(b, ");\n");
-  if (sig->returns == CFFI_VOID) append(b, "  return undefined;\n}\n");
-  else append(b, "  return /* %s */ result;\n}\n", return_conversion[sig->returns]);
+  if (sig->returns == CFFI_VOID) cffi_text_append(b, "  %s(", name);
+  else cffi_text_append(b, "  %s result = %s(", ret, name);
+  for (unsigned i = 0; i < sig->nargs; i++) cffi_text_append(b, "%sarg%u", i ? ", " : "", i);
+  cffi_text_append(b, ");\n");
+  if (sig->returns == CFFI_VOID) cffi_text_append(b, "  return undefined;\n}\n");
+  else cffi_text_append(b, "  return /* %s */ result;\n}\n", return_conversion[sig->returns]);
 }
 
-static void render_callback(text_buffer *b, const cffi_signature *sig) {
+static void render_callback(cffi_text *b, const cffi_signature *sig) {
   const char *ret = cffi_types[sig->returns].c_name;
-  append(b, "/* A JSCallback: C calls this pointer, which calls the JS function. */\n");
-  append(b, "%s callback(", ret);
+  cffi_text_append(b, "/* A JSCallback: C calls this pointer, which calls the JS function. */\n");
+  cffi_text_append(b, "%s callback(", ret);
   render_parameters(b, sig);
-  append(b, ") {\n");
+  cffi_text_append(b, ") {\n");
   for (unsigned i = 0; i < sig->nargs; i++)
-    append(b, "  napi_value js_arg%u = /* arg%u as %s */;\n", i, i, cffi_types[sig->args[i]].name);
-  append(b, "  napi_value js_result = call_js_function(");
-  for (unsigned i = 0; i < sig->nargs; i++) append(b, "%sjs_arg%u", i ? ", " : "", i);
-  append(b, ");\n");
+    cffi_text_append(b, "  napi_value js_arg%u = /* arg%u as %s */;\n", i, i, cffi_types[sig->args[i]].name);
+  cffi_text_append(b, "  napi_value js_result = call_js_function(");
+  for (unsigned i = 0; i < sig->nargs; i++) cffi_text_append(b, "%sjs_arg%u", i ? ", " : "", i);
+  cffi_text_append(b, ");\n");
   if (sig->returns != CFFI_VOID)
-    append(b, "  return /* js_result as %s; an exception or a wrong kind gives 0 */;\n",
+    cffi_text_append(b, "  return /* js_result as %s; an exception or a wrong kind gives 0 */;\n",
            cffi_types[sig->returns].name);
-  append(b, "}\n");
+  cffi_text_append(b, "}\n");
 }
 
-static napi_value finish(napi_env env, text_buffer *b) {
+static napi_value finish(napi_env env, cffi_text *b) {
   napi_value result = NULL;
   if (b->failed) cffi_throw(env, "RangeError", "viewSource: out of memory");
   else napi_create_string_utf8(env, b->text ? b->text : "", b->length, &result);
@@ -143,7 +119,7 @@ napi_value cffi_view_source(napi_env env, napi_callback_info info) {
   }
   cffi_signature sig;
   if (is_callback) {
-    text_buffer b = {0};
+    cffi_text b = {0};
     if (!cffi_parse_signature(env, argv[0], "callback", &sig)) return NULL;
     render_callback(&b, &sig);
     return finish(env, &b);
@@ -158,10 +134,11 @@ napi_value cffi_view_source(napi_env env, napi_callback_info info) {
     napi_get_element(env, names, i, &key);
     char *name = cffi_string_dup(env, key, "symbol name");
     if (!name) return NULL;
-    text_buffer b = {0};
+    cffi_text b = {0};
     bool ok = napi_get_property(env, argv[0], key, &definition) == napi_ok &&
               cffi_parse_signature(env, definition, name, &sig) && cffi_prepare_signature(env, &sig, name);
-    if (ok) render_symbol(&b, name, &sig);
+    if (ok && cffi_jit_eligible(&sig)) cffi_jit_render_symbol(&b, name, &sig);
+    else if (ok) render_symbol(&b, name, &sig);
     free(name);
     if (!ok) { free(b.text); return NULL; }
     if (!(source = finish(env, &b))) return NULL;

@@ -12,7 +12,8 @@
 // so every call's result is either exactly what C must return, or the call
 // must throw a TypeError (a wrong kind or a missing argument). Anything else
 // (a wrong result, another exception, a crash) fails. Seeded; prints the seed.
-// CFFI_BUN_ENGINE=ffi runs every call through libffi.
+// CFFI_BUN_ENGINE=ffi runs every call through libffi, CFFI_BUN_ENGINE=registers
+// through the register engine (no jit wrappers) where the signature allows.
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const os = require("node:os");

@@ -1,8 +1,9 @@
 "use strict";
 // The type battery: every FFIType through the fixture library's identity/add/
 // min/max functions, conversions at the limits, and the many-argument calls.
-// Run twice: by types.test.js (default engine) and by types-libffi.test.js
-// (CFFI_BUN_ENGINE=ffi, which forces libffi for every call).
+// Run three times: by types.test.js (default engine: jit wrappers), by
+// types-registers.test.js (CFFI_BUN_ENGINE=registers) and by
+// types-libffi.test.js (CFFI_BUN_ENGINE=ffi, which forces libffi for every call).
 const { describe, test, before, after } = require("node:test");
 const assert = require("node:assert/strict");
 const path = require("node:path");

@@ -1,0 +1,386 @@
+/*
+ * jit.c - the jit engine: a C wrapper generated for each bound symbol's
+ * exact signature and compiled in memory by the in-process TinyCC, as Bun
+ * does with its own TinyCC.
+ *
+ * Owns: deciding which signatures get a wrapper, rendering the wrapper's C
+ * (also what viewSource shows), compiling a batch of wrappers in one TinyCC
+ * state, and the executable memory they live in.
+ *
+ * Why: a generic entry point must find its function (napi_get_cb_info's
+ * data), then dispatch on the signature at every call. A wrapper has the
+ * function, its address and its state compiled in as constants, converts
+ * each argument with the one Node-API call the type needs, and calls the C
+ * function through its real prototype: what a hand-written addon does. The
+ * slow paths (other value kinds, errors) call back into src/call.c, so
+ * every result and every message is the generic path's.
+ *
+ * The generated code has no data of its own: every address it needs is
+ * either a constant or a symbol given with tcc_add_symbol. So once TinyCC
+ * has relocated it into memory we allocated, the TinyCC state is deleted
+ * and the memory is made read+execute (never writable and executable).
+ *
+ * Without TinyCC (CFFI_HAVE_TCC unset) nothing is eligible and every
+ * function uses the generic entry points of src/call.c.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "cffi.h"
+
+/* The generic path's slow paths, called by generated code (src/call.c). */
+napi_value cffi_jit_closed(napi_env env, cffi_function *fn);
+napi_value cffi_jit_missing(napi_env env, cffi_function *fn, size_t argc);
+int cffi_jit_argument(napi_env env, cffi_function *fn, unsigned index, napi_value value, uint64_t *out);
+napi_value cffi_jit_result(napi_env env, cffi_function *fn, uint64_t raw);
+napi_value cffi_jit_rethrow(napi_env env, cffi_function *fn);
+
+#if defined(CFFI_HAVE_TCC) && !defined(_WIN32)
+#include <libtcc.h>
+#include <sys/mman.h>
+#define CFFI_HAVE_JIT 1
+#else
+#define CFFI_HAVE_JIT 0
+#endif
+
+bool cffi_jit_eligible(const cffi_signature *sig) {
+  /* cstring arguments need memory for the call (the generic path's
+   * cffi_call); other conventions go through libffi. */
+  return CFFI_HAVE_JIT && cffi_engine_preferred == CFFI_PREFER_JIT && sig->abi == FFI_DEFAULT_ABI &&
+         !sig->has_strings;
+}
+
+/* ---- rendering -------------------------------------------------------- */
+
+/* The C type each FFIType has in generated code: the type table's C name
+ * (the prelude typedefs the <stdint.h> names), except that char is spelled
+ * int8_t because Bun's char is signed everywhere. Integer-class results are
+ * read as the whole register and narrowed by the wrapper, as the register
+ * engine does. */
+static const char *c_type_of(uint8_t type) {
+  return type == CFFI_CHAR ? "int8_t" : cffi_types[type].c_name;
+}
+
+static const char *return_c_type(uint8_t type) {
+  switch (cffi_types[type].reg) {
+    case CFFI_CLASS_FLOAT: return c_type_of(type);
+    case CFFI_CLASS_NONE: return "void";
+    default: return "uint64_t";
+  }
+}
+
+/* How an argument is read from JS: the one Node-API call of the fast case. */
+typedef enum { READ_INT32, READ_DOUBLE, READ_FLOAT, READ_BIGINT, READ_VIEW, READ_ENV, READ_VALUE, READ_TABLE } read_kind;
+
+static read_kind read_kind_of(uint8_t type) {
+  switch (type) {
+    case CFFI_CHAR: case CFFI_I8: case CFFI_U8: case CFFI_I16: case CFFI_U16: case CFFI_I32:
+    case CFFI_U32: return READ_INT32;
+    case CFFI_F64: return READ_DOUBLE;
+    case CFFI_F32: return READ_FLOAT;
+    case CFFI_I64: case CFFI_U64: return READ_BIGINT;
+    case CFFI_PTR: return READ_VIEW;
+    case CFFI_NAPI_ENV: return READ_ENV;
+    case CFFI_NAPI_VALUE: return READ_VALUE;
+    default: return READ_TABLE;
+  }
+}
+
+/* The declarations every wrapper uses; their addresses are given to
+ * TinyCC with tcc_add_symbol. */
+static const char prelude[] =
+    "typedef __SIZE_TYPE__ size_t;\n"
+    "typedef struct napi_env__ *napi_env;\n"
+    "typedef struct napi_value__ *napi_value;\n"
+    "typedef struct napi_callback_info__ *napi_callback_info;\n"
+    "typedef int napi_status;\n"
+    "typedef signed char int8_t;\ntypedef unsigned char uint8_t;\n"
+    "typedef short int16_t;\ntypedef unsigned short uint16_t;\n"
+    "typedef int int32_t;\ntypedef unsigned uint32_t;\n"
+    "typedef long long int64_t;\ntypedef unsigned long long uint64_t;\n"
+    "typedef _Bool bool;\n"
+    "napi_status napi_get_cb_info(napi_env, napi_callback_info, size_t *, napi_value *, napi_value *, void **);\n"
+    "napi_status napi_get_value_int32(napi_env, napi_value, int *);\n"
+    "napi_status napi_get_value_double(napi_env, napi_value, double *);\n"
+    "napi_status napi_get_value_bigint_int64(napi_env, napi_value, int64_t *, bool *);\n"
+    "napi_status napi_get_typedarray_info(napi_env, napi_value, int *, size_t *, void **, napi_value *, size_t *);\n"
+    "napi_status napi_create_int32(napi_env, int, napi_value *);\n"
+    "napi_status napi_create_uint32(napi_env, unsigned, napi_value *);\n"
+    "napi_status napi_create_double(napi_env, double, napi_value *);\n"
+    "napi_status napi_create_bigint_int64(napi_env, int64_t, napi_value *);\n"
+    "napi_status napi_create_bigint_uint64(napi_env, uint64_t, napi_value *);\n"
+    "napi_value cffi_jit_closed(napi_env, void *fn);\n"
+    "napi_value cffi_jit_missing(napi_env, void *fn, size_t argc);\n"
+    "int cffi_jit_argument(napi_env, void *fn, unsigned index, napi_value, uint64_t *out);\n"
+    "napi_value cffi_jit_result(napi_env, void *fn, uint64_t raw);\n"
+    "napi_value cffi_jit_rethrow(napi_env, void *fn);\n"
+    "union cffi_raw { uint64_t u; double d; float f; };\n";
+
+/* The wrapper's body. It names its constants: FN (the cffi_function), OPEN
+ * (false once the library is closed), TARGET (the C function, through its
+ * prototype), CALL_DEPTH, LAST_ERRNO, ERRNO and PENDING_EXCEPTION (the
+ * env's state and the thread's errno). The statements mirror invoke() in
+ * src/call.c, in the same order. */
+static void render_wrapper(cffi_text *b, const char *wrapper, const cffi_signature *sig) {
+  const unsigned n = sig->nargs;
+  bool uses[READ_TABLE + 1] = {false};
+  for (unsigned i = 0; i < n; i++) uses[read_kind_of(sig->args[i])] = true;
+
+  cffi_text_append(b, "napi_value %s(napi_env env, napi_callback_info info) {\n", wrapper);
+  if (n) cffi_text_append(b, "  size_t argc = %u;\n  napi_value argv[%u];\n", n, n);
+  cffi_text_append(b, "  napi_value result;\n  union cffi_raw raw;\n");
+  if (uses[READ_INT32]) cffi_text_append(b, "  int32_t i32;\n");
+  if (uses[READ_FLOAT]) cffi_text_append(b, "  double f64;\n");
+  if (uses[READ_BIGINT]) cffi_text_append(b, "  int64_t i64;\n  bool lossless;\n");
+  for (unsigned i = 0; i < n; i++) cffi_text_append(b, "  %s a%u;\n", c_type_of(sig->args[i]), i);
+  if (sig->returns != CFFI_VOID) cffi_text_append(b, "  %s r;\n", return_c_type(sig->returns));
+
+  cffi_text_append(b, "  if (!OPEN) return cffi_jit_closed(env, FN);\n");
+  if (n) cffi_text_append(b, "  napi_get_cb_info(env, info, &argc, argv, 0, 0);\n");
+  if (sig->required)
+    cffi_text_append(b, "  if (argc < %u) return cffi_jit_missing(env, FN, argc);\n", sig->required);
+
+  for (unsigned i = 0; i < n; i++) {
+    const char *t = c_type_of(sig->args[i]);
+    /* The generic conversion, for every value the fast case does not take. */
+    char slow[160];
+    snprintf(slow, sizeof slow, "if (!cffi_jit_argument(env, FN, %u, argv[%u], &raw.u)) return 0;", i, i);
+    switch (read_kind_of(sig->args[i])) {
+      case READ_INT32:
+        cffi_text_append(b, "  if (napi_get_value_int32(env, argv[%u], &i32) == 0) a%u = (%s)i32;\n"
+                            "  else { %s a%u = (%s)raw.u; }\n", i, i, t, slow, i, t);
+        break;
+      case READ_DOUBLE:
+        cffi_text_append(b, "  if (napi_get_value_double(env, argv[%u], &a%u) != 0) { %s a%u = raw.d; }\n",
+                         i, i, slow, i);
+        break;
+      case READ_FLOAT:
+        cffi_text_append(b, "  if (napi_get_value_double(env, argv[%u], &f64) == 0) a%u = (float)f64;\n"
+                            "  else { %s a%u = raw.f; }\n", i, i, slow, i);
+        break;
+      case READ_BIGINT:
+        cffi_text_append(b, "  if (napi_get_value_bigint_int64(env, argv[%u], &i64, &lossless) == 0) a%u = (%s)i64;\n"
+                            "  else { %s a%u = (%s)raw.u; }\n", i, i, t, slow, i, t);
+        break;
+      case READ_VIEW:
+        cffi_text_append(b, "  if (napi_get_typedarray_info(env, argv[%u], 0, 0, &a%u, 0, 0) != 0 || !a%u) { %s a%u = (void *)raw.u; }\n",
+                         i, i, i, slow, i);
+        break;
+      case READ_ENV: cffi_text_append(b, "  a%u = env;\n", i); break;
+      case READ_VALUE: cffi_text_append(b, "  a%u = argv[%u];\n", i, i); break;
+      case READ_TABLE:
+        if (sig->args[i] == CFFI_BOOL) cffi_text_append(b, "  %s a%u = raw.u != 0;\n", slow, i);
+        else cffi_text_append(b, "  %s a%u = (%s)raw.u;\n", slow, i, t);
+        break;
+    }
+  }
+
+  cffi_text_append(b, "  ++CALL_DEPTH;\n  ERRNO = LAST_ERRNO;\n  ");
+  if (sig->returns != CFFI_VOID) cffi_text_append(b, "r = ");
+  cffi_text_append(b, "TARGET(");
+  for (unsigned i = 0; i < n; i++) cffi_text_append(b, "%sa%u", i ? ", " : "", i);
+  cffi_text_append(b, ");\n  LAST_ERRNO = ERRNO;\n  --CALL_DEPTH;\n");
+  cffi_text_append(b, "  if (PENDING_EXCEPTION) return cffi_jit_rethrow(env, FN);\n");
+
+  switch (sig->returns) {
+    case CFFI_VOID: cffi_text_append(b, "  return 0;\n}\n"); return;
+    case CFFI_CHAR: case CFFI_I8: case CFFI_U8: case CFFI_I16: case CFFI_U16: case CFFI_I32:
+      cffi_text_append(b, "  napi_create_int32(env, (%s)r, &result);\n", c_type_of(sig->returns));
+      break;
+    case CFFI_U32: cffi_text_append(b, "  napi_create_uint32(env, (uint32_t)r, &result);\n"); break;
+    case CFFI_I64: cffi_text_append(b, "  napi_create_bigint_int64(env, (int64_t)r, &result);\n"); break;
+    case CFFI_U64: cffi_text_append(b, "  napi_create_bigint_uint64(env, r, &result);\n"); break;
+    case CFFI_F64: case CFFI_F32: cffi_text_append(b, "  napi_create_double(env, r, &result);\n"); break;
+    default: cffi_text_append(b, "  return cffi_jit_result(env, FN, r);\n}\n"); return;
+  }
+  cffi_text_append(b, "  return result;\n}\n");
+}
+
+/* TARGET's cast: the C function's prototype as the wrapper calls it. */
+static void render_target_type(cffi_text *b, const cffi_signature *sig) {
+  cffi_text_append(b, "(%s (*)(", return_c_type(sig->returns));
+  if (sig->nargs == 0) cffi_text_append(b, "void");
+  for (unsigned i = 0; i < sig->nargs; i++) cffi_text_append(b, "%s%s", i ? ", " : "", c_type_of(sig->args[i]));
+  cffi_text_append(b, "))");
+}
+
+void cffi_jit_render_symbol(cffi_text *b, const char *name, const cffi_signature *sig) {
+  char signature[256], wrapper[300];
+  cffi_describe_signature(sig, signature, sizeof signature);
+  snprintf(wrapper, sizeof wrapper, "cffi_bun_%s", name);
+  cffi_text_append(b, "/* %s %s: this wrapper is compiled in memory by TinyCC when the symbol is\n"
+                      " * bound, with these names as constants:\n"
+                      " *   FN, OPEN: the bound function and its library's open flag;\n"
+                      " *   CALL_DEPTH, LAST_ERRNO, PENDING_EXCEPTION: this thread's FFI state;\n"
+                      " *   ERRNO: this thread's errno. */\n", name, signature);
+  cffi_text_append(b, "#define TARGET (");
+  render_target_type(b, sig);
+  cffi_text_append(b, "%s)\n", name);
+  render_wrapper(b, wrapper, sig);
+}
+
+/* ---- compiling -------------------------------------------------------- */
+
+#if CFFI_HAVE_JIT
+struct cffi_jit_block {
+  void *memory;
+  size_t size;
+  uint32_t refs; /* functions using a wrapper in it */
+};
+
+/* What generated code calls, by name. */
+static const struct {
+  const char *name;
+  void *address;
+} jit_symbols[] = {
+#define JIT_SYMBOL(fn) {#fn, (void *)fn}
+    JIT_SYMBOL(napi_get_cb_info),
+    JIT_SYMBOL(napi_get_value_int32),
+    JIT_SYMBOL(napi_get_value_double),
+    JIT_SYMBOL(napi_get_value_bigint_int64),
+    JIT_SYMBOL(napi_get_typedarray_info),
+    JIT_SYMBOL(napi_create_int32),
+    JIT_SYMBOL(napi_create_uint32),
+    JIT_SYMBOL(napi_create_double),
+    JIT_SYMBOL(napi_create_bigint_int64),
+    JIT_SYMBOL(napi_create_bigint_uint64),
+    JIT_SYMBOL(cffi_jit_closed),
+    JIT_SYMBOL(cffi_jit_missing),
+    JIT_SYMBOL(cffi_jit_argument),
+    JIT_SYMBOL(cffi_jit_result),
+    JIT_SYMBOL(cffi_jit_rethrow),
+#undef JIT_SYMBOL
+};
+
+static void on_tcc_error(void *opaque, const char *message) {
+  (void)opaque;
+  CFFI_DEBUG("jit: TinyCC: %s", message);
+}
+
+/* The source of a batch: the prelude, the env's state, then one wrapper per
+ * function with its own constants. Every address is an extern symbol given
+ * to TinyCC (add_batch_symbols): TinyCC reaches those through its GOT and
+ * PLT, where a constant address cast to a pointer would be truncated to 32
+ * bits by its x86-64 code generator. */
+static void render_batch(cffi_text *b, cffi_function **fns, const uint32_t *which, uint32_t n) {
+  cffi_text_append(b, "%s", prelude);
+  cffi_text_append(b, "extern unsigned cffi_call_depth;\nextern int cffi_last_errno, cffi_errno;\n"
+                      "extern void *cffi_pending_exception;\n"
+                      "#define CALL_DEPTH cffi_call_depth\n#define LAST_ERRNO cffi_last_errno\n"
+                      "#define ERRNO cffi_errno\n#define PENDING_EXCEPTION cffi_pending_exception\n");
+  for (uint32_t k = 0; k < n; k++) {
+    const cffi_signature *sig = &fns[which[k]]->sig;
+    char wrapper[32];
+    snprintf(wrapper, sizeof wrapper, "cffi_bun_w%u", k);
+    cffi_text_append(b, "extern char cffi_fn_%u[];\nextern volatile bool cffi_open_%u;\n", k, k);
+    cffi_text_append(b, "extern %s cffi_target_%u(", return_c_type(sig->returns), k);
+    if (sig->nargs == 0) cffi_text_append(b, "void");
+    for (unsigned i = 0; i < sig->nargs; i++) cffi_text_append(b, "%s%s", i ? ", " : "", c_type_of(sig->args[i]));
+    cffi_text_append(b, ");\n#define FN ((void *)cffi_fn_%u)\n#define OPEN cffi_open_%u\n"
+                        "#define TARGET cffi_target_%u\n", k, k, k);
+    render_wrapper(b, wrapper, sig);
+    cffi_text_append(b, "#undef FN\n#undef OPEN\n#undef TARGET\n");
+  }
+}
+
+/* The addresses render_batch's extern names stand for. */
+static void add_batch_symbols(TCCState *s, cffi_function **fns, const uint32_t *which, uint32_t n) {
+  for (size_t i = 0; i < sizeof jit_symbols / sizeof jit_symbols[0]; i++)
+    tcc_add_symbol(s, jit_symbols[i].name, jit_symbols[i].address);
+  cffi_env_state *state = fns[which[0]]->state;
+  tcc_add_symbol(s, "cffi_call_depth", &state->call_depth);
+  tcc_add_symbol(s, "cffi_last_errno", &state->last_errno);
+  tcc_add_symbol(s, "cffi_pending_exception", &state->pending_exception);
+  /* Compiled on the env's thread, the only one that calls these wrappers. */
+  tcc_add_symbol(s, "cffi_errno", &errno);
+  for (uint32_t k = 0; k < n; k++) {
+    cffi_function *fn = fns[which[k]];
+    char name[32];
+    snprintf(name, sizeof name, "cffi_fn_%u", k);
+    tcc_add_symbol(s, name, fn);
+    snprintf(name, sizeof name, "cffi_open_%u", k);
+    tcc_add_symbol(s, name, &fn->owner->open);
+    snprintf(name, sizeof name, "cffi_target_%u", k);
+    tcc_add_symbol(s, name, fn->address);
+  }
+}
+
+/* Compiles and relocates into fresh pages, then seals them read+execute.
+ * Fills entries[k] for each wrapper; returns the block or NULL. */
+static cffi_jit_block *compile_batch(const char *source, cffi_function **fns, const uint32_t *which,
+                                     uint32_t n, napi_callback *entries) {
+  TCCState *s = tcc_new();
+  if (!s) return NULL;
+  cffi_jit_block *block = NULL;
+  void *memory = NULL;
+  int size = -1;
+  tcc_set_error_func(s, NULL, on_tcc_error);
+  /* No C library, no libtcc1: the wrappers need neither, and so TinyCC's
+   * own files need not exist at run time. */
+  tcc_set_options(s, "-nostdlib");
+  tcc_set_output_type(s, TCC_OUTPUT_MEMORY);
+  add_batch_symbols(s, fns, which, n);
+  if (tcc_compile_string(s, source) == -1 || (size = tcc_relocate(s, NULL)) <= 0) goto done;
+  memory = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (memory == MAP_FAILED) {
+    memory = NULL;
+    goto done;
+  }
+  if (tcc_relocate(s, memory) < 0) goto done;
+  for (uint32_t k = 0; k < n; k++) {
+    char wrapper[32];
+    snprintf(wrapper, sizeof wrapper, "cffi_bun_w%u", k);
+    if (!(entries[k] = (napi_callback)tcc_get_symbol(s, wrapper))) goto done;
+  }
+  __builtin___clear_cache((char *)memory, (char *)memory + size);
+  if (mprotect(memory, (size_t)size, PROT_READ | PROT_EXEC) != 0) goto done;
+  if ((block = malloc(sizeof *block))) {
+    block->memory = memory;
+    block->size = (size_t)size;
+    block->refs = 0;
+    memory = NULL;
+  }
+done:
+  if (memory) munmap(memory, (size_t)size);
+  tcc_delete(s);
+  return block;
+}
+
+void cffi_jit_compile(cffi_function **fns, uint32_t count) {
+  uint32_t *which = malloc(count * sizeof *which);
+  napi_callback *entries = malloc(count * sizeof *entries);
+  uint32_t n = 0;
+  if (!which || !entries) goto done;
+  for (uint32_t i = 0; i < count; i++)
+    if (cffi_jit_eligible(&fns[i]->sig)) which[n++] = i;
+  if (n == 0) goto done;
+  cffi_text source = {0};
+  render_batch(&source, fns, which, n);
+  cffi_jit_block *block = source.failed ? NULL : compile_batch(source.text, fns, which, n, entries);
+  free(source.text);
+  if (!block) {
+    CFFI_DEBUG("jit: no wrappers for %u symbol%s; they use the generic entry points", n, n == 1 ? "" : "s");
+    goto done;
+  }
+  for (uint32_t k = 0; k < n; k++) {
+    fns[which[k]]->jit_entry = entries[k];
+    fns[which[k]]->jit_block = block;
+  }
+  block->refs = n;
+done:
+  free(which);
+  free(entries);
+}
+
+void cffi_jit_release(cffi_jit_block *block) {
+  if (!block || --block->refs > 0) return;
+  munmap(block->memory, block->size);
+  free(block);
+}
+#else
+void cffi_jit_compile(cffi_function **fns, uint32_t count) {
+  (void)fns, (void)count;
+}
+
+void cffi_jit_release(cffi_jit_block *block) { (void)block; }
+#endif

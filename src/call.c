@@ -17,12 +17,13 @@
 
 #include "cffi.h"
 
-cffi_engine_preference cffi_engine_preferred = CFFI_PREFER_JIT;
+cffi_engine_preference cffi_engine_preferred = CFFI_PREFER_TIERED;
 
 void cffi_set_forced_engine(const char *name) {
   if (name && strcmp(name, "ffi") == 0) cffi_engine_preferred = CFFI_PREFER_LIBFFI;
   else if (name && strcmp(name, "registers") == 0) cffi_engine_preferred = CFFI_PREFER_REGISTERS;
-  else cffi_engine_preferred = CFFI_PREFER_JIT;
+  else if (name && strcmp(name, "jit") == 0) cffi_engine_preferred = CFFI_PREFER_JIT;
+  else cffi_engine_preferred = CFFI_PREFER_TIERED;
 }
 
 bool cffi_prepare_signature(napi_env env, cffi_signature *sig, const char *symbol) {
@@ -310,6 +311,7 @@ static inline __attribute__((always_inline)) napi_value invoke(napi_env env, cff
                                                                unsigned arity) {
   const cffi_signature *sig = &fn->sig;
   const unsigned nargs = arity ? arity : sig->nargs;
+  if (CFFI_UNLIKELY(fn->jit_countdown != 0) && --fn->jit_countdown == 0) cffi_jit_tier_up(fn);
   if (CFFI_UNLIKELY(!fn->owner->open)) return throw_closed(env, fn);
   if (CFFI_UNLIKELY(argc < sig->required)) return throw_missing(env, fn, argc);
   if (CFFI_UNLIKELY(sig->engine != CFFI_ENGINE_REGISTERS || sig->has_strings))
@@ -380,7 +382,7 @@ napi_value cffi_jit_rethrow(napi_env env, cffi_function *fn) {
 
 void cffi_function_discard(cffi_function *fn) {
   cffi_owner_release(fn->owner);
-  cffi_jit_release(fn->jit_block);
+  cffi_jit_forget(fn);
   free(fn->name);
   free(fn);
 }
@@ -417,7 +419,7 @@ napi_value cffi_function_publish(napi_env env, cffi_function *fn) {
                         : sig->nargs < sizeof entries_by_arity / sizeof entries_by_arity[0] ? entries_by_arity[sig->nargs]
                                                                                            : entry_general;
   napi_value function;
-  if (napi_create_function(env, fn->name, NAPI_AUTO_LENGTH, entry, fn, &function) != napi_ok) {
+  if (napi_create_function(env, fn->name, NAPI_AUTO_LENGTH, cffi_jit_callback(fn, entry), fn, &function) != napi_ok) {
     cffi_function_discard(fn);
     return NULL;
   }
@@ -435,8 +437,9 @@ napi_value cffi_function_publish(napi_env env, cffi_function *fn) {
   if (CFFI_UNLIKELY(cffi_debug_enabled)) {
     char signature[256];
     cffi_describe_signature(sig, signature, sizeof signature);
-    cffi_debug_log("bound %s at %p: %s via %s", fn->name, fn->address, signature,
-                   fn->jit_entry ? "a jit wrapper" : sig->engine == CFFI_ENGINE_REGISTERS ? "registers" : "libffi");
+    cffi_debug_log("bound %s at %p: %s via %s%s", fn->name, fn->address, signature,
+                   fn->jit_entry ? "a jit wrapper" : sig->engine == CFFI_ENGINE_REGISTERS ? "registers" : "libffi",
+                   fn->jit_slot ? " (a jit wrapper once hot)" : "");
   }
   return function;
 }

@@ -105,6 +105,7 @@ typedef struct cffi_env_state {
   unsigned long last_error;     /* GetLastError() right after the latest FFI call */
 #endif
   napi_ref pending_exception;   /* thrown by a callback; rethrown by the FFI call that returns */
+  void *jit_free_stubs;         /* src/jit.c: entry stubs free for reuse */
 } cffi_env_state;
 
 /* A signature parsed from { args, returns } and prepared once. */
@@ -134,6 +135,8 @@ typedef struct cffi_function {
   char *name;
   napi_callback jit_entry;   /* its generated wrapper (src/jit.c), or NULL */
   cffi_jit_block *jit_block; /* the memory holding that wrapper */
+  napi_callback *jit_slot;   /* where its entry stub jumps (src/jit.c), or NULL */
+  uint32_t jit_countdown;    /* generic calls left before the wrapper is compiled; 0: never */
   cffi_signature sig;
 } cffi_function;
 
@@ -202,8 +205,10 @@ cffi_function *cffi_function_new(napi_env env, cffi_owner *owner, const char *na
 napi_value cffi_function_publish(napi_env env, cffi_function *fn);
 void cffi_function_discard(cffi_function *fn);
 /* The engine CFFI_BUN_ENGINE asks for: "ffi" (libffi for every call),
- * "registers" (no generated wrappers) or anything else (the default). */
-typedef enum { CFFI_PREFER_JIT, CFFI_PREFER_REGISTERS, CFFI_PREFER_LIBFFI } cffi_engine_preference;
+ * "registers" (no generated wrappers), "jit" (every wrapper compiled when
+ * bound) or anything else (the default: a function gets its wrapper once
+ * it is hot, see src/jit.c). */
+typedef enum { CFFI_PREFER_TIERED, CFFI_PREFER_JIT, CFFI_PREFER_REGISTERS, CFFI_PREFER_LIBFFI } cffi_engine_preference;
 extern cffi_engine_preference cffi_engine_preferred;
 void *cffi_call_alloc(cffi_call *call, size_t size);
 void cffi_call_release(cffi_call *call);
@@ -235,10 +240,18 @@ napi_value cffi_make_memory_exports(napi_env env, napi_value exports);
 
 /* jit.c: wrappers generated per signature, compiled in memory by TinyCC. */
 bool cffi_jit_eligible(const cffi_signature *sig);
-/* Compiles wrappers for the eligible functions among fns; best effort:
- * a function left without one (jit_entry NULL) uses the generic entry. */
-void cffi_jit_compile(cffi_function **fns, uint32_t count);
-void cffi_jit_release(cffi_jit_block *block);
+/* Before the functions are published: compiles their wrappers (engine
+ * "jit") or gives each eligible one an entry stub to be retargeted when it
+ * gets hot (the default). Best effort: a function left with neither uses
+ * the generic entry points. */
+void cffi_jit_prepare(cffi_function **fns, uint32_t count);
+/* The Node-API callback for fn: its stub, which jumps to `entry`, or
+ * `entry` itself when fn has no stub. */
+napi_callback cffi_jit_callback(cffi_function *fn, napi_callback entry);
+/* Called by the generic entry when jit_countdown reaches 0. */
+void cffi_jit_tier_up(cffi_function *fn);
+/* Frees fn's wrapper memory (when no other function uses it) and its stub. */
+void cffi_jit_forget(cffi_function *fn);
 
 /* text.c: a growable string; out of memory sets `failed` and stops appending. */
 typedef struct {

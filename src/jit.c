@@ -37,7 +37,9 @@ napi_value cffi_jit_rethrow(napi_env env, cffi_function *fn);
 
 #if defined(CFFI_HAVE_TCC) && !defined(_WIN32)
 #include <libtcc.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #define CFFI_HAVE_JIT 1
 #else
 #define CFFI_HAVE_JIT 0
@@ -46,8 +48,9 @@ napi_value cffi_jit_rethrow(napi_env env, cffi_function *fn);
 bool cffi_jit_eligible(const cffi_signature *sig) {
   /* cstring arguments need memory for the call (the generic path's
    * cffi_call); other conventions go through libffi. */
-  return CFFI_HAVE_JIT && cffi_engine_preferred == CFFI_PREFER_JIT && sig->abi == FFI_DEFAULT_ABI &&
-         !sig->has_strings;
+  return CFFI_HAVE_JIT &&
+         (cffi_engine_preferred == CFFI_PREFER_TIERED || cffi_engine_preferred == CFFI_PREFER_JIT) &&
+         sig->abi == FFI_DEFAULT_ABI && !sig->has_strings;
 }
 
 /* ---- rendering -------------------------------------------------------- */
@@ -208,11 +211,12 @@ void cffi_jit_render_symbol(cffi_text *b, const char *name, const cffi_signature
   char signature[256], wrapper[300];
   cffi_describe_signature(sig, signature, sizeof signature);
   snprintf(wrapper, sizeof wrapper, "cffi_bun_%s", name);
-  cffi_text_append(b, "/* %s %s: this wrapper is compiled in memory by TinyCC when the symbol is\n"
-                      " * bound, with these names as constants:\n"
-                      " *   FN, OPEN: the bound function and its library's open flag;\n"
-                      " *   CALL_DEPTH, LAST_ERRNO, PENDING_EXCEPTION: this thread's FFI state;\n"
-                      " *   ERRNO: this thread's errno. */\n", name, signature);
+  cffi_text_append(b, "/* %s %s\n"
+                      " * TinyCC compiles this wrapper in memory once the symbol is hot (or when it\n"
+                      " * is bound, with CFFI_BUN_ENGINE=jit); until then the generic engine runs it.\n"
+                      " * Constants: FN and OPEN (the bound function, its library's open flag),\n"
+                      " * CALL_DEPTH, LAST_ERRNO, PENDING_EXCEPTION (this thread's FFI state), ERRNO. */\n",
+                   name, signature);
   cffi_text_append(b, "#define TARGET (");
   render_target_type(b, sig);
   cffi_text_append(b, "%s)\n", name);
@@ -346,41 +350,150 @@ done:
   return block;
 }
 
-void cffi_jit_compile(cffi_function **fns, uint32_t count) {
-  uint32_t *which = malloc(count * sizeof *which);
-  napi_callback *entries = malloc(count * sizeof *entries);
-  uint32_t n = 0;
-  if (!which || !entries) goto done;
-  for (uint32_t i = 0; i < count; i++)
-    if (cffi_jit_eligible(&fns[i]->sig)) which[n++] = i;
-  if (n == 0) goto done;
+/* Compiles wrappers for fns[which[0..n)]; false if TinyCC could not. */
+static bool compile_wrappers(cffi_function **fns, const uint32_t *which, uint32_t n) {
+  napi_callback *entries = malloc(n * sizeof *entries);
+  if (!entries) return false;
   cffi_text source = {0};
   render_batch(&source, fns, which, n);
   cffi_jit_block *block = source.failed ? NULL : compile_batch(source.text, fns, which, n, entries);
   free(source.text);
-  if (!block) {
-    CFFI_DEBUG("jit: no wrappers for %u symbol%s; they use the generic entry points", n, n == 1 ? "" : "s");
-    goto done;
+  if (block) {
+    for (uint32_t k = 0; k < n; k++) {
+      fns[which[k]]->jit_entry = entries[k];
+      fns[which[k]]->jit_block = block;
+    }
+    block->refs = n;
   }
-  for (uint32_t k = 0; k < n; k++) {
-    fns[which[k]]->jit_entry = entries[k];
-    fns[which[k]]->jit_block = block;
-  }
-  block->refs = n;
-done:
-  free(which);
   free(entries);
+  return block != NULL;
 }
 
-void cffi_jit_release(cffi_jit_block *block) {
-  if (!block || --block->refs > 0) return;
-  munmap(block->memory, block->size);
-  free(block);
+/* ---- tiering: entry stubs --------------------------------------------
+ *
+ * Compiling costs ~250 us per TinyCC state, which binding many symbols, or
+ * CFunction in a loop, should not pay for functions that are called a few
+ * times. So by default a function starts on the generic entry points, and
+ * its wrapper is compiled after JIT_HOT_CALLS calls. Node-API fixes a JS
+ * function's callback when it is created, so the callback is a stub of
+ * ours: one indirect jump through a slot, retargeted from the generic
+ * entry to the wrapper at tier-up.
+ *
+ * Stubs come in chunks of two pages: stub i at offset 8*i of the first
+ * (read+execute), its slot at the same offset of the second (read+write),
+ * so every stub is the same instruction with the same displacement: one
+ * page. Chunks are per env (only its thread touches them) and are kept for
+ * the process's life; free stubs are reused, linked through their slots.
+ */
+#define JIT_HOT_CALLS 1000
+#define STUB_SIZE 8
+
+static bool write_stub(unsigned char *at, size_t page) {
+#if defined(__x86_64__)
+  const uint32_t displacement = (uint32_t)page - 6; /* from the end of the 6-byte jmp */
+  at[0] = 0xff, at[1] = 0x25;                      /* jmp *[rip + displacement] */
+  memcpy(at + 2, &displacement, 4);
+  at[6] = at[7] = 0xcc;                            /* int3: never reached */
+  return true;
+#elif defined(__aarch64__)
+  const uint32_t ldr = 0x58000000u | ((uint32_t)(page / 4) << 5) | 16; /* ldr x16, [pc + page] */
+  const uint32_t br = 0xd61f0200u;                                      /* br x16 */
+  memcpy(at, &ldr, 4);
+  memcpy(at + 4, &br, 4);
+  return true;
+#else
+  (void)at, (void)page;
+  return false;
+#endif
+}
+
+/* A new chunk's slots, linked as free; NULL if stubs are unavailable. */
+static void *new_stub_chunk(void) {
+  const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  unsigned char *code = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (code == MAP_FAILED) return NULL;
+  const size_t count = page / STUB_SIZE;
+  void **slots = (void **)(code + page);
+  for (size_t i = 0; i < count; i++) {
+    if (!write_stub(code + i * STUB_SIZE, page)) {
+      munmap(code, 2 * page);
+      return NULL;
+    }
+    slots[i] = i + 1 < count ? (void *)&slots[i + 1] : NULL;
+  }
+  __builtin___clear_cache((char *)code, (char *)code + page);
+  if (mprotect(code, page, PROT_READ | PROT_EXEC) != 0) {
+    munmap(code, 2 * page);
+    return NULL;
+  }
+  CFFI_DEBUG("jit: %zu new entry stubs at %p", count, (void *)code);
+  return slots;
+}
+
+static napi_callback *take_stub(cffi_env_state *state) {
+  if (!state->jit_free_stubs) state->jit_free_stubs = new_stub_chunk();
+  void **slot = state->jit_free_stubs;
+  if (slot) state->jit_free_stubs = *slot;
+  return (napi_callback *)slot;
+}
+
+napi_callback cffi_jit_callback(cffi_function *fn, napi_callback entry) {
+  if (!fn->jit_slot) return entry;
+  *fn->jit_slot = entry;
+  return (napi_callback)(void *)((unsigned char *)fn->jit_slot - sysconf(_SC_PAGESIZE));
+}
+
+void cffi_jit_prepare(cffi_function **fns, uint32_t count) {
+  uint32_t *which = malloc(count * sizeof *which);
+  uint32_t n = 0;
+  if (!which) return;
+  for (uint32_t i = 0; i < count; i++)
+    if (cffi_jit_eligible(&fns[i]->sig)) which[n++] = i;
+  if (n > 0 && cffi_engine_preferred == CFFI_PREFER_JIT) {
+    if (!compile_wrappers(fns, which, n))
+      CFFI_DEBUG("jit: no wrappers for %u symbol%s; they use the generic entry points", n, n == 1 ? "" : "s");
+  } else {
+    for (uint32_t k = 0; k < n; k++) {
+      cffi_function *fn = fns[which[k]];
+      if ((fn->jit_slot = take_stub(fn->state))) fn->jit_countdown = JIT_HOT_CALLS;
+    }
+  }
+  free(which);
+}
+
+void cffi_jit_tier_up(cffi_function *fn) {
+  const uint32_t only = 0;
+  if (compile_wrappers(&fn, &only, 1)) {
+    *fn->jit_slot = fn->jit_entry;
+    CFFI_DEBUG("jit: %s is hot (%d calls): its wrapper is compiled", fn->name, JIT_HOT_CALLS);
+  } else {
+    CFFI_DEBUG("jit: no wrapper for %s; it stays on the generic entry point", fn->name);
+  }
+}
+
+void cffi_jit_forget(cffi_function *fn) {
+  cffi_jit_block *block = fn->jit_block;
+  if (block && --block->refs == 0) {
+    munmap(block->memory, block->size);
+    free(block);
+  }
+  if (fn->jit_slot) {
+    void **slot = (void **)fn->jit_slot;
+    *slot = fn->state->jit_free_stubs;
+    fn->state->jit_free_stubs = slot;
+  }
 }
 #else
-void cffi_jit_compile(cffi_function **fns, uint32_t count) {
+void cffi_jit_prepare(cffi_function **fns, uint32_t count) {
   (void)fns, (void)count;
 }
 
-void cffi_jit_release(cffi_jit_block *block) { (void)block; }
+napi_callback cffi_jit_callback(cffi_function *fn, napi_callback entry) {
+  (void)fn;
+  return entry;
+}
+
+void cffi_jit_tier_up(cffi_function *fn) { (void)fn; }
+
+void cffi_jit_forget(cffi_function *fn) { (void)fn; }
 #endif

@@ -146,7 +146,7 @@ static bool resolve_from_ptr(napi_env env, cffi_owner *owner, const char *name,
 }
 
 /* Every symbol is parsed, resolved and prepared before any JS function is
- * made, so that src/jit.c compiles the wrappers of the whole set at once. */
+ * made, so that src/jit.c can prepare the whole set at once. */
 napi_value cffi_bind_symbols(napi_env env, cffi_owner *owner, napi_value definitions,
                              cffi_resolve_fn resolve) {
   napi_value names, result, symbols, close_fn;
@@ -171,7 +171,7 @@ napi_value cffi_bind_symbols(napi_env env, cffi_owner *owner, napi_value definit
   }
   result = NULL;
   if (made == count) {
-    cffi_jit_compile(fns, count);
+    cffi_jit_prepare(fns, count);
     napi_create_object(env, &symbols);
     uint32_t published = 0;
     for (; published < count; published++) {

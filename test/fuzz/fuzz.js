@@ -13,7 +13,8 @@
 // must throw a TypeError (a wrong kind or a missing argument). Anything else
 // (a wrong result, another exception, a crash) fails. Seeded; prints the seed.
 // CFFI_BUN_ENGINE=ffi runs every call through libffi, CFFI_BUN_ENGINE=registers
-// through the register engine (no jit wrappers) where the signature allows.
+// through the register engine (no jit wrappers) where the signature allows,
+// CFFI_BUN_ENGINE=jit through jit wrappers from the first call.
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const os = require("node:os");

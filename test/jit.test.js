@@ -1,0 +1,150 @@
+"use strict";
+// Tiering (src/jit.c): by default a symbol starts on the generic engine and
+// gets its TinyCC wrapper after 1000 calls, through an entry stub that is
+// retargeted. The type battery runs the wrappers themselves
+// (types.test.js, CFFI_BUN_ENGINE=jit); these tests cover the switch: the
+// same results and errors on both sides of it, closing, reuse of stubs, and
+// tier-up in the middle of a callback. Each runs in a fresh node, because
+// the engine is chosen when the addon loads.
+const { test } = require("node:test");
+const assert = require("node:assert/strict");
+const path = require("node:path");
+const { spawnSync } = require("node:child_process");
+const { fixturePath } = require("./helpers/fixture");
+const { callbacksFixturePath } = require("./helpers/callbacks-fixture");
+
+const ROOT = path.join(__dirname, "..");
+const HOT = 1000;
+const linux = { skip: process.platform !== "linux" && "the jit engine needs TinyCC (Linux builds)" };
+
+function runChild(code, env = {}) {
+  const prelude = `const ffi = require(${JSON.stringify(ROOT)}); const FIX = ${JSON.stringify(fixturePath())};
+    const CB_FIX = ${JSON.stringify(callbacksFixturePath())}; const assert = require("node:assert/strict");\n`;
+  const r = spawnSync(process.execPath, ["--expose-gc", "-e", prelude + code], {
+    encoding: "utf8",
+    timeout: 60000,
+    maxBuffer: 256 * 1024 * 1024,
+    env: { ...process.env, CFFI_BUN_ENGINE: "", CFFI_BUN_DEBUG: "1", ...env },
+  });
+  assert.equal(r.status, 0, `child failed (${r.status} ${r.signal}):\n${r.stderr}`);
+  return r;
+}
+
+const hotLines = (stderr) => stderr.split("\n").filter((l) => /jit: .* is hot/.test(l));
+
+test("a symbol tiers up once, after 1000 calls, with the same results before and after", linux, () => {
+  const { stderr } = runChild(`
+    const { symbols } = ffi.dlopen(FIX, {
+      identity_i8: { args: ["i8"], returns: "i8" },
+      identity_u32: { args: ["u32"], returns: "u32" },
+      identity_u64: { args: ["u64"], returns: "u64" },
+      identity_f32: { args: ["f32"], returns: "f32" },
+      identity_ptr: { args: ["ptr"], returns: "ptr" },
+      identity_bool: { args: ["bool"], returns: "bool" },
+      sum16_i32: { args: Array(16).fill("i32"), returns: "i64_fast" },
+      no_args: { returns: "i32" },
+    });
+    const sixteen = Array.from({ length: 16 }, (_, k) => k - 3);
+    const weighted = sixteen.reduce((sum, v, k) => sum + (k + 1) * v, 0);
+    const view = new Uint8Array(4);
+    for (let i = 0; i < ${HOT * 3}; i++) {
+      if (i === ${HOT - 1} || i === ${HOT} || i === ${HOT + 1}) console.error("call " + i);
+      assert.equal(symbols.identity_i8(i), (i << 24) >> 24);
+      assert.equal(symbols.identity_u32(-i), (-i) >>> 0);
+      assert.equal(symbols.identity_u64(BigInt(i) << 40n), BigInt(i) << 40n);
+      assert.equal(symbols.identity_u64(i), BigInt(i));
+      assert.equal(symbols.identity_f32(i + 0.1), Math.fround(i + 0.1));
+      assert.equal(symbols.identity_ptr(view), ffi.ptr(view));
+      assert.equal(symbols.identity_ptr(i + 4096), i + 4096);
+      assert.equal(symbols.identity_bool(i % 3 === 0), i % 3 === 0);
+      assert.equal(symbols.sum16_i32(...sixteen), weighted);
+      assert.equal(symbols.no_args(), symbols.no_args());
+    }
+  `);
+  const hot = hotLines(stderr);
+  assert.deepEqual(hot.map((l) => l.match(/jit: (\w+) is hot/)[1]).sort(),
+    ["identity_bool", "identity_f32", "identity_i8", "identity_ptr", "identity_u32", "identity_u64", "no_args", "sum16_i32"]);
+  // The tier-up happens on the 1000th call, and only once.
+  const lines = stderr.split("\n");
+  const at = lines.findIndex((l) => /identity_i8 is hot/.test(l));
+  assert.ok(at > lines.indexOf(`call ${HOT - 1}`) && at < lines.indexOf(`call ${HOT}`), stderr);
+});
+
+test("errors are the same before and after tier-up, and a throwing call counts too", linux, () => {
+  const { stderr } = runChild(`
+    const { symbols } = ffi.dlopen(FIX, { add_i32: { args: ["i32", "i32"], returns: "i32" } });
+    const messages = new Set();
+    for (let i = 0; i < ${HOT * 2}; i++) {
+      if (i % 2) {
+        assert.equal(symbols.add_i32(i, 1), i + 1);
+      } else {
+        assert.throws(() => (i % 4 ? symbols.add_i32(1) : symbols.add_i32("x", 1)), (e) => { messages.add(e.message); return e instanceof TypeError; });
+      }
+    }
+    assert.equal(messages.size, 2, [...messages].join(" | "));
+  `);
+  assert.equal(hotLines(stderr).length, 1);
+});
+
+test("a closed library's symbols keep throwing after tier-up; tier-up after close is harmless", linux, () => {
+  runChild(`
+    const lib = ffi.dlopen(FIX, { add_i32: { args: ["i32", "i32"], returns: "i32" }, no_args: { returns: "i32" } });
+    for (let i = 0; i < ${HOT / 2}; i++) lib.symbols.add_i32(i, 1);
+    for (let i = 0; i < ${HOT * 2}; i++) lib.symbols.no_args();
+    lib.close();
+    for (let i = 0; i < ${HOT * 2}; i++) {
+      assert.throws(() => lib.symbols.add_i32(1, 2), /closed/);
+      assert.throws(() => lib.symbols.no_args(), /closed/);
+    }
+  `);
+});
+
+test("entry stubs of collected functions are reused: many short-lived CFunctions", linux, () => {
+  const { stderr } = runChild(`
+    const { symbols } = ffi.dlopen(FIX, { add_i32: { args: ["i32", "i32"], returns: "i32" } });
+    const address = symbols.add_i32.ptr;
+    for (let round = 0; round < 40; round++) {
+      for (let i = 0; i < 1000; i++) {
+        const f = ffi.CFunction({ ptr: address, args: ["i32", "i32"], returns: "i32" });
+        assert.equal(f(i, round), i + round);
+      }
+      globalThis.gc();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    // A few of them get hot: compiled, collected, their memory freed.
+    const hot = ffi.CFunction({ ptr: address, args: ["i32", "i32"], returns: "i32" });
+    for (let i = 0; i < ${HOT * 2}; i++) assert.equal(hot(i, 1), i + 1);
+  `.replace(/^/, "(async () => {").concat("})().catch((e) => { console.error(e); process.exit(1); });"));
+  assert.equal(hotLines(stderr).length, 1);
+  // 40,001 functions, at most ~1,000 alive at a time: a few chunks of stubs, not 40,001 stubs' worth.
+  const chunks = stderr.split("\n").filter((l) => /jit: \d+ new entry stubs/.test(l));
+  const perChunk = Number(chunks[0].match(/jit: (\d+) new/)[1]);
+  assert.ok(chunks.length * perChunk < 8000, `${chunks.length} chunks of ${perChunk}`);
+});
+
+test("tier-up in the middle of a callback, from a nested FFI call", linux, () => {
+  runChild(`
+    const cb = ffi.dlopen(CB_FIX, { apply: { args: ["function", "i32"], returns: "i32" } });
+    const { symbols } = ffi.dlopen(FIX, { add_i32: { args: ["i32", "i32"], returns: "i32" } });
+    let inner = 0;
+    const js = new ffi.JSCallback((x) => { inner++; return symbols.add_i32(x, 1); }, { args: ["i32"], returns: "i32" });
+    for (let i = 0; i < ${HOT * 2}; i++) assert.equal(cb.symbols.apply(js, i), i + 1);
+    assert.equal(inner, ${HOT * 2});
+    js.close();
+  `);
+});
+
+test("CFFI_BUN_ENGINE=jit compiles at bind time; =registers never tiers up", linux, () => {
+  const eager = runChild(`
+    const { symbols } = ffi.dlopen(FIX, { add_i32: { args: ["i32", "i32"], returns: "i32" } });
+    for (let i = 0; i < ${HOT * 2}; i++) symbols.add_i32(i, 1);
+  `, { CFFI_BUN_ENGINE: "jit" });
+  assert.match(eager.stderr, /bound add_i32 at 0x[0-9a-f]+: \(i32, i32\) -> i32 via a jit wrapper$/m);
+  assert.equal(hotLines(eager.stderr).length, 0);
+  const registers = runChild(`
+    const { symbols } = ffi.dlopen(FIX, { add_i32: { args: ["i32", "i32"], returns: "i32" } });
+    for (let i = 0; i < ${HOT * 2}; i++) symbols.add_i32(i, 1);
+  `, { CFFI_BUN_ENGINE: "registers" });
+  assert.match(registers.stderr, /via registers$/m);
+  assert.equal(hotLines(registers.stderr).length, 0);
+});

@@ -111,12 +111,13 @@ static inline bool quick_read_address(napi_env env, size_t argc, napi_value *arg
   return true;
 }
 
-static napi_value read_entry(napi_env env, napi_callback_info info) {
+/* read.X for one accessor: specialised per accessor (read_entries), so the
+ * size and the conversion are constants and no function data is fetched. */
+static inline __attribute__((always_inline)) napi_value read_as(napi_env env, napi_callback_info info,
+                                                                const accessor *acc) {
   size_t argc = 2;
-  napi_value argv[2];
-  void *data;
-  napi_get_cb_info(env, info, &argc, argv, NULL, &data);
-  const accessor *acc = data;
+  napi_value argv[2], result;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   uint8_t *at;
   if (CFFI_UNLIKELY(argc < 1 || !quick_read_address(env, argc, argv, &at))) {
     const char *fn = acc->read_name;
@@ -128,14 +129,53 @@ static napi_value read_entry(napi_env env, napi_callback_info info) {
   }
   uint64_t raw = 0;
   memcpy(&raw, at, acc->size);
-  /* As in Bun, read.ptr and read.intptr give plain numbers, even above 2^53. */
-  if (acc->type == CFFI_PTR || acc->type == CFFI_I64_FAST) {
-    napi_value result;
-    napi_create_double(env, acc->type == CFFI_PTR ? (double)raw : (double)(int64_t)raw, &result);
-    return result;
+  switch (acc->type) {
+    case CFFI_I8: napi_create_int32(env, (int8_t)raw, &result); break;
+    case CFFI_U8: napi_create_int32(env, (uint8_t)raw, &result); break;
+    case CFFI_I16: napi_create_int32(env, (int16_t)raw, &result); break;
+    case CFFI_U16: napi_create_int32(env, (uint16_t)raw, &result); break;
+    case CFFI_I32: napi_create_int32(env, (int32_t)raw, &result); break;
+    case CFFI_U32: napi_create_uint32(env, (uint32_t)raw, &result); break;
+    case CFFI_I64: napi_create_bigint_int64(env, (int64_t)raw, &result); break;
+    case CFFI_U64: napi_create_bigint_uint64(env, raw, &result); break;
+    case CFFI_F32: {
+      float f;
+      memcpy(&f, &raw, sizeof f);
+      napi_create_double(env, f, &result);
+      break;
+    }
+    case CFFI_F64: {
+      double d;
+      memcpy(&d, &raw, sizeof d);
+      napi_create_double(env, d, &result);
+      break;
+    }
+    /* As in Bun, read.ptr and read.intptr give plain numbers, even above 2^53. */
+    case CFFI_PTR: napi_create_double(env, (double)raw, &result); break;
+    default: napi_create_double(env, (double)(int64_t)raw, &result); break; /* intptr */
   }
-  return cffi_types[acc->type].to_js(env, raw);
+  return result;
 }
+
+#define READ_ENTRY(index) \
+  static napi_value read_entry_##index(napi_env env, napi_callback_info info) { return read_as(env, info, &accessors[index]); }
+READ_ENTRY(0)
+READ_ENTRY(1)
+READ_ENTRY(2)
+READ_ENTRY(3)
+READ_ENTRY(4)
+READ_ENTRY(5)
+READ_ENTRY(6)
+READ_ENTRY(7)
+READ_ENTRY(8)
+READ_ENTRY(9)
+READ_ENTRY(10)
+READ_ENTRY(11)
+static const napi_callback read_entries[] = {read_entry_0, read_entry_1, read_entry_2, read_entry_3,
+                                             read_entry_4, read_entry_5, read_entry_6, read_entry_7,
+                                             read_entry_8, read_entry_9, read_entry_10, read_entry_11};
+_Static_assert(sizeof read_entries / sizeof read_entries[0] == sizeof accessors / sizeof accessors[0],
+               "one read entry per accessor");
 
 static napi_value write_entry(napi_env env, napi_callback_info info) {
   size_t argc = 3;
@@ -301,18 +341,20 @@ static napi_value cstring_at_entry(napi_env env, napi_callback_info info) {
   return result;
 }
 
-static napi_value accessor_object(napi_env env, napi_callback cb) {
+/* { u8, u16, ... }: entries[i] for accessor i, or `shared` (with the
+ * accessor as its data) when entries is NULL. */
+static napi_value accessor_object(napi_env env, const napi_callback *entries, napi_callback shared) {
   napi_value object;
   napi_create_object(env, &object);
   for (size_t i = 0; i < sizeof accessors / sizeof accessors[0]; i++) {
-    cffi_set_function(env, object, accessors[i].name, cb, (void *)&accessors[i]);
+    cffi_set_function(env, object, accessors[i].name, entries ? entries[i] : shared, (void *)&accessors[i]);
   }
   return object;
 }
 
 napi_value cffi_make_memory_exports(napi_env env, napi_value exports) {
-  napi_set_named_property(env, exports, "read", accessor_object(env, read_entry));
-  napi_set_named_property(env, exports, "write", accessor_object(env, write_entry));
+  napi_set_named_property(env, exports, "read", accessor_object(env, read_entries, NULL));
+  napi_set_named_property(env, exports, "write", accessor_object(env, NULL, write_entry));
   cffi_set_function(env, exports, "ptr", ptr_entry, NULL);
   cffi_set_function(env, exports, "toArrayBuffer", to_array_buffer_entry, NULL);
   cffi_set_function(env, exports, "toBuffer", to_buffer_entry, NULL);

@@ -162,8 +162,9 @@ static inline void cffi_call_init(cffi_call *call, napi_env env, const char *sym
 }
 
 /* types.c */
-bool cffi_type_from_value(napi_env env, napi_value value, const char *symbol,
-                          const char *where, cffi_type_id *out);
+/* arg: the argument's index, or -1 for the return type (for messages). */
+bool cffi_type_from_value(napi_env env, napi_value value, const char *symbol, int arg,
+                          cffi_type_id *out);
 bool cffi_check_definition(napi_env env, napi_value definition, const char *symbol);
 bool cffi_parse_signature(napi_env env, napi_value definition, const char *symbol,
                           cffi_signature *sig);

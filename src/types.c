@@ -605,9 +605,15 @@ napi_value cffi_make_ffitype_object(napi_env env) {
   return object;
 }
 
+static void format_where(char *where, size_t len, int arg) {
+  if (arg < 0) snprintf(where, len, "returns");
+  else snprintf(where, len, "args[%d]", arg);
+}
+
 static bool lookup_type_name(const char *name, cffi_type_id *out) {
+  /* First characters compared inline: most names are rejected without a call. */
   for (size_t i = 0; i < sizeof type_aliases / sizeof type_aliases[0]; i++) {
-    if (strcmp(type_aliases[i].name, name) == 0) {
+    if (type_aliases[i].name[0] == name[0] && strcmp(type_aliases[i].name, name) == 0) {
       *out = (cffi_type_id)type_aliases[i].id;
       return true;
     }
@@ -622,10 +628,24 @@ static bool lookup_type_name(const char *name, cffi_type_id *out) {
 }
 
 /* A type given as a number (FFIType.i32) or any of Bun's names ("int32_t"). */
-bool cffi_type_from_value(napi_env env, napi_value value, const char *symbol, const char *where,
+/* `arg` is the argument's index, or -1 for the return type: the "where" of
+ * messages, formatted only when there is one to give. */
+bool cffi_type_from_value(napi_env env, napi_value value, const char *symbol, int arg,
                           cffi_type_id *out) {
+  char where[32];
   napi_valuetype t;
   napi_typeof(env, value, &t);
+  if (t == napi_string) {
+    char name[64];
+    size_t len;
+    napi_get_value_string_utf8(env, value, name, sizeof name, &len);
+    if (len < sizeof name - 1 && strlen(name) == len && lookup_type_name(name, out)) return true;
+    format_where(where, sizeof where, arg);
+    cffi_throw(env, "TypeError", "Unknown type \"%s\" in %s of symbol \"%s\" (see FFIType for the names)",
+               name, where, symbol);
+    return false;
+  }
+  format_where(where, sizeof where, arg);
   if (t == napi_number) {
     double d;
     napi_get_value_double(env, value, &d);
@@ -635,15 +655,6 @@ bool cffi_type_from_value(napi_env env, napi_value value, const char *symbol, co
     }
     cffi_throw(env, "TypeError", "Unknown type %g in %s of symbol \"%s\" (FFIType values are 0 to %d)",
                d, where, symbol, CFFI_TYPE_COUNT - 1);
-    return false;
-  }
-  if (t == napi_string) {
-    char name[64];
-    size_t len;
-    napi_get_value_string_utf8(env, value, name, sizeof name, &len);
-    if (len < sizeof name - 1 && strlen(name) == len && lookup_type_name(name, out)) return true;
-    cffi_throw(env, "TypeError", "Unknown type \"%s\" in %s of symbol \"%s\" (see FFIType for the names)",
-               name, where, symbol);
     return false;
   }
   cffi_throw(env, "TypeError", "Type in %s of symbol \"%s\" must be an FFIType number or name, received %s",
@@ -719,14 +730,12 @@ bool cffi_parse_signature_parts(napi_env env, napi_value args, napi_value return
     }
     for (uint32_t i = 0; i < count; i++) {
       napi_value element;
-      char where[32];
       cffi_type_id id;
-      snprintf(where, sizeof where, "args[%u]", i);
       if (napi_get_element(env, args, i, &element) != napi_ok) return false;
-      if (!cffi_type_from_value(env, element, symbol, where, &id)) return false;
+      if (!cffi_type_from_value(env, element, symbol, (int)i, &id)) return false;
       if (!cffi_types[id].valid_arg) {
-        cffi_throw(env, "TypeError", "%s is not a valid argument type (%s of symbol \"%s\")",
-                   cffi_types[id].name, where, symbol);
+        cffi_throw(env, "TypeError", "%s is not a valid argument type (args[%u] of symbol \"%s\")",
+                   cffi_types[id].name, i, symbol);
         return false;
       }
       sig->args[i] = (uint8_t)id;
@@ -738,7 +747,7 @@ bool cffi_parse_signature_parts(napi_env env, napi_value args, napi_value return
 
   if (!is_nullish(env, returns)) {
     cffi_type_id id;
-    if (!cffi_type_from_value(env, returns, symbol, "returns", &id)) return false;
+    if (!cffi_type_from_value(env, returns, symbol, -1, &id)) return false;
     if (!cffi_types[id].valid_return) {
       cffi_throw(env, "TypeError", "%s is not a valid return type (symbol \"%s\")", cffi_types[id].name,
                  symbol);

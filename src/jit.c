@@ -112,6 +112,8 @@ static const char prelude[] =
     "napi_status napi_create_double(napi_env, double, napi_value *);\n"
     "napi_status napi_create_bigint_int64(napi_env, int64_t, napi_value *);\n"
     "napi_status napi_create_bigint_uint64(napi_env, uint64_t, napi_value *);\n"
+    "napi_status napi_create_string_utf8(napi_env, const char *, size_t, napi_value *);\n"
+    "napi_status napi_get_null(napi_env, napi_value *);\n"
     "napi_value cffi_jit_closed(napi_env, void *fn);\n"
     "napi_value cffi_jit_missing(napi_env, void *fn, size_t argc);\n"
     "int cffi_jit_argument(napi_env, void *fn, unsigned index, napi_value, uint64_t *out);\n"
@@ -194,6 +196,10 @@ static void render_wrapper(cffi_text *b, const char *wrapper, const cffi_signatu
     case CFFI_I64: cffi_text_append(b, "  napi_create_bigint_int64(env, (int64_t)r, &result);\n"); break;
     case CFFI_U64: cffi_text_append(b, "  napi_create_bigint_uint64(env, r, &result);\n"); break;
     case CFFI_F64: case CFFI_F32: cffi_text_append(b, "  napi_create_double(env, r, &result);\n"); break;
+    case CFFI_CSTRING:
+      cffi_text_append(b, "  if (!r) napi_get_null(env, &result);\n"
+                          "  else napi_create_string_utf8(env, (const char *)r, (size_t)-1, &result);\n");
+      break;
     default: cffi_text_append(b, "  return cffi_jit_result(env, FN, r);\n}\n"); return;
   }
   cffi_text_append(b, "  return result;\n}\n");
@@ -248,6 +254,8 @@ static const struct {
     JIT_SYMBOL(napi_create_double),
     JIT_SYMBOL(napi_create_bigint_int64),
     JIT_SYMBOL(napi_create_bigint_uint64),
+    JIT_SYMBOL(napi_create_string_utf8),
+    JIT_SYMBOL(napi_get_null),
     JIT_SYMBOL(cffi_jit_closed),
     JIT_SYMBOL(cffi_jit_missing),
     JIT_SYMBOL(cffi_jit_argument),

@@ -4,8 +4,10 @@
  * does with its own TinyCC.
  *
  * Owns: deciding which signatures get a wrapper, rendering the wrapper's C
- * (also what viewSource shows), compiling a batch of wrappers in one TinyCC
- * state, and the executable memory they live in.
+ * (also what viewSource shows), compiling wrappers in a TinyCC state, the
+ * executable memory they live in, and tiering: the entry stubs that let a
+ * symbol start on the generic engine and switch to its wrapper once hot
+ * (see "tiering" below).
  *
  * Why: a generic entry point must find its function (napi_get_cb_info's
  * data), then dispatch on the signature at every call. A wrapper has the

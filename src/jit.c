@@ -20,7 +20,8 @@
  * The generated code has no data of its own: every address it needs is
  * either a constant or a symbol given with tcc_add_symbol. So once TinyCC
  * has relocated it into memory we allocated, the TinyCC state is deleted
- * and the memory is made read+execute (never writable and executable).
+ * and the memory is sealed read+execute (TinyCC leaves it writable and
+ * executable while relocating; nothing runs there before the seal).
  *
  * Without TinyCC (CFFI_HAVE_TCC unset) nothing is eligible and every
  * function uses the generic entry points of src/call.c.

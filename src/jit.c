@@ -17,8 +17,8 @@
  * slow paths (other value kinds, errors) call back into src/call.c, so
  * every result and every message is the generic path's.
  *
- * The generated code has no data of its own: every address it needs is
- * either a constant or a symbol given with tcc_add_symbol. So once TinyCC
+ * The generated code has no data of its own: every address it needs is a
+ * symbol given with tcc_add_symbol (see render_batch). So once TinyCC
  * has relocated it into memory we allocated, the TinyCC state is deleted
  * and the memory is sealed read+execute (TinyCC leaves it writable and
  * executable while relocating; nothing runs there before the seal).

@@ -148,3 +148,19 @@ test("CFFI_BUN_ENGINE=jit compiles at bind time; =registers never tiers up", lin
   assert.match(registers.stderr, /via registers$/m);
   assert.equal(hotLines(registers.stderr).length, 0);
 });
+
+test("a wrapper converts cstring results itself: strings, UTF-8 and NULL as null", linux, () => {
+  for (const engine of ["jit", ""]) {
+    runChild(`
+      const { symbols } = ffi.dlopen(FIX, {
+        hello_string: { returns: "cstring" }, utf8_string: { returns: "cstring" }, null_string: { returns: "cstring" },
+      });
+      for (let i = 0; i < ${HOT * 2}; i++) {
+        assert.equal(symbols.hello_string(), "hello, world");
+        assert.equal(symbols.utf8_string(), "héllo ✓");
+        assert.equal(symbols.null_string(), null);
+      }
+      assert.match(ffi.viewSource({ f: { returns: "cstring" } })[0], /napi_create_string_utf8/);
+    `, { CFFI_BUN_ENGINE: engine });
+  }
+});

@@ -208,12 +208,13 @@ static void render_wrapper(cffi_text *b, const char *wrapper, const cffi_signatu
   cffi_text_append(b, "  return result;\n}\n");
 }
 
-/* TARGET's cast: the C function's prototype as the wrapper calls it. */
-static void render_target_type(cffi_text *b, const cffi_signature *sig) {
-  cffi_text_append(b, "(%s (*)(", return_c_type(sig->returns));
+/* The C function's prototype as the wrapper calls it, around `declarator`:
+ * "(*)" for a cast, a name for a declaration. */
+static void render_prototype(cffi_text *b, const cffi_signature *sig, const char *declarator) {
+  cffi_text_append(b, "%s %s(", return_c_type(sig->returns), declarator);
   if (sig->nargs == 0) cffi_text_append(b, "void");
   for (unsigned i = 0; i < sig->nargs; i++) cffi_text_append(b, "%s%s", i ? ", " : "", c_type_of(sig->args[i]));
-  cffi_text_append(b, "))");
+  cffi_text_append(b, ")");
 }
 
 void cffi_jit_render_symbol(cffi_text *b, const char *name, const cffi_signature *sig) {
@@ -226,9 +227,9 @@ void cffi_jit_render_symbol(cffi_text *b, const char *name, const cffi_signature
                       " * Constants: FN and OPEN (the bound function, its library's open flag),\n"
                       " * CALL_DEPTH, LAST_ERRNO, PENDING_EXCEPTION (this thread's FFI state), ERRNO. */\n",
                    name, signature);
-  cffi_text_append(b, "#define TARGET (");
-  render_target_type(b, sig);
-  cffi_text_append(b, "%s)\n", name);
+  cffi_text_append(b, "#define TARGET ((");
+  render_prototype(b, sig, "(*)");
+  cffi_text_append(b, ")%s)\n", name);
   render_wrapper(b, wrapper, sig);
 }
 
@@ -288,10 +289,11 @@ static void render_batch(cffi_text *b, cffi_function **fns, const uint32_t *whic
     char wrapper[32];
     snprintf(wrapper, sizeof wrapper, "cffi_bun_w%u", k);
     cffi_text_append(b, "extern char cffi_fn_%u[];\nextern volatile bool cffi_open_%u;\n", k, k);
-    cffi_text_append(b, "extern %s cffi_target_%u(", return_c_type(sig->returns), k);
-    if (sig->nargs == 0) cffi_text_append(b, "void");
-    for (unsigned i = 0; i < sig->nargs; i++) cffi_text_append(b, "%s%s", i ? ", " : "", c_type_of(sig->args[i]));
-    cffi_text_append(b, ");\n#define FN ((void *)cffi_fn_%u)\n#define OPEN cffi_open_%u\n"
+    char target[32];
+    snprintf(target, sizeof target, "cffi_target_%u", k);
+    cffi_text_append(b, "extern ");
+    render_prototype(b, sig, target);
+    cffi_text_append(b, ";\n#define FN ((void *)cffi_fn_%u)\n#define OPEN cffi_open_%u\n"
                         "#define TARGET cffi_target_%u\n", k, k, k);
     render_wrapper(b, wrapper, sig);
     cffi_text_append(b, "#undef FN\n#undef OPEN\n#undef TARGET\n");

@@ -152,12 +152,15 @@ napi_value cffi_bind_symbols(napi_env env, cffi_owner *owner, napi_value definit
   napi_value names, result, symbols, close_fn;
   uint32_t count;
   if (!definition_names(env, definitions, &names, &count)) return NULL;
-  cffi_function **fns = calloc(count, sizeof *fns);
+  /* One block: the functions, then their keys (valid in this call's scope). */
+  cffi_function **fns = calloc(count, sizeof *fns + sizeof(napi_value));
   if (!fns) return cffi_throw(env, "RangeError", "out of memory binding %u symbols", count);
+  napi_value *keys = (napi_value *)(fns + count);
   uint32_t made = 0;
   for (; made < count; made++) {
     napi_value key, definition;
     napi_get_element(env, names, made, &key);
+    keys[made] = key;
     char *name = cffi_string_dup(env, key, "symbol name");
     if (!name) break;
     cffi_signature sig;
@@ -175,11 +178,10 @@ napi_value cffi_bind_symbols(napi_env env, cffi_owner *owner, napi_value definit
     napi_create_object(env, &symbols);
     uint32_t published = 0;
     for (; published < count; published++) {
-      napi_value key, function = cffi_function_publish(env, fns[published]);
+      napi_value function = cffi_function_publish(env, fns[published]);
       fns[published] = NULL; /* owned by the JS function now, or freed */
       if (!function) break;
-      napi_get_element(env, names, published, &key);
-      napi_set_property(env, symbols, key, function);
+      napi_set_property(env, symbols, keys[published], function);
     }
     if (published == count &&
         napi_create_function(env, "close", NAPI_AUTO_LENGTH, close_entry, owner, &close_fn) == napi_ok) {

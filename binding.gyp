@@ -12,6 +12,7 @@
         "src/callback.c",
         "src/abi.c",
         "src/jit.c",
+        "src/stubs.c",
         "src/text.c",
         "src/debug_log.c",
         "src/compiler.c",

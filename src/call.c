@@ -439,7 +439,7 @@ napi_value cffi_function_publish(napi_env env, cffi_function *fn) {
     cffi_describe_signature(sig, signature, sizeof signature);
     cffi_debug_log("bound %s at %p: %s via %s%s", fn->name, fn->address, signature,
                    fn->jit_entry ? "a jit wrapper" : sig->engine == CFFI_ENGINE_REGISTERS ? "registers" : "libffi",
-                   fn->jit_slot ? " (a jit wrapper once hot)" : "");
+                   fn->jit_stub ? " (a jit wrapper once hot)" : "");
   }
   return function;
 }

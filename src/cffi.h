@@ -105,7 +105,7 @@ typedef struct cffi_env_state {
   unsigned long last_error;     /* GetLastError() right after the latest FFI call */
 #endif
   napi_ref pending_exception;   /* thrown by a callback; rethrown by the FFI call that returns */
-  void *jit_free_stubs;         /* src/jit.c: entry stubs free for reuse */
+  struct cffi_stub_slot *free_stubs; /* src/stubs.c: entry stubs free for reuse */
 } cffi_env_state;
 
 /* A signature parsed from { args, returns } and prepared once. */
@@ -135,7 +135,7 @@ typedef struct cffi_function {
   char *name;
   napi_callback jit_entry;   /* its generated wrapper (src/jit.c), or NULL */
   cffi_jit_block *jit_block; /* the memory holding that wrapper */
-  napi_callback *jit_slot;   /* where its entry stub jumps (src/jit.c), or NULL */
+  struct cffi_stub_slot *jit_stub; /* its entry stub while on the generic entry (src/jit.c), or NULL */
   uint32_t jit_countdown;    /* generic calls left before the wrapper is compiled; 0: never */
   cffi_signature sig;
 } cffi_function;
@@ -238,6 +238,18 @@ napi_value cffi_cc(napi_env env, napi_callback_info info);
 
 /* memory.c */
 napi_value cffi_make_memory_exports(napi_env env, napi_value exports);
+
+/* stubs.c: entry stubs. Each loads `data` into a scratch register (r10 on
+ * x86-64, x17 on AArch64) and jumps to `target`; both may be rewritten at
+ * any time. take returns NULL where stubs are unavailable (Windows, other
+ * CPUs) or out of memory. Only the env's JS thread may take and release. */
+typedef struct cffi_stub_slot {
+  void *target;
+  void *data;
+} cffi_stub_slot;
+cffi_stub_slot *cffi_stub_take(cffi_env_state *state);
+void *cffi_stub_code(const cffi_stub_slot *slot);
+void cffi_stub_release(cffi_env_state *state, cffi_stub_slot *slot);
 
 /* jit.c: wrappers generated per signature, compiled in memory by TinyCC. */
 bool cffi_jit_eligible(const cffi_signature *sig);

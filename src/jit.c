@@ -382,78 +382,22 @@ static bool compile_wrappers(cffi_function **fns, const uint32_t *which, uint32_
   return block != NULL;
 }
 
-/* ---- tiering: entry stubs --------------------------------------------
+/* ---- tiering ----------------------------------------------------------
  *
  * Compiling costs ~250 us per TinyCC state, which binding many symbols, or
  * CFunction in a loop, should not pay for functions that are called a few
  * times. So by default a function starts on the generic entry points, and
  * its wrapper is compiled after JIT_HOT_CALLS calls. Node-API fixes a JS
- * function's callback when it is created, so the callback is a stub of
- * ours: one indirect jump through a slot, retargeted from the generic
- * entry to the wrapper at tier-up.
- *
- * Stubs come in chunks of two pages: stub i at offset 8*i of the first
- * (read+execute), its slot at the same offset of the second (read+write),
- * so every stub is the same instruction with the same displacement: one
- * page. Chunks are per env (only its thread touches them) and are kept for
- * the process's life; free stubs are reused, linked through their slots.
+ * function's callback when it is created, so the callback is an entry stub
+ * (src/stubs.c), retargeted from the generic entry to the wrapper at
+ * tier-up.
  */
 #define JIT_HOT_CALLS 1000
-#define STUB_SIZE 8
-
-static bool write_stub(unsigned char *at, size_t page) {
-#if defined(__x86_64__)
-  const uint32_t displacement = (uint32_t)page - 6; /* from the end of the 6-byte jmp */
-  at[0] = 0xff, at[1] = 0x25;                      /* jmp *[rip + displacement] */
-  memcpy(at + 2, &displacement, 4);
-  at[6] = at[7] = 0xcc;                            /* int3: never reached */
-  return true;
-#elif defined(__aarch64__)
-  const uint32_t ldr = 0x58000000u | ((uint32_t)(page / 4) << 5) | 16; /* ldr x16, [pc + page] */
-  const uint32_t br = 0xd61f0200u;                                      /* br x16 */
-  memcpy(at, &ldr, 4);
-  memcpy(at + 4, &br, 4);
-  return true;
-#else
-  (void)at, (void)page;
-  return false;
-#endif
-}
-
-/* A new chunk's slots, linked as free; NULL if stubs are unavailable. */
-static void *new_stub_chunk(void) {
-  const size_t page = (size_t)sysconf(_SC_PAGESIZE);
-  unsigned char *code = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (code == MAP_FAILED) return NULL;
-  const size_t count = page / STUB_SIZE;
-  void **slots = (void **)(code + page);
-  for (size_t i = 0; i < count; i++) {
-    if (!write_stub(code + i * STUB_SIZE, page)) {
-      munmap(code, 2 * page);
-      return NULL;
-    }
-    slots[i] = i + 1 < count ? (void *)&slots[i + 1] : NULL;
-  }
-  __builtin___clear_cache((char *)code, (char *)code + page);
-  if (mprotect(code, page, PROT_READ | PROT_EXEC) != 0) {
-    munmap(code, 2 * page);
-    return NULL;
-  }
-  CFFI_DEBUG("jit: %zu new entry stubs at %p", count, (void *)code);
-  return slots;
-}
-
-static napi_callback *take_stub(cffi_env_state *state) {
-  if (!state->jit_free_stubs) state->jit_free_stubs = new_stub_chunk();
-  void **slot = state->jit_free_stubs;
-  if (slot) state->jit_free_stubs = *slot;
-  return (napi_callback *)slot;
-}
 
 napi_callback cffi_jit_callback(cffi_function *fn, napi_callback entry) {
-  if (!fn->jit_slot) return entry;
-  *fn->jit_slot = entry;
-  return (napi_callback)(void *)((unsigned char *)fn->jit_slot - sysconf(_SC_PAGESIZE));
+  if (!fn->jit_stub) return entry;
+  fn->jit_stub->target = (void *)entry;
+  return (napi_callback)cffi_stub_code(fn->jit_stub);
 }
 
 void cffi_jit_prepare(cffi_function **fns, uint32_t count) {
@@ -468,7 +412,7 @@ void cffi_jit_prepare(cffi_function **fns, uint32_t count) {
   } else {
     for (uint32_t k = 0; k < n; k++) {
       cffi_function *fn = fns[which[k]];
-      if ((fn->jit_slot = take_stub(fn->state))) fn->jit_countdown = JIT_HOT_CALLS;
+      if ((fn->jit_stub = cffi_stub_take(fn->state))) fn->jit_countdown = JIT_HOT_CALLS;
     }
   }
   free(which);
@@ -477,7 +421,7 @@ void cffi_jit_prepare(cffi_function **fns, uint32_t count) {
 void cffi_jit_tier_up(cffi_function *fn) {
   const uint32_t only = 0;
   if (compile_wrappers(&fn, &only, 1)) {
-    *fn->jit_slot = fn->jit_entry;
+    fn->jit_stub->target = (void *)fn->jit_entry;
     CFFI_DEBUG("jit: %s is hot (%d calls): its wrapper is compiled", fn->name, JIT_HOT_CALLS);
   } else {
     CFFI_DEBUG("jit: no wrapper for %s; it stays on the generic entry point", fn->name);
@@ -490,11 +434,7 @@ void cffi_jit_forget(cffi_function *fn) {
     munmap(block->memory, block->size);
     free(block);
   }
-  if (fn->jit_slot) {
-    void **slot = (void **)fn->jit_slot;
-    *slot = fn->state->jit_free_stubs;
-    fn->state->jit_free_stubs = slot;
-  }
+  if (fn->jit_stub) cffi_stub_release(fn->state, fn->jit_stub);
 }
 #else
 void cffi_jit_prepare(cffi_function **fns, uint32_t count) {

@@ -1,0 +1,124 @@
+/*
+ * stubs.c - entry stubs: tiny pieces of machine code, each of which loads a
+ * data word into a scratch register and jumps to a target, both read from a
+ * slot that C can rewrite at any time.
+ *
+ * Owns: the stub encodings (x86-64, AArch64), the executable memory they
+ * live in and each env's free list.
+ *
+ * Two users:
+ *  - tiering (src/jit.c): Node-API fixes a JS function's callback when it is
+ *    created, so the callback is a stub, retargeted from the generic entry
+ *    to the generated wrapper once the function is hot (data unused);
+ *  - register closures (src/callback.c): the C-callable address of a
+ *    JSCallback is a stub whose data is the callback and whose target is the
+ *    shared assembly entry (src/register_closure.c), which finds its
+ *    callback in the scratch register.
+ *
+ * The scratch register is one no call passes arguments in: r10 on x86-64
+ * (the System V static chain, which plain C functions ignore) and x17 (IP1)
+ * on AArch64, where x16 (IP0) carries the target. Both are free for a
+ * veneer to clobber under both ABIs.
+ *
+ * Stubs come in chunks of two pages: stub i at offset 16*i of the first
+ * (read+execute), its slot (target, data) at the same offset of the second
+ * (read+write), so every stub is the same two instructions with the same
+ * displacements. Chunks are per env (only its JS thread takes and releases
+ * stubs) and are kept for the process's life; free stubs are reused, linked
+ * through their slots' target word.
+ */
+#include <string.h>
+
+#include "cffi.h"
+
+#if (defined(__x86_64__) || defined(__aarch64__)) && !defined(_WIN32)
+#include <sys/mman.h>
+#include <unistd.h>
+#define HAVE_STUBS 1
+#else
+#define HAVE_STUBS 0
+#endif
+
+#define STUB_SIZE 16
+
+#if HAVE_STUBS
+static size_t page_size(void) {
+  static size_t page;
+  if (!page) page = (size_t)sysconf(_SC_PAGESIZE);
+  return page;
+}
+
+/* The stub at `at`, whose slot is one page further on. */
+static void write_stub(unsigned char *at, size_t page) {
+#if defined(__x86_64__)
+  const uint32_t to_data = (uint32_t)page + 8 - 7;  /* from the end of the 7-byte mov */
+  const uint32_t to_target = (uint32_t)page - 13;   /* from the end of the jmp, at 7 + 6 */
+  at[0] = 0x4c, at[1] = 0x8b, at[2] = 0x15;         /* mov r10, [rip + to_data] */
+  memcpy(at + 3, &to_data, 4);
+  at[7] = 0xff, at[8] = 0x25;                       /* jmp *[rip + to_target] */
+  memcpy(at + 9, &to_target, 4);
+  at[13] = at[14] = at[15] = 0xcc;                  /* int3: never reached */
+#else
+  /* ldr (literal) takes a word offset from the instruction itself. */
+  const uint32_t ldr_data = 0x58000000u | ((uint32_t)((page + 8) / 4) << 5) | 17;  /* ldr x17, [pc + page + 8] */
+  const uint32_t ldr_target = 0x58000000u | ((uint32_t)((page - 4) / 4) << 5) | 16; /* ldr x16, [pc + page - 4] */
+  const uint32_t br = 0xd61f0200u;                                                  /* br x16 */
+  const uint32_t brk = 0xd4200000u;                                                 /* brk #0: never reached */
+  memcpy(at, &ldr_data, 4);
+  memcpy(at + 4, &ldr_target, 4);
+  memcpy(at + 8, &br, 4);
+  memcpy(at + 12, &brk, 4);
+#endif
+}
+
+/* A new chunk's slots, linked as free; NULL if no memory. */
+static cffi_stub_slot *new_chunk(void) {
+  const size_t page = page_size();
+  unsigned char *code = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (code == MAP_FAILED) return NULL;
+  const size_t count = page / STUB_SIZE;
+  cffi_stub_slot *slots = (cffi_stub_slot *)(code + page);
+  for (size_t i = 0; i < count; i++) {
+    write_stub(code + i * STUB_SIZE, page);
+    slots[i].target = i + 1 < count ? (void *)&slots[i + 1] : NULL;
+    slots[i].data = NULL;
+  }
+  __builtin___clear_cache((char *)code, (char *)code + page);
+  if (mprotect(code, page, PROT_READ | PROT_EXEC) != 0) {
+    munmap(code, 2 * page);
+    return NULL;
+  }
+  CFFI_DEBUG("%zu new entry stubs at %p", count, (void *)code);
+  return slots;
+}
+
+cffi_stub_slot *cffi_stub_take(cffi_env_state *state) {
+  if (!state->free_stubs) state->free_stubs = new_chunk();
+  cffi_stub_slot *slot = state->free_stubs;
+  if (slot) {
+    state->free_stubs = slot->target;
+    slot->target = slot->data = NULL;
+  }
+  return slot;
+}
+
+void *cffi_stub_code(const cffi_stub_slot *slot) { return (unsigned char *)slot - page_size(); }
+
+void cffi_stub_release(cffi_env_state *state, cffi_stub_slot *slot) {
+  slot->data = NULL;
+  slot->target = state->free_stubs;
+  state->free_stubs = slot;
+}
+#else
+cffi_stub_slot *cffi_stub_take(cffi_env_state *state) {
+  (void)state;
+  return NULL;
+}
+
+void *cffi_stub_code(const cffi_stub_slot *slot) {
+  (void)slot;
+  return NULL;
+}
+
+void cffi_stub_release(cffi_env_state *state, cffi_stub_slot *slot) { (void)state, (void)slot; }
+#endif

@@ -13,6 +13,7 @@
         "src/abi.c",
         "src/jit.c",
         "src/stubs.c",
+        "src/register_closure.c",
         "src/text.c",
         "src/debug_log.c",
         "src/compiler.c",

@@ -33,7 +33,8 @@ struct cffi_callback {
   cffi_env_state *state;
   napi_ref function;          /* strong until close() */
   cffi_signature sig;
-  ffi_closure *closure;
+  ffi_closure *closure;       /* a libffi closure, or NULL ... */
+  cffi_stub_slot *stub;       /* ... an entry stub to the register closure entry */
   void *code;                 /* the C-callable address */
   bool threadsafe;
   atomic_bool closed;
@@ -215,7 +216,7 @@ static void dispatch_foreign_call(napi_env env, napi_value js_fn, void *context,
   else free_foreign_call(call);
 }
 
-static uint64_t call_from_foreign_thread(cffi_callback *cb, void **args) {
+static uint64_t call_from_foreign_thread(cffi_callback *cb, const uint64_t *args) {
   const cffi_signature *sig = &cb->sig;
   if (!cb->threadsafe) {
     fprintf(stderr,
@@ -233,7 +234,7 @@ static uint64_t call_from_foreign_thread(cffi_callback *cb, void **args) {
   call->cb = cb;
   call->waits = waits;
   for (unsigned i = 0; i < sig->nargs; i++) {
-    call->args[i] = read_arg_image(sig->args[i], args[i]);
+    call->args[i] = args[i];
     if (!waits && sig->args[i] == CFFI_CSTRING && call->args[i]) {
       call->strings[i] = strdup((const char *)(uintptr_t)call->args[i]);
       call->args[i] = (uintptr_t)call->strings[i];
@@ -270,36 +271,56 @@ static void bury(cffi_callback *cb) {
   while (!atomic_compare_exchange_weak(&graveyard, &head, cb));
 }
 
+/* On the callback's JS thread only. Its stub may be reused as soon as no
+ * new call can enter it: the stub is never on a running call's stack. */
+static void release_stub(cffi_callback *cb) {
+  if (cb->stub) cffi_stub_release(cb->state, cb->stub);
+  cb->stub = NULL;
+}
+
 static void free_callback(cffi_callback *cb) {
   if (cb->closure) ffi_closure_free(cb->closure);
   free(cb->returned_string);
   free(cb);
 }
 
-static void closure_entry(ffi_cif *cif, void *ret, void **args, void *user_data) {
-  cffi_callback *cb = user_data;
-  /* cif lives in cb: read what is needed of it before cb may be freed. */
-  const bool has_result = cif->rtype != &ffi_type_void;
+/* Both kinds of closure end here, with the arguments as register images. */
+static inline uint64_t run_callback(cffi_callback *cb, const uint64_t *images) {
   uint64_t raw = 0;
-  if (cffi_same_thread(cffi_current_thread(), cb->js_thread)) {
-    if (!atomic_load(&cb->closed)) {
-      uint64_t images[cb->sig.nargs ? cb->sig.nargs : 1];
-      for (unsigned i = 0; i < cb->sig.nargs; i++) images[i] = read_arg_image(cb->sig.args[i], args[i]);
+  if (CFFI_LIKELY(cffi_same_thread(cffi_current_thread(), cb->js_thread))) {
+    if (CFFI_LIKELY(!atomic_load_explicit(&cb->closed, memory_order_relaxed))) {
       cb->running++;
       raw = call_on_js_thread(cb, images);
       cb->running--;
     }
-    if (has_result) memcpy(ret, &raw, sizeof raw);
-    /* The JS function closed this very callback: libffi may still read its
-     * cif on the way out, so it is freed later (see the graveyard). */
+    /* The JS function closed this very callback: its caller may still read
+     * it on the way out (libffi reads its cif), so it is freed later (see
+     * the graveyard). */
     if (CFFI_UNLIKELY(cb->free_when_idle) && cb->running == 0) bury(cb);
-    return;
   } else {
     atomic_fetch_add(&cb->foreign_inside, 1);
-    if (!atomic_load(&cb->closed)) raw = call_from_foreign_thread(cb, args);
+    if (!atomic_load(&cb->closed)) raw = call_from_foreign_thread(cb, images);
     atomic_fetch_sub(&cb->foreign_inside, 1);
     /* From here on cb may be freed by its JS thread. */
   }
+  return raw;
+}
+
+uint64_t cffi_callback_from_registers(cffi_callback *cb, const uint64_t *registers) {
+  const unsigned n = cb->sig.nargs;
+  uint64_t images[n ? n : 1];
+  for (unsigned i = 0; i < n; i++) images[i] = registers[cb->sig.dest[i]];
+  return run_callback(cb, images);
+}
+
+static void closure_entry(ffi_cif *cif, void *ret, void **args, void *user_data) {
+  cffi_callback *cb = user_data;
+  /* cif lives in cb: read what is needed of it before cb may be freed. */
+  const bool has_result = cif->rtype != &ffi_type_void;
+  const unsigned n = cb->sig.nargs;
+  uint64_t images[n ? n : 1];
+  for (unsigned i = 0; i < n; i++) images[i] = read_arg_image(cb->sig.args[i], args[i]);
+  uint64_t raw = run_callback(cb, images);
   /* libffi's return slot is at least a full register wide; images are
    * already widened the way the ABI wants small integers. */
   if (has_result) memcpy(ret, &raw, sizeof raw);
@@ -313,6 +334,7 @@ static void free_if_unreachable(cffi_callback *cb) {
       atomic_load(&cb->foreign_inside) != 0)
     return;
   CFFI_DEBUG("freed closed threadsafe JSCallback at %p", cb->code);
+  release_stub(cb);
   free_callback(cb);
 }
 
@@ -363,6 +385,7 @@ static void close_callback(napi_env env, cffi_callback *cb) {
   cb->function = NULL;
   if (!cb->threadsafe) {
     atomic_store(&cb->closed, true);
+    release_stub(cb);
     if (cb->running > 0) cb->free_when_idle = true; /* closed by its own call */
     else free_callback(cb);
     return;
@@ -407,6 +430,39 @@ static void finalize_handle(napi_env env, void *data, void *hint) {
   free(data);
 }
 
+/* The C-callable address: a register closure where the signature and the
+ * platform allow (and CFFI_BUN_ENGINE is not "ffi"), else a libffi one. */
+static bool make_closure(napi_env env, cffi_callback *cb) {
+  cffi_signature *sig = &cb->sig;
+  if (!cffi_prepare_signature(env, sig, "JSCallback")) return false;
+  if (CFFI_HAVE_REGISTER_CLOSURES && sig->engine == CFFI_ENGINE_REGISTERS &&
+      (cb->stub = cffi_stub_take(cb->state))) {
+    cb->stub->data = cb;
+    cb->stub->target = (void *)cffi_register_closure_entry;
+    cb->code = cffi_stub_code(cb->stub);
+    return true;
+  }
+  if (sig->engine != CFFI_ENGINE_LIBFFI) {
+    for (unsigned i = 0; i < sig->nargs; i++) sig->ffi_args[i] = cffi_types[sig->args[i]].ffi;
+    if (ffi_prep_cif(&sig->cif, sig->abi, sig->nargs, cffi_types[sig->returns].ffi, sig->ffi_args) != FFI_OK) {
+      cffi_throw(env, "Error", "JSCallback: libffi could not prepare the signature");
+      return false;
+    }
+  }
+  /* libffi closures read their arguments themselves, in order. */
+  sig->engine = CFFI_ENGINE_LIBFFI;
+  cb->closure = ffi_closure_alloc(sizeof(ffi_closure), &cb->code);
+  if (!cb->closure) {
+    cffi_throw(env, "Error", "JSCallback: could not allocate an executable closure");
+    return false;
+  }
+  if (ffi_prep_closure_loc(cb->closure, &sig->cif, closure_entry, cb, cb->code) != FFI_OK) {
+    cffi_throw(env, "Error", "JSCallback: libffi could not prepare the closure");
+    return false;
+  }
+  return true;
+}
+
 /* callbackCreate(fn, definition, args, returns, abi, threadsafe) -> handle.
  * The shim reads the definition's properties (cheap in JS, about a
  * thousand instructions each through Node-API); the definition itself is
@@ -436,14 +492,6 @@ static napi_value callback_create(napi_env env, napi_callback_info info) {
       goto fail;
     }
   }
-  /* Closures are always called through libffi's cif, whatever the engine. */
-  for (unsigned i = 0; i < cb->sig.nargs; i++) cb->sig.ffi_args[i] = cffi_types[cb->sig.args[i]].ffi;
-  if (ffi_prep_cif(&cb->sig.cif, cb->sig.abi, cb->sig.nargs, cffi_types[cb->sig.returns].ffi,
-                   cb->sig.ffi_args) != FFI_OK) {
-    cffi_throw(env, "Error", "JSCallback: libffi could not prepare the signature");
-    goto fail;
-  }
-
   bool threadsafe = false;
   napi_get_value_bool(env, argv[5], &threadsafe);
   cb->threadsafe = threadsafe;
@@ -453,15 +501,7 @@ static napi_value callback_create(napi_env env, napi_callback_info info) {
   atomic_init(&cb->enqueuing, 0);
   atomic_init(&cb->foreign_inside, 0);
 
-  cb->closure = ffi_closure_alloc(sizeof(ffi_closure), &cb->code);
-  if (!cb->closure) {
-    cffi_throw(env, "Error", "JSCallback: could not allocate an executable closure");
-    goto fail;
-  }
-  if (ffi_prep_closure_loc(cb->closure, &cb->sig.cif, closure_entry, cb, cb->code) != FFI_OK) {
-    cffi_throw(env, "Error", "JSCallback: libffi could not prepare the closure");
-    goto fail;
-  }
+  if (!make_closure(env, cb)) goto fail;
   if (threadsafe) {
     napi_value name;
     napi_create_string_utf8(env, "cffi-bun JSCallback", NAPI_AUTO_LENGTH, &name);
@@ -496,11 +536,13 @@ static napi_value callback_create(napi_env env, napi_callback_info info) {
   if (CFFI_UNLIKELY(cffi_debug_enabled)) {
     char signature[256];
     cffi_describe_signature(&cb->sig, signature, sizeof signature);
-    cffi_debug_log("created JSCallback at %p: %s%s", cb->code, signature, threadsafe ? ", threadsafe" : "");
+    cffi_debug_log("created JSCallback at %p: %s%s, %s closure", cb->code, signature,
+                   threadsafe ? ", threadsafe" : "", cb->stub ? "register" : "libffi");
   }
   return handle;
 
 fail:
+  release_stub(cb);
   free_callback(cb);
   return NULL;
 }

@@ -217,6 +217,12 @@ void cffi_set_forced_engine(const char *name);
 
 /* callback.c */
 void cffi_make_callback_exports(napi_env env, napi_value exports);
+/* Called by the register closure entry with the spilled argument registers
+ * (laid out as sig->dest indexes them); returns the result's image. */
+uint64_t cffi_callback_from_registers(cffi_callback *cb, const uint64_t *registers);
+
+/* register_closure.c: where every register closure's stub jumps. */
+void cffi_register_closure_entry(void);
 
 /* library.c */
 cffi_owner *cffi_owner_new(napi_env env, void *handle, void (*unload)(void *), const char *kind,

@@ -67,6 +67,15 @@
 #define CFFI_FLOAT_REGS 0
 #endif
 
+/* Register closures (src/register_closure.c): the same register files the
+ * other way round, for JSCallbacks. Written for x86-64 System V on ELF so
+ * far; elsewhere callbacks are libffi closures. */
+#if defined(__x86_64__) && defined(__ELF__) && !defined(_WIN32)
+#define CFFI_HAVE_REGISTER_CLOSURES 1
+#else
+#define CFFI_HAVE_REGISTER_CLOSURES 0
+#endif
+
 /* One past the highest user-space address: no foreign memory range can end
  * beyond it. (x86-64 with 5-level paging hands out higher addresses only to
  * programs that ask for them explicitly.) */

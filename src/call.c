@@ -32,6 +32,7 @@ bool cffi_prepare_signature(napi_env env, cffi_signature *sig, const char *symbo
     if (cffi_types[sig->args[i]].reg == CFFI_CLASS_FLOAT) floats++;
     else ints++;
   }
+  sig->general_path = sig->has_strings || sig->takes_env;
   bool registers = CFFI_HAVE_REGISTER_CALLS && cffi_engine_preferred != CFFI_PREFER_LIBFFI && sig->abi == FFI_DEFAULT_ABI &&
                    ints <= CFFI_INT_REGS && floats <= CFFI_FLOAT_REGS;
   if (registers) {
@@ -46,6 +47,7 @@ bool cffi_prepare_signature(napi_env env, cffi_signature *sig, const char *symbo
     return true;
   }
   sig->engine = CFFI_ENGINE_LIBFFI;
+  sig->general_path = true;
   for (unsigned i = 0; i < sig->nargs; i++) {
     sig->dest[i] = (uint8_t)i;
     sig->ffi_args[i] = cffi_types[sig->args[i]].ffi;
@@ -141,20 +143,6 @@ static napi_value throw_missing(napi_env env, const cffi_function *fn, size_t ar
                     fn->sig.required == 1 ? "" : "s", argc);
 }
 
-/* A JSCallback threw while C ran: C got the zero value; JS gets the error.
- * The error is boxed in an array because Node-API 8 cannot reference a
- * primitive, and `throw 42` is allowed. */
-static napi_value rethrow_callback_exception(napi_env env, cffi_env_state *state) {
-  napi_value box, error;
-  napi_ref ref = state->pending_exception;
-  state->pending_exception = NULL;
-  napi_get_reference_value(env, ref, &box);
-  napi_delete_reference(env, ref);
-  napi_get_element(env, box, 0, &error);
-  napi_throw(env, error);
-  return NULL;
-}
-
 static bool convert_arguments(cffi_call *call, const cffi_signature *sig, napi_value *argv,
                               uint64_t *slots) {
   for (unsigned i = 0; i < sig->nargs; i++) {
@@ -186,11 +174,14 @@ static inline void end_call(cffi_env_state *state) {
 }
 
 /* C -> JS for the result: the commonest types inline, the rest through the
- * type table (same results). A callback's exception takes precedence. */
+ * type table (same results). What callbacks left comes first: their kept
+ * handle scope must close before the result's handle is made, and their
+ * exception takes precedence. */
 static inline __attribute__((always_inline)) napi_value result_to_js(napi_env env, const cffi_function *fn,
                                                                      uint64_t raw) {
-  if (CFFI_UNLIKELY(fn->state->pending_exception != NULL))
-    return rethrow_callback_exception(env, fn->state);
+  cffi_env_state *state = fn->state;
+  if (CFFI_UNLIKELY(state->cleanup_depth > state->call_depth) && cffi_callbacks_cleanup(env, state))
+    return NULL;
   napi_value result;
   switch (fn->sig.returns) {
     case CFFI_VOID: return NULL;
@@ -219,6 +210,9 @@ static __attribute__((noinline)) napi_value invoke_general(napi_env env, cffi_fu
   cffi_call call;
   cffi_call_init(&call, env, fn->name);
   uint64_t raw;
+  /* Callbacks it calls keep no handle scope open across calls while it
+   * may have opened one of its own (src/callback.c). */
+  if (sig->takes_env) fn->state->env_calls++;
   if (sig->engine == CFFI_ENGINE_REGISTERS) {
     uint64_t regs[REGISTER_SLOTS] = {0};
     if (!convert_arguments(&call, sig, argv, regs)) return NULL;
@@ -233,6 +227,7 @@ static __attribute__((noinline)) napi_value invoke_general(napi_env env, cffi_fu
     ffi_call((ffi_cif *)&sig->cif, FFI_FN(fn->address), &raw, values);
   }
   end_call(fn->state);
+  if (sig->takes_env) fn->state->env_calls--;
   if (CFFI_UNLIKELY(call.heap != NULL)) cffi_call_release(&call);
   return result_to_js(env, fn, raw);
 }
@@ -314,7 +309,7 @@ static inline __attribute__((always_inline)) napi_value invoke(napi_env env, cff
   if (CFFI_UNLIKELY(fn->jit_countdown != 0) && --fn->jit_countdown == 0) cffi_jit_tier_up(fn);
   if (CFFI_UNLIKELY(!fn->owner->open)) return throw_closed(env, fn);
   if (CFFI_UNLIKELY(argc < sig->required)) return throw_missing(env, fn, argc);
-  if (CFFI_UNLIKELY(sig->engine != CFFI_ENGINE_REGISTERS || sig->has_strings))
+  if (CFFI_UNLIKELY(sig->general_path))
     return invoke_general(env, fn, argv);
 
   /* Registers no argument uses are passed as 0. */
@@ -376,8 +371,8 @@ napi_value cffi_jit_result(napi_env env, cffi_function *fn, uint64_t raw) {
   return cffi_types[fn->sig.returns].to_js(env, raw);
 }
 
-napi_value cffi_jit_rethrow(napi_env env, cffi_function *fn) {
-  return rethrow_callback_exception(env, fn->state);
+int cffi_jit_after_callbacks(napi_env env, cffi_function *fn) {
+  return cffi_callbacks_cleanup(env, fn->state);
 }
 
 void cffi_function_discard(cffi_function *fn) {

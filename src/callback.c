@@ -107,9 +107,23 @@ static void keep_for_this_thread(char *string) {
 static uint64_t run_js(napi_env env, cffi_callback *cb, const uint64_t *args, bool *threw,
                        char **string_copy) {
   const cffi_signature *sig = &cb->sig;
-  napi_value argv[sig->nargs ? sig->nargs : 1], function, receiver, result;
+  napi_value argv[CFFI_MAX_ARGS], function, receiver, result;
   *threw = false;
-  for (unsigned i = 0; i < sig->nargs; i++) argv[i] = cffi_types[sig->args[i]].to_js(env, args[i]);
+  /* The commonest argument types with their one Node-API call; the rest
+   * through the type table (same values). */
+  for (unsigned i = 0; i < sig->nargs; i++) {
+    switch (sig->args[i]) {
+      case CFFI_I32: napi_create_int32(env, (int32_t)args[i], &argv[i]); break;
+      case CFFI_U32: napi_create_uint32(env, (uint32_t)args[i], &argv[i]); break;
+      case CFFI_F64: {
+        double d;
+        memcpy(&d, &args[i], sizeof d);
+        napi_create_double(env, d, &argv[i]);
+        break;
+      }
+      default: argv[i] = cffi_types[sig->args[i]].to_js(env, args[i]); break;
+    }
+  }
   napi_get_reference_value(env, cb->function, &function);
   napi_get_undefined(env, &receiver);
   if (napi_call_function(env, receiver, function, sig->nargs, argv, &result) != napi_ok) {
@@ -170,27 +184,91 @@ static void report_uncaught(napi_env env) {
   if (napi_get_and_clear_last_exception(env, &error) == napi_ok) napi_fatal_exception(env, error);
 }
 
+/* Handle scopes. A callback's handles (its arguments, its result) must not
+ * pile up in the scope of the FFI call it runs in: C may call it millions
+ * of times in one call (qsort). But a scope of its own per call costs Node
+ * a malloc and a free each time, about a sixth of a whole callback call.
+ * So a callback called straight from an FFI call's C keeps its scope open
+ * for the next CALLBACK_SCOPE_REUSES calls (by any callback) from that C,
+ * and the FFI call closes it when its C returns (cffi_callbacks_cleanup).
+ * That is sound only while the kept scope is the innermost open scope
+ * whenever it is reused or closed, so a callback opens and closes a scope
+ * of its own when:
+ *  - no FFI call is on the stack (no one would close a kept scope);
+ *  - it runs inside the JS of another callback called from the same FFI
+ *    call (something there, another addon say, may have opened a scope
+ *    around this call);
+ *  - a function that takes the napi_env is running (its C may have opened
+ *    a scope around this call);
+ *  - the kept scope belongs to an outer FFI call.
+ * C that keeps a napi_env from an earlier call and opens handle scopes with
+ * it around calls of a JSCallback defeats these checks; that is documented
+ * in the README. */
+#define CALLBACK_SCOPE_REUSES 128
+
+static void close_kept_scope(cffi_env_state *state) {
+  napi_close_handle_scope(state->env, state->kept_scope);
+  state->kept_scope = NULL;
+  state->kept_scope_depth = 0;
+  if (!state->pending_exception) state->cleanup_depth = 0;
+}
+
+bool cffi_callbacks_cleanup(napi_env env, cffi_env_state *state) {
+  /* A kept scope deeper than call_depth is the returning call's own. */
+  if (state->kept_scope && state->kept_scope_depth > state->call_depth) close_kept_scope(state);
+  state->cleanup_depth = state->kept_scope_depth;
+  napi_ref ref = state->pending_exception;
+  if (!ref) return false;
+  /* A JSCallback threw while C ran: C got the zero value; JS gets the
+   * error, boxed in an array because Node-API 8 cannot reference a
+   * primitive, and `throw 42` is allowed. */
+  napi_value box, error;
+  state->pending_exception = NULL;
+  napi_get_reference_value(env, ref, &box);
+  napi_delete_reference(env, ref);
+  napi_get_element(env, box, 0, &error);
+  napi_throw(env, error);
+  return true;
+}
+
 /* On the JS thread, inside an FFI call or not. */
 static uint64_t call_on_js_thread(cffi_callback *cb, const uint64_t *args) {
   cffi_env_state *state = cb->state;
   napi_env env = state->env;
-  napi_handle_scope scope;
+  const uint32_t depth = state->call_depth;
+  const bool kept = depth != 0 && state->js_callback_depth != depth && state->env_calls == 0 &&
+                    (state->kept_scope_depth == depth || !state->kept_scope);
+  napi_handle_scope own_scope = NULL;
+  if (!kept) {
+    napi_open_handle_scope(env, &own_scope);
+  } else if (!state->kept_scope) {
+    napi_open_handle_scope(env, &state->kept_scope);
+    state->kept_scope_depth = depth;
+    state->kept_scope_uses = 0;
+    if (state->cleanup_depth < depth) state->cleanup_depth = depth;
+  }
+
+  const uint32_t outer_js_callback = state->js_callback_depth;
+  state->js_callback_depth = depth;
   bool threw;
-  napi_open_handle_scope(env, &scope);
   uint64_t raw = run_js(env, cb, args, &threw, NULL);
+  state->js_callback_depth = outer_js_callback;
+
   if (threw) {
-    if (state->call_depth == 0) {
+    if (depth == 0) {
       report_uncaught(env);
     } else {
-      /* Kept for the FFI call that returns to JS; boxed, see src/call.c. */
+      /* Kept for the FFI call that returns to JS next. */
       napi_value error, box;
       napi_get_and_clear_last_exception(env, &error);
       if (!state->pending_exception && napi_create_array_with_length(env, 1, &box) == napi_ok &&
-          napi_set_element(env, box, 0, error) == napi_ok)
-        napi_create_reference(env, box, 1, &state->pending_exception);
+          napi_set_element(env, box, 0, error) == napi_ok &&
+          napi_create_reference(env, box, 1, &state->pending_exception) == napi_ok)
+        state->cleanup_depth = UINT32_MAX;
     }
   }
-  napi_close_handle_scope(env, scope);
+  if (!kept) napi_close_handle_scope(env, own_scope);
+  else if (++state->kept_scope_uses == CALLBACK_SCOPE_REUSES) close_kept_scope(state);
   return raw;
 }
 
@@ -308,7 +386,7 @@ static inline uint64_t run_callback(cffi_callback *cb, const uint64_t *images) {
 
 uint64_t cffi_callback_from_registers(cffi_callback *cb, const uint64_t *registers) {
   const unsigned n = cb->sig.nargs;
-  uint64_t images[n ? n : 1];
+  uint64_t images[CFFI_INT_REGS + CFFI_FLOAT_REGS];
   for (unsigned i = 0; i < n; i++) images[i] = registers[cb->sig.dest[i]];
   return run_callback(cb, images);
 }

@@ -104,7 +104,18 @@ typedef struct cffi_env_state {
 #ifdef _WIN32
   unsigned long last_error;     /* GetLastError() right after the latest FFI call */
 #endif
-  napi_ref pending_exception;   /* thrown by a callback; rethrown by the FFI call that returns */
+  uint32_t env_calls;           /* calls in progress of functions that take a napi_env */
+  /* What callbacks leave for the FFI call they ran in to deal with once its
+   * C returns (src/callback.c): cleanup_depth is the deepest call_depth
+   * with something left (UINT32_MAX: an exception, for whichever call
+   * returns next), 0 for nothing. FFI calls compare it with call_depth when
+   * they leave and call cffi_callbacks_cleanup if it is greater. */
+  uint32_t cleanup_depth;
+  napi_ref pending_exception;   /* thrown by a callback; rethrown by the next FFI call to return */
+  napi_handle_scope kept_scope; /* kept open across callback calls of the FFI call at kept_scope_depth */
+  uint32_t kept_scope_depth;
+  uint32_t kept_scope_uses;
+  uint32_t js_callback_depth;   /* call_depth of the innermost callback running JS; 0: none */
   struct cffi_stub_slot *free_stubs; /* src/stubs.c: entry stubs free for reuse */
 } cffi_env_state;
 
@@ -121,6 +132,8 @@ typedef struct {
    * index into [int regs..., float regs...]; for libffi, i itself. */
   uint8_t dest[CFFI_MAX_ARGS];
   bool has_strings;                /* some argument may need string scratch */
+  bool takes_env;                  /* some argument is the napi_env */
+  bool general_path;               /* the hot path is not for it: has_strings, takes_env or libffi */
   ffi_cif cif;
   ffi_type *ffi_args[CFFI_MAX_ARGS];
 } cffi_signature;
@@ -220,6 +233,10 @@ void cffi_make_callback_exports(napi_env env, napi_value exports);
 /* Called by the register closure entry with the spilled argument registers
  * (laid out as sig->dest indexes them); returns the result's image. */
 uint64_t cffi_callback_from_registers(cffi_callback *cb, const uint64_t *registers);
+/* For an FFI call whose C has returned (call_depth already back down) when
+ * state->cleanup_depth > state->call_depth: closes what its callbacks kept
+ * open and rethrows a callback's exception (then returns true). */
+bool cffi_callbacks_cleanup(napi_env env, cffi_env_state *state);
 
 /* register_closure.c: where every register closure's stub jumps. */
 void cffi_register_closure_entry(void);

@@ -36,7 +36,7 @@ napi_value cffi_jit_closed(napi_env env, cffi_function *fn);
 napi_value cffi_jit_missing(napi_env env, cffi_function *fn, size_t argc);
 int cffi_jit_argument(napi_env env, cffi_function *fn, unsigned index, napi_value value, uint64_t *out);
 napi_value cffi_jit_result(napi_env env, cffi_function *fn, uint64_t raw);
-napi_value cffi_jit_rethrow(napi_env env, cffi_function *fn);
+int cffi_jit_after_callbacks(napi_env env, cffi_function *fn);
 
 #if defined(CFFI_HAVE_TCC) && !defined(_WIN32)
 #include <libtcc.h>
@@ -121,12 +121,12 @@ static const char prelude[] =
     "napi_value cffi_jit_missing(napi_env, void *fn, size_t argc);\n"
     "int cffi_jit_argument(napi_env, void *fn, unsigned index, napi_value, uint64_t *out);\n"
     "napi_value cffi_jit_result(napi_env, void *fn, uint64_t raw);\n"
-    "napi_value cffi_jit_rethrow(napi_env, void *fn);\n"
+    "int cffi_jit_after_callbacks(napi_env, void *fn);\n"
     "union cffi_raw { uint64_t u; double d; float f; };\n";
 
 /* The wrapper's body. It names its constants: FN (the cffi_function), OPEN
  * (false once the library is closed), TARGET (the C function, through its
- * prototype), CALL_DEPTH, LAST_ERRNO, ERRNO and PENDING_EXCEPTION (the
+ * prototype), CALL_DEPTH, LAST_ERRNO, ERRNO, CLEANUP_DEPTH and ENV_CALLS (the
  * env's state and the thread's errno). The statements mirror invoke() in
  * src/call.c, in the same order. */
 static void render_wrapper(cffi_text *b, const char *wrapper, const cffi_signature *sig) {
@@ -183,12 +183,12 @@ static void render_wrapper(cffi_text *b, const char *wrapper, const cffi_signatu
     }
   }
 
-  cffi_text_append(b, "  ++CALL_DEPTH;\n  ERRNO = LAST_ERRNO;\n  ");
+  cffi_text_append(b, "  ++CALL_DEPTH;\n%s  ERRNO = LAST_ERRNO;\n  ", sig->takes_env ? "  ++ENV_CALLS;\n" : "");
   if (sig->returns != CFFI_VOID) cffi_text_append(b, "r = ");
   cffi_text_append(b, "TARGET(");
   for (unsigned i = 0; i < n; i++) cffi_text_append(b, "%sa%u", i ? ", " : "", i);
-  cffi_text_append(b, ");\n  LAST_ERRNO = ERRNO;\n  --CALL_DEPTH;\n");
-  cffi_text_append(b, "  if (PENDING_EXCEPTION) return cffi_jit_rethrow(env, FN);\n");
+  cffi_text_append(b, ");\n  LAST_ERRNO = ERRNO;\n%s  --CALL_DEPTH;\n", sig->takes_env ? "  --ENV_CALLS;\n" : "");
+  cffi_text_append(b, "  if (CLEANUP_DEPTH > CALL_DEPTH && cffi_jit_after_callbacks(env, FN)) return 0;\n");
 
   switch (sig->returns) {
     case CFFI_VOID: cffi_text_append(b, "  return 0;\n}\n"); return;
@@ -225,7 +225,7 @@ void cffi_jit_render_symbol(cffi_text *b, const char *name, const cffi_signature
                       " * TinyCC compiles this wrapper in memory once the symbol is hot (or when it\n"
                       " * is bound, with CFFI_BUN_ENGINE=jit); until then the generic engine runs it.\n"
                       " * Constants: FN and OPEN (the bound function, its library's open flag),\n"
-                      " * CALL_DEPTH, LAST_ERRNO, PENDING_EXCEPTION (this thread's FFI state), ERRNO. */\n",
+                      " * CALL_DEPTH, LAST_ERRNO, CLEANUP_DEPTH, ENV_CALLS (this thread's FFI state), ERRNO. */\n",
                    name, signature);
   cffi_text_append(b, "#define TARGET ((");
   render_prototype(b, sig, "(*)");
@@ -264,7 +264,7 @@ static const struct {
     JIT_SYMBOL(cffi_jit_missing),
     JIT_SYMBOL(cffi_jit_argument),
     JIT_SYMBOL(cffi_jit_result),
-    JIT_SYMBOL(cffi_jit_rethrow),
+    JIT_SYMBOL(cffi_jit_after_callbacks),
 #undef JIT_SYMBOL
 };
 
@@ -281,9 +281,9 @@ static void on_tcc_error(void *opaque, const char *message) {
 static void render_batch(cffi_text *b, cffi_function **fns, const uint32_t *which, uint32_t n) {
   cffi_text_append(b, "%s", prelude);
   cffi_text_append(b, "extern unsigned cffi_call_depth;\nextern int cffi_last_errno, cffi_errno;\n"
-                      "extern void *cffi_pending_exception;\n"
+                      "extern unsigned cffi_cleanup_depth, cffi_env_calls;\n"
                       "#define CALL_DEPTH cffi_call_depth\n#define LAST_ERRNO cffi_last_errno\n"
-                      "#define ERRNO cffi_errno\n#define PENDING_EXCEPTION cffi_pending_exception\n");
+                      "#define ERRNO cffi_errno\n#define CLEANUP_DEPTH cffi_cleanup_depth\n#define ENV_CALLS cffi_env_calls\n");
   for (uint32_t k = 0; k < n; k++) {
     const cffi_signature *sig = &fns[which[k]]->sig;
     char wrapper[32];
@@ -307,7 +307,8 @@ static void add_batch_symbols(TCCState *s, cffi_function **fns, const uint32_t *
   cffi_env_state *state = fns[which[0]]->state;
   tcc_add_symbol(s, "cffi_call_depth", &state->call_depth);
   tcc_add_symbol(s, "cffi_last_errno", &state->last_errno);
-  tcc_add_symbol(s, "cffi_pending_exception", &state->pending_exception);
+  tcc_add_symbol(s, "cffi_cleanup_depth", &state->cleanup_depth);
+  tcc_add_symbol(s, "cffi_env_calls", &state->env_calls);
   /* Compiled on the env's thread, the only one that calls these wrappers. */
   tcc_add_symbol(s, "cffi_errno", &errno);
   for (uint32_t k = 0; k < n; k++) {

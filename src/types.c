@@ -741,6 +741,7 @@ bool cffi_parse_signature_parts(napi_env env, napi_value args, napi_value return
       sig->args[i] = (uint8_t)id;
       if (id != CFFI_NAPI_ENV) sig->required = (uint8_t)(i + 1);
       if (id == CFFI_CSTRING) sig->has_strings = true;
+      if (id == CFFI_NAPI_ENV) sig->takes_env = true;
     }
     sig->nargs = (uint8_t)count;
   }

@@ -28,6 +28,20 @@ function linkSymbols(symbols) {
   return disposable(native.linkSymbols(symbols));
 }
 
+// Type names as their FFIType numbers, looked up here where it is cheap
+// (reading a string through Node-API and matching it costs hundreds of
+// instructions per type). Anything that is not exactly a known name goes
+// through unchanged, so the addon gives the same results and messages.
+const typeIds = Object.assign(Object.create(null), FFIType);
+const typeId = (type) => (typeof type === "string" ? (typeIds[type] ?? type) : type);
+function typeIdsOf(args) {
+  try {
+    return Array.isArray(args) ? args.map(typeId) : args;
+  } catch {
+    return args; // a revoked Proxy, a throwing getter: the addon reports it
+  }
+}
+
 let cFunctionCount = 0;
 // CFunction({ ptr, args, returns }) calls a function pointer (Bun's meaning).
 // The seed's spelling CFunction({ args, returns }, fn) makes a callback, the
@@ -71,6 +85,40 @@ class CString extends String {
   }
 }
 
+// Parsed callback signatures, per definition object, for as long as it lives
+// and its properties are the ones parsed: a definition reused for many
+// callbacks is read once through Node-API. The properties are read here,
+// where it is far cheaper than through Node-API.
+const parsedSignatures = new WeakMap();
+
+function sameElements(copy, args) {
+  if (copy === null) return !Array.isArray(args);
+  if (!Array.isArray(args) || args.length !== copy.length) return false;
+  for (let i = 0; i < copy.length; i++) if (args[i] !== copy[i]) return false;
+  return true;
+}
+
+function signatureOf(def) {
+  if (def === null || (typeof def !== "object" && typeof def !== "function")) return native.callbackSignature(def);
+  const { args, returns, abi } = def;
+  const parsed = parsedSignatures.get(def);
+  if (parsed && parsed.args === args && parsed.returns === returns && parsed.abi === abi) {
+    try {
+      if (sameElements(parsed.copy, args)) return parsed.signature;
+    } catch {
+      // a revoked Proxy: parse again, and let the addon report it
+    }
+  }
+  const signature = native.callbackSignature(def, typeIdsOf(args), typeId(returns), abi);
+  try {
+    const copy = Array.isArray(args) ? Array.from(args) : null;
+    parsedSignatures.set(def, { args, copy, returns, abi, signature });
+  } catch {
+    // not kept: the next callback parses it again
+  }
+  return signature;
+}
+
 // A C function pointer that calls fn. It lives until close(), even when JS
 // drops every reference to this object (C may still hold the pointer).
 class JSCallback {
@@ -83,19 +131,12 @@ class JSCallback {
     }
     // No definition at all is a void() callback; null or anything else that is
     // not an object is refused by the native side with a message naming it.
-    // The properties are read here: far cheaper in JS than through Node-API.
     const def = definition === undefined ? {} : definition;
-    let handle;
-    let threadsafe = false;
-    if (def !== null && (typeof def === "object" || typeof def === "function")) {
-      threadsafe = !!def.threadsafe;
-      handle = native.callbackCreate(fn, def, def.args, def.returns, def.abi, threadsafe);
-    } else {
-      handle = native.callbackCreate(fn, def);
-    }
+    const threadsafe = !!(def !== null && (typeof def === "object" || typeof def === "function") && def.threadsafe);
+    const handle = native.callbackCreate(fn, signatureOf(def), threadsafe);
     this.#handle = handle;
     this.#threadsafe = threadsafe;
-    this.ptr = native.callbackAddress(handle);
+    this.ptr = handle; // the C address is also how the addon finds it again
   }
 
   get threadsafe() {

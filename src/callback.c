@@ -32,7 +32,6 @@
 struct cffi_callback {
   cffi_env_state *state;
   napi_ref function;          /* strong until close() */
-  cffi_signature sig;
   ffi_closure *closure;       /* a libffi closure, or NULL ... */
   cffi_stub_slot *stub;       /* ... an entry stub to the register closure entry */
   void *code;                 /* the C-callable address */
@@ -48,6 +47,7 @@ struct cffi_callback {
   uint32_t running;           /* calls of it in progress on the JS thread */
   bool free_when_idle;        /* closed while running: freed once they return */
   cffi_callback *next_dead;   /* in the graveyard (see bury) */
+  cffi_signature sig;         /* last: its libffi part is filled only when used */
 };
 
 /* Callbacks closed from inside their own call (a one-shot callback that
@@ -57,11 +57,6 @@ struct cffi_callback {
  * create or close, when no frame of it can be live any more. Lock-free, so
  * several Node environments (workers) may share it. */
 static _Atomic(cffi_callback *) graveyard = NULL;
-
-/* What JS holds: the callback until close(), then NULL. Freed by GC. */
-typedef struct {
-  cffi_callback *cb;
-} callback_handle;
 
 /* A call from a foreign thread, handed to the JS thread. Calls that return
  * a value live on the caller's stack (it waits); void calls are copied to
@@ -474,38 +469,89 @@ static void close_callback(napi_env env, cffi_callback *cb) {
   quarantine(cb);
 }
 
-/* The handle a native callback* entry point was given, or NULL (thrown). */
-static callback_handle *handle_argument(napi_env env, napi_callback_info info) {
+/* ---- open callbacks by address ---------------------------------------
+ *
+ * JS knows a callback by its C address (its .ptr): callbackCreate returns
+ * it and callbackClose takes it back. A per-env hash table (open
+ * addressing, linear probing) maps addresses to open callbacks; it is
+ * touched only on the env's JS thread. An address is in it from creation
+ * to close(), so a stale or foreign address finds nothing. */
+typedef struct callback_table {
+  cffi_callback **slots;
+  uint32_t capacity; /* a power of two, or 0 */
+  uint32_t count;
+} callback_table;
+
+static uint32_t table_home(const callback_table *t, const void *code) {
+  /* Closures are at least 8-byte aligned: drop the low bits, then mix. */
+  return (uint32_t)((((uintptr_t)code >> 3) * UINT64_C(0x9E3779B97F4A7C15)) >> 32) & (t->capacity - 1);
+}
+
+static bool table_grow(callback_table *t) {
+  const uint32_t capacity = t->capacity ? t->capacity * 2 : 64;
+  cffi_callback **slots = calloc(capacity, sizeof *slots);
+  if (!slots) return false;
+  callback_table bigger = {slots, capacity, t->count};
+  for (uint32_t i = 0; i < t->capacity; i++) {
+    cffi_callback *cb = t->slots[i];
+    if (!cb) continue;
+    uint32_t at = table_home(&bigger, cb->code);
+    while (slots[at]) at = (at + 1) & (capacity - 1);
+    slots[at] = cb;
+  }
+  free(t->slots);
+  *t = bigger;
+  return true;
+}
+
+static bool table_add(cffi_env_state *state, cffi_callback *cb) {
+  callback_table *t = state->open_callbacks;
+  if (!t && !(t = state->open_callbacks = calloc(1, sizeof *t))) return false;
+  if ((t->count + 1) * 2 > t->capacity && !table_grow(t)) return false;
+  uint32_t at = table_home(t, cb->code);
+  while (t->slots[at]) at = (at + 1) & (t->capacity - 1);
+  t->slots[at] = cb;
+  t->count++;
+  return true;
+}
+
+/* Removes and returns the open callback at `code`, or NULL. */
+static cffi_callback *table_take(cffi_env_state *state, uint64_t code) {
+  callback_table *t = state->open_callbacks;
+  if (!t || !t->count) return NULL;
+  const uint32_t mask = t->capacity - 1;
+  uint32_t at = table_home(t, (const void *)(uintptr_t)code);
+  while (t->slots[at] && (uintptr_t)t->slots[at]->code != code) at = (at + 1) & mask;
+  cffi_callback *found = t->slots[at];
+  if (!found) return NULL;
+  /* Backward-shift deletion: pull later entries of the run into the gap
+   * when their home does not lie cyclically in (gap, their slot]. */
+  uint32_t gap = at, next = (at + 1) & mask;
+  while (t->slots[next]) {
+    uint32_t home = table_home(t, t->slots[next]->code);
+    if (((next - home) & mask) >= ((next - gap) & mask)) {
+      t->slots[gap] = t->slots[next];
+      gap = next;
+    }
+    next = (next + 1) & mask;
+  }
+  t->slots[gap] = NULL;
+  t->count--;
+  return found;
+}
+
+/* callbackClose(address): closes the open callback there, if any. */
+static napi_value callback_close(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value value;
-  callback_handle *handle;
-  napi_get_cb_info(env, info, &argc, &value, NULL, NULL);
-  if (argc < 1 || napi_get_value_external(env, value, (void **)&handle) != napi_ok) {
-    cffi_throw(env, "TypeError", "JSCallback: not a callback handle");
-    return NULL;
-  }
-  return handle;
-}
-
-static napi_value callback_close(napi_env env, napi_callback_info info) {
-  callback_handle *handle = handle_argument(env, info);
-  if (!handle) return NULL;
-  if (handle->cb) close_callback(env, handle->cb);
-  handle->cb = NULL;
+  cffi_env_state *state;
+  uint64_t address;
+  napi_get_cb_info(env, info, &argc, &value, NULL, (void **)&state);
+  if (argc < 1 || !cffi_value_to_address(env, value, "JSCallback address", &address)) return NULL;
+  cffi_callback *cb = table_take(state, address);
+  if (cb) close_callback(env, cb);
   empty_graveyard();
   return NULL;
-}
-
-/* callbackAddress(handle) -> the C-callable address, or null once closed. */
-static napi_value callback_address(napi_env env, napi_callback_info info) {
-  callback_handle *handle = handle_argument(env, info);
-  if (!handle) return NULL;
-  return cffi_address_to_js(env, handle->cb ? (uintptr_t)handle->cb->code : 0);
-}
-
-static void finalize_handle(napi_env env, void *data, void *hint) {
-  (void)env, (void)hint;
-  free(data);
 }
 
 /* The C-callable address: a register closure where the signature and the
@@ -541,13 +587,48 @@ static bool make_closure(napi_env env, cffi_callback *cb) {
   return true;
 }
 
-/* callbackCreate(fn, definition, args, returns, abi, threadsafe) -> handle.
- * The shim reads the definition's properties (cheap in JS, about a
- * thousand instructions each through Node-API); the definition itself is
- * passed for its type check. */
+static void free_signature(napi_env env, void *data, void *hint) {
+  (void)env, (void)hint;
+  free(data);
+}
+
+/* callbackSignature(definition, args, returns, abi) -> an external holding
+ * the parsed signature. The shim reads the definition's properties (cheap in
+ * JS, about a thousand instructions each through Node-API) and keeps the
+ * result for as long as the definition lives and its properties are the
+ * same, so a definition reused for many callbacks is parsed once. The
+ * definition itself is passed for its type check. */
+static napi_value callback_signature(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4], external;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 1 || !cffi_check_definition(env, argv[0], "JSCallback")) return NULL;
+  if (argc < 4) return cffi_throw(env, "TypeError", "JSCallback expects a definition");
+  cffi_signature *sig = malloc(sizeof *sig);
+  if (!sig) return cffi_throw(env, "RangeError", "JSCallback: out of memory");
+  if (!cffi_parse_signature_parts(env, argv[1], argv[2], argv[3], "JSCallback", sig)) goto fail;
+  for (unsigned i = 0; i < sig->nargs; i++) {
+    if (sig->args[i] == CFFI_NAPI_ENV) {
+      cffi_throw(env, "TypeError", "JSCallback: napi_env is not a valid callback argument type (args[%u])", i);
+      goto fail;
+    }
+  }
+  if (napi_create_external(env, sig, free_signature, NULL, &external) != napi_ok) {
+    cffi_throw(env, "RangeError", "JSCallback: out of memory");
+    goto fail;
+  }
+  return external;
+fail:
+  free(sig);
+  return NULL;
+}
+
+/* callbackCreate(fn, signature, threadsafe) -> the callback's C address,
+ * which callbackClose takes back. `signature` comes from callbackSignature. */
 static napi_value callback_create(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
+  size_t argc = 3;
+  napi_value argv[3];
+  const cffi_signature *sig;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   empty_graveyard();
   napi_valuetype fn_type = napi_undefined;
@@ -555,23 +636,17 @@ static napi_value callback_create(napi_env env, napi_callback_info info) {
   if (fn_type != napi_function)
     return cffi_throw(env, "TypeError", "JSCallback expects a function, received %s",
                       argc >= 1 ? cffi_value_kind(env, argv[0]) : "nothing");
-  if (argc < 6) {
-    if (argc >= 2) cffi_check_definition(env, argv[1], "JSCallback");
-    return argc >= 2 ? NULL : cffi_throw(env, "TypeError", "JSCallback expects a definition");
-  }
-  if (!cffi_check_definition(env, argv[1], "JSCallback")) return NULL;
+  if (argc < 3 || napi_get_value_external(env, argv[1], (void **)&sig) != napi_ok)
+    return cffi_throw(env, "TypeError", "JSCallback: not a signature from callbackSignature");
 
-  cffi_callback *cb = calloc(1, sizeof *cb);
+  /* malloc and memset: glibc's calloc skips its per-thread cache. Only the
+   * parsed part of the signature is copied; make_closure prepares the rest. */
+  cffi_callback *cb = malloc(sizeof *cb);
   if (!cb) return cffi_throw(env, "RangeError", "JSCallback: out of memory");
-  if (!cffi_parse_signature_parts(env, argv[2], argv[3], argv[4], "JSCallback", &cb->sig)) goto fail;
-  for (unsigned i = 0; i < cb->sig.nargs; i++) {
-    if (cb->sig.args[i] == CFFI_NAPI_ENV) {
-      cffi_throw(env, "TypeError", "JSCallback: napi_env is not a valid callback argument type (args[%u])", i);
-      goto fail;
-    }
-  }
+  memset(cb, 0, offsetof(cffi_callback, sig));
+  memcpy(&cb->sig, sig, offsetof(cffi_signature, cif));
   bool threadsafe = false;
-  napi_get_value_bool(env, argv[5], &threadsafe);
+  napi_get_value_bool(env, argv[2], &threadsafe);
   cb->threadsafe = threadsafe;
   cb->js_thread = cffi_current_thread();
   napi_get_instance_data(env, (void **)&cb->state);
@@ -594,10 +669,8 @@ static napi_value callback_create(napi_env env, napi_callback_info info) {
   }
   napi_create_reference(env, argv[0], 1, &cb->function);
 
-  callback_handle *box = malloc(sizeof *box);
-  napi_value handle;
-  if (!box || napi_create_external(env, box, finalize_handle, NULL, &handle) != napi_ok) {
-    free(box);
+  napi_value address = cffi_address_to_js(env, (uintptr_t)cb->code);
+  if (!address || !table_add(cb->state, cb)) {
     napi_delete_reference(env, cb->function);
     cffi_throw(env, "RangeError", "JSCallback: out of memory");
     if (cb->threadsafe) {
@@ -610,14 +683,13 @@ static napi_value callback_create(napi_env env, napi_callback_info info) {
     }
     goto fail;
   }
-  box->cb = cb;
   if (CFFI_UNLIKELY(cffi_debug_enabled)) {
     char signature[256];
     cffi_describe_signature(&cb->sig, signature, sizeof signature);
     cffi_debug_log("created JSCallback at %p: %s%s, %s closure", cb->code, signature,
                    threadsafe ? ", threadsafe" : "", cb->stub ? "register" : "libffi");
   }
-  return handle;
+  return address;
 
 fail:
   release_stub(cb);
@@ -626,7 +698,9 @@ fail:
 }
 
 void cffi_make_callback_exports(napi_env env, napi_value exports) {
+  cffi_set_function(env, exports, "callbackSignature", callback_signature, NULL);
   cffi_set_function(env, exports, "callbackCreate", callback_create, NULL);
-  cffi_set_function(env, exports, "callbackClose", callback_close, NULL);
-  cffi_set_function(env, exports, "callbackAddress", callback_address, NULL);
+  cffi_env_state *state;
+  napi_get_instance_data(env, (void **)&state);
+  cffi_set_function(env, exports, "callbackClose", callback_close, state);
 }

@@ -117,6 +117,7 @@ typedef struct cffi_env_state {
   uint32_t kept_scope_uses;
   uint32_t js_callback_depth;   /* call_depth of the innermost callback running JS; 0: none */
   struct cffi_stub_slot *free_stubs; /* src/stubs.c: entry stubs free for reuse */
+  struct callback_table *open_callbacks; /* src/callback.c: open JSCallbacks by address */
 } cffi_env_state;
 
 /* A signature parsed from { args, returns } and prepared once. */

@@ -645,7 +645,6 @@ bool cffi_type_from_value(napi_env env, napi_value value, const char *symbol, in
                name, where, symbol);
     return false;
   }
-  format_where(where, sizeof where, arg);
   if (t == napi_number) {
     double d;
     napi_get_value_double(env, value, &d);
@@ -653,10 +652,12 @@ bool cffi_type_from_value(napi_env env, napi_value value, const char *symbol, in
       *out = (cffi_type_id)(int)d;
       return true;
     }
+    format_where(where, sizeof where, arg);
     cffi_throw(env, "TypeError", "Unknown type %g in %s of symbol \"%s\" (FFIType values are 0 to %d)",
                d, where, symbol, CFFI_TYPE_COUNT - 1);
     return false;
   }
+  format_where(where, sizeof where, arg);
   cffi_throw(env, "TypeError", "Type in %s of symbol \"%s\" must be an FFIType number or name, received %s",
              where, symbol, cffi_value_kind(env, value));
   return false;

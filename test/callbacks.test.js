@@ -71,6 +71,38 @@ describe("JSCallback: the object", () => {
     assert.throws(() => new JSCallback(42, I32), TypeError);
     assert.throws(() => new JSCallback(() => 0, { args: ["nope"], returns: "i32" }), TypeError);
   });
+
+  // A definition object's parsed signature is reused while its properties
+  // are the same ones (lib/index.js); any change must be seen.
+  test("a definition reused after a change gives the changed signature", () => {
+    const { CFunction } = require("..");
+    const callAs = (cb, args, returns, ...values) => CFunction({ ptr: cb.ptr, args, returns })(...values);
+    const def = { args: ["i32"], returns: "i32" };
+    const made = [];
+    const make = () => {
+      const cb = new JSCallback((x) => x * 2, def);
+      made.push(cb);
+      return cb;
+    };
+    assert.equal(callAs(make(), ["i32"], "i32", 21), 42);
+    assert.equal(callAs(make(), ["i32"], "i32", 4), 8);
+    def.args[0] = "f64"; // the same array, changed in place
+    assert.equal(callAs(make(), ["f64"], "i32", 1.25), 2);
+    def.returns = "f64";
+    assert.equal(callAs(make(), ["f64"], "f64", 1.25), 2.5);
+    def.args = ["f32"]; // a new array
+    assert.equal(callAs(make(), ["f32"], "f64", 0.75), 1.5);
+    def.args.push("i32");
+    const two = new JSCallback((x, y) => x + y, def);
+    made.push(two);
+    assert.equal(callAs(two, ["f32", "i32"], "f64", 0.5, 2), 2.5);
+    def.args = ["nope"];
+    assert.throws(() => make(), /Unknown type "nope"/);
+    def.args = [];
+    def.returns = "napi_env";
+    assert.throws(() => make(), /napi_env is not a valid return type/);
+    for (const cb of made) cb.close();
+  });
 });
 
 describe("JSCallback: qsort from libc", () => {
@@ -738,6 +770,29 @@ describe("JSCallback: lifetime", () => {
     assert.equal(weak.deref(), undefined, "the JSCallback object itself was collected");
     assert.equal(C.call_i32(address, 5), 1005);
     assert.equal(C.apply(address, -1000), 0);
+  });
+
+  // The addon finds a callback again by its address (a per-env hash table):
+  // closing must find exactly the right one, whatever the order.
+  test("thousands of open callbacks closed in a shuffled order: each runs its own function until closed", () => {
+    const count = 3000;
+    const callbacks = [];
+    for (let i = 0; i < count; i++) {
+      callbacks.push(new JSCallback((x) => x + i, i % 3 === 0 ? { args: Array(9).fill("i32"), returns: "i32" } : I32));
+    }
+    assert.equal(new Set(callbacks.map((cb) => cb.ptr)).size, count);
+    let seed = 7;
+    const order = callbacks.map((cb, i) => i).sort(() => ((seed = (seed * 1103515245 + 12345) >>> 0) & 1) - 0.5);
+    const open = new Set(callbacks.keys());
+    for (let k = 0; k < order.length; k++) {
+      callbacks[order[k]].close();
+      open.delete(order[k]);
+      if (k % 500 === 0) {
+        for (const i of open) if (i % 3 !== 0) assert.equal(C.apply(callbacks[i].ptr, 10), 10 + i);
+      }
+    }
+    // Closing an address twice, or one never handed out, does nothing.
+    for (const cb of callbacks) cb.close();
   });
 
   test("a closed JSCallback is refused as an argument (no NULL call into C)", () => {

@@ -3,15 +3,17 @@
 // wall-clock timings are not, so this is the guide for optimising the hot path.
 //
 //   node benchmark/callgrind.js [--rows=abs,add] [--contenders=cffi,floor,koffi]
-//                               [--iterations=20000,120000]
+//                               [--iterations=20000,120000] [--warmup=20000]
 //
 // For each contender and row, runs the benchmark worker once under
 //   valgrind --tool=callgrind --dump-before=bench_mark node --single-threaded worker.js
 // which, after a warm-up, runs the row's loop for the first iteration count
 // and then the second, calling the fixture's bench_mark() before, between and
 // after (callgrind writes its counters out at each). Instructions per call =
-// (Ir(second part) - Ir(first part)) / (second - first): start-up, warm-up,
-// JIT compilation and the marks themselves cancel out.
+// (Ir(second part) - Ir(first part)) / (calls in second - calls in first):
+// start-up, warm-up, JIT compilation and the marks themselves cancel out.
+// The callback rows count in sorts of ~1M comparator calls and in callbacks
+// made, so they have their own default counts (ROW_COUNTS).
 // Needs valgrind (apt-get install valgrind). Takes ~10 s per measurement.
 
 const { execFileSync, spawnSync } = require("node:child_process");
@@ -28,8 +30,19 @@ function option(name, fallback) {
 
 const rows = option("rows", ["abs"]);
 const contenders = option("contenders", ["cffi", "floor", "koffi"]);
-const [small, large] = option("iterations", ["20000", "120000"]).map(Number);
-const WARMUP = 20000;
+const ROW_COUNTS = {
+  callback: { warmup: 2, iterations: [1, 2] },
+  jscallback_new: { warmup: 2000, iterations: [2000, 12000] },
+};
+const givenIterations = option("iterations", null);
+const givenWarmup = option("warmup", null);
+function countsFor(row) {
+  const own = ROW_COUNTS[row] || { warmup: 20000, iterations: [20000, 120000] };
+  return {
+    warmup: givenWarmup ? Number(givenWarmup[0]) : own.warmup,
+    iterations: givenIterations ? givenIterations.map(Number) : own.iterations,
+  };
+}
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cffi-bun-callgrind-"));
 const fixture = path.join(dir, "libbenchfixture.so");
@@ -42,8 +55,7 @@ execFileSync("cc", ["-O2", "-shared", "-fPIC", `-I${include}`, "-o", floor, path
 
 function perCall(contender, row) {
   const out = path.join(dir, `callgrind.${contender}.${row}`);
-  const config = { contender, rows: [row], fixture, floor, root: ROOT,
-    callgrind: { row, warmup: WARMUP, iterations: [small, large] } };
+  const config = { contender, rows: [row], fixture, floor, root: ROOT, callgrind: { row, ...countsFor(row) } };
   const child = spawnSync("valgrind", ["--tool=callgrind", `--callgrind-out-file=${out}`, "--dump-before=bench_mark",
     process.execPath, "--single-threaded", path.join(__dirname, "worker.js"), JSON.stringify(config)], { encoding: "utf8" });
   if (child.status !== 0) {
@@ -51,7 +63,10 @@ function perCall(contender, row) {
   }
   // Parts: out.1 = start-up and warm-up, out.2 = first count, out.3 = second count.
   const ir = (part) => Number(fs.readFileSync(`${out}.${part}`, "utf8").match(/^(?:summary|totals):\s*(\d+)/m)[1]);
-  return (ir(3) - ir(2)) / (large - small);
+  const result = JSON.parse(child.stdout.trim().split("\n").pop()).rows[row];
+  if (result.na) return result.na;
+  const [first, second] = result.calls;
+  return (ir(3) - ir(2)) / (second - first);
 }
 
 try {
@@ -60,7 +75,8 @@ try {
     for (const contender of contenders) {
       let text;
       try {
-        text = perCall(contender, row).toFixed(1);
+        const count = perCall(contender, row);
+        text = typeof count === "number" ? count.toFixed(1) : `n/a (${count})`;
       } catch (error) {
         text = `n/a (${error.message.split("\n")[0]})`;
       }

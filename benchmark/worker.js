@@ -294,13 +294,18 @@ function main() {
     const { row, warmup, iterations } = config.callgrind;
     const { mark } = require(config.floor);
     const run = ROWS[row](api);
+    if (!run) {
+      process.stdout.write(`${JSON.stringify({ rows: { [row]: { na: "no equivalent" } } })}\n`);
+      return;
+    }
+    const callsOf = (n, result) => (run.callsOf ? run.callsOf(n, result) : n);
     run(warmup);
     mark();
-    run(iterations[0]);
+    const first = callsOf(iterations[0], run(iterations[0]));
     mark();
-    run(iterations[1]);
+    const second = callsOf(iterations[1], run(iterations[1]));
     mark();
-    out.rows[row] = { iterations };
+    out.rows[row] = { iterations, calls: [first, second] };
   } else {
     for (const row of config.rows) {
       try {

@@ -379,12 +379,14 @@ static inline uint64_t run_callback(cffi_callback *cb, const uint64_t *images) {
   return raw;
 }
 
+#if CFFI_HAVE_REGISTER_CLOSURES
 uint64_t cffi_callback_from_registers(cffi_callback *cb, const uint64_t *registers) {
   const unsigned n = cb->sig.nargs;
   uint64_t images[CFFI_INT_REGS + CFFI_FLOAT_REGS];
   for (unsigned i = 0; i < n; i++) images[i] = registers[cb->sig.dest[i]];
   return run_callback(cb, images);
 }
+#endif
 
 static void closure_entry(ffi_cif *cif, void *ret, void **args, void *user_data) {
   cffi_callback *cb = user_data;
@@ -559,13 +561,14 @@ static napi_value callback_close(napi_env env, napi_callback_info info) {
 static bool make_closure(napi_env env, cffi_callback *cb) {
   cffi_signature *sig = &cb->sig;
   if (!cffi_prepare_signature(env, sig, "JSCallback")) return false;
-  if (CFFI_HAVE_REGISTER_CLOSURES && sig->engine == CFFI_ENGINE_REGISTERS &&
-      (cb->stub = cffi_stub_take(cb->state))) {
+#if CFFI_HAVE_REGISTER_CLOSURES
+  if (sig->engine == CFFI_ENGINE_REGISTERS && (cb->stub = cffi_stub_take(cb->state))) {
     cb->stub->data = cb;
     cb->stub->target = (void *)cffi_register_closure_entry;
     cb->code = cffi_stub_code(cb->stub);
     return true;
   }
+#endif
   if (sig->engine != CFFI_ENGINE_LIBFFI) {
     for (unsigned i = 0; i < sig->nargs; i++) sig->ffi_args[i] = cffi_types[sig->args[i]].ffi;
     if (ffi_prep_cif(&sig->cif, sig->abi, sig->nargs, cffi_types[sig->returns].ffi, sig->ffi_args) != FFI_OK) {

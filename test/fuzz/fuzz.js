@@ -15,12 +15,19 @@
 // CFFI_BUN_ENGINE=ffi runs every call through libffi, CFFI_BUN_ENGINE=registers
 // through the register engine (no jit wrappers) where the signature allows,
 // CFFI_BUN_ENGINE=jit through jit wrappers from the first call.
+//
+// Then callbacks the other way round: for random signatures, a C driver
+// calls a JSCallback with literal values known here, the JS function checks
+// what it received, and returns a random value (or a wrong kind) whose image
+// the driver hands back. Register closures take the signatures whose
+// arguments fit in registers, libffi closures the rest (all of them with
+// CFFI_BUN_ENGINE=ffi).
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const { execFileSync } = require("node:child_process");
-const { dlopen, ptr } = require("../..");
+const { dlopen, ptr, JSCallback } = require("../..");
 
 const opt = (name, fallback) => {
   const a = process.argv.find((x) => x.startsWith(`--${name}=`));
@@ -29,6 +36,7 @@ const opt = (name, fallback) => {
 const SEED = opt("seed", Math.floor(Math.random() * 2 ** 32)) >>> 0;
 const CALLS = opt("calls", 100_000);
 const FUNCTIONS = opt("functions", 300);
+const CALLBACKS = opt("callbacks", 200); // callback signatures, each called from C with known values
 const TRACE = process.argv.includes("--trace"); // print each call before making it (to find a crash)
 console.log(`fuzz: seed ${SEED} (rerun with --seed=${SEED}); ${CALLS} calls over ${FUNCTIONS} functions; engine ${process.env.CFFI_BUN_ENGINE || "default"}`);
 
@@ -108,6 +116,66 @@ for (const fn of functions) {
   source += `EXPORT ${C_TYPE[fn.returns]} ${fn.name}(${params}) {\n  uint64_t h = ${fn.args.length}ULL;\n${body}\n  ${cReturn(fn.returns)}\n}\n`;
 }
 
+// ---- callback drivers ----------------------------------------------------
+const FLOATS = [0, -0, 1, -1, 0.5, -2.5, 3.14159, 1e-45, 1e-300, 65504, 3.4028234663852886e38, 1e300, -1e-7,
+  Infinity, -Infinity, NaN];
+const cBytes = (text) => `"${[...Buffer.from(text)].map((b) => `\\x${b.toString(16).padStart(2, "0")}`).join("")}"`;
+function randomBigIntIn(lo, hi) {
+  const span = hi - lo + 1n;
+  let r = 0n;
+  for (let i = 0; i < 3; i++) r = (r << 32n) | BigInt(Math.floor(rand() * 2 ** 32));
+  return lo + (r % span);
+}
+// A C literal of `type` and what JS must receive for it.
+function knownValue(type) {
+  if (INT[type]) {
+    const [bits, signed] = INT[type];
+    const lo = signed ? -(1n << BigInt(bits - 1)) : 0n;
+    const hi = signed ? (1n << BigInt(bits - 1)) - 1n : (1n << BigInt(bits)) - 1n;
+    const v = pick([lo, hi, 0n, 1n, signed ? -1n : hi - 1n, randomBigIntIn(lo, hi), randomBigIntIn(lo, hi)]);
+    const literal = v === -(1n << 63n) ? "(-9223372036854775807LL - 1)" : `${v}${signed ? "LL" : "ULL"}`;
+    let js = Number(v);
+    if (type === "i64" || type === "u64") js = v;
+    if ((type === "i64_fast" || type === "u64_fast") && (v > BigInt(Number.MAX_SAFE_INTEGER) || v < -BigInt(Number.MAX_SAFE_INTEGER))) js = v;
+    return { c: `(${C_TYPE[type]})(${literal})`, js };
+  }
+  if (type === "f64" || type === "f32") {
+    const d = pick(FLOATS);
+    const literal = Number.isNaN(d) ? '__builtin_nan("")' : d === Infinity ? "__builtin_inf()" : d === -Infinity ? "(-__builtin_inf())"
+      : Object.is(d, -0) ? "-0.0" : String(d);
+    return { c: `(${C_TYPE[type]})(${literal})`, js: type === "f32" ? Math.fround(d) : d };
+  }
+  if (type === "bool") {
+    const b = chance(0.5);
+    return { c: b ? "true" : "false", js: b };
+  }
+  if (type === "ptr") {
+    const v = pick([0n, 1n, 4096n, 0x7fff12345678n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 64n - 1n, randomBigIntIn(1n, 2n ** 47n)]);
+    const js = v === 0n ? null : v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+    return { c: `(void *)(uintptr_t)${v}ULL`, js };
+  }
+  if (type === "cstring") {
+    if (chance(0.1)) return { c: "NULL", js: null };
+    const text = pick(STRINGS).split("\u0000")[0];
+    return { c: cBytes(text), js: text };
+  }
+  throw new Error(`no known value for ${type}`);
+}
+
+const callbackCases = [];
+for (let k = 0; k < CALLBACKS; k++) {
+  const nargs = chance(0.1) ? 0 : Math.floor(rand() * (chance(0.2) ? 17 : 9));
+  const args = Array.from({ length: nargs }, () => pick(ARG_TYPES));
+  const returns = pick(RETURN_TYPES);
+  const values = args.map(knownValue);
+  const name = `drive${k}`;
+  callbackCases.push({ name, args, returns, received: values.map((v) => v.js) });
+  const params = args.map((t) => C_TYPE[t]).join(", ") || "void";
+  const call = `cb(${values.map((v) => v.c).join(", ")})`;
+  source += `EXPORT uint64_t ${name}(${C_TYPE[returns]} (*cb)(${params})) {\n` +
+    (returns === "void" ? `  ${call};\n  return 0;\n}\n` : `  ${C_TYPE[returns]} r = ${call};\n  return ${cArgImage(returns, "r")};\n}\n`);
+}
+
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cffi-bun-fuzz-"));
 process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
 fs.writeFileSync(path.join(dir, "fuzz.c"), source);
@@ -115,6 +183,7 @@ const libPath = path.join(dir, "libfuzz.so");
 execFileSync(process.env.CC || "cc", ["-shared", "-fPIC", "-O1", "-w", "-o", libPath, path.join(dir, "fuzz.c")], { stdio: "inherit" });
 const definitions = {};
 for (const fn of functions) definitions[fn.name] = { args: fn.args, returns: fn.returns };
+for (const cb of callbackCases) definitions[cb.name] = { args: ["function"], returns: "u64" };
 const lib = dlopen(libPath, definitions);
 
 // ---- the model ---------------------------------------------------------
@@ -300,9 +369,52 @@ for (let i = 0; i < CALLS; i++) {
   stats.correct++;
   stats.byReturn[fn.returns] = (stats.byReturn[fn.returns] || 0) + 1;
 }
-lib.close();
 const seconds = ((Date.now() - t0) / 1000).toFixed(1);
 console.log(`fuzz: ${stats.calls} calls in ${seconds} s: ${stats.correct} correct results, ${stats.refused} clean TypeErrors for wrong kinds, ` +
   `${stats.missing} for missing arguments; 0 crashes, 0 wrong results`);
 console.log(`fuzz: correct results by return type: ${Object.entries(stats.byReturn).sort().map(([k, v]) => `${k} ${v}`).join(", ")}`);
+
+// ---- callbacks -----------------------------------------------------------
+const ZERO_IMAGE = { cstring: 0x5a5a5a5an }; // what C gets for a result of the wrong kind (NULL hashes to this)
+const CALLS_PER_CALLBACK = 25;
+let callbackCalls = 0, wrongKindResults = 0;
+for (const cb of callbackCases) {
+  let result, problem = null;
+  const where = () => `${cb.name}: callback (${cb.args.join(", ")}) -> ${cb.returns}`;
+  const jsCallback = new JSCallback((...got) => {
+    if (got.length !== cb.args.length) problem = `received ${got.length} arguments`;
+    for (let i = 0; i < cb.args.length && !problem; i++) {
+      if (!same(got[i], cb.received[i])) problem = `args[${i}] (${cb.args[i]}): expected ${describeValue(cb.received[i])}, got ${describeValue(got[i])}`;
+    }
+    return result;
+  }, { args: cb.args, returns: cb.returns });
+  for (let k = 0; k < CALLS_PER_CALLBACK; k++) {
+    result = value(cb.returns === "void" ? "i32" : cb.returns);
+    let want = 0n;
+    if (cb.returns !== "void") {
+      try {
+        want = image(cb.returns, result);
+      } catch (e) {
+        if (!(e instanceof Refused)) throw e;
+        want = ZERO_IMAGE[cb.returns] ?? 0n;
+        wrongKindResults++;
+      }
+    }
+    if (TRACE) fs.writeSync(2, `${where()} returning ${describeValue(result)}\n`);
+    const got = lib.symbols[cb.name](jsCallback);
+    callbackCalls++;
+    if (problem) {
+      console.error(`fuzz: FAIL (seed ${SEED}): ${where()}: ${problem}`);
+      process.exit(1);
+    }
+    if (got !== want) {
+      console.error(`fuzz: FAIL (seed ${SEED}): ${where()} returned ${describeValue(result)}: C got image ${got}, expected ${want}`);
+      process.exit(1);
+    }
+  }
+  jsCallback.close();
+}
+lib.close();
+console.log(`fuzz: ${callbackCalls} callback calls over ${callbackCases.length} signatures: every argument as expected, every result's ` +
+  `image right (${wrongKindResults} wrong kinds gave C the zero value)`);
 console.log("fuzz: ok");

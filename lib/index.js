@@ -109,13 +109,17 @@ function signatureOf(def) {
       // a revoked Proxy: parse again, and let the addon report it
     }
   }
-  const signature = native.callbackSignature(def, typeIdsOf(args), typeId(returns), abi);
+  // Parse the very copy that later calls compare against (a getter may
+  // answer differently each time it is read).
+  let copy = null;
+  let cacheable = true;
   try {
-    const copy = Array.isArray(args) ? Array.from(args) : null;
-    parsedSignatures.set(def, { args, copy, returns, abi, signature });
+    if (Array.isArray(args)) copy = Array.from(args);
   } catch {
-    // not kept: the next callback parses it again
+    cacheable = false; // a revoked Proxy, a throwing getter: the addon reports it
   }
+  const signature = native.callbackSignature(def, typeIdsOf(copy ?? args), typeId(returns), abi);
+  if (cacheable) parsedSignatures.set(def, { args, copy, returns, abi, signature });
   return signature;
 }
 

@@ -159,14 +159,18 @@ static bool convert_arguments(cffi_call *call, const cffi_signature *sig, napi_v
 
 /* FFI calls share one errno that Node's own work in between cannot
  * disturb: a call that leaves errno alone leaves errno() as it was. */
-static inline void start_call(cffi_env_state *state) {
+static inline void start_call(cffi_env_state *state, bool takes_env) {
   state->call_depth++;
+  /* Callbacks it calls keep no handle scope open across calls while it
+   * may have opened one of its own (src/callback.c). */
+  if (takes_env) state->env_calls++;
   errno = state->last_errno;
 }
 
 /* Right after the C call: errno captured before anything can change it. */
-static inline void end_call(cffi_env_state *state) {
+static inline void end_call(cffi_env_state *state, bool takes_env) {
   state->last_errno = errno;
+  if (takes_env) state->env_calls--;
 #ifdef _WIN32
   state->last_error = GetLastError();
 #endif
@@ -210,24 +214,20 @@ static __attribute__((noinline)) napi_value invoke_general(napi_env env, cffi_fu
   cffi_call call;
   cffi_call_init(&call, env, fn->name);
   uint64_t raw;
-  /* Callbacks it calls keep no handle scope open across calls while it
-   * may have opened one of its own (src/callback.c). */
-  if (sig->takes_env) fn->state->env_calls++;
   if (sig->engine == CFFI_ENGINE_REGISTERS) {
     uint64_t regs[REGISTER_SLOTS] = {0};
     if (!convert_arguments(&call, sig, argv, regs)) return NULL;
-    start_call(fn->state);
+    start_call(fn->state, sig->takes_env);
     raw = register_call(fn->address, regs, sig->float_regs, cffi_types[sig->returns].reg == CFFI_CLASS_FLOAT);
   } else {
     uint64_t slots[sig->nargs ? sig->nargs : 1];
     void *values[sig->nargs ? sig->nargs : 1];
     if (!convert_arguments(&call, sig, argv, slots)) return NULL;
     for (unsigned i = 0; i < sig->nargs; i++) values[i] = &slots[i];
-    start_call(fn->state);
+    start_call(fn->state, sig->takes_env);
     ffi_call((ffi_cif *)&sig->cif, FFI_FN(fn->address), &raw, values);
   }
-  end_call(fn->state);
-  if (sig->takes_env) fn->state->env_calls--;
+  end_call(fn->state, sig->takes_env);
   if (CFFI_UNLIKELY(call.heap != NULL)) cffi_call_release(&call);
   return result_to_js(env, fn, raw);
 }
@@ -319,9 +319,9 @@ static inline __attribute__((always_inline)) napi_value invoke(napi_env env, cff
   for (unsigned i = 0; i < nargs; i++) {
     if (CFFI_UNLIKELY(!argument_to_c(env, fn, i, argv[i], &regs[sig->dest[i]]))) return NULL;
   }
-  start_call(fn->state);
+  start_call(fn->state, false); /* the hot path has no napi_env argument (general_path) */
   uint64_t raw = register_call(fn->address, regs, sig->float_regs, cffi_types[sig->returns].reg == CFFI_CLASS_FLOAT);
-  end_call(fn->state);
+  end_call(fn->state, false);
   return result_to_js(env, fn, raw);
 }
 

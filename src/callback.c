@@ -52,11 +52,12 @@ struct cffi_callback {
 
 /* Callbacks closed from inside their own call (a one-shot callback that
  * closes itself) cannot be freed there: their frame, their cif (which libffi
- * still reads on the way out) and their result string are in use. When the
- * last such call returns the callback goes here, and it is freed at the next
- * create or close, when no frame of it can be live any more. Lock-free, so
- * several Node environments (workers) may share it. */
-static _Atomic(cffi_callback *) graveyard = NULL;
+ * still reads on the way out) and their result string are in use, and the
+ * C that called them may call them again before it returns (each such call
+ * answers 0). When the last running call returns the callback goes to its
+ * env's graveyard (state->graveyard), and it is freed, with its entry stub,
+ * at the env's next create or close, on the env's JS thread, when no C
+ * frame of that FFI call can be live any more. */
 
 /* A call from a foreign thread, handed to the JS thread. Calls that return
  * a value live on the caller's stack (it waits); void calls are copied to
@@ -339,9 +340,8 @@ static void bury(cffi_callback *cb) {
   /* Its result string must outlive it: C has not read it yet. */
   if (cb->returned_string) keep_for_this_thread(cb->returned_string);
   cb->returned_string = NULL;
-  cffi_callback *head = atomic_load(&graveyard);
-  do cb->next_dead = head;
-  while (!atomic_compare_exchange_weak(&graveyard, &head, cb));
+  cb->next_dead = cb->state->graveyard;
+  cb->state->graveyard = cb;
 }
 
 /* On the callback's JS thread only. Its stub may be reused as soon as no
@@ -432,11 +432,15 @@ static void quarantine(cffi_callback *cb) {
   }
 }
 
-/* Frees every buried callback. */
-static void empty_graveyard(void) {
-  cffi_callback *cb = atomic_exchange(&graveyard, NULL);
+/* Frees every callback buried in this env, once no FFI call is on the
+ * stack (C that called a buried callback may still be running otherwise). */
+static void empty_graveyard(cffi_env_state *state) {
+  if (state->call_depth != 0) return;
+  cffi_callback *cb = state->graveyard;
+  state->graveyard = NULL;
   while (cb) {
     cffi_callback *next = cb->next_dead;
+    release_stub(cb);
     free_callback(cb);
     cb = next;
   }
@@ -460,9 +464,12 @@ static void close_callback(napi_env env, cffi_callback *cb) {
   cb->function = NULL;
   if (!cb->threadsafe) {
     atomic_store(&cb->closed, true);
-    release_stub(cb);
-    if (cb->running > 0) cb->free_when_idle = true; /* closed by its own call */
-    else free_callback(cb);
+    if (cb->running > 0) {
+      cb->free_when_idle = true; /* closed by its own call: see the graveyard */
+    } else {
+      release_stub(cb);
+      free_callback(cb);
+    }
     return;
   }
   stop_foreign_calls(cb);
@@ -552,7 +559,7 @@ static napi_value callback_close(napi_env env, napi_callback_info info) {
   if (argc < 1 || !cffi_value_to_address(env, value, "JSCallback address", &address)) return NULL;
   cffi_callback *cb = table_take(state, address);
   if (cb) close_callback(env, cb);
-  empty_graveyard();
+  empty_graveyard(state);
   return NULL;
 }
 
@@ -632,8 +639,9 @@ static napi_value callback_create(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
   const cffi_signature *sig;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  empty_graveyard();
+  cffi_env_state *state;
+  napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&state);
+  empty_graveyard(state);
   napi_valuetype fn_type = napi_undefined;
   if (argc >= 1) napi_typeof(env, argv[0], &fn_type);
   if (fn_type != napi_function)
@@ -652,7 +660,7 @@ static napi_value callback_create(napi_env env, napi_callback_info info) {
   napi_get_value_bool(env, argv[2], &threadsafe);
   cb->threadsafe = threadsafe;
   cb->js_thread = cffi_current_thread();
-  napi_get_instance_data(env, (void **)&cb->state);
+  cb->state = state;
   atomic_init(&cb->closed, false);
   atomic_init(&cb->enqueuing, 0);
   atomic_init(&cb->foreign_inside, 0);
@@ -701,9 +709,9 @@ fail:
 }
 
 void cffi_make_callback_exports(napi_env env, napi_value exports) {
-  cffi_set_function(env, exports, "callbackSignature", callback_signature, NULL);
-  cffi_set_function(env, exports, "callbackCreate", callback_create, NULL);
   cffi_env_state *state;
   napi_get_instance_data(env, (void **)&state);
+  cffi_set_function(env, exports, "callbackSignature", callback_signature, NULL);
+  cffi_set_function(env, exports, "callbackCreate", callback_create, state);
   cffi_set_function(env, exports, "callbackClose", callback_close, state);
 }

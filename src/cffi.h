@@ -118,6 +118,7 @@ typedef struct cffi_env_state {
   uint32_t js_callback_depth;   /* call_depth of the innermost callback running JS; 0: none */
   struct cffi_stub_slot *free_stubs; /* src/stubs.c: entry stubs free for reuse */
   struct callback_table *open_callbacks; /* src/callback.c: open JSCallbacks by address */
+  cffi_callback *graveyard;     /* src/callback.c: closed by their own call, freed later */
 } cffi_env_state;
 
 /* A signature parsed from { args, returns } and prepared once. */
@@ -265,7 +266,7 @@ napi_value cffi_make_memory_exports(napi_env env, napi_value exports);
 
 /* stubs.c: entry stubs. Each loads `data` into a scratch register (r10 on
  * x86-64, x17 on AArch64) and jumps to `target`; both may be rewritten at
- * any time. take returns NULL where stubs are unavailable (Windows, other
+ * any time. take returns NULL where stubs are unavailable (not ELF, other
  * CPUs) or out of memory. Only the env's JS thread may take and release. */
 typedef struct cffi_stub_slot {
   void *target;

@@ -25,13 +25,16 @@
  * (read+write), so every stub is the same two instructions with the same
  * displacements. Chunks are per env (only its JS thread takes and releases
  * stubs) and are kept for the process's life; free stubs are reused, linked
- * through their slots' target word.
+ * through their slots' data word. A free stub's target is a routine that
+ * returns 0 (in the integer and the vector return register), so C calling a
+ * stale pointer gets 0 rather than a jump into data, until the stub is
+ * reused.
  */
 #include <string.h>
 
 #include "cffi.h"
 
-#if (defined(__x86_64__) || defined(__aarch64__)) && !defined(_WIN32)
+#if (defined(__x86_64__) || defined(__aarch64__)) && defined(__ELF__)
 #include <sys/mman.h>
 #include <unistd.h>
 #define HAVE_STUBS 1
@@ -42,6 +45,18 @@
 #define STUB_SIZE 16
 
 #if HAVE_STUBS
+/* Where free stubs jump: return 0 as any prototype reads it. */
+void cffi_stub_vacant(void);
+#if defined(__x86_64__)
+__asm__(".text\n.globl cffi_stub_vacant\n.hidden cffi_stub_vacant\n.type cffi_stub_vacant, @function\n"
+        "cffi_stub_vacant:\n  xorl %eax, %eax\n  xorps %xmm0, %xmm0\n  ret\n"
+        ".size cffi_stub_vacant, .-cffi_stub_vacant\n");
+#else
+__asm__(".text\n.globl cffi_stub_vacant\n.hidden cffi_stub_vacant\n.type cffi_stub_vacant, %function\n"
+        "cffi_stub_vacant:\n  mov x0, #0\n  movi d0, #0\n  ret\n"
+        ".size cffi_stub_vacant, .-cffi_stub_vacant\n");
+#endif
+
 static size_t page_size(void) {
   static size_t page;
   if (!page) page = (size_t)sysconf(_SC_PAGESIZE);
@@ -80,8 +95,8 @@ static cffi_stub_slot *new_chunk(void) {
   cffi_stub_slot *slots = (cffi_stub_slot *)(code + page);
   for (size_t i = 0; i < count; i++) {
     write_stub(code + i * STUB_SIZE, page);
-    slots[i].target = i + 1 < count ? (void *)&slots[i + 1] : NULL;
-    slots[i].data = NULL;
+    slots[i].target = (void *)cffi_stub_vacant;
+    slots[i].data = i + 1 < count ? (void *)&slots[i + 1] : NULL;
   }
   __builtin___clear_cache((char *)code, (char *)code + page);
   if (mprotect(code, page, PROT_READ | PROT_EXEC) != 0) {
@@ -96,8 +111,8 @@ cffi_stub_slot *cffi_stub_take(cffi_env_state *state) {
   if (!state->free_stubs) state->free_stubs = new_chunk();
   cffi_stub_slot *slot = state->free_stubs;
   if (slot) {
-    state->free_stubs = slot->target;
-    slot->target = slot->data = NULL;
+    state->free_stubs = slot->data;
+    slot->data = NULL;
   }
   return slot;
 }
@@ -105,8 +120,8 @@ cffi_stub_slot *cffi_stub_take(cffi_env_state *state) {
 void *cffi_stub_code(const cffi_stub_slot *slot) { return (unsigned char *)slot - page_size(); }
 
 void cffi_stub_release(cffi_env_state *state, cffi_stub_slot *slot) {
-  slot->data = NULL;
-  slot->target = state->free_stubs;
+  slot->target = (void *)cffi_stub_vacant;
+  slot->data = state->free_stubs;
   state->free_stubs = slot;
 }
 #else

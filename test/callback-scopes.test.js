@@ -12,6 +12,9 @@ const SOURCE = `
 #include <node_api.h>
 typedef int (*int_fn)(int);
 
+/* f(x) through a pointer given as a number. */
+int call_ptr(int_fn f, int x) { return f(x); }
+
 /* n calls of f from plain C. */
 int call_n(int_fn f, int n) {
   int sum = 0;
@@ -63,11 +66,12 @@ const lib = cc({
   source: SOURCE,
   symbols: {
     call_n: { args: ["function", "i32"], returns: "i32" },
+    call_ptr: { args: ["ptr", "i32"], returns: "i32" },
     env_call_n: { args: ["napi_env", "function", "i32"], returns: "i32" },
     make_native: { args: ["napi_env", "function"], returns: "napi_value" },
   },
 });
-const { call_n, env_call_n, make_native } = lib.symbols;
+const { call_n, call_ptr, env_call_n, make_native } = lib.symbols;
 const sumTo = (n) => (n * (n - 1)) / 2;
 
 test("many calls from one FFI call: handles do not pile up, results are right", () => {
@@ -115,6 +119,36 @@ test("an exception thrown after many kept-scope calls is rethrown, and the next 
   assert.throws(() => call_n(throwsAt, 1000), /at 500/);
   assert.equal(call_n(throwsAt, 400), 400);
   throwsAt.close();
+});
+
+test("a callback that closes itself is answered with 0 by later calls from the same C, also after other callbacks were made", () => {
+  const once = new JSCallback(() => {
+    once.close();
+    return 1;
+  }, { args: ["i32"], returns: "i32" });
+  assert.equal(call_n(once, 3), 1);
+  // Closed by its own call, then C calls it again after another callback
+  // made (and closed) a new one: it must still be there, answering 0.
+  let made = 0;
+  const selfClosing = new JSCallback((i) => {
+    if (i === 0) selfClosing.close();
+    return 10;
+  }, { args: ["i32"], returns: "i32" });
+  const maker = new JSCallback((i) => {
+    if (i === 1) {
+      const extra = new JSCallback(() => 5, { args: ["i32"], returns: "i32" });
+      made += call_n(extra, 2);
+      extra.close();
+    }
+    return selfClosing_ptr_call(i);
+  }, { args: ["i32"], returns: "i32" });
+  const selfClosing_ptr = selfClosing.ptr;
+  function selfClosing_ptr_call(i) {
+    return call_ptr(selfClosing_ptr, i);
+  }
+  assert.equal(call_n(maker, 4), 10);
+  assert.equal(made, 10);
+  maker.close();
 });
 
 test("a callback that closes itself after many calls", () => {

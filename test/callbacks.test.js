@@ -96,6 +96,16 @@ describe("JSCallback: the object", () => {
     const two = new JSCallback((x, y) => x + y, def);
     made.push(two);
     assert.equal(callAs(two, ["f32", "i32"], "f64", 0.5, 2), 2.5);
+    // An element whose getter answers differently on each read: each
+    // callback gets what its own read of the definition said.
+    let reads = 0;
+    const tricky = { returns: "f64", args: [] };
+    Object.defineProperty(tricky.args, 0, { get: () => (reads++ === 0 ? "i32" : "f64"), enumerable: true });
+    const first = new JSCallback((x) => x, tricky);
+    const second = new JSCallback((x) => x, tricky);
+    made.push(first, second);
+    assert.equal(callAs(first, ["i32"], "f64", 7), 7);
+    assert.equal(callAs(second, ["f64"], "f64", 2.5), 2.5);
     def.args = ["nope"];
     assert.throws(() => make(), /Unknown type "nope"/);
     def.args = [];

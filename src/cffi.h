@@ -117,6 +117,7 @@ typedef struct cffi_env_state {
   uint32_t kept_scope_uses;
   uint32_t js_callback_depth;   /* call_depth of the innermost callback running JS; 0: none */
   struct cffi_stub_slot *free_stubs; /* src/stubs.c: entry stubs free for reuse */
+  bool stubs_orphaned;          /* src/stubs.c: the env has ended; released stubs go to later envs */
   struct callback_table *open_callbacks; /* src/callback.c: open JSCallbacks by address */
   cffi_callback *graveyard;     /* src/callback.c: closed by their own call, freed later */
 } cffi_env_state;
@@ -275,6 +276,8 @@ typedef struct cffi_stub_slot {
 cffi_stub_slot *cffi_stub_take(cffi_env_state *state);
 void *cffi_stub_code(const cffi_stub_slot *slot);
 void cffi_stub_release(cffi_env_state *state, cffi_stub_slot *slot);
+/* At module init: when the env ends, its free stubs go to later envs. */
+void cffi_stubs_attach(napi_env env, cffi_env_state *state);
 
 /* jit.c: wrappers generated per signature, compiled in memory by TinyCC. */
 bool cffi_jit_eligible(const cffi_signature *sig);

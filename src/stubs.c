@@ -23,9 +23,12 @@
  * Stubs come in chunks of two pages: stub i at offset 16*i of the first
  * (read+execute), its slot (target, data) at the same offset of the second
  * (read+write), so every stub is the same two instructions with the same
- * displacements. Chunks are per env (only its JS thread takes and releases
- * stubs) and are kept for the process's life; free stubs are reused, linked
- * through their slots' data word. A free stub's target is a routine that
+ * displacements. Free stubs are kept per env (only its JS thread takes and
+ * releases them, without a lock), linked through their slots' data word.
+ * Chunks are kept for the process's life: when an env ends (a worker
+ * exits) its free stubs, and any it releases afterwards while Node
+ * finalises its functions, go to a process-wide list of orphans, which the
+ * next env that runs out adopts before it maps a new chunk. A free stub's target is a routine that
  * returns 0 (in the integer and the vector return register), so C calling a
  * stale pointer gets 0 rather than a jump into data, until the stub is
  * reused.
@@ -35,6 +38,7 @@
 #include "cffi.h"
 
 #if (defined(__x86_64__) || defined(__aarch64__)) && defined(__ELF__)
+#include <pthread.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #define HAVE_STUBS 1
@@ -107,7 +111,41 @@ static cffi_stub_slot *new_chunk(void) {
   return slots;
 }
 
+static cffi_stub_slot *orphans;
+static pthread_mutex_t orphans_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static cffi_stub_slot *adopt_orphans(void) {
+  pthread_mutex_lock(&orphans_lock);
+  cffi_stub_slot *adopted = orphans;
+  orphans = NULL;
+  pthread_mutex_unlock(&orphans_lock);
+  return adopted;
+}
+
+/* Hands a list of free stubs (first..last, linked by data) to later envs. */
+static void leave_orphans(cffi_stub_slot *first, cffi_stub_slot *last) {
+  pthread_mutex_lock(&orphans_lock);
+  last->data = orphans;
+  orphans = first;
+  pthread_mutex_unlock(&orphans_lock);
+}
+
+static void env_ended(void *data) {
+  cffi_env_state *state = data;
+  state->stubs_orphaned = true;
+  cffi_stub_slot *first = state->free_stubs, *last = first;
+  state->free_stubs = NULL;
+  if (!first) return;
+  while (last->data) last = last->data;
+  leave_orphans(first, last);
+}
+
+void cffi_stubs_attach(napi_env env, cffi_env_state *state) {
+  napi_add_env_cleanup_hook(env, env_ended, state);
+}
+
 cffi_stub_slot *cffi_stub_take(cffi_env_state *state) {
+  if (!state->free_stubs) state->free_stubs = adopt_orphans();
   if (!state->free_stubs) state->free_stubs = new_chunk();
   cffi_stub_slot *slot = state->free_stubs;
   if (slot) {
@@ -121,6 +159,10 @@ void *cffi_stub_code(const cffi_stub_slot *slot) { return (unsigned char *)slot 
 
 void cffi_stub_release(cffi_env_state *state, cffi_stub_slot *slot) {
   slot->target = (void *)cffi_stub_vacant;
+  if (state->stubs_orphaned) {
+    leave_orphans(slot, slot);
+    return;
+  }
   slot->data = state->free_stubs;
   state->free_stubs = slot;
 }
@@ -136,4 +178,6 @@ void *cffi_stub_code(const cffi_stub_slot *slot) {
 }
 
 void cffi_stub_release(cffi_env_state *state, cffi_stub_slot *slot) { (void)state, (void)slot; }
+
+void cffi_stubs_attach(napi_env env, cffi_env_state *state) { (void)env, (void)state; }
 #endif

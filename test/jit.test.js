@@ -164,3 +164,34 @@ test("a wrapper converts cstring results itself: strings, UTF-8 and NULL as null
     `, { CFFI_BUN_ENGINE: engine });
   }
 });
+
+// Entry stubs (src/stubs.c) of an env that ended go to later envs: workers
+// that each bind a hot symbol and make a callback must not leave a stub
+// chunk (two mappings) behind each.
+test("workers that end hand their entry stubs to later workers (no mapping per worker)", linux, () => {
+  const { stdout } = runChild(`
+    const { Worker } = require("node:worker_threads");
+    const fs = require("node:fs");
+    const maps = () => fs.readFileSync("/proc/self/maps", "utf8").split("\\n").length;
+    const code = \`
+      const ffi = require(\${JSON.stringify(${JSON.stringify(ROOT)})});
+      const { symbols } = ffi.dlopen(\${JSON.stringify(FIX)}, { add_i32: { args: ["i32", "i32"], returns: "i32" } });
+      const cb = new ffi.JSCallback((a) => a + 1, { args: ["i32"], returns: "i32" });
+      const f = ffi.CFunction({ ptr: cb.ptr, args: ["i32"], returns: "i32" });
+      for (let i = 0; i < 10; i++) if (f(i) !== i + 1 || symbols.add_i32(i, 1) !== i + 1) throw new Error("bad");
+    \`;
+    const run = () => new Promise((resolve, reject) => {
+      const w = new Worker(code, { eval: true });
+      w.on("exit", resolve);
+      w.on("error", reject);
+    });
+    (async () => {
+      for (let i = 0; i < 5; i++) await run();
+      const before = maps();
+      for (let i = 0; i < 60; i++) await run();
+      console.log(JSON.stringify({ before, after: maps() }));
+    })().catch((e) => { console.error(e); process.exit(1); });
+  `);
+  const { before, after } = JSON.parse(stdout.trim().split("\n").pop());
+  assert.ok(after - before < 30, `mappings went from ${before} to ${after} over 60 workers`);
+});

@@ -26,6 +26,23 @@ void cffi_set_forced_engine(const char *name) {
   else cffi_engine_preferred = CFFI_PREFER_TIERED;
 }
 
+bool cffi_prepare_libffi(napi_env env, cffi_signature *sig, const char *symbol) {
+  sig->engine = CFFI_ENGINE_LIBFFI;
+  sig->general_path = true;
+  for (unsigned i = 0; i < sig->nargs; i++) {
+    sig->dest[i] = (uint8_t)i;
+    sig->ffi_args[i] = cffi_types[sig->args[i]].ffi;
+  }
+  ffi_status status = ffi_prep_cif(&sig->cif, sig->abi, sig->nargs,
+                                   cffi_types[sig->returns].ffi, sig->ffi_args);
+  if (status != FFI_OK) {
+    cffi_throw(env, "Error", "libffi could not prepare the signature of \"%s\" (status %d)", symbol,
+               (int)status);
+    return false;
+  }
+  return true;
+}
+
 bool cffi_prepare_signature(napi_env env, cffi_signature *sig, const char *symbol) {
   unsigned ints = 0, floats = 0;
   for (unsigned i = 0; i < sig->nargs; i++) {
@@ -46,20 +63,7 @@ bool cffi_prepare_signature(napi_env env, cffi_signature *sig, const char *symbo
     }
     return true;
   }
-  sig->engine = CFFI_ENGINE_LIBFFI;
-  sig->general_path = true;
-  for (unsigned i = 0; i < sig->nargs; i++) {
-    sig->dest[i] = (uint8_t)i;
-    sig->ffi_args[i] = cffi_types[sig->args[i]].ffi;
-  }
-  ffi_status status = ffi_prep_cif(&sig->cif, sig->abi, sig->nargs,
-                                   cffi_types[sig->returns].ffi, sig->ffi_args);
-  if (status != FFI_OK) {
-    cffi_throw(env, "Error", "libffi could not prepare the signature of \"%s\" (status %d)", symbol,
-               (int)status);
-    return false;
-  }
-  return true;
+  return cffi_prepare_libffi(env, sig, symbol);
 }
 
 /* Memory that lives until cffi_call_release: a header links the blocks. */

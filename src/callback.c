@@ -50,15 +50,6 @@ struct cffi_callback {
   cffi_signature sig;         /* last: its libffi part is filled only when used */
 };
 
-/* Callbacks closed from inside their own call (a one-shot callback that
- * closes itself) cannot be freed there: their frame, their cif (which libffi
- * still reads on the way out) and their result string are in use, and the
- * C that called them may call them again before it returns (each such call
- * answers 0). When the last running call returns the callback goes to its
- * env's graveyard (state->graveyard), and it is freed, with its entry stub,
- * at the env's next create or close, on the env's JS thread, when no C
- * frame of that FFI call can be live any more. */
-
 /* A call from a foreign thread, handed to the JS thread. Calls that return
  * a value live on the caller's stack (it waits); void calls are copied to
  * the heap (the caller goes on, and its arguments with it). */
@@ -335,6 +326,14 @@ static uint64_t call_from_foreign_thread(cffi_callback *cb, const uint64_t *args
   return call->result;
 }
 
+/* Callbacks closed from inside their own call (a one-shot callback that
+ * closes itself) cannot be freed there: their frame, their cif (which libffi
+ * still reads on the way out) and their result string are in use, and the
+ * C that called them may call them again before it returns (each such call
+ * answers 0). When the last running call returns the callback goes to its
+ * env's graveyard (state->graveyard), and it is freed, with its entry stub,
+ * at the env's next create or close, on the env's JS thread, when no C
+ * frame of that FFI call can be live any more. */
 static void bury(cffi_callback *cb) {
   cb->free_when_idle = false;
   /* Its result string must outlive it: C has not read it yet. */
@@ -491,25 +490,28 @@ typedef struct callback_table {
   uint32_t count;
 } callback_table;
 
-static uint32_t table_home(const callback_table *t, const void *code) {
+static uint32_t table_home(uint32_t capacity, const void *code) {
   /* Closures are at least 8-byte aligned: drop the low bits, then mix. */
-  return (uint32_t)((((uintptr_t)code >> 3) * UINT64_C(0x9E3779B97F4A7C15)) >> 32) & (t->capacity - 1);
+  return (uint32_t)((((uintptr_t)code >> 3) * UINT64_C(0x9E3779B97F4A7C15)) >> 32) & (capacity - 1);
+}
+
+/* Puts cb in the first free slot of its run (there is one: load <= 1/2). */
+static void table_place(cffi_callback **slots, uint32_t capacity, cffi_callback *cb) {
+  uint32_t at = table_home(capacity, cb->code);
+  while (slots[at]) at = (at + 1) & (capacity - 1);
+  slots[at] = cb;
 }
 
 static bool table_grow(callback_table *t) {
   const uint32_t capacity = t->capacity ? t->capacity * 2 : 64;
   cffi_callback **slots = calloc(capacity, sizeof *slots);
   if (!slots) return false;
-  callback_table bigger = {slots, capacity, t->count};
   for (uint32_t i = 0; i < t->capacity; i++) {
-    cffi_callback *cb = t->slots[i];
-    if (!cb) continue;
-    uint32_t at = table_home(&bigger, cb->code);
-    while (slots[at]) at = (at + 1) & (capacity - 1);
-    slots[at] = cb;
+    if (t->slots[i]) table_place(slots, capacity, t->slots[i]);
   }
   free(t->slots);
-  *t = bigger;
+  t->slots = slots;
+  t->capacity = capacity;
   return true;
 }
 
@@ -517,9 +519,7 @@ static bool table_add(cffi_env_state *state, cffi_callback *cb) {
   callback_table *t = state->open_callbacks;
   if (!t && !(t = state->open_callbacks = calloc(1, sizeof *t))) return false;
   if ((t->count + 1) * 2 > t->capacity && !table_grow(t)) return false;
-  uint32_t at = table_home(t, cb->code);
-  while (t->slots[at]) at = (at + 1) & (t->capacity - 1);
-  t->slots[at] = cb;
+  table_place(t->slots, t->capacity, cb);
   t->count++;
   return true;
 }
@@ -529,7 +529,7 @@ static cffi_callback *table_take(cffi_env_state *state, uint64_t code) {
   callback_table *t = state->open_callbacks;
   if (!t || !t->count) return NULL;
   const uint32_t mask = t->capacity - 1;
-  uint32_t at = table_home(t, (const void *)(uintptr_t)code);
+  uint32_t at = table_home(t->capacity, (const void *)(uintptr_t)code);
   while (t->slots[at] && (uintptr_t)t->slots[at]->code != code) at = (at + 1) & mask;
   cffi_callback *found = t->slots[at];
   if (!found) return NULL;
@@ -537,7 +537,7 @@ static cffi_callback *table_take(cffi_env_state *state, uint64_t code) {
    * when their home does not lie cyclically in (gap, their slot]. */
   uint32_t gap = at, next = (at + 1) & mask;
   while (t->slots[next]) {
-    uint32_t home = table_home(t, t->slots[next]->code);
+    uint32_t home = table_home(t->capacity, t->slots[next]->code);
     if (((next - home) & mask) >= ((next - gap) & mask)) {
       t->slots[gap] = t->slots[next];
       gap = next;
@@ -576,15 +576,8 @@ static bool make_closure(napi_env env, cffi_callback *cb) {
     return true;
   }
 #endif
-  if (sig->engine != CFFI_ENGINE_LIBFFI) {
-    for (unsigned i = 0; i < sig->nargs; i++) sig->ffi_args[i] = cffi_types[sig->args[i]].ffi;
-    if (ffi_prep_cif(&sig->cif, sig->abi, sig->nargs, cffi_types[sig->returns].ffi, sig->ffi_args) != FFI_OK) {
-      cffi_throw(env, "Error", "JSCallback: libffi could not prepare the signature");
-      return false;
-    }
-  }
-  /* libffi closures read their arguments themselves, in order. */
-  sig->engine = CFFI_ENGINE_LIBFFI;
+  /* A register-engine signature without a stub still needs its cif. */
+  if (sig->engine != CFFI_ENGINE_LIBFFI && !cffi_prepare_libffi(env, sig, "JSCallback")) return false;
   cb->closure = ffi_closure_alloc(sizeof(ffi_closure), &cb->code);
   if (!cb->closure) {
     cffi_throw(env, "Error", "JSCallback: could not allocate an executable closure");

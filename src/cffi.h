@@ -213,6 +213,8 @@ void cffi_describe_signature(const cffi_signature *sig, char *out, size_t len);
 
 /* call.c */
 bool cffi_prepare_signature(napi_env env, cffi_signature *sig, const char *symbol);
+/* The libffi part alone (engine libffi, arguments in order, the cif). */
+bool cffi_prepare_libffi(napi_env env, cffi_signature *sig, const char *symbol);
 /* A bound function in two steps, so that src/jit.c can compile wrappers for
  * a whole batch in between: _new fills the struct (NULL with an exception
  * pending on failure), _publish makes the JS function that owns it (and on

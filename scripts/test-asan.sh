@@ -18,8 +18,8 @@
 #
 # UBSan: -fsanitize=function (calls through a mismatched prototype) would flag
 # the register-call fast path, which calls every C function through one
-# prototype that loads all argument registers on purpose (src/platform.h,
-# src/call.c register_call). gcc has no -fsanitize=function for C, so nothing
+# prototype that loads all argument registers on purpose (src/platform/platform.h,
+# src/calls/call.c register_call). gcc has no -fsanitize=function for C, so nothing
 # needs excluding with gcc; with clang (CC=clang) it is turned off below, and
 # only it.
 set -euo pipefail

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "platform.h"
+#include "platform/platform.h"
 
 /* Bun's FFIType numbering; the values are part of the public API. */
 typedef enum {
@@ -92,7 +92,7 @@ typedef struct cffi_callback cffi_callback;
  * function and callback without an N-API call. Lives as long as the
  * process: foreign threads may consult callbacks after the env is gone. */
 /* How many closed threadsafe callbacks an env keeps before freeing the
- * oldest (see src/callback.c). */
+ * oldest (see src/callbacks/callback.c). */
 #define CFFI_CLOSED_CALLBACK_QUARANTINE 256
 
 typedef struct cffi_env_state {
@@ -106,7 +106,7 @@ typedef struct cffi_env_state {
 #endif
   uint32_t env_calls;           /* calls in progress of functions that take a napi_env */
   /* What callbacks leave for the FFI call they ran in to deal with once its
-   * C returns (src/callback.c): cleanup_depth is the deepest call_depth
+   * C returns (src/callbacks/callback.c): cleanup_depth is the deepest call_depth
    * with something left (UINT32_MAX: an exception, for whichever call
    * returns next), 0 for nothing. FFI calls compare it with call_depth when
    * they leave and call cffi_callbacks_cleanup if it is greater. */
@@ -116,10 +116,10 @@ typedef struct cffi_env_state {
   uint32_t kept_scope_depth;
   uint32_t kept_scope_uses;
   uint32_t js_callback_depth;   /* call_depth of the innermost callback running JS; 0: none */
-  struct cffi_stub_slot *free_stubs; /* src/stubs.c: entry stubs free for reuse */
-  bool stubs_orphaned;          /* src/stubs.c: the env has ended; released stubs go to later envs */
-  struct callback_table *open_callbacks; /* src/callback.c: open JSCallbacks by address */
-  cffi_callback *graveyard;     /* src/callback.c: closed by their own call, freed later */
+  struct cffi_stub_slot *free_stubs; /* src/platform/stubs.c: entry stubs free for reuse */
+  bool stubs_orphaned;          /* src/platform/stubs.c: the env has ended; released stubs go to later envs */
+  struct callback_table *open_callbacks; /* src/callbacks/callback.c: open JSCallbacks by address */
+  cffi_callback *graveyard;     /* src/callbacks/callback.c: closed by their own call, freed later */
 } cffi_env_state;
 
 /* A signature parsed from { args, returns } and prepared once. */
@@ -128,7 +128,7 @@ typedef struct {
   uint8_t returns;                 /* cffi_type_id */
   uint8_t args[CFFI_MAX_ARGS];     /* cffi_type_id per argument */
   uint8_t required;                /* JS arguments that must be present */
-  ffi_abi abi;                     /* calling convention (src/abi.c) */
+  ffi_abi abi;                     /* calling convention (src/platform/abi.c) */
   cffi_engine engine;
   bool float_regs;                 /* register engine: some argument is float-class */
   /* Where argument i's register image goes: for the register engine an
@@ -149,9 +149,9 @@ typedef struct cffi_function {
   cffi_owner *owner;
   cffi_env_state *state;
   char *name;
-  napi_callback jit_entry;   /* its generated wrapper (src/jit.c), or NULL */
+  napi_callback jit_entry;   /* its generated wrapper (src/calls/jit.c), or NULL */
   cffi_jit_block *jit_block; /* the memory holding that wrapper */
-  struct cffi_stub_slot *jit_stub; /* its entry stub while on the generic entry (src/jit.c), or NULL */
+  struct cffi_stub_slot *jit_stub; /* its entry stub while on the generic entry (src/calls/jit.c), or NULL */
   uint32_t jit_countdown;    /* generic calls left before the wrapper is compiled; 0: never */
   cffi_signature sig;
 } cffi_function;
@@ -215,7 +215,7 @@ void cffi_describe_signature(const cffi_signature *sig, char *out, size_t len);
 bool cffi_prepare_signature(napi_env env, cffi_signature *sig, const char *symbol);
 /* The libffi part alone (engine libffi, arguments in order, the cif). */
 bool cffi_prepare_libffi(napi_env env, cffi_signature *sig, const char *symbol);
-/* A bound function in two steps, so that src/jit.c can compile wrappers for
+/* A bound function in two steps, so that src/calls/jit.c can compile wrappers for
  * a whole batch in between: _new fills the struct (NULL with an exception
  * pending on failure), _publish makes the JS function that owns it (and on
  * failure frees it), _discard frees one that was never published. */
@@ -226,7 +226,7 @@ void cffi_function_discard(cffi_function *fn);
 /* The engine CFFI_BUN_ENGINE asks for: "ffi" (libffi for every call),
  * "registers" (no generated wrappers), "jit" (every wrapper compiled when
  * bound) or anything else (the default: a function gets its wrapper once
- * it is hot, see src/jit.c). */
+ * it is hot, see src/calls/jit.c). */
 typedef enum { CFFI_PREFER_TIERED, CFFI_PREFER_JIT, CFFI_PREFER_REGISTERS, CFFI_PREFER_LIBFFI } cffi_engine_preference;
 extern cffi_engine_preference cffi_engine_preferred;
 void *cffi_call_alloc(cffi_call *call, size_t size);

@@ -1,5 +1,5 @@
 "use strict";
-// Handle scopes around JSCallback calls (src/callback.c). A callback called
+// Handle scopes around JSCallback calls (src/callbacks/callback.c). A callback called
 // straight from an FFI call's C keeps one handle scope open across calls,
 // closed by that FFI call when its C returns. These tests call callbacks
 // from C that has opened handle scopes of its own, where keeping a scope

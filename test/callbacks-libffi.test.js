@@ -2,7 +2,7 @@
 // The callback suites again with every JSCallback a libffi closure
 // (CFFI_BUN_ENGINE=ffi, set before the addon loads). By default callbacks
 // whose arguments all travel in registers are register closures
-// (src/register_closure.c); libffi closures take the rest.
+// (src/callbacks/register_closure.c); libffi closures take the rest.
 process.env.CFFI_BUN_ENGINE = "ffi";
 require("./callbacks.test.js");
 require("./threads.test.js");

@@ -891,7 +891,7 @@ describe("JSCallback: lifetime", () => {
   });
 
   // Closed threadsafe callbacks are freed once Node has finalised them and
-  // CFFI_CLOSED_CALLBACK_QUARANTINE newer ones have closed (src/callback.c).
+  // CFFI_CLOSED_CALLBACK_QUARANTINE newer ones have closed (src/callbacks/callback.c).
   test("threadsafe: close-then-create 100,000 times does not grow RSS", { skip: underAsan }, () => {
     const growthMB = createCloseRss(100_000, true);
     process.stdout.write(`# RSS growth over 100,000 threadsafe create/call/close: ${growthMB.toFixed(2)} MB\n`);

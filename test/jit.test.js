@@ -1,5 +1,5 @@
 "use strict";
-// Tiering (src/jit.c): by default a symbol starts on the generic engine and
+// Tiering (src/calls/jit.c): by default a symbol starts on the generic engine and
 // gets its TinyCC wrapper after 1000 calls, through an entry stub that is
 // retargeted. The type battery runs the wrappers themselves
 // (types.test.js, CFFI_BUN_ENGINE=jit); these tests cover the switch: the
@@ -165,7 +165,7 @@ test("a wrapper converts cstring results itself: strings, UTF-8 and NULL as null
   }
 });
 
-// Entry stubs (src/stubs.c) of an env that ended go to later envs: workers
+// Entry stubs (src/platform/stubs.c) of an env that ended go to later envs: workers
 // that each bind a hot symbol and make a callback must not leave a stub
 // chunk (two mappings) behind each.
 test("workers that end hand their entry stubs to later workers (no mapping per worker)", linux, () => {

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cffi.h"
+#include "../cffi.h"
 
 bool cffi_debug_enabled = false;
 

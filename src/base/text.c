@@ -1,6 +1,6 @@
 /*
  * text.c - a growable string for generated text: viewSource's renderings
- * and the C the jit engine compiles (src/jit.c).
+ * and the C the jit engine compiles (src/calls/jit.c).
  *
  * Owns: cffi_text and cffi_text_append. Running out of memory is sticky
  * (`failed`), so a renderer appends freely and checks once at the end.
@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "cffi.h"
+#include "../cffi.h"
 
 void cffi_text_append(cffi_text *b, const char *fmt, ...) {
   if (b->failed) return;

@@ -67,7 +67,7 @@
 #define CFFI_FLOAT_REGS 0
 #endif
 
-/* Register closures (src/register_closure.c): the same register files the
+/* Register closures (src/callbacks/register_closure.c): the same register files the
  * other way round, for JSCallbacks. Written for x86-64 System V on ELF so
  * far; elsewhere callbacks are libffi closures. */
 #if defined(__x86_64__) && defined(__ELF__) && !defined(_WIN32)

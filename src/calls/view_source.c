@@ -2,13 +2,13 @@
  * view_source.c - viewSource(): a readable C rendering of what each bound
  * symbol (or, with `true`, a callback definition) does: the conversions
  * the engine applies, the call, and which engine runs it. For a symbol the
- * jit engine takes, this is the very C it compiles (src/jit.c); otherwise
+ * jit engine takes, this is the very C it compiles (src/calls/jit.c); otherwise
  * it is documentation generated from the same table.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "cffi.h"
+#include "../cffi.h"
 
 /* How each type arrives from JS, as a C comment-ready phrase. */
 static const char *const arg_conversion[CFFI_TYPE_COUNT] = {

@@ -7,7 +7,7 @@
  */
 #include <string.h>
 
-#include "cffi.h"
+#include "../cffi.h"
 
 typedef struct {
   const char *name;

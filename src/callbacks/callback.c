@@ -20,14 +20,14 @@
  *
  * Exceptions never unwind through C: C gets the return type's zero, and the
  * first exception is kept and rethrown by the FFI call that returns to JS
- * (src/call.c). With no FFI call on the stack, or for a call that came from
+ * (src/calls/call.c). With no FFI call on the stack, or for a call that came from
  * another thread, it is reported like any uncaught exception.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cffi.h"
+#include "../cffi.h"
 
 struct cffi_callback {
   cffi_env_state *state;

@@ -7,12 +7,12 @@
  * live in and each env's free list.
  *
  * Two users:
- *  - tiering (src/jit.c): Node-API fixes a JS function's callback when it is
+ *  - tiering (src/calls/jit.c): Node-API fixes a JS function's callback when it is
  *    created, so the callback is a stub, retargeted from the generic entry
  *    to the generated wrapper once the function is hot (data unused);
- *  - register closures (src/callback.c): the C-callable address of a
+ *  - register closures (src/callbacks/callback.c): the C-callable address of a
  *    JSCallback is a stub whose data is the callback and whose target is the
- *    shared assembly entry (src/register_closure.c), which finds its
+ *    shared assembly entry (src/callbacks/register_closure.c), which finds its
  *    callback in the scratch register.
  *
  * The scratch register is one no call passes arguments in: r10 on x86-64
@@ -35,7 +35,7 @@
  */
 #include <string.h>
 
-#include "cffi.h"
+#include "../cffi.h"
 
 #if (defined(__x86_64__) || defined(__aarch64__)) && defined(__ELF__)
 #include <pthread.h>

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cffi.h"
+#include "../cffi.h"
 
 /* Addresses below this are never valid data: reading them is a NULL
  * dereference with an offset. */

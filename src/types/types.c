@@ -17,49 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cffi.h"
+#include "../cffi.h"
 
 #define MAX_SAFE_INTEGER 9007199254740991.0
 #define TWO_POW_64 18446744073709551616.0
 
 /* ---- messages --------------------------------------------------------- */
-
-const char *cffi_value_kind(napi_env env, napi_value value) {
-  napi_valuetype t;
-  if (napi_typeof(env, value, &t) != napi_ok) return "an unknown value";
-  switch (t) {
-    case napi_undefined: return "undefined";
-    case napi_null: return "null";
-    case napi_boolean: return "a boolean";
-    case napi_number: return "a number";
-    case napi_string: return "a string";
-    case napi_symbol: return "a Symbol";
-    case napi_bigint: return "a BigInt";
-    case napi_function: return "a function";
-    case napi_external: return "an external";
-    case napi_object: {
-      bool is = false;
-      if (napi_is_typedarray(env, value, &is) == napi_ok && is) return "a TypedArray";
-      if (napi_is_arraybuffer(env, value, &is) == napi_ok && is) return "an ArrayBuffer";
-      if (napi_is_dataview(env, value, &is) == napi_ok && is) return "a DataView";
-      if (napi_is_array(env, value, &is) == napi_ok && is) return "an array";
-      /* A closed JSCallback keeps its object but its .ptr is null. The probe
-       * may throw (a revoked Proxy): that exception is not the message. */
-      napi_value inner;
-      napi_valuetype inner_type = napi_undefined;
-      bool was_pending = false, pending = false;
-      napi_is_exception_pending(env, &was_pending);
-      if (!was_pending && napi_has_named_property(env, value, "ptr", &is) == napi_ok && is &&
-          napi_get_named_property(env, value, "ptr", &inner) == napi_ok)
-        napi_typeof(env, inner, &inner_type);
-      if (!was_pending && napi_is_exception_pending(env, &pending) == napi_ok && pending)
-        napi_get_and_clear_last_exception(env, &inner);
-      if (inner_type == napi_null) return "an object whose .ptr is null (a closed JSCallback?)";
-      return "an object";
-    }
-  }
-  return "an unknown value";
-}
 
 /* "abs: args[0] expects i32 (a number or BigInt), received a string" */
 void cffi_throw_arg_error(cffi_call *call, napi_value value, const char *problem) {

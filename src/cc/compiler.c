@@ -22,7 +22,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cffi.h"
+#include "../cffi.h"
 
 #ifdef CFFI_HAVE_TCC
 #include <dlfcn.h>

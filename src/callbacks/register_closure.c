@@ -1,12 +1,12 @@
 /*
  * register_closure.c - the C-callable entry shared by every JSCallback whose
- * arguments all travel in registers (the ABI seam of src/callback.c).
+ * arguments all travel in registers (the ABI seam of src/callbacks/callback.c).
  *
  * Owns: one small assembly routine per ABI. A callback's address is an
- * entry stub (src/stubs.c) that loads the callback into a scratch register
+ * entry stub (src/platform/stubs.c) that loads the callback into a scratch register
  * and jumps here. The routine spills the argument registers, integer ones
  * first and then vector ones, into an array on its stack, in the layout the
- * register engine uses (src/call.c: sig->dest indexes it), and calls
+ * register engine uses (src/calls/call.c: sig->dest indexes it), and calls
  * cffi_callback_from_registers(callback, array). It returns that function's
  * 64-bit result image in both the integer and the vector return register,
  * so the caller finds it wherever its prototype looks.
@@ -20,7 +20,7 @@
  * x0-x7 and d0-d7 and take the callback from x17; it is not written yet
  * because nothing here can run it.
  */
-#include "cffi.h"
+#include "../cffi.h"
 
 #if CFFI_HAVE_REGISTER_CLOSURES && defined(__x86_64__)
 /* At entry: r10 = the callback, rsp = 8 mod 16 (the return address).

@@ -14,7 +14,7 @@
  * function, its address and its state compiled in as constants, converts
  * each argument with the one Node-API call the type needs, and calls the C
  * function through its real prototype: what a hand-written addon does. The
- * slow paths (other value kinds, errors) call back into src/call.c, so
+ * slow paths (other value kinds, errors) call back into src/calls/call.c, so
  * every result and every message is the generic path's.
  *
  * The generated code has no data of its own: every address it needs is a
@@ -24,14 +24,14 @@
  * executable while relocating; nothing runs there before the seal).
  *
  * Without TinyCC (CFFI_HAVE_TCC unset) nothing is eligible and every
- * function uses the generic entry points of src/call.c.
+ * function uses the generic entry points of src/calls/call.c.
  */
 #include <errno.h>
 #include <stdlib.h>
 
-#include "cffi.h"
+#include "../cffi.h"
 
-/* The generic path's slow paths, called by generated code (src/call.c). */
+/* The generic path's slow paths, called by generated code (src/calls/call.c). */
 napi_value cffi_jit_closed(napi_env env, cffi_function *fn);
 napi_value cffi_jit_missing(napi_env env, cffi_function *fn, size_t argc);
 int cffi_jit_argument(napi_env env, cffi_function *fn, unsigned index, napi_value value, uint64_t *out);
@@ -128,7 +128,7 @@ static const char prelude[] =
  * (false once the library is closed), TARGET (the C function, through its
  * prototype), CALL_DEPTH, LAST_ERRNO, ERRNO, CLEANUP_DEPTH and ENV_CALLS (the
  * env's state and the thread's errno). The statements mirror invoke() in
- * src/call.c, in the same order. */
+ * src/calls/call.c, in the same order. */
 static void render_wrapper(cffi_text *b, const char *wrapper, const cffi_signature *sig) {
   const unsigned n = sig->nargs;
   bool uses[READ_TABLE + 1] = {false};
@@ -390,7 +390,7 @@ static bool compile_wrappers(cffi_function **fns, const uint32_t *which, uint32_
  * times. So by default a function starts on the generic entry points, and
  * its wrapper is compiled after JIT_HOT_CALLS calls. Node-API fixes a JS
  * function's callback when it is created, so the callback is an entry stub
- * (src/stubs.c), retargeted from the generic entry to the wrapper at
+ * (src/platform/stubs.c), retargeted from the generic entry to the wrapper at
  * tier-up.
  */
 #define JIT_HOT_CALLS 1000

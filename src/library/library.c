@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cffi.h"
+#include "../cffi.h"
 
 static void unload_library(void *handle) { cffi_lib_close(handle); }
 
@@ -146,7 +146,7 @@ static bool resolve_from_ptr(napi_env env, cffi_owner *owner, const char *name,
 }
 
 /* Every symbol is parsed, resolved and prepared before any JS function is
- * made, so that src/jit.c can prepare the whole set at once. */
+ * made, so that src/calls/jit.c can prepare the whole set at once. */
 napi_value cffi_bind_symbols(napi_env env, cffi_owner *owner, napi_value definitions,
                              cffi_resolve_fn resolve) {
   napi_value names, result, symbols, close_fn;

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cffi.h"
+#include "../cffi.h"
 
 cffi_engine_preference cffi_engine_preferred = CFFI_PREFER_TIERED;
 
@@ -166,7 +166,7 @@ static bool convert_arguments(cffi_call *call, const cffi_signature *sig, napi_v
 static inline void start_call(cffi_env_state *state, bool takes_env) {
   state->call_depth++;
   /* Callbacks it calls keep no handle scope open across calls while it
-   * may have opened one of its own (src/callback.c). */
+   * may have opened one of its own (src/callbacks/callback.c). */
   if (takes_env) state->env_calls++;
   errno = state->last_errno;
 }
@@ -359,7 +359,7 @@ DEFINE_ENTRY_AS(entry_general, CFFI_MAX_ARGS, 0)
 static const napi_callback entries_by_arity[] = {entry_0, entry_1, entry_2, entry_3, entry_4,
                                                  entry_5, entry_6, entry_7, entry_8};
 
-/* The slow paths of src/jit.c's generated wrappers: the generic path's own,
+/* The slow paths of src/calls/jit.c's generated wrappers: the generic path's own,
  * so both engines give the same results and messages. */
 napi_value cffi_jit_closed(napi_env env, cffi_function *fn) { return throw_closed(env, fn); }
 

@@ -19,6 +19,7 @@
         "src/library/library.c",
         "src/cc/compiler.c",
         "src/cc/cache.c",
+        "src/cc/fixups.c",
         "src/cc/sha256.c",
         "src/cc/tcc_glue.c"
       ],

@@ -63,8 +63,9 @@ if (want === "cflags") {
 } else if (want === "libs") {
   // --exclude-libs keeps the archive's many generic global names (next,
   // tok, file, ...) local to the addon; --wrap=open lets src/cc/tcc_glue.c see
-  // which files TinyCC reads, for the cache's dependency list.
-  if (found) process.stdout.write(`${found.archive} -Wl,--exclude-libs,ALL -Wl,--wrap=open\n`);
+  // which files TinyCC reads, for the cache's dependency list; --wrap=exit
+  // turns libtcc's exit(1) on some errors into a JS exception (same file).
+  if (found) process.stdout.write(`${found.archive} -Wl,--exclude-libs,ALL -Wl,--wrap=open -Wl,--wrap=exit\n`);
   else process.stdout.write("\n");
 } else {
   process.stderr.write("usage: node scripts/find-tcc.js cflags|libs\n");

@@ -211,12 +211,12 @@ test("a symbol that the source does not define throws naming it", () => {
   for (const cache of [true, false]) {
     assert.throws(
       () => cc({ source: "int here(void) { return 1; }", cache, symbols: { here: { returns: "int" }, missing_fn: { returns: "int" } } }),
-      /Symbol "missing_fn" is not defined by the cc\(\) source/,
+      /^Error: "missing_fn" is missing from inline source: symbol "missing_fn" is not defined by the cc\(\) source$/,
     );
     // A libc function the code calls is not a definition of the code.
     assert.throws(
       () => cc({ source: "#include <stdlib.h>\nint f(void) { return abs(-1); }", cache, symbols: { abs: { args: ["int"], returns: "int" } } }),
-      /Symbol "abs" is not defined/,
+      /"abs" is missing from inline source: symbol "abs" is not defined/,
     );
   }
 });

@@ -22,6 +22,9 @@
  * The dependency list is every file TinyCC read (sources, headers from any
  * directory, libtcc1.a, the libraries named): editing a header the source
  * includes invalidates the entry even though the source bytes did not change.
+ * It also lists every path that was looked for and not found (a header in
+ * an earlier include directory, a __has_include answer): creating one of
+ * those invalidates the entry too.
  */
 #ifdef CFFI_HAVE_TCC /* only cc() uses it, and only where TinyCC is linked in (Linux) */
 #ifndef _GNU_SOURCE /* binding.gyp defines it on Linux */
@@ -39,7 +42,7 @@
 #include "cache.h"
 #include "sha256.h"
 
-static const char MAGIC[8] = {'c', 'f', 'f', 'i', 'c', 'c', '0', '1'};
+static const char MAGIC[8] = {'c', 'f', 'f', 'i', 'c', 'c', '0', '2'};
 #define FOOTER_SIZE (8 + 8 + 8 + 8 + 32)
 #define DEP_FIXED (4 + 8 * 4)
 /* Far above what TinyCC produces for anything cc() is meant for; a larger
@@ -64,15 +67,12 @@ static uint64_t get_u64(const uint8_t *p) {
   return v;
 }
 
-void cffi_deps_watch(void *data, const char *path, int fd) {
-  cffi_deps *d = data;
-  struct stat st;
+/* A file that was looked for and not found is stored with this identity:
+ * the entry stays valid only while the file still does not exist. */
+#define ABSENT UINT64_MAX
+
+static void deps_add(cffi_deps *d, const char *path, const struct stat *st) {
   if (d->failed) return;
-  if (fstat(fd, &st) != 0) {
-    d->failed = true;
-    return;
-  }
-  if (!S_ISREG(st.st_mode)) return;
   size_t n = strlen(path);
   if (n > UINT32_MAX || !deps_reserve(d, DEP_FIXED + n)) {
     d->failed = true;
@@ -83,12 +83,29 @@ void cffi_deps_watch(void *data, const char *path, int fd) {
   memcpy(p, &n32, 4);
   memcpy(p + 4, path, n);
   p += 4 + n;
-  put_u64(p, (uint64_t)st.st_ino);
-  put_u64(p + 8, (uint64_t)st.st_size);
-  put_u64(p + 16, (uint64_t)st.st_mtim.tv_sec);
-  put_u64(p + 24, (uint64_t)st.st_mtim.tv_nsec);
+  put_u64(p, st ? (uint64_t)st->st_ino : ABSENT);
+  put_u64(p + 8, st ? (uint64_t)st->st_size : ABSENT);
+  put_u64(p + 16, st ? (uint64_t)st->st_mtim.tv_sec : ABSENT);
+  put_u64(p + 24, st ? (uint64_t)st->st_mtim.tv_nsec : ABSENT);
   d->len += DEP_FIXED + n;
   d->count++;
+}
+
+void cffi_deps_record(cffi_deps *d, const char *path, int fd) {
+  struct stat st;
+  if (fd < 0) {
+    deps_add(d, path, NULL);
+  } else if (fstat(fd, &st) != 0) {
+    d->failed = true;
+  } else if (S_ISREG(st.st_mode)) {
+    deps_add(d, path, &st);
+  }
+}
+
+void cffi_deps_note(void *data, const char *path) {
+  struct stat st;
+  bool found = stat(path, &st) == 0;
+  if (!found || S_ISREG(st.st_mode)) deps_add(data, path, found ? &st : NULL);
 }
 
 void cffi_deps_free(cffi_deps *d) {
@@ -109,7 +126,12 @@ static bool deps_unchanged(const uint8_t *p, size_t len, uint64_t count) {
     path[n] = 0;
     p += 4 + n;
     struct stat st;
-    if (stat(path, &st) != 0 || get_u64(p) != (uint64_t)st.st_ino ||
+    bool exists = stat(path, &st) == 0;
+    if (!exists && get_u64(p) == ABSENT) {
+      p += 32;
+      continue;
+    }
+    if (!exists || get_u64(p) != (uint64_t)st.st_ino ||
         get_u64(p + 8) != (uint64_t)st.st_size || get_u64(p + 16) != (uint64_t)st.st_mtim.tv_sec ||
         get_u64(p + 24) != (uint64_t)st.st_mtim.tv_nsec)
       return false;

@@ -17,8 +17,11 @@ typedef struct {
   bool failed; /* out of memory or an unreadable file: do not cache */
 } cffi_deps;
 
-/* A cffi_open_watcher (tcc_glue.h) that appends to a cffi_deps. */
-void cffi_deps_watch(void *deps, const char *path, int fd);
+/* Appends the file open on fd as path (fd < 0: a path that was not found). */
+void cffi_deps_record(cffi_deps *deps, const char *path, int fd);
+/* Appends path as it is now, present or absent (a cffi_include_path
+ * recorder, fixups.h). */
+void cffi_deps_note(void *deps, const char *path);
 void cffi_deps_free(cffi_deps *deps);
 
 /* The cache directory (created, private to this user), or false when the

@@ -29,10 +29,13 @@
 #include <fcntl.h>
 #include <libtcc.h>
 #include <link.h>
+#include <pthread.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cache.h"
+#include "fixups.h"
 #include "sha256.h"
 #include "tcc_glue.h"
 #endif
@@ -76,8 +79,10 @@ typedef struct {
   uint32_t nsources;
   bool source_is_array;
   strlist includes, libraries, node_includes;
+  strlist flag_includes;               /* -I/-isystem given in flags */
   strlist define_names, define_values; /* value NULL: TinyCC's default "1" */
   char *flags;                         /* quoted for tcc_set_options, or NULL */
+  bool has_std;                        /* flags chose a -std= (else C11, as Bun) */
   bool cache;
 } cc_options;
 
@@ -106,6 +111,7 @@ static void options_free(cc_options *o) {
   strlist_free(&o->includes);
   strlist_free(&o->libraries);
   strlist_free(&o->node_includes);
+  strlist_free(&o->flag_includes);
   strlist_free(&o->define_names);
   strlist_free(&o->define_values);
   free(o->flags);
@@ -162,21 +168,17 @@ static bool ends_with(const char *s, const char *suffix) {
 }
 
 /*
- * Code or a file? A string containing a newline, `{` or `;` is code (no
- * sensible path has those and every function definition does). Otherwise it
- * is a path when it names an existing file (relative to the current working
- * directory, as in Bun). A string ending in ".c" that names no file is a
- * missing source file, reported as such rather than compiled as code.
- * Anything else is code.
+ * Code or a file? A string that names an existing file is a path (relative
+ * to the current working directory, as in Bun), whatever characters it
+ * holds. Otherwise a string containing a newline, `{` or `;` is code (every
+ * function definition has one). A string ending in ".c" or ".h" that names
+ * no file is a missing source file, reported as such rather than compiled
+ * as code. Anything else is code.
  */
 static bool classify_source(napi_env env, char *text, source_unit *unit) {
   unit->text = text;
-  unit->is_path = false;
-  if (strpbrk(text, "\n{;")) return true;
-  if (regular_file(text)) {
-    unit->is_path = true;
-    return true;
-  }
+  unit->is_path = regular_file(text);
+  if (unit->is_path || strpbrk(text, "\n{;")) return true;
   if (ends_with(text, ".c") || ends_with(text, ".h")) {
     cffi_throw(env, "Error", "cc(): source file \"%s\" not found (relative paths resolve against the current directory)", text);
     return false;
@@ -293,20 +295,91 @@ static bool append_quoted(char **buf, size_t *len, const char *arg) {
   return true;
 }
 
-/* flags: a string split on whitespace (as Bun does) or an array, one
- * argument per element. */
+/* Splits a flags string into words as a POSIX shell does, without any
+ * expansion (Bun does the same): blanks separate words, '...' is literal,
+ * "..." keeps its content with \\ escaping only $ ` " \\ and a newline, and
+ * a backslash outside quotes takes the next character literally. Each word
+ * is handed to add(); false on an unterminated quote. */
+static bool split_shell_words(const char *text, bool (*add)(void *, const char *), void *data, bool *ok) {
+  size_t n = strlen(text);
+  char *word = malloc(n + 1);
+  if (!word) return *ok = false;
+  const char *p = text;
+  bool closed = true;
+  while (*ok && *p) {
+    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f' || *p == '\v') p++;
+    if (!*p) break;
+    size_t len = 0;
+    while (*p && !(*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f' || *p == '\v')) {
+      if (*p == '\'') {
+        const char *q = strchr(p + 1, '\'');
+        if (!q) {
+          closed = false;
+          q = p + strlen(p);
+        }
+        memcpy(word + len, p + 1, (size_t)(q - p - 1));
+        len += (size_t)(q - p - 1);
+        p = *q ? q + 1 : q;
+      } else if (*p == '"') {
+        for (p++; *p && *p != '"'; p++) {
+          if (*p == '\\' && p[1] && strchr("$`\"\\\n", p[1])) p++;
+          if (*p != '\n' || p[-1] != '\\') word[len++] = *p;
+        }
+        if (*p) p++;
+        else closed = false;
+      } else if (*p == '\\') {
+        if (p[1] && p[1] != '\n') word[len++] = p[1];
+        p += p[1] ? 2 : 1;
+      } else {
+        word[len++] = *p++;
+      }
+    }
+    word[len] = 0;
+    *ok = add(data, word);
+  }
+  free(word);
+  return closed;
+}
+
+typedef struct {
+  napi_env env;
+  cc_options *o;
+  size_t len;
+  bool include_next; /* the previous word was a lone -I or -isystem */
+} flag_sink;
+
+/* Keeps a copy of include directories for __has_include (fixups.c). */
+static bool add_flag(void *data, const char *arg) {
+  flag_sink *sink = data;
+  const char *dir = NULL;
+  if (sink->include_next) dir = arg;
+  else if (strncmp(arg, "-I", 2) == 0 && arg[2]) dir = arg + 2;
+  else if (strncmp(arg, "-isystem", 8) == 0 && arg[8]) dir = arg + 8;
+  sink->include_next = strcmp(arg, "-I") == 0 || strcmp(arg, "-isystem") == 0;
+  if (strncmp(arg, "-std=", 5) == 0) sink->o->has_std = true;
+  if (dir && !strlist_push(sink->env, &sink->o->flag_includes, strdup(dir))) return false;
+  return append_quoted(&sink->o->flags, &sink->len, arg);
+}
+
+/* flags: a string split like a shell command line (as Bun does) or an
+ * array, one argument per element. */
 static bool read_flags(napi_env env, napi_value v, cc_options *o) {
   strlist args = {0};
   bool ok = read_string_list(env, v, "flags", &args);
-  size_t len = 0;
+  flag_sink sink = {env, o, 0, false};
   for (uint32_t i = 0; ok && i < args.count; i++) {
     if (is_string(env, v)) {
-      for (char *tok = strtok(args.items[i], " \t\r\n\f\v"); ok && tok; tok = strtok(NULL, " \t\r\n\f\v"))
-        ok = append_quoted(&o->flags, &len, tok);
+      if (!split_shell_words(args.items[i], add_flag, &sink, &ok) && ok) {
+        cffi_throw(env, "TypeError", "cc() option \"flags\" has an unterminated quote: %s", args.items[i]);
+        strlist_free(&args);
+        return false;
+      }
     } else if (args.items[i][0]) {
-      ok = append_quoted(&o->flags, &len, args.items[i]);
+      ok = add_flag(&sink, args.items[i]);
     }
-    if (!ok) cffi_throw(env, "RangeError", "cc(): out of memory");
+    bool pending = false;
+    if (!ok && napi_is_exception_pending(env, &pending) == napi_ok && !pending)
+      cffi_throw(env, "RangeError", "cc(): out of memory");
   }
   strlist_free(&args);
   return ok;
@@ -338,12 +411,64 @@ static bool read_options(napi_env env, napi_value options, napi_value node_inclu
   return true;
 }
 
+/* ---- where TinyCC's files are ------------------------------------------ */
+
+#if defined(__x86_64__)
+#define MULTIARCH "x86_64-linux-gnu"
+#elif defined(__aarch64__)
+#define MULTIARCH "aarch64-linux-gnu"
+#else
+#define MULTIARCH ""
+#endif
+
+/* TinyCC's run-time directory: libtcc1.a and include/ (stddef.h, stdarg.h,
+ * float.h, ...). A prebuilt package ships it beside the addon as tcc/ (so
+ * cc() needs no tcc package); otherwise the system's, where Debian's tcc
+ * package puts it. Decided once per process. */
+static char runtime_dir[4096];
+static pthread_once_t runtime_once = PTHREAD_ONCE_INIT;
+
+static bool dir_has(const char *dir, const char *name) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  return access(path, F_OK) == 0;
+}
+
+static void find_runtime_dir(void) {
+  Dl_info info;
+  if (dladdr((void *)cffi_cc, &info) && info.dli_fname) {
+    const char *slash = strrchr(info.dli_fname, '/');
+    if (slash) {
+      snprintf(runtime_dir, sizeof runtime_dir, "%.*s/tcc", (int)(slash - info.dli_fname), info.dli_fname);
+      if (dir_has(runtime_dir, "libtcc1.a") || dir_has(runtime_dir, "include/stddef.h")) return;
+    }
+  }
+  static const char *const system_dirs[] = {"/usr/lib/" MULTIARCH "/tcc", "/usr/local/lib/tcc", "/usr/lib/tcc",
+                                            "/usr/lib64/tcc"};
+  for (size_t i = 0; i < sizeof system_dirs / sizeof system_dirs[0]; i++) {
+    if (dir_has(system_dirs[i], "libtcc1.a") || dir_has(system_dirs[i], "include/stddef.h")) {
+      snprintf(runtime_dir, sizeof runtime_dir, "%s", system_dirs[i]);
+      return;
+    }
+  }
+  /* Nothing anywhere: keep Debian's place, so the errors name it. */
+  snprintf(runtime_dir, sizeof runtime_dir, "%s", system_dirs[0]);
+}
+
+static const char *tcc_runtime_dir(void) {
+  const char *forced = getenv("CFFI_BUN_TCC_DIR"); /* for tests and unusual installs */
+  if (forced && forced[0]) return forced;
+  pthread_once(&runtime_once, find_runtime_dir);
+  return runtime_dir;
+}
+
 /* ---- compiling ---------------------------------------------------------- */
 
 /* TinyCC's messages for one compilation, one per line. */
 typedef struct {
   char *text;
   size_t len, cap;
+  uint32_t errors, warnings;
 } diagnostics;
 
 static void diag_append(diagnostics *d, const char *msg) {
@@ -365,76 +490,342 @@ static void diag_append(diagnostics *d, const char *msg) {
   d->text[d->len] = 0;
 }
 
-static void on_diagnostic(void *opaque, const char *msg) { diag_append(opaque, msg); }
+static void on_diagnostic(void *opaque, const char *msg) {
+  diagnostics *d = opaque;
+  /* TinyCC prefixes a header's messages with one "In file included from"
+   * line per level; for errors in the source itself under Bun's and gcc's
+   * wording that line is noise, and the message itself names the file. */
+  const char *last = msg;
+  for (const char *nl; (nl = strchr(last, '\n'));) last = nl + 1;
+  if (strstr(last, ": warning: ")) d->warnings++;
+  else d->errors++;
+  diag_append(d, msg);
+}
+
+/* The search order TinyCC uses, for __has_include: -I directories, then its
+ * own include directory and the system's, then Node's headers. */
+typedef struct {
+  const char **dirs;
+  uint32_t count;
+  char runtime_include[4200];
+} search_path;
+
+static bool search_path_build(const cc_options *o, const char *runtime, search_path *sp) {
+  static const char *const system[] = {"/usr/local/include/" MULTIARCH, "/usr/local/include",
+                                       "/usr/include/" MULTIARCH, "/usr/include"};
+  uint32_t n = o->includes.count + o->flag_includes.count + 1 + 4 + o->node_includes.count;
+  sp->dirs = calloc(n, sizeof *sp->dirs);
+  if (!sp->dirs) return false;
+  snprintf(sp->runtime_include, sizeof sp->runtime_include, "%s/include", runtime);
+  for (uint32_t i = 0; i < o->flag_includes.count; i++) sp->dirs[sp->count++] = o->flag_includes.items[i];
+  for (uint32_t i = 0; i < o->includes.count; i++) sp->dirs[sp->count++] = o->includes.items[i];
+  sp->dirs[sp->count++] = sp->runtime_include;
+  for (uint32_t i = 0; i < 4; i++) sp->dirs[sp->count++] = system[i];
+  for (uint32_t i = 0; i < o->node_includes.count; i++) sp->dirs[sp->count++] = o->node_includes.items[i];
+  return true;
+}
+
+/* Builtins real code uses that TinyCC 0.9.27 lacks, as macros over GNU
+ * statement expressions (self-contained: nothing to link, and the same in
+ * memory and in a cached shared object). clz/ctz of 0 are undefined in gcc;
+ * here they give the width. */
+static const char *const builtin_macros[][2] = {
+    {"__builtin_unreachable()", "((void)0)"},
+    {"__cffi_popcount(T, x)", "({ T __v = (x); int __n = 0; while (__v) { __v &= __v - 1; __n++; } __n; })"},
+    {"__cffi_clz(T, x)",
+     "({ T __v = (x); int __n = 0, __w = (int)sizeof(T) * 8; "
+     "while (__n < __w && !(__v & ((T)1 << (__w - 1)))) { __v <<= 1; __n++; } __n; })"},
+    {"__cffi_ctz(T, x)",
+     "({ T __v = (x); int __n = 0, __w = (int)sizeof(T) * 8; while (__n < __w && !(__v & 1)) { __v >>= 1; __n++; } __n; })"},
+    {"__builtin_popcount(x)", "__cffi_popcount(unsigned int, x)"},
+    {"__builtin_popcountl(x)", "__cffi_popcount(unsigned long, x)"},
+    {"__builtin_popcountll(x)", "__cffi_popcount(unsigned long long, x)"},
+    {"__builtin_clz(x)", "__cffi_clz(unsigned int, x)"},
+    {"__builtin_clzl(x)", "__cffi_clz(unsigned long, x)"},
+    {"__builtin_clzll(x)", "__cffi_clz(unsigned long long, x)"},
+    {"__builtin_ctz(x)", "__cffi_ctz(unsigned int, x)"},
+    {"__builtin_ctzl(x)", "__cffi_ctz(unsigned long, x)"},
+    {"__builtin_ctzll(x)", "__cffi_ctz(unsigned long long, x)"},
+    {"__builtin_bswap16(x)", "({ unsigned short __v16 = (x); (unsigned short)((__v16 >> 8) | (__v16 << 8)); })"},
+    {"__builtin_bswap32(x)",
+     "({ unsigned int __v32 = (x); "
+     "(__v32 >> 24) | ((__v32 >> 8) & 0xff00u) | ((__v32 << 8) & 0xff0000u) | (__v32 << 24); })"},
+    {"__builtin_bswap64(x)",
+     "({ unsigned long long __v64 = (x); ((unsigned long long)__builtin_bswap32((unsigned int)__v64) << 32) | "
+     "__builtin_bswap32((unsigned int)(__v64 >> 32)); })"},
+};
+
+/* One compilation, run on the compile thread (tcc_glue.c): everything it
+ * makes is reachable from here, so a compilation that TinyCC abandons with
+ * exit() is still cleaned up. */
+typedef struct {
+  const cc_options *o;
+  int output;
+  const char *out_path;
+  diagnostics *d;
+  cffi_deps *deps; /* NULL: not caching */
+  search_path sp;
+  cffi_include_path inc;
+  TCCState *state;
+  char *inline_text;
+  bool ok;
+} compile_job;
+
+/* Whole contents of fd, or NULL (too big, unreadable, or not text). */
+static char *read_text(int fd, size_t *len) {
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (64 << 20)) return NULL;
+  size_t size = (size_t)st.st_size, done = 0;
+  char *buf = malloc(size + sizeof CFFI_CDEFS_SUFFIX);
+  if (!buf) return NULL;
+  while (done < size) {
+    ssize_t got = pread(fd, buf + done, size - done, (off_t)done);
+    if (got <= 0) break;
+    done += (size_t)got;
+  }
+  if (done != size || memchr(buf, 0, size < 4096 ? size : 4096)) {
+    free(buf);
+    return NULL;
+  }
+  *len = size;
+  return buf;
+}
+
+/* A descriptor reading back text (memfd; an unlinked temporary file where
+ * memfd_create is missing). -1 on failure. */
+static int text_fd(const char *text, size_t len) {
+  int fd = -1;
+#ifdef SYS_memfd_create
+  fd = (int)syscall(SYS_memfd_create, "cffi-bun-cc", 1u /* MFD_CLOEXEC */);
+#endif
+  if (fd < 0) {
+    char name[] = "/tmp/cffi-bun-cc-XXXXXX";
+    fd = mkostemp(name, O_CLOEXEC);
+    if (fd >= 0) unlink(name);
+  }
+  if (fd < 0) return -1;
+  size_t done = 0;
+  while (done < len) {
+    ssize_t put = write(fd, text + done, len - done);
+    if (put <= 0) {
+      close(fd);
+      return -1;
+    }
+    done += (size_t)put;
+  }
+  lseek(fd, 0, SEEK_SET);
+  return fd;
+}
+
+static bool binary_name(const char *path) {
+  return ends_with(path, ".a") || ends_with(path, ".o") || ends_with(path, ".so") || strstr(path, ".so.");
+}
+
+/* The open() hook: records what TinyCC looked at and hands it fixed text
+ * (fixups.c) where that is needed. */
+static int on_open(void *data, const char *path, int fd) {
+  compile_job *job = data;
+  if (job->deps) cffi_deps_record(job->deps, path, fd);
+  if (fd < 0 || binary_name(path)) return fd;
+  size_t len;
+  char *text = read_text(fd, &len);
+  if (!text) return fd;
+  bool changed = cffi_fixup_has_include(text, len, &job->inc, path);
+  if (cffi_is_sys_cdefs(path)) {
+    memcpy(text + len, CFFI_CDEFS_SUFFIX, sizeof CFFI_CDEFS_SUFFIX - 1);
+    len += sizeof CFFI_CDEFS_SUFFIX - 1;
+    changed = true;
+  }
+  int replacement = changed ? text_fd(text, len) : -1;
+  free(text);
+  if (replacement < 0) return fd;
+  close(fd);
+  return replacement;
+}
 
 /* Inline code gets a #line naming it after its place in the options, so
  * errors read "source:3: error: ..." or "source[1]:3: ..." instead of
  * TinyCC's generic "<string>". */
-static int compile_inline(TCCState *s, const cc_options *o, uint32_t i) {
+static int compile_inline(compile_job *job, uint32_t i) {
+  const cc_options *o = job->o;
   const char *code = o->sources[i].text;
   size_t n = strlen(code) + 64;
-  char *text = malloc(n);
+  free(job->inline_text);
+  char *text = job->inline_text = malloc(n);
   if (!text) return -1;
   if (o->source_is_array) snprintf(text, n, "#line 1 \"source[%u]\"\n%s", i, code);
   else snprintf(text, n, "#line 1 \"source\"\n%s", code);
-  int rc = tcc_compile_string(s, text);
-  free(text);
-  return rc;
+  cffi_fixup_has_include(text, strlen(text), &job->inc, NULL);
+  return tcc_compile_string(job->state, text);
 }
 
-/* Runs TinyCC over everything in o. Returns the state, or NULL when
- * compilation failed (the reasons are in d). For TCC_OUTPUT_MEMORY the code
- * is relocated and ready; for TCC_OUTPUT_DLL it is written to out_path. */
-static TCCState *compile(const cc_options *o, int output, const char *out_path, diagnostics *d) {
-  TCCState *s = tcc_new();
+static void compile_run(void *data) {
+  compile_job *job = data;
+  const cc_options *o = job->o;
+  diagnostics *d = job->d;
+  TCCState *s = job->state = tcc_new();
   if (!s) {
-    diag_append(d, "out of memory creating the TinyCC state");
-    return NULL;
+    diag_append(d, "error: out of memory creating the TinyCC state");
+    return;
   }
+  cffi_tcc_watch_opens(on_open, job);
   tcc_set_error_func(s, d, on_diagnostic);
-  /* Options first: some (-nostdlib) decide what tcc_set_output_type adds. */
+  tcc_set_lib_path(s, tcc_runtime_dir());
+  /* Options first: some (-nostdlib, -std=) decide what tcc_set_output_type
+   * sets up. C11 unless the user chose, as Bun compiles. */
+  if (!o->has_std) tcc_set_options(s, "-std=c11");
   if (o->flags) tcc_set_options(s, o->flags);
-  tcc_set_output_type(s, output);
+  if (d->errors) return;
+  tcc_set_output_type(s, job->output);
   for (uint32_t i = 0; i < o->includes.count; i++) tcc_add_include_path(s, o->includes.items[i]);
   /* Node's headers come after the user's and the system's own directories,
    * so <node_api.h> and <node/node_api.h> both resolve. */
   for (uint32_t i = 0; i < o->node_includes.count; i++) tcc_add_sysinclude_path(s, o->node_includes.items[i]);
+  for (size_t i = 0; i < sizeof builtin_macros / sizeof builtin_macros[0]; i++)
+    tcc_define_symbol(s, builtin_macros[i][0], builtin_macros[i][1]);
   for (uint32_t i = 0; i < o->define_names.count; i++)
     tcc_define_symbol(s, o->define_names.items[i], o->define_values.items[i]);
   bool ok = true;
   for (uint32_t i = 0; ok && i < o->nsources; i++) {
-    ok = (o->sources[i].is_path ? tcc_add_file(s, o->sources[i].text) : compile_inline(s, o, i)) != -1;
+    ok = (o->sources[i].is_path ? tcc_add_file(s, o->sources[i].text) : compile_inline(job, i)) != -1;
   }
   for (uint32_t i = 0; ok && i < o->libraries.count; i++) {
     if (tcc_add_library(s, o->libraries.items[i]) == -1) {
       char msg[600];
       snprintf(msg, sizeof msg, "error: library '%s' not found (looked for lib%s.so and lib%s.a)",
                o->libraries.items[i], o->libraries.items[i], o->libraries.items[i]);
-      diag_append(d, msg);
+      on_diagnostic(d, msg);
       ok = false;
     }
   }
-  if (ok && output == TCC_OUTPUT_MEMORY) ok = tcc_relocate(s, TCC_RELOCATE_AUTO) >= 0;
-  if (ok && output == TCC_OUTPUT_DLL) ok = tcc_output_file(s, out_path) >= 0;
-  if (!ok) {
-    tcc_delete(s);
-    return NULL;
-  }
-  return s;
+  if (ok && job->output == TCC_OUTPUT_MEMORY) ok = tcc_relocate(s, TCC_RELOCATE_AUTO) >= 0;
+  if (ok && job->output == TCC_OUTPUT_DLL) ok = tcc_output_file(s, job->out_path) >= 0;
+  job->ok = ok && d->errors == 0;
 }
 
-static napi_value throw_compile_error(napi_env env, const diagnostics *d) {
-  const char *text = d->text ? d->text : "TinyCC reported no diagnostics\n";
-  /* Without TinyCC's own files (the tcc package) even a correct source
-   * fails; say so instead of leaving the user with "libtcc1.a not found". */
-  const char *hint = strstr(text, "libtcc1.a") || strstr(text, "stddef.h")
-                         ? "\n(TinyCC's runtime files are missing: on Debian/Ubuntu `apt-get install tcc`)"
-                         : "";
+/* TinyCC recurses once per nesting level of the code it parses, ~600 bytes
+ * each; this stack takes the deepest nesting cc() accepts with a wide
+ * margin. Untouched stack pages cost nothing. */
+#define COMPILE_STACK (256u << 20)
+#define MAX_NESTING 100000u
+
+/* The deepest nesting of (), [] and {} in text, ignoring comments, string
+ * and character literals: checked before TinyCC recurses into it. */
+static uint32_t nesting_depth(const char *p, size_t len) {
+  const char *end = p + len;
+  uint32_t depth = 0, deepest = 0;
+  for (; p < end; p++) {
+    char c = *p;
+    if (c == '(' || c == '[' || c == '{') {
+      if (++depth > deepest) deepest = depth;
+    } else if ((c == ')' || c == ']' || c == '}') && depth) {
+      depth--;
+    } else if (c == '/' && p + 1 < end && p[1] == '*') {
+      const char *close = memmem(p + 2, (size_t)(end - p - 2), "*/", 2);
+      p = close ? close + 1 : end;
+    } else if (c == '/' && p + 1 < end && p[1] == '/') {
+      while (p + 1 < end && p[1] != '\n') p++;
+    } else if (c == '"' || c == '\'') {
+      for (p++; p < end && *p != c && *p != '\n'; p++)
+        if (*p == '\\' && p + 1 < end) p++;
+    }
+  }
+  return deepest;
+}
+
+static bool check_nesting(const cc_options *o, diagnostics *d) {
+  for (uint32_t i = 0; i < o->nsources; i++) {
+    const source_unit *u = &o->sources[i];
+    size_t len = strlen(u->text);
+    char *text = u->text;
+    if (u->is_path) {
+      int fd = open(u->text, O_RDONLY | O_CLOEXEC);
+      text = fd >= 0 ? read_text(fd, &len) : NULL;
+      if (fd >= 0) close(fd);
+      if (!text) continue; /* TinyCC reports what is wrong with the file */
+    }
+    uint32_t depth = nesting_depth(text, len);
+    if (text != u->text) free(text);
+    if (depth > MAX_NESTING) {
+      char msg[600];
+      snprintf(msg, sizeof msg, "%s: error: brackets nested %u deep; cc() accepts at most %u levels",
+               u->is_path ? u->text : "source", depth, MAX_NESTING);
+      on_diagnostic(d, msg);
+      return false;
+    }
+  }
+  return true;
+}
+
+/* Runs TinyCC over everything in o. Returns the state, or NULL when
+ * compilation failed (the reasons are in d). For TCC_OUTPUT_MEMORY the code
+ * is relocated and ready; for TCC_OUTPUT_DLL it is written to out_path.
+ * deps, when given, receives every file looked at. */
+static TCCState *compile(const cc_options *o, int output, const char *out_path, diagnostics *d, cffi_deps *deps) {
+  compile_job job = {.o = o, .output = output, .out_path = out_path, .d = d, .deps = deps};
+  if (!check_nesting(o, d)) return NULL;
+  if (!search_path_build(o, tcc_runtime_dir(), &job.sp)) {
+    diag_append(d, "error: out of memory");
+    return NULL;
+  }
+  job.inc = (cffi_include_path){job.sp.dirs, job.sp.count, deps ? cffi_deps_note : NULL, deps};
+  if (!cffi_tcc_run(compile_run, &job, COMPILE_STACK)) {
+    /* TinyCC gave up with exit(): its message is already in d. */
+    job.ok = false;
+    if (!d->errors) on_diagnostic(d, "error: TinyCC stopped without a message");
+  }
+  free(job.sp.dirs);
+  free(job.inline_text);
+  if (!job.ok) {
+    if (job.state) tcc_delete(job.state);
+    return NULL;
+  }
+  return job.state;
+}
+
+/* What to install when the failure is a missing file rather than the code. */
+static const char *missing_file_hint(const char *text) {
+  static const char *const tcc_headers[] = {"stddef.h", "stdarg.h", "float.h", "stdbool.h", "stdalign.h",
+                                            "stdnoreturn.h", "varargs.h", "tcclib.h", "stdatomic.h"};
+  if (strstr(text, "'libtcc1.a'")) return "tcc";
+  for (size_t i = 0; i < sizeof tcc_headers / sizeof tcc_headers[0]; i++) {
+    char quoted[64];
+    snprintf(quoted, sizeof quoted, "include file '%s' not found", tcc_headers[i]);
+    if (strstr(text, quoted)) return "tcc";
+  }
+  static const char *const libc_files[] = {"'crt1.o'", "'crti.o'", "'crtn.o'", "library 'c' not found",
+                                           "include file 'stdio.h'", "include file 'stdlib.h'",
+                                           "include file 'string.h'", "include file 'stdint.h'",
+                                           "include file 'math.h'", "include file 'unistd.h'",
+                                           "include file 'errno.h'", "include file 'assert.h'",
+                                           "include file 'limits.h'", "include file 'sys/", "include file 'bits/"};
+  for (size_t i = 0; i < sizeof libc_files / sizeof libc_files[0]; i++)
+    if (strstr(text, libc_files[i])) return "libc6-dev";
+  return NULL;
+}
+
+/* Bun's first line ("N errors while compiling <file>"), then TinyCC's
+ * messages, then what to install when a run-time file is missing. */
+static napi_value throw_compile_error(napi_env env, const cc_options *o, const diagnostics *d) {
+  const char *text = d->text ? d->text : "error: TinyCC reported no diagnostics\n";
+  const char *file = o->sources[0].is_path ? o->sources[0].text : "source";
+  const char *package = missing_file_hint(text);
+  char hint[4600] = "";
+  if (package && strcmp(package, "tcc") == 0)
+    snprintf(hint, sizeof hint,
+             "\nTinyCC's run-time files (libtcc1.a, include/) were not found in %s: install the `tcc` "
+             "package (Debian/Ubuntu: `apt-get install tcc`) or ship them beside the addon as tcc/",
+             tcc_runtime_dir());
+  else if (package)
+    snprintf(hint, sizeof hint, "\nThe C library's development files are missing: install `%s` "
+                                "(Debian/Ubuntu: `apt-get install %s`)", package, package);
+  uint32_t errors = d->errors ? d->errors : 1;
   napi_value message, error;
-  size_t n = strlen(text) + strlen(hint) + 64;
+  size_t n = strlen(text) + strlen(hint) + strlen(file) + 128;
   char *full = malloc(n);
   if (!full) return cffi_throw(env, "Error", "cc() failed to compile");
-  snprintf(full, n, "cc() failed to compile:\n%.*s%s", (int)(strlen(text) - 1), text, hint);
+  snprintf(full, n, "%u error%s while compiling %s\ncc() failed to compile:\n%.*s%s", errors,
+           errors == 1 ? "" : "s", file, (int)(strlen(text) - 1), text, hint);
   napi_create_string_utf8(env, full, NAPI_AUTO_LENGTH, &message);
   free(full);
   napi_create_error(env, NULL, message, &error);
@@ -445,7 +836,7 @@ static napi_value throw_compile_error(napi_env env, const diagnostics *d) {
 /* ---- the cache key ------------------------------------------------------ */
 
 /* Version of what this file feeds TinyCC; bump when that changes. */
-#define KEY_FORMAT "cffi-bun cc key 1"
+#define KEY_FORMAT "cffi-bun cc key 2"
 
 static void key_field(cffi_sha256 *h, char tag, const void *data, size_t len) {
   uint64_t n = len;
@@ -516,16 +907,37 @@ static bool cache_key(const cc_options *o, char hex[65]) {
 static void unload_state(void *handle) { tcc_delete(handle); }
 static void unload_object(void *handle) { dlclose(handle); }
 
-static napi_value throw_undefined(napi_env env, const char *name) {
-  return cffi_throw(env, "Error", "Symbol \"%s\" is not defined by the cc() source", name);
+/* Bun's phrase first, then ours. */
+static napi_value throw_undefined(napi_env env, cffi_owner *owner, const char *name) {
+  return cffi_throw(env, "Error", "\"%s\" is missing from %s: symbol \"%s\" is not defined by the cc() source", name,
+                    owner->path, name);
+}
+
+/* TinyCC emits System V code whatever a function's attributes say (it
+ * ignores ms_abi), so a symbol may only ask for the ABI its code has. */
+static bool abi_honoured(napi_env env, const char *name, napi_value definition) {
+  napi_value v;
+  if (napi_get_named_property(env, definition, "abi", &v) != napi_ok || is_nullish(env, v)) return true;
+  if (!is_string(env, v)) return true; /* the signature parser reports the type */
+  char abi_name[64];
+  size_t len;
+  napi_get_value_string_utf8(env, v, abi_name, sizeof abi_name, &len);
+  ffi_abi abi;
+  if (!cffi_abi_from_name(env, abi_name, name, &abi)) return false;
+  if (abi == FFI_DEFAULT_ABI) return true;
+  cffi_throw(env, "Error",
+             "cc() symbol \"%s\": abi \"%s\" cannot be honoured; TinyCC compiles every function with this "
+             "platform's default calling convention (omit abi, or use \"default\")",
+             name, abi_name);
+  return false;
 }
 
 static bool resolve_from_state(napi_env env, cffi_owner *owner, const char *name, napi_value definition,
                                void **address) {
-  (void)definition;
+  if (!abi_honoured(env, name, definition)) return false;
   *address = tcc_get_symbol(owner->handle, name);
   if (*address) return true;
-  throw_undefined(env, name);
+  throw_undefined(env, owner, name);
   return false;
 }
 
@@ -534,7 +946,7 @@ static bool resolve_from_state(napi_env env, cffi_owner *owner, const char *name
  * compiled code count, as with tcc_get_symbol. */
 static bool resolve_from_object(napi_env env, cffi_owner *owner, const char *name, napi_value definition,
                                 void **address) {
-  (void)definition;
+  if (!abi_honoured(env, name, definition)) return false;
   struct link_map *self = NULL, *found = NULL;
   Dl_info info;
   void *p = dlsym(owner->handle, name);
@@ -543,12 +955,31 @@ static bool resolve_from_object(napi_env env, cffi_owner *owner, const char *nam
     *address = p;
     return true;
   }
-  throw_undefined(env, name);
+  throw_undefined(env, owner, name);
   return false;
 }
 
+/* result.warnings: TinyCC's warnings, one string each (Bun stops at them;
+ * cc() compiles on and shows them here and in the debug log). */
+static void attach_warnings(napi_env env, napi_value result, const diagnostics *d) {
+  napi_value list, item;
+  uint32_t n = 0;
+  napi_create_array(env, &list);
+  for (const char *line = d ? d->text : NULL; line && *line;) {
+    const char *nl = strchr(line, '\n');
+    size_t len = nl ? (size_t)(nl - line) : strlen(line);
+    if (memmem(line, len, ": warning: ", 11)) {
+      napi_create_string_utf8(env, line, len, &item);
+      napi_set_element(env, list, n++, item);
+      CFFI_DEBUG("cc() %.*s", (int)len, line);
+    }
+    line = nl ? nl + 1 : NULL;
+  }
+  napi_set_named_property(env, result, "warnings", list);
+}
+
 static napi_value bind_result(napi_env env, napi_value symbols, const cc_options *o, void *handle,
-                       void (*unload)(void *), cffi_resolve_fn resolve) {
+                       void (*unload)(void *), cffi_resolve_fn resolve, const diagnostics *d) {
   const char *label = o->sources[0].is_path ? o->sources[0].text : "inline source";
   cffi_owner *owner = cffi_owner_new(env, handle, unload, "cc() result", label);
   if (!owner) {
@@ -556,7 +987,8 @@ static napi_value bind_result(napi_env env, napi_value symbols, const cc_options
     return NULL;
   }
   napi_value result = cffi_bind_symbols(env, owner, symbols, resolve);
-  if (!result) cffi_owner_close(owner);
+  if (result) attach_warnings(env, result, d);
+  else cffi_owner_close(owner);
   cffi_owner_release(owner);
   return result;
 }
@@ -565,24 +997,19 @@ static napi_value bind_result(napi_env env, napi_value symbols, const cc_options
  * thrown) for a compile error; *handle stays NULL when caching failed for
  * another reason and the caller should compile in memory. */
 static bool compile_to_cache(napi_env env, const cc_options *o, const char *dir, const char *key,
-                             void **handle) {
+                             void **handle, diagnostics *d) {
   char tmp[4200];
   *handle = NULL;
   if (!cffi_cache_temp(dir, tmp, sizeof tmp)) return true;
-  diagnostics d = {0};
   cffi_deps deps = {0};
-  cffi_tcc_watch_opens(cffi_deps_watch, &deps);
-  TCCState *s = compile(o, TCC_OUTPUT_DLL, tmp, &d);
-  cffi_tcc_watch_opens(NULL, NULL);
+  TCCState *s = compile(o, TCC_OUTPUT_DLL, tmp, d, &deps);
   if (!s) {
     unlink(tmp);
     cffi_deps_free(&deps);
-    throw_compile_error(env, &d);
-    free(d.text);
+    throw_compile_error(env, o, d);
     return false;
   }
   tcc_delete(s);
-  free(d.text);
   if (cffi_cache_publish(tmp, dir, key, &deps) && cffi_cache_load(dir, key, handle) != CFFI_CACHE_HIT)
     *handle = NULL;
   cffi_deps_free(&deps);
@@ -601,6 +1028,7 @@ napi_value cffi_cc(napi_env env, napi_callback_info info) {
   if (argc < 1) return cffi_throw(env, "TypeError", "cc() expects an options object like { source, symbols }");
 
   cc_options o = {0};
+  diagnostics d = {0};
   napi_value result = NULL, symbols = NULL;
   const char *how = "compiled in memory, cache off";
   struct timespec started;
@@ -616,21 +1044,22 @@ napi_value cffi_cc(napi_env env, napi_callback_info info) {
     void *handle = NULL;
     cffi_cache_status status = cffi_cache_load(dir, key, &handle);
     how = status == CFFI_CACHE_HIT ? "cache hit" : "cache miss, compiled";
-    if (status == CFFI_CACHE_MISS && !compile_to_cache(env, &o, dir, key, &handle)) goto done;
+    if (status == CFFI_CACHE_MISS && !compile_to_cache(env, &o, dir, key, &handle, &d)) goto done;
     if (handle) {
-      result = bind_result(env, symbols, &o, handle, unload_object, resolve_from_object);
+      result = bind_result(env, symbols, &o, handle, unload_object, resolve_from_object, &d);
       goto done;
     }
   }
 
   if (o.cache) how = "compiled in memory";
-  diagnostics d = {0};
-  TCCState *s = compile(&o, TCC_OUTPUT_MEMORY, NULL, &d);
-  if (s) result = bind_result(env, symbols, &o, s, unload_state, resolve_from_state);
-  else throw_compile_error(env, &d);
   free(d.text);
+  d = (diagnostics){0};
+  TCCState *s = compile(&o, TCC_OUTPUT_MEMORY, NULL, &d, NULL);
+  if (s) result = bind_result(env, symbols, &o, s, unload_state, resolve_from_state, &d);
+  else throw_compile_error(env, &o, &d);
 
 done:
+  free(d.text);
   if (result && CFFI_UNLIKELY(cffi_debug_enabled)) {
     struct timespec finished;
     clock_gettime(CLOCK_MONOTONIC, &finished);

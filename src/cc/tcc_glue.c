@@ -2,9 +2,21 @@
  * tcc_glue.c - what Debian's static libtcc.a needs to live inside this
  * shared object, and a window on the files it reads.
  *
- * Owns: the hidden stdout/stderr/environ the archive refers to, and the
- * linker-level wrapper of open() that reports files TinyCC reads while
- * cffi_tcc_watch_opens() is active.
+ * Owns: the hidden stdout/stderr/environ the archive refers to, the
+ * linker-level wrapper of open() that shows a watcher every file TinyCC
+ * tries to open while cffi_tcc_watch_opens() is active (and lets it hand
+ * back a replacement), and the thread every compilation runs on, where
+ * libtcc's exit() is turned back into an ordinary failure.
+ *
+ * Why a thread and an exit trap: TinyCC parses recursively on the caller's
+ * stack (20,000 nested parentheses overflow a main thread's 8 MB, 10,000 a
+ * worker's 4 MB), and libtcc calls exit(1) for errors it raises outside a
+ * compilation's own error jump (an option tcc_set_options() rejects, a
+ * relocation tcc_relocate() cannot apply). --wrap=exit sends the archive's
+ * exit() here; on the compile thread it jumps back to cffi_tcc_run(), which
+ * reports the failure. By then libtcc has released its global lock and
+ * handed its message to the error callback, so the state only needs
+ * tcc_delete(). The thread is joined at once: cc() stays synchronous.
  *
  * Why stdout/stderr/environ: Debian builds libtcc.a as position-independent
  * *executable* code, whose references to those three libc data symbols are
@@ -23,7 +35,11 @@
 #endif
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <sys/types.h>
 
 #include "tcc_glue.h"
@@ -47,11 +63,12 @@ __attribute__((constructor)) static void fill_libc_data(void) {
 }
 
 /* --wrap=open sends every call to open() in the addon (TinyCC's and ours)
- * here. While a watcher is set on this thread, successful read-only opens
- * of regular files are reported to it: that is the exact list of sources,
- * headers and libraries a compilation depended on. TinyCC holds a global
- * lock while compiling, and the watcher is per thread, so concurrent
- * compilations on other threads never report into each other's lists. */
+ * here. While a watcher is set on this thread, every read-only open is
+ * reported to it, failed ones too (a header looked for and not found is a
+ * dependency as well): that is the exact list of sources, headers and
+ * libraries a compilation depended on. TinyCC holds a global lock while
+ * compiling, and the watcher is per thread, so concurrent compilations on
+ * other threads never report into each other's lists. */
 int __real_open(const char *path, int flags, ...);
 
 static _Thread_local cffi_open_watcher watcher;
@@ -71,8 +88,54 @@ int __wrap_open(const char *path, int flags, ...) {
     va_end(ap);
   }
   int fd = __real_open(path, flags, mode);
-  if (fd >= 0 && watcher && (flags & O_ACCMODE) == O_RDONLY) watcher(watcher_data, path, fd);
+  if (watcher && (flags & O_ACCMODE) == O_RDONLY) fd = watcher(watcher_data, path, fd);
   return fd;
+}
+
+void __real_exit(int status) __attribute__((noreturn));
+
+static _Thread_local jmp_buf *exit_trap;
+
+void __wrap_exit(int status) {
+  if (exit_trap) longjmp(*exit_trap, 1);
+  __real_exit(status);
+}
+
+typedef struct {
+  void (*fn)(void *);
+  void *arg;
+  bool exited;
+} tcc_run;
+
+static void *run_trapped(void *p) {
+  tcc_run *run = p;
+  jmp_buf trap;
+  if (setjmp(trap) == 0) {
+    exit_trap = &trap;
+    run->fn(run->arg);
+  } else {
+    run->exited = true;
+  }
+  exit_trap = NULL;
+  cffi_tcc_watch_opens(NULL, NULL);
+  return NULL;
+}
+
+bool cffi_tcc_run(void (*fn)(void *), void *arg, size_t stack_size) {
+  tcc_run run = {fn, arg, false};
+  pthread_attr_t attr;
+  pthread_t thread;
+  bool started = pthread_attr_init(&attr) == 0;
+  if (started) {
+    started = pthread_attr_setstacksize(&attr, stack_size) == 0 &&
+              pthread_create(&thread, &attr, run_trapped, &run) == 0;
+    pthread_attr_destroy(&attr);
+  }
+  /* No thread (address space or thread limits): compile here, still with
+   * the exit trap, on whatever stack this thread has. */
+  if (started) pthread_join(thread, NULL);
+  else run_trapped(&run);
+  return !run.exited;
 }
 #else
 /* Built without TinyCC: nothing to glue (ISO C wants a declaration). */

@@ -1,12 +1,22 @@
 /*
- * tcc_glue.h - see tcc_glue.c: observing which files TinyCC reads.
+ * tcc_glue.h - see tcc_glue.c: observing which files TinyCC reads, and the
+ * thread compilations run on.
  */
 #ifndef CFFI_TCC_GLUE_H
 #define CFFI_TCC_GLUE_H
 
-/* Called with each path opened read-only (and its fresh descriptor) on the
- * watching thread. */
-typedef void (*cffi_open_watcher)(void *data, const char *path, int fd);
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Called with each path opened read-only on the watching thread and the
+ * descriptor open() returned (-1 when it failed, errno set). Returns the
+ * descriptor TinyCC gets: fd itself, or a replacement (fd then closed). */
+typedef int (*cffi_open_watcher)(void *data, const char *path, int fd);
+
+/* Runs fn(arg) on a fresh thread with stack_size bytes of stack and waits
+ * for it. Returns false when TinyCC called exit() inside fn: fn stopped
+ * there, so whatever it allocated must be reachable from arg. */
+bool cffi_tcc_run(void (*fn)(void *), void *arg, size_t stack_size);
 
 /* Sets (or with NULL clears) this thread's watcher. */
 void cffi_tcc_watch_opens(cffi_open_watcher fn, void *data);

@@ -238,7 +238,7 @@ test("bad options throw TypeErrors", () => {
   assert.throws(() => cc({ symbols: { f: {} } }), /needs "source"/);
   assert.throws(() => cc({ source: "int f(void) { return 0; }" }), /needs "symbols"/);
   assert.throws(() => cc({ source: "int f;", include: 5, symbols: { f: {} } }), /"include" must be a string or an array/);
-  assert.throws(() => cc({ source: "int f(void) { return 0; }", symbols: {} }), /Expected at least one symbol/);
+  assert.throws(() => cc({ source: "int f(void) { return 0; }", symbols: {} }), /^TypeError: Expected at least one exported symbol/);
 });
 
 // ---- the cache, across processes ----------------------------------------

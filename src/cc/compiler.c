@@ -295,50 +295,37 @@ static bool append_quoted(char **buf, size_t *len, const char *arg) {
   return true;
 }
 
-/* Splits a flags string into words as a POSIX shell does, without any
- * expansion (Bun does the same): blanks separate words, '...' is literal,
- * "..." keeps its content with \\ escaping only $ ` " \\ and a newline, and
- * a backslash outside quotes takes the next character literally. Each word
- * is handed to add(); false on an unterminated quote. */
-static bool split_shell_words(const char *text, bool (*add)(void *, const char *), void *data, bool *ok) {
-  size_t n = strlen(text);
-  char *word = malloc(n + 1);
-  if (!word) return *ok = false;
+/* Splits a flags string into words exactly as Bun 1.4.5 does (it hands the
+ * string to TinyCC's own option parser; measured, see test/cc-flags):
+ * blanks separate words, a double quote toggles quoting and is dropped,
+ * a backslash before `"` or `\` takes that character literally, and
+ * everything else (single quotes, other backslashes) is an ordinary
+ * character. Each word is handed to add(). */
+static bool split_flag_words(const char *text, bool (*add)(void *, const char *), void *data) {
+  char *word = malloc(strlen(text) + 1);
+  if (!word) return false;
+  bool ok = true;
   const char *p = text;
-  bool closed = true;
-  while (*ok && *p) {
-    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f' || *p == '\v') p++;
+  while (ok) {
+    while (*p && (unsigned char)*p <= ' ') p++;
     if (!*p) break;
     size_t len = 0;
-    while (*p && !(*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f' || *p == '\v')) {
-      if (*p == '\'') {
-        const char *q = strchr(p + 1, '\'');
-        if (!q) {
-          closed = false;
-          q = p + strlen(p);
-        }
-        memcpy(word + len, p + 1, (size_t)(q - p - 1));
-        len += (size_t)(q - p - 1);
-        p = *q ? q + 1 : q;
-      } else if (*p == '"') {
-        for (p++; *p && *p != '"'; p++) {
-          if (*p == '\\' && p[1] && strchr("$`\"\\\n", p[1])) p++;
-          if (*p != '\n' || p[-1] != '\\') word[len++] = *p;
-        }
-        if (*p) p++;
-        else closed = false;
-      } else if (*p == '\\') {
-        if (p[1] && p[1] != '\n') word[len++] = p[1];
-        p += p[1] ? 2 : 1;
-      } else {
-        word[len++] = *p++;
+    bool quoted = false;
+    for (; *p; p++) {
+      if (*p == '\\' && (p[1] == '"' || p[1] == '\\')) p++;
+      else if (*p == '"') {
+        quoted = !quoted;
+        continue;
+      } else if (!quoted && (unsigned char)*p <= ' ') {
+        break;
       }
+      word[len++] = *p;
     }
     word[len] = 0;
-    *ok = add(data, word);
+    ok = add(data, word);
   }
   free(word);
-  return closed;
+  return ok;
 }
 
 typedef struct {
@@ -361,19 +348,15 @@ static bool add_flag(void *data, const char *arg) {
   return append_quoted(&sink->o->flags, &sink->len, arg);
 }
 
-/* flags: a string split like a shell command line (as Bun does) or an
- * array, one argument per element. */
+/* flags: a string split as Bun splits it, or an array, one argument per
+ * element. */
 static bool read_flags(napi_env env, napi_value v, cc_options *o) {
   strlist args = {0};
   bool ok = read_string_list(env, v, "flags", &args);
   flag_sink sink = {env, o, 0, false};
   for (uint32_t i = 0; ok && i < args.count; i++) {
     if (is_string(env, v)) {
-      if (!split_shell_words(args.items[i], add_flag, &sink, &ok) && ok) {
-        cffi_throw(env, "TypeError", "cc() option \"flags\" has an unterminated quote: %s", args.items[i]);
-        strlist_free(&args);
-        return false;
-      }
+      ok = split_flag_words(args.items[i], add_flag, &sink);
     } else if (args.items[i][0]) {
       ok = add_flag(&sink, args.items[i]);
     }
@@ -787,7 +770,7 @@ static TCCState *compile(const cc_options *o, int output, const char *out_path, 
 static const char *missing_file_hint(const char *text) {
   static const char *const tcc_headers[] = {"stddef.h", "stdarg.h", "float.h", "stdbool.h", "stdalign.h",
                                             "stdnoreturn.h", "varargs.h", "tcclib.h", "stdatomic.h"};
-  if (strstr(text, "'libtcc1.a'")) return "tcc";
+  if (strstr(text, "libtcc1.a' not found")) return "tcc";
   for (size_t i = 0; i < sizeof tcc_headers / sizeof tcc_headers[0]; i++) {
     char quoted[64];
     snprintf(quoted, sizeof quoted, "include file '%s' not found", tcc_headers[i]);
@@ -824,8 +807,10 @@ static napi_value throw_compile_error(napi_env env, const cc_options *o, const d
   size_t n = strlen(text) + strlen(hint) + strlen(file) + 128;
   char *full = malloc(n);
   if (!full) return cffi_throw(env, "Error", "cc() failed to compile");
-  snprintf(full, n, "%u error%s while compiling %s\ncc() failed to compile:\n%.*s%s", errors,
-           errors == 1 ? "" : "s", file, (int)(strlen(text) - 1), text, hint);
+  /* Bun's wording exactly, "1 errors" included: code written for Bun may
+   * match on it. */
+  snprintf(full, n, "%u errors while compiling %s\ncc() failed to compile:\n%.*s%s", errors, file,
+           (int)(strlen(text) - 1), text, hint);
   napi_create_string_utf8(env, full, NAPI_AUTO_LENGTH, &message);
   free(full);
   napi_create_error(env, NULL, message, &error);
@@ -1033,11 +1018,23 @@ napi_value cffi_cc(napi_env env, napi_callback_info info) {
   const char *how = "compiled in memory, cache off";
   struct timespec started;
   clock_gettime(CLOCK_MONOTONIC, &started);
-  if (!read_options(env, argv[0], argc > 1 ? argv[1] : NULL, &o)) goto done;
-  if (!(symbols = option(env, argv[0], "symbols"))) {
-    cffi_throw(env, "TypeError", "cc() needs \"symbols\": an object of symbol definitions, as for dlopen");
-    goto done;
+  /* Symbols before sources, as in Bun: nothing is compiled for nothing. */
+  napi_valuetype type;
+  napi_value names;
+  uint32_t count = 0;
+  if (napi_typeof(env, argv[0], &type) == napi_ok && type == napi_object) {
+    if (!(symbols = option(env, argv[0], "symbols"))) {
+      cffi_throw(env, "TypeError", "cc() needs \"symbols\": an object of symbol definitions, as for dlopen");
+      goto done;
+    }
+    if (napi_typeof(env, symbols, &type) == napi_ok && type == napi_object &&
+        napi_get_property_names(env, symbols, &names) == napi_ok &&
+        napi_get_array_length(env, names, &count) == napi_ok && count == 0) {
+      cffi_throw(env, "TypeError", "Expected at least one exported symbol: cc() option \"symbols\" is empty");
+      goto done;
+    }
   }
+  if (!read_options(env, argv[0], argc > 1 ? argv[1] : NULL, &o)) goto done;
 
   char dir[4200], key[65];
   if (o.cache && cffi_cache_dir(dir, sizeof dir) && cache_key(&o, key)) {

@@ -1,0 +1,229 @@
+"use strict";
+// cc() never kills the host and says what went wrong (issue 15 items 1, 5-8;
+// issue 22 item 9): every TinyCC error, including the ones libtcc answers
+// with exit(1), is a JS Error; deep nesting is compiled on a big stack or
+// refused; diagnostics keep their lines, Bun's first line and the warnings;
+// sources, abi and run-time files behave as documented in docs/cc.md.
+const test = require("node:test");
+const assert = require("node:assert/strict");
+const fs = require("node:fs");
+const os = require("node:os");
+const path = require("node:path");
+const { spawnSync, execFileSync } = require("node:child_process");
+
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "cffi-bun-cc-errors-"));
+process.env.XDG_CACHE_HOME = path.join(scratch, "cache");
+delete process.env.CFFI_BUN_CACHE;
+delete process.env.CFFI_BUN_TCC_DIR;
+test.after(() => fs.rmSync(scratch, { recursive: true, force: true }));
+
+const root = path.join(__dirname, "..");
+const { cc } = require("..");
+
+// Runs script in a fresh node; its last stdout line is JSON.
+function child(script, env = {}) {
+  const r = spawnSync(process.execPath, ["-e", script], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    encoding: "utf8",
+    timeout: 60000,
+  });
+  assert.equal(r.signal, null, `child killed by ${r.signal}:\n${r.stderr}`);
+  assert.equal(r.status, 0, `child exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split("\n").pop());
+}
+
+const ONE = { f: { returns: "int" } };
+
+test("options TinyCC rejects become JS Errors and the process goes on (exit(1) trapped)", () => {
+  // In a child: without the trap each of these ends the process with status 1.
+  const results = child(`
+    const { cc } = require(".");
+    const out = [];
+    for (const flags of ["-Wl,-z,now", "-Wl,--no-as-needed", "-Wl,-O1", "-o", "-I", "@no-such-list-file"]) {
+      for (const cache of [false, true]) {
+        try { cc({ source: "int f(void) { return 1; }", flags, cache, symbols: { f: { returns: "int" } } }); out.push("compiled"); }
+        catch (e) { out.push(e.constructor.name + ": " + e.message.split("\\n").slice(0, 3).join(" | ")); }
+      }
+    }
+    out.push(cc({ source: "int f(void) { return 7; }", symbols: { f: { returns: "int" } } }).symbols.f());
+    console.log(JSON.stringify(out));
+  `);
+  const last = results.pop();
+  assert.equal(last, 7);
+  const expected = [
+    /unsupported linker option '-z,now'/,
+    /unsupported linker option '--no-as-needed'/,
+    /unsupported linker option '-O1'/,
+    /argument to '-o' is missing/,
+    /argument to '-I' is missing/,
+    /listfile 'no-such-list-file' not found/,
+  ];
+  expected.forEach((pattern, i) => {
+    for (const r of [results[2 * i], results[2 * i + 1]]) {
+      assert.match(r, /^Error: 1 errors while compiling source \| cc\(\) failed to compile: \| tcc: error: /);
+      assert.match(r, pattern);
+    }
+  });
+});
+
+test("a link-time error in tcc_relocate (thread-local storage in a gcc-built .a) is a JS Error; no temporary file is left", () => {
+  const dir = path.join(scratch, "tls");
+  fs.mkdirSync(dir);
+  fs.writeFileSync(path.join(dir, "tls.c"), "__thread int counter;\nint bump(void) { return ++counter; }\n");
+  execFileSync(process.env.CC || "cc", ["-c", "-O1", "-o", path.join(dir, "tls.o"), path.join(dir, "tls.c")]);
+  execFileSync("ar", ["rcs", path.join(dir, "libtlsfixture.a"), path.join(dir, "tls.o")]);
+  const cacheHome = path.join(scratch, "tls-cache");
+  const results = child(
+    `
+    const { cc } = require(".");
+    const out = [];
+    for (const cache of [false, true]) {
+      try { cc({ cache, source: "int bump(void); int f(void) { return bump(); }", library: "tlsfixture", flags: ["-L", ${JSON.stringify(dir)}], symbols: { f: { returns: "int" } } }); out.push("compiled"); }
+      catch (e) { out.push(e.message); }
+    }
+    out.push(cc({ source: "int f(void) { return 3; }", symbols: { f: { returns: "int" } } }).symbols.f());
+    console.log(JSON.stringify(out));
+  `,
+    { XDG_CACHE_HOME: cacheHome },
+  );
+  assert.equal(results.pop(), 3);
+  for (const message of results) assert.match(message, /^1 errors while compiling source\ncc\(\) failed to compile:\ntcc: error: .*relocation/);
+  const left = fs.readdirSync(path.join(cacheHome, "cffi-bun")).filter((name) => name.startsWith(".tmp"));
+  assert.deepEqual(left, []);
+});
+
+test("deep nesting: 20,000 parentheses compile on the main thread, 10,000 in a worker; beyond the limit an error", () => {
+  const results = child(`
+    const { cc } = require(".");
+    const { Worker } = require("node:worker_threads");
+    const nested = (n) => "int f(void) { return " + "(".repeat(n) + "1" + ")".repeat(n) + "; }";
+    const out = [cc({ source: nested(20000), cache: false, symbols: { f: { returns: "int" } } }).symbols.f()];
+    out.push(cc({ source: "int f(void) {" + "{".repeat(20000) + "}".repeat(20000) + " return 2; }", cache: false, symbols: { f: { returns: "int" } } }).symbols.f());
+    try { cc({ source: nested(200000), symbols: { f: { returns: "int" } } }); out.push("compiled"); }
+    catch (e) { out.push(e.message.split("\\n")[2]); }
+    const w = new Worker(\`
+      const { cc } = require(\${JSON.stringify(process.cwd())});
+      const n = 10000;
+      const src = "int f(void) { return " + "(".repeat(n) + "3" + ")".repeat(n) + "; }";
+      require("node:worker_threads").parentPort.postMessage(cc({ source: src, cache: false, symbols: { f: { returns: "int" } } }).symbols.f());
+    \`, { eval: true });
+    w.on("message", (v) => { out.push(v); console.log(JSON.stringify(out)); });
+  `);
+  assert.deepEqual(results, [1, 2, "source: error: brackets nested 200001 deep; cc() accepts at most 100000 levels", 3]);
+});
+
+test("diagnostics: the right line, Bun's first line, no 'In file included from' for the source itself", () => {
+  const file = path.join(scratch, "bad.c");
+  fs.writeFileSync(file, "int add(int a, int b) {\n  return a  b;\n}\n");
+  for (const cache of [false, true]) {
+    assert.throws(
+      () => cc({ source: file, cache, symbols: { add: { args: ["int", "int"], returns: "int" } } }),
+      (e) => {
+        assert.equal(e.message, `1 errors while compiling ${file}\ncc() failed to compile:\n${file}:2: error: ';' expected (got "b")`);
+        return true;
+      },
+    );
+  }
+  // Inline code: line 1 is the first line of the string.
+  assert.throws(() => cc({ source: "int f(void) {\n  return x;\n}", symbols: ONE }), /\nsource:2: error: 'x' undeclared/);
+  // An error inside a header names the chain (that line is useful there).
+  const header = path.join(scratch, "broken.h");
+  fs.writeFileSync(header, "int broken(void) { return nope; }\n");
+  assert.throws(
+    () => cc({ source: `#include "${header}"\nint f(void) { return 0; }`, symbols: ONE }),
+    (e) => /In file included from source:1:/.test(e.message) && e.message.includes(`${header}:1: error: 'nope' undeclared`),
+  );
+});
+
+test("warnings are kept: on the result's warnings array (Bun turns them into errors)", () => {
+  for (const cache of [false, true]) {
+    const lib = cc({ source: "int f(void) { int *p = 5; return p != 0; }", cache, symbols: ONE });
+    assert.equal(lib.symbols.f(), 1);
+    assert.deepEqual(lib.warnings, ["source:1: warning: assignment makes pointer from integer without a cast"]);
+    lib.close();
+  }
+  const clean = cc({ source: "int f(void) { return 0; }", symbols: ONE });
+  assert.deepEqual(clean.warnings, []);
+  clean.close();
+});
+
+test("a string naming an existing file is a path, even with ';', '{' or a newline in it", () => {
+  for (const name of ["semi;colon.c", "brace{.c", "new\nline.c"]) {
+    const file = path.join(scratch, name);
+    fs.writeFileSync(file, "int f(void) { return 11; }\n");
+    const lib = cc({ source: file, symbols: ONE });
+    assert.equal(lib.symbols.f(), 11, JSON.stringify(name));
+    lib.close();
+  }
+  // Code is still code.
+  const lib = cc({ source: "int f(void) { return 12; }", symbols: ONE });
+  assert.equal(lib.symbols.f(), 12);
+  lib.close();
+});
+
+test("abi: values TinyCC cannot honour are refused; the default ones work", () => {
+  const source = "int sub(int a, int b) { return a - b; }";
+  for (const cache of [false, true]) {
+    assert.throws(
+      () => cc({ source, cache, symbols: { sub: { args: ["int", "int"], returns: "int", abi: "win64" } } }),
+      /^Error: cc\(\) symbol "sub": abi "win64" cannot be honoured; TinyCC compiles every function with this platform's default calling convention/,
+    );
+    for (const abi of ["default", undefined]) {
+      const lib = cc({ source, cache, symbols: { sub: { args: ["int", "int"], returns: "int", abi } } });
+      assert.equal(lib.symbols.sub(10, 3), 7);
+      lib.close();
+    }
+  }
+  assert.throws(() => cc({ source, symbols: { sub: { args: ["int"], returns: "int", abi: "bogus" } } }), /Unknown ABI "bogus"/);
+});
+
+test("run-time files: missing TinyCC files name the tcc package, a missing <stdio.h> names libc6-dev", () => {
+  const empty = path.join(scratch, "no-tcc");
+  fs.mkdirSync(empty);
+  const results = child(
+    `
+    const { cc } = require(".");
+    const out = [];
+    for (const source of ["#include <stdarg.h>\\nint f(void) { return 0; }", "#include <float.h>\\nint f(void) { return 0; }", "int f(void) { return 0; }"]) {
+      try { cc({ source, cache: false, symbols: { f: { returns: "int" } } }); out.push("compiled"); } catch (e) { out.push(e.message); }
+    }
+    console.log(JSON.stringify(out));
+  `,
+    { CFFI_BUN_TCC_DIR: empty },
+  );
+  assert.match(results[0], /include file 'stdarg\.h' not found/);
+  assert.match(results[1], /include file 'float\.h' not found/);
+  assert.match(results[2], /file '.*\/libtcc1\.a' not found/);
+  for (const message of results) {
+    assert.ok(message.includes(`TinyCC's run-time files (libtcc1.a, include/) were not found in ${empty}: install the \`tcc\` package`), message);
+  }
+  // Without the C library's headers (-nostdinc; only TinyCC's own directory
+  // and Node's header directories stay on the path).
+  assert.throws(
+    () => cc({ source: "#include <stdio.h>\nint f(void) { return 0; }", flags: "-nostdinc", symbols: ONE }),
+    /' not found\nThe C library's development files are missing: install `libc6-dev` \(Debian\/Ubuntu: `apt-get install libc6-dev`\)$/,
+  );
+});
+
+test("run-time files beside the addon (tcc/ next to cffi_bun.node) are used first", () => {
+  const system = ["/usr/lib/x86_64-linux-gnu/tcc", "/usr/lib/aarch64-linux-gnu/tcc"].find((d) => fs.existsSync(path.join(d, "libtcc1.a")));
+  if (!system) return;
+  // A copy of the package whose tcc/include has a marker header.
+  const pkg = path.join(scratch, "pkg");
+  fs.cpSync(path.join(root, "lib"), path.join(pkg, "lib"), { recursive: true });
+  fs.copyFileSync(path.join(root, "package.json"), path.join(pkg, "package.json"));
+  const release = path.join(pkg, "build", "Release");
+  fs.mkdirSync(release, { recursive: true });
+  fs.copyFileSync(path.join(root, "build", "Release", "cffi_bun.node"), path.join(release, "cffi_bun.node"));
+  fs.cpSync(system, path.join(release, "tcc"), { recursive: true });
+  fs.writeFileSync(path.join(release, "tcc", "include", "beside-the-addon.h"), "#define BESIDE 42\n");
+  const results = child(
+    `
+    const { cc } = require(${JSON.stringify(pkg)});
+    const lib = cc({ source: "#include <beside-the-addon.h>\\n#include <stdarg.h>\\nint f(void) { return BESIDE; }", cache: false, symbols: { f: { returns: "int" } } });
+    console.log(JSON.stringify([lib.symbols.f()]));
+  `,
+  );
+  assert.deepEqual(results, [42]);
+});

@@ -31,8 +31,10 @@
 #define _GNU_SOURCE
 #endif
 #include <dlfcn.h>
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,8 +193,9 @@ static bool write_all(int fd, const void *data, size_t len) {
   return true;
 }
 
-/* Checks the footer, checksum and dependencies of the entry open on fd. */
-static bool entry_valid(int fd) {
+/* Checks the footer, checksum and dependencies of the entry open on fd;
+ * *object_len is the size of its shared object (0: a memory-only entry). */
+static bool entry_valid(int fd, uint64_t *object_len_out) {
   struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < FOOTER_SIZE ||
       (uint64_t)st.st_size > MAX_ENTRY)
@@ -213,6 +216,7 @@ static bool entry_valid(int fd) {
       cffi_sha256_final(&h, digest);
       ok = memcmp(digest, footer + 32, 32) == 0 &&
            deps_unchanged(buf + object_len, (size_t)deps_len, count);
+      *object_len_out = object_len;
     }
   }
   free(buf);
@@ -235,7 +239,12 @@ cffi_cache_status cffi_cache_load(const char *dir, const char *key, void **handl
   if (fd < 0) return CFFI_CACHE_MISS;
   struct stat before, after;
   cffi_cache_status status = CFFI_CACHE_MISS;
-  if (entry_valid(fd) && fstat(fd, &before) == 0) {
+  uint64_t object_len = 0;
+  if (!entry_valid(fd, &object_len)) {
+    /* missing, damaged or stale: compile again */
+  } else if (object_len == 0) {
+    status = CFFI_CACHE_MEMORY_ONLY;
+  } else if (fstat(fd, &before) == 0) {
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     /* The loader opened the path again; if the name still points at the
      * file checked above, that is the file it loaded (a replacement would
@@ -261,18 +270,112 @@ bool cffi_cache_temp(const char *dir, char *out, size_t len) {
   return true;
 }
 
-bool cffi_cache_publish(const char *tmp, const char *dir, const char *key, const cffi_deps *deps) {
+/* Relocation types the loader applies to data only, as TinyCC emits them
+ * for position-independent code. */
+static bool plain_relocation(uint32_t type) {
+#if defined(__x86_64__)
+  return type == R_X86_64_RELATIVE || type == R_X86_64_64 || type == R_X86_64_GLOB_DAT ||
+         type == R_X86_64_JUMP_SLOT;
+#elif defined(__aarch64__)
+  return type == R_AARCH64_RELATIVE || type == R_AARCH64_ABS64 || type == R_AARCH64_GLOB_DAT ||
+         type == R_AARCH64_JUMP_SLOT;
+#else
+  (void)type;
+  return false;
+#endif
+}
+
+/* The file offset of vaddr..vaddr+len inside a PT_LOAD, or SIZE_MAX. When
+ * writable is set the segment must also be writable. */
+static size_t segment_offset(const ElfW(Phdr) *ph, size_t phnum, uint64_t vaddr, uint64_t len, bool writable) {
+  for (size_t i = 0; i < phnum; i++) {
+    if (ph[i].p_type != PT_LOAD || vaddr < ph[i].p_vaddr || vaddr + len > ph[i].p_vaddr + ph[i].p_filesz) continue;
+    if (writable && !(ph[i].p_flags & PF_W)) return SIZE_MAX;
+    return (size_t)(ph[i].p_offset + (vaddr - ph[i].p_vaddr));
+  }
+  return SIZE_MAX;
+}
+
+static bool relocations_plain(const uint8_t *elf, size_t size, const ElfW(Phdr) *ph, size_t phnum, uint64_t at,
+                              uint64_t bytes) {
+  if (!bytes) return true;
+  size_t off = segment_offset(ph, phnum, at, bytes, false);
+  if (off == SIZE_MAX || off > size || bytes > size - off) return false;
+  for (uint64_t i = 0; i < bytes / sizeof(ElfW(Rela)); i++) {
+    ElfW(Rela) r;
+    memcpy(&r, elf + off + i * sizeof r, sizeof r);
+    if (!plain_relocation((uint32_t)ELF64_R_TYPE(r.r_info)) ||
+        segment_offset(ph, phnum, r.r_offset, sizeof(void *), true) == SIZE_MAX)
+      return false;
+  }
+  return true;
+}
+
+static bool object_like_memory(const uint8_t *elf, size_t size) {
+  ElfW(Ehdr) eh;
+  if (size < sizeof eh) return false;
+  memcpy(&eh, elf, sizeof eh);
+  if (memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_phentsize != sizeof(ElfW(Phdr)) || eh.e_phoff > size ||
+      (uint64_t)eh.e_phnum * sizeof(ElfW(Phdr)) > size - eh.e_phoff)
+    return false;
+  ElfW(Phdr) ph[32];
+  size_t phnum = eh.e_phnum;
+  if (phnum > 32) return false;
+  memcpy(ph, elf + eh.e_phoff, phnum * sizeof *ph);
+  const ElfW(Phdr) *dynamic = NULL;
+  for (size_t i = 0; i < phnum; i++) {
+    if (ph[i].p_type == PT_TLS) return false;
+    if (ph[i].p_type == PT_DYNAMIC) dynamic = &ph[i];
+  }
+  if (!dynamic || dynamic->p_offset > size || dynamic->p_filesz > size - dynamic->p_offset) return false;
+  uint64_t rela = 0, relasz = 0, jmprel = 0, pltrelsz = 0;
+  for (size_t i = 0; i < dynamic->p_filesz / sizeof(ElfW(Dyn)); i++) {
+    ElfW(Dyn) d;
+    memcpy(&d, elf + dynamic->p_offset + i * sizeof d, sizeof d);
+    if (d.d_tag == DT_NULL) break;
+    switch (d.d_tag) {
+      case DT_TEXTREL:
+      case DT_REL:
+        return false;
+      case DT_FLAGS:
+        if (d.d_un.d_val & DF_TEXTREL) return false;
+        break;
+      case DT_INIT_ARRAYSZ:
+      case DT_FINI_ARRAYSZ:
+      case DT_PREINIT_ARRAYSZ:
+        if (d.d_un.d_val) return false;
+        break;
+      case DT_RELA: rela = d.d_un.d_ptr; break;
+      case DT_RELASZ: relasz = d.d_un.d_val; break;
+      case DT_JMPREL: jmprel = d.d_un.d_ptr; break;
+      case DT_PLTRELSZ: pltrelsz = d.d_un.d_val; break;
+      default: break;
+    }
+  }
+  return relocations_plain(elf, size, ph, phnum, rela, relasz) &&
+         relocations_plain(elf, size, ph, phnum, jmprel, pltrelsz);
+}
+
+bool cffi_cache_publish(const char *tmp, const char *dir, const char *key, const cffi_deps *deps, void **handle) {
   char path[4200];
   bool ok = false;
   uint8_t *object = NULL;
   int fd = -1;
   struct stat st;
+  *handle = NULL;
   if (deps->failed || snprintf(path, sizeof path, "%s/%s.so", dir, key) >= (int)sizeof path) goto done;
   fd = open(tmp, O_RDWR | O_CLOEXEC);
   if (fd < 0 || fstat(fd, &st) != 0 || st.st_size <= 0 || (uint64_t)st.st_size > MAX_ENTRY) goto done;
   size_t object_len = (size_t)st.st_size;
   object = malloc(object_len);
   if (!object || !read_all(fd, object, object_len)) goto done;
+  /* Code that would not behave as in memory is stored as a memory-only
+   * entry (no object): later runs compile it in memory at once instead of
+   * producing a shared object again. */
+  if (!object_like_memory(object, object_len)) {
+    if (ftruncate(fd, 0) != 0) goto done;
+    object_len = 0;
+  }
   uint8_t footer[FOOTER_SIZE];
   cffi_sha256 h;
   cffi_sha256_init(&h);
@@ -291,7 +394,15 @@ bool cffi_cache_publish(const char *tmp, const char *dir, const char *key, const
     goto done;
   }
   fd = -1;
+  /* Loaded straight from the temporary name before it is renamed: this
+   * process checked it a moment ago, and no other can have changed a file
+   * only it knows. */
+  if (object_len) *handle = dlopen(tmp, RTLD_NOW | RTLD_LOCAL);
   ok = rename(tmp, path) == 0;
+  if (!ok && *handle) {
+    dlclose(*handle);
+    *handle = NULL;
+  }
 done:
   if (fd >= 0) close(fd);
   free(object);

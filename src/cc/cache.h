@@ -32,6 +32,7 @@ typedef enum {
   CFFI_CACHE_HIT,
   CFFI_CACHE_MISS,    /* no entry, or a corrupt or stale one: compile and store */
   CFFI_CACHE_IN_USE,  /* this process already has the entry loaded: compile in memory */
+  CFFI_CACHE_MEMORY_ONLY, /* the code cannot be cached (see cache.c): compile in memory */
 } cffi_cache_status;
 
 /* Loads entry `key` (64 hex digits) after checking it is complete and that
@@ -41,8 +42,11 @@ cffi_cache_status cffi_cache_load(const char *dir, const char *key, void **handl
 /* A fresh private file name in dir for the compiler to write. */
 bool cffi_cache_temp(const char *dir, char *out, size_t len);
 
-/* Appends the checksum trailer to the object at tmp and renames it to entry
- * `key`. The temporary file is removed whatever happens. */
-bool cffi_cache_publish(const char *tmp, const char *dir, const char *key, const cffi_deps *deps);
+/* Appends the checksum trailer to the object at tmp, loads it into *handle
+ * and renames it to entry `key`. An object that would not behave as the
+ * same code compiled in memory (see cache.c) is published as a memory-only
+ * entry and *handle stays NULL. The temporary file is removed whatever
+ * happens. */
+bool cffi_cache_publish(const char *tmp, const char *dir, const char *key, const cffi_deps *deps, void **handle);
 
 #endif /* CFFI_CACHE_H */

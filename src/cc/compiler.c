@@ -995,8 +995,7 @@ static bool compile_to_cache(napi_env env, const cc_options *o, const char *dir,
     return false;
   }
   tcc_delete(s);
-  if (cffi_cache_publish(tmp, dir, key, &deps) && cffi_cache_load(dir, key, handle) != CFFI_CACHE_HIT)
-    *handle = NULL;
+  cffi_cache_publish(tmp, dir, key, &deps, handle);
   cffi_deps_free(&deps);
   return true;
 }
@@ -1046,9 +1045,10 @@ napi_value cffi_cc(napi_env env, napi_callback_info info) {
       result = bind_result(env, symbols, &o, handle, unload_object, resolve_from_object, &d);
       goto done;
     }
+    how = status == CFFI_CACHE_MEMORY_ONLY ? "compiled in memory (code the cache keeps no object for)"
+                                           : "compiled in memory";
   }
 
-  if (o.cache) how = "compiled in memory";
   free(d.text);
   d = (diagnostics){0};
   TCCState *s = compile(&o, TCC_OUTPUT_MEMORY, NULL, &d, NULL);

@@ -538,6 +538,35 @@ static const char *const builtin_macros[][2] = {
      "__builtin_bswap32((unsigned int)(__v64 >> 32)); })"},
 };
 
+#if defined(__x86_64__)
+/* TinyCC lowers va_arg to a call to __va_arg, which its libtcc1.a defines.
+ * Debian's 0.9.27 copy gets two cases wrong: a struct passed in two SSE
+ * registers (struct { double a, b; }) is read as if its halves were
+ * adjacent, and an over-aligned value on the stack (long double) is taken
+ * from before the alignment. This definition, compiled into every cc()
+ * unit, is found before the archive's. The register save area is the
+ * callee's own copy, so gathering the two halves into one slot is safe. */
+static const char va_arg_runtime[] =
+    "#line 1 \"<cffi-bun va_arg>\"\n"
+    "void *__va_arg(__builtin_va_list ap, int type, int size, int align) {\n"
+    "  size = (size + 7) & ~7;\n"
+    "  align = (align + 7) & ~7;\n"
+    "  if (type == 0 && ap->gp_offset + size <= 48) {\n"
+    "    ap->gp_offset += size;\n"
+    "    return ap->reg_save_area + ap->gp_offset - size;\n"
+    "  }\n"
+    "  if (type == 1 && ap->fp_offset + 2 * size <= 176) {\n"
+    "    char *slot = ap->reg_save_area + ap->fp_offset;\n"
+    "    ap->fp_offset += 2 * size;\n"
+    "    if (size == 16) *(double *)(slot + 8) = *(double *)(slot + 16);\n"
+    "    return slot;\n"
+    "  }\n"
+    "  char *at = (char *)(((unsigned long)ap->overflow_arg_area + align - 1) & -(unsigned long)align);\n"
+    "  ap->overflow_arg_area = at + size;\n"
+    "  return at;\n"
+    "}\n";
+#endif
+
 /* One compilation, run on the compile thread (tcc_glue.c): everything it
  * makes is reachable from here, so a compilation that TinyCC abandons with
  * exit() is still cleaned up. */
@@ -669,6 +698,9 @@ static void compile_run(void *data) {
   for (uint32_t i = 0; i < o->define_names.count; i++)
     tcc_define_symbol(s, o->define_names.items[i], o->define_values.items[i]);
   bool ok = true;
+#if defined(__x86_64__)
+  ok = tcc_compile_string(s, va_arg_runtime) != -1;
+#endif
   for (uint32_t i = 0; ok && i < o->nsources; i++) {
     ok = (o->sources[i].is_path ? tcc_add_file(s, o->sources[i].text) : compile_inline(job, i)) != -1;
   }

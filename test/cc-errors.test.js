@@ -125,6 +125,13 @@ test("diagnostics: the right line, Bun's first line, no 'In file included from' 
       },
     );
   }
+  // A missing ';' is reported where it is missing (TinyCC names the next line).
+  const semi = path.join(scratch, "semi.c");
+  fs.writeFileSync(semi, "int f(void) {\n  int x = 2\n\n  return x;\n}\n");
+  for (const source of [semi, "int f(void) {\n  int x = 2\n\n  return x;\n}\n"]) {
+    assert.throws(() => cc({ source, symbols: ONE }), (e) => e.message.endsWith(`${source === semi ? semi : "source"}:2: error: ';' expected (got "return")`));
+  }
+  assert.throws(() => cc({ source: ["int g;", "int f(void) {\n  return 1\n}"], symbols: ONE }), /\nsource\[1\]:2: error: ';' expected \(got "}"\)$/);
   // Inline code: line 1 is the first line of the string.
   assert.throws(() => cc({ source: "int f(void) {\n  return x;\n}", symbols: ONE }), /\nsource:2: error: 'x' undeclared/);
   // An error inside a header names the chain (that line is useful there).

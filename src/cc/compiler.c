@@ -74,7 +74,7 @@ typedef struct {
   bool is_path;
 } source_unit;
 
-typedef struct {
+typedef struct cc_options {
   source_unit *sources;
   uint32_t nsources;
   bool source_is_array;
@@ -452,6 +452,7 @@ typedef struct {
   char *text;
   size_t len, cap;
   uint32_t errors, warnings;
+  const struct cc_options *o; /* for the sources' text (see expected_line) */
 } diagnostics;
 
 static void diag_append(diagnostics *d, const char *msg) {
@@ -473,15 +474,86 @@ static void diag_append(diagnostics *d, const char *msg) {
   d->text[d->len] = 0;
 }
 
+/* The text of a file a message names: an inline source by its label, or
+ * the file itself (fopen: not seen by the open() hook). Caller frees. */
+static char *message_file_text(const diagnostics *d, const char *name, size_t name_len) {
+  for (uint32_t i = 0; d->o && i < d->o->nsources; i++) {
+    char label[32];
+    if (d->o->sources[i].is_path) continue;
+    if (d->o->source_is_array) snprintf(label, sizeof label, "source[%u]", i);
+    else snprintf(label, sizeof label, "source");
+    if (strlen(label) == name_len && memcmp(label, name, name_len) == 0) return strdup(d->o->sources[i].text);
+  }
+  char path[4096];
+  if (name_len >= sizeof path) return NULL;
+  memcpy(path, name, name_len);
+  path[name_len] = 0;
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  char *text = NULL;
+  if (fseek(f, 0, SEEK_END) == 0) {
+    long size = ftell(f);
+    if (size >= 0 && size < (64 << 20) && fseek(f, 0, SEEK_SET) == 0 && (text = malloc((size_t)size + 1))) {
+      size_t got = fread(text, 1, (size_t)size, f);
+      text[got] = 0;
+    }
+  }
+  fclose(f);
+  return text;
+}
+
+/* TinyCC reports "';' expected (got "}")" at the token it got, so a
+ * semicolon missing at the end of line 2 is reported on line 3. gcc (and
+ * users) put it where it is missing: when the unexpected token is the first
+ * thing on its line, the message moves to the last line before it that has
+ * code. Returns the corrected line, or `line` itself. */
+static long expected_line(const diagnostics *d, const char *name, size_t name_len, long line, const char *got) {
+  char *text = message_file_text(d, name, name_len);
+  if (!text) return line;
+  long result = line, n = 1, last_code = 0;
+  const char *p = text;
+  for (; *p && n < line; p++) {
+    if (*p == '\n') n++;
+    else if (*p != ' ' && *p != '\t' && *p != '\r') last_code = n;
+  }
+  while (*p == ' ' || *p == '\t') p++;
+  if (n == line && last_code > 0 && strncmp(p, got, strlen(got)) == 0) result = last_code;
+  free(text);
+  return result;
+}
+
 static void on_diagnostic(void *opaque, const char *msg) {
   diagnostics *d = opaque;
-  /* TinyCC prefixes a header's messages with one "In file included from"
-   * line per level; for errors in the source itself under Bun's and gcc's
-   * wording that line is noise, and the message itself names the file. */
-  const char *last = msg;
+  const char *last = msg; /* after any "In file included from" lines */
   for (const char *nl; (nl = strchr(last, '\n'));) last = nl + 1;
   if (strstr(last, ": warning: ")) d->warnings++;
   else d->errors++;
+  /* "<file>:<line>: error: X expected (got "Y")" */
+  const char *err = strstr(last, ": error: ");
+  const char *got = err ? strstr(err, " expected (got \"") : NULL;
+  size_t msg_len = strlen(msg);
+  if (got && msg_len > 2 && msg[msg_len - 1] == ')' && msg[msg_len - 2] == '"' && msg_len < 4000) {
+    const char *colon = err;
+    while (colon > last && colon[-1] != ':') colon--;
+    char *end;
+    long line = colon > last ? strtol(colon, &end, 10) : 0;
+    if (line > 0 && end == err) {
+      char token[64];
+      const char *token_start = got + 16;
+      size_t token_len = (size_t)(msg + msg_len - 2 - token_start);
+      if (token_len > 0 && token_len < sizeof token) {
+        memcpy(token, token_start, token_len);
+        token[token_len] = 0;
+        long fixed = expected_line(d, last, (size_t)(colon - 1 - last), line, token);
+        if (fixed != line) {
+          char rewritten[4100];
+          snprintf(rewritten, sizeof rewritten, "%.*s%ld%s", (int)(colon - msg), msg, fixed, err);
+          diag_append(d, rewritten);
+          return;
+        }
+      }
+    }
+  }
   diag_append(d, msg);
 }
 
@@ -778,6 +850,7 @@ static bool check_nesting(const cc_options *o, diagnostics *d) {
  * deps, when given, receives every file looked at. */
 static TCCState *compile(const cc_options *o, int output, const char *out_path, diagnostics *d, cffi_deps *deps) {
   compile_job job = {.o = o, .output = output, .out_path = out_path, .d = d, .deps = deps};
+  d->o = o;
   if (!check_nesting(o, d)) return NULL;
   if (!search_path_build(o, tcc_runtime_dir(), &job.sp)) {
     diag_append(d, "error: out of memory");

@@ -220,9 +220,11 @@ test("run-time files beside the addon (tcc/ next to cffi_bun.node) are used firs
   const pkg = path.join(scratch, "pkg");
   fs.cpSync(path.join(root, "lib"), path.join(pkg, "lib"), { recursive: true });
   fs.copyFileSync(path.join(root, "package.json"), path.join(pkg, "package.json"));
-  const release = path.join(pkg, "build", "Release");
+  // The addon this process runs (the sanitizer build under npm run test:asan).
+  const build = process.env.CFFI_BUN_ASAN === "1" ? "build-asan" : "build";
+  const release = path.join(pkg, build, "Release");
   fs.mkdirSync(release, { recursive: true });
-  fs.copyFileSync(path.join(root, "build", "Release", "cffi_bun.node"), path.join(release, "cffi_bun.node"));
+  fs.copyFileSync(path.join(root, build, "Release", "cffi_bun.node"), path.join(release, "cffi_bun.node"));
   fs.cpSync(system, path.join(release, "tcc"), { recursive: true });
   fs.writeFileSync(path.join(release, "tcc", "include", "beside-the-addon.h"), "#define BESIDE 42\n");
   const results = child(

@@ -62,6 +62,20 @@ test("a static library built with -fno-pic: same result with the cache on, in ev
   assert.equal(isElf(stored[0]), false, "a memory-only entry, not a shared object with text relocations");
 });
 
+test("ordinary code (libc calls, strings, function pointers, globals) is still published as a shared object", () => {
+  const home = path.join(scratch, "plain-cache");
+  const script = `
+    const lib = cc({ source: "#include <stdio.h>\\n#include <string.h>\\n#include <math.h>\\nstatic char buf[32]; static int (*cmp)(const char *, const char *) = strcmp; int counter = 3;\\n" +
+      "const char *f(double x) { snprintf(buf, sizeof buf, \\"%g:%d\\", sqrt(x), cmp(\\"a\\", \\"a\\") + counter); return buf; }",
+      library: "m", symbols: { f: { args: ["f64"], returns: "cstring" } } });
+    console.log(JSON.stringify(lib.symbols.f(16)));`;
+  assert.equal(child(home, script), "4:3");
+  assert.equal(child(home, script), "4:3");
+  const stored = entries(home);
+  assert.equal(stored.length, 1);
+  assert.equal(isElf(stored[0]), true);
+});
+
 test("constructors: never run, with the cache off, on a miss and on a hit (as in Bun)", () => {
   const home = path.join(scratch, "ctor-cache");
   const source = path.join(scratch, "ctor.c");

@@ -109,6 +109,23 @@ test("a header created earlier on the include path after the entry was written i
   assert.equal(child(home, script), 11);
 });
 
+test("a compile error with the cache on is the cold compile's error, and is remembered as memory-only", () => {
+  const home = path.join(scratch, "error-cache");
+  const script = `
+    const out = [];
+    for (const cache of [false, true]) {
+      try { cc({ cache, source: "int f(void) {\\n  return nope;\\n}", symbols: { f: { returns: "int" } } }); out.push("compiled"); }
+      catch (e) { out.push(e.message); }
+    }
+    console.log(JSON.stringify(out));`;
+  const expected = "1 errors while compiling source\ncc() failed to compile:\nsource:2: error: 'nope' undeclared";
+  assert.deepEqual(child(home, script), [expected, expected]);
+  assert.deepEqual(child(home, script), [expected, expected]);
+  const stored = entries(home);
+  assert.equal(stored.length, 1);
+  assert.equal(isElf(stored[0]), false);
+});
+
 test("a cache miss costs about what a cold in-memory compile does", () => {
   const home = path.join(scratch, "timing-cache");
   const [memory, miss] = child(

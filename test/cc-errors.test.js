@@ -227,12 +227,20 @@ test("run-time files beside the addon (tcc/ next to cffi_bun.node) are used firs
   fs.copyFileSync(path.join(root, build, "Release", "cffi_bun.node"), path.join(release, "cffi_bun.node"));
   fs.cpSync(system, path.join(release, "tcc"), { recursive: true });
   fs.writeFileSync(path.join(release, "tcc", "include", "beside-the-addon.h"), "#define BESIDE 42\n");
+  // A linker script there is found too (how a package can stand in for libc6-dev's).
+  fs.writeFileSync(path.join(release, "tcc", "libbesidefixture.so"), "GROUP ( libm.so.6 )\n");
   const results = child(
     `
     const { cc } = require(${JSON.stringify(pkg)});
-    const lib = cc({ source: "#include <beside-the-addon.h>\\n#include <stdarg.h>\\nint f(void) { return BESIDE; }", cache: false, symbols: { f: { returns: "int" } } });
-    console.log(JSON.stringify([lib.symbols.f()]));
+    const out = [];
+    for (const cache of [false, true]) {
+      const lib = cc({ source: "#include <beside-the-addon.h>\\n#include <stdarg.h>\\ndouble sqrt(double);\\nint f(void) { return BESIDE + (int)sqrt(16.0); }",
+        library: "besidefixture", cache, symbols: { f: { returns: "int" } } });
+      out.push(lib.symbols.f());
+    }
+    console.log(JSON.stringify(out));
   `,
+    { XDG_CACHE_HOME: path.join(scratch, "beside-cache") },
   );
-  assert.deepEqual(results, [42]);
+  assert.deepEqual(results, [46, 46]);
 });

@@ -365,14 +365,14 @@ bool cffi_cache_publish(const char *tmp, const char *dir, const char *key, const
   *handle = NULL;
   if (deps->failed || snprintf(path, sizeof path, "%s/%s.so", dir, key) >= (int)sizeof path) goto done;
   fd = open(tmp, O_RDWR | O_CLOEXEC);
-  if (fd < 0 || fstat(fd, &st) != 0 || st.st_size <= 0 || (uint64_t)st.st_size > MAX_ENTRY) goto done;
+  if (fd < 0 || fstat(fd, &st) != 0 || st.st_size < 0 || (uint64_t)st.st_size > MAX_ENTRY) goto done;
   size_t object_len = (size_t)st.st_size;
-  object = malloc(object_len);
+  object = malloc(object_len + 1);
   if (!object || !read_all(fd, object, object_len)) goto done;
-  /* Code that would not behave as in memory is stored as a memory-only
-   * entry (no object): later runs compile it in memory at once instead of
-   * producing a shared object again. */
-  if (!object_like_memory(object, object_len)) {
+  /* Code that would not behave as in memory (or an empty file: no object
+   * could be built) is stored as a memory-only entry: later runs compile
+   * it in memory at once instead of producing a shared object again. */
+  if (object_len && !object_like_memory(object, object_len)) {
     if (ftruncate(fd, 0) != 0) goto done;
     object_len = 0;
   }

@@ -43,9 +43,9 @@ cffi_cache_status cffi_cache_load(const char *dir, const char *key, void **handl
 bool cffi_cache_temp(const char *dir, char *out, size_t len);
 
 /* Appends the checksum trailer to the object at tmp, loads it into *handle
- * and renames it to entry `key`. An object that would not behave as the
- * same code compiled in memory (see cache.c) is published as a memory-only
- * entry and *handle stays NULL. The temporary file is removed whatever
+ * and renames it to entry `key`. An empty tmp, or an object that would not
+ * behave as the same code compiled in memory (see cache.c), is published as
+ * a memory-only entry and *handle stays NULL. The temporary file is removed whatever
  * happens. */
 bool cffi_cache_publish(const char *tmp, const char *dir, const char *key, const cffi_deps *deps, void **handle);
 

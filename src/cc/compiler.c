@@ -761,6 +761,10 @@ static void compile_run(void *data) {
   if (o->flags) tcc_set_options(s, o->flags);
   if (d->errors) return;
   tcc_set_output_type(s, job->output);
+  /* Searched after the system's library directories: a prebuilt package
+   * may ship one-line linker scripts there (libc.so: GROUP ( libc.so.6 ))
+   * for systems without libc6-dev. */
+  tcc_add_library_path(s, tcc_runtime_dir());
   for (uint32_t i = 0; i < o->includes.count; i++) tcc_add_include_path(s, o->includes.items[i]);
   /* Node's headers come after the user's and the system's own directories,
    * so <node_api.h> and <node/node_api.h> both resolve. */
@@ -1083,26 +1087,24 @@ static napi_value bind_result(napi_env env, napi_value symbols, const cc_options
   return result;
 }
 
-/* Compiles into the cache and loads the entry. Returns false (having
- * thrown) for a compile error; *handle stays NULL when caching failed for
- * another reason and the caller should compile in memory. */
-static bool compile_to_cache(napi_env env, const cc_options *o, const char *dir, const char *key,
-                             void **handle, diagnostics *d) {
+/* Compiles into the cache and loads the entry into *handle. *handle stays
+ * NULL when the caller should compile in memory: caching failed, the code
+ * cannot be cached, or it did not compile as a shared object (a compile
+ * error, or files only a shared object needs, such as crti.o, are
+ * missing). The in-memory compile then gives exactly the result, or the
+ * errors, of cache: false; a memory-only entry makes later runs go there
+ * at once. */
+static void compile_to_cache(const cc_options *o, const char *dir, const char *key, void **handle,
+                             diagnostics *d) {
   char tmp[4200];
   *handle = NULL;
-  if (!cffi_cache_temp(dir, tmp, sizeof tmp)) return true;
+  if (!cffi_cache_temp(dir, tmp, sizeof tmp)) return;
   cffi_deps deps = {0};
   TCCState *s = compile(o, TCC_OUTPUT_DLL, tmp, d, &deps);
-  if (!s) {
-    unlink(tmp);
-    cffi_deps_free(&deps);
-    throw_compile_error(env, o, d);
-    return false;
-  }
-  tcc_delete(s);
+  if (s) tcc_delete(s);
+  else truncate(tmp, 0);
   cffi_cache_publish(tmp, dir, key, &deps, handle);
   cffi_deps_free(&deps);
-  return true;
 }
 
 /* cc(options, nodeIncludeDirs): lib/index.js passes the directories that
@@ -1145,7 +1147,7 @@ napi_value cffi_cc(napi_env env, napi_callback_info info) {
     void *handle = NULL;
     cffi_cache_status status = cffi_cache_load(dir, key, &handle);
     how = status == CFFI_CACHE_HIT ? "cache hit" : "cache miss, compiled";
-    if (status == CFFI_CACHE_MISS && !compile_to_cache(env, &o, dir, key, &handle, &d)) goto done;
+    if (status == CFFI_CACHE_MISS) compile_to_cache(&o, dir, key, &handle, &d);
     if (handle) {
       result = bind_result(env, symbols, &o, handle, unload_object, resolve_from_object, &d);
       goto done;

@@ -1,29 +1,40 @@
 "use strict";
-// Loads the compiled addon from whichever build directory exists. With
-// CFFI_BUN_ASAN=1 it loads the sanitizer build made by scripts/test-asan.sh
-// (build-asan/) and nothing else, so a test run cannot silently fall back to
-// the uninstrumented addon.
-const path = require("node:path");
+// Loads the compiled addon: a local build (build/Release, build/Debug) when
+// there is one, else the prebuilt binary shipped in the package for this
+// platform, architecture and libc (lib/addon-path.js decides the order and
+// the names). No install script is needed for the prebuild, so installs with
+// --ignore-scripts, pnpm or Bun work. With CFFI_BUN_ASAN=1 it loads the
+// sanitizer build made by scripts/test-asan.sh (build-asan/) and nothing else.
+//
+// A file that exists but fails to load is reported as it is, never skipped:
+// falling through to another binary would hide a broken build.
+const fs = require("node:fs");
+const { ROOT, addonCandidates, prebuildFor } = require("./addon-path.js");
 
-const root = path.join(__dirname, "..");
-const candidates =
-  process.env.CFFI_BUN_ASAN === "1"
-    ? ["build-asan/Release/cffi_bun.node"]
-    : ["build/Release/cffi_bun.node", "build/Debug/cffi_bun.node"];
-let lastError;
-for (const candidate of candidates) {
-  try {
-    module.exports = require(path.join(root, candidate));
-    return;
-  } catch (error) {
-    if (error.code !== "MODULE_NOT_FOUND") throw error;
-    lastError = error;
+function load() {
+  const candidates = addonCandidates();
+  for (const { file, kind } of candidates) {
+    if (!fs.existsSync(file)) continue;
+    try {
+      return require(file);
+    } catch (error) {
+      const hint =
+        kind === "prebuild"
+          ? "The prebuilt binary needs Linux with glibc 2.17 or newer (or the platform it was built for). " +
+            "Build from source instead: `npm rebuild cffi-bun --build-from-source` (needs a C compiler, " +
+            "python3 and libffi-dev; see docs/install.md)."
+          : "Rebuild it: `npm rebuild cffi-bun --build-from-source` or `npx node-gyp rebuild` in " + ROOT + ".";
+      throw new Error(`cffi-bun: cannot load the native addon ${file}: ${error.message}\n${hint}`, { cause: error });
+    }
   }
+  if (process.env.CFFI_BUN_ASAN === "1") {
+    throw new Error("cffi-bun: CFFI_BUN_ASAN=1 but build-asan/Release/cffi_bun.node is not built; run `npm run test:asan`.");
+  }
+  throw new Error(
+    `cffi-bun: no native addon for ${prebuildFor().target}. Looked for:\n${candidates.map((c) => `  ${c.file}`).join("\n")}\n` +
+      "No prebuilt binary ships for this platform: build from source with `npm rebuild cffi-bun --build-from-source` " +
+      "(needs a C compiler, python3 and libffi-dev; see docs/install.md).",
+  );
 }
-throw new Error(
-  process.env.CFFI_BUN_ASAN === "1"
-    ? "cffi-bun: CFFI_BUN_ASAN=1 but build-asan/Release/cffi_bun.node is not built; run `npm run test:asan`."
-    : "cffi-bun: the native addon is not built. Run `npm install` (or `npx node-gyp rebuild`) in " +
-      root + "; see README.md for the system packages it needs.",
-  { cause: lastError },
-);
+
+module.exports = load();

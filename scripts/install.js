@@ -3,6 +3,11 @@
 
 // Install step of cffi-bun (package.json: "install": "node scripts/install.js").
 //
+// 0. Prebuilt binary: when the package ships one for this platform, architecture and libc
+//    (prebuilds/, see lib/addon-path.js) and it loads, there is nothing to build: exit 0 at
+//    once. Loading never depends on this script (lib/native.js finds the prebuild itself), so
+//    --ignore-scripts installs work too. A git checkout always builds from source: its
+//    developers want the addon of the code in front of them, not a stale prebuild.
 // 1. Preflight: checks that what the native build needs is there (a C compiler, libffi and
 //    its headers, Python 3 for node-gyp). If something is missing it prints a short message
 //    naming what to install on each OS and exits 1, instead of a wall of compiler output.
@@ -11,6 +16,8 @@
 //
 // Environment:
 //   CFFI_BUN_SKIP_BUILD=1    skip the preflight and the build entirely (exit 0).
+//   CFFI_BUN_BUILD_FROM_SOURCE=1, or `npm install --build-from-source` (npm_config_build_from_source)
+//                            build from source even when a prebuilt binary would load.
 //   CFFI_BUN_PREFLIGHT_PRETEND_MISSING=libffi[,compiler,python]
 //                            FOR TESTING THIS SCRIPT ONLY: treat the listed requirements as
 //                            missing, to see the message a user without them would get.
@@ -35,6 +42,38 @@ if (process.env.CFFI_BUN_SKIP_BUILD === '1') {
   console.log('cffi-bun: CFFI_BUN_SKIP_BUILD=1, skipping the native build.');
   process.exit(0);
 }
+
+// True when the user asked for a source build: CFFI_BUN_BUILD_FROM_SOURCE=1, or npm's
+// --build-from-source (npm_config_build_from_source: "true", or a list of package names as
+// node-pre-gyp users write it, --build-from-source=cffi-bun).
+function sourceBuildForced(env) {
+  if (env.CFFI_BUN_BUILD_FROM_SOURCE === '1') return true;
+  const flag = (env.npm_config_build_from_source || '').trim().toLowerCase();
+  return flag === 'true' || flag === '1' || flag.split(',').map((s) => s.trim()).includes('cffi-bun');
+}
+
+// The reason not to use the prebuilt binary, or null when it loads.
+function prebuildProblem() {
+  if (sourceBuildForced(process.env)) return 'a source build was asked for';
+  if (fs.existsSync(path.join(ROOT, '.git'))) return 'this is a git checkout';
+  const { prebuildFor } = require('../lib/addon-path.js');
+  const prebuild = prebuildFor({ root: ROOT });
+  if (!fs.existsSync(prebuild.file)) return `no prebuilt binary ships for ${prebuild.target}`;
+  try {
+    require(prebuild.file);
+  } catch (error) {
+    return `the prebuilt binary ${path.relative(ROOT, prebuild.file)} does not load here (${error.message.split('\n')[0]})`;
+  }
+  console.log(
+    `cffi-bun: using the prebuilt binary ${path.relative(ROOT, prebuild.file)}; nothing to compile. ` +
+      '(CFFI_BUN_BUILD_FROM_SOURCE=1 or npm install --build-from-source compiles it instead.)'
+  );
+  return null;
+}
+
+const whyBuild = prebuildProblem();
+if (whyBuild === null) process.exit(0);
+console.log(`cffi-bun: building from source: ${whyBuild}.`);
 
 const pretend = new Set(
   (process.env.CFFI_BUN_PREFLIGHT_PRETEND_MISSING || '')

@@ -1,4 +1,9 @@
 {
+  "variables": {
+    # A prebuilt binary links libffi statically (scripts/prebuild.sh sets this
+    # to Debian's position-independent libffi_pic.a); empty: the system's.
+    "cffi_static_libffi%": "<!(node -p \"process.env.CFFI_BUN_STATIC_LIBFFI || ''\")"
+  },
   "targets": [
     {
       "target_name": "cffi_bun",
@@ -33,9 +38,15 @@
             "<!@(node scripts/find-tcc.js cflags)"
           ],
           "libraries": [
-            "<!@(pkg-config --libs libffi 2>/dev/null || echo -lffi)",
             "<!@(node scripts/find-tcc.js libs)",
             "-ldl", "-lm", "-lpthread"
+          ],
+          "conditions": [
+            ["cffi_static_libffi==''", {
+              "libraries": ["<!@(pkg-config --libs libffi 2>/dev/null || echo -lffi)"]
+            }, {
+              "libraries": ["<(cffi_static_libffi)", "-Wl,--exclude-libs,ALL", "-static-libgcc"]
+            }]
           ]
         }],
         ["OS=='mac'", {

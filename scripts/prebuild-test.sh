@@ -43,7 +43,7 @@ for member in prebuilds/linux-x64/cffi_bun.napi.glibc.node prebuilds/linux-x64/t
 done
 lap "packed $(basename "$TARBALL") ($(du -k "$TARBALL" | cut -f1) kB)"
 
-PRISTINE="$(cached_root test minbase "")"
+PRISTINE="$(minimal_root)"
 TOOLS="$(node_tools)"
 WORK="$(mktemp -d "$PREBUILD_CACHE/test-run.XXXXXX")"
 cp -a "$PRISTINE/." "$WORK/"

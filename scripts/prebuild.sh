@@ -30,7 +30,7 @@ need_root "npm run prebuild"
 [[ "$(uname -m)" == x86_64 ]] || pdie "only the linux-x64 prebuild is built so far, and it is built on x86-64."
 
 t0=$SECONDS
-ROOT="$(cached_root build minbase gcc,make,libc6-dev,libffi-dev,libtcc-dev,tcc,python3,pkg-config,binutils)"
+ROOT="$(root_with build gcc make libc6-dev libffi-dev libtcc-dev tcc python3 pkg-config binutils)"
 TOOLS="$(node_tools)"
 MULTIARCH=/usr/lib/x86_64-linux-gnu
 OUT="$REPO/prebuilds/linux-x64"

@@ -71,6 +71,19 @@ cp "$ROOT/usr/share/doc/tcc/copyright" "$OUT/tcc/COPYING.tinycc"
 cp "$ROOT/usr/share/common-licenses/LGPL-2.1" "$OUT/tcc/LGPL-2.1"
 ffidoc="$(ls -d "$ROOT"/usr/share/doc/libffi[0-9]* | head -1)"
 cp "$ffidoc/copyright" "$OUT/COPYING.libffi"
+tccversion="$(chroot "$ROOT" dpkg-query -W -f='${Version}' libtcc-dev)"
+ffiversion="$(chroot "$ROOT" dpkg-query -W -f='${Version}' libffi-dev)"
+cat >"$OUT/NOTICE" <<NOTICE
+cffi_bun.napi.glibc.node contains, statically linked:
+  - TinyCC (libtcc) $tccversion from Debian 11, under the GNU Lesser General
+    Public License 2.1: tcc/COPYING.tinycc and tcc/LGPL-2.1. Its source is
+    Debian's tcc source package of that version.
+  - libffi $ffiversion from Debian 11, under the MIT licence: COPYING.libffi.
+To use another TinyCC (relinking), build the addon from source against a
+system libtcc: install libtcc-dev (or set CFFI_BUN_TCC_PREFIX to its prefix)
+and run \`npm rebuild cffi-bun --build-from-source\`; the local build is then
+loaded instead of this file.
+NOTICE
 
 node "$REPO/scripts/prebuild-check.js" "$OUT/cffi_bun.napi.glibc.node"
 plog "done in $((SECONDS - t0)) s: $(du -sh "$OUT" | cut -f1) in $OUT"

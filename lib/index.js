@@ -20,8 +20,10 @@ function disposable(result) {
   return result;
 }
 
-function dlopen(path, symbols) {
-  return disposable(native.dlopen(normalizePath(path), symbols));
+// options (not in Bun): { deepBind: false } lets the library bind to the
+// process's symbols (interposition) instead of its own dependencies.
+function dlopen(path, symbols, options) {
+  return disposable(native.dlopen(normalizePath(path), symbols, options));
 }
 
 function linkSymbols(symbols) {
@@ -131,7 +133,7 @@ class JSCallback {
 
   constructor(fn, definition) {
     if (typeof fn !== "function") {
-      throw new TypeError(`JSCallback expects a function as its first argument, received ${describe(fn)}`);
+      throw withCode(new TypeError(`Expected callback function: JSCallback expects a function as its first argument, received ${describe(fn)}`), "ERR_INVALID_ARG_TYPE");
     }
     // No definition at all is a void() callback; null or anything else that is
     // not an object is refused by the native side with a message naming it.
@@ -162,6 +164,12 @@ if (Symbol.dispose) {
   JSCallback.prototype[Symbol.dispose] = function dispose() {
     this.close();
   };
+}
+
+// Bun's code on the same mistake (docs/errors.md).
+function withCode(error, code) {
+  error.code = code;
+  return error;
 }
 
 function describe(value) {

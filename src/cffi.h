@@ -324,5 +324,14 @@ napi_value cffi_throw(napi_env env, const char *kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+/* The same with a `code` property, where Bun sets one (docs/errors.md). */
+#define CFFI_ERR_DLOPEN_FAILED "ERR_DLOPEN_FAILED"
+#define CFFI_ERR_INVALID_ARG_TYPE "ERR_INVALID_ARG_TYPE"
+#define CFFI_ERR_INVALID_ARG_VALUE "ERR_INVALID_ARG_VALUE"
+napi_value cffi_throw_code(napi_env env, const char *kind, const char *code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
 
 #endif /* CFFI_H */

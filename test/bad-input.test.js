@@ -89,7 +89,7 @@ const REVOKED = /revoked/;
 describe("dlopen: arguments", () => {
   test("wrong argument counts", () => {
     rejects(() => dlopen(), TypeError, /dlopen path must be a string, received undefined/);
-    rejects(() => dlopen(FIX), TypeError, /Expected an object of symbol definitions, received undefined/);
+    rejects(() => dlopen(FIX), TypeError, /Expected an options object with symbol names \(an object of symbol definitions\), received undefined/);
   });
 
   test("the path of the wrong kind", () => {
@@ -111,8 +111,8 @@ describe("dlopen: arguments", () => {
   });
 
   test("definitions of the wrong kind", () => {
-    rejects(() => dlopen(FIX, undefined), TypeError, /Expected an object of symbol definitions, received undefined/);
-    rejects(() => dlopen(FIX, null), TypeError, /Expected an object of symbol definitions, received null/);
+    rejects(() => dlopen(FIX, undefined), TypeError, /Expected an options object with symbol names \(an object of symbol definitions\), received undefined/);
+    rejects(() => dlopen(FIX, null), TypeError, /Expected an options object with symbol names \(an object of symbol definitions\), received null/);
     rejects(() => dlopen(FIX, "add_i32"), TypeError, /received a string/);
     rejects(() => dlopen(FIX, ["add_i32"]), TypeError, /received an array/);
     rejects(() => dlopen(FIX, 7), TypeError, /received a number/);
@@ -134,7 +134,7 @@ describe("dlopen: arguments", () => {
 
 // Shared by dlopen, linkSymbols, CFunction, JSCallback and viewSource.
 const MALFORMED = [
-  ["a string", "i32", /Definition of symbol "f" must be an object/, /received a string/],
+  ["a string", "i32", /Expected an object for key "f": the definition of symbol "f" must be an object/, /received a string/],
   ["an array", ["i32"], /must be an object/, /received an array/],
   ["null", null, /must be an object/, /received null/],
   ["a number", 5, /must be an object/, /received a number/],
@@ -181,7 +181,7 @@ describe("malformed definitions", () => {
     });
     test(`JSCallback: ${what}`, () => {
       // JSCallback names its definition "JSCallback" in messages.
-      const adjusted = patterns.map((p) => new RegExp(p.source.replaceAll('symbol "f"', 'symbol "JSCallback"'), p.flags));
+      const adjusted = patterns.map((p) => new RegExp(p.source.replaceAll('symbol "f"', 'symbol "JSCallback"').replaceAll('key "f"', 'key "JSCallback"'), p.flags));
       rejects(() => new JSCallback(() => 0, definition), type, ...adjusted);
     });
   }
@@ -239,7 +239,10 @@ describe("calls: wrong argument counts and kinds", () => {
     ["a boolean", true, /received a boolean/],
     ["an empty object", {}, /received an object/],
     ["an object with a string .ptr", { ptr: "123" }, /received an object/],
-    ["a negative number", -1, /not a valid address/],
+    ["a negative fraction", -1.5, /not a valid address/],
+    ["a number below -2^63", -(2 ** 64), /not a valid address/],
+    ["a BigInt below -2^63", -(2n ** 63n) - 1n, /not a valid address/],
+    ["a BigInt of 2^64", 2n ** 64n, /not a valid address/],
     ["a fractional number", 1.5, /not a valid address/],
     ["NaN", NaN, /not a valid address/],
     ["Infinity", Infinity, /not a valid address/],
@@ -262,7 +265,7 @@ describe("calls: wrong argument counts and kinds", () => {
   test("wrong kinds for a cstring", () => {
     rejects(() => S.my_strlen(Symbol("s")), TypeError, /my_strlen: args\[0\] expects cstring/, /received a Symbol/);
     rejects(() => S.my_strlen({}), TypeError, /my_strlen: args\[0\] expects cstring/, /received an object/);
-    rejects(() => S.my_strlen(-5), TypeError, /my_strlen: args\[0\] expects cstring/, /not a valid address/);
+    rejects(() => S.my_strlen(-5.5), TypeError, /my_strlen: args\[0\] expects cstring/, /not a valid address/);
   });
 
   test("wrong kinds for a buffer", () => {
@@ -595,8 +598,8 @@ describe("CFunction and linkSymbols", () => {
     rejects(() => CFunction({ ptr: Symbol(), returns: "i32" }), TypeError, /received a Symbol/);
     rejects(() => CFunction({ ptr: S.add_i32.ptr, args: "i32" }), TypeError, /"args" of symbol "CFunction\d+" must be an array/);
     rejects(() => CFunction(revokedProxy()), TypeError, REVOKED);
-    rejects(() => linkSymbols(), TypeError, /Expected an object of symbol definitions, received undefined/);
-    rejects(() => linkSymbols(null), TypeError, /Expected an object of symbol definitions, received null/);
+    rejects(() => linkSymbols(), TypeError, /Expected an options object with symbol names \(an object of symbol definitions\), received undefined/);
+    rejects(() => linkSymbols(null), TypeError, /Expected an options object with symbol names \(an object of symbol definitions\), received null/);
     rejects(() => linkSymbols({}), TypeError, /Expected at least one symbol/);
     rejects(() => linkSymbols(revokedProxy()), TypeError, REVOKED);
   });
@@ -607,10 +610,12 @@ describe("CFunction and linkSymbols", () => {
   });
 
   test("NULL function pointers", () => {
-    for (const nil of [0, 0n, null, undefined]) {
+    for (const nil of [0, 0n, null]) {
       rejects(() => CFunction({ ptr: nil, args: ["i32"], returns: "i32" }), TypeError, /"ptr" of symbol "CFunction\d+" is NULL: a function pointer is required/);
       rejects(() => linkSymbols({ f: { ptr: nil, returns: "i32" } }), TypeError, /"ptr" of symbol "f" is NULL/);
     }
+    rejects(() => CFunction({ ptr: undefined, args: ["i32"], returns: "i32" }), TypeError, /Symbol "CFunction\d+" is missing a "ptr" field/);
+    rejects(() => linkSymbols({ f: { returns: "i32" } }), TypeError, /Symbol "f" is missing a "ptr" field/);
   });
 });
 
@@ -619,7 +624,7 @@ describe("viewSource, FFIType, errno", () => {
     rejects(() => viewSource(), TypeError, /viewSource\(symbols, isCallback\?\) expects a definition/);
     rejects(() => viewSource("f"), TypeError, /viewSource expects an object of symbol definitions, received a string/);
     rejects(() => viewSource(7), TypeError, /received a number/);
-    rejects(() => viewSource(null, true), TypeError, /Definition of symbol "callback" must be an object/, /received null/);
+    rejects(() => viewSource(null, true), TypeError, /Expected an object for key "callback": the definition of symbol "callback" must be an object/, /received null/);
     rejects(() => viewSource(revokedProxy()), TypeError, REVOKED);
     rejects(() => viewSource(revokedProxy(), true), TypeError, REVOKED);
   });

@@ -408,7 +408,7 @@ describe("JSCallback: a result of the wrong kind gives C the type's zero", () =>
     u64_fast: ["abc", {}, undefined],
     f32: [{}, "1.5", undefined, Symbol("s")],
     f64: [{}, "1.5", undefined, [], () => 1],
-    ptr: [{}, "abc", true, -1, 1.5, NaN],
+    ptr: [{}, "abc", true, -1.5, 1.5, NaN, -(2 ** 64)], // -1 is a pointer value (test/parity.test.js)
     cstring: [{}, true, -1],
   };
   const ZERO = { i64: 0n, u64: 0n, ptr: null, cstring: null };

@@ -51,18 +51,33 @@ const char *cffi_value_kind(napi_env env, napi_value value) {
   return "an unknown value";
 }
 
-napi_value cffi_throw(napi_env env, const char *kind, const char *fmt, ...) {
+static napi_value throw_formatted(napi_env env, const char *kind, const char *code, const char *fmt,
+                                  va_list ap) {
   char message[1024];
+  vsnprintf(message, sizeof message, fmt, ap);
+  napi_value text, code_text = NULL, error;
+  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &text);
+  if (code) napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &code_text);
+  if (kind[0] == 'T') napi_create_type_error(env, code_text, text, &error);
+  else if (kind[0] == 'R') napi_create_range_error(env, code_text, text, &error);
+  else napi_create_error(env, code_text, text, &error);
+  napi_throw(env, error);
+  return NULL;
+}
+
+napi_value cffi_throw(napi_env env, const char *kind, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(message, sizeof message, fmt, ap);
+  throw_formatted(env, kind, NULL, fmt, ap);
   va_end(ap);
-  napi_value text, error;
-  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &text);
-  if (kind[0] == 'T') napi_create_type_error(env, NULL, text, &error);
-  else if (kind[0] == 'R') napi_create_range_error(env, NULL, text, &error);
-  else napi_create_error(env, NULL, text, &error);
-  napi_throw(env, error);
+  return NULL;
+}
+
+napi_value cffi_throw_code(napi_env env, const char *kind, const char *code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  throw_formatted(env, kind, code, fmt, ap);
+  va_end(ap);
   return NULL;
 }
 
@@ -96,7 +111,7 @@ bool cffi_object_keys(napi_env env, napi_value value, const char *what, napi_val
   napi_typeof(env, value, &t);
   napi_is_array(env, value, &is_array);
   if (t != napi_object || is_array) {
-    cffi_throw(env, "TypeError", "%s, received %s", what, cffi_value_kind(env, value));
+    cffi_throw_code(env, "TypeError", CFFI_ERR_INVALID_ARG_TYPE, "%s, received %s", what, cffi_value_kind(env, value));
     return false;
   }
   if (napi_get_all_property_names(env, value, napi_key_own_only,

@@ -427,12 +427,15 @@ napi_value cffi_function_publish(napi_env env, cffi_function *fn) {
     cffi_function_discard(fn);
     return NULL;
   }
-  napi_value ptr_value = cffi_address_to_js(env, (uintptr_t)fn->address);
+  napi_value ptr_value = cffi_address_to_js(env, (uintptr_t)fn->address), length;
+  /* As in Bun, .length is the declared argument count (a native function's is 0). */
+  napi_create_uint32(env, sig->nargs, &length);
   napi_property_descriptor props[] = {
       {"ptr", NULL, NULL, NULL, NULL, ptr_value, napi_enumerable, NULL},
       {"native", NULL, NULL, NULL, NULL, function, napi_default, NULL},
+      {"length", NULL, NULL, NULL, NULL, length, napi_configurable, NULL},
   };
-  napi_define_properties(env, function, 2, props);
+  napi_define_properties(env, function, 3, props);
   if (CFFI_UNLIKELY(cffi_debug_enabled)) {
     char signature[256];
     cffi_describe_signature(sig, signature, sizeof signature);

@@ -104,10 +104,10 @@ static void finalize_close(napi_env env, void *data, void *hint) {
 /* The enumerable own string keys of a definitions object, as an array. */
 static bool definition_names(napi_env env, napi_value definitions, napi_value *names,
                              uint32_t *count) {
-  if (!cffi_object_keys(env, definitions, "Expected an object of symbol definitions", names, count))
+  if (!cffi_object_keys(env, definitions, "Expected an options object with symbol names (an object of symbol definitions)", names, count))
     return false;
   if (*count == 0) {
-    cffi_throw(env, "TypeError", "Expected at least one symbol");
+    cffi_throw_code(env, "TypeError", CFFI_ERR_INVALID_ARG_TYPE, "Expected at least one symbol");
     return false;
   }
   return true;
@@ -119,26 +119,40 @@ static bool resolve_from_library(napi_env env, cffi_owner *owner, const char *na
   char why[512];
   *address = cffi_lib_symbol(owner->handle, name, why, sizeof why);
   if (*address) return true;
-  cffi_throw(env, "Error", "Symbol \"%s\" not found in \"%s\": %s", name, owner->path, why);
+  cffi_throw_code(env, "TypeError", CFFI_ERR_INVALID_ARG_TYPE, "Symbol \"%s\" not found in \"%s\": %s", name,
+                  owner->path, why);
   return false;
 }
+
+#define BUN_PTR_ADVICE \
+  "When using linkSymbols() or CFunction(), you must provide a \"ptr\" field with the memory address of the native function."
 
 static bool resolve_from_ptr(napi_env env, cffi_owner *owner, const char *name,
                              napi_value definition, void **address) {
   (void)owner;
   napi_value value;
+  napi_valuetype t;
   uint64_t raw;
-  char what[300];
-  snprintf(what, sizeof what, "\"ptr\" of symbol \"%s\"", name);
-  if (napi_get_named_property(env, definition, "ptr", &value) != napi_ok) return false;
+  char what[400];
+  if (napi_get_named_property(env, definition, "ptr", &value) != napi_ok ||
+      napi_typeof(env, value, &t) != napi_ok)
+    return false;
+  /* Bun's words first (programs match on them), then what was wrong. */
+  if (t == napi_undefined) {
+    cffi_throw_code(env, "TypeError", CFFI_ERR_INVALID_ARG_TYPE,
+                    "Symbol \"%s\" is missing a \"ptr\" field. " BUN_PTR_ADVICE, name);
+    return false;
+  }
+  snprintf(what, sizeof what, "Symbol \"%s\" has an unusable \"ptr\" field. " BUN_PTR_ADVICE " \"ptr\" of symbol \"%s\"",
+           name, name);
   if (!cffi_value_to_address(env, value, what, &raw)) return false;
   if (raw == 0) {
-    cffi_throw(env, "TypeError", "%s is NULL: a function pointer is required", what);
+    cffi_throw_code(env, "TypeError", CFFI_ERR_INVALID_ARG_TYPE, "%s is NULL: a function pointer is required", what);
     return false;
   }
   if (raw < 4096) {
-    cffi_throw(env, "TypeError", "%s is 0x%llx, in the NULL page: not a function pointer", what,
-               (unsigned long long)raw);
+    cffi_throw_code(env, "TypeError", CFFI_ERR_INVALID_ARG_TYPE, "%s is 0x%llx, in the NULL page: not a function pointer",
+                    what, (unsigned long long)raw);
     return false;
   }
   *address = (void *)(uintptr_t)raw;
@@ -198,26 +212,66 @@ napi_value cffi_bind_symbols(napi_env env, cffi_owner *owner, napi_value definit
   return result;
 }
 
+/* Whether dlopen binds the library's references to its own dependencies
+ * before the process's (RTLD_DEEPBIND; see src/platform/platform.h): the
+ * third argument's `deepBind` when it is a boolean, else off when
+ * CFFI_BUN_DEEPBIND=0, else on unless malloc is interposed. Never under a
+ * sanitizer runtime, which aborts the process on RTLD_DEEPBIND. False with
+ * an exception pending when the options are malformed. */
+static bool deep_bind_wanted(napi_env env, size_t argc, napi_value options, bool *deep) {
+  int hazard = cffi_deep_bind_hazard();
+  napi_valuetype t = napi_undefined;
+  if (argc > 2 && napi_typeof(env, options, &t) != napi_ok) return false;
+  bool given = false, requested = false;
+  if (t == napi_object) {
+    napi_value value;
+    napi_valuetype value_type;
+    if (napi_get_named_property(env, options, "deepBind", &value) != napi_ok ||
+        napi_typeof(env, value, &value_type) != napi_ok)
+      return false;
+    if (value_type == napi_boolean) {
+      napi_get_value_bool(env, value, &requested);
+      given = true;
+    } else if (value_type != napi_undefined) {
+      cffi_throw(env, "TypeError", "dlopen: options.deepBind must be a boolean, received %s",
+                 cffi_value_kind(env, value));
+      return false;
+    }
+  } else if (t != napi_undefined && t != napi_null) {
+    cffi_throw(env, "TypeError", "dlopen(path, symbols, options?): options must be an object, received %s",
+               cffi_value_kind(env, options));
+    return false;
+  }
+  if (!given) {
+    const char *setting = getenv("CFFI_BUN_DEEPBIND");
+    requested = setting && *setting ? strcmp(setting, "0") != 0 : hazard == 0;
+  }
+  *deep = CFFI_HAS_DEEP_BIND && requested && hazard != 2;
+  return true;
+}
+
 /* Opens path as given; a bare name the loader cannot find is also tried in
  * the current directory, as Bun does. */
-static void *open_library(const char *path, char *why, size_t why_len) {
-  void *handle = cffi_lib_open(path, why, why_len);
+static void *open_library(const char *path, bool deep_bind, char *why, size_t why_len) {
+  void *handle = cffi_lib_open(path, deep_bind, why, why_len);
   if (handle || cffi_path_has_directory(path)) return handle;
   size_t len = strlen(path) + 3;
   char *local = malloc(len);
   if (!local) return NULL;
   snprintf(local, len, "./%s", path);
   char ignored[256];
-  handle = cffi_lib_open(local, ignored, sizeof ignored);
+  handle = cffi_lib_open(local, deep_bind, ignored, sizeof ignored);
   free(local);
   return handle;
 }
 
 napi_value cffi_dlopen(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 3;
+  napi_value argv[3];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 2) return cffi_throw(env, "TypeError", "dlopen(path, symbols) expects 2 arguments, received %zu", argc);
+  bool deep_bind;
+  if (!deep_bind_wanted(env, argc, argv[2], &deep_bind)) return NULL;
   char *path = cffi_string_dup(env, argv[0], "dlopen path");
   if (!path) return NULL;
 
@@ -227,14 +281,14 @@ napi_value cffi_dlopen(napi_env env, napi_callback_info info) {
   /* Definitions are checked before the library is touched. */
   if (definition_names(env, argv[1], &names, &count)) {
     char why[1024];
-    void *handle = open_library(path, why, sizeof why);
+    void *handle = open_library(path, deep_bind, why, sizeof why);
     if (!handle) {
-      cffi_throw(env, "Error", "Failed to open library \"%s\": %s", path, why);
+      cffi_throw_code(env, "Error", CFFI_ERR_DLOPEN_FAILED, "Failed to open library \"%s\": %s", path, why);
     } else {
       if (CFFI_UNLIKELY(cffi_debug_enabled)) {
         char resolved[1024];
         cffi_lib_resolved_path(handle, path, resolved, sizeof resolved);
-        cffi_debug_log("opened library \"%s\" (%s)", path, resolved);
+        cffi_debug_log("opened library \"%s\" (%s)%s", path, resolved, deep_bind ? " with RTLD_DEEPBIND" : "");
       }
       cffi_owner *owner = cffi_owner_new(env, handle, unload_library, "library", path);
       if (!owner) {

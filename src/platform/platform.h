@@ -4,7 +4,8 @@
  * Everything that differs between Linux, macOS and Windows, or between
  * calling conventions, lives behind the names defined here:
  *   - loading libraries and symbols (cffi_lib_open / cffi_lib_symbol /
- *     cffi_lib_close), with the loader's own error text;
+ *     cffi_lib_close), with the loader's own error text, and whether a
+ *     library may be made to bind to its own dependencies (deep binding);
  *   - whether the register-call fast path exists on this ABI, and how many
  *     integer and floating-point argument registers it may use;
  *   - thread-local storage.
@@ -102,7 +103,12 @@ static inline void cffi_last_error_text(char *buf, size_t len) {
   if (n == 0) snprintf(buf, len, "error %lu", (unsigned long)code);
 }
 
-static inline void *cffi_lib_open(const char *path, char *err, size_t errlen) {
+/* Windows resolves each import against the DLL it names: nothing to do. */
+#define CFFI_HAS_DEEP_BIND 0
+static inline int cffi_deep_bind_hazard(void) { return 0; }
+
+static inline void *cffi_lib_open(const char *path, int deep_bind, char *err, size_t errlen) {
+  (void)deep_bind;
   HMODULE h = LoadLibraryA(path);
   if (!h) cffi_last_error_text(err, errlen);
   return (void *)h;
@@ -125,8 +131,76 @@ static inline int cffi_path_has_directory(const char *path) {
   return strchr(path, '/') != NULL || strchr(path, '\\') != NULL;
 }
 #else
-static inline void *cffi_lib_open(const char *path, char *err, size_t errlen) {
-  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+/* RTLD_DEEPBIND (glibc): the library's references resolve in its own
+ * dependency tree before the global scope. The node binary exports its own
+ * zlib, OpenSSL, libuv...: without it, a system libz opened here binds its
+ * internal calls to Node's zlib. macOS's two-level namespaces already bind
+ * each import to the library it came from. */
+#ifdef RTLD_DEEPBIND
+#define CFFI_HAS_DEEP_BIND 1
+#else
+#define CFFI_HAS_DEEP_BIND 0
+#define RTLD_DEEPBIND 0
+#endif
+
+#ifdef __GLIBC__
+#include <stdlib.h>
+/* Whether an object named in LD_PRELOAD defines malloc or free itself: its
+ * own lookup scope (the object, then its dependencies) then finds another
+ * definition than libc's. (RTLD_DEFAULT cannot tell: in a non-PIE node it
+ * answers the executable's PLT slot.) */
+static inline int cffi_preload_replaces_malloc(void) {
+  const char *preload = getenv("LD_PRELOAD");
+  if (!preload || !*preload) return 0;
+  void *libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+  if (!libc) return 1;
+  void *libc_malloc = dlsym(libc, "malloc"), *libc_free = dlsym(libc, "free");
+  int replaced = 0;
+  char name[4096];
+  for (const char *at = preload; *at && !replaced;) {
+    size_t len = strcspn(at, " :");
+    if (len > 0 && len < sizeof name) {
+      memcpy(name, at, len);
+      name[len] = 0;
+      void *object = dlopen(name, RTLD_NOW | RTLD_NOLOAD);
+      if (object) {
+        replaced = dlsym(object, "malloc") != libc_malloc || dlsym(object, "free") != libc_free;
+        dlclose(object);
+      }
+    }
+    at += len;
+    at += strspn(at, " :");
+  }
+  dlclose(libc);
+  return replaced;
+}
+#endif
+
+/* What deep binding would break, found once: 2 when a sanitizer runtime is
+ * loaded (ASan and its kin abort on RTLD_DEEPBIND), 1 when a preloaded
+ * object replaces malloc (jemalloc, tcmalloc: a deep-bound library would
+ * allocate with libc's malloc what the process frees with the other), else
+ * 0. A racing first call computes the same answer. */
+static inline int cffi_deep_bind_hazard(void) {
+  static int hazard = -1;
+  if (hazard >= 0) return hazard;
+  int found = 0;
+  if (dlsym(RTLD_DEFAULT, "__asan_init") || dlsym(RTLD_DEFAULT, "__tsan_init") ||
+      dlsym(RTLD_DEFAULT, "__msan_init") || dlsym(RTLD_DEFAULT, "__lsan_do_leak_check") ||
+      dlsym(RTLD_DEFAULT, "__hwasan_init")) {
+    found = 2;
+  } else {
+#ifdef __GLIBC__
+    found = cffi_preload_replaces_malloc();
+#endif
+  }
+  dlerror();
+  hazard = found;
+  return hazard;
+}
+
+static inline void *cffi_lib_open(const char *path, int deep_bind, char *err, size_t errlen) {
+  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL | (deep_bind ? RTLD_DEEPBIND : 0));
   if (!h) {
     const char *why = dlerror();
     snprintf(err, errlen, "%s", why ? why : "unknown loader error");

@@ -176,10 +176,40 @@ static bool to_c_bool(cffi_call *call, napi_value value, uint64_t *out) {
 
 /* ---- pointers --------------------------------------------------------- */
 
-static bool double_to_address(double d, uint64_t *out) {
-  if (!(d >= 0) || d >= TWO_POW_64 || d != trunc(d)) return false;
-  *out = (uint64_t)d;
-  return true;
+/* How a number or BigInt reads as an address. C receives negative values
+ * as two's complement (SQLITE_TRANSIENT is (void *)-1, SIG_IGN is 1): Bun
+ * passes them, so pointer arguments take them. The memory helpers, which
+ * dereference what they get, take only ADDRESS_PLAIN in the user range. */
+typedef enum {
+  ADDRESS_PLAIN,    /* an integer in [0, 2^64) */
+  ADDRESS_NEGATIVE, /* an integer in [-2^63, 0), *out is its two's complement */
+  ADDRESS_INVALID,  /* a fraction, NaN, an infinity or outside [-2^63, 2^64) */
+} address_form;
+
+#define TWO_POW_63 9223372036854775808.0
+
+static address_form double_to_address(double d, uint64_t *out) {
+  if (CFFI_LIKELY(d >= 0 && d < TWO_POW_64 && d == trunc(d))) {
+    *out = (uint64_t)d;
+    return ADDRESS_PLAIN;
+  }
+  if (d < 0 && d >= -TWO_POW_63 && d == trunc(d)) {
+    *out = (uint64_t)(int64_t)d;
+    return ADDRESS_NEGATIVE;
+  }
+  return ADDRESS_INVALID;
+}
+
+static address_form bigint_to_address(napi_env env, napi_value value, uint64_t *out) {
+  bool lossless;
+  int64_t signed_value;
+  if (napi_get_value_bigint_uint64(env, value, out, &lossless) == napi_ok && lossless) return ADDRESS_PLAIN;
+  if (napi_get_value_bigint_int64(env, value, &signed_value, &lossless) == napi_ok && lossless &&
+      signed_value < 0) {
+    *out = (uint64_t)signed_value;
+    return ADDRESS_NEGATIVE;
+  }
+  return ADDRESS_INVALID;
 }
 
 /* Data pointer and byte length of a TypedArray, DataView or ArrayBuffer
@@ -220,10 +250,12 @@ bool cffi_view_detached(napi_env env, napi_value value) {
 #define DETACHED_PROBLEM "its ArrayBuffer is detached (transferred), so it has no memory to pass"
 
 /* Number, BigInt, or an object whose `ptr` property is one (a JSCallback,
- * a bound FFI function). `null`/`undefined` are NULL. */
-static bool address_from_scalar(napi_env env, napi_value value, uint64_t *out, bool *valid) {
+ * a bound FFI function). `null`/`undefined` are NULL. False when the value
+ * is none of those (or an exception is pending); else *form says how the
+ * number read. */
+static bool address_from_scalar(napi_env env, napi_value value, uint64_t *out, address_form *form) {
   napi_valuetype t;
-  *valid = true;
+  *form = ADDRESS_PLAIN;
   if (napi_typeof(env, value, &t) != napi_ok) return false;
   switch (t) {
     case napi_null:
@@ -231,13 +263,10 @@ static bool address_from_scalar(napi_env env, napi_value value, uint64_t *out, b
     case napi_number: {
       double d;
       napi_get_value_double(env, value, &d);
-      *valid = double_to_address(d, out);
+      *form = double_to_address(d, out);
       return true;
     }
-    case napi_bigint: {
-      bool lossless;
-      return napi_get_value_bigint_uint64(env, value, out, &lossless) == napi_ok;
-    }
+    case napi_bigint: *form = bigint_to_address(env, value, out); return true;
     case napi_object:
     case napi_function: {
       bool has = false;
@@ -247,26 +276,47 @@ static bool address_from_scalar(napi_env env, napi_value value, uint64_t *out, b
       if (napi_get_named_property(env, value, "ptr", &inner) != napi_ok) return false;
       if (napi_typeof(env, inner, &inner_type) != napi_ok) return false;
       if (inner_type != napi_number && inner_type != napi_bigint) return false;
-      return address_from_scalar(env, inner, out, valid);
+      return address_from_scalar(env, inner, out, form);
     }
     default: return false;
   }
 }
 
-/* For memory helpers: a raw address (number, BigInt, object with .ptr). */
+/* For memory helpers and function pointers given to linkSymbols/CFunction:
+ * an address they may dereference, so only a non-negative integer below
+ * the user-space limit (number, BigInt, object with .ptr). */
 bool cffi_value_to_address(napi_env env, napi_value value, const char *what, uint64_t *out) {
-  bool valid;
-  if (address_from_scalar(env, value, out, &valid) && valid) return true;
+  address_form form;
+  if (address_from_scalar(env, value, out, &form)) {
+    if (CFFI_LIKELY(form == ADDRESS_PLAIN && *out < CFFI_USER_ADDRESS_LIMIT)) return true;
+    const char *problem = form == ADDRESS_NEGATIVE ? "a negative value, which is not a valid address"
+                          : form == ADDRESS_INVALID ? "a value that is not a valid address (fractional, NaN, infinite or beyond 64 bits)"
+                                                    : NULL;
+    if (problem)
+      cffi_throw_code(env, "TypeError", CFFI_ERR_INVALID_ARG_TYPE,
+                      "%s expects a pointer (a non-negative integer number or BigInt), received %s", what, problem);
+    else
+      cffi_throw_code(env, "TypeError", CFFI_ERR_INVALID_ARG_TYPE,
+                      "%s expects a pointer, received 0x%llx, which is not a valid address (above the user-space range)",
+                      what, (unsigned long long)*out);
+    return false;
+  }
   bool pending = false;
   napi_is_exception_pending(env, &pending);
-  if (!pending) {
-    cffi_throw(env, "TypeError", "%s expects a pointer (a non-negative integer number or BigInt), received %s",
-               what, valid ? cffi_value_kind(env, value) : "a number that is not a valid address");
-  }
+  if (!pending)
+    cffi_throw_code(env, "TypeError", CFFI_ERR_INVALID_ARG_TYPE,
+                    "%s expects a pointer (a non-negative integer number or BigInt), received %s", what,
+                    cffi_value_kind(env, value));
   return false;
 }
 
-static bool to_c_pointer(cffi_call *call, napi_value value, uint64_t *out) {
+#define ADDRESS_PROBLEM "a number that is not a valid address (fractional, NaN, infinite or outside [-2^63, 2^64))"
+
+/* A pointer argument. `sentinels`: negative values pass as two's complement
+ * (for ptr/function, where C may compare them with (void *)-1); a cstring
+ * is read as text (by C, or by us for a callback's result), so it takes
+ * only non-negative addresses. */
+static inline bool address_to_c(cffi_call *call, napi_value value, uint64_t *out, bool sentinels) {
   napi_env env = call->env;
   void *data;
   if (napi_get_typedarray_info(env, value, NULL, NULL, &data, NULL, NULL) == napi_ok) {
@@ -279,8 +329,9 @@ static bool to_c_pointer(cffi_call *call, napi_value value, uint64_t *out) {
   }
   double d;
   if (napi_get_value_double(env, value, &d) == napi_ok) {
-    if (CFFI_LIKELY(double_to_address(d, out))) return true;
-    cffi_throw_arg_error(call, value, "a number that is not a valid address (negative, fractional or NaN)");
+    address_form form = double_to_address(d, out);
+    if (CFFI_LIKELY(form == ADDRESS_PLAIN || (sentinels && form == ADDRESS_NEGATIVE))) return true;
+    cffi_throw_arg_error(call, value, sentinels ? ADDRESS_PROBLEM : "a number that is not a valid address (negative, fractional, NaN or infinite)");
     return false;
   }
   size_t length;
@@ -292,10 +343,19 @@ static bool to_c_pointer(cffi_call *call, napi_value value, uint64_t *out) {
     *out = (uintptr_t)data;
     return true;
   }
-  bool valid;
-  if (address_from_scalar(env, value, out, &valid) && valid) return true;
+  address_form form;
+  if (address_from_scalar(env, value, out, &form)) {
+    if (form == ADDRESS_PLAIN || (sentinels && form == ADDRESS_NEGATIVE)) return true;
+    cffi_throw_arg_error(call, value, sentinels ? "a BigInt or .ptr outside [-2^63, 2^64), which is not a valid address"
+                                                : "a negative or out-of-range BigInt or .ptr, which is not a valid address");
+    return false;
+  }
   cffi_throw_arg_error(call, value, NULL);
   return false;
+}
+
+static bool to_c_pointer(cffi_call *call, napi_value value, uint64_t *out) {
+  return address_to_c(call, value, out, true);
 }
 
 /* A JS string is encoded as NUL-terminated UTF-8 that lives until the call
@@ -314,7 +374,7 @@ static bool to_c_cstring(cffi_call *call, napi_value value, uint64_t *out) {
     return true;
   }
   /* Not a string: an address. Else its exact length decides where it goes. */
-  if (napi_get_value_string_utf8(env, value, NULL, 0, &full) != napi_ok) return to_c_pointer(call, value, out);
+  if (napi_get_value_string_utf8(env, value, NULL, 0, &full) != napi_ok) return address_to_c(call, value, out, false);
   if (status == napi_ok && full == written) {
     call->scratch_used += (uint32_t)written + 1;
     *out = (uintptr_t)buf;
@@ -604,8 +664,8 @@ bool cffi_type_from_value(napi_env env, napi_value value, const char *symbol, in
     napi_get_value_string_utf8(env, value, name, sizeof name, &len);
     if (len < sizeof name - 1 && strlen(name) == len && lookup_type_name(name, out)) return true;
     format_where(where, sizeof where, arg);
-    cffi_throw(env, "TypeError", "Unknown type \"%s\" in %s of symbol \"%s\" (see FFIType for the names)",
-               name, where, symbol);
+    cffi_throw_code(env, "TypeError", CFFI_ERR_INVALID_ARG_VALUE,
+                    "Unknown type \"%s\" in %s of symbol \"%s\" (see FFIType for the names)", name, where, symbol);
     return false;
   }
   if (t == napi_number) {
@@ -616,13 +676,15 @@ bool cffi_type_from_value(napi_env env, napi_value value, const char *symbol, in
       return true;
     }
     format_where(where, sizeof where, arg);
-    cffi_throw(env, "TypeError", "Unknown type %g in %s of symbol \"%s\" (FFIType values are 0 to %d)",
-               d, where, symbol, CFFI_TYPE_COUNT - 1);
+    cffi_throw_code(env, "TypeError", CFFI_ERR_INVALID_ARG_VALUE,
+                    "Unknown type %g in %s of symbol \"%s\" (FFIType values are 0 to %d)", d, where, symbol,
+                    CFFI_TYPE_COUNT - 1);
     return false;
   }
   format_where(where, sizeof where, arg);
-  cffi_throw(env, "TypeError", "Type in %s of symbol \"%s\" must be an FFIType number or name, received %s",
-             where, symbol, cffi_value_kind(env, value));
+  cffi_throw_code(env, "TypeError", CFFI_ERR_INVALID_ARG_VALUE,
+                  "Type in %s of symbol \"%s\" must be an FFIType number or name, received %s", where, symbol,
+                  cffi_value_kind(env, value));
   return false;
 }
 
@@ -639,9 +701,10 @@ bool cffi_check_definition(napi_env env, napi_value definition, const char *symb
   napi_typeof(env, definition, &t);
   napi_is_array(env, definition, &is_array);
   if ((t != napi_object && t != napi_function) || is_array) {
-    cffi_throw(env, "TypeError",
-               "Definition of symbol \"%s\" must be an object like { args: [...], returns: ... }, received %s",
-               symbol, cffi_value_kind(env, definition));
+    cffi_throw_code(env, "TypeError", CFFI_ERR_INVALID_ARG_VALUE,
+                    "Expected an object for key \"%s\": the definition of symbol \"%s\" must be an object like "
+                    "{ args: [...], returns: ... }, received %s",
+                    symbol, symbol, cffi_value_kind(env, definition));
     return false;
   }
   return true;

@@ -135,10 +135,12 @@ class JSCallback {
     if (typeof fn !== "function") {
       throw withCode(new TypeError(`Expected callback function: JSCallback expects a function as its first argument, received ${describe(fn)}`), "ERR_INVALID_ARG_TYPE");
     }
-    // No definition at all is a void() callback; null or anything else that is
-    // not an object is refused by the native side with a message naming it.
-    const def = definition === undefined ? {} : definition;
-    const threadsafe = !!(def !== null && (typeof def === "object" || typeof def === "function") && def.threadsafe);
+    // As in Bun, the definition is required ({} is a void() callback).
+    if (definition === null || (typeof definition !== "object" && typeof definition !== "function")) {
+      throw withCode(new TypeError(`Expected object: the JSCallback definition must be an object like { args: [...], returns: ... }, received ${describe(definition)}`), "ERR_INVALID_ARG_TYPE");
+    }
+    const def = definition;
+    const threadsafe = !!def.threadsafe;
     const handle = native.callbackCreate(fn, signatureOf(def), threadsafe);
     this.#handle = handle;
     this.#threadsafe = threadsafe;

@@ -351,7 +351,7 @@ describe("JSCallback: every type as argument and result", () => {
     }
     // "returns" defaults to void, "args" to none.
     let ran = 0;
-    const bare = new JSCallback(() => ran++);
+    const bare = new JSCallback(() => ran++, {});
     try {
       C.call_void(bare, 1);
       assert.equal(ran, 1);

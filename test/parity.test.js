@@ -14,6 +14,10 @@ const { buildFixture, fixturePath } = require("./helpers/fixture");
 
 const root = path.join(__dirname, "..");
 const isGlibcLinux = process.platform === "linux" && !!process.report?.getReport().header.glibcVersionRuntime;
+// Deep binding is off under a sanitizer runtime (it aborts on RTLD_DEEPBIND)
+// and when a preloaded object replaces malloc: npm run test:asan preloads both.
+const deepBindSkip = !isGlibcLinux ? "glibc only"
+  : process.env.LD_PRELOAD ? "LD_PRELOAD is set (deep binding is off by default then)" : false;
 
 function runNode(args, options = {}) {
   const result = spawnSync(process.execPath, args, { cwd: root, encoding: "utf8", timeout: 120_000, ...options });
@@ -30,7 +34,7 @@ function thrown(fn) {
   assert.fail("expected an exception");
 }
 
-describe("libraries bind to their own dependencies (RTLD_DEEPBIND)", { skip: !isGlibcLinux && "glibc only" }, () => {
+describe("libraries bind to their own dependencies (RTLD_DEEPBIND)", { skip: deepBindSkip }, () => {
   const roundTrip = path.join(__dirname, "helpers", "zlib-roundtrip.js");
 
   test("a 1 MB streaming deflate/inflate round trip through the system libz", () => {
@@ -86,6 +90,23 @@ describe("libraries bind to their own dependencies (RTLD_DEEPBIND)", { skip: !is
     assert.equal(runNode(["-e", script(", { deepBind: true }")], { env: env("0") }).stdout, systemBuild,
       "the argument wins over the environment");
     assert.equal(runNode(["-e", script(", {}")], { env: env("1") }).stdout, systemBuild);
+    system.close();
+  });
+
+  test("off by default when an LD_PRELOADed object replaces malloc", { skip: !opensslFixture && "no libcrypto.so.3" }, () => {
+    const preload = buildFixture("malloc-preload.c");
+    const script = (options) => `
+      const lib = require(${JSON.stringify(root)}).dlopen(${JSON.stringify(opensslFixture)}, ${JSON.stringify(versionDefinition)}${options});
+      process.stdout.write(lib.symbols.library_openssl_version(2));`;
+    const system = dlopen("libcrypto.so.3", { OpenSSL_version: { args: ["i32"], returns: "cstring" } });
+    const systemBuild = system.symbols.OpenSSL_version(2);
+    const env = { ...process.env, LD_PRELOAD: preload };
+    const byDefault = runNode(["-e", script("")], { env });
+    assert.equal(byDefault.status, 0, byDefault.stderr);
+    assert.notEqual(byDefault.stdout, systemBuild, "no deep binding under a malloc replacement");
+    assert.equal(runNode(["-e", script(", { deepBind: true }")], { env }).stdout, systemBuild, "unless asked for");
+    assert.equal(runNode(["-e", script("")], { env: { ...env, LD_PRELOAD: "/nonexistent-cffi-bun.so" } }).stdout, systemBuild,
+      "a preload that replaces nothing changes nothing");
     system.close();
   });
 

@@ -347,7 +347,7 @@ type LooseDefinitions<Fns> = { readonly [K in keyof Fns]: LooseDefinition<Fns[K]
  * symbols.strlen("hi");  // bigint
  * ```
  */
-export declare function dlopen<const Fns extends SymbolsShape<Fns>>(path: string | URL, symbols: Fns): Library<Fns>;
+export declare function dlopen<const Fns extends SymbolsShape<Fns>>(path: string | URL, symbols: Fns, options?: DlopenOptions | null): Library<Fns>;
 /**
  * The explicit form, `dlopen<LibSymbols>(path, {...})`, with a hand-written
  * type: its members are definitions (types spelled any way) or JS function
@@ -356,7 +356,20 @@ export declare function dlopen<const Fns extends SymbolsShape<Fns>>(path: string
 export declare function dlopen<Fns extends SymbolsShape<Fns> = never>(
   path: string | URL,
   symbols: NoInference<LooseDefinitions<Fns>>,
+  options?: DlopenOptions | null,
 ): Library<Fns>;
+
+/** dlopen's third argument (not in Bun). */
+export interface DlopenOptions {
+  /**
+   * glibc: whether the library binds to its own dependencies before the
+   * process's symbols (RTLD_DEEPBIND). The node binary exports its own zlib,
+   * OpenSSL, libuv...; without it, a system library would call those. Default:
+   * on, unless CFFI_BUN_DEEPBIND=0, a sanitizer runtime is loaded, or an
+   * LD_PRELOADed object replaces malloc. Ignored elsewhere.
+   */
+  readonly deepBind?: boolean;
+}
 
 /** Options of {@link cc}. */
 export interface CCOptions<Fns> {
@@ -496,7 +509,12 @@ export declare const write: {
   readonly intptr: (target: WriteTarget, value: number | bigint, byteOffset?: number) => void;
 };
 
-/** The address of a view's data (plus `byteOffset`). */
+/**
+ * The address of a view's data (plus `byteOffset`). The view is kept alive
+ * until the event loop turns (the 64 most recent), so
+ * `f(ptr(new TextEncoder().encode(s)))` is safe; keep a reference to it for
+ * anything longer.
+ */
 export declare function ptr(view: TypedArray | ArrayBufferLike | DataView, byteOffset?: number): Pointer;
 
 /**

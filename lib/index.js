@@ -44,6 +44,36 @@ function typeIdsOf(args) {
   }
 }
 
+// ptr() keeps its most recent targets alive until the event loop turns:
+// `f(ptr(new TextEncoder().encode(s)))` and `const p = ptr(tmp); ...; f(p)`
+// are everyday bun:ffi code, and under V8 a minor GC can collect the
+// temporary (and free the memory ptr() answered) before C reads it. The last
+// PTR_KEPT targets are held here until a setImmediate, scheduled by the first
+// ptr() after each release, lets them go (docs/api.md, "ptr() of a
+// temporary"). Held in JS because it is a plain array store here and two
+// Node-API calls per ptr() in the addon.
+const PTR_KEPT = 64; // a power of two
+const keptTargets = new Array(PTR_KEPT).fill(undefined);
+let keptCount = 0;
+let releaseScheduled = false;
+
+function releaseKeptTargets() {
+  releaseScheduled = false;
+  keptCount = 0;
+  keptTargets.fill(undefined);
+}
+
+function ptr(view, byteOffset) {
+  // One argument takes the addon's fast path; other counts go through as given.
+  const address = arguments.length === 1 ? native.ptr(view) : native.ptr(...arguments);
+  keptTargets[keptCount++ & (PTR_KEPT - 1)] = view;
+  if (!releaseScheduled) {
+    releaseScheduled = true;
+    setImmediate(releaseKeptTargets).unref();
+  }
+  return address;
+}
+
 let cFunctionCount = 0;
 // CFunction({ ptr, args, returns }) calls a function pointer (Bun's meaning).
 // The seed's spelling CFunction({ args, returns }, fn) makes a callback, the
@@ -233,7 +263,7 @@ module.exports = {
   cc,
   dlopen,
   linkSymbols,
-  ptr: native.ptr,
+  ptr,
   read: native.read,
   suffix,
   toArrayBuffer: native.toArrayBuffer,

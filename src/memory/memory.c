@@ -212,98 +212,15 @@ static napi_value write_entry(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* ptr() keeps its most recent targets alive until the event loop turns.
- * `f(ptr(new TextEncoder().encode(s)))` and `const p = ptr(tmp); ...; f(p)`
- * are everyday bun:ffi code, and under V8 a minor GC can collect the
- * temporary (and free the memory ptr() answered) before C reads it. The last
- * PTR_KEPT targets are held in a JS array until a setImmediate callback,
- * scheduled by the first ptr() after each release, empties it: a bounded
- * count, held for at most one turn of the loop (docs/api.md, "ptr()"). */
-#define PTR_KEPT 64
-
-typedef struct {
-  napi_env env;
-  napi_ref kept;       /* the array of recent targets */
-  napi_ref release_fn; /* empties it; given to setImmediate */
-  uint32_t count;      /* targets put in since the last release */
-  bool release_scheduled;
-} ptr_keepalive;
-
-static napi_value release_kept(napi_env env, napi_callback_info info) {
-  ptr_keepalive *k;
-  napi_value kept, zero;
-  napi_get_cb_info(env, info, NULL, NULL, NULL, (void **)&k);
-  k->release_scheduled = false;
-  k->count = 0;
-  if (napi_get_reference_value(env, k->kept, &kept) == napi_ok && kept &&
-      napi_create_uint32(env, 0, &zero) == napi_ok)
-    napi_set_named_property(env, kept, "length", zero);
-  return NULL;
-}
-
-/* setImmediate(release_kept), unref'd so that it never keeps the process
- * alive by itself. Where setImmediate is missing or fails, targets simply
- * rotate through the array. */
-static void schedule_release(napi_env env, ptr_keepalive *k) {
-  napi_value global, set_immediate, release, immediate, unref;
-  napi_valuetype t;
-  k->release_scheduled = true;
-  if (napi_get_global(env, &global) != napi_ok ||
-      napi_get_named_property(env, global, "setImmediate", &set_immediate) != napi_ok ||
-      napi_typeof(env, set_immediate, &t) != napi_ok || t != napi_function ||
-      napi_get_reference_value(env, k->release_fn, &release) != napi_ok || !release ||
-      napi_call_function(env, global, set_immediate, 1, &release, &immediate) != napi_ok) {
-    bool pending = false;
-    napi_is_exception_pending(env, &pending);
-    if (pending) napi_get_and_clear_last_exception(env, &global);
-    return;
-  }
-  if (napi_get_named_property(env, immediate, "unref", &unref) == napi_ok &&
-      napi_typeof(env, unref, &t) == napi_ok && t == napi_function)
-    napi_call_function(env, immediate, unref, 0, NULL, &global);
-}
-
-static inline void keep_target(napi_env env, ptr_keepalive *k, napi_value target) {
-  napi_value kept;
-  if (napi_get_reference_value(env, k->kept, &kept) != napi_ok || !kept) return;
-  napi_set_element(env, kept, k->count++ % PTR_KEPT, target);
-  if (CFFI_UNLIKELY(!k->release_scheduled)) schedule_release(env, k);
-}
-
-static void free_keepalive(void *data) {
-  ptr_keepalive *k = data;
-  napi_delete_reference(k->env, k->kept);
-  napi_delete_reference(k->env, k->release_fn);
-  free(k);
-}
-
-static ptr_keepalive *make_keepalive(napi_env env) {
-  ptr_keepalive *k = calloc(1, sizeof *k);
-  napi_value array, release;
-  if (!k) return NULL;
-  k->env = env;
-  if (napi_create_array_with_length(env, 0, &array) != napi_ok ||
-      napi_create_function(env, "cffiBunReleasePtrTargets", NAPI_AUTO_LENGTH, release_kept, k, &release) != napi_ok ||
-      napi_create_reference(env, array, 1, &k->kept) != napi_ok ||
-      napi_create_reference(env, release, 1, &k->release_fn) != napi_ok) {
-    free(k);
-    return NULL;
-  }
-  return k;
-}
-
 static napi_value ptr_entry(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
-  ptr_keepalive *k;
-  napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&k);
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   void *data;
   size_t length;
   /* The common case first: a TypedArray and no offset (no length needed). */
-  if (argc == 1 && napi_get_typedarray_info(env, argv[0], NULL, NULL, &data, NULL, NULL) == napi_ok && data) {
-    keep_target(env, k, argv[0]);
+  if (argc == 1 && napi_get_typedarray_info(env, argv[0], NULL, NULL, &data, NULL, NULL) == napi_ok && data)
     return cffi_address_to_js(env, (uintptr_t)data);
-  }
   if (argc < 1 || !cffi_view_info(env, argv[0], &data, &length)) {
     return cffi_throw_code(env, "TypeError", CFFI_ERR_INVALID_ARG_TYPE, "ptr() expects a TypedArray, ArrayBuffer or DataView, received %s",
                       argc < 1 ? "nothing" : cffi_value_kind(env, argv[0]));
@@ -316,7 +233,6 @@ static napi_value ptr_entry(napi_env env, napi_callback_info info) {
     return cffi_throw(env, "RangeError", "ptr(): byteOffset %lld is outside the %zu-byte view",
                       (long long)offset, length);
   }
-  keep_target(env, k, argv[0]);
   return cffi_address_to_js(env, (uintptr_t)data + (uint64_t)offset);
 }
 
@@ -452,10 +368,7 @@ static napi_value accessor_object(napi_env env, const napi_callback *entries, na
 napi_value cffi_make_memory_exports(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "read", accessor_object(env, read_entries, NULL));
   napi_set_named_property(env, exports, "write", accessor_object(env, NULL, write_entry));
-  ptr_keepalive *keepalive = make_keepalive(env);
-  if (!keepalive) return cffi_throw(env, "RangeError", "cffi-bun: out of memory");
-  napi_add_env_cleanup_hook(env, free_keepalive, keepalive);
-  cffi_set_function(env, exports, "ptr", ptr_entry, keepalive);
+  cffi_set_function(env, exports, "ptr", ptr_entry, NULL);
   cffi_set_function(env, exports, "toArrayBuffer", to_array_buffer_entry, NULL);
   cffi_set_function(env, exports, "toBuffer", to_buffer_entry, NULL);
   cffi_set_function(env, exports, "cstringAt", cstring_at_entry, NULL);

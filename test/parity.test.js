@@ -298,6 +298,14 @@ describe("error codes, as Bun sets them", () => {
 });
 
 describe("messages Bun's tests match on", () => {
+  test("buffer is not a return type, in Bun's words", () => {
+    for (const returns of ["buffer", 20]) {
+      assert.throws(() => dlopen("libc.so.6", { abs: { args: ["ptr"], returns } }),
+        { name: "TypeError", message: /^Cannot return a buffer to JavaScript \(since byteLength and byteOffset are unknown\): symbol "abs"/ });
+      assert.throws(() => new JSCallback(() => {}, { returns }), /byteLength and byteOffset are unknown/);
+    }
+  });
+
   test("a symbol definition that is not an object says Expected an object", () => {
     for (const definition of [5, "i32", true, null]) {
       for (const fn of [() => dlopen("libc.so.6", { abs: definition }), () => linkSymbols({ abs: definition }), () => viewSource({ abs: definition })]) {

@@ -70,7 +70,21 @@ function bunSpawnSync(options, more) {
   return { exitCode: result.status ?? 1, success: result.status === 0, stdout: result.stdout || Buffer.alloc(0), stderr: result.stderr || Buffer.alloc(0) };
 }
 
+// Bun.which(name): the first executable of that name on PATH, or null.
+function which(name) {
+  const fs = require("node:fs");
+  for (const dir of (process.env.PATH || "").split(path.delimiter)) {
+    const candidate = path.join(dir, name);
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      return candidate;
+    } catch {}
+  }
+  return null;
+}
+
 globalThis.Bun = {
+  which,
   version: `cffi-bun on Node ${process.version}`,
   FFI: require("../.."),
   gc: () => global.gc?.(),

@@ -582,7 +582,8 @@ const cffi_type_info cffi_types[CFFI_TYPE_COUNT] = {
     [CFFI_FUNCTION] = {"function", "void*", "a function pointer: a number, BigInt, null or JSCallback", &ffi_type_pointer, CFFI_CLASS_INT, true, true, to_c_pointer, cffi_address_to_js},
     [CFFI_NAPI_ENV] = {"napi_env", "napi_env", "nothing (the current env is passed)", &ffi_type_pointer, CFFI_CLASS_INT, true, false, to_c_napi_env, NULL},
     [CFFI_NAPI_VALUE] = {"napi_value", "napi_value", "any value", &ffi_type_pointer, CFFI_CLASS_INT, true, true, to_c_napi_value, to_js_napi_value},
-    [CFFI_BUFFER] = {"buffer", "void*", "a TypedArray or DataView", &ffi_type_pointer, CFFI_CLASS_INT, true, true, to_c_buffer, cffi_address_to_js},
+    /* Not a return type, as in Bun: a returned pointer has no length. */
+    [CFFI_BUFFER] = {"buffer", "void*", "a TypedArray or DataView", &ffi_type_pointer, CFFI_CLASS_INT, true, false, to_c_buffer, cffi_address_to_js},
     [CFFI_BUFFER_LENGTH] = {"buffer_length", "size_t", "a TypedArray, DataView or ArrayBuffer", &ffi_type_uint64, CFFI_CLASS_INT, true, true, to_c_buffer_length, to_js_u64_fast},
 };
 
@@ -776,6 +777,12 @@ bool cffi_parse_signature_parts(napi_env env, napi_value args, napi_value return
   if (!is_nullish(env, returns)) {
     cffi_type_id id;
     if (!cffi_type_from_value(env, returns, symbol, -1, &id)) return false;
+    if (id == CFFI_BUFFER) {
+      cffi_throw(env, "TypeError",
+                 "Cannot return a buffer to JavaScript (since byteLength and byteOffset are unknown): symbol \"%s\" "
+                 "may return \"ptr\" and wrap it with toArrayBuffer(ptr, 0, length)", symbol);
+      return false;
+    }
     if (!cffi_types[id].valid_return) {
       cffi_throw(env, "TypeError", "%s is not a valid return type (symbol \"%s\")", cffi_types[id].name,
                  symbol);

@@ -252,9 +252,13 @@ function image(type, value) {
       throw new Refused(); // numbers would be dereferenced by C: never generated
     }
     if (ArrayBuffer.isView(value)) return BigInt(ptr(value) ?? 0); // an empty view may have no memory: NULL
-    if (kind === "bigint") return u64(value);
+    // Integers in [-2^63, 2^64); negative ones as two's complement, as in Bun.
+    if (kind === "bigint") {
+      if (value >= -(2n ** 63n) && value < 2n ** 64n) return BigInt.asUintN(64, value);
+      throw new Refused();
+    }
     if (kind === "number") {
-      if (value >= 0 && value < 2 ** 64 && Number.isInteger(value)) return BigInt(value);
+      if (value >= -(2 ** 63) && value < 2 ** 64 && Number.isInteger(value)) return BigInt.asUintN(64, BigInt(value));
       throw new Refused();
     }
     throw new Refused();

@@ -16,7 +16,10 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 #   libffi-dev, pkg-config        libffi headers and library, found through pkg-config
 #   libsqlite3-dev                the system SQLite used by the demo and tests (libsqlite3.so)
 #   tcc, libtcc-dev               TinyCC for cc() / generated wrappers
-PACKAGES=(build-essential python3 libffi-dev pkg-config libsqlite3-dev tcc libtcc-dev)
+#   zlib1g                        the system libz (libz.so.1) of test/parity.test.js's round trip
+#                                 (its OpenSSL test needs libcrypto.so.3 at run time only, and
+#                                 skips without it: no headers are needed for either)
+PACKAGES=(build-essential python3 libffi-dev pkg-config libsqlite3-dev tcc libtcc-dev zlib1g)
 
 log() { printf 'setup: %s\n' "$*"; }
 

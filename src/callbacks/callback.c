@@ -29,8 +29,8 @@
  * that keeps one (atexit/on_exit, a worker's callback called after the
  * worker exited, by a later thread with the same id) gets the zero value
  * without touching JS. Those stay allocated (C may still call them); the
- * quarantine moves to a process-wide one (stubs released, so nothing
- * refers to the env's state) and the registry is freed with the state.
+ * quarantine's callbacks that no thread is inside are freed, with the
+ * registry and the state, once Node deletes the env.
  *
  * Exceptions never unwind through C: C gets the return type's zero, and the
  * first exception is kept and rethrown by the FFI call that returns to JS
@@ -50,8 +50,8 @@
 
 #include "../cffi.h"
 
-/* How many closed threadsafe callbacks an env (and, after envs end, the
- * process) keeps before freeing the oldest. */
+/* How many closed threadsafe callbacks an env keeps before freeing the
+ * oldest. */
 #define CLOSED_CALLBACK_QUARANTINE 256
 
 struct cffi_callback {
@@ -513,18 +513,6 @@ static void quarantine(cffi_callback *cb) {
   }
 }
 
-/* After the env's end, its quarantine's callbacks (stubs released, state
- * forgotten) wait here for CLOSED_CALLBACK_QUARANTINE newer ones, from any
- * env. Lock-free: several workers may end at once. */
-static _Atomic(cffi_callback *) orphaned_callbacks[CLOSED_CALLBACK_QUARANTINE];
-static atomic_uint next_orphan;
-
-static void orphan(cffi_callback *cb) {
-  const unsigned slot = atomic_fetch_add(&next_orphan, 1) % CLOSED_CALLBACK_QUARANTINE;
-  cffi_callback *oldest = atomic_exchange(&orphaned_callbacks[slot], cb);
-  if (oldest && atomic_load(&oldest->foreign_inside) == 0) free_callback(oldest);
-}
-
 /* Frees every callback buried in this env, once no FFI call is on the
  * stack (C that called a buried callback may still be running otherwise). */
 static void empty_graveyard(cffi_env_state *state) {
@@ -667,14 +655,18 @@ void cffi_callbacks_detach(cffi_env_state *state) {
   cffi_callbacks *registry = state->callbacks;
   if (!registry) return;
   empty_graveyard(state);
+  /* Its threads have stopped and so has the threadsafe function: the
+   * quarantine ends early. (Keeping it for later envs cost RSS: the
+   * memory of 256 callbacks per worker, freed by other threads later,
+   * grew the process by ~70 KB per worker.) */
   for (uint32_t i = 0; i < CLOSED_CALLBACK_QUARANTINE; i++) {
     cffi_callback *cb = registry->quarantine[i];
     if (!cb) continue;
-    release_stub(cb);
-    cb->state = NULL;
-    orphan(cb);
+    cb->left_quarantine = true;
+    free_if_unreachable(cb);
   }
   /* Open callbacks stay: C may still call them (they answer 0). */
+  CFFI_DEBUG("env ended: %u open JSCallbacks stay, the quarantine is freed", registry->open.count);
   free(registry->open.slots);
   free(registry);
   state->callbacks = NULL;
@@ -740,40 +732,53 @@ static bool make_closure(napi_env env, cffi_callback *cb) {
   return true;
 }
 
-static void free_signature(napi_env env, void *data, void *hint) {
-  (void)env, (void)hint;
-  free(data);
-}
+/* The parsed part of a signature: what parsing fills and creation copies. */
+#define PARSED_SIGNATURE_SIZE offsetof(cffi_signature, cif)
 
-/* callbackSignature(definition, args, returns, abi) -> an external holding
- * the parsed signature. The shim reads the definition's properties (cheap in
- * JS, about a thousand instructions each through Node-API) and keeps the
- * result for as long as the definition lives and its properties are the
- * same, so a definition reused for many callbacks is parsed once. The
- * definition itself is passed for its type check. */
+/* callbackSignature(definition, args, returns, abi) -> an ArrayBuffer
+ * holding the parsed signature. The shim reads the definition's properties
+ * (cheap in JS, about a thousand instructions each through Node-API) and
+ * keeps the result for as long as the definition lives and its properties
+ * are the same, so a definition reused for many callbacks is parsed once.
+ * An ArrayBuffer, not an external: V8 frees it with the buffer and counts
+ * it towards its heap, where an external's malloc waits for a finaliser
+ * that a synchronous loop never lets run (200k fresh definitions grew RSS
+ * by 185 MB). The definition itself is passed for its type check. */
 static napi_value callback_signature(napi_env env, napi_callback_info info) {
   size_t argc = 4;
-  napi_value argv[4], external;
+  napi_value argv[4], buffer;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 1 || !cffi_check_definition(env, argv[0], "JSCallback")) return NULL;
   if (argc < 4) return cffi_throw(env, "TypeError", "JSCallback expects a definition");
-  cffi_signature *sig = malloc(sizeof *sig);
-  if (!sig) return cffi_throw(env, "RangeError", "JSCallback: out of memory");
-  if (!cffi_parse_signature_parts(env, argv[1], argv[2], argv[3], "JSCallback", sig)) goto fail;
+  cffi_signature sig;
+  if (!cffi_parse_signature_parts(env, argv[1], argv[2], argv[3], "JSCallback", &sig)) return NULL;
+  for (unsigned i = 0; i < sig.nargs; i++) {
+    if (sig.args[i] == CFFI_NAPI_ENV)
+      return cffi_throw(env, "TypeError", "JSCallback: napi_env is not a valid callback argument type (args[%u])", i);
+  }
+  void *data;
+  if (napi_create_arraybuffer(env, PARSED_SIGNATURE_SIZE, &data, &buffer) != napi_ok)
+    return cffi_throw(env, "RangeError", "JSCallback: out of memory");
+  memcpy(data, &sig, PARSED_SIGNATURE_SIZE);
+  return buffer;
+}
+
+/* A buffer from callbackSignature, checked: the raw exports are reachable
+ * (require of the .node file), so its bytes are not trusted. */
+static const cffi_signature *signature_in(napi_env env, napi_value value) {
+  void *data;
+  size_t length;
+  if (napi_get_arraybuffer_info(env, value, &data, &length) != napi_ok || length != PARSED_SIGNATURE_SIZE)
+    return NULL;
+  const cffi_signature *sig = data;
+  if (sig->nargs > CFFI_MAX_ARGS || sig->required > sig->nargs || sig->returns >= CFFI_TYPE_COUNT ||
+      !cffi_types[sig->returns].valid_return)
+    return NULL;
   for (unsigned i = 0; i < sig->nargs; i++) {
-    if (sig->args[i] == CFFI_NAPI_ENV) {
-      cffi_throw(env, "TypeError", "JSCallback: napi_env is not a valid callback argument type (args[%u])", i);
-      goto fail;
-    }
+    if (sig->args[i] >= CFFI_TYPE_COUNT || !cffi_types[sig->args[i]].valid_arg || sig->args[i] == CFFI_NAPI_ENV)
+      return NULL;
   }
-  if (napi_create_external(env, sig, free_signature, NULL, &external) != napi_ok) {
-    cffi_throw(env, "RangeError", "JSCallback: out of memory");
-    goto fail;
-  }
-  return external;
-fail:
-  free(sig);
-  return NULL;
+  return sig;
 }
 
 /* callbackCreate(fn, signature, threadsafe) -> the callback's C address,
@@ -790,7 +795,7 @@ static napi_value callback_create(napi_env env, napi_callback_info info) {
   if (fn_type != napi_function)
     return cffi_throw(env, "TypeError", "JSCallback expects a function, received %s",
                       argc >= 1 ? cffi_value_kind(env, argv[0]) : "nothing");
-  if (argc < 3 || napi_get_value_external(env, argv[1], (void **)&sig) != napi_ok)
+  if (argc < 3 || !(sig = signature_in(env, argv[1])))
     return cffi_throw(env, "TypeError", "JSCallback: not a signature from callbackSignature");
 
   /* malloc and memset: glibc's calloc skips its per-thread cache. Only the
@@ -798,7 +803,7 @@ static napi_value callback_create(napi_env env, napi_callback_info info) {
   cffi_callback *cb = malloc(sizeof *cb);
   if (!cb) return cffi_throw(env, "RangeError", "JSCallback: out of memory");
   memset(cb, 0, offsetof(cffi_callback, sig));
-  memcpy(&cb->sig, sig, offsetof(cffi_signature, cif));
+  memcpy(&cb->sig, sig, PARSED_SIGNATURE_SIZE);
   bool threadsafe = false;
   napi_get_value_bool(env, argv[2], &threadsafe);
   cb->threadsafe = threadsafe;

@@ -424,6 +424,31 @@ describe("JSCallback: a cstring callback returning a number or BigInt", () => {
   }
 });
 
+test("callbackCreate checks the parsed signature it is given (the raw exports are reachable)", () => {
+  const native = require("../lib/native.js");
+  const good = native.callbackSignature({}, [5], 5, undefined);
+  assert.ok(good instanceof ArrayBuffer);
+  const forged = (edit) => {
+    const copy = good.slice(0);
+    edit(new Uint8Array(copy));
+    return copy;
+  };
+  for (const bad of [
+    forged((b) => (b[0] = 200)),              // nargs beyond the limit
+    forged((b) => (b[1] = 99)),               // no such return type
+    forged((b) => (b[2] = 13)),               // void as an argument
+    good.slice(0, 8),                          // wrong size
+    new Uint8Array(good.byteLength),           // not an ArrayBuffer
+  ]) {
+    assert.throws(() => native.callbackCreate(() => 0, bad, false), {
+      name: "TypeError",
+      message: "JSCallback: not a signature from callbackSignature",
+    });
+  }
+  const address = native.callbackCreate(() => 0, good, false);
+  native.callbackClose(address);
+});
+
 describe("JSCallback: a result of the wrong kind gives C the type's zero", () => {
   const BAD = {
     i8: ["abc", {}, undefined, [], () => 1],

@@ -117,11 +117,21 @@ class CString extends String {
   }
 }
 
-// Parsed callback signatures, per definition object, for as long as it lives
-// and its properties are the ones parsed: a definition reused for many
-// callbacks is read once through Node-API. The properties are read here,
-// where it is far cheaper than through Node-API.
-const parsedSignatures = new WeakMap();
+// Parsed callback signatures of the RECENT_DEFINITIONS definition objects
+// used last, while their properties are the ones parsed: a definition reused
+// for many callbacks is read once through Node-API. The properties are read
+// here, where it is far cheaper than through Node-API. A few strong entries,
+// not a WeakMap: a WeakMap's entries outlive their dead keys until a full GC,
+// so a loop making a fresh definition per callback grew the heap by ~30 MB
+// per 200k before V8 collected them.
+const RECENT_DEFINITIONS = 8;
+const parsedSignatures = [];
+let nextParsed = 0;
+
+function parsedFor(def) {
+  for (let i = 0; i < parsedSignatures.length; i++) if (parsedSignatures[i].def === def) return parsedSignatures[i];
+  return undefined;
+}
 
 function sameElements(copy, args) {
   if (copy === null) return !Array.isArray(args);
@@ -133,7 +143,7 @@ function sameElements(copy, args) {
 function signatureOf(def) {
   if (def === null || (typeof def !== "object" && typeof def !== "function")) return native.callbackSignature(def);
   const { args, returns, abi } = def;
-  const parsed = parsedSignatures.get(def);
+  const parsed = parsedFor(def);
   if (parsed && parsed.args === args && parsed.returns === returns && parsed.abi === abi) {
     try {
       if (sameElements(parsed.copy, args)) return parsed.signature;
@@ -151,7 +161,15 @@ function signatureOf(def) {
     cacheable = false; // a revoked Proxy, a throwing getter: the addon reports it
   }
   const signature = native.callbackSignature(def, typeIdsOf(copy ?? args), typeId(returns), abi);
-  if (cacheable) parsedSignatures.set(def, { args, copy, returns, abi, signature });
+  if (cacheable) {
+    const entry = { def, args, copy, returns, abi, signature };
+    const old = parsedFor(def);
+    if (old) parsedSignatures[parsedSignatures.indexOf(old)] = entry;
+    else {
+      parsedSignatures[nextParsed] = entry;
+      nextParsed = (nextParsed + 1) % RECENT_DEFINITIONS;
+    }
+  }
   return signature;
 }
 

@@ -30,13 +30,26 @@ static napi_value last_error_entry(napi_env env, napi_callback_info info) {
 }
 #endif
 
+/* Node deletes an env (a worker's, or the main one at a normal exit) after
+ * its cleanup hooks and every finaliser of its objects and threadsafe
+ * functions have run, so nothing of this env reads the state any more. */
+static void env_deleted(napi_env env, void *data, void *hint) {
+  (void)env, (void)hint;
+  cffi_env_state *state = data;
+  cffi_callbacks_detach(state);
+  free(state);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   cffi_env_state *state = calloc(1, sizeof *state);
   if (!state) return cffi_throw(env, "RangeError", "cffi-bun: out of memory");
   state->env = env;
-  /* No finalizer: see cffi_env_state. */
-  napi_set_instance_data(env, state, NULL, NULL);
+  if (napi_set_instance_data(env, state, env_deleted, NULL) != napi_ok) {
+    free(state);
+    return cffi_throw(env, "Error", "cffi-bun: could not attach the addon's state to this env");
+  }
   cffi_stubs_attach(env, state);
+  if (!cffi_callbacks_attach(env, state)) return NULL;
   cffi_set_forced_engine(getenv("CFFI_BUN_ENGINE"));
   cffi_debug_init();
   napi_set_named_property(env, exports, "FFIType", cffi_make_ffitype_object(env));

@@ -89,16 +89,12 @@ typedef enum { CFFI_ENGINE_REGISTERS, CFFI_ENGINE_LIBFFI } cffi_engine;
 typedef struct cffi_callback cffi_callback;
 
 /* Per-env state (Node-API instance data), reachable from every bound
- * function and callback without an N-API call. Lives as long as the
- * process: foreign threads may consult callbacks after the env is gone. */
-/* How many closed threadsafe callbacks an env keeps before freeing the
- * oldest (see src/callbacks/callback.c). */
-#define CFFI_CLOSED_CALLBACK_QUARANTINE 256
-
+ * function and callback without an N-API call. Freed when Node deletes the
+ * env, after every finaliser of its functions has run (src/addon.c);
+ * nothing that can outlive the env (a callback C still holds, a foreign
+ * thread) reads it. */
 typedef struct cffi_env_state {
   napi_env env;
-  cffi_callback *closed_callbacks[CFFI_CLOSED_CALLBACK_QUARANTINE];
-  uint32_t next_closed_callback;
   uint32_t call_depth;          /* FFI calls in progress on the JS thread */
   int last_errno;               /* errno right after the latest FFI call */
 #ifdef _WIN32
@@ -118,8 +114,7 @@ typedef struct cffi_env_state {
   uint32_t js_callback_depth;   /* call_depth of the innermost callback running JS; 0: none */
   struct cffi_stub_slot *free_stubs; /* src/platform/stubs.c: entry stubs free for reuse */
   bool stubs_orphaned;          /* src/platform/stubs.c: the env has ended; released stubs go to later envs */
-  struct callback_table *open_callbacks; /* src/callbacks/callback.c: open JSCallbacks by address */
-  cffi_callback *graveyard;     /* src/callbacks/callback.c: closed by their own call, freed later */
+  struct cffi_callbacks *callbacks; /* src/callbacks/callback.c: the env's JSCallbacks */
 } cffi_env_state;
 
 /* A signature parsed from { args, returns } and prepared once. */
@@ -235,6 +230,11 @@ void cffi_set_forced_engine(const char *name);
 
 /* callback.c */
 void cffi_make_callback_exports(napi_env env, napi_value exports);
+/* At module init: the env's callback registry and its teardown (false with
+ * an exception pending). At the env's deletion: frees the registry; the
+ * callbacks C may still call stay allocated and answer 0. */
+bool cffi_callbacks_attach(napi_env env, cffi_env_state *state);
+void cffi_callbacks_detach(cffi_env_state *state);
 /* Called by the register closure entry with the spilled argument registers
  * (laid out as sig->dest indexes them); returns the result's image. */
 uint64_t cffi_callback_from_registers(cffi_callback *cb, const uint64_t *registers);

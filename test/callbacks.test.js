@@ -393,6 +393,62 @@ describe("JSCallback: every type as argument and result", () => {
   });
 });
 
+describe("JSCallback: a cstring callback returning a number or BigInt", () => {
+  // It is not an address to copy a string from: C gets NULL and the
+  // TypeError reaches JS like the callback's own exception would.
+  for (const value of [42, 1, 5n, -1, 0, 2 ** 40]) {
+    test(`${typeof value} ${value}: C gets NULL, the FFI call throws a TypeError`, () => {
+      let ran = 0;
+      const cb = new JSCallback(() => {
+        ran++;
+        return value;
+      }, { args: ["cstring"], returns: "cstring" });
+      try {
+        assert.throws(() => C.call_cstring(cb, "in"), {
+          name: "TypeError",
+          message: `JSCallback returning cstring expects a string or null as its result, received ${typeof value === "bigint" ? "a BigInt" : "a number"}`,
+        });
+        assert.equal(ran, 1);
+        assert.equal(C.last_result_bits(), 0n);
+        // Nothing is left pending.
+        const ok = new JSCallback((s) => s + "!", { args: ["cstring"], returns: "cstring" });
+        try {
+          assert.equal(C.call_cstring(ok, "in"), "in!");
+        } finally {
+          ok.close();
+        }
+      } finally {
+        cb.close();
+      }
+    });
+  }
+});
+
+test("callbackCreate checks the parsed signature it is given (the raw exports are reachable)", () => {
+  const native = require("../lib/native.js");
+  const good = native.callbackSignature({}, [5], 5, undefined);
+  assert.ok(good instanceof ArrayBuffer);
+  const forged = (edit) => {
+    const copy = good.slice(0);
+    edit(new Uint8Array(copy));
+    return copy;
+  };
+  for (const bad of [
+    forged((b) => (b[0] = 200)),              // nargs beyond the limit
+    forged((b) => (b[1] = 99)),               // no such return type
+    forged((b) => (b[2] = 13)),               // void as an argument
+    good.slice(0, 8),                          // wrong size
+    new Uint8Array(good.byteLength),           // not an ArrayBuffer
+  ]) {
+    assert.throws(() => native.callbackCreate(() => 0, bad, false), {
+      name: "TypeError",
+      message: "JSCallback: not a signature from callbackSignature",
+    });
+  }
+  const address = native.callbackCreate(() => 0, good, false);
+  native.callbackClose(address);
+});
+
 describe("JSCallback: a result of the wrong kind gives C the type's zero", () => {
   const BAD = {
     i8: ["abc", {}, undefined, [], () => 1],
@@ -409,7 +465,7 @@ describe("JSCallback: a result of the wrong kind gives C the type's zero", () =>
     f32: [{}, "1.5", undefined, Symbol("s")],
     f64: [{}, "1.5", undefined, [], () => 1],
     ptr: [{}, "abc", true, -1.5, 1.5, NaN, -(2 ** 64)], // -1 is a pointer value (test/parity.test.js)
-    cstring: [{}, true, -1],
+    cstring: [{}, true], // numbers: see "a cstring callback returning a number"
   };
   const ZERO = { i64: 0n, u64: 0n, ptr: null, cstring: null };
 
@@ -608,7 +664,7 @@ describe("JSCallback: exceptions", () => {
     }
   });
 
-  test("C carries on after the throw; the first error is the one rethrown", () => {
+  test("C carries on after the throw; JS does not run again until the FFI call returns (Bun)", () => {
     const first = new Error("first");
     let calls = 0;
     const cb = new JSCallback((x) => {
@@ -618,9 +674,13 @@ describe("JSCallback: exceptions", () => {
       return x;
     }, I32);
     try {
+      // call_twice_add calls cb twice: the second call gives C 0 without JS.
       assert.throws(() => C.call_twice_add(cb, 1), (e) => e === first);
+      assert.equal(calls, 1);
+      assert.throws(() => C.call_twice_add(cb, 1), /second/);
       assert.equal(calls, 2);
       assert.equal(C.call_twice_add(cb, 1), 3);
+      assert.equal(calls, 4);
     } finally {
       cb.close();
     }
@@ -678,7 +738,7 @@ describe("JSCallback: exceptions", () => {
     }
   });
 
-  test("a qsort comparator that throws: qsort finishes, the error reaches JS", () => {
+  test("a qsort comparator that throws: qsort finishes, its JS runs no more, the error reaches JS (Bun: 1 call)", () => {
     const libc = dlopen("libc.so.6", { qsort: { args: ["ptr", "u64", "u64", "function"], returns: "void" } });
     const data = Int32Array.from({ length: 1000 }, (_, i) => (i * 7919) % 1000);
     let calls = 0;
@@ -689,7 +749,12 @@ describe("JSCallback: exceptions", () => {
     }, { args: ["ptr", "ptr"], returns: "i32" });
     try {
       assert.throws(() => libc.symbols.qsort(data, data.length, 4, cmp), (e) => e === error);
-      assert.ok(calls > 10);
+      assert.equal(calls, 10);
+      // The next native call runs the comparator again.
+      calls = 100;
+      libc.symbols.qsort(data, data.length, 4, cmp);
+      assert.ok(calls > 1000);
+      for (let i = 1; i < data.length; i++) assert.ok(data[i - 1] <= data[i]);
     } finally {
       cmp.close();
       libc.close();

@@ -216,9 +216,7 @@ test("NaNs of any payload come back as NaN (f64/f32 returns, callback arguments,
 });
 
 // Bun 1.4.5 delivers the invocations a foreign thread queued before close().
-// That is the callbacks' side (issue 14 item 3), not cc()'s: marked todo
-// here until it lands; it turns into an ordinary test by removing `todo`.
-test("close() of a threadsafe callback with invocations still queued delivers them", { todo: "callbacks: deliver queued calls after close()" }, () => {
+test("close() of a threadsafe callback with invocations still queued delivers them", () => {
   const r = runScript(`
     const { symbols } = ffi.cc({ source: ${JSON.stringify(THREAD_SOURCE)}, symbols: { enqueue_n: { args: ["ptr", "int"], returns: "int" } } });
     let count = 0;

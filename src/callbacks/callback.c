@@ -11,23 +11,48 @@
  * callback frees the closure at once (or when its running frame returns);
  * calling it later is the caller's use-after-free, as in C. A threadsafe
  * callback may still be called by threads that raced with close(): after
- * close() it answers every call with the zero value without touching JS,
- * and its memory is kept in a per-env quarantine until Node has finalised
- * its threadsafe function (no queued call can reach it), no foreign thread
- * is inside it, and CFFI_CLOSED_CALLBACK_QUARANTINE newer ones have been
- * closed. A thread that calls a closed pointer long after that is the
- * caller's use-after-free.
+ * close() it answers every new call with the zero value without touching
+ * JS. Calls a foreign thread queued before close() still run (as in Bun
+ * 1.4.5): close() keeps the JS function until the last of them has run.
+ * Its memory is then kept in a per-env quarantine until no foreign thread
+ * is inside it and CLOSED_CALLBACK_QUARANTINE newer ones have been closed.
+ * A thread that calls a closed pointer long after that is the caller's
+ * use-after-free.
+ *
+ * Calls from foreign threads travel through one Node-API threadsafe
+ * function per env, made with the env's first threadsafe callback: a
+ * threadsafe function per callback would cost each callback a libuv
+ * handle that Node frees only when the event loop next turns (a loop that
+ * creates and closes callbacks grew by ~3 KB each).
+ *
+ * The env's end: its cleanup hook marks every open callback closed, so C
+ * that keeps one (atexit/on_exit, a worker's callback called after the
+ * worker exited, by a later thread with the same id) gets the zero value
+ * without touching JS. Those stay allocated (C may still call them); the
+ * quarantine's callbacks that no thread is inside are freed, with the
+ * registry and the state, once Node deletes the env.
  *
  * Exceptions never unwind through C: C gets the return type's zero, and the
  * first exception is kept and rethrown by the FFI call that returns to JS
- * (src/calls/call.c). With no FFI call on the stack, or for a call that came from
- * another thread, it is reported like any uncaught exception.
+ * (src/calls/call.c). Until then no JSCallback of the env runs JS: C gets
+ * the zero value (as in Bun, where JavaScriptCore runs no JS while an
+ * exception is pending; qsort calls a throwing comparator's JS once). With
+ * no FFI call on the stack, or for a call that came from another thread,
+ * it is reported like any uncaught exception.
+ *
+ * Not guarded: C calling a JSCallback from a signal handler. Nothing cheap
+ * tells a handler's frame from C's own, and neither V8 nor the threadsafe
+ * queue (a mutex) may be entered there; docs/callbacks.md says so.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../cffi.h"
+
+/* How many closed threadsafe callbacks an env keeps before freeing the
+ * oldest. */
+#define CLOSED_CALLBACK_QUARANTINE 256
 
 struct cffi_callback {
   cffi_env_state *state;
@@ -39,9 +64,10 @@ struct cffi_callback {
   atomic_bool closed;
   atomic_int enqueuing;       /* foreign threads inside napi_call_threadsafe_function */
   atomic_int foreign_inside;  /* foreign threads anywhere inside closure_entry */
-  bool tsfn_finalized;        /* Node has drained and finalised the threadsafe function */
-  bool left_quarantine;       /* closed, and CFFI_CLOSED_CALLBACK_QUARANTINE newer ones too */
-  napi_threadsafe_function tsfn;
+  atomic_int queued;          /* calls from foreign threads queued and not yet run */
+  bool close_deferred;        /* closed with calls queued: the last one finishes close() */
+  bool left_quarantine;       /* closed, and CLOSED_CALLBACK_QUARANTINE newer ones too */
+  napi_threadsafe_function tsfn; /* the env's (see foreign_calls) */
   cffi_thread_id js_thread;
   char *returned_string;      /* keeps a cstring result alive until the next call */
   uint32_t running;           /* calls of it in progress on the JS thread */
@@ -79,12 +105,42 @@ static uint64_t read_arg_image(uint8_t type, const void *arg) {
 /* A cstring result must outlive the JS call that produced it. On the JS
  * thread it lives in the callback until its next call; for a call from
  * another thread (or from a callback that closed itself), in the calling
- * thread's slot until that thread's next such result. */
+ * thread's slot until that thread's next such result, or its exit (a
+ * thread-specific key's destructor; Windows keeps the last one). */
+#ifdef _WIN32
 static CFFI_THREAD_LOCAL char *thread_result_string;
 
 static void keep_for_this_thread(char *string) {
   free(thread_result_string);
   thread_result_string = string;
+}
+#else
+static pthread_key_t result_string_key;
+static pthread_once_t result_string_once = PTHREAD_ONCE_INIT;
+static bool result_string_key_made;
+
+static void make_result_string_key(void) {
+  result_string_key_made = pthread_key_create(&result_string_key, free) == 0;
+}
+
+static void keep_for_this_thread(char *string) {
+  pthread_once(&result_string_once, make_result_string_key);
+  if (!result_string_key_made) return; /* no key: C gets the string, which is leaked */
+  free(pthread_getspecific(result_string_key));
+  pthread_setspecific(result_string_key, string);
+}
+#endif
+
+/* A number or BigInt returned for a cstring is not an address to copy a
+ * string from: a TypeError, pending, reported like the function's own. */
+static bool cstring_result_kind_ok(napi_env env, napi_value result) {
+  napi_valuetype kind = napi_undefined;
+  napi_typeof(env, result, &kind);
+  if (kind != napi_number && kind != napi_bigint) return true;
+  cffi_throw(env, "TypeError",
+             "JSCallback returning cstring expects a string or null as its result, received %s",
+             cffi_value_kind(env, result));
+  return false;
 }
 
 /* Runs the JS function with C arguments (register images); returns the
@@ -120,6 +176,10 @@ static uint64_t run_js(napi_env env, cffi_callback *cb, const uint64_t *args, bo
     return 0;
   }
   if (sig->returns == CFFI_VOID) return 0;
+  if (sig->returns == CFFI_CSTRING && !cstring_result_kind_ok(env, result)) {
+    *threw = true;
+    return 0;
+  }
   /* The commonest results with the one Node-API call they need; every
    * other case through the type table (same images). */
   int32_t small;
@@ -222,6 +282,8 @@ bool cffi_callbacks_cleanup(napi_env env, cffi_env_state *state) {
 static uint64_t call_on_js_thread(cffi_callback *cb, const uint64_t *args) {
   cffi_env_state *state = cb->state;
   napi_env env = state->env;
+  /* A callback threw and its FFI call has not returned to JS yet. */
+  if (CFFI_UNLIKELY(state->pending_exception != NULL)) return 0;
   const uint32_t depth = state->call_depth;
   const bool kept = depth != 0 && state->js_callback_depth != depth && state->env_calls == 0 &&
                     (state->kept_scope_depth == depth || !state->kept_scope);
@@ -259,26 +321,48 @@ static uint64_t call_on_js_thread(cffi_callback *cb, const uint64_t *args) {
   return raw;
 }
 
+/* The env's callbacks: open ones by address, closed threadsafe ones in
+ * quarantine, self-closed ones in the graveyard, and the threadsafe
+ * function every foreign thread's call travels through. Touched only on
+ * the env's JS thread. */
+typedef struct callback_table {
+  cffi_callback **slots;
+  uint32_t capacity; /* a power of two, or 0 */
+  uint32_t count;
+} callback_table;
+
+typedef struct cffi_callbacks {
+  callback_table open;
+  cffi_callback *quarantine[CLOSED_CALLBACK_QUARANTINE];
+  uint32_t next_quarantined;
+  cffi_callback *graveyard;                /* see bury */
+  napi_threadsafe_function foreign_calls;  /* made with the first threadsafe callback */
+} cffi_callbacks;
+
 static void free_foreign_call(foreign_call *call) {
   for (unsigned i = 0; i < call->cb->sig.nargs; i++) free(call->strings[i]);
   free(call);
 }
 
+static void finish_close(napi_env env, cffi_callback *cb);
+
 /* The threadsafe function's dispatcher: runs on the JS thread (env set), or
- * with env NULL when the threadsafe function is torn down with this call
- * still queued. */
+ * with env NULL when the env ends with this call still queued. A call
+ * queued before close() runs: close() left the function referenced. */
 static void dispatch_foreign_call(napi_env env, napi_value js_fn, void *context, void *data) {
   (void)js_fn, (void)context;
   foreign_call *call = data;
   cffi_callback *cb = call->cb;
   call->result = 0;
-  if (env && !atomic_load(&cb->closed)) {
+  if (env && cb->function) {
     bool threw;
     call->result = run_js(env, cb, call->args, &threw, &call->result_string);
     if (threw) report_uncaught(env);
   }
+  const bool last = atomic_fetch_sub(&cb->queued, 1) == 1;
   if (call->waits) cffi_event_signal(&call->done);
   else free_foreign_call(call);
+  if (last && cb->close_deferred) finish_close(env, cb);
 }
 
 static uint64_t call_from_foreign_thread(cffi_callback *cb, const uint64_t *args) {
@@ -307,11 +391,16 @@ static uint64_t call_from_foreign_thread(cffi_callback *cb, const uint64_t *args
   }
   if (waits) cffi_event_init(&call->done);
 
-  /* `enqueuing` lets close() wait until no thread is inside the call below
-   * before it releases the threadsafe function. */
+  /* `enqueuing` lets close() (and the env's end) wait until no thread is
+   * between here and the end of the call below: after that, `queued`
+   * only goes down, on the JS thread. */
   atomic_fetch_add(&cb->enqueuing, 1);
   napi_status status = napi_closing;
-  if (!atomic_load(&cb->closed)) status = napi_call_threadsafe_function(cb->tsfn, call, napi_tsfn_blocking);
+  if (!atomic_load(&cb->closed)) {
+    atomic_fetch_add(&cb->queued, 1);
+    status = napi_call_threadsafe_function(cb->tsfn, call, napi_tsfn_blocking);
+    if (status != napi_ok) atomic_fetch_sub(&cb->queued, 1);
+  }
   atomic_fetch_sub(&cb->enqueuing, 1);
 
   if (status != napi_ok) {
@@ -331,16 +420,16 @@ static uint64_t call_from_foreign_thread(cffi_callback *cb, const uint64_t *args
  * still reads on the way out) and their result string are in use, and the
  * C that called them may call them again before it returns (each such call
  * answers 0). When the last running call returns the callback goes to its
- * env's graveyard (state->graveyard), and it is freed, with its entry stub,
- * at the env's next create or close, on the env's JS thread, when no C
- * frame of that FFI call can be live any more. */
+ * env's graveyard, and it is freed, with its entry stub, at the env's next
+ * create or close (or its end), on the env's JS thread, when no C frame of
+ * that FFI call can be live any more. */
 static void bury(cffi_callback *cb) {
   cb->free_when_idle = false;
   /* Its result string must outlive it: C has not read it yet. */
   if (cb->returned_string) keep_for_this_thread(cb->returned_string);
   cb->returned_string = NULL;
-  cb->next_dead = cb->state->graveyard;
-  cb->state->graveyard = cb;
+  cb->next_dead = cb->state->callbacks->graveyard;
+  cb->state->callbacks->graveyard = cb;
 }
 
 /* On the callback's JS thread only. Its stub may be reused as soon as no
@@ -400,31 +489,24 @@ static void closure_entry(ffi_cif *cif, void *ret, void **args, void *user_data)
   if (has_result) memcpy(ret, &raw, sizeof raw);
 }
 
-/* A closed threadsafe callback is freed once it has left the quarantine and
- * Node has finalised its threadsafe function, whichever comes last, and no
- * thread is inside it (else it stays allocated for good). */
-static void free_if_unreachable(cffi_callback *cb) {
-  if (!cb->tsfn_finalized || !cb->left_quarantine || cb->running ||
+/* Frees a closed threadsafe callback that left the quarantine, unless a
+ * thread is still inside it (then it stays allocated for good). */
+static bool free_if_unreachable(cffi_callback *cb) {
+  if (!cb->left_quarantine || cb->running || atomic_load(&cb->queued) != 0 ||
       atomic_load(&cb->foreign_inside) != 0)
-    return;
+    return false;
   CFFI_DEBUG("freed closed threadsafe JSCallback at %p", cb->code);
   release_stub(cb);
   free_callback(cb);
-}
-
-static void threadsafe_function_finalized(napi_env env, void *data, void *hint) {
-  (void)env, (void)hint;
-  cffi_callback *cb = data;
-  cb->tsfn_finalized = true;
-  free_if_unreachable(cb);
+  return true;
 }
 
 static void quarantine(cffi_callback *cb) {
-  cffi_env_state *state = cb->state;
-  uint32_t slot = state->next_closed_callback;
-  cffi_callback *oldest = state->closed_callbacks[slot];
-  state->closed_callbacks[slot] = cb;
-  state->next_closed_callback = (slot + 1) % CFFI_CLOSED_CALLBACK_QUARANTINE;
+  cffi_callbacks *registry = cb->state->callbacks;
+  uint32_t slot = registry->next_quarantined;
+  cffi_callback *oldest = registry->quarantine[slot];
+  registry->quarantine[slot] = cb;
+  registry->next_quarantined = (slot + 1) % CLOSED_CALLBACK_QUARANTINE;
   if (oldest) {
     oldest->left_quarantine = true;
     free_if_unreachable(oldest);
@@ -435,8 +517,9 @@ static void quarantine(cffi_callback *cb) {
  * stack (C that called a buried callback may still be running otherwise). */
 static void empty_graveyard(cffi_env_state *state) {
   if (state->call_depth != 0) return;
-  cffi_callback *cb = state->graveyard;
-  state->graveyard = NULL;
+  cffi_callbacks *registry = state->callbacks;
+  cffi_callback *cb = registry->graveyard;
+  registry->graveyard = NULL;
   while (cb) {
     cffi_callback *next = cb->next_dead;
     release_stub(cb);
@@ -451,17 +534,21 @@ static void stop_foreign_calls(cffi_callback *cb) {
   while (atomic_load(&cb->enqueuing) > 0) cffi_yield_thread();
 }
 
-/* Env teardown: Node finalises the threadsafe function itself; threads
- * still running must stop using it first. Registered after the threadsafe
- * function, so it runs before Node's own cleanup of it. */
-static void teardown_threadsafe(void *data) { stop_foreign_calls(data); }
+/* A threadsafe callback's close, once no queued call is left (env NULL:
+ * the env has ended, and Node deletes its references itself). */
+static void finish_close(napi_env env, cffi_callback *cb) {
+  cb->close_deferred = false;
+  if (env && cb->function) napi_delete_reference(env, cb->function);
+  cb->function = NULL;
+  quarantine(cb);
+}
 
 static void close_callback(napi_env env, cffi_callback *cb) {
   if (atomic_load(&cb->closed)) return;
   CFFI_DEBUG("closed JSCallback at %p", cb->code);
-  napi_delete_reference(env, cb->function);
-  cb->function = NULL;
   if (!cb->threadsafe) {
+    napi_delete_reference(env, cb->function);
+    cb->function = NULL;
     atomic_store(&cb->closed, true);
     if (cb->running > 0) {
       cb->free_when_idle = true; /* closed by its own call: see the graveyard */
@@ -472,24 +559,17 @@ static void close_callback(napi_env env, cffi_callback *cb) {
     return;
   }
   stop_foreign_calls(cb);
-  napi_remove_env_cleanup_hook(env, teardown_threadsafe, cb);
-  napi_release_threadsafe_function(cb->tsfn, napi_tsfn_release);
-  quarantine(cb);
+  if (atomic_load(&cb->queued) > 0) cb->close_deferred = true; /* see dispatch_foreign_call */
+  else finish_close(env, cb);
 }
 
 /* ---- open callbacks by address ---------------------------------------
  *
  * JS knows a callback by its C address (its .ptr): callbackCreate returns
  * it and callbackClose takes it back. A per-env hash table (open
- * addressing, linear probing) maps addresses to open callbacks; it is
- * touched only on the env's JS thread. An address is in it from creation
- * to close(), so a stale or foreign address finds nothing. */
-typedef struct callback_table {
-  cffi_callback **slots;
-  uint32_t capacity; /* a power of two, or 0 */
-  uint32_t count;
-} callback_table;
-
+ * addressing, linear probing) maps addresses to open callbacks. An
+ * address is in it from creation to close(), so a stale or foreign
+ * address finds nothing. */
 static uint32_t table_home(uint32_t capacity, const void *code) {
   /* Closures are at least 8-byte aligned: drop the low bits, then mix. */
   return (uint32_t)((((uintptr_t)code >> 3) * UINT64_C(0x9E3779B97F4A7C15)) >> 32) & (capacity - 1);
@@ -515,9 +595,7 @@ static bool table_grow(callback_table *t) {
   return true;
 }
 
-static bool table_add(cffi_env_state *state, cffi_callback *cb) {
-  callback_table *t = state->open_callbacks;
-  if (!t && !(t = state->open_callbacks = calloc(1, sizeof *t))) return false;
+static bool table_add(callback_table *t, cffi_callback *cb) {
   if ((t->count + 1) * 2 > t->capacity && !table_grow(t)) return false;
   table_place(t->slots, t->capacity, cb);
   t->count++;
@@ -525,9 +603,8 @@ static bool table_add(cffi_env_state *state, cffi_callback *cb) {
 }
 
 /* Removes and returns the open callback at `code`, or NULL. */
-static cffi_callback *table_take(cffi_env_state *state, uint64_t code) {
-  callback_table *t = state->open_callbacks;
-  if (!t || !t->count) return NULL;
+static cffi_callback *table_take(callback_table *t, uint64_t code) {
+  if (!t->count) return NULL;
   const uint32_t mask = t->capacity - 1;
   uint32_t at = table_home(t->capacity, (const void *)(uintptr_t)code);
   while (t->slots[at] && (uintptr_t)t->slots[at]->code != code) at = (at + 1) & mask;
@@ -549,6 +626,72 @@ static cffi_callback *table_take(cffi_env_state *state, uint64_t code) {
   return found;
 }
 
+/* ---- the env's end ---------------------------------------------------- */
+
+/* A cleanup hook: every open callback answers 0 from now on, and no
+ * foreign thread is left inside the threadsafe function's call when Node
+ * tears it down (this hook is registered after it, so it runs first). */
+static void env_ending(void *data) {
+  cffi_env_state *state = data;
+  callback_table *open = &state->callbacks->open;
+  for (uint32_t i = 0; i < open->capacity; i++) {
+    cffi_callback *cb = open->slots[i];
+    if (cb && cb->threadsafe) stop_foreign_calls(cb);
+    else if (cb) atomic_store(&cb->closed, true);
+  }
+}
+
+bool cffi_callbacks_attach(napi_env env, cffi_env_state *state) {
+  state->callbacks = calloc(1, sizeof *state->callbacks);
+  if (!state->callbacks) {
+    cffi_throw(env, "RangeError", "cffi-bun: out of memory");
+    return false;
+  }
+  napi_add_env_cleanup_hook(env, env_ending, state);
+  return true;
+}
+
+void cffi_callbacks_detach(cffi_env_state *state) {
+  cffi_callbacks *registry = state->callbacks;
+  if (!registry) return;
+  empty_graveyard(state);
+  /* Its threads have stopped and so has the threadsafe function: the
+   * quarantine ends early. (Keeping it for later envs cost RSS: the
+   * memory of 256 callbacks per worker, freed by other threads later,
+   * grew the process by ~70 KB per worker.) */
+  for (uint32_t i = 0; i < CLOSED_CALLBACK_QUARANTINE; i++) {
+    cffi_callback *cb = registry->quarantine[i];
+    if (!cb) continue;
+    cb->left_quarantine = true;
+    free_if_unreachable(cb);
+  }
+  /* Open callbacks stay: C may still call them (they answer 0). */
+  CFFI_DEBUG("env ended: %u open JSCallbacks stay, the quarantine is freed", registry->open.count);
+  free(registry->open.slots);
+  free(registry);
+  state->callbacks = NULL;
+}
+
+/* The env's threadsafe function, made on first use. */
+static napi_threadsafe_function foreign_calls(napi_env env, cffi_env_state *state) {
+  cffi_callbacks *registry = state->callbacks;
+  if (registry->foreign_calls) return registry->foreign_calls;
+  napi_value name;
+  napi_create_string_utf8(env, "cffi-bun JSCallback", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, NULL, NULL, NULL, dispatch_foreign_call,
+                                      &registry->foreign_calls) != napi_ok) {
+    registry->foreign_calls = NULL;
+    return NULL;
+  }
+  /* Callbacks must not keep the process alive. */
+  napi_unref_threadsafe_function(env, registry->foreign_calls);
+  /* Cleanup hooks run last-added first: env_ending must run before Node's
+   * own teardown of the threadsafe function. */
+  napi_remove_env_cleanup_hook(env, env_ending, state);
+  napi_add_env_cleanup_hook(env, env_ending, state);
+  return registry->foreign_calls;
+}
+
 /* callbackClose(address): closes the open callback there, if any. */
 static napi_value callback_close(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -557,12 +700,11 @@ static napi_value callback_close(napi_env env, napi_callback_info info) {
   uint64_t address;
   napi_get_cb_info(env, info, &argc, &value, NULL, (void **)&state);
   if (argc < 1 || !cffi_value_to_address(env, value, "JSCallback address", &address)) return NULL;
-  cffi_callback *cb = table_take(state, address);
+  cffi_callback *cb = table_take(&state->callbacks->open, address);
   if (cb) close_callback(env, cb);
   empty_graveyard(state);
   return NULL;
 }
-
 /* The C-callable address: a register closure where the signature and the
  * platform allow (and CFFI_BUN_ENGINE is not "ffi"), else a libffi one. */
 static bool make_closure(napi_env env, cffi_callback *cb) {
@@ -590,40 +732,53 @@ static bool make_closure(napi_env env, cffi_callback *cb) {
   return true;
 }
 
-static void free_signature(napi_env env, void *data, void *hint) {
-  (void)env, (void)hint;
-  free(data);
-}
+/* The parsed part of a signature: what parsing fills and creation copies. */
+#define PARSED_SIGNATURE_SIZE offsetof(cffi_signature, cif)
 
-/* callbackSignature(definition, args, returns, abi) -> an external holding
- * the parsed signature. The shim reads the definition's properties (cheap in
- * JS, about a thousand instructions each through Node-API) and keeps the
- * result for as long as the definition lives and its properties are the
- * same, so a definition reused for many callbacks is parsed once. The
- * definition itself is passed for its type check. */
+/* callbackSignature(definition, args, returns, abi) -> an ArrayBuffer
+ * holding the parsed signature. The shim reads the definition's properties
+ * (cheap in JS, about a thousand instructions each through Node-API) and
+ * keeps the result for as long as the definition lives and its properties
+ * are the same, so a definition reused for many callbacks is parsed once.
+ * An ArrayBuffer, not an external: V8 frees it with the buffer and counts
+ * it towards its heap, where an external's malloc waits for a finaliser
+ * that a synchronous loop never lets run (200k fresh definitions grew RSS
+ * by 185 MB). The definition itself is passed for its type check. */
 static napi_value callback_signature(napi_env env, napi_callback_info info) {
   size_t argc = 4;
-  napi_value argv[4], external;
+  napi_value argv[4], buffer;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 1 || !cffi_check_definition(env, argv[0], "JSCallback")) return NULL;
   if (argc < 4) return cffi_throw(env, "TypeError", "JSCallback expects a definition");
-  cffi_signature *sig = malloc(sizeof *sig);
-  if (!sig) return cffi_throw(env, "RangeError", "JSCallback: out of memory");
-  if (!cffi_parse_signature_parts(env, argv[1], argv[2], argv[3], "JSCallback", sig)) goto fail;
+  cffi_signature sig;
+  if (!cffi_parse_signature_parts(env, argv[1], argv[2], argv[3], "JSCallback", &sig)) return NULL;
+  for (unsigned i = 0; i < sig.nargs; i++) {
+    if (sig.args[i] == CFFI_NAPI_ENV)
+      return cffi_throw(env, "TypeError", "JSCallback: napi_env is not a valid callback argument type (args[%u])", i);
+  }
+  void *data;
+  if (napi_create_arraybuffer(env, PARSED_SIGNATURE_SIZE, &data, &buffer) != napi_ok)
+    return cffi_throw(env, "RangeError", "JSCallback: out of memory");
+  memcpy(data, &sig, PARSED_SIGNATURE_SIZE);
+  return buffer;
+}
+
+/* A buffer from callbackSignature, checked: the raw exports are reachable
+ * (require of the .node file), so its bytes are not trusted. */
+static const cffi_signature *signature_in(napi_env env, napi_value value) {
+  void *data;
+  size_t length;
+  if (napi_get_arraybuffer_info(env, value, &data, &length) != napi_ok || length != PARSED_SIGNATURE_SIZE)
+    return NULL;
+  const cffi_signature *sig = data;
+  if (sig->nargs > CFFI_MAX_ARGS || sig->required > sig->nargs || sig->returns >= CFFI_TYPE_COUNT ||
+      !cffi_types[sig->returns].valid_return)
+    return NULL;
   for (unsigned i = 0; i < sig->nargs; i++) {
-    if (sig->args[i] == CFFI_NAPI_ENV) {
-      cffi_throw(env, "TypeError", "JSCallback: napi_env is not a valid callback argument type (args[%u])", i);
-      goto fail;
-    }
+    if (sig->args[i] >= CFFI_TYPE_COUNT || !cffi_types[sig->args[i]].valid_arg || sig->args[i] == CFFI_NAPI_ENV)
+      return NULL;
   }
-  if (napi_create_external(env, sig, free_signature, NULL, &external) != napi_ok) {
-    cffi_throw(env, "RangeError", "JSCallback: out of memory");
-    goto fail;
-  }
-  return external;
-fail:
-  free(sig);
-  return NULL;
+  return sig;
 }
 
 /* callbackCreate(fn, signature, threadsafe) -> the callback's C address,
@@ -640,7 +795,7 @@ static napi_value callback_create(napi_env env, napi_callback_info info) {
   if (fn_type != napi_function)
     return cffi_throw(env, "TypeError", "JSCallback expects a function, received %s",
                       argc >= 1 ? cffi_value_kind(env, argv[0]) : "nothing");
-  if (argc < 3 || napi_get_value_external(env, argv[1], (void **)&sig) != napi_ok)
+  if (argc < 3 || !(sig = signature_in(env, argv[1])))
     return cffi_throw(env, "TypeError", "JSCallback: not a signature from callbackSignature");
 
   /* malloc and memset: glibc's calloc skips its per-thread cache. Only the
@@ -648,7 +803,7 @@ static napi_value callback_create(napi_env env, napi_callback_info info) {
   cffi_callback *cb = malloc(sizeof *cb);
   if (!cb) return cffi_throw(env, "RangeError", "JSCallback: out of memory");
   memset(cb, 0, offsetof(cffi_callback, sig));
-  memcpy(&cb->sig, sig, offsetof(cffi_signature, cif));
+  memcpy(&cb->sig, sig, PARSED_SIGNATURE_SIZE);
   bool threadsafe = false;
   napi_get_value_bool(env, argv[2], &threadsafe);
   cb->threadsafe = threadsafe;
@@ -657,36 +812,19 @@ static napi_value callback_create(napi_env env, napi_callback_info info) {
   atomic_init(&cb->closed, false);
   atomic_init(&cb->enqueuing, 0);
   atomic_init(&cb->foreign_inside, 0);
+  atomic_init(&cb->queued, 0);
 
-  if (!make_closure(env, cb)) goto fail;
-  if (threadsafe) {
-    napi_value name;
-    napi_create_string_utf8(env, "cffi-bun JSCallback", NAPI_AUTO_LENGTH, &name);
-    if (napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, cb, threadsafe_function_finalized,
-                                        cb, dispatch_foreign_call, &cb->tsfn) != napi_ok) {
-      cffi_throw(env, "Error", "JSCallback: could not create the threadsafe function");
-      goto fail;
-    }
-    /* Existing callbacks must not keep the process alive. */
-    napi_unref_threadsafe_function(env, cb->tsfn);
-    napi_add_env_cleanup_hook(env, teardown_threadsafe, cb);
-  }
-  napi_create_reference(env, argv[0], 1, &cb->function);
-
-  napi_value address = cffi_address_to_js(env, (uintptr_t)cb->code);
-  if (!address || !table_add(cb->state, cb)) {
-    napi_delete_reference(env, cb->function);
-    cffi_throw(env, "RangeError", "JSCallback: out of memory");
-    if (cb->threadsafe) {
-      /* Its threadsafe function's finaliser will still write to cb. */
-      atomic_store(&cb->closed, true);
-      napi_remove_env_cleanup_hook(env, teardown_threadsafe, cb);
-      napi_release_threadsafe_function(cb->tsfn, napi_tsfn_release);
-      quarantine(cb);
-      return NULL;
-    }
+  if (threadsafe && !(cb->tsfn = foreign_calls(env, state))) {
+    cffi_throw(env, "Error", "JSCallback: could not create the threadsafe function");
     goto fail;
   }
+  if (!make_closure(env, cb)) goto fail;
+  napi_value address = cffi_address_to_js(env, (uintptr_t)cb->code);
+  if (!address || !table_add(&state->callbacks->open, cb)) {
+    cffi_throw(env, "RangeError", "JSCallback: out of memory");
+    goto fail;
+  }
+  napi_create_reference(env, argv[0], 1, &cb->function);
   if (CFFI_UNLIKELY(cffi_debug_enabled)) {
     char signature[256];
     cffi_describe_signature(&cb->sig, signature, sizeof signature);

@@ -163,6 +163,10 @@ struct cffi_call {
   const char *symbol;      /* for messages */
   uint32_t index;          /* argument being converted */
   uint8_t type;            /* its cffi_type_id */
+  /* Set by a conversion that may have run user JS (a .ptr getter, a Proxy
+   * trap): the caller then checks again what that JS could have
+   * invalidated among the arguments converted before (src/calls/call.c). */
+  bool ran_js;
   uint32_t scratch_used;
   void *heap;              /* strings that did not fit: a list, freed after the call */
   char scratch[CFFI_STRING_SCRATCH];
@@ -173,6 +177,7 @@ static inline void cffi_call_init(cffi_call *call, napi_env env, const char *sym
   call->symbol = symbol;
   call->index = 0;
   call->type = 0;
+  call->ran_js = false;
   call->scratch_used = 0;
   call->heap = NULL;
 }

@@ -718,3 +718,50 @@ describe("cc()", { skip: ccPending }, () => {
     rejects(() => cc({ source: "int f(void) { return 1; }", symbols, flags: Symbol() }), TypeError, /flags/);
   });
 });
+
+// Issue 22, items 4 and 7 (the conversion half of "Safety").
+describe("issue 22: user JS during argument conversion", () => {
+  const { spawnSync } = require("node:child_process");
+  const path = require("node:path");
+  const script = path.join(__dirname, "helpers", "user-js-during-conversion.js");
+  const CLOSED = /^Cannot call "(add_ptr|f)": its (library ".*"|linkSymbols result "linkSymbols") was closed by JavaScript that ran while args\[1\] was converted \(a \.ptr getter or a Proxy\); nothing was called$/;
+  const DETACHED = /^(add_ptr|f): args\[0\] \((ptr|cstring)\): its ArrayBuffer was detached by JavaScript that ran while args\[1\] was converted \(a \.ptr getter or a Proxy\); nothing was called$/;
+
+  // Each engine in its own process: CFFI_BUN_ENGINE is read at load.
+  for (const engine of ["default", "jit", "registers", "ffi"]) {
+    test(`engine ${engine}: a getter or trap that closes the library or detaches an earlier view is caught before C runs`, () => {
+      const env = { ...process.env, CFFI_BUN_ENGINE: engine === "default" ? "" : engine };
+      const run = spawnSync(process.execPath, [script], { env, encoding: "utf8", timeout: 60_000 });
+      assert.equal(run.status, 0, `the script failed (signal ${run.signal}): ${run.stderr}`);
+      const outcomes = JSON.parse(run.stdout);
+      for (const phase of ["cold", "hot"]) {
+        for (const name of ["getter closes the library", "cstring signature, getter closes the library"]) {
+          const o = outcomes[`${phase}: ${name}`];
+          assert.equal(o.error, "Error", `${phase}: ${name}: ${JSON.stringify(o)}`);
+          assert.match(o.message, CLOSED);
+        }
+        for (const name of ["getter detaches an earlier view", "Proxy trap detaches an earlier view",
+          "cstring signature, getter detaches an earlier view"]) {
+          const o = outcomes[`${phase}: ${name}`];
+          assert.equal(o.error, "TypeError", `${phase}: ${name}: ${JSON.stringify(o)}`);
+          assert.match(o.message, DETACHED);
+        }
+        assert.deepEqual(outcomes[`${phase}: harmless getter`], { result: "16" });
+        assert.deepEqual(outcomes[`${phase}: re-entrant getter`], { result: "16" });
+      }
+      assert.equal(outcomes["write.ptr: value's getter detaches the target"].error, "TypeError");
+      assert.match(outcomes["write.ptr: value's getter detaches the target"].message, /write\.ptr: the view's ArrayBuffer is detached/);
+      assert.deepEqual(outcomes["write.ptr: harmless getter"], { result: "4660" });
+    });
+  }
+
+  test("the issue's reproduction: crc32 with a .ptr getter that closes libz", { skip: process.platform !== "linux" }, () => {
+    let z;
+    try {
+      z = dlopen("libz.so.1", { crc32: { args: ["u64", "ptr", "u32"], returns: "u64" } });
+    } catch {
+      return; // no libz here
+    }
+    rejects(() => z.symbols.crc32(0, { get ptr() { z.close(); return 0; } }, 0), Error, /Cannot call "crc32": its library "libz\.so\.1" was closed by JavaScript/);
+  });
+});

@@ -185,17 +185,19 @@ static napi_value write_entry(napi_env env, napi_callback_info info) {
   const accessor *acc = data;
   const char *fn = acc->write_name;
   if (argc < 2) return cffi_throw(env, "TypeError", "%s(target, value, byteOffset?) expects 2 arguments, received %zu", fn, argc);
-  int64_t offset;
-  uint8_t *at;
-  if (!optional_integer(env, fn, "byteOffset", argc, 2, argv[2], 0, &offset) ||
-      !resolve_target(env, fn, argv[0], offset, acc->size, true, &at))
-    return NULL;
+  /* The value first: converting it may run user JS (write.ptr of an object
+   * whose .ptr is a getter) that detaches the target view. */
   cffi_call call;
   cffi_call_init(&call, env, fn);
   call.index = 1;
   call.type = acc->type;
   uint64_t raw;
   if (!cffi_types[acc->type].to_c(&call, argv[1], &raw)) return NULL;
+  int64_t offset;
+  uint8_t *at;
+  if (!optional_integer(env, fn, "byteOffset", argc, 2, argv[2], 0, &offset) ||
+      !resolve_target(env, fn, argv[0], offset, acc->size, true, &at))
+    return NULL;
   memcpy(at, &raw, acc->size);
   return NULL;
 }

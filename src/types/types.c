@@ -292,6 +292,9 @@ static bool to_c_pointer(cffi_call *call, napi_value value, uint64_t *out) {
     *out = (uintptr_t)data;
     return true;
   }
+  /* Any other object: its .ptr may be a getter, it may be a Proxy. */
+  napi_valuetype t;
+  if (napi_typeof(env, value, &t) == napi_ok && (t == napi_object || t == napi_function)) call->ran_js = true;
   bool valid;
   if (address_from_scalar(env, value, out, &valid) && valid) return true;
   cffi_throw_arg_error(call, value, NULL);

@@ -37,6 +37,7 @@ static napi_value init(napi_env env, napi_value exports) {
   /* No finalizer: see cffi_env_state. */
   napi_set_instance_data(env, state, NULL, NULL);
   cffi_stubs_attach(env, state);
+  cffi_types_init(env, state);
   cffi_set_forced_engine(getenv("CFFI_BUN_ENGINE"));
   cffi_debug_init();
   napi_set_named_property(env, exports, "FFIType", cffi_make_ffitype_object(env));

@@ -120,6 +120,9 @@ typedef struct cffi_env_state {
   bool stubs_orphaned;          /* src/platform/stubs.c: the env has ended; released stubs go to later envs */
   struct callback_table *open_callbacks; /* src/callbacks/callback.c: open JSCallbacks by address */
   cffi_callback *graveyard;     /* src/callbacks/callback.c: closed by their own call, freed later */
+  /* src/types/types.c: built-ins captured at load, to read SharedArrayBuffers
+   * (NULL where there are none). */
+  napi_ref shared_buffer_prototype, shared_buffer_length_getter, uint8array_constructor;
 } cffi_env_state;
 
 /* A signature parsed from { args, returns } and prepared once. */
@@ -183,6 +186,8 @@ static inline void cffi_call_init(cffi_call *call, napi_env env, const char *sym
 }
 
 /* types.c */
+/* At module init: captures the built-ins cffi_view_info needs. */
+void cffi_types_init(napi_env env, cffi_env_state *state);
 /* arg: the argument's index, or -1 for the return type (for messages). */
 bool cffi_type_from_value(napi_env env, napi_value value, const char *symbol, int arg,
                           cffi_type_id *out);

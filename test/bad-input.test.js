@@ -31,6 +31,7 @@ before(() => {
     call_i32_fn: { args: ["function", "i32"], returns: "i32" },
     identity_u64: { args: ["u64"], returns: "u64" },
     identity_f64: { args: ["f64"], returns: "f64" },
+    identity_f32: { args: ["f32"], returns: "f32" },
     hello_string: { returns: "ptr" },
     count_dealloc: { args: ["ptr", "ptr"] },
   });
@@ -368,12 +369,12 @@ describe("a closed library", () => {
 
 describe("ptr()", () => {
   test("wrong argument counts and kinds", () => {
-    rejects(() => ptr(), TypeError, /ptr\(\) expects a TypedArray, ArrayBuffer or DataView, received nothing/);
+    rejects(() => ptr(), TypeError, /ptr\(\) expects a TypedArray, ArrayBuffer, SharedArrayBuffer or DataView, received nothing/);
     for (const [value, kind] of [
       [0, "a number"], ["abc", "a string"], [Symbol(), "a Symbol"], [undefined, "undefined"], [null, "null"],
       [{}, "an object"], [[1, 2], "an array"], [123n, "a BigInt"],
     ]) {
-      rejects(() => ptr(value), TypeError, new RegExp(`ptr\\(\\) expects a TypedArray, ArrayBuffer or DataView, received ${kind}`));
+      rejects(() => ptr(value), TypeError, new RegExp(`ptr\\(\\) expects a TypedArray, ArrayBuffer, SharedArrayBuffer or DataView, received ${kind}`));
     }
     rejects(() => ptr(revokedProxy()), TypeError, /received an object/);
   });
@@ -763,5 +764,75 @@ describe("issue 22: user JS during argument conversion", () => {
       return; // no libz here
     }
     rejects(() => z.symbols.crc32(0, { get ptr() { z.close(); return 0; } }, 0), Error, /Cannot call "crc32": its library "libz\.so\.1" was closed by JavaScript/);
+  });
+});
+
+describe("issue 22: BigInts as f64/f32, CString lengths, SharedArrayBuffer", () => {
+  const F = {
+    f64: (x) => S.identity_f64(x),
+    f32: (x) => S.identity_f32(x),
+  };
+
+  // Beyond int64 (and uint64), ties to even, sticky bits far below the top
+  // word, overflow to Infinity, both signs.
+  const BIG = [
+    2n ** 64n, 2n ** 64n + 1n, -(2n ** 64n), -(2n ** 64n) - 1n, 2n ** 63n, -(2n ** 63n) - 1n,
+    2n ** 70n + 2n ** 17n, 2n ** 70n + 2n ** 17n + 1n, 2n ** 70n + 3n * 2n ** 17n,
+    2n ** 128n + 2n ** 75n, 2n ** 128n + 2n ** 75n + 1n, 2n ** 200n - 1n, (2n ** 53n - 1n) << 900n,
+    2n ** 1023n, 2n ** 1024n - 2n ** 970n, 2n ** 1024n - 2n ** 971n, 2n ** 1024n, 2n ** 5000n, -(2n ** 1100n),
+  ];
+
+  test("a BigInt outside int64 passed as f64 or f32 converts as Number(x) does", () => {
+    for (const x of BIG) {
+      assert.equal(F.f64(x), Number(x), `f64 ${x}`);
+      assert.equal(F.f32(x), Math.fround(Number(x)), `f32 ${x}`);
+    }
+    // The issue's example: fabs(2n ** 64n) used to give 0.
+    assert.equal(S.identity_f64(2n ** 64n), 18446744073709551616);
+    usable();
+  });
+
+  test("write.f64 and write.f32 convert such BigInts the same way", () => {
+    const d = new Float64Array(1);
+    const f = new Float32Array(1);
+    for (const x of BIG) {
+      write.f64(d, x);
+      assert.equal(d[0], Number(x), `write.f64 ${x}`);
+      write.f32(f, x);
+      assert.equal(f[0], Math.fround(Number(x)), `write.f32 ${x}`);
+    }
+  });
+
+  test("new CString(p, offset, length) validates length as toArrayBuffer does", () => {
+    const p = S.hello_string();
+    rejects(() => new CString(p, 0, 1.5), RangeError, /CString: byteLength must be an integer, received 1\.5/);
+    rejects(() => new CString(p, 0, "3"), TypeError, /CString: byteLength must be an integer, received a string/);
+    rejects(() => new CString(p, 0, {}), TypeError, /CString: byteLength must be an integer, received an object/);
+    rejects(() => new CString(p, 0, NaN), RangeError, /CString: byteLength must be an integer/);
+    rejects(() => toArrayBuffer(p, 0, 1.5), RangeError, /toArrayBuffer: byteLength must be an integer, received 1\.5/);
+    rejects(() => toArrayBuffer(p, 0, "3"), TypeError, /toArrayBuffer: byteLength must be an integer, received a string/);
+    assert.equal(String(new CString(p, 0, 3)), "hel");
+    assert.equal(String(new CString(p, 0, 3n)), "hel");
+    assert.equal(String(new CString(p, 7, undefined)), "world");
+  });
+
+  test("a SharedArrayBuffer is accepted by ptr(), pointer arguments and read.*/write.* as an ArrayBuffer is", () => {
+    const sab = new SharedArrayBuffer(16);
+    const bytes = new Uint8Array(sab);
+    bytes.set([1, 2, 3, 4]);
+    assert.equal(ptr(sab), ptr(bytes));
+    assert.equal(ptr(sab, 4), ptr(bytes) + 4);
+    assert.equal(S.sum_bytes(sab, 4), 10);
+    assert.equal(S.identity_ptr(sab), ptr(bytes));
+    assert.equal(S.my_strlen(new SharedArrayBuffer(8)), 0);
+    assert.equal(read.u8(sab, 3), 4);
+    write.u16(sab, 0x0909, 8);
+    assert.equal(bytes[8], 9);
+    rejects(() => read.u32(sab, 14), RangeError, /outside the 16-byte view/);
+    // Something that only looks like one is still refused.
+    const impostor = Object.create(SharedArrayBuffer.prototype);
+    rejects(() => ptr(impostor), TypeError, /ptr\(\) expects a TypedArray, ArrayBuffer, SharedArrayBuffer or DataView, received an object/);
+    rejects(() => S.sum_bytes(impostor, 4), TypeError, /sum_bytes: args\[0\] expects ptr .*received an object/);
+    rejects(() => read.u8(impostor), TypeError, /read\.u8 expects a pointer/);
   });
 });

@@ -212,7 +212,7 @@ static napi_value ptr_entry(napi_env env, napi_callback_info info) {
   if (argc == 1 && napi_get_typedarray_info(env, argv[0], NULL, NULL, &data, NULL, NULL) == napi_ok && data)
     return cffi_address_to_js(env, (uintptr_t)data);
   if (argc < 1 || !cffi_view_info(env, argv[0], &data, &length)) {
-    return cffi_throw(env, "TypeError", "ptr() expects a TypedArray, ArrayBuffer or DataView, received %s",
+    return cffi_throw(env, "TypeError", "ptr() expects a TypedArray, ArrayBuffer, SharedArrayBuffer or DataView, received %s",
                       argc < 1 ? "nothing" : cffi_value_kind(env, argv[0]));
   }
   if (!data && cffi_view_detached(env, argv[0]))

@@ -12,6 +12,7 @@
  * napi_get_cb_info fills only as many slots as the signature has.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -419,6 +420,9 @@ int cffi_jit_after_callbacks(napi_env env, cffi_function *fn) {
 }
 
 void cffi_function_discard(cffi_function *fn) {
+  /* Also run by the GC (see NAPI_EXPERIMENTAL in cffi.h): frees and counts only. */
+  int64_t ignored;
+  napi_adjust_external_memory(fn->state->env, -(int64_t)fn->native_bytes, &ignored);
   cffi_owner_release(fn->owner);
   cffi_jit_forget(fn);
   free(fn->name);
@@ -432,7 +436,10 @@ static void finalize_function(napi_env env, void *data, void *hint) {
 
 cffi_function *cffi_function_new(napi_env env, cffi_owner *owner, const char *name, void *address,
                                  const cffi_signature *sig) {
-  cffi_function *fn = calloc(1, sizeof *fn);
+  /* Only libffi reads the signature's cif and ffi_args, the bulk of it. */
+  const size_t size = sig->engine == CFFI_ENGINE_LIBFFI ? sizeof(cffi_function)
+                                                        : offsetof(cffi_function, sig) + offsetof(cffi_signature, cif);
+  cffi_function *fn = calloc(1, size);
   char *name_copy = strdup(name);
   if (!fn || !name_copy) {
     free(fn);
@@ -443,11 +450,15 @@ cffi_function *cffi_function_new(napi_env env, cffi_owner *owner, const char *na
   fn->address = address;
   fn->name = name_copy;
   napi_get_instance_data(env, (void **)&fn->state);
-  fn->sig = *sig;
+  memcpy(&fn->sig, sig, size - offsetof(cffi_function, sig));
   /* The copied cif must point at the copy's own argument array. */
   if (fn->sig.engine == CFFI_ENGINE_LIBFFI) fn->sig.cif.arg_types = fn->sig.ffi_args;
   fn->owner = owner;
   owner->refs++;
+  /* Freed only when V8 collects the function: tell V8, so that it does in time. */
+  fn->native_bytes = (uint32_t)(size + strlen(name) + 1 + CFFI_NODE_API_BYTES_PER_FUNCTION);
+  int64_t ignored;
+  napi_adjust_external_memory(env, fn->native_bytes, &ignored);
   return fn;
 }
 

@@ -242,6 +242,12 @@ struct cffi_jit_block {
   uint32_t refs; /* functions using a wrapper in it */
 };
 
+/* The bytes a block takes: mmap hands out whole pages. */
+static size_t block_pages(const cffi_jit_block *block) {
+  const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  return (block->size + page - 1) / page * page + sizeof *block;
+}
+
 /* What generated code calls, by name. */
 static const struct {
   const char *name;
@@ -378,6 +384,9 @@ static bool compile_wrappers(cffi_function **fns, const uint32_t *which, uint32_
       fns[which[k]]->jit_block = block;
     }
     block->refs = n;
+    /* Whole pages, freed only once V8 has collected every function using them. */
+    int64_t ignored;
+    napi_adjust_external_memory(fns[which[0]]->state->env, (int64_t)block_pages(block), &ignored);
   }
   free(entries);
   return block != NULL;
@@ -432,6 +441,8 @@ void cffi_jit_tier_up(cffi_function *fn) {
 void cffi_jit_forget(cffi_function *fn) {
   cffi_jit_block *block = fn->jit_block;
   if (block && --block->refs == 0) {
+    int64_t ignored;
+    napi_adjust_external_memory(fn->state->env, -(int64_t)block_pages(block), &ignored);
     munmap(block->memory, block->size);
     free(block);
   }

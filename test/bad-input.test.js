@@ -792,6 +792,23 @@ describe("issue 22: BigInts as f64/f32, CString lengths, SharedArrayBuffer", () 
     usable();
   });
 
+  test("an f64/f32 JSCallback returning such a BigInt gives C Number(x)", { skip: ccPending }, () => {
+    const r = cc({
+      source: "double call_d(double (*f)(void)) { return f(); } float call_f(float (*f)(void)) { return f(); }",
+      symbols: { call_d: { args: ["function"], returns: "f64" }, call_f: { args: ["function"], returns: "f32" } },
+    });
+    for (const x of BIG) {
+      const d = new JSCallback(() => x, { returns: "f64" });
+      const f = new JSCallback(() => x, { returns: "f32" });
+      assert.equal(r.symbols.call_d(d), Number(x), `f64 callback ${x}`);
+      assert.equal(r.symbols.call_f(f), Math.fround(Number(x)), `f32 callback ${x}`);
+      d.close();
+      f.close();
+    }
+    r.close();
+    usable();
+  });
+
   test("write.f64 and write.f32 convert such BigInts the same way", () => {
     const d = new Float64Array(1);
     const f = new Float32Array(1);

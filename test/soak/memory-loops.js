@@ -18,7 +18,7 @@
 // the addon does (Node-API finalizes external buffers from setImmediate). So
 // its loop yields to the event loop every 10k iterations (still no gc()),
 // and a synchronous loop is only checked to add nothing beyond Node's own
-// per-buffer cost. Not run by `npm test`; `.ci/run` runs it (~1 min here).
+// per-buffer cost. Not run by `npm test`; `.ci/run` runs it (1-2 min here).
 const assert = require("node:assert/strict");
 const { spawnSync } = require("node:child_process");
 

@@ -92,7 +92,9 @@ function CFunction(definition, fn) {
 }
 
 // A copy of the NUL-terminated (or byteLength-long) string at ptr. A NULL
-// pointer gives "", as in Bun.
+// pointer gives "", as in Bun. A byteLength other than undefined is checked
+// by the addon as toArrayBuffer checks it (Bun ignores one that is not a
+// safe integer and reads up to the NUL).
 class CString extends String {
   ptr;
   byteOffset;
@@ -101,9 +103,9 @@ class CString extends String {
   constructor(ptr, byteOffset, byteLength) {
     super(
       ptr
-        ? typeof byteLength === "number" && Number.isSafeInteger(byteLength)
-          ? native.cstringAt(ptr, byteOffset || 0, byteLength)
-          : native.cstringAt(ptr, byteOffset || 0)
+        ? byteLength === undefined
+          ? native.cstringAt(ptr, byteOffset || 0)
+          : native.cstringAt(ptr, byteOffset || 0, byteLength)
         : "",
     );
     this.ptr = typeof ptr === "number" ? ptr : 0;

@@ -6,7 +6,15 @@
 #ifndef CFFI_H
 #define CFFI_H
 
-#define NAPI_VERSION 8
+/* Node-API's experimental version, for one behaviour: finalizers run from
+ * the GC itself rather than at the event loop's next turn, so the native
+ * memory of what V8 collects (bound functions, definitions, ...) is freed
+ * even in a synchronous loop that never yields (issue 22). The price: a
+ * finalizer must not call into JS or make JS values; ours only free memory
+ * and adjust the external-memory count. The opt-out keeps `napi_env` as
+ * the finalizers' first parameter. */
+#define NAPI_EXPERIMENTAL
+#define NODE_API_EXPERIMENTAL_BASIC_ENV_OPT_OUT
 #include <ffi.h>
 #include <node_api.h>
 #include <stdbool.h>
@@ -115,6 +123,9 @@ typedef struct cffi_env_state {
   struct cffi_stub_slot *free_stubs; /* src/platform/stubs.c: entry stubs free for reuse */
   bool stubs_orphaned;          /* src/platform/stubs.c: the env has ended; released stubs go to later envs */
   struct cffi_callbacks *callbacks; /* src/callbacks/callback.c: the env's JSCallbacks */
+  /* src/types/types.c: built-ins captured at load, to read SharedArrayBuffers
+   * (NULL where there are none). */
+  napi_ref shared_buffer_prototype, shared_buffer_length_getter, uint8array_constructor;
 } cffi_env_state;
 
 /* A signature parsed from { args, returns } and prepared once. */
@@ -138,6 +149,12 @@ typedef struct {
 
 typedef struct cffi_jit_block cffi_jit_block;
 
+/* What Node-API keeps per JS function made with a finalizer, besides ours
+ * (its callback bundle, the references behind it and behind the
+ * finalizer): about 300 bytes measured on Node 20. It is freed when V8
+ * collects the function, so it is counted as external memory with ours. */
+#define CFFI_NODE_API_BYTES_PER_FUNCTION 300
+
 /* A callable bound to one native address. */
 typedef struct cffi_function {
   void *address;
@@ -148,6 +165,10 @@ typedef struct cffi_function {
   cffi_jit_block *jit_block; /* the memory holding that wrapper */
   struct cffi_stub_slot *jit_stub; /* its entry stub while on the generic entry (src/calls/jit.c), or NULL */
   uint32_t jit_countdown;    /* generic calls left before the wrapper is compiled; 0: never */
+  uint32_t native_bytes;     /* reported to V8 as external memory until it is freed */
+  /* Last, so that a function whose engine is not libffi is allocated
+   * without the signature's libffi part (cif, ffi_args): see
+   * cffi_function_new. */
   cffi_signature sig;
 } cffi_function;
 
@@ -158,6 +179,10 @@ struct cffi_call {
   const char *symbol;      /* for messages */
   uint32_t index;          /* argument being converted */
   uint8_t type;            /* its cffi_type_id */
+  /* Set by a conversion that may have run user JS (a .ptr getter, a Proxy
+   * trap): the caller then checks again what that JS could have
+   * invalidated among the arguments converted before (src/calls/call.c). */
+  bool ran_js;
   uint32_t scratch_used;
   void *heap;              /* strings that did not fit: a list, freed after the call */
   char scratch[CFFI_STRING_SCRATCH];
@@ -168,11 +193,14 @@ static inline void cffi_call_init(cffi_call *call, napi_env env, const char *sym
   call->symbol = symbol;
   call->index = 0;
   call->type = 0;
+  call->ran_js = false;
   call->scratch_used = 0;
   call->heap = NULL;
 }
 
 /* types.c */
+/* At module init: captures the built-ins cffi_view_info needs. */
+void cffi_types_init(napi_env env, cffi_env_state *state);
 /* arg: the argument's index, or -1 for the return type (for messages). */
 bool cffi_type_from_value(napi_env env, napi_value value, const char *symbol, int arg,
                           cffi_type_id *out);

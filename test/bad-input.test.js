@@ -31,6 +31,7 @@ before(() => {
     call_i32_fn: { args: ["function", "i32"], returns: "i32" },
     identity_u64: { args: ["u64"], returns: "u64" },
     identity_f64: { args: ["f64"], returns: "f64" },
+    identity_f32: { args: ["f32"], returns: "f32" },
     hello_string: { returns: "ptr" },
     count_dealloc: { args: ["ptr", "ptr"] },
   });
@@ -374,12 +375,12 @@ describe("a closed library", () => {
 
 describe("ptr()", () => {
   test("wrong argument counts and kinds", () => {
-    rejects(() => ptr(), TypeError, /ptr\(\) expects a TypedArray, ArrayBuffer or DataView, received nothing/);
+    rejects(() => ptr(), TypeError, /ptr\(\) expects a TypedArray, ArrayBuffer, SharedArrayBuffer or DataView, received nothing/);
     for (const [value, kind] of [
       [0, "a number"], ["abc", "a string"], [Symbol(), "a Symbol"], [undefined, "undefined"], [null, "null"],
       [{}, "an object"], [[1, 2], "an array"], [123n, "a BigInt"],
     ]) {
-      rejects(() => ptr(value), TypeError, new RegExp(`ptr\\(\\) expects a TypedArray, ArrayBuffer or DataView, received ${kind}`));
+      rejects(() => ptr(value), TypeError, new RegExp(`ptr\\(\\) expects a TypedArray, ArrayBuffer, SharedArrayBuffer or DataView, received ${kind}`));
     }
     rejects(() => ptr(revokedProxy()), TypeError, /received an object/);
   });
@@ -724,5 +725,139 @@ describe("cc()", { skip: ccPending }, () => {
       usable();
     }
     rejects(() => cc({ source: "int f(void) { return 1; }", symbols, flags: Symbol() }), TypeError, /flags/);
+  });
+});
+
+// Issue 22, items 4 and 7 (the conversion half of "Safety").
+describe("issue 22: user JS during argument conversion", () => {
+  const { spawnSync } = require("node:child_process");
+  const path = require("node:path");
+  const script = path.join(__dirname, "helpers", "user-js-during-conversion.js");
+  const CLOSED = /^Cannot call "(add_ptr|f)": its (library ".*"|linkSymbols result "linkSymbols") was closed by JavaScript that ran while args\[1\] was converted \(a \.ptr getter or a Proxy\); nothing was called$/;
+  const DETACHED = /^(add_ptr|f): args\[0\] \((ptr|cstring)\): its ArrayBuffer was detached by JavaScript that ran while args\[1\] was converted \(a \.ptr getter or a Proxy\); nothing was called$/;
+
+  // Each engine in its own process: CFFI_BUN_ENGINE is read at load.
+  for (const engine of ["default", "jit", "registers", "ffi"]) {
+    test(`engine ${engine}: a getter or trap that closes the library or detaches an earlier view is caught before C runs`, () => {
+      const env = { ...process.env, CFFI_BUN_ENGINE: engine === "default" ? "" : engine };
+      const run = spawnSync(process.execPath, [script], { env, encoding: "utf8", timeout: 60_000 });
+      assert.equal(run.status, 0, `the script failed (signal ${run.signal}): ${run.stderr}`);
+      const outcomes = JSON.parse(run.stdout);
+      for (const phase of ["cold", "hot"]) {
+        for (const name of ["getter closes the library", "cstring signature, getter closes the library"]) {
+          const o = outcomes[`${phase}: ${name}`];
+          assert.equal(o.error, "Error", `${phase}: ${name}: ${JSON.stringify(o)}`);
+          assert.match(o.message, CLOSED);
+        }
+        for (const name of ["getter detaches an earlier view", "Proxy trap detaches an earlier view",
+          "cstring signature, getter detaches an earlier view"]) {
+          const o = outcomes[`${phase}: ${name}`];
+          assert.equal(o.error, "TypeError", `${phase}: ${name}: ${JSON.stringify(o)}`);
+          assert.match(o.message, DETACHED);
+        }
+        assert.deepEqual(outcomes[`${phase}: harmless getter`], { result: "16" });
+        assert.deepEqual(outcomes[`${phase}: re-entrant getter`], { result: "16" });
+      }
+      assert.equal(outcomes["write.ptr: value's getter detaches the target"].error, "TypeError");
+      assert.match(outcomes["write.ptr: value's getter detaches the target"].message, /write\.ptr: the view's ArrayBuffer is detached/);
+      assert.deepEqual(outcomes["write.ptr: harmless getter"], { result: "4660" });
+    });
+  }
+
+  test("the issue's reproduction: crc32 with a .ptr getter that closes libz", { skip: process.platform !== "linux" }, () => {
+    let z;
+    try {
+      z = dlopen("libz.so.1", { crc32: { args: ["u64", "ptr", "u32"], returns: "u64" } });
+    } catch {
+      return; // no libz here
+    }
+    rejects(() => z.symbols.crc32(0, { get ptr() { z.close(); return 0; } }, 0), Error, /Cannot call "crc32": its library "libz\.so\.1" was closed by JavaScript/);
+  });
+});
+
+describe("issue 22: BigInts as f64/f32, CString lengths, SharedArrayBuffer", () => {
+  const F = {
+    f64: (x) => S.identity_f64(x),
+    f32: (x) => S.identity_f32(x),
+  };
+
+  // Beyond int64 (and uint64), ties to even, sticky bits far below the top
+  // word, overflow to Infinity, both signs.
+  const BIG = [
+    2n ** 64n, 2n ** 64n + 1n, -(2n ** 64n), -(2n ** 64n) - 1n, 2n ** 63n, -(2n ** 63n) - 1n,
+    2n ** 70n + 2n ** 17n, 2n ** 70n + 2n ** 17n + 1n, 2n ** 70n + 3n * 2n ** 17n,
+    2n ** 128n + 2n ** 75n, 2n ** 128n + 2n ** 75n + 1n, 2n ** 200n - 1n, (2n ** 53n - 1n) << 900n,
+    2n ** 1023n, 2n ** 1024n - 2n ** 970n, 2n ** 1024n - 2n ** 971n, 2n ** 1024n, 2n ** 5000n, -(2n ** 1100n),
+  ];
+
+  test("a BigInt outside int64 passed as f64 or f32 converts as Number(x) does", () => {
+    for (const x of BIG) {
+      assert.equal(F.f64(x), Number(x), `f64 ${x}`);
+      assert.equal(F.f32(x), Math.fround(Number(x)), `f32 ${x}`);
+    }
+    // The issue's example: fabs(2n ** 64n) used to give 0.
+    assert.equal(S.identity_f64(2n ** 64n), 18446744073709551616);
+    usable();
+  });
+
+  test("an f64/f32 JSCallback returning such a BigInt gives C Number(x)", { skip: ccPending }, () => {
+    const r = cc({
+      source: "double call_d(double (*f)(void)) { return f(); } float call_f(float (*f)(void)) { return f(); }",
+      symbols: { call_d: { args: ["function"], returns: "f64" }, call_f: { args: ["function"], returns: "f32" } },
+    });
+    for (const x of BIG) {
+      const d = new JSCallback(() => x, { returns: "f64" });
+      const f = new JSCallback(() => x, { returns: "f32" });
+      assert.equal(r.symbols.call_d(d), Number(x), `f64 callback ${x}`);
+      assert.equal(r.symbols.call_f(f), Math.fround(Number(x)), `f32 callback ${x}`);
+      d.close();
+      f.close();
+    }
+    r.close();
+    usable();
+  });
+
+  test("write.f64 and write.f32 convert such BigInts the same way", () => {
+    const d = new Float64Array(1);
+    const f = new Float32Array(1);
+    for (const x of BIG) {
+      write.f64(d, x);
+      assert.equal(d[0], Number(x), `write.f64 ${x}`);
+      write.f32(f, x);
+      assert.equal(f[0], Math.fround(Number(x)), `write.f32 ${x}`);
+    }
+  });
+
+  test("new CString(p, offset, length) validates length as toArrayBuffer does", () => {
+    const p = S.hello_string();
+    rejects(() => new CString(p, 0, 1.5), RangeError, /CString: byteLength must be an integer, received 1\.5/);
+    rejects(() => new CString(p, 0, "3"), TypeError, /CString: byteLength must be an integer, received a string/);
+    rejects(() => new CString(p, 0, {}), TypeError, /CString: byteLength must be an integer, received an object/);
+    rejects(() => new CString(p, 0, NaN), RangeError, /CString: byteLength must be an integer/);
+    rejects(() => toArrayBuffer(p, 0, 1.5), RangeError, /toArrayBuffer: byteLength must be an integer, received 1\.5/);
+    rejects(() => toArrayBuffer(p, 0, "3"), TypeError, /toArrayBuffer: byteLength must be an integer, received a string/);
+    assert.equal(String(new CString(p, 0, 3)), "hel");
+    assert.equal(String(new CString(p, 0, 3n)), "hel");
+    assert.equal(String(new CString(p, 7, undefined)), "world");
+  });
+
+  test("a SharedArrayBuffer is accepted by ptr(), pointer arguments and read.*/write.* as an ArrayBuffer is", () => {
+    const sab = new SharedArrayBuffer(16);
+    const bytes = new Uint8Array(sab);
+    bytes.set([1, 2, 3, 4]);
+    assert.equal(ptr(sab), ptr(bytes));
+    assert.equal(ptr(sab, 4), ptr(bytes) + 4);
+    assert.equal(S.sum_bytes(sab, 4), 10);
+    assert.equal(S.identity_ptr(sab), ptr(bytes));
+    assert.equal(S.my_strlen(new SharedArrayBuffer(8)), 0);
+    assert.equal(read.u8(sab, 3), 4);
+    write.u16(sab, 0x0909, 8);
+    assert.equal(bytes[8], 9);
+    rejects(() => read.u32(sab, 14), RangeError, /outside the 16-byte view/);
+    // Something that only looks like one is still refused.
+    const impostor = Object.create(SharedArrayBuffer.prototype);
+    rejects(() => ptr(impostor), TypeError, /ptr\(\) expects a TypedArray, ArrayBuffer, SharedArrayBuffer or DataView, received an object/);
+    rejects(() => S.sum_bytes(impostor, 4), TypeError, /sum_bytes: args\[0\] expects ptr .*received an object/);
+    rejects(() => read.u8(impostor), TypeError, /read\.u8 expects a pointer/);
   });
 });

@@ -81,7 +81,7 @@ export declare enum FFIType {
   napi_value = 19,
   /** A TypedArray or DataView, passed as its data pointer. */
   buffer = 20,
-  /** A TypedArray, DataView or ArrayBuffer, passed as its byte length (`size_t`). */
+  /** A TypedArray, DataView, ArrayBuffer or SharedArrayBuffer, passed as its byte length (`size_t`). */
   buffer_length = 21,
   buffer_bytelength = 21,
 }
@@ -168,6 +168,7 @@ export type Address = Pointer | number | bigint;
 export type PointerArg =
   | TypedArray
   | ArrayBuffer
+  | SharedArrayBuffer
   | DataView
   | Pointer
   | bigint
@@ -202,7 +203,7 @@ export interface FFITypeToArgsType {
   18: unknown;
   19: unknown;
   20: TypedArray | DataView;
-  21: TypedArray | DataView | ArrayBuffer;
+  21: TypedArray | DataView | ArrayBuffer | SharedArrayBuffer;
 }
 
 /** JS return type for each FFIType number. */
@@ -491,7 +492,7 @@ export declare const read: {
 };
 
 /** Where `write.*` stores: an address, or a view (bounds-checked). */
-export type WriteTarget = Address | TypedArray | ArrayBuffer | DataView;
+export type WriteTarget = Address | TypedArray | ArrayBuffer | SharedArrayBuffer | DataView;
 
 /** Stores a value at `target + byteOffset` (not in Bun). */
 export declare const write: {

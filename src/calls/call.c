@@ -12,6 +12,7 @@
  * napi_get_cb_info fills only as many slots as the signature has.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -147,16 +148,53 @@ static napi_value throw_missing(napi_env env, const cffi_function *fn, size_t ar
                     fn->sig.required == 1 ? "" : "s", argc);
 }
 
-static bool convert_arguments(cffi_call *call, const cffi_signature *sig, napi_value *argv,
+/* Types whose argument may be the memory of a JS view. */
+static bool takes_views(uint8_t type) {
+  return type == CFFI_PTR || type == CFFI_CSTRING || type == CFFI_FUNCTION || type == CFFI_BUFFER ||
+         type == CFFI_BUFFER_LENGTH;
+}
+
+/* User JS ran while args[index] was converted (a .ptr getter, a Proxy
+ * trap; call.ran_js). Before C runs, what that JS could have invalidated
+ * among what was converted before it is checked again: the library is still
+ * open, and no earlier argument's ArrayBuffer was detached (transferred)
+ * from under its converted address. Arguments after index are converted
+ * after the JS ran; a later getter checks again. Only the conversions that
+ * may run JS pay for this. */
+static bool still_valid_after_js(napi_env env, const cffi_function *fn, const napi_value *argv,
+                                 unsigned index) {
+  if (!fn->owner->open) {
+    cffi_throw(env, "Error",
+               "Cannot call \"%s\": its %s \"%s\" was closed by JavaScript that ran while args[%u] was "
+               "converted (a .ptr getter or a Proxy); nothing was called",
+               fn->name, fn->owner->kind, fn->owner->path, index);
+    return false;
+  }
+  for (unsigned j = 0; j < index; j++) {
+    if (takes_views(fn->sig.args[j]) && cffi_view_detached(env, argv[j])) {
+      cffi_throw(env, "TypeError",
+                 "%s: args[%u] (%s): its ArrayBuffer was detached by JavaScript that ran while args[%u] was "
+                 "converted (a .ptr getter or a Proxy); nothing was called",
+                 fn->name, j, cffi_types[fn->sig.args[j]].name, index);
+      return false;
+    }
+  }
+  return true;
+}
+
+static bool convert_arguments(cffi_call *call, const cffi_function *fn, napi_value *argv,
                               uint64_t *slots) {
+  const cffi_signature *sig = &fn->sig;
   for (unsigned i = 0; i < sig->nargs; i++) {
     const uint8_t type = sig->args[i];
     call->index = i;
     call->type = type;
-    if (CFFI_UNLIKELY(!cffi_types[type].to_c(call, argv[i], &slots[sig->dest[i]]))) {
+    if (CFFI_UNLIKELY(!cffi_types[type].to_c(call, argv[i], &slots[sig->dest[i]])) ||
+        (CFFI_UNLIKELY(call->ran_js) && !still_valid_after_js(call->env, fn, argv, i))) {
       cffi_call_release(call);
       return false;
     }
+    call->ran_js = false;
   }
   return true;
 }
@@ -220,13 +258,13 @@ static __attribute__((noinline)) napi_value invoke_general(napi_env env, cffi_fu
   uint64_t raw;
   if (sig->engine == CFFI_ENGINE_REGISTERS) {
     uint64_t regs[REGISTER_SLOTS] = {0};
-    if (!convert_arguments(&call, sig, argv, regs)) return NULL;
+    if (!convert_arguments(&call, fn, argv, regs)) return NULL;
     start_call(fn->state, sig->takes_env);
     raw = register_call(fn->address, regs, sig->float_regs, cffi_types[sig->returns].reg == CFFI_CLASS_FLOAT);
   } else {
     uint64_t slots[sig->nargs ? sig->nargs : 1];
     void *values[sig->nargs ? sig->nargs : 1];
-    if (!convert_arguments(&call, sig, argv, slots)) return NULL;
+    if (!convert_arguments(&call, fn, argv, slots)) return NULL;
     for (unsigned i = 0; i < sig->nargs; i++) values[i] = &slots[i];
     start_call(fn->state, sig->takes_env);
     ffi_call((ffi_cif *)&sig->cif, FFI_FN(fn->address), &raw, values);
@@ -241,12 +279,13 @@ static __attribute__((noinline)) napi_value invoke_general(napi_env env, cffi_fu
  * (every type but cstring, which takes invoke_general). Out of line so the
  * hot path carries no context. */
 static __attribute__((noinline)) bool table_to_c(napi_env env, const cffi_function *fn, unsigned index,
-                                                 napi_value value, uint64_t *out) {
+                                                 const napi_value *argv, uint64_t *out) {
   cffi_call call;
   cffi_call_init(&call, env, fn->name);
   call.index = index;
   call.type = fn->sig.args[index];
-  return cffi_types[call.type].to_c(&call, value, out);
+  return cffi_types[call.type].to_c(&call, argv[index], out) &&
+         (CFFI_LIKELY(!call.ran_js) || still_valid_after_js(env, fn, argv, index));
 }
 
 /* JS -> C for one argument: the commonest types inline, with the one
@@ -255,8 +294,9 @@ static __attribute__((noinline)) bool table_to_c(napi_env env, const cffi_functi
  * goes through the type table, which gives the same results and the error
  * messages. */
 static inline __attribute__((always_inline)) bool argument_to_c(napi_env env, const cffi_function *fn,
-                                                                unsigned index, napi_value value,
+                                                                unsigned index, const napi_value *argv,
                                                                 uint64_t *out) {
+  const napi_value value = argv[index];
   int32_t i;
   double d;
   switch (fn->sig.args[index]) {
@@ -298,7 +338,7 @@ static inline __attribute__((always_inline)) bool argument_to_c(napi_env env, co
     }
     default: break;
   }
-  return table_to_c(env, fn, index, value, out);
+  return table_to_c(env, fn, index, argv, out);
 }
 
 /* The hot path: register engine, no argument needing call-lifetime memory.
@@ -321,7 +361,7 @@ static inline __attribute__((always_inline)) napi_value invoke(napi_env env, cff
   memset(regs, 0, CFFI_INT_REGS * sizeof regs[0]);
   if (sig->float_regs) memset(regs + CFFI_INT_REGS, 0, CFFI_FLOAT_REGS * sizeof regs[0]);
   for (unsigned i = 0; i < nargs; i++) {
-    if (CFFI_UNLIKELY(!argument_to_c(env, fn, i, argv[i], &regs[sig->dest[i]]))) return NULL;
+    if (CFFI_UNLIKELY(!argument_to_c(env, fn, i, argv, &regs[sig->dest[i]]))) return NULL;
   }
   start_call(fn->state, false); /* the hot path has no napi_env argument (general_path) */
   uint64_t raw = register_call(fn->address, regs, sig->float_regs, cffi_types[sig->returns].reg == CFFI_CLASS_FLOAT);
@@ -367,8 +407,8 @@ napi_value cffi_jit_missing(napi_env env, cffi_function *fn, size_t argc) {
   return throw_missing(env, fn, argc);
 }
 
-int cffi_jit_argument(napi_env env, cffi_function *fn, unsigned index, napi_value value, uint64_t *out) {
-  return table_to_c(env, fn, index, value, out);
+int cffi_jit_argument(napi_env env, cffi_function *fn, unsigned index, const napi_value *argv, uint64_t *out) {
+  return table_to_c(env, fn, index, argv, out);
 }
 
 napi_value cffi_jit_result(napi_env env, cffi_function *fn, uint64_t raw) {
@@ -380,6 +420,9 @@ int cffi_jit_after_callbacks(napi_env env, cffi_function *fn) {
 }
 
 void cffi_function_discard(cffi_function *fn) {
+  /* Also run by the GC (see NAPI_EXPERIMENTAL in cffi.h): frees and counts only. */
+  int64_t ignored;
+  napi_adjust_external_memory(fn->state->env, -(int64_t)fn->native_bytes, &ignored);
   cffi_owner_release(fn->owner);
   cffi_jit_forget(fn);
   free(fn->name);
@@ -393,7 +436,10 @@ static void finalize_function(napi_env env, void *data, void *hint) {
 
 cffi_function *cffi_function_new(napi_env env, cffi_owner *owner, const char *name, void *address,
                                  const cffi_signature *sig) {
-  cffi_function *fn = calloc(1, sizeof *fn);
+  /* Only libffi reads the signature's cif and ffi_args, the bulk of it. */
+  const size_t size = sig->engine == CFFI_ENGINE_LIBFFI ? sizeof(cffi_function)
+                                                        : offsetof(cffi_function, sig) + offsetof(cffi_signature, cif);
+  cffi_function *fn = calloc(1, size);
   char *name_copy = strdup(name);
   if (!fn || !name_copy) {
     free(fn);
@@ -404,11 +450,15 @@ cffi_function *cffi_function_new(napi_env env, cffi_owner *owner, const char *na
   fn->address = address;
   fn->name = name_copy;
   napi_get_instance_data(env, (void **)&fn->state);
-  fn->sig = *sig;
+  memcpy(&fn->sig, sig, size - offsetof(cffi_function, sig));
   /* The copied cif must point at the copy's own argument array. */
   if (fn->sig.engine == CFFI_ENGINE_LIBFFI) fn->sig.cif.arg_types = fn->sig.ffi_args;
   fn->owner = owner;
   owner->refs++;
+  /* Freed only when V8 collects the function: tell V8, so that it does in time. */
+  fn->native_bytes = (uint32_t)(size + strlen(name) + 1 + CFFI_NODE_API_BYTES_PER_FUNCTION);
+  int64_t ignored;
+  napi_adjust_external_memory(env, fn->native_bytes, &ignored);
   return fn;
 }
 

@@ -34,7 +34,7 @@
 /* The generic path's slow paths, called by generated code (src/calls/call.c). */
 napi_value cffi_jit_closed(napi_env env, cffi_function *fn);
 napi_value cffi_jit_missing(napi_env env, cffi_function *fn, size_t argc);
-int cffi_jit_argument(napi_env env, cffi_function *fn, unsigned index, napi_value value, uint64_t *out);
+int cffi_jit_argument(napi_env env, cffi_function *fn, unsigned index, const napi_value *argv, uint64_t *out);
 napi_value cffi_jit_result(napi_env env, cffi_function *fn, uint64_t raw);
 int cffi_jit_after_callbacks(napi_env env, cffi_function *fn);
 
@@ -119,7 +119,7 @@ static const char prelude[] =
     "napi_status napi_get_null(napi_env, napi_value *);\n"
     "napi_value cffi_jit_closed(napi_env, void *fn);\n"
     "napi_value cffi_jit_missing(napi_env, void *fn, size_t argc);\n"
-    "int cffi_jit_argument(napi_env, void *fn, unsigned index, napi_value, uint64_t *out);\n"
+    "int cffi_jit_argument(napi_env, void *fn, unsigned index, const napi_value *argv, uint64_t *out);\n"
     "napi_value cffi_jit_result(napi_env, void *fn, uint64_t raw);\n"
     "int cffi_jit_after_callbacks(napi_env, void *fn);\n"
     "union cffi_raw { uint64_t u; double d; float f; };\n";
@@ -152,7 +152,7 @@ static void render_wrapper(cffi_text *b, const char *wrapper, const cffi_signatu
     const char *t = c_type_of(sig->args[i]);
     /* The generic conversion, for every value the fast case does not take. */
     char slow[160];
-    snprintf(slow, sizeof slow, "if (!cffi_jit_argument(env, FN, %u, argv[%u], &raw.u)) return 0;", i, i);
+    snprintf(slow, sizeof slow, "if (!cffi_jit_argument(env, FN, %u, argv, &raw.u)) return 0;", i);
     switch (read_kind_of(sig->args[i])) {
       case READ_INT32:
         cffi_text_append(b, "  if (napi_get_value_int32(env, argv[%u], &i32) == 0) a%u = (%s)i32;\n"
@@ -241,6 +241,12 @@ struct cffi_jit_block {
   size_t size;
   uint32_t refs; /* functions using a wrapper in it */
 };
+
+/* The bytes a block takes: mmap hands out whole pages. */
+static size_t block_pages(const cffi_jit_block *block) {
+  const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  return (block->size + page - 1) / page * page + sizeof *block;
+}
 
 /* What generated code calls, by name. */
 static const struct {
@@ -378,6 +384,9 @@ static bool compile_wrappers(cffi_function **fns, const uint32_t *which, uint32_
       fns[which[k]]->jit_block = block;
     }
     block->refs = n;
+    /* Whole pages, freed only once V8 has collected every function using them. */
+    int64_t ignored;
+    napi_adjust_external_memory(fns[which[0]]->state->env, (int64_t)block_pages(block), &ignored);
   }
   free(entries);
   return block != NULL;
@@ -432,6 +441,8 @@ void cffi_jit_tier_up(cffi_function *fn) {
 void cffi_jit_forget(cffi_function *fn) {
   cffi_jit_block *block = fn->jit_block;
   if (block && --block->refs == 0) {
+    int64_t ignored;
+    napi_adjust_external_memory(fn->state->env, -(int64_t)block_pages(block), &ignored);
     munmap(block->memory, block->size);
     free(block);
   }

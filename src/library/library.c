@@ -96,8 +96,15 @@ static napi_value close_entry(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* The close function and the owner are freed when V8 collects the last
+ * of the JS functions: counted as external memory meanwhile. */
+#define CLOSE_FUNCTION_BYTES (sizeof(cffi_owner) + CFFI_NODE_API_BYTES_PER_FUNCTION)
+
+/* Also run by the GC (see NAPI_EXPERIMENTAL in cffi.h): frees and counts only. */
 static void finalize_close(napi_env env, void *data, void *hint) {
-  (void)env, (void)hint;
+  (void)hint;
+  int64_t ignored;
+  napi_adjust_external_memory(env, -(int64_t)CLOSE_FUNCTION_BYTES, &ignored);
   cffi_owner_release(data);
 }
 
@@ -200,7 +207,9 @@ napi_value cffi_bind_symbols(napi_env env, cffi_owner *owner, napi_value definit
     if (published == count &&
         napi_create_function(env, "close", NAPI_AUTO_LENGTH, close_entry, owner, &close_fn) == napi_ok) {
       owner->refs++;
-      napi_add_finalizer(env, close_fn, owner, finalize_close, NULL, NULL);
+      int64_t ignored;
+      if (napi_add_finalizer(env, close_fn, owner, finalize_close, NULL, NULL) == napi_ok)
+        napi_adjust_external_memory(env, (int64_t)CLOSE_FUNCTION_BYTES, &ignored);
       napi_create_object(env, &result);
       napi_set_named_property(env, result, "symbols", symbols);
       napi_set_named_property(env, result, "close", close_fn);

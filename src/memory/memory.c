@@ -197,17 +197,19 @@ static napi_value write_entry(napi_env env, napi_callback_info info) {
   const accessor *acc = data;
   const char *fn = acc->write_name;
   if (argc < 2) return cffi_throw(env, "TypeError", "%s(target, value, byteOffset?) expects 2 arguments, received %zu", fn, argc);
-  int64_t offset;
-  uint8_t *at;
-  if (!optional_integer(env, fn, "byteOffset", argc, 2, argv[2], 0, &offset) ||
-      !resolve_target(env, fn, argv[0], offset, acc->size, true, &at))
-    return NULL;
+  /* The value first: converting it may run user JS (write.ptr of an object
+   * whose .ptr is a getter) that detaches the target view. */
   cffi_call call;
   cffi_call_init(&call, env, fn);
   call.index = 1;
   call.type = acc->type;
   uint64_t raw;
   if (!cffi_types[acc->type].to_c(&call, argv[1], &raw)) return NULL;
+  int64_t offset;
+  uint8_t *at;
+  if (!optional_integer(env, fn, "byteOffset", argc, 2, argv[2], 0, &offset) ||
+      !resolve_target(env, fn, argv[0], offset, acc->size, true, &at))
+    return NULL;
   memcpy(at, &raw, acc->size);
   return NULL;
 }
@@ -222,7 +224,7 @@ static napi_value ptr_entry(napi_env env, napi_callback_info info) {
   if (argc == 1 && napi_get_typedarray_info(env, argv[0], NULL, NULL, &data, NULL, NULL) == napi_ok && data)
     return cffi_address_to_js(env, (uintptr_t)data);
   if (argc < 1 || !cffi_view_info(env, argv[0], &data, &length)) {
-    return cffi_throw_code(env, "TypeError", CFFI_ERR_INVALID_ARG_TYPE, "ptr() expects a TypedArray, ArrayBuffer or DataView, received %s",
+    return cffi_throw_code(env, "TypeError", CFFI_ERR_INVALID_ARG_TYPE, "ptr() expects a TypedArray, ArrayBuffer, SharedArrayBuffer or DataView, received %s",
                       argc < 1 ? "nothing" : cffi_value_kind(env, argv[0]));
   }
   if (!data && cffi_view_detached(env, argv[0]))

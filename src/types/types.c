@@ -118,18 +118,44 @@ static bool to_c_int64_fast(cffi_call *call, napi_value value, uint64_t *out) {
   return integer_slow(call, value, out);
 }
 
+/* Number(x) for a BigInt outside the int64 range: the nearest double
+ * (ties to even), Infinity beyond DBL_MAX. The top 64 significant bits are
+ * converted by the hardware, with the lowest one set when anything below
+ * them is non-zero, so that a tie cut off there still rounds up. */
+#define BIGINT_FINITE_WORDS 16 /* 1024 bits: anything longer is beyond DBL_MAX */
+static bool bigint_to_double(napi_env env, napi_value value, double *out) {
+  uint64_t words[BIGINT_FINITE_WORDS];
+  size_t count = BIGINT_FINITE_WORDS;
+  int sign;
+  if (napi_get_value_bigint_words(env, value, &sign, &count, words) != napi_ok) return false;
+  if (count > BIGINT_FINITE_WORDS) {
+    *out = sign ? -INFINITY : INFINITY;
+    return true;
+  }
+  while (count > 0 && words[count - 1] == 0) count--;
+  if (count <= 1) {
+    double d = count ? (double)words[0] : 0;
+    *out = sign ? -d : d;
+    return true;
+  }
+  const uint64_t top = words[count - 1], next = words[count - 2];
+  int lead = 0; /* 0..63: the top 64 bits straddle two words when > 0 */
+  while (!(top << lead >> 63)) lead++;
+  uint64_t kept = lead ? (top << lead) | (next >> (64 - lead)) : top;
+  bool sticky = lead ? (next << lead) != 0 : next != 0;
+  for (size_t i = 0; !sticky && i < count - 2; i++) sticky = words[i] != 0;
+  double d = ldexp((double)(kept | (uint64_t)sticky), (int)(count - 1) * 64 - lead);
+  *out = sign ? -d : d;
+  return true;
+}
+
 static bool get_double(cffi_call *call, napi_value value, double *out) {
   if (CFFI_LIKELY(napi_get_value_double(call->env, value, out) == napi_ok)) return true;
   int64_t big;
-  uint64_t ubig;
   bool lossless, flag;
   if (napi_get_value_bigint_int64(call->env, value, &big, &lossless) == napi_ok) {
-    if (!lossless && napi_get_value_bigint_uint64(call->env, value, &ubig, &lossless) == napi_ok &&
-        lossless) {
-      *out = (double)ubig;
-    } else {
-      *out = (double)big;
-    }
+    if (lossless) *out = (double)big;
+    else bigint_to_double(call->env, value, out);
     return true;
   }
   if (napi_get_value_bool(call->env, value, &flag) == napi_ok) {
@@ -213,8 +239,9 @@ static address_form bigint_to_address(napi_env env, napi_value value, uint64_t *
 }
 
 /* Data pointer and byte length of a TypedArray, DataView or ArrayBuffer
- * (false if the value is none of those). Views include their byte offset. */
-bool cffi_view_info(napi_env env, napi_value value, void **data, size_t *length) {
+ * (false if the value is none of those). Views include their byte offset.
+ * Runs no user JS. */
+static bool plain_view_info(napi_env env, napi_value value, void **data, size_t *length) {
   napi_typedarray_type type;
   size_t count;
   if (napi_get_typedarray_info(env, value, &type, &count, data, NULL, NULL) == napi_ok) {
@@ -231,6 +258,66 @@ bool cffi_view_info(napi_env env, napi_value value, void **data, size_t *length)
   if (napi_get_dataview_info(env, value, length, data, NULL, NULL) == napi_ok) return true;
   if (napi_get_arraybuffer_info(env, value, data, length) == napi_ok) return true;
   return false;
+}
+
+/* SharedArrayBuffer: Node-API has no call for its memory (Node 20's
+ * napi_get_arraybuffer_info refuses it), but a Uint8Array over one is an
+ * ordinary TypedArray. A value is taken for one when its prototype is
+ * SharedArrayBuffer.prototype and the built-in byteLength getter accepts it
+ * (that getter throws for anything else without running user code; the
+ * prototype test spares that exception to every other object). The
+ * built-ins are the ones captured at load, before user code could replace
+ * them. For a Proxy, asking for the prototype runs its trap: callers treat
+ * any object as possibly having run user JS. */
+void cffi_types_init(napi_env env, cffi_env_state *state) {
+  static const char source[] =
+      "(() => { if (typeof SharedArrayBuffer !== 'function') return undefined;"
+      " const p = SharedArrayBuffer.prototype;"
+      " return [p, Object.getOwnPropertyDescriptor(p, 'byteLength').get, Uint8Array]; })()";
+  napi_value script, found, items[3];
+  bool is_array = false;
+  if (napi_create_string_utf8(env, source, NAPI_AUTO_LENGTH, &script) != napi_ok ||
+      napi_run_script(env, script, &found) != napi_ok || napi_is_array(env, found, &is_array) != napi_ok ||
+      !is_array) {
+    napi_get_and_clear_last_exception(env, &found);
+    return;
+  }
+  for (uint32_t i = 0; i < 3; i++)
+    if (napi_get_element(env, found, i, &items[i]) != napi_ok) return;
+  napi_create_reference(env, items[0], 1, &state->shared_buffer_prototype);
+  napi_create_reference(env, items[1], 1, &state->shared_buffer_length_getter);
+  napi_create_reference(env, items[2], 1, &state->uint8array_constructor);
+}
+
+static bool shared_buffer_info(napi_env env, napi_value value, void **data, size_t *length) {
+  napi_valuetype t;
+  cffi_env_state *state;
+  napi_value prototype, expected, getter, ignored, constructor, view;
+  bool same = false;
+  if (napi_typeof(env, value, &t) != napi_ok || t != napi_object) return false;
+  if (napi_get_instance_data(env, (void **)&state) != napi_ok || !state || !state->uint8array_constructor) return false;
+  if (napi_get_prototype(env, value, &prototype) != napi_ok ||
+      napi_get_reference_value(env, state->shared_buffer_prototype, &expected) != napi_ok ||
+      napi_strict_equals(env, prototype, expected, &same) != napi_ok || !same)
+    return false;
+  if (napi_get_reference_value(env, state->shared_buffer_length_getter, &getter) != napi_ok) return false;
+  if (napi_call_function(env, value, getter, 0, NULL, &ignored) != napi_ok) {
+    napi_get_and_clear_last_exception(env, &ignored); /* an impostor: not ours to report */
+    return false;
+  }
+  if (napi_get_reference_value(env, state->uint8array_constructor, &constructor) != napi_ok ||
+      napi_new_instance(env, constructor, 1, &value, &view) != napi_ok ||
+      napi_get_typedarray_info(env, view, NULL, length, data, NULL, NULL) != napi_ok) {
+    napi_get_and_clear_last_exception(env, &ignored);
+    return false;
+  }
+  return true;
+}
+
+/* Data pointer and byte length of a TypedArray, DataView, ArrayBuffer or
+ * SharedArrayBuffer (false if the value is none of those). */
+bool cffi_view_info(napi_env env, napi_value value, void **data, size_t *length) {
+  return plain_view_info(env, value, data, length) || shared_buffer_info(env, value, data, length);
 }
 
 /* Whether a view (or ArrayBuffer) is over a detached ArrayBuffer: one that
@@ -335,7 +422,7 @@ static inline bool address_to_c(cffi_call *call, napi_value value, uint64_t *out
     return false;
   }
   size_t length;
-  if (cffi_view_info(env, value, &data, &length)) {
+  if (plain_view_info(env, value, &data, &length)) {
     if (!data && cffi_view_detached(env, value)) {
       cffi_throw_arg_error(call, value, DETACHED_PROBLEM);
       return false;
@@ -343,12 +430,19 @@ static inline bool address_to_c(cffi_call *call, napi_value value, uint64_t *out
     *out = (uintptr_t)data;
     return true;
   }
+  /* Any other object: its .ptr may be a getter, it may be a Proxy. */
+  napi_valuetype t;
+  if (napi_typeof(env, value, &t) == napi_ok && (t == napi_object || t == napi_function)) call->ran_js = true;
   address_form form;
   if (address_from_scalar(env, value, out, &form)) {
     if (form == ADDRESS_PLAIN || (sentinels && form == ADDRESS_NEGATIVE)) return true;
     cffi_throw_arg_error(call, value, sentinels ? "a BigInt or .ptr outside [-2^63, 2^64), which is not a valid address"
                                                 : "a negative or out-of-range BigInt or .ptr, which is not a valid address");
     return false;
+  }
+  if (shared_buffer_info(env, value, &data, &length)) {
+    *out = (uintptr_t)data;
+    return true;
   }
   cffi_throw_arg_error(call, value, NULL);
   return false;
@@ -559,7 +653,7 @@ void cffi_describe_signature(const cffi_signature *sig, char *out, size_t len) {
 /* ---- the table -------------------------------------------------------- */
 
 #define NUMBER_OR_BIGINT "a number or BigInt"
-#define POINTER_LIKE "a number, BigInt, null, TypedArray, ArrayBuffer, DataView or object with .ptr"
+#define POINTER_LIKE "a number, BigInt, null, TypedArray, ArrayBuffer, SharedArrayBuffer, DataView or object with .ptr"
 
 const cffi_type_info cffi_types[CFFI_TYPE_COUNT] = {
     [CFFI_CHAR] = {"char", "char", NUMBER_OR_BIGINT, &ffi_type_sint8, CFFI_CLASS_INT, true, true, to_c_i8, to_js_i8},
@@ -584,7 +678,7 @@ const cffi_type_info cffi_types[CFFI_TYPE_COUNT] = {
     [CFFI_NAPI_VALUE] = {"napi_value", "napi_value", "any value", &ffi_type_pointer, CFFI_CLASS_INT, true, true, to_c_napi_value, to_js_napi_value},
     /* Not a return type, as in Bun: a returned pointer has no length. */
     [CFFI_BUFFER] = {"buffer", "void*", "a TypedArray or DataView", &ffi_type_pointer, CFFI_CLASS_INT, true, false, to_c_buffer, cffi_address_to_js},
-    [CFFI_BUFFER_LENGTH] = {"buffer_length", "size_t", "a TypedArray, DataView or ArrayBuffer", &ffi_type_uint64, CFFI_CLASS_INT, true, true, to_c_buffer_length, to_js_u64_fast},
+    [CFFI_BUFFER_LENGTH] = {"buffer_length", "size_t", "a TypedArray, DataView, ArrayBuffer or SharedArrayBuffer", &ffi_type_uint64, CFFI_CLASS_INT, true, true, to_c_buffer_length, to_js_u64_fast},
 };
 
 /* Every name Bun's FFIType has, in Bun's order. */

@@ -187,7 +187,6 @@ for (const cb of callbackCases) definitions[cb.name] = { args: ["function"], ret
 const lib = dlopen(libPath, definitions);
 
 // ---- the model ---------------------------------------------------------
-const M64 = (1n << 64n) - 1n;
 const u64 = (x) => BigInt.asUintN(64, x);
 function mix(h, v) {
   h = u64(h ^ v);
@@ -234,7 +233,7 @@ function image(type, value) {
     let d;
     if (kind === "number") d = value;
     else if (kind === "boolean") d = value ? 1 : 0;
-    else if (kind === "bigint") d = value >= 0n && value <= M64 && BigInt.asIntN(64, value) !== value ? Number(value) : Number(BigInt.asIntN(64, value));
+    else if (kind === "bigint") d = Number(value); // at any size (issue 22)
     else throw new Refused();
     if (type === "f64") {
       f64view[0] = d;

@@ -391,7 +391,13 @@ export interface CCOptions<Fns> {
 /**
  * Compiles C with TinyCC and binds the listed symbols, like {@link dlopen}.
  */
-export declare function cc<const Fns extends SymbolsShape<Fns>>(options: CCOptions<Fns>): Library<Fns>;
+/** What `cc()` returns: a library whose `warnings` lists TinyCC's warnings
+ * (empty when there were none, and on a cache hit, which runs no compiler). */
+export interface CompiledLibrary<Fns> extends Library<Fns> {
+  warnings: string[];
+}
+
+export declare function cc<const Fns extends SymbolsShape<Fns>>(options: CCOptions<Fns>): CompiledLibrary<Fns>;
 
 /** A definition with the function's address: what `linkSymbols` and `CFunction` need. */
 export type FFIFunctionWithPtr = FFIFunction & { readonly ptr: Pointer | bigint | number };

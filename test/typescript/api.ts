@@ -48,6 +48,7 @@ const compiled = cc({
 });
 assertType<ReturnType<typeof compiled.symbols.add>, number>(true);
 assertType<ReturnType<typeof compiled.symbols.version>, string | null>(true);
+assertType<typeof compiled.warnings, string[]>(true);
 compiled.symbols.hello();
 compiled.symbols.add(1, 2);
 // @ts-expect-error too few arguments

@@ -18,6 +18,7 @@
 #ifndef _GNU_SOURCE /* binding.gyp defines it on Linux */
 #define _GNU_SOURCE
 #endif
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -824,17 +825,24 @@ static uint32_t nesting_depth(const char *p, size_t len) {
   return deepest;
 }
 
+/* A unit's code: its own text, or its file read (the caller frees that
+ * copy when it differs from u->text); NULL when the file cannot be read. */
+static char *source_text(const source_unit *u, size_t *len) {
+  *len = strlen(u->text);
+  if (!u->is_path) return u->text;
+  int fd = open(u->text, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return NULL;
+  char *text = read_text(fd, len);
+  close(fd);
+  return text;
+}
+
 static bool check_nesting(const cc_options *o, diagnostics *d) {
   for (uint32_t i = 0; i < o->nsources; i++) {
     const source_unit *u = &o->sources[i];
-    size_t len = strlen(u->text);
-    char *text = u->text;
-    if (u->is_path) {
-      int fd = open(u->text, O_RDONLY | O_CLOEXEC);
-      text = fd >= 0 ? read_text(fd, &len) : NULL;
-      if (fd >= 0) close(fd);
-      if (!text) continue; /* TinyCC reports what is wrong with the file */
-    }
+    size_t len;
+    char *text = source_text(u, &len);
+    if (!text) continue; /* TinyCC reports what is wrong with the file */
     uint32_t depth = nesting_depth(text, len);
     if (text != u->text) free(text);
     if (depth > MAX_NESTING) {
@@ -896,6 +904,35 @@ static const char *missing_file_hint(const char *text) {
   return NULL;
 }
 
+/* Whether a source spells a thread-local storage keyword. TinyCC 0.9.27
+ * does not parse _Thread_local or __thread (it reports "';' expected"); Bun
+ * refuses them with "thread-local storage is not supported", so a failed
+ * compile that uses one says that instead of leaving the reader with a
+ * misleading syntax error. Read only on the error path. */
+static bool word_in(const char *text, size_t len, const char *word) {
+  size_t w = strlen(word);
+  for (const char *p = text; (p = memmem(p, len - (size_t)(p - text), word, w)); p += w) {
+    bool before = p == text || !(isalnum((unsigned char)p[-1]) || p[-1] == '_');
+    bool after = (size_t)(p - text) + w >= len || !(isalnum((unsigned char)p[w]) || p[w] == '_');
+    if (before && after) return true;
+  }
+  return false;
+}
+
+static bool uses_thread_local(const cc_options *o) {
+  for (uint32_t i = 0; i < o->nsources; i++) {
+    const source_unit *u = &o->sources[i];
+    size_t len;
+    char *text = source_text(u, &len);
+    if (!text) continue;
+    bool found = word_in(text, len, "_Thread_local") || word_in(text, len, "__thread") ||
+                 word_in(text, len, "thread_local");
+    if (text != u->text) free(text);
+    if (found) return true;
+  }
+  return false;
+}
+
 /* Bun's first line ("N errors while compiling <file>"), then TinyCC's
  * messages, then what to install when a run-time file is missing. */
 static napi_value throw_compile_error(napi_env env, const cc_options *o, const diagnostics *d) {
@@ -911,6 +948,10 @@ static napi_value throw_compile_error(napi_env env, const cc_options *o, const d
   else if (package)
     snprintf(hint, sizeof hint, "\nThe C library's development files are missing: install `%s` "
                                 "(Debian/Ubuntu: `apt-get install %s`)", package, package);
+  else if (uses_thread_local(o))
+    snprintf(hint, sizeof hint, "\nthread-local storage is not supported in cc() (as in Bun): TinyCC "
+                                "cannot compile _Thread_local or __thread; keep per-thread state in "
+                                "the caller or in a gcc-built library");
   uint32_t errors = d->errors ? d->errors : 1;
   napi_value message, error;
   size_t n = strlen(text) + strlen(hint) + strlen(file) + 128;
@@ -1136,7 +1177,7 @@ napi_value cffi_cc(napi_env env, napi_callback_info info) {
     if (napi_typeof(env, symbols, &type) == napi_ok && type == napi_object &&
         napi_get_property_names(env, symbols, &names) == napi_ok &&
         napi_get_array_length(env, names, &count) == napi_ok && count == 0) {
-      cffi_throw(env, "TypeError", "Expected at least one exported symbol: cc() option \"symbols\" is empty");
+      cffi_throw(env, "TypeError", "Expected at least one exported symbol");
       goto done;
     }
   }

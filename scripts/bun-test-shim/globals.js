@@ -8,6 +8,7 @@ const path = require("node:path");
 const { spawn, spawnSync } = require("node:child_process");
 
 require("../../lib/register.cjs");
+if (typeof Module.register === "function") Module.register(require("node:url").pathToFileURL(path.join(__dirname, "import-meta.mjs")));
 const aliases = { "bun:test": path.join(__dirname, "bun-test.js"), harness: path.join(__dirname, "harness.js") };
 const resolveFilename = Module._resolveFilename;
 Module._resolveFilename = function shimResolve(request, ...rest) {
@@ -83,8 +84,44 @@ function which(name) {
   return null;
 }
 
+// Node 20 has no Promise.withResolvers (Node 22 has); Bun's tests use it.
+if (!Promise.withResolvers) {
+  Promise.withResolvers = function withResolvers() {
+    let resolve, reject;
+    const promise = new this((yes, no) => ((resolve = yes), (reject = no)));
+    return { promise, resolve, reject };
+  };
+}
+
+// Bun's Buffer also reads and writes little-endian without the LE suffix
+// (readInt32, writeUInt16, readDouble, ...).
+for (const name of Object.getOwnPropertyNames(Buffer.prototype)) {
+  const plain = name.match(/^((?:read|write)\w+)LE$/)?.[1];
+  if (plain && !(plain in Buffer.prototype)) Buffer.prototype[plain] = Buffer.prototype[name];
+}
+
+// Bun.file(path): the part of a BunFile the FFI tests touch (its path as
+// `name`, its contents).
+function file(target) {
+  const fs = require("node:fs");
+  const name = target instanceof URL ? require("node:url").fileURLToPath(target) : String(target);
+  return { name, text: async () => fs.readFileSync(name, "utf8"), exists: async () => fs.existsSync(name), get size() { return fs.statSync(name).size; } };
+}
+
+async function write(target, data) {
+  const name = typeof target === "object" && target && "name" in target ? target.name : String(target);
+  const bytes = typeof data === "string" ? data : Buffer.from(data.buffer ?? data);
+  require("node:fs").writeFileSync(name, bytes);
+  return Buffer.byteLength(bytes);
+}
+
 globalThis.Bun = {
   which,
+  file,
+  write,
+  pathToFileURL: require("node:url").pathToFileURL,
+  fileURLToPath: require("node:url").fileURLToPath,
+  password: { hash: async () => "", verify: async () => false },
   version: `cffi-bun on Node ${process.version}`,
   FFI: require("../.."),
   gc: () => global.gc?.(),

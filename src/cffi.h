@@ -109,6 +109,11 @@ typedef struct cffi_env_state {
   unsigned long last_error;     /* GetLastError() right after the latest FFI call */
 #endif
   uint32_t env_calls;           /* calls in progress of functions that take a napi_env */
+  /* close() calls so far of a library, cc() result, linkSymbols/CFunction
+   * owner or JSCallback: an FFI call whose argument conversion ran user JS
+   * compares it with its value before that JS (src/calls/call.c), since an
+   * earlier function-pointer argument may point into what was closed. */
+  uint32_t closes;
   /* What callbacks leave for the FFI call they ran in to deal with once its
    * C returns (src/callbacks/callback.c): cleanup_depth is the deepest call_depth
    * with something left (UINT32_MAX: an exception, for whichever call
@@ -183,6 +188,13 @@ struct cffi_call {
    * trap): the caller then checks again what that JS could have
    * invalidated among the arguments converted before (src/calls/call.c). */
   bool ran_js;
+  /* For an FFI call (NULL elsewhere): its function and arguments, and room
+   * for what cffi_call_before_js notes about the arguments before argument
+   * `index`: their views' memory and the env's close count. */
+  const struct cffi_function *fn;
+  const napi_value *argv;
+  struct cffi_view_memory *views_before;
+  uint32_t closes_before;
   uint32_t scratch_used;
   void *heap;              /* strings that did not fit: a list, freed after the call */
   char scratch[CFFI_STRING_SCRATCH];
@@ -194,6 +206,9 @@ static inline void cffi_call_init(cffi_call *call, napi_env env, const char *sym
   call->index = 0;
   call->type = 0;
   call->ran_js = false;
+  call->fn = NULL;
+  call->argv = NULL;
+  call->views_before = NULL;
   call->scratch_used = 0;
   call->heap = NULL;
 }
@@ -213,6 +228,9 @@ napi_value cffi_make_ffitype_object(napi_env env);
 void cffi_throw_arg_error(cffi_call *call, napi_value value, const char *problem);
 bool cffi_value_to_address(napi_env env, napi_value value, const char *what, uint64_t *out);
 bool cffi_view_info(napi_env env, napi_value value, void **data, size_t *length);
+/* The same without SharedArrayBuffer (which can neither shrink nor be
+ * detached): a few Node-API calls that never run JS. */
+bool cffi_plain_view_info(napi_env env, napi_value value, void **data, size_t *length);
 bool cffi_view_detached(napi_env env, napi_value value);
 napi_value cffi_address_to_js(napi_env env, uint64_t address);
 const char *cffi_value_kind(napi_env env, napi_value value);
@@ -253,6 +271,10 @@ void cffi_function_discard(cffi_function *fn);
 typedef enum { CFFI_PREFER_TIERED, CFFI_PREFER_JIT, CFFI_PREFER_REGISTERS, CFFI_PREFER_LIBFFI } cffi_engine_preference;
 extern cffi_engine_preference cffi_engine_preferred;
 void *cffi_call_alloc(cffi_call *call, size_t size);
+/* Called by a conversion just before it may run user JS (a .ptr getter, a
+ * Proxy trap): sets call->ran_js and, in an FFI call, notes what that JS
+ * could invalidate, for the check once the conversion is done. */
+void cffi_call_before_js(cffi_call *call);
 void cffi_call_release(cffi_call *call);
 void cffi_set_forced_engine(const char *name);
 

@@ -734,6 +734,8 @@ describe("issue 22: user JS during argument conversion", () => {
   const path = require("node:path");
   const script = path.join(__dirname, "helpers", "user-js-during-conversion.js");
   const CLOSED = /^Cannot call "(add_ptr|f)": its (library ".*"|linkSymbols result "linkSymbols") was closed by JavaScript that ran while args\[1\] was converted \(a \.ptr getter or a Proxy\); nothing was called$/;
+  const RESIZED = /^(add_ptr|f): args\[0\] \((ptr|buffer_length)\): its memory changed \(\d+ bytes at 0x[0-9a-f]+ when converted, \d+ bytes at (0x[0-9a-f]+|\(nil\)) now: a resizable ArrayBuffer resized\?\) by JavaScript that ran while args\[1\] was converted \(a \.ptr getter or a Proxy\); nothing was called$/;
+  const CLOSED_OTHER = /^Cannot call "f": JavaScript that ran while args\[1\] was converted \(a \.ptr getter or a Proxy\) closed a library, cc\(\) result, linkSymbols\/CFunction result or JSCallback, which a function-pointer argument may point into; nothing was called$/;
   const DETACHED = /^(add_ptr|f): args\[0\] \((ptr|cstring)\): its ArrayBuffer was detached by JavaScript that ran while args\[1\] was converted \(a \.ptr getter or a Proxy\); nothing was called$/;
 
   // Each engine in its own process: CFFI_BUN_ENGINE is read at load.
@@ -744,6 +746,24 @@ describe("issue 22: user JS during argument conversion", () => {
       assert.equal(run.status, 0, `the script failed (signal ${run.signal}): ${run.stderr}`);
       const outcomes = JSON.parse(run.stdout);
       for (const phase of ["cold", "hot"]) {
+        for (const kind of ["fixed Uint8Array", "length-tracking Uint8Array", "ArrayBuffer", "DataView"]) {
+          const o = outcomes[`${phase}: getter shrinks the resizable ArrayBuffer of an earlier ${kind}`];
+          assert.equal(o.error, "TypeError", `${phase}: ${kind}: ${JSON.stringify(o)}`);
+          assert.match(o.message, RESIZED);
+        }
+        for (const name of ["getter grows the resizable ArrayBuffer of an earlier ArrayBuffer",
+          "getter shrinks the memory an earlier buffer_length measured"]) {
+          const o = outcomes[`${phase}: ${name}`];
+          assert.equal(o.error, "TypeError", `${phase}: ${name}: ${JSON.stringify(o)}`);
+          assert.match(o.message, RESIZED);
+        }
+        assert.deepEqual(outcomes[`${phase}: getter resizes the buffer to its own length`], { result: String((1 << 20) + 8) });
+        for (const name of ["getter closes the library of an earlier function argument", "getter closes an earlier JSCallback"]) {
+          const o = outcomes[`${phase}: ${name}`];
+          assert.equal(o.error, "Error", `${phase}: ${name}: ${JSON.stringify(o)}`);
+          assert.match(o.message, CLOSED_OTHER);
+        }
+        assert.deepEqual(outcomes[`${phase}: a close before the call`], { result: "16" });
         for (const name of ["getter closes the library", "cstring signature, getter closes the library"]) {
           const o = outcomes[`${phase}: ${name}`];
           assert.equal(o.error, "Error", `${phase}: ${name}: ${JSON.stringify(o)}`);

@@ -701,7 +701,10 @@ static napi_value callback_close(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, &value, NULL, (void **)&state);
   if (argc < 1 || !cffi_value_to_address(env, value, "JSCallback address", &address)) return NULL;
   cffi_callback *cb = table_take(&state->callbacks->open, address);
-  if (cb) close_callback(env, cb);
+  if (cb) {
+    state->closes++; /* see cffi_env_state */
+    close_callback(env, cb);
+  }
   empty_graveyard(state);
   return NULL;
 }

@@ -154,15 +154,39 @@ static bool takes_views(uint8_t type) {
          type == CFFI_BUFFER_LENGTH;
 }
 
+/* What an argument converted before user JS ran pointed at, noted just
+ * before that JS (cffi_call_before_js). */
+struct cffi_view_memory {
+  void *data;
+  size_t length;
+  bool is_view;
+};
+
+/* Only conversions that may run user JS call this, so only their calls pay
+ * for it. Every earlier JS of the same call was checked after it ran, so
+ * what is noted here is still what those arguments were converted from. */
+void cffi_call_before_js(cffi_call *call) {
+  call->ran_js = true;
+  const cffi_function *fn = call->fn;
+  if (!fn) return; /* not an FFI call's arguments (memory helpers, callback results) */
+  call->closes_before = fn->state->closes;
+  for (unsigned j = 0; j < call->index; j++) {
+    struct cffi_view_memory *before = &call->views_before[j];
+    before->is_view = takes_views(fn->sig.args[j]) &&
+                      cffi_plain_view_info(call->env, call->argv[j], &before->data, &before->length);
+  }
+}
+
 /* User JS ran while args[index] was converted (a .ptr getter, a Proxy
  * trap; call.ran_js). Before C runs, what that JS could have invalidated
  * among what was converted before it is checked again: the library is still
- * open, and no earlier argument's ArrayBuffer was detached (transferred)
- * from under its converted address. Arguments after index are converted
- * after the JS ran; a later getter checks again. Only the conversions that
- * may run JS pay for this. */
-static bool still_valid_after_js(napi_env env, const cffi_function *fn, const napi_value *argv,
-                                 unsigned index) {
+ * open; nothing was closed (a library or JSCallback an earlier
+ * function-pointer argument may point into); and every earlier view
+ * argument's memory is where and as long as it was (not detached, not a
+ * resizable ArrayBuffer shrunk: C would write unmapped pages). Arguments
+ * after index are converted after the JS ran; a later getter checks again. */
+static bool still_valid_after_js(napi_env env, const cffi_function *fn, const cffi_call *call) {
+  const unsigned index = call->index;
   if (!fn->owner->open) {
     cffi_throw(env, "Error",
                "Cannot call \"%s\": its %s \"%s\" was closed by JavaScript that ran while args[%u] was "
@@ -170,14 +194,34 @@ static bool still_valid_after_js(napi_env env, const cffi_function *fn, const na
                fn->name, fn->owner->kind, fn->owner->path, index);
     return false;
   }
+  if (fn->state->closes != call->closes_before) {
+    cffi_throw(env, "Error",
+               "Cannot call \"%s\": JavaScript that ran while args[%u] was converted (a .ptr getter or a "
+               "Proxy) closed a library, cc() result, linkSymbols/CFunction result or JSCallback, which a "
+               "function-pointer argument may point into; nothing was called",
+               fn->name, index);
+    return false;
+  }
   for (unsigned j = 0; j < index; j++) {
-    if (takes_views(fn->sig.args[j]) && cffi_view_detached(env, argv[j])) {
+    const struct cffi_view_memory *before = &call->views_before[j];
+    void *data = NULL;
+    size_t length = 0;
+    if (!before->is_view) continue;
+    cffi_plain_view_info(env, call->argv[j], &data, &length);
+    if (data == before->data && length == before->length) continue;
+    if (!data && cffi_view_detached(env, call->argv[j]))
       cffi_throw(env, "TypeError",
                  "%s: args[%u] (%s): its ArrayBuffer was detached by JavaScript that ran while args[%u] was "
                  "converted (a .ptr getter or a Proxy); nothing was called",
                  fn->name, j, cffi_types[fn->sig.args[j]].name, index);
-      return false;
-    }
+    else
+      cffi_throw(env, "TypeError",
+                 "%s: args[%u] (%s): its memory changed (%zu bytes at %p when converted, %zu bytes at %p now: "
+                 "a resizable ArrayBuffer resized?) by JavaScript that ran while args[%u] was converted (a "
+                 ".ptr getter or a Proxy); nothing was called",
+                 fn->name, j, cffi_types[fn->sig.args[j]].name, before->length, before->data, length, data,
+                 index);
+    return false;
   }
   return true;
 }
@@ -185,17 +229,22 @@ static bool still_valid_after_js(napi_env env, const cffi_function *fn, const na
 static bool convert_arguments(cffi_call *call, const cffi_function *fn, napi_value *argv,
                               uint64_t *slots) {
   const cffi_signature *sig = &fn->sig;
+  struct cffi_view_memory views_before[sig->nargs ? sig->nargs : 1];
+  call->fn = fn;
+  call->argv = argv;
+  call->views_before = views_before;
   for (unsigned i = 0; i < sig->nargs; i++) {
     const uint8_t type = sig->args[i];
     call->index = i;
     call->type = type;
     if (CFFI_UNLIKELY(!cffi_types[type].to_c(call, argv[i], &slots[sig->dest[i]])) ||
-        (CFFI_UNLIKELY(call->ran_js) && !still_valid_after_js(call->env, fn, argv, i))) {
+        (CFFI_UNLIKELY(call->ran_js) && !still_valid_after_js(call->env, fn, call))) {
       cffi_call_release(call);
       return false;
     }
     call->ran_js = false;
   }
+  call->views_before = NULL;
   return true;
 }
 
@@ -281,11 +330,15 @@ static __attribute__((noinline)) napi_value invoke_general(napi_env env, cffi_fu
 static __attribute__((noinline)) bool table_to_c(napi_env env, const cffi_function *fn, unsigned index,
                                                  const napi_value *argv, uint64_t *out) {
   cffi_call call;
+  struct cffi_view_memory views_before[index ? index : 1];
   cffi_call_init(&call, env, fn->name);
   call.index = index;
   call.type = fn->sig.args[index];
+  call.fn = fn;
+  call.argv = argv;
+  call.views_before = views_before;
   return cffi_types[call.type].to_c(&call, argv[index], out) &&
-         (CFFI_LIKELY(!call.ran_js) || still_valid_after_js(env, fn, argv, index));
+         (CFFI_LIKELY(!call.ran_js) || still_valid_after_js(env, fn, &call));
 }
 
 /* JS -> C for one argument: the commonest types inline, with the one

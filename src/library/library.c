@@ -86,6 +86,7 @@ static napi_value close_entry(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, NULL, NULL, NULL, &data);
   napi_get_instance_data(env, (void **)&state);
   cffi_owner *owner = data;
+  if (owner->open && state) state->closes++; /* see cffi_env_state */
   if (owner->open && owner->unload && state && state->call_depth > 0) {
     owner->open = false;
     CFFI_DEBUG("closed %s \"%s\" during an FFI call; unloading it afterwards", owner->kind, owner->path);

@@ -241,7 +241,7 @@ static address_form bigint_to_address(napi_env env, napi_value value, uint64_t *
 /* Data pointer and byte length of a TypedArray, DataView or ArrayBuffer
  * (false if the value is none of those). Views include their byte offset.
  * Runs no user JS. */
-static bool plain_view_info(napi_env env, napi_value value, void **data, size_t *length) {
+bool cffi_plain_view_info(napi_env env, napi_value value, void **data, size_t *length) {
   napi_typedarray_type type;
   size_t count;
   if (napi_get_typedarray_info(env, value, &type, &count, data, NULL, NULL) == napi_ok) {
@@ -317,7 +317,7 @@ static bool shared_buffer_info(napi_env env, napi_value value, void **data, size
 /* Data pointer and byte length of a TypedArray, DataView, ArrayBuffer or
  * SharedArrayBuffer (false if the value is none of those). */
 bool cffi_view_info(napi_env env, napi_value value, void **data, size_t *length) {
-  return plain_view_info(env, value, data, length) || shared_buffer_info(env, value, data, length);
+  return cffi_plain_view_info(env, value, data, length) || shared_buffer_info(env, value, data, length);
 }
 
 /* Whether a view (or ArrayBuffer) is over a detached ArrayBuffer: one that
@@ -422,7 +422,7 @@ static inline bool address_to_c(cffi_call *call, napi_value value, uint64_t *out
     return false;
   }
   size_t length;
-  if (plain_view_info(env, value, &data, &length)) {
+  if (cffi_plain_view_info(env, value, &data, &length)) {
     if (!data && cffi_view_detached(env, value)) {
       cffi_throw_arg_error(call, value, DETACHED_PROBLEM);
       return false;
@@ -432,7 +432,7 @@ static inline bool address_to_c(cffi_call *call, napi_value value, uint64_t *out
   }
   /* Any other object: its .ptr may be a getter, it may be a Proxy. */
   napi_valuetype t;
-  if (napi_typeof(env, value, &t) == napi_ok && (t == napi_object || t == napi_function)) call->ran_js = true;
+  if (napi_typeof(env, value, &t) == napi_ok && (t == napi_object || t == napi_function)) cffi_call_before_js(call);
   address_form form;
   if (address_from_scalar(env, value, out, &form)) {
     if (form == ADDRESS_PLAIN || (sentinels && form == ADDRESS_NEGATIVE)) return true;

@@ -3,9 +3,11 @@
 // (CFFI_BUN_ENGINE is read when the addon loads, so each engine needs its own
 // process): user JS that runs while a call's arguments are converted (a .ptr
 // getter, a Proxy trap) closes the library or detaches a view converted
+// before it, shrinks a resizable ArrayBuffer under an earlier view or
+// buffer_length, or closes another library's function or a JSCallback passed
 // before it. Prints one JSON object: case name -> the error's constructor
 // and message, or { result } when the call went through.
-const { dlopen, linkSymbols, write } = require("../..");
+const { dlopen, linkSymbols, write, JSCallback } = require("../..");
 const { fixturePath } = require("./fixture");
 
 const FIX = fixturePath();
@@ -33,6 +35,16 @@ function closingGetter(close) {
     get ptr() {
       close();
       return 0;
+    },
+  };
+}
+
+// A getter that resizes `buffer` (a resizable ArrayBuffer) to `length`.
+function resizingGetter(buffer, length) {
+  return {
+    get ptr() {
+      buffer.resize(length);
+      return 8;
     },
   };
 }
@@ -85,6 +97,53 @@ function cases(label, warm) {
       general.symbols.f(view, detachingGetter(view)));
     attempt(`${label}: cstring signature, getter closes the library`, () =>
       general.symbols.f("x", closingGetter(general.close)));
+    lib.close();
+  }
+  {
+    // A resizable ArrayBuffer shrunk under an earlier view, the buffer itself,
+    // a DataView, a length-tracking view, or an earlier buffer_length.
+    const lib = dlopen(FIX, DEFS);
+    const lengths = linkSymbols({ f: { ptr: lib.symbols.add_ptr.ptr, args: ["buffer_length", "ptr"], returns: "u64" } });
+    warm(() => lib.symbols.add_ptr(8, 8));
+    warm(() => lengths.symbols.f(new Uint8Array(8), 8));
+    const resizable = () => new ArrayBuffer(1 << 20, { maxByteLength: 4 << 20 });
+    const views = {
+      "fixed Uint8Array": (b) => new Uint8Array(b, 0, 1 << 20),
+      "length-tracking Uint8Array": (b) => new Uint8Array(b),
+      "ArrayBuffer": (b) => b,
+      "DataView": (b) => new DataView(b),
+    };
+    for (const [kind, make] of Object.entries(views)) {
+      const buffer = resizable();
+      attempt(`${label}: getter shrinks the resizable ArrayBuffer of an earlier ${kind}`, () =>
+        lib.symbols.add_ptr(make(buffer), resizingGetter(buffer, 0)));
+    }
+    const grown = resizable();
+    attempt(`${label}: getter grows the resizable ArrayBuffer of an earlier ArrayBuffer`, () =>
+      lib.symbols.add_ptr(grown, resizingGetter(grown, 2 << 20)));
+    const counted = resizable();
+    attempt(`${label}: getter shrinks the memory an earlier buffer_length measured`, () =>
+      lengths.symbols.f(new Uint8Array(counted), resizingGetter(counted, 16)));
+    const kept = resizable();
+    attempt(`${label}: getter resizes the buffer to its own length`, () =>
+      lengths.symbols.f(kept, resizingGetter(kept, 1 << 20)));
+    lengths.close();
+    lib.close();
+  }
+  {
+    // What an earlier function-pointer argument points into, closed by a getter.
+    const lib = dlopen(FIX, DEFS);
+    const takes = linkSymbols({ f: { ptr: lib.symbols.add_ptr.ptr, args: ["function", "ptr"], returns: "u64" } });
+    warm(() => takes.symbols.f(8, 8));
+    const other = dlopen(FIX, DEFS);
+    attempt(`${label}: getter closes the library of an earlier function argument`, () =>
+      takes.symbols.f(other.symbols.add_ptr, closingGetter(other.close)));
+    const cb = new JSCallback(() => 0, { args: [], returns: "i32" });
+    attempt(`${label}: getter closes an earlier JSCallback`, () => takes.symbols.f(cb, closingGetter(() => cb.close())));
+    const unrelated = dlopen(FIX, DEFS);
+    unrelated.close();
+    attempt(`${label}: a close before the call`, () => takes.symbols.f(8, { get ptr() { return 8; } }));
+    takes.close();
     lib.close();
   }
 }

@@ -259,8 +259,10 @@ static inline void cffi_event_init(cffi_event *e) {
 static inline void cffi_event_signal(cffi_event *e) {
   AcquireSRWLockExclusive(&e->lock);
   e->done = 1;
-  ReleaseSRWLockExclusive(&e->lock);
+  /* Woken under the lock: the waiter's event lives on its stack, and once
+   * the lock is released it may see done, return and end that frame. */
   WakeAllConditionVariable(&e->cond);
+  ReleaseSRWLockExclusive(&e->lock);
 }
 static inline void cffi_event_wait(cffi_event *e) {
   AcquireSRWLockExclusive(&e->lock);

@@ -2,6 +2,8 @@
 // cffi-bun: the bun:ffi API over the native addon. This file only shapes
 // the API (classes, argument normalisation); the work happens in src/.
 const { fileURLToPath } = require("node:url");
+// Node's own, taken at load: ptr() must keep working under fake timers.
+const { setImmediate } = require("node:timers");
 const native = require("./native.js");
 
 const FFIType = native.FFIType;

@@ -51,6 +51,7 @@ static napi_value init(napi_env env, napi_value exports) {
   cffi_stubs_attach(env, state);
   if (!cffi_callbacks_attach(env, state)) return NULL;
   cffi_types_init(env, state);
+  cffi_library_init(env, state);
   cffi_set_forced_engine(getenv("CFFI_BUN_ENGINE"));
   cffi_debug_init();
   napi_set_named_property(env, exports, "FFIType", cffi_make_ffitype_object(env));

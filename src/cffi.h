@@ -131,6 +131,8 @@ typedef struct cffi_env_state {
   /* src/types/types.c: built-ins captured at load, to read SharedArrayBuffers
    * (NULL where there are none). */
   napi_ref shared_buffer_prototype, shared_buffer_length_getter, uint8array_constructor;
+  /* src/library/library.c: Node's setImmediate, captured at load (NULL if there was none). */
+  napi_ref set_immediate;
 } cffi_env_state;
 
 /* A signature parsed from { args, returns } and prepared once. */
@@ -297,6 +299,8 @@ bool cffi_callbacks_cleanup(napi_env env, cffi_env_state *state);
 void cffi_register_closure_entry(void);
 
 /* library.c */
+/* At module init: captures the setImmediate a close() during a call defers its unload to. */
+void cffi_library_init(napi_env env, cffi_env_state *state);
 cffi_owner *cffi_owner_new(napi_env env, void *handle, void (*unload)(void *), const char *kind,
                            const char *path);
 void cffi_owner_release(cffi_owner *owner);

@@ -90,6 +90,23 @@ describe("ptr()", () => {
     assert.equal(read.u8(p), 100);
   });
 
+  test("ptr() keeps working when setImmediate is replaced after load (fake timers)", async () => {
+    const real = globalThis.setImmediate;
+    globalThis.setImmediate = () => {
+      throw new Error("fake timers: setImmediate is mocked");
+    };
+    let address;
+    try {
+      address = ptr(Uint8Array.of(1, 2, 3));
+    } finally {
+      globalThis.setImmediate = real;
+    }
+    assert.equal(typeof address, "number");
+    // Node's own setImmediate was scheduled: the keep-alive is let go once the loop turns.
+    await new Promise((resolve) => real(resolve));
+    assert.equal(S.sum_bytes(ptr(Uint8Array.of(4, 5)), 2), 9);
+  });
+
   test("ptr() of something that is not a view throws", () => {
     for (const bad of [{}, "abc", 5, null, undefined]) {
       assert.throws(() => ptr(bad), undefined, String(bad));

@@ -58,17 +58,27 @@ static napi_value deferred_unload(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Node's own setImmediate, taken before user code runs: one replaced later
+ * (fake timers, a test double calling its function at once) would unload
+ * the library while its C code is still on the stack. */
+void cffi_library_init(napi_env env, cffi_env_state *state) {
+  napi_value global, set_immediate;
+  napi_valuetype t;
+  if (napi_get_global(env, &global) == napi_ok &&
+      napi_get_named_property(env, global, "setImmediate", &set_immediate) == napi_ok &&
+      napi_typeof(env, set_immediate, &t) == napi_ok && t == napi_function)
+    napi_create_reference(env, set_immediate, 1, &state->set_immediate);
+}
+
 /* close() from a callback, while C code of this library may still be on the
  * stack below it: unmapping now would make that C code return into nothing.
  * Calls are refused at once; the unload waits for setImmediate, which cannot
  * run before every synchronous FFI call has returned. If that is not
  * possible the library simply stays loaded. */
-static bool close_later(napi_env env, cffi_owner *owner) {
+static bool close_later(napi_env env, cffi_env_state *state, cffi_owner *owner) {
   napi_value global, set_immediate, unload_fn, ignored;
-  napi_valuetype t;
-  if (napi_get_global(env, &global) != napi_ok ||
-      napi_get_named_property(env, global, "setImmediate", &set_immediate) != napi_ok ||
-      napi_typeof(env, set_immediate, &t) != napi_ok || t != napi_function ||
+  if (!state->set_immediate || napi_get_global(env, &global) != napi_ok ||
+      napi_get_reference_value(env, state->set_immediate, &set_immediate) != napi_ok || !set_immediate ||
       napi_create_function(env, "cffiBunDeferredUnload", NAPI_AUTO_LENGTH, deferred_unload, owner,
                            &unload_fn) != napi_ok)
     return false;
@@ -90,7 +100,7 @@ static napi_value close_entry(napi_env env, napi_callback_info info) {
   if (owner->open && owner->unload && state && state->call_depth > 0) {
     owner->open = false;
     CFFI_DEBUG("closed %s \"%s\" during an FFI call; unloading it afterwards", owner->kind, owner->path);
-    close_later(env, owner);
+    close_later(env, state, owner);
     return NULL;
   }
   cffi_owner_close(owner);

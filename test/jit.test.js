@@ -195,3 +195,24 @@ test("workers that end hand their entry stubs to later workers (no mapping per w
   const { before, after } = JSON.parse(stdout.trim().split("\n").pop());
   assert.ok(after - before < 30, `mappings went from ${before} to ${after} over 60 workers`);
 });
+
+test("an exit() inside libtcc during a tier-up is trapped: the symbol stays on the generic engine, the process goes on", linux, () => {
+  // CFFI_BUN_JIT_TCC_OPTIONS="-o" makes tcc_set_options() reach tcc_error with
+  // no error jump set, where libtcc calls exit(1): without the trap the child
+  // ends with status 1 at the 1000th call.
+  const { stdout, stderr } = runChild(`
+    const defs = { add_i32: { args: ["i32", "i32"], returns: "i32" } };
+    process.env.CFFI_BUN_JIT_TCC_OPTIONS = "-o";
+    const failing = ffi.dlopen(FIX, defs).symbols;
+    for (let i = 0; i < ${HOT * 2}; i++) assert.equal(failing.add_i32(i, 1), i + 1);
+    delete process.env.CFFI_BUN_JIT_TCC_OPTIONS;
+    const later = ffi.dlopen(FIX, defs).symbols;
+    for (let i = 0; i < ${HOT * 2}; i++) assert.equal(later.add_i32(i, 2), i + 2);
+    console.log("done");
+  `);
+  assert.equal(stdout.trim(), "done");
+  assert.match(stderr, /jit: TinyCC: tcc: error: argument to '-o' is missing/);
+  assert.match(stderr, /jit: TinyCC called exit\(\) while compiling wrappers; trapped/);
+  assert.match(stderr, /jit: no wrapper for add_i32; it stays on the generic entry point/);
+  assert.equal(hotLines(stderr).length, 1, "the later library's add_i32 tiers up");
+});

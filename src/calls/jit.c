@@ -41,6 +41,8 @@ int cffi_jit_after_callbacks(napi_env env, cffi_function *fn);
 #if defined(CFFI_HAVE_TCC) && !defined(_WIN32)
 #include <libtcc.h>
 #include <string.h>
+
+#include "../cc/tcc_glue.h"
 #include <sys/mman.h>
 #include <unistd.h>
 #define CFFI_HAVE_JIT 1
@@ -329,44 +331,68 @@ static void add_batch_symbols(TCCState *s, cffi_function **fns, const uint32_t *
   }
 }
 
-/* Compiles and relocates into fresh pages, then seals them read+execute.
- * Fills entries[k] for each wrapper; returns the block or NULL. */
-static cffi_jit_block *compile_batch(const char *source, cffi_function **fns, const uint32_t *which,
-                                     uint32_t n, napi_callback *entries) {
-  TCCState *s = tcc_new();
-  if (!s) return NULL;
-  cffi_jit_block *block = NULL;
-  void *memory = NULL;
-  int size = -1;
+/* One batch's compile, as cffi_tcc_run() runs it: what it allocates is kept
+ * here, so that an exit() trapped in the middle leaves nothing unreachable. */
+typedef struct {
+  const char *source;
+  cffi_function **fns;
+  const uint32_t *which;
+  uint32_t n;
+  napi_callback *entries;
+  TCCState *state;
+  void *memory;
+  int size;
+  bool compiled; /* entries filled, memory sealed read+execute */
+} batch_compile;
+
+static void compile_batch_trapped(void *arg) {
+  batch_compile *job = arg;
+  TCCState *s = job->state;
   tcc_set_error_func(s, NULL, on_tcc_error);
   /* No C library, no libtcc1: the wrappers need neither, and so TinyCC's
    * own files need not exist at run time. */
   tcc_set_options(s, "-nostdlib");
+  /* For diagnosis and tests: more options (one TinyCC rejects is an exit()
+   * inside libtcc, trapped). Read per compile, which costs nothing next to it. */
+  const char *extra = getenv("CFFI_BUN_JIT_TCC_OPTIONS");
+  if (extra && *extra) tcc_set_options(s, extra);
   tcc_set_output_type(s, TCC_OUTPUT_MEMORY);
-  add_batch_symbols(s, fns, which, n);
-  if (tcc_compile_string(s, source) == -1 || (size = tcc_relocate(s, NULL)) <= 0) goto done;
-  memory = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (memory == MAP_FAILED) {
-    memory = NULL;
-    goto done;
-  }
-  if (tcc_relocate(s, memory) < 0) goto done;
-  for (uint32_t k = 0; k < n; k++) {
+  add_batch_symbols(s, job->fns, job->which, job->n);
+  if (tcc_compile_string(s, job->source) == -1 || (job->size = tcc_relocate(s, NULL)) <= 0) return;
+  void *memory = mmap(NULL, (size_t)job->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (memory == MAP_FAILED) return;
+  job->memory = memory;
+  if (tcc_relocate(s, memory) < 0) return;
+  for (uint32_t k = 0; k < job->n; k++) {
     char wrapper[32];
     snprintf(wrapper, sizeof wrapper, "cffi_bun_w%u", k);
-    if (!(entries[k] = (napi_callback)tcc_get_symbol(s, wrapper))) goto done;
+    if (!(job->entries[k] = (napi_callback)tcc_get_symbol(s, wrapper))) return;
   }
-  __builtin___clear_cache((char *)memory, (char *)memory + size);
-  if (mprotect(memory, (size_t)size, PROT_READ | PROT_EXEC) != 0) goto done;
-  if ((block = malloc(sizeof *block))) {
-    block->memory = memory;
-    block->size = (size_t)size;
+  __builtin___clear_cache((char *)memory, (char *)memory + job->size);
+  job->compiled = mprotect(memory, (size_t)job->size, PROT_READ | PROT_EXEC) == 0;
+}
+
+/* Compiles and relocates into fresh pages, then seals them read+execute.
+ * Fills entries[k] for each wrapper; returns the block or NULL. libtcc
+ * calls exit(1) for some errors (src/cc/tcc_glue.c), so the compile runs
+ * under cffi_tcc_run's exit trap; on this thread, since the wrappers nest
+ * no deeper than a few levels and a thread per tier-up would cost
+ * 30-100 us next to the compile's ~250 us (measured here). */
+static cffi_jit_block *compile_batch(const char *source, cffi_function **fns, const uint32_t *which,
+                                     uint32_t n, napi_callback *entries) {
+  batch_compile job = {source, fns, which, n, entries, tcc_new(), NULL, -1, false};
+  if (!job.state) return NULL;
+  if (!cffi_tcc_run(compile_batch_trapped, &job, 0))
+    CFFI_DEBUG("jit: TinyCC called exit() while compiling wrappers; trapped");
+  cffi_jit_block *block = NULL;
+  if (job.compiled && (block = malloc(sizeof *block))) {
+    block->memory = job.memory;
+    block->size = (size_t)job.size;
     block->refs = 0;
-    memory = NULL;
+    job.memory = NULL;
   }
-done:
-  if (memory) munmap(memory, (size_t)size);
-  tcc_delete(s);
+  if (job.memory) munmap(job.memory, (size_t)job.size);
+  tcc_delete(job.state);
   return block;
 }
 

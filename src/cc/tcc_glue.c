@@ -109,15 +109,15 @@ typedef struct {
 
 static void *run_trapped(void *p) {
   tcc_run *run = p;
-  jmp_buf trap;
+  jmp_buf trap, *outer = exit_trap; /* run on this thread inside another run: kept */
   if (setjmp(trap) == 0) {
     exit_trap = &trap;
     run->fn(run->arg);
   } else {
     run->exited = true;
   }
-  exit_trap = NULL;
-  cffi_tcc_watch_opens(NULL, NULL);
+  exit_trap = outer;
+  if (!outer) cffi_tcc_watch_opens(NULL, NULL);
   return NULL;
 }
 
@@ -125,14 +125,14 @@ bool cffi_tcc_run(void (*fn)(void *), void *arg, size_t stack_size) {
   tcc_run run = {fn, arg, false};
   pthread_attr_t attr;
   pthread_t thread;
-  bool started = pthread_attr_init(&attr) == 0;
+  bool started = stack_size > 0 && pthread_attr_init(&attr) == 0;
   if (started) {
     started = pthread_attr_setstacksize(&attr, stack_size) == 0 &&
               pthread_create(&thread, &attr, run_trapped, &run) == 0;
     pthread_attr_destroy(&attr);
   }
-  /* No thread (address space or thread limits): compile here, still with
-   * the exit trap, on whatever stack this thread has. */
+  /* No thread (stack_size 0, or address space or thread limits): here,
+   * still with the exit trap, on whatever stack this thread has. */
   if (started) pthread_join(thread, NULL);
   else run_trapped(&run);
   return !run.exited;

@@ -14,7 +14,8 @@
 typedef int (*cffi_open_watcher)(void *data, const char *path, int fd);
 
 /* Runs fn(arg) on a fresh thread with stack_size bytes of stack and waits
- * for it. Returns false when TinyCC called exit() inside fn: fn stopped
+ * for it (stack_size 0: on this thread, for code that nests no deeper than
+ * this thread's stack allows, such as src/calls/jit.c's wrappers). Returns false when TinyCC called exit() inside fn: fn stopped
  * there, so whatever it allocated must be reachable from arg. */
 bool cffi_tcc_run(void (*fn)(void *), void *arg, size_t stack_size);
 

@@ -453,3 +453,20 @@ describe("threads: misuse and shutdown (child processes)", () => {
     assert.deepEqual(JSON.parse(r.stdout), { before: 0, calls: 200 });
   });
 });
+
+test("Windows: a foreign thread's wait ends with the wake made under the lock (its event is on the waiter's stack)", () => {
+  // platform.h's Windows branch, compiled here against a stand-in <windows.h>
+  // whose lock and condition-variable calls record their order.
+  const fs = require("node:fs");
+  const os = require("node:os");
+  const { execFileSync } = require("node:child_process");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cffi-bun-windows-event-"));
+  const exe = path.join(dir, "windows-event");
+  try {
+    execFileSync(process.env.CC || "cc", ["-Wall", "-Wextra", "-Werror", "-D_WIN32", "-I", path.join(ROOT, "test", "fixture", "fake-windows"),
+      "-o", exe, path.join(ROOT, "test", "fixture", "windows-event.c")], { stdio: ["ignore", "pipe", "pipe"] });
+    assert.equal(execFileSync(exe, { encoding: "utf8" }).trim(), "done=1 woke_under_lock=1");
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

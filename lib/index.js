@@ -293,4 +293,6 @@ module.exports = {
   viewSource: native.viewSource,
   write: native.write,
 };
-if (process.platform === "win32") module.exports.GetLastError = native.GetLastError;
+// Windows only; the name is there everywhere so that the ESM entry, whose
+// names are fixed, and this one list the same exports.
+module.exports.GetLastError = process.platform === "win32" ? native.GetLastError : undefined;

@@ -1,10 +1,12 @@
-// ES module entry: the same objects as the CommonJS entry.
+// ES module entry: the same objects as the CommonJS entry (GetLastError is
+// Windows only there, so here it is undefined elsewhere).
 import cffi from "./index.js";
 
 export const {
   CFunction,
   CString,
   FFIType,
+  GetLastError,
   JSCallback,
   cc,
   dlopen,

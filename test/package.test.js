@@ -21,7 +21,20 @@ test("require() of the package root exposes the API", () => {
   assert.equal(typeof cjs.read, "object");
   assert.equal(typeof cjs.write, "object");
   assert.equal(typeof cjs.FFIType, "object");
-  assert.equal(cjs.suffix, "so");
+  assert.equal(cjs.suffix, { win32: "dll", darwin: "dylib" }[process.platform] ?? "so");
+});
+
+test("GetLastError: a function on Windows, undefined elsewhere, the same in ESM and CommonJS", async () => {
+  const cjs = require(ROOT);
+  const esm = await import(pathToFileURL(path.join(ROOT, "lib", "index.mjs")).href);
+  assert.ok("GetLastError" in cjs && "GetLastError" in esm);
+  assert.equal(esm.GetLastError, cjs.GetLastError);
+  if (process.platform === "win32") {
+    assert.equal(typeof cjs.GetLastError, "function");
+    assert.equal(typeof cjs.GetLastError(), "number");
+  } else {
+    assert.equal(cjs.GetLastError, undefined);
+  }
 });
 
 test("require resolves through package.json main to lib/index.js", () => {

@@ -585,3 +585,9 @@ export declare const suffix: "so" | "dylib" | "dll";
 
 /** The C `errno` of the calling thread, as left by the last FFI call. */
 export declare function errno(): number;
+
+/**
+ * Windows only: `GetLastError()` as it was right after the calling thread's
+ * latest FFI call. `undefined` on every other platform.
+ */
+export declare const GetLastError: (() => number) | undefined;

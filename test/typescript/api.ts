@@ -7,6 +7,7 @@ import {
   dlopen,
   errno,
   FFIType,
+  GetLastError,
   JSCallback,
   linkSymbols,
   ptr,
@@ -161,6 +162,8 @@ expectType<string>(viewSource({ args: ["i32"], returns: "i32" }, true));
 // suffix and errno
 expectType<"so" | "dylib" | "dll">(suffix);
 expectType<number>(errno());
+expectType<(() => number) | undefined>(GetLastError);
+if (GetLastError) expectType<number>(GetLastError());
 
 // dlopen with the result of another call: a ptr return passes to a ptr argument.
 const libc = dlopen(`libc.${suffix}.6`, {

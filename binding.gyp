@@ -35,10 +35,10 @@
           "defines": ["_GNU_SOURCE"],
           "cflags_c": [
             "<!@(pkg-config --cflags libffi 2>/dev/null || true)",
-            "<!@(node scripts/find-tcc.js cflags)"
+            "<!@(node scripts/find-tcc.js cflags <(target_arch))"
           ],
           "libraries": [
-            "<!@(node scripts/find-tcc.js libs)",
+            "<!@(node scripts/find-tcc.js libs <(target_arch))",
             "-ldl", "-lm", "-lpthread"
           ],
           "conditions": [

@@ -8,6 +8,11 @@
 // Only files are looked at: no compiler or shell is run. Paths containing
 // whitespace cannot be passed through gyp's word splitting and are skipped.
 //
+// The second argument is the target architecture (binding.gyp passes gyp's
+// target_arch): in a cross build (node-gyp --arch=arm64 on x86-64) the
+// target's multiarch archive is the one to link, not the build machine's.
+// Without it, this Node's architecture.
+//
 // Environment:
 //   CFFI_BUN_TCC=0        build without TinyCC even if it is installed
 //   CFFI_BUN_TCC_PREFIX   look in PREFIX/include and PREFIX/lib first
@@ -16,6 +21,7 @@ const path = require("node:path");
 const crypto = require("node:crypto");
 
 const want = process.argv[2];
+const targetArch = process.argv[3] || process.arch;
 
 function exists(file) {
   try {
@@ -31,12 +37,14 @@ function find() {
   // (src/cc/tcc_glue.c) is written for ELF and glibc; other systems are not
   // supported yet.
   if (process.platform !== "linux") return null;
-  const multiarch = { x64: "x86_64-linux-gnu", arm64: "aarch64-linux-gnu" }[process.arch];
+  const multiarch = { x64: "x86_64-linux-gnu", arm64: "aarch64-linux-gnu" }[targetArch];
   const prefixes = [process.env.CFFI_BUN_TCC_PREFIX, "/usr", "/usr/local"].filter(Boolean);
   for (const prefix of prefixes) {
     const header = path.join(prefix, "include", "libtcc.h");
     if (!exists(header)) continue;
-    const libDirs = [multiarch && path.join(prefix, "lib", multiarch), path.join(prefix, "lib64"), path.join(prefix, "lib")];
+    // lib64 and lib hold the build machine's own archive: only for a native build.
+    const native = targetArch === process.arch;
+    const libDirs = [multiarch && path.join(prefix, "lib", multiarch), native && path.join(prefix, "lib64"), native && path.join(prefix, "lib")];
     for (const dir of libDirs.filter(Boolean)) {
       const archive = path.join(dir, "libtcc.a");
       if (exists(archive) && !/\s/.test(archive + header)) return { header, archive };

@@ -6,6 +6,7 @@ const path = require("node:path");
 const { spawnSync } = require("node:child_process");
 const { dlopen, JSCallback, CFunction, linkSymbols, errno } = require("..");
 const { buildFixture, fixturePath } = require("./helpers/fixture.js");
+const { LIBC, isWindows, timeScale } = require("./helpers/platform.js");
 
 const ROOT = path.join(__dirname, "..");
 const onLinuxX64 = process.platform === "linux" && process.arch === "x64";
@@ -49,7 +50,7 @@ test("abi: CFunction and linkSymbols take abi too", { skip: !onLinuxX64 && "x86-
 
 test("abi: default, sysv, unix64 and cdecl are the native convention here", { skip: !onLinuxX64 && "x86-64 only" }, () => {
   for (const abi of ["default", "sysv", "unix64", "cdecl"]) {
-    const lib = dlopen("libc.so.6", { abs: { args: ["i32"], returns: "i32", abi } });
+    const lib = dlopen(LIBC, { abs: { args: ["i32"], returns: "i32", abi } });
     assert.equal(lib.symbols.abs(-7), 7, abi);
     lib.close();
   }
@@ -57,38 +58,66 @@ test("abi: default, sysv, unix64 and cdecl are the native convention here", { sk
 
 test("abi: a convention this platform cannot call throws naming the ABI and platform", { skip: !onLinuxX64 && "x86-64 only" }, () => {
   for (const abi of ["stdcall", "fastcall", "thiscall"]) {
-    assert.throws(() => dlopen("libc.so.6", { abs: { args: ["i32"], returns: "i32", abi } }),
+    assert.throws(() => dlopen(LIBC, { abs: { args: ["i32"], returns: "i32", abi } }),
       (e) => e.message.includes(`"${abi}"`) && /linux x64/.test(e.message));
     assert.throws(() => new JSCallback(() => 0, { returns: "i32", abi }), new RegExp(abi));
   }
-  assert.throws(() => dlopen("libc.so.6", { abs: { abi: "nonsense" } }), { name: "TypeError", message: /Unknown ABI "nonsense".*abs/ });
-  assert.throws(() => dlopen("libc.so.6", { abs: { abi: 3 } }), { name: "TypeError", message: /abi/ });
+  assert.throws(() => dlopen(LIBC, { abs: { abi: "nonsense" } }), { name: "TypeError", message: /Unknown ABI "nonsense".*abs/ });
+  assert.throws(() => dlopen(LIBC, { abs: { abi: 3 } }), { name: "TypeError", message: /abi/ });
+});
+
+const onWindowsX64 = isWindows && process.arch === "x64";
+
+test("abi on Windows x64: default, win64 and cdecl call msvcrt; System V and 32-bit names throw naming the platform", { skip: !onWindowsX64 && "Windows x64 only" }, () => {
+  for (const abi of ["default", "win64", "cdecl"]) {
+    const lib = dlopen(LIBC, { abs: { args: ["i32"], returns: "i32", abi } });
+    assert.equal(lib.symbols.abs(-7), 7, abi);
+    lib.close();
+  }
+  for (const abi of ["sysv", "unix64", "stdcall", "fastcall", "thiscall"]) {
+    assert.throws(() => dlopen(LIBC, { abs: { args: ["i32"], returns: "i32", abi } }),
+      (e) => e.message.includes(`"${abi}"`) && /windows x64/.test(e.message) && /supported here: default, win64, cdecl/.test(e.message));
+  }
+});
+
+test("GetLastError() on Windows: the thread's last error right after an FFI call", { skip: !isWindows && "Windows only" }, () => {
+  const { GetLastError } = require("..");
+  const kernel32 = dlopen("kernel32.dll", {
+    SetLastError: { args: ["u32"], returns: "void" },
+    GetCurrentProcessId: { returns: "u32" },
+  });
+  kernel32.symbols.SetLastError(1234);
+  assert.equal(GetLastError(), 1234);
+  kernel32.symbols.SetLastError(0);
+  assert.equal(GetLastError(), 0);
+  kernel32.close();
 });
 
 function runChild(code, env) {
   return spawnSync(process.execPath, ["-e", code], {
-    cwd: ROOT, encoding: "utf8", timeout: 30000, env: { ...process.env, ...env },
+    cwd: ROOT, encoding: "utf8", timeout: timeScale(30000), env: { ...process.env, ...env },
   });
 }
 
 const loggingProgram = `
   const { dlopen, JSCallback } = require(".");
-  const lib = dlopen("libc.so.6", { abs: { args: ["i32"], returns: "i32" } });
+  const lib = dlopen(${JSON.stringify(LIBC)}, { abs: { args: ["i32"], returns: "i32" } });
   const cb = new JSCallback(() => 1, { args: ["ptr", "ptr"], returns: "i32" });
   cb.close();
   lib.close();
 `;
+const libcPattern = LIBC.replace(/[.\\]/g, "\\$&");
 
 for (const variable of ["BUN_DEBUG_FFI", "CFFI_BUN_DEBUG"]) {
   test(`debug logging: ${variable}=1 logs libraries, symbols and callbacks to stderr`, () => {
     const child = runChild(loggingProgram, { [variable]: "1", BUN_DEBUG_FFI: variable === "BUN_DEBUG_FFI" ? "1" : "" });
     assert.equal(child.status, 0, child.stderr);
     const lines = child.stderr.split("\n");
-    assert.ok(lines.some((l) => /^\[cffi-bun\] opened library "libc\.so\.6" \(.*libc\.so\.6\)( with RTLD_DEEPBIND)?$/.test(l)), child.stderr);
+    assert.ok(lines.some((l) => new RegExp(`^\[cffi-bun\] opened library "${libcPattern}" \(.*${libcPattern}\)( with RTLD_DEEPBIND)?$`, "i").test(l)), child.stderr);
     assert.ok(lines.some((l) => /^\[cffi-bun\] bound abs at 0x[0-9a-f]+: \(i32\) -> i32 via (a jit wrapper|registers|libffi)( \(a jit wrapper once hot\))?$/.test(l)), child.stderr);
     assert.ok(lines.some((l) => /^\[cffi-bun\] created JSCallback at 0x[0-9a-f]+: \(ptr, ptr\) -> i32, (register|libffi) closure$/.test(l)), child.stderr);
     assert.ok(lines.some((l) => /^\[cffi-bun\] closed JSCallback at 0x[0-9a-f]+$/.test(l)), child.stderr);
-    assert.ok(lines.some((l) => /^\[cffi-bun\] closed library "libc\.so\.6"$/.test(l)), child.stderr);
+    assert.ok(lines.some((l) => new RegExp(`^\\[cffi-bun\\] closed library "${libcPattern}"$`).test(l)), child.stderr);
   });
 }
 
@@ -113,7 +142,7 @@ test("debug logging is off by default (and with BUN_DEBUG_FFI=0)", () => {
 });
 
 test("errno(): ENOENT after open() of a missing file; a later call that leaves errno alone keeps it", () => {
-  const libc = dlopen("libc.so.6", {
+  const libc = dlopen(LIBC, {
     open: { args: ["cstring", "i32"], returns: "i32" },
     getpid: { returns: "i32" },
     abs: { args: ["i32"], returns: "i32" },
@@ -136,7 +165,7 @@ test("errno(): a C function that sets errno changes it; the value is captured ri
 });
 
 test("Symbol.dispose closes libraries, linkSymbols results, CFunctions and JSCallbacks", { skip: !Symbol.dispose && "no Symbol.dispose in this Node" }, () => {
-  const lib = dlopen("libc.so.6", { abs: { args: ["i32"], returns: "i32" } });
+  const lib = dlopen(LIBC, { abs: { args: ["i32"], returns: "i32" } });
   const { abs } = lib.symbols;
   const linked = linkSymbols({ f: { ptr: abs.ptr, args: ["i32"], returns: "i32" } });
   const cfn = CFunction({ ptr: abs.ptr, args: ["i32"], returns: "i32" });

@@ -13,6 +13,7 @@ const {
   viewSource, cc, FFIType, errno,
 } = ffi;
 const { fixturePath } = require("./helpers/fixture");
+const { LIBC, isLinux } = require("./helpers/platform.js");
 
 v8.setFlagsFromString("--expose-gc");
 const gc = vm.runInNewContext("gc");
@@ -123,7 +124,7 @@ describe("dlopen: arguments", () => {
 
   test("embedded NUL characters do not truncate names", () => {
     // C stops at a NUL: these used to open libc / bind "add_i32" / accept "i32".
-    rejects(() => dlopen("libc.so.6\0junk", { abs: { args: ["i32"], returns: "i32" } }), TypeError, /dlopen path must not contain a NUL character/);
+    rejects(() => dlopen(`${LIBC}\0junk`, { abs: { args: ["i32"], returns: "i32" } }), TypeError, /dlopen path must not contain a NUL character/);
     rejects(() => dlopen(FIX, { "add_i32\0junk": { args: ["i32", "i32"], returns: "i32" } }), TypeError, /symbol name must not contain a NUL character/);
     rejects(() => dlopen(FIX, { add_i32: { args: ["i32\0junk", "i32"], returns: "i32" } }), TypeError, /Unknown type "i32" in args\[0\]/);
   });
@@ -355,7 +356,7 @@ describe("a closed library", () => {
     rejects(() => mine.symbols.add_i32(1, 2), Error, /Cannot call "add_i32": its library ".*libclosing.so" is closed/);
     await new Promise((resolve) => setImmediate(resolve));
     await new Promise((resolve) => setImmediate(resolve));
-    assert.equal(fs.readFileSync("/proc/self/maps", "utf8").includes(copy), false, "unloaded once the call returned");
+    if (isLinux) assert.equal(fs.readFileSync("/proc/self/maps", "utf8").includes(copy), false, "unloaded once the call returned");
     cb.close();
     fs.rmSync(dir, { recursive: true, force: true });
     usable();

@@ -6,11 +6,12 @@ const { test } = require("node:test");
 const assert = require("node:assert");
 const { spawnSync } = require("node:child_process");
 const path = require("node:path");
+const { timeScale } = require("./helpers/platform.js");
 
 test("benchmark/run.js --quick --only=abs prints a table", () => {
   const run = spawnSync(process.execPath, [path.join(__dirname, "..", "benchmark", "run.js"), "--quick", "--only=abs"], {
     encoding: "utf8",
-    timeout: 120_000,
+    timeout: timeScale(120_000),
     env: { ...process.env, BENCH_INSTALL: "" },
   });
   assert.strictEqual(run.error, undefined, String(run.error));

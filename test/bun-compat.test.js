@@ -22,6 +22,7 @@ const { spawnSync } = require("node:child_process");
 const fs = require("node:fs");
 const path = require("node:path");
 const { pathToFileURL } = require("node:url");
+const { timeScale } = require("./helpers/platform.js");
 
 const root = path.join(__dirname, "..");
 const programsDir = path.join(__dirname, "bun-programs");
@@ -30,7 +31,7 @@ const programsDir = path.join(__dirname, "bun-programs");
 const env = { ...process.env, CFFI_BUN_COMPAT_VALUE: "xyz", LC_ALL: "C", NO_COLOR: "1", FORCE_COLOR: "0" };
 
 function run(file, args) {
-  const result = spawnSync(file, args, { cwd: programsDir, env, encoding: "utf8", timeout: 60_000 });
+  const result = spawnSync(file, args, { cwd: programsDir, env, encoding: "utf8", timeout: timeScale(60_000) });
   if (result.error) throw result.error;
   return result;
 }

@@ -11,6 +11,7 @@ const vm = require("node:vm");
 const { spawnSync } = require("node:child_process");
 const { dlopen, JSCallback, CFunction, read, ptr } = require("..");
 const { callbacksFixturePath, openCallbacksFixture, CALLBACK_TYPES } = require("./helpers/callbacks-fixture");
+const { LIBC, timeScale } = require("./helpers/platform.js");
 
 const ROOT = path.join(__dirname, "..");
 const FIX = callbacksFixturePath();
@@ -118,7 +119,7 @@ describe("JSCallback: the object", () => {
 describe("JSCallback: qsort from libc", () => {
   let libc;
   before(() => {
-    libc = dlopen("libc.so.6", { qsort: { args: ["ptr", "u64", "u64", "function"], returns: "void" } });
+    libc = dlopen(LIBC, { qsort: { args: ["ptr", "u64", "u64", "function"], returns: "void" } });
   });
   after(() => libc.close());
 
@@ -739,7 +740,7 @@ describe("JSCallback: exceptions", () => {
   });
 
   test("a qsort comparator that throws: qsort finishes, its JS runs no more, the error reaches JS (Bun: 1 call)", () => {
-    const libc = dlopen("libc.so.6", { qsort: { args: ["ptr", "u64", "u64", "function"], returns: "void" } });
+    const libc = dlopen(LIBC, { qsort: { args: ["ptr", "u64", "u64", "function"], returns: "void" } });
     const data = Int32Array.from({ length: 1000 }, (_, i) => (i * 7919) % 1000);
     let calls = 0;
     const error = new Error("comparator failed");
@@ -939,7 +940,7 @@ describe("JSCallback: lifetime", () => {
         const after = await settle();
         console.log(JSON.stringify({ before, after }));
       })();
-    `, { flags: ["--expose-gc"], timeout: 30000 });
+    `, { flags: ["--expose-gc"], timeout: timeScale(30000) });
     assert.equal(r.status, 0, r.stderr);
     const { before, after } = JSON.parse(r.stdout);
     return (after - before) / 2 ** 20;

@@ -17,6 +17,7 @@ test.after(() => fs.rmSync(scratch, { recursive: true, force: true }));
 
 const root = path.join(__dirname, "..");
 const { cc, JSCallback } = require("..");
+const { timeScale } = require("./helpers/platform.js");
 const fixtures = path.join(__dirname, "fixture", "cc");
 
 function write(name, text) {
@@ -28,7 +29,7 @@ function write(name, text) {
 // A fixture script run by a fresh node, as Bun's tests spawn bun.
 function runScript(script, args = []) {
   const file = write(`script-${Math.random().toString(36).slice(2)}.js`, `const ffi = require(${JSON.stringify(root)});\n${script}`);
-  return spawnSync(process.execPath, [...args, file], { cwd: scratch, encoding: "utf8", timeout: 60000 });
+  return spawnSync(process.execPath, [...args, file], { cwd: scratch, encoding: "utf8", timeout: timeScale(60000) });
 }
 
 test("the fixture: TinyCC's headers, __has_include(<stdio.h>) and (<node/node_api.h>), napi_env, a define", () => {

@@ -11,6 +11,7 @@ const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const { spawnSync, execFileSync } = require("node:child_process");
+const { timeScale } = require("./helpers/platform.js");
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "cffi-bun-cc-cache-"));
 test.after(() => fs.rmSync(scratch, { recursive: true, force: true }));
@@ -21,7 +22,7 @@ function child(cacheHome, script) {
   const r = spawnSync(process.execPath, ["-e", `const { cc } = require(${JSON.stringify(root)});\n${script}`], {
     env: { ...process.env, XDG_CACHE_HOME: cacheHome, CFFI_BUN_CACHE: "" },
     encoding: "utf8",
-    timeout: 60000,
+    timeout: timeScale(60000),
   });
   assert.equal(r.signal, null, `child killed by ${r.signal}:\n${r.stderr}`);
   assert.equal(r.status, 0, `child exited ${r.status}:\n${r.stderr}`);

@@ -19,6 +19,7 @@ test.after(() => fs.rmSync(scratch, { recursive: true, force: true }));
 
 const root = path.join(__dirname, "..");
 const { cc } = require("..");
+const { timeScale } = require("./helpers/platform.js");
 
 // Runs script in a fresh node; its last stdout line is JSON.
 function child(script, env = {}) {
@@ -26,7 +27,7 @@ function child(script, env = {}) {
     cwd: root,
     env: { ...process.env, ...env },
     encoding: "utf8",
-    timeout: 60000,
+    timeout: timeScale(60000),
   });
   assert.equal(r.signal, null, `child killed by ${r.signal}:\n${r.stderr}`);
   assert.equal(r.status, 0, `child exited ${r.status}:\n${r.stdout}\n${r.stderr}`);

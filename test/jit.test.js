@@ -12,6 +12,7 @@ const path = require("node:path");
 const { spawnSync } = require("node:child_process");
 const { fixturePath } = require("./helpers/fixture");
 const { callbacksFixturePath } = require("./helpers/callbacks-fixture");
+const { timeScale } = require("./helpers/platform.js");
 
 const ROOT = path.join(__dirname, "..");
 const HOT = 1000;
@@ -22,7 +23,7 @@ function runChild(code, env = {}) {
     const CB_FIX = ${JSON.stringify(callbacksFixturePath())}; const assert = require("node:assert/strict");\n`;
   const r = spawnSync(process.execPath, ["--expose-gc", "-e", prelude + code], {
     encoding: "utf8",
-    timeout: 60000,
+    timeout: timeScale(60000),
     maxBuffer: 256 * 1024 * 1024,
     env: { ...process.env, CFFI_BUN_ENGINE: "", CFFI_BUN_DEBUG: "1", ...env },
   });

@@ -3,10 +3,11 @@
 const { test, describe } = require("node:test");
 const assert = require("node:assert/strict");
 const { dlopen, ptr, FFIType, suffix } = require("..");
+const { LIBC } = require("./helpers/platform.js");
 
 describe("libc", () => {
   test("abs, strlen on a JS string, getpid", () => {
-    const { symbols, close } = dlopen("libc.so.6", {
+    const { symbols, close } = dlopen(LIBC, {
       abs: { args: ["int"], returns: "int" },
       strlen: { args: ["cstring"], returns: "usize" },
       getpid: { args: [], returns: FFIType.i32 },

@@ -5,6 +5,10 @@
 // from C that has opened handle scopes of its own, where keeping a scope
 // would break Node-API's nesting (and crash or corrupt handles).
 const { test } = require("node:test");
+// Where cc() is unavailable (Windows, macOS, a build without TinyCC), this
+// file is one skipped test giving cc()'s own reason.
+const { ccUnavailable } = require("./helpers/platform.js");
+if (ccUnavailable()) return void test("cc() is unavailable here", { skip: ccUnavailable() }, () => {});
 const assert = require("node:assert/strict");
 const { cc, JSCallback } = require("..");
 

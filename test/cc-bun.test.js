@@ -4,6 +4,10 @@
 // The assertions are this project's; Bun 1.4.5's observed results are noted
 // where cc() deliberately differs (see docs/differences.md).
 const test = require("node:test");
+// Where cc() is unavailable (Windows, macOS, a build without TinyCC), this
+// file is one skipped test giving cc()'s own reason.
+const { ccUnavailable } = require("./helpers/platform.js");
+if (ccUnavailable()) return void test("cc() is unavailable here", { skip: ccUnavailable() }, () => {});
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const os = require("node:os");

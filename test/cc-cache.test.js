@@ -6,6 +6,10 @@
 // miss costs about a cold compile plus a small write. Each check runs in
 // fresh processes with a private cache directory.
 const test = require("node:test");
+// Where cc() is unavailable (Windows, macOS, a build without TinyCC), this
+// file is one skipped test giving cc()'s own reason.
+const { ccUnavailable } = require("./helpers/platform.js");
+if (ccUnavailable()) return void test("cc() is unavailable here", { skip: ccUnavailable() }, () => {});
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const os = require("node:os");

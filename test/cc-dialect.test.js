@@ -5,6 +5,10 @@
 // __has_include_next answered from the real include path, the builtins
 // TinyCC 0.9.27 lacks, and `flags` split exactly as Bun 1.4.5 splits them.
 const test = require("node:test");
+// Where cc() is unavailable (Windows, macOS, a build without TinyCC), this
+// file is one skipped test giving cc()'s own reason.
+const { ccUnavailable } = require("./helpers/platform.js");
+if (ccUnavailable()) return void test("cc() is unavailable here", { skip: ccUnavailable() }, () => {});
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const os = require("node:os");

@@ -5,6 +5,10 @@
 // refused; diagnostics keep their lines, Bun's first line and the warnings;
 // sources, abi and run-time files behave as documented in docs/cc.md.
 const test = require("node:test");
+// Where cc() is unavailable (Windows, macOS, a build without TinyCC), this
+// file is one skipped test giving cc()'s own reason.
+const { ccUnavailable } = require("./helpers/platform.js");
+if (ccUnavailable()) return void test("cc() is unavailable here", { skip: ccUnavailable() }, () => {});
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const os = require("node:os");

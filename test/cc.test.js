@@ -3,6 +3,10 @@
 // directory (XDG_CACHE_HOME points into the OS temp dir) so the user's own
 // cache is never touched; the cache tests run separate node processes.
 const test = require("node:test");
+// Where cc() is unavailable (Windows, macOS, a build without TinyCC), this
+// file is one skipped test giving cc()'s own reason.
+const { ccUnavailable } = require("./helpers/platform.js");
+if (ccUnavailable()) return void test("cc() is unavailable here", { skip: ccUnavailable() }, () => {});
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const os = require("node:os");

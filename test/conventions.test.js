@@ -6,7 +6,7 @@ const path = require("node:path");
 const { spawnSync } = require("node:child_process");
 const { dlopen, JSCallback, CFunction, linkSymbols, errno } = require("..");
 const { buildFixture, fixturePath } = require("./helpers/fixture.js");
-const { LIBC, isWindows, timeScale } = require("./helpers/platform.js");
+const { LIBC, isWindows, timeScale, ccUnavailable } = require("./helpers/platform.js");
 
 const ROOT = path.join(__dirname, "..");
 const onLinuxX64 = process.platform === "linux" && process.arch === "x64";
@@ -121,7 +121,7 @@ for (const variable of ["BUN_DEBUG_FFI", "CFFI_BUN_DEBUG"]) {
   });
 }
 
-test("debug logging: each cc() compile logs its time and whether the cache was hit", () => {
+test("debug logging: each cc() compile logs its time and whether the cache was hit", { skip: ccUnavailable() }, () => {
   const program = `
     const { cc } = require(".");
     cc({ source: "int seven(void) { return 7; }", cache: false, symbols: { seven: { returns: "i32" } } });

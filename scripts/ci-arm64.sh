@@ -39,28 +39,13 @@ ENGINE_SUBSET=(test/types.test.js test/types-registers.test.js test/types-libffi
   test/callbacks.test.js test/callbacks-libffi.test.js test/jit.test.js test/bad-input.test.js
   test/memory.test.js test/threads.test.js)
 
-log() { printf 'arm64: %s\n' "$*"; }
-t0=$SECONDS
-lap() { log "$1 in $((SECONDS - t0)) s"; t0=$SECONDS; }
-
-sudo=()
-[[ "$(id -u)" -eq 0 ]] || sudo=(sudo)
-apt_opts=(-o DPkg::Lock::Timeout=600 -o Dpkg::Use-Pty=0 -q)
+CI_NAME=arm64
+source "$ROOT/scripts/ci-common.sh"
 
 # ---- 1. system packages ---------------------------------------------------------------
-HOST_PACKAGES=(qemu-user binfmt-support gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
-ARM64_PACKAGES=(libffi-dev:arm64 libtcc-dev:arm64 libsqlite3-dev:arm64 libstdc++6:arm64)
-missing=()
-for pkg in "${HOST_PACKAGES[@]}" "${ARM64_PACKAGES[@]}"; do
-  [[ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)" == "install ok installed" ]] || missing+=("$pkg")
-done
-if [[ ${#missing[@]} -gt 0 ]]; then
-  log "installing ${missing[*]}"
-  dpkg --print-foreign-architectures | grep -qx arm64 || "${sudo[@]}" dpkg --add-architecture arm64
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" update >"$WORK/apt.log" 2>&1 &&
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" install -y --no-install-recommends \
-      "${missing[@]}" >>"$WORK/apt.log" 2>&1 || { cat "$WORK/apt.log" >&2; exit 1; }
-fi
+dpkg --print-foreign-architectures | grep -qx arm64 || "${sudo[@]}" dpkg --add-architecture arm64
+apt_install_missing qemu-user binfmt-support gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
+  libffi-dev:arm64 libtcc-dev:arm64 libsqlite3-dev:arm64 libstdc++6:arm64
 
 SYSROOT="$CACHE/sysroot"
 if [[ ! -f "$SYSROOT/usr/lib/aarch64-linux-gnu/tcc/libtcc1.a" ]]; then

@@ -35,27 +35,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-log() { printf 'windows: %s\n' "$*"; }
-t0=$SECONDS
-lap() { log "$1 in $((SECONDS - t0)) s"; t0=$SECONDS; }
-
-sudo=()
-[[ "$(id -u)" -eq 0 ]] || sudo=(sudo)
-apt_opts=(-o DPkg::Lock::Timeout=600 -o Dpkg::Use-Pty=0 -q)
+CI_NAME=windows
+source "$ROOT/scripts/ci-common.sh"
 MINGW=x86_64-w64-mingw32
 
 # ---- 1. system packages ---------------------------------------------------------------
-PACKAGES=(wine64 gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 dpkg-dev make)
-missing=()
-for pkg in "${PACKAGES[@]}"; do
-  [[ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)" == "install ok installed" ]] || missing+=("$pkg")
-done
-if [[ ${#missing[@]} -gt 0 ]]; then
-  log "installing ${missing[*]}"
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" update >"$WORK/apt.log" 2>&1 &&
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" install -y --no-install-recommends \
-      "${missing[@]}" >>"$WORK/apt.log" 2>&1 || { cat "$WORK/apt.log" >&2; exit 1; }
-fi
+apt_install_missing wine64 gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 dpkg-dev make
 lap "packages"
 
 # ---- 2. libffi for mingw ----------------------------------------------------------------

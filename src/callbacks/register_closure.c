@@ -16,9 +16,9 @@
  * 30. Signatures that pass anything on the stack, other ABIs, and
  * platforms without a routine below use libffi closures.
  *
- * x86-64 System V only for now (ELF: Linux, the BSDs). AArch64 would spill
- * x0-x7 and d0-d7 and take the callback from x17; it is not written yet
- * because nothing here can run it.
+ * x86-64 System V and AArch64 (AAPCS64), on ELF (Linux, the BSDs). Apple's
+ * arm64 variant passes the same registers, but Mach-O symbols and its
+ * narrower stack rules are untested, so it keeps libffi closures.
  */
 #include "../cffi.h"
 
@@ -62,6 +62,45 @@ __asm__(
     "  movq %rax, %xmm0\n"
     "  leave\n"
     "  .cfi_def_cfa %rsp, 8\n"
+    "  ret\n"
+    "  .cfi_endproc\n"
+    ".size cffi_register_closure_entry, .-cffi_register_closure_entry\n");
+#elif CFFI_HAVE_REGISTER_CLOSURES && defined(__aarch64__)
+/* At entry: x17 = the callback (the stub loaded it; x16 held this address).
+ * Frame: x29/x30, then 16 slots (x0..x7, d0..d7) = 144 bytes, a multiple of
+ * 16 as sp must stay. `hint #34` is `bti c`, spelled so that assemblers
+ * without BTI accept it: the stub reaches this with `br x16`, which a
+ * BTI-guarded page allows only onto such a landing (a no-op elsewhere). */
+__asm__(
+    ".text\n"
+    ".globl cffi_register_closure_entry\n"
+    ".hidden cffi_register_closure_entry\n"
+    ".type cffi_register_closure_entry, %function\n"
+    ".p2align 4\n"
+    "cffi_register_closure_entry:\n"
+    "  .cfi_startproc\n"
+    "  hint #34\n"
+    "  stp x29, x30, [sp, #-144]!\n"
+    "  .cfi_def_cfa_offset 144\n"
+    "  .cfi_offset x29, -144\n"
+    "  .cfi_offset x30, -136\n"
+    "  mov x29, sp\n"
+    "  stp x0, x1, [sp, #16]\n"
+    "  stp x2, x3, [sp, #32]\n"
+    "  stp x4, x5, [sp, #48]\n"
+    "  stp x6, x7, [sp, #64]\n"
+    "  stp d0, d1, [sp, #80]\n"
+    "  stp d2, d3, [sp, #96]\n"
+    "  stp d4, d5, [sp, #112]\n"
+    "  stp d6, d7, [sp, #128]\n"
+    "  mov x0, x17\n"
+    "  add x1, sp, #16\n"
+    "  bl cffi_callback_from_registers\n"
+    "  fmov d0, x0\n"
+    "  ldp x29, x30, [sp], #144\n"
+    "  .cfi_def_cfa_offset 0\n"
+    "  .cfi_restore x29\n"
+    "  .cfi_restore x30\n"
     "  ret\n"
     "  .cfi_endproc\n"
     ".size cffi_register_closure_entry, .-cffi_register_closure_entry\n");

@@ -69,9 +69,9 @@
 #endif
 
 /* Register closures (src/callbacks/register_closure.c): the same register files the
- * other way round, for JSCallbacks. Written for x86-64 System V on ELF so
- * far; elsewhere callbacks are libffi closures. */
-#if defined(__x86_64__) && defined(__ELF__) && !defined(_WIN32)
+ * other way round, for JSCallbacks. Written for x86-64 System V and AArch64
+ * on ELF; elsewhere (Windows, macOS) callbacks are libffi closures. */
+#if (defined(__x86_64__) || defined(__aarch64__)) && defined(__ELF__) && !defined(_WIN32)
 #define CFFI_HAVE_REGISTER_CLOSURES 1
 #else
 #define CFFI_HAVE_REGISTER_CLOSURES 0

@@ -57,7 +57,7 @@ __asm__(".text\n.globl cffi_stub_vacant\n.hidden cffi_stub_vacant\n.type cffi_st
         ".size cffi_stub_vacant, .-cffi_stub_vacant\n");
 #else
 __asm__(".text\n.globl cffi_stub_vacant\n.hidden cffi_stub_vacant\n.type cffi_stub_vacant, %function\n"
-        "cffi_stub_vacant:\n  mov x0, #0\n  movi d0, #0\n  ret\n"
+        "cffi_stub_vacant:\n  hint #34\n  mov x0, #0\n  movi d0, #0\n  ret\n"  /* bti c: reached by br x16 */
         ".size cffi_stub_vacant, .-cffi_stub_vacant\n");
 #endif
 
@@ -78,15 +78,17 @@ static void write_stub(unsigned char *at, size_t page) {
   memcpy(at + 9, &to_target, 4);
   at[13] = at[14] = at[15] = 0xcc;                  /* int3: never reached */
 #else
-  /* ldr (literal) takes a word offset from the instruction itself. */
-  const uint32_t ldr_data = 0x58000000u | ((uint32_t)((page + 8) / 4) << 5) | 17;  /* ldr x17, [pc + page + 8] */
-  const uint32_t ldr_target = 0x58000000u | ((uint32_t)((page - 4) / 4) << 5) | 16; /* ldr x16, [pc + page - 4] */
+  /* C reaches a stub with blr: `bti c` first, for pages that are ever
+   * mapped BTI-guarded (a no-op otherwise). ldr (literal) takes a word
+   * offset from the instruction itself. */
+  const uint32_t bti_c = 0xd503245fu;                                               /* bti c */
+  const uint32_t ldr_data = 0x58000000u | ((uint32_t)((page + 4) / 4) << 5) | 17;  /* ldr x17, [pc + page + 4] */
+  const uint32_t ldr_target = 0x58000000u | ((uint32_t)((page - 8) / 4) << 5) | 16; /* ldr x16, [pc + page - 8] */
   const uint32_t br = 0xd61f0200u;                                                  /* br x16 */
-  const uint32_t brk = 0xd4200000u;                                                 /* brk #0: never reached */
-  memcpy(at, &ldr_data, 4);
-  memcpy(at + 4, &ldr_target, 4);
-  memcpy(at + 8, &br, 4);
-  memcpy(at + 12, &brk, 4);
+  memcpy(at, &bti_c, 4);
+  memcpy(at + 4, &ldr_data, 4);
+  memcpy(at + 8, &ldr_target, 4);
+  memcpy(at + 12, &br, 4);
 #endif
 }
 

@@ -113,7 +113,7 @@ for (const variable of ["BUN_DEBUG_FFI", "CFFI_BUN_DEBUG"]) {
     const child = runChild(loggingProgram, { [variable]: "1", BUN_DEBUG_FFI: variable === "BUN_DEBUG_FFI" ? "1" : "" });
     assert.equal(child.status, 0, child.stderr);
     const lines = child.stderr.split("\n");
-    assert.ok(lines.some((l) => new RegExp(`^\[cffi-bun\] opened library "${libcPattern}" \(.*${libcPattern}\)( with RTLD_DEEPBIND)?$`, "i").test(l)), child.stderr);
+    assert.ok(lines.some((l) => new RegExp(`^\\[cffi-bun\\] opened library "${libcPattern}" \\(.*${libcPattern}\\)( with RTLD_DEEPBIND)?$`, "i").test(l)), child.stderr);
     assert.ok(lines.some((l) => /^\[cffi-bun\] bound abs at 0x[0-9a-f]+: \(i32\) -> i32 via (a jit wrapper|registers|libffi)( \(a jit wrapper once hot\))?$/.test(l)), child.stderr);
     assert.ok(lines.some((l) => /^\[cffi-bun\] created JSCallback at 0x[0-9a-f]+: \(ptr, ptr\) -> i32, (register|libffi) closure$/.test(l)), child.stderr);
     assert.ok(lines.some((l) => /^\[cffi-bun\] closed JSCallback at 0x[0-9a-f]+$/.test(l)), child.stderr);

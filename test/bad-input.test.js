@@ -681,16 +681,8 @@ describe("viewSource, FFIType, errno", () => {
   });
 });
 
-// cc() is being implemented in another branch; while it throws "not
-// implemented yet" these cases are skipped, and they run once it exists.
-const ccPending = (() => {
-  try {
-    cc({ source: "int f(void) { return 1; }", symbols: { f: { returns: "i32" } } });
-    return false;
-  } catch (e) {
-    return /not implemented yet/.test(e.message) ? "cc() is not implemented in this build yet (it throws \"not implemented yet\")" : false;
-  }
-})();
+// Where cc() is unavailable (Windows, macOS, no TinyCC) these cases are skipped with its reason.
+const ccPending = require("./helpers/platform.js").ccUnavailable();
 
 describe("cc()", { skip: ccPending }, () => {
   const symbols = { f: { returns: "i32" } };

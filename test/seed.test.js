@@ -3,14 +3,15 @@
 const { test, describe } = require("node:test");
 const assert = require("node:assert/strict");
 const { dlopen, ptr, FFIType, suffix } = require("..");
-const { LIBC } = require("./helpers/platform.js");
+const { LIBC, isWindows } = require("./helpers/platform.js");
 
 describe("libc", () => {
   test("abs, strlen on a JS string, getpid", () => {
     const { symbols, close } = dlopen(LIBC, {
       abs: { args: ["int"], returns: "int" },
       strlen: { args: ["cstring"], returns: "usize" },
-      getpid: { args: [], returns: FFIType.i32 },
+      // msvcrt spells it _getpid
+      [isWindows ? "_getpid" : "getpid"]: { args: [], returns: FFIType.i32 },
       strcmp: { args: ["cstring", "cstring"], returns: "i32" },
     });
     try {
@@ -18,7 +19,7 @@ describe("libc", () => {
       assert.equal(symbols.abs(7), 7);
       assert.equal(symbols.strlen("hello"), 5n);
       assert.equal(symbols.strlen("héllo"), 6n);
-      assert.equal(symbols.getpid(), process.pid);
+      assert.equal(symbols[isWindows ? "_getpid" : "getpid"](), process.pid);
       assert.equal(symbols.strcmp("same", "same"), 0);
       assert.ok(symbols.strcmp("abc", "abd") < 0, "two string arguments in one call");
     } finally {

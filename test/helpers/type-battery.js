@@ -477,7 +477,7 @@ module.exports = function typeBattery(engineLabel) {
     });
   });
 
-  describe(`[${engineLabel}] x86-64 ABI edges (assembly fixtures)`, { skip: process.arch !== "x64" && "x86-64 only" }, () => {
+  describe(`[${engineLabel}] x86-64 ABI edges (assembly fixtures)`, { skip: (process.arch !== "x64" || process.platform === "win32") && "x86-64 System V only" }, () => {
     let A;
     before(() => {
       const defs = {};

@@ -14,7 +14,8 @@
 #   4. the addon built with mingw gcc straight from binding.gyp's source
 #      list (-D__USE_MINGW_ANSI_STDIO=1 for %zu, -DFFI_STATIC_BUILD), into
 #      a copy of the repo, as build/Release/cffi_bun.node, and copied to
-#      prebuilds/win32-x64/ of that copy;
+#      prebuilds/win32-x64/cffi_bun.napi.node of that copy (loaded from
+#      there once at the end, with build/ gone);
 #   5. the suite under wine (node.exe's output to files: wine gives a pipe
 #      EBADF), with the tests' fixtures built by mingw gcc.
 # Downloads and the libffi build are cached under $CFFI_BUN_CACHE (default
@@ -116,7 +117,8 @@ cat "$WORK"/obj/*.log >"$WORK/build.log"
 (cd "$WORK" && $MINGW-gcc -shared -o build/Release/cffi_bun.node obj/*.o "$FFI/lib/libffi.a" "$LIBNODE" \
   -static-libgcc >>"$WORK/build.log" 2>&1) || { cat "$WORK/build.log" >&2; exit 1; }
 grep -c 'warning:' "$WORK/build.log" | xargs -I{} echo "windows: {} compiler warnings"
-cp "$WORK/build/Release/cffi_bun.node" "$WORK/prebuilds/win32-x64/cffi_bun.node"
+# The prebuild layout (lib/addon-path.js): prebuilds/<platform>-<arch>/cffi_bun.napi.node.
+cp "$WORK/build/Release/cffi_bun.node" "$WORK/prebuilds/win32-x64/cffi_bun.napi.node"
 if [[ -n "${CFFI_BUN_WINDOWS_OUT:-}" ]]; then mkdir -p "$CFFI_BUN_WINDOWS_OUT" && cp "$WORK/build/Release/cffi_bun.node" "$CFFI_BUN_WINDOWS_OUT/"; fi
 lap "mingw build"
 
@@ -132,6 +134,8 @@ for src in "$WORK"/test/fixture/*.c "$WORK"/test/fixture/cc/layout.c; do
     log "fixture $base.c does not build for Windows: $(head -3 "$WORK/fixture-$base.log" | tr '\n' ' ')"
 done
 export CFFI_BUN_PREBUILT_FIXTURES="Z:$WORK/fixtures"
+# typescript (a devDependency, plain JS) for test/typescript.test.js.
+[[ -d "$ROOT/node_modules" ]] && ln -s "$ROOT/node_modules" "$WORK/node_modules"
 export CFFI_BUN_TIME_SCALE="${CFFI_BUN_TIME_SCALE:-4}"
 mapfile -t TESTS < <(cd "$WORK" && ls test/*.test.js)
 (cd "$WORK" && "$WINE" "$NODE_EXE" -p 'process.platform + "-" + process.arch + " " + process.version' >"$WORK/v.out" 2>&1) || true
@@ -148,4 +152,12 @@ if [[ $rc -ne 0 ]]; then
   log "suite FAILED under wine (exit $rc)"
 fi
 lap "suite under wine"
+
+# The same binary loaded from the prebuild layout, with no build/ to find first.
+rm -rf "$WORK/build"
+(cd "$WORK" && "$WINE" "$NODE_EXE" -p 'require("./lib/addon-path.js").addonCandidates().find((c) => require("fs").existsSync(c.file)).kind + " " + require(".").suffix' \
+  >"$WORK/prebuild.out" 2>&1) || rc=1
+log "loaded from prebuilds/win32-x64: $(tr -d '\r' <"$WORK/prebuild.out" | tail -3)"
+grep -q '^prebuild dll' <(tr -d '\r' <"$WORK/prebuild.out") || { log "the prebuild layout did not load"; rc=1; }
+lap "prebuild load check"
 exit $rc

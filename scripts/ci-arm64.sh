@@ -20,7 +20,7 @@
 # machine: the whole suite took 16 min on one engine, and passed):
 #   - default engine: the files where the CPU matters (DEFAULT_SUBSET below);
 #   - jit, registers, ffi: the ABI edges and the type battery (ENGINE_SUBSET);
-#   - fuzz: 10000 calls and 50 callback signatures per engine (host: 100k and 200).
+#   - fuzz: 30000 calls and 100 callback signatures per engine (host: 100k and 200).
 # Downloads are cached under $CFFI_BUN_CACHE (default /var/cache/cffi-bun)
 # when it is writable; nothing depends on the cache being there.
 #
@@ -133,7 +133,7 @@ done
 for engine in "" jit registers ffi; do
   [[ -z "${CFFI_BUN_ARM64_TESTS:-}" ]] || break
   run "fuzz (seed $seed) CFFI_BUN_ENGINE=${engine:-default}" env CFFI_BUN_ENGINE=$engine \
-    "$ARM64_NODE" test/fuzz/fuzz.js --seed="$seed" --calls=10000 --callbacks=50
+    "$ARM64_NODE" test/fuzz/fuzz.js --seed="$seed" --calls=30000 --callbacks=100
 done
 
 if [[ ${#failed[@]} -gt 0 ]]; then

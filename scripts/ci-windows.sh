@@ -102,9 +102,11 @@ lap "Node, wine prefix, import library"
 
 # ---- 4. the addon ---------------------------------------------------------------------
 (cd "$ROOT" && git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$WORK" 2>/dev/null)
+# binding.gyp's source list (gyp allows comments, so not JSON.parse).
 mapfile -t SOURCES < <(cd "$WORK" && node -e '
-  const gyp = JSON.parse(require("fs").readFileSync("binding.gyp", "utf8"));
-  for (const s of gyp.targets[0].sources) console.log(s);')
+  const gyp = require("fs").readFileSync("binding.gyp", "utf8");
+  for (const s of gyp.match(/"sources":\s*\[([^\]]*)\]/)[1].match(/"[^"]+\.c"/g)) console.log(JSON.parse(s));')
+[[ ${#SOURCES[@]} -gt 5 ]] || { log "could not read the sources from binding.gyp"; exit 1; }
 mkdir -p "$WORK/build/Release" "$WORK/prebuilds/win32-x64"
 # One object per source, two at a time (this machine has two cores), then one link.
 CFLAGS=(-std=gnu11 -O2 -Wall -Wextra -D__USE_MINGW_ANSI_STDIO=1 -DFFI_STATIC_BUILD

@@ -11,6 +11,7 @@ const os = require("node:os");
 const path = require("node:path");
 const { CFunction, CString, JSCallback, dlopen, linkSymbols, ptr, read, toArrayBuffer, toBuffer, viewSource } = require("..");
 const { buildFixture, fixturePath } = require("./helpers/fixture");
+const { LIBC } = require("./helpers/platform.js");
 
 const root = path.join(__dirname, "..");
 const isGlibcLinux = process.platform === "linux" && !!process.report?.getReport().header.glibcVersionRuntime;
@@ -113,11 +114,11 @@ describe("libraries bind to their own dependencies (RTLD_DEEPBIND)", { skip: dee
   describe("bad input", () => {
     test("malformed options are TypeErrors naming what was received", () => {
       const defs = { strlen: { args: ["cstring"], returns: "u64" } };
-      assert.throws(() => dlopen("libc.so.6", defs, 5), { name: "TypeError", message: /dlopen\(path, symbols, options\?\): options must be an object, received a number/ });
-      assert.throws(() => dlopen("libc.so.6", defs, { deepBind: "no" }), { name: "TypeError", message: /options.deepBind must be a boolean, received a string/ });
-      assert.throws(() => dlopen("libc.so.6", defs, { get deepBind() { throw new Error("getter"); } }), /getter/);
+      assert.throws(() => dlopen(LIBC, defs, 5), { name: "TypeError", message: /dlopen\(path, symbols, options\?\): options must be an object, received a number/ });
+      assert.throws(() => dlopen(LIBC, defs, { deepBind: "no" }), { name: "TypeError", message: /options.deepBind must be a boolean, received a string/ });
+      assert.throws(() => dlopen(LIBC, defs, { get deepBind() { throw new Error("getter"); } }), /getter/);
       for (const ok of [undefined, null, {}, { deepBind: true }, { deepBind: false }]) {
-        const lib = dlopen("libc.so.6", defs, ok);
+        const lib = dlopen(LIBC, defs, ok);
         assert.equal(lib.symbols.strlen("abc"), 3n);
         lib.close();
       }
@@ -273,7 +274,7 @@ describe("error codes, as Bun sets them", () => {
   const FIX = fixturePath();
   const cases = [
     ["a library that cannot be opened", () => dlopen("libnonexistent12345.so", { f: { returns: "i32" } }), "Error", "ERR_DLOPEN_FAILED", /Failed to open library "libnonexistent12345.so"/],
-    ["a missing symbol", () => dlopen("libc.so.6", { nope_cffi_bun: { returns: "i32" } }), "TypeError", "ERR_INVALID_ARG_TYPE", /Symbol "nope_cffi_bun" not found in "libc.so.6"/],
+    ["a missing symbol", () => dlopen(LIBC, { nope_cffi_bun: { returns: "i32" } }), "TypeError", "ERR_INVALID_ARG_TYPE", /Symbol "nope_cffi_bun" not found in "libc.so.6"/],
     ["no symbols", () => dlopen(FIX, {}), "TypeError", "ERR_INVALID_ARG_TYPE", /Expected at least one symbol/],
     ["symbols that are not an object", () => dlopen(FIX, 5), "TypeError", "ERR_INVALID_ARG_TYPE", /Expected an options object with symbol names/],
     ["an unknown argument type", () => dlopen(FIX, { f: { args: ["nope"] } }), "TypeError", "ERR_INVALID_ARG_VALUE", /Unknown type "nope"/],
@@ -300,7 +301,7 @@ describe("error codes, as Bun sets them", () => {
 describe("messages Bun's tests match on", () => {
   test("buffer is not a return type, in Bun's words", () => {
     for (const returns of ["buffer", 20]) {
-      assert.throws(() => dlopen("libc.so.6", { abs: { args: ["ptr"], returns } }),
+      assert.throws(() => dlopen(LIBC, { abs: { args: ["ptr"], returns } }),
         { name: "TypeError", message: /^Cannot return a buffer to JavaScript \(since byteLength and byteOffset are unknown\): symbol "abs"/ });
       assert.throws(() => new JSCallback(() => {}, { returns }), /byteLength and byteOffset are unknown/);
     }
@@ -308,7 +309,7 @@ describe("messages Bun's tests match on", () => {
 
   test("a symbol definition that is not an object says Expected an object", () => {
     for (const definition of [5, "i32", true, null]) {
-      for (const fn of [() => dlopen("libc.so.6", { abs: definition }), () => linkSymbols({ abs: definition }), () => viewSource({ abs: definition })]) {
+      for (const fn of [() => dlopen(LIBC, { abs: definition }), () => linkSymbols({ abs: definition }), () => viewSource({ abs: definition })]) {
         assert.throws(fn, { name: "TypeError", message: /^Expected an object for key "abs": the definition of symbol "abs" must be an object/ });
       }
     }
@@ -332,7 +333,7 @@ describe("messages Bun's tests match on", () => {
 
 describe("bound functions' .length is the declared argument count", () => {
   test("dlopen, linkSymbols and CFunction, before and after the jit takes over", () => {
-    const lib = dlopen("libc.so.6", {
+    const lib = dlopen(LIBC, {
       getpid: { returns: "i32" },
       abs: { args: ["i32"], returns: "i32" },
       strncmp: { args: ["cstring", "cstring", "u64"], returns: "i32" },

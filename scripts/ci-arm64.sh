@@ -36,7 +36,7 @@ WORK="$(mktemp -d /tmp/cffi-bun-arm64.XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
 
 # The files where the CPU and its calling convention show.
-DEFAULT_SUBSET=(test/abi-edges.test.js test/types.test.js test/callbacks.test.js test/conventions.test.js
+DEFAULT_SUBSET=(test/abi-edges.test.js test/callbacks-libffi.test.js test/types.test.js test/callbacks.test.js test/conventions.test.js
   test/dlopen.test.js test/memory.test.js test/cc.test.js)
 ENGINE_SUBSET=(test/abi-edges.test.js test/types.test.js)
 

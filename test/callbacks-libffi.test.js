@@ -24,7 +24,7 @@ function closureKinds(engine) {
 }
 
 test("which closure each callback gets: register closures where all arguments are in registers", () => {
-  const registers = process.platform === "linux" && process.arch === "x64";
+  const registers = process.platform === "linux" && (process.arch === "x64" || process.arch === "arm64");
   assert.deepEqual(closureKinds(""), registers ? ["register", "libffi", "register"] : ["libffi", "libffi", "libffi"]);
   assert.deepEqual(closureKinds("ffi"), ["libffi", "libffi", "libffi"]);
 });

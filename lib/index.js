@@ -233,6 +233,78 @@ function describe(value) {
   return typeof value === "object" ? "an object" : `a ${typeof value}`;
 }
 
+// Asynchronous calls (docs/async.md). sym.async(...args) and nonblocking
+// functions run on the shared pool; an executor has threads of its own. The
+// addon's async entry reads its pool from `this`: a target handle made here.
+function asyncEntryOf(sym, what) {
+  const entry = typeof sym === "function" ? sym.async : undefined;
+  if (typeof entry === "function") return entry;
+  throw withCode(new TypeError(`${what} expects a function bound by dlopen, linkSymbols, CFunction or cc(), received ${describe(sym)}`), "ERR_INVALID_ARG_TYPE");
+}
+
+function callOn(target, sym, args, what) {
+  let entry;
+  try {
+    entry = asyncEntryOf(sym, what);
+  } catch (error) {
+    return Promise.reject(error); // async calls report bad input by rejecting
+  }
+  return Reflect.apply(entry, target, args);
+}
+
+class Executor {
+  #target;
+  #errnoTarget;
+
+  constructor(target) {
+    this.#target = target;
+    this.#errnoTarget = native.asyncWithErrno(target);
+  }
+
+  get threads() {
+    return native.asyncThreads(this.#target);
+  }
+
+  setThreads(threads) {
+    native.asyncThreads(this.#target, threads);
+  }
+
+  call(sym, ...args) {
+    return callOn(this.#target, sym, args, "executor.call()");
+  }
+
+  callWithErrno(sym, ...args) {
+    return callOn(this.#errnoTarget, sym, args, "executor.callWithErrno()");
+  }
+
+  close() {
+    native.asyncClose(this.#target);
+  }
+}
+if (Symbol.dispose) {
+  Executor.prototype[Symbol.dispose] = function dispose() {
+    this.close();
+  };
+}
+
+// executor({ threads: 1 }): every call on this executor's own threads (one
+// by default: for libraries whose calls must all come from one thread).
+function executor(options) {
+  if (options !== undefined && (options === null || typeof options !== "object")) {
+    throw withCode(new TypeError(`executor() expects an options object like { threads: 1 }, received ${describe(options)}`), "ERR_INVALID_ARG_TYPE");
+  }
+  const threads = options?.threads ?? 1;
+  return new Executor(native.asyncExecutor(threads));
+}
+let sharedExecutor;
+Object.defineProperty(executor, "shared", {
+  enumerable: true,
+  get() {
+    sharedExecutor ??= new Executor(native.asyncShared());
+    return sharedExecutor;
+  },
+});
+
 // Directories holding Node's own headers, so compiled code can include
 // <node_api.h> or <node/node_api.h>: next to the running node binary
 // (official tarballs and distro packages: <prefix>/include/node), else the
@@ -280,6 +352,7 @@ module.exports = {
   CFunction,
   errno: native.errno,
   CString,
+  executor,
   FFIType,
   JSCallback,
   cc,

@@ -11,6 +11,7 @@ export const {
   cc,
   dlopen,
   errno,
+  executor,
   linkSymbols,
   ptr,
   read,

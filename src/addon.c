@@ -37,6 +37,7 @@ static void env_deleted(napi_env env, void *data, void *hint) {
   (void)env, (void)hint;
   cffi_env_state *state = data;
   cffi_callbacks_detach(state);
+  cffi_async_detach(state);
   free(state);
 }
 
@@ -50,6 +51,7 @@ static napi_value init(napi_env env, napi_value exports) {
   }
   cffi_stubs_attach(env, state);
   if (!cffi_callbacks_attach(env, state)) return NULL;
+  if (!cffi_async_attach(env, state)) return NULL;
   cffi_types_init(env, state);
   cffi_library_init(env, state);
   cffi_set_forced_engine(getenv("CFFI_BUN_ENGINE"));
@@ -65,6 +67,7 @@ static napi_value init(napi_env env, napi_value exports) {
   cffi_set_function(env, exports, "cc", cffi_cc, NULL);
   cffi_make_memory_exports(env, exports);
   cffi_make_callback_exports(env, exports);
+  cffi_make_async_exports(env, exports);
   return exports;
 }
 

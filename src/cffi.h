@@ -90,6 +90,10 @@ typedef struct cffi_owner {
   bool open;        /* false after close(): calls throw */
   uint32_t refs;
   char *path;       /* as given, for messages */
+  /* src/calls/async_call.c: prepared calls in flight keep the code loaded;
+   * a close() meanwhile unloads when the last of them is freed. */
+  uint32_t async_calls;
+  bool unload_after_async;
 } cffi_owner;
 
 typedef enum { CFFI_ENGINE_REGISTERS, CFFI_ENGINE_LIBFFI } cffi_engine;
@@ -133,6 +137,7 @@ typedef struct cffi_env_state {
   napi_ref shared_buffer_prototype, shared_buffer_length_getter, uint8array_constructor;
   /* src/library/library.c: Node's setImmediate, captured at load (NULL if there was none). */
   napi_ref set_immediate;
+  struct cffi_async_env *async; /* src/calls/async_call.c: the env's async calls */
 } cffi_env_state;
 
 /* A signature parsed from { args, returns } and prepared once. */
@@ -150,6 +155,7 @@ typedef struct {
   bool has_strings;                /* some argument may need string scratch */
   bool takes_env;                  /* some argument is the napi_env */
   bool general_path;               /* the hot path is not for it: has_strings, takes_env or libffi */
+  bool nonblocking;                /* { nonblocking: true }: the plain call returns a Promise (src/calls/async_call.c) */
   ffi_cif cif;
   ffi_type *ffi_args[CFFI_MAX_ARGS];
 } cffi_signature;
@@ -279,6 +285,23 @@ void *cffi_call_alloc(cffi_call *call, size_t size);
 void cffi_call_before_js(cffi_call *call);
 void cffi_call_release(cffi_call *call);
 void cffi_set_forced_engine(const char *name);
+
+/* call.c, for async_call.c: conversions into caller-owned slots, and the C call alone. */
+size_t cffi_call_slot_count(const cffi_signature *sig);
+bool cffi_convert_call_arguments(cffi_call *call, const cffi_function *fn, const napi_value *argv,
+                                 uint64_t *slots);
+uint64_t cffi_call_slots(const cffi_signature *sig, void *address, const uint64_t *slots);
+
+/* async_call.c (the prepared-call and job API: src/calls/async_call.h) */
+bool cffi_async_attach(napi_env env, cffi_env_state *state);
+void cffi_async_detach(cffi_env_state *state);
+void cffi_make_async_exports(napi_env env, napi_value exports);
+/* The entry of sym.async and of nonblocking functions (data: the cffi_function). */
+napi_value cffi_async_entry(napi_env env, napi_callback_info info);
+/* Gives a just-made bound function its .async (false with an exception pending). */
+bool cffi_async_publish(napi_env env, cffi_function *fn, napi_value function);
+/* library.c: a prepared call of owner's is freed (JS thread). */
+void cffi_owner_async_done(cffi_owner *owner);
 
 /* callback.c */
 void cffi_make_callback_exports(napi_env env, napi_value exports);

@@ -472,6 +472,29 @@ int cffi_jit_after_callbacks(napi_env env, cffi_function *fn) {
   return cffi_callbacks_cleanup(env, fn->state);
 }
 
+/* ---- for src/calls/async_call.c: calls converted now and run later ----
+ * The same conversions and checks as the synchronous path, into slots the
+ * caller owns, and the C call alone (no env state: it may run on another
+ * thread). */
+size_t cffi_call_slot_count(const cffi_signature *sig) {
+  return sig->engine == CFFI_ENGINE_REGISTERS ? REGISTER_SLOTS : (sig->nargs ? sig->nargs : 1);
+}
+
+bool cffi_convert_call_arguments(cffi_call *call, const cffi_function *fn, const napi_value *argv,
+                                 uint64_t *slots) {
+  return convert_arguments(call, fn, (napi_value *)argv, slots);
+}
+
+uint64_t cffi_call_slots(const cffi_signature *sig, void *address, const uint64_t *slots) {
+  if (sig->engine == CFFI_ENGINE_REGISTERS)
+    return register_call(address, slots, sig->float_regs, cffi_types[sig->returns].reg == CFFI_CLASS_FLOAT);
+  uint64_t raw = 0;
+  void *values[sig->nargs ? sig->nargs : 1];
+  for (unsigned i = 0; i < sig->nargs; i++) values[i] = (void *)&slots[i];
+  ffi_call((ffi_cif *)&sig->cif, FFI_FN(address), &raw, values);
+  return raw;
+}
+
 void cffi_function_discard(cffi_function *fn) {
   /* Also run by the GC (see NAPI_EXPERIMENTAL in cffi.h): frees and counts only. */
   int64_t ignored;
@@ -521,7 +544,9 @@ napi_value cffi_function_publish(napi_env env, cffi_function *fn) {
                         : sig->nargs < sizeof entries_by_arity / sizeof entries_by_arity[0] ? entries_by_arity[sig->nargs]
                                                                                            : entry_general;
   napi_value function;
-  if (napi_create_function(env, fn->name, NAPI_AUTO_LENGTH, cffi_jit_callback(fn, entry), fn, &function) != napi_ok) {
+  /* A nonblocking definition's plain call returns a Promise (src/calls/async_call.c). */
+  napi_callback callback = sig->nonblocking ? cffi_async_entry : cffi_jit_callback(fn, entry);
+  if (napi_create_function(env, fn->name, NAPI_AUTO_LENGTH, callback, fn, &function) != napi_ok) {
     cffi_function_discard(fn);
     return NULL;
   }
@@ -539,6 +564,8 @@ napi_value cffi_function_publish(napi_env env, cffi_function *fn) {
       {"length", NULL, NULL, NULL, NULL, length, napi_configurable, NULL},
   };
   napi_define_properties(env, function, 3, props);
+  /* sym.async (src/calls/async_call.c). */
+  if (!cffi_async_publish(env, fn, function)) return NULL;
   if (CFFI_UNLIKELY(cffi_debug_enabled)) {
     char signature[256];
     cffi_describe_signature(sig, signature, sizeof signature);

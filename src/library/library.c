@@ -70,6 +70,15 @@ void cffi_library_init(napi_env env, cffi_env_state *state) {
     napi_create_reference(env, set_immediate, 1, &state->set_immediate);
 }
 
+void cffi_owner_async_done(cffi_owner *owner) {
+  if (--owner->async_calls == 0 && owner->unload_after_async) {
+    owner->unload_after_async = false;
+    CFFI_DEBUG("unloading %s \"%s\" (closed during async calls)", owner->kind, owner->path);
+    owner->unload(owner->handle);
+  }
+  cffi_owner_release(owner);
+}
+
 /* close() from a callback, while C code of this library may still be on the
  * stack below it: unmapping now would make that C code return into nothing.
  * Calls are refused at once; the unload waits for setImmediate, which cannot
@@ -97,6 +106,14 @@ static napi_value close_entry(napi_env env, napi_callback_info info) {
   napi_get_instance_data(env, (void **)&state);
   cffi_owner *owner = data;
   if (owner->open && state) state->closes++; /* see cffi_env_state */
+  /* Async calls in flight (src/calls/async_call.c) may be inside its code. */
+  if (owner->open && owner->unload && owner->async_calls > 0) {
+    owner->open = false;
+    owner->unload_after_async = true;
+    CFFI_DEBUG("closed %s \"%s\" with %u async calls in flight; unloading it after them", owner->kind,
+               owner->path, owner->async_calls);
+    return NULL;
+  }
   if (owner->open && owner->unload && state && state->call_depth > 0) {
     owner->open = false;
     CFFI_DEBUG("closed %s \"%s\" during an FFI call; unloading it afterwards", owner->kind, owner->path);

@@ -815,7 +815,20 @@ bool cffi_parse_signature(napi_env env, napi_value definition, const char *symbo
       napi_get_named_property(env, definition, "returns", &returns) != napi_ok ||
       napi_get_named_property(env, definition, "abi", &abi) != napi_ok)
     return false;
-  return cffi_parse_signature_parts(env, args, returns, abi, symbol, sig);
+  if (!cffi_parse_signature_parts(env, args, returns, abi, symbol, sig)) return false;
+  /* Deno's spelling: the plain call returns a Promise (src/calls/async_call.c). */
+  napi_value nonblocking;
+  napi_valuetype t;
+  if (napi_get_named_property(env, definition, "nonblocking", &nonblocking) != napi_ok ||
+      napi_typeof(env, nonblocking, &t) != napi_ok)
+    return false;
+  if (t == napi_boolean) napi_get_value_bool(env, nonblocking, &sig->nonblocking);
+  else if (t != napi_undefined) {
+    cffi_throw_code(env, "TypeError", CFFI_ERR_INVALID_ARG_TYPE,
+                    "%s: nonblocking must be a boolean, received %s", symbol, cffi_value_kind(env, nonblocking));
+    return false;
+  }
+  return true;
 }
 
 /* The same from the three values, for callers that already read them. */

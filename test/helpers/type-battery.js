@@ -583,3 +583,4 @@ module.exports = function typeBattery(engineLabel) {
 };
 
 module.exports.SMALL_INTS = SMALL_INTS;
+module.exports.buildDefinitions = buildDefinitions;

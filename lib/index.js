@@ -255,10 +255,12 @@ function callOn(target, sym, args, what) {
 class Executor {
   #target;
   #errnoTarget;
+  #syncTarget;
 
   constructor(target) {
     this.#target = target;
     this.#errnoTarget = native.asyncWithErrno(target);
+    this.#syncTarget = native.asyncSync(target);
   }
 
   get threads() {
@@ -275,6 +277,11 @@ class Executor {
 
   callWithErrno(sym, ...args) {
     return callOn(this.#errnoTarget, sym, args, "executor.callWithErrno()");
+  }
+
+  // Blocks the JS thread until the call returns on the executor's thread.
+  callSync(sym, ...args) {
+    return Reflect.apply(asyncEntryOf(sym, "executor.callSync()"), this.#syncTarget, args);
   }
 
   close() {

@@ -298,6 +298,9 @@ void cffi_async_detach(cffi_env_state *state);
 void cffi_make_async_exports(napi_env env, napi_value exports);
 /* The entry of sym.async and of nonblocking functions (data: the cffi_function). */
 napi_value cffi_async_entry(napi_env env, napi_callback_info info);
+/* On a pool thread running executor().callSync's call for js_thread: true
+ * (and that callSync throws) when C asks that thread to run a callback. */
+bool cffi_async_sync_blocks(cffi_thread_id js_thread);
 /* Gives a just-made bound function its .async (false with an exception pending). */
 bool cffi_async_publish(napi_env env, cffi_function *fn, napi_value function);
 /* library.c: a prepared call of owner's is freed (JS thread). */

@@ -309,6 +309,69 @@ describe("executor", () => {
   });
 });
 
+describe("executor.callSync and the deadlock rule", () => {
+  test("callSync runs on the executor's thread, blocks until it returns, sets errno()", async () => {
+    const ex = executor();
+    try {
+      const thread = await ex.call(S.async_thread_id);
+      assert.equal(ex.callSync(S.async_thread_id), thread);
+      assert.notEqual(thread, S.async_thread_id());
+      assert.equal(ex.callSync(S.async_add_after, 20, 22, 20), 42);
+      assert.equal(ex.callSync(S.async_set_errno, 61, 0), -1);
+      assert.equal(ffi.errno(), 61);
+      assert.throws(() => ex.callSync(S.async_add_after, 1), { name: "TypeError", message: /args\[1\] \(i32\) is missing/ });
+      assert.throws(() => ex.callSync(Math.max), { name: "TypeError", message: /^executor\.callSync\(\) expects a function bound by/ });
+    } finally {
+      ex.close();
+    }
+    assert.throws(() => ex.callSync(S.async_thread_id), { message: 'Cannot call "async_thread_id": its executor is closed' });
+  });
+
+  test("a JSCallback called from the executor's thread during callSync cannot run: C gets 0 and callSync throws", () => {
+    const ex = executor();
+    let ran = 0;
+    const cb = new JSCallback((i) => ++ran + i, { args: ["i32"], returns: "i32", threadsafe: true });
+    try {
+      assert.throws(() => ex.callSync(S.async_call_back, cb, 3), {
+        name: "Error",
+        message: "executor.callSync(async_call_back): C called a JSCallback from the executor's thread, which cannot run while callSync blocks the JS thread (C got 0); use executor.call()",
+      });
+      assert.equal(ran, 0);
+      assert.equal(ex.callSync(S.async_add_after, 1, 1, 0), 2, "the executor still works");
+    } finally {
+      cb.close();
+      ex.close();
+    }
+  });
+
+  test("callSync while the executor's one thread waits for a callback on this JS thread throws instead of hanging", async () => {
+    const ex = executor({ threads: 1 });
+    const seen = [];
+    const cb = new JSCallback((i) => {
+      try {
+        ex.callSync(S.async_add_after, 1, 1, 0);
+        seen.push("ran");
+      } catch (error) {
+        seen.push(error.message);
+      }
+      return i;
+    }, { args: ["i32"], returns: "i32", threadsafe: true });
+    try {
+      assert.equal(await ex.call(S.async_call_back, cb, 2), 1);
+      assert.deepEqual(seen, Array(2).fill("executor.callSync(async_add_after) would deadlock: the executor's threads are waiting for this JS thread to run a JSCallback; use executor.call()"));
+      // With a thread to spare the same callSync simply runs.
+      const two = executor({ threads: 2 });
+      const spare = new JSCallback((i) => two.callSync(S.async_add_after, i, 10, 0), { args: ["i32"], returns: "i32", threadsafe: true });
+      assert.equal(await two.call(S.async_call_back, spare, 3), 33);
+      spare.close();
+      two.close();
+    } finally {
+      cb.close();
+      ex.close();
+    }
+  });
+});
+
 describe("library lifetime", () => {
   test("close() with calls in flight: they finish, new calls reject, the library unloads afterwards", async () => {
     const own = dlopen(FIX, { async_add_after: DEFS.async_add_after });
@@ -351,6 +414,26 @@ describe("threads and exit", () => {
     `);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.trim(), "[true,true,true,true] 4");
+  });
+
+  test("pool threads outlive the addon's last env: workers alone load it, exit with calls in flight, no crash", () => {
+    // Node unloads an addon when the last env that loaded it ends; the pool's
+    // threads (its code) must stay mapped. Here the main thread never loads it.
+    const r = spawnSync(process.execPath, ["-e", `
+      const { Worker } = require("node:worker_threads");
+      const body = \`
+        const { workerData } = require("node:worker_threads");
+        const S = require(workerData.ROOT).dlopen(workerData.FIX, workerData.DEFS).symbols;
+        for (let i = 0; i < 8; i++) S.async_add_after.async(i, 0, 150);
+        setTimeout(() => process.exit(0), 20);
+      \`;
+      let left = 3;
+      for (let i = 0; i < 3; i++) new Worker(body, { eval: true, workerData: ${JSON.stringify({ ROOT, FIX, DEFS })} })
+        .on("exit", () => { if (--left === 0) setTimeout(() => console.log("main done"), 600); });
+    `], { encoding: "utf8", timeout: timeScale(20000) });
+    assert.equal(r.signal, null, r.stderr);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), "main done");
   });
 
   test("a worker's pending calls keep it alive until they settle", () => {

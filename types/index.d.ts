@@ -250,6 +250,8 @@ export interface FFIFunction {
   readonly ptr?: Pointer | bigint | number;
   /** For JSCallback: may C call it from other threads? */
   readonly threadsafe?: boolean;
+  /** Not in Bun (Deno's spelling): the plain call runs on the shared pool and returns a Promise (docs/async.md). */
+  readonly nonblocking?: boolean;
 }
 
 /** A map of symbol names to definitions. */
@@ -282,17 +284,25 @@ export type ArgsOf<A> = A extends readonly unknown[]
 /** The JS return type for a `returns` type (none or `undefined` means void). */
 export type ReturnsOf<R> = [unknown] extends [R] ? undefined : [R] extends [undefined] ? undefined : FFIReturnType<Exclude<R, undefined>>;
 
-/** The JS function for one definition. */
-export type ConvertFn<D> = D extends AnyFunction
+/** The synchronous JS function for one definition. */
+export type SyncConvertFn<D> = D extends AnyFunction
   ? D
   : D extends { readonly args?: infer A; readonly returns?: infer R }
     ? (...args: ArgsOf<Exclude<A, undefined>>) => ReturnsOf<R>
     : (...args: unknown[]) => unknown;
 
+/** The same parameters, giving a Promise of the result (docs/async.md). */
+export type AsyncFn<F> = F extends (...args: infer P) => infer R ? (...args: P) => Promise<Awaited<R>> : never;
+
+/** The JS function for one definition (a Promise-returning one for `nonblocking: true`). */
+export type ConvertFn<D> = D extends { readonly nonblocking: true } ? AsyncFn<SyncConvertFn<D>> : SyncConvertFn<D>;
+
 /** A bound C function: callable, with the C function's address as `ptr`. */
 export type BoundFunction<D> = ConvertFn<D> & {
   /** The C function's address (it can be passed where a `function` or `ptr` argument is expected). */
   readonly ptr: Pointer;
+  /** Not in Bun: the call on the shared pool, as a Promise of its result (docs/async.md). */
+  readonly async: AsyncFn<SyncConvertFn<D>>;
 };
 
 /** The `symbols` object of a library: one JS function per definition. */
@@ -585,6 +595,43 @@ export declare const suffix: "so" | "dylib" | "dll";
 
 /** The C `errno` of the calling thread, as left by the last FFI call. */
 export declare function errno(): number;
+
+// ---------------------------------------------------------------------------
+// Asynchronous calls (not in Bun; docs/async.md)
+
+/** A bound function, as the executors take it. */
+type AsyncCallable = AnyFunction & { readonly async: AnyFunction };
+
+/** A pool of threads that runs bound functions: `executor()` or `executor.shared`. */
+export interface Executor {
+  /** Most threads it runs at once. Throws once closed. */
+  readonly threads: number;
+  /** Changes that limit (1 to 1024). */
+  setThreads(threads: number): void;
+  /** The call on one of its threads: a Promise of its result. */
+  call<F extends AsyncCallable>(sym: F, ...args: Parameters<F["async"]>): ReturnType<F["async"]>;
+  /** The same, resolving to the result with errno as C left it (and GetLastError() on Windows). */
+  callWithErrno<F extends AsyncCallable>(
+    sym: F,
+    ...args: Parameters<F["async"]>
+  ): Promise<{ value: Awaited<ReturnType<F["async"]>>; errno: number; lastError?: number }>;
+  /** The call on one of its threads while the JS thread waits: its result. */
+  callSync<F extends AsyncCallable>(sym: F, ...args: Parameters<F["async"]>): Awaited<ReturnType<F["async"]>>;
+  /** No new calls; queued ones finish. Throws for `executor.shared`. */
+  close(): void;
+  [Symbol.dispose](): void;
+}
+
+export interface ExecutorOptions {
+  /** How many threads (1 to 1024); default 1: every call on one thread. */
+  readonly threads?: number;
+}
+
+/** A pool of its own (`executor({ threads: 1 })` for thread-affine libraries); `executor.shared` is the pool behind `sym.async`. */
+export declare const executor: {
+  (options?: ExecutorOptions): Executor;
+  readonly shared: Executor;
+};
 
 /**
  * Windows only: `GetLastError()` as it was right after the calling thread's

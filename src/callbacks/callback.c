@@ -49,6 +49,7 @@
 #include <string.h>
 
 #include "../cffi.h"
+#include "../platform/thread_pool.h"
 
 /* How many closed threadsafe callbacks an env keeps before freeing the
  * oldest. */
@@ -375,6 +376,10 @@ static uint64_t call_from_foreign_thread(cffi_callback *cb, const uint64_t *args
     return 0;
   }
   bool waits = sig->returns != CFFI_VOID;
+  /* The thread runs executor().callSync's call, whose JS thread blocks
+   * until it returns: waiting for JS would never end (callSync then throws;
+   * src/calls/async_call.c). */
+  if (waits && cffi_async_sync_blocks(cb->js_thread)) return 0;
   foreign_call stack_call;
   foreign_call *call = waits ? &stack_call : calloc(1, sizeof *call);
   if (!call) return 0;
@@ -409,7 +414,9 @@ static uint64_t call_from_foreign_thread(cffi_callback *cb, const uint64_t *args
     return 0;
   }
   if (!waits) return 0;
+  cffi_pool_begin_js_wait(); /* see cffi_pool_waits_for_js */
   cffi_event_wait(&call->done);
+  cffi_pool_end_js_wait();
   cffi_event_destroy(&call->done);
   if (call->result_string) keep_for_this_thread(call->result_string);
   return call->result;

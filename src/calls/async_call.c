@@ -304,6 +304,7 @@ typedef struct cffi_executor {
 typedef struct {
   cffi_executor *executor;
   bool with_errno;
+  bool sync;      /* executor().callSync: the JS thread waits for the result */
 } cffi_async_target;
 
 static const napi_type_tag TARGET_TAG = {0x6366666962756e41ULL, 0x73796e6354617267ULL};
@@ -321,7 +322,7 @@ static void finalize_target(napi_env env, void *data, void *hint) {
   free(target);
 }
 
-static napi_value make_target(napi_env env, cffi_executor *ex, bool with_errno) {
+static napi_value make_target(napi_env env, cffi_executor *ex, bool with_errno, bool sync) {
   cffi_async_target *target = malloc(sizeof *target);
   napi_value object;
   if (!target || napi_create_object(env, &object) != napi_ok) {
@@ -330,6 +331,7 @@ static napi_value make_target(napi_env env, cffi_executor *ex, bool with_errno) 
   }
   target->executor = ex;
   target->with_errno = with_errno;
+  target->sync = sync;
   if (napi_wrap(env, object, target, finalize_target, NULL, NULL) != napi_ok) {
     free(target);
     return NULL;
@@ -380,6 +382,69 @@ static napi_value rejected(napi_env env, napi_deferred deferred, napi_value prom
   return promise;
 }
 
+/* executor().callSync: the call runs on the executor's thread while the JS
+ * thread waits, and returns like a synchronous call (errno() included).
+ * What would deadlock is refused: the executor's thread already waiting for
+ * this JS thread (a callback's result), or, during the call, asking it to
+ * run a callback (C gets 0; callSync then throws). */
+typedef struct {
+  cffi_pool_job job;
+  cffi_prepared_call *pc;
+  cffi_event done;
+  cffi_thread_id js_thread;
+  bool deadlocked;  /* C asked for a callback meanwhile (read after done) */
+} sync_job;
+
+static CFFI_THREAD_LOCAL sync_job *running_sync;
+
+bool cffi_async_sync_blocks(cffi_thread_id js_thread) {
+  sync_job *sync = running_sync;
+  if (!sync || !cffi_same_thread(sync->js_thread, js_thread)) return false;
+  sync->deadlocked = true;
+  return true;
+}
+
+static void run_sync(cffi_pool_job *job) {
+  sync_job *sync = (sync_job *)job;
+  running_sync = sync;
+  cffi_prepared_call_run(sync->pc);
+  running_sync = NULL;
+  cffi_event_signal(&sync->done);
+}
+
+static napi_value call_sync(napi_env env, cffi_function *fn, cffi_pool *pool, size_t argc, const napi_value *argv) {
+  if (cffi_pool_all_wait_for_js(pool))
+    return cffi_throw(env, "Error",
+                      "executor.callSync(%s) would deadlock: the executor's threads are waiting for this JS thread "
+                      "to run a JSCallback; use executor.call()",
+                      fn->name);
+  cffi_prepared_call *pc = cffi_prepared_call_new(env, fn, argc, argv);
+  if (!pc) return NULL;
+  sync_job sync = {.pc = pc, .js_thread = cffi_current_thread()};
+  sync.job.run = run_sync;
+  cffi_event_init(&sync.done);
+  const bool submitted = cffi_pool_submit(pool, &sync.job);
+  if (submitted) cffi_event_wait(&sync.done);
+  cffi_event_destroy(&sync.done);
+  napi_value result = NULL;
+  if (!submitted) {
+    cffi_throw(env, "Error", "Cannot call \"%s\": its executor is closed", fn->name);
+  } else if (sync.deadlocked) {
+    cffi_throw(env, "Error",
+               "executor.callSync(%s): C called a JSCallback from the executor's thread, which cannot run while "
+               "callSync blocks the JS thread (C got 0); use executor.call()",
+               fn->name);
+  } else {
+    fn->state->last_errno = pc->error_number;
+#ifdef _WIN32
+    fn->state->last_error = pc->last_error;
+#endif
+    result = cffi_prepared_call_result(env, pc, false);
+  }
+  cffi_prepared_call_free(env, pc);
+  return result;
+}
+
 napi_value cffi_async_entry(napi_env env, napi_callback_info info) {
   napi_value argv[CFFI_MAX_ARGS], this_arg, promise;
   size_t argc = CFFI_MAX_ARGS;
@@ -387,8 +452,12 @@ napi_value cffi_async_entry(napi_env env, napi_callback_info info) {
   napi_deferred deferred;
   napi_get_cb_info(env, info, &argc, argv, &this_arg, &data);
   cffi_function *fn = data;
-  if (napi_create_promise(env, &deferred, &promise) != napi_ok) return NULL;
   const cffi_async_target *target = target_of(env, this_arg);
+  if (target && target->sync) {
+    if (target->executor->closed) return cffi_throw(env, "Error", "Cannot call \"%s\": its executor is closed", fn->name);
+    return call_sync(env, fn, target->executor->pool, argc, argv);
+  }
+  if (napi_create_promise(env, &deferred, &promise) != napi_ok) return NULL;
   cffi_pool *pool = target ? target->executor->pool : NULL;
   if (target && target->executor->closed) {
     cffi_throw(env, "Error", "Cannot call \"%s\": its executor is closed", fn->name);
@@ -480,7 +549,7 @@ static napi_value executor_create(napi_env env, napi_callback_info info) {
     cffi_pool_close(pool);
     return NULL;
   }
-  napi_value target = make_target(env, ex, false);
+  napi_value target = make_target(env, ex, false, false);
   if (!target) {
     cffi_pool_close(pool);
     free(ex);
@@ -495,7 +564,7 @@ static napi_value shared_target(napi_env env, napi_callback_info info) {
   if (!pool) return cffi_throw(env, "RangeError", "cffi-bun: out of memory starting the thread pool");
   cffi_executor *ex = new_executor(env, pool, true);
   if (!ex) return NULL;
-  napi_value target = make_target(env, ex, false);
+  napi_value target = make_target(env, ex, false, false);
   if (!target) free(ex);
   return target;
 }
@@ -512,7 +581,15 @@ static napi_value with_errno_target(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   const cffi_async_target *target = target_arg(env, info, &argc, argv);
-  return target ? make_target(env, target->executor, true) : NULL;
+  return target ? make_target(env, target->executor, true, false) : NULL;
+}
+
+/* asyncSync(target) -> a target for callSync on the same pool. */
+static napi_value sync_target(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  const cffi_async_target *target = target_arg(env, info, &argc, argv);
+  return target ? make_target(env, target->executor, false, true) : NULL;
 }
 
 /* asyncClose(target): no new calls; queued ones still run. */
@@ -552,6 +629,7 @@ void cffi_make_async_exports(napi_env env, napi_value exports) {
   cffi_set_function(env, exports, "asyncExecutor", executor_create, NULL);
   cffi_set_function(env, exports, "asyncShared", shared_target, NULL);
   cffi_set_function(env, exports, "asyncWithErrno", with_errno_target, NULL);
+  cffi_set_function(env, exports, "asyncSync", sync_target, NULL);
   cffi_set_function(env, exports, "asyncClose", executor_close, NULL);
   cffi_set_function(env, exports, "asyncThreads", pool_threads, NULL);
 }

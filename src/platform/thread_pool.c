@@ -40,11 +40,32 @@ struct cffi_pool {
   unsigned threads; /* started and not ended */
   unsigned idle;    /* of those, waiting for a job */
   bool closed;
+  /* Deadlock bookkeeping (thread_pool.h), under lock. */
+  unsigned waiting_for_js;
 };
 
 static CFFI_THREAD_LOCAL cffi_pool *current_pool;
 
 cffi_pool *cffi_pool_current(void) { return current_pool; }
+
+/* Pool threads run this module's code, and they outlive envs: Node unloads
+ * an addon when the last env that loaded it ends (a process whose workers
+ * alone loaded it), which would leave them executing unmapped pages. So
+ * before the first thread starts, the module takes a reference of its own
+ * that is never dropped. */
+static void pin_this_module(void) {
+  static bool pinned;
+  if (pinned) return;
+#ifdef _WIN32
+  HMODULE self;
+  pinned = GetModuleHandleExA(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_PIN,
+                              (LPCSTR)(void *)pin_this_module, &self) != 0;
+#else
+  Dl_info info;
+  if (dladdr((void *)pin_this_module, &info) && info.dli_fname)
+    pinned = dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE) != NULL;
+#endif
+}
 
 static void pool_thread_main(cffi_pool *pool) {
   current_pool = pool;
@@ -75,6 +96,7 @@ static DWORD WINAPI thread_entry(LPVOID arg) {
   return 0;
 }
 static bool start_thread(cffi_pool *pool) {
+  pin_this_module();
   HANDLE h = CreateThread(NULL, 0, thread_entry, pool, 0, NULL);
   if (!h) return false;
   CloseHandle(h);
@@ -86,6 +108,7 @@ static void *thread_entry(void *arg) {
   return NULL;
 }
 static bool start_thread(cffi_pool *pool) {
+  pin_this_module();
   pthread_t thread;
   pthread_attr_t attr;
   if (pthread_attr_init(&attr) != 0) return false;
@@ -186,4 +209,27 @@ unsigned cffi_pool_limit(cffi_pool *pool) {
   unsigned n = pool->limit;
   cffi_mutex_unlock(&pool->lock);
   return n;
+}
+
+void cffi_pool_begin_js_wait(void) {
+  cffi_pool *pool = current_pool;
+  if (!pool) return;
+  cffi_mutex_lock(&pool->lock);
+  pool->waiting_for_js++;
+  cffi_mutex_unlock(&pool->lock);
+}
+
+void cffi_pool_end_js_wait(void) {
+  cffi_pool *pool = current_pool;
+  if (!pool) return;
+  cffi_mutex_lock(&pool->lock);
+  pool->waiting_for_js--;
+  cffi_mutex_unlock(&pool->lock);
+}
+
+bool cffi_pool_all_wait_for_js(cffi_pool *pool) {
+  cffi_mutex_lock(&pool->lock);
+  const bool all = pool->waiting_for_js >= pool->limit;
+  cffi_mutex_unlock(&pool->lock);
+  return all;
 }

@@ -64,4 +64,12 @@ unsigned cffi_pool_limit(cffi_pool *pool);
 /* The pool whose thread this is, or NULL (the JS thread, a library's own). */
 cffi_pool *cffi_pool_current(void);
 
+/* Deadlock bookkeeping, for executor().callSync (src/calls/async_call.c):
+ * a pool thread that waits for a JS thread to run a callback says so
+ * (src/callbacks/callback.c; a no-op on other threads). */
+void cffi_pool_begin_js_wait(void);
+void cffi_pool_end_js_wait(void);
+/* Every thread the pool may run is waiting for a JS thread. */
+bool cffi_pool_all_wait_for_js(cffi_pool *pool);
+
 #endif /* CFFI_THREAD_POOL_H */

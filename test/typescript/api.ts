@@ -185,3 +185,32 @@ new JSCallback(
   },
   { args: ["i32", "u64", "cstring"], returns: "bool" },
 );
+
+// Asynchronous calls (docs/async.md).
+import { executor } from "cffi-bun";
+import type { Executor } from "cffi-bun";
+{
+  const lib = dlopen("libasync.so", {
+    add: { args: ["i32", "i32"], returns: "i32" },
+    name: { returns: "cstring", nonblocking: true },
+    nothing: {},
+  });
+  expectType<number>(lib.symbols.add(1, 2));
+  expectType<Promise<number>>(lib.symbols.add.async(1, 2));
+  expectType<Promise<string | null>>(lib.symbols.name());
+  expectType<Promise<string | null>>(lib.symbols.name.async());
+  expectType<Promise<undefined>>(lib.symbols.nothing.async());
+  // @ts-expect-error async takes the same arguments
+  void lib.symbols.add.async("x", 2);
+  const ex: Executor = executor({ threads: 1 });
+  expectType<Promise<number>>(ex.call(lib.symbols.add, 1, 2));
+  expectType<number>(ex.callSync(lib.symbols.add, 1, 2));
+  expectType<Promise<{ value: number; errno: number; lastError?: number }>>(ex.callWithErrno(lib.symbols.add, 1, 2));
+  // @ts-expect-error an executor checks the arguments too
+  void ex.call(lib.symbols.add, 1);
+  // @ts-expect-error only bound functions
+  void ex.call(Math.max, 1);
+  expectType<number>(executor.shared.threads);
+  executor.shared.setThreads(4);
+  ex.close();
+}

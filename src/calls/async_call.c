@@ -281,7 +281,6 @@ napi_value cffi_prepared_call_result(napi_env env, const cffi_prepared_call *pc,
 void cffi_prepared_call_free(napi_env env, cffi_prepared_call *pc) {
   if (env) {
     for (uint32_t i = 0; i < pc->kept_count; i++) napi_delete_reference(env, pc->kept[i]);
-    if (pc->function) napi_delete_reference(env, pc->function);
     if (pc->owner) cffi_owner_async_done(pc->owner);
   }
   /* With the env gone its references went with it, and the owner stays

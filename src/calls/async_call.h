@@ -22,9 +22,9 @@
  * 2. Prepared calls (cffi_prepared_call): one call of a bound function with
  *    its arguments converted on the JS thread into memory the call owns
  *    (register images or libffi values, JS strings copied as UTF-8), its
- *    signature copied (the function may be collected, its env may end), the
- *    objects passed (views, buffers, objects with .ptr) and the function held
- *    by references until it is freed, and its library or cc() result kept
+ *    signature and address copied (the function may be collected, its env may
+ *    end), the objects passed (views, buffers, objects with .ptr) held by
+ *    references until it is freed, and its library or cc() result kept
  *    loaded (a close() meanwhile disables calls at once and unloads when the
  *    last prepared call is freed). Detached buffers, resizable ArrayBuffers
  *    and views on them are refused (the length C gets could change under
@@ -58,7 +58,6 @@ typedef struct cffi_prepared_call {
   cffi_async_job job;     /* first: usable as a job of its own */
   void *address;
   cffi_owner *owner;      /* pinned: owner->async_calls counts it */
-  napi_ref function;      /* the bound JS function */
   uint64_t result;        /* the return register's image, after run */
   int error_number;       /* errno right after the C call (0 before it) */
   unsigned long last_error; /* GetLastError() likewise; 0 off Windows */

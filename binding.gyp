@@ -18,6 +18,7 @@
         "src/platform/thread_pool.c",
         "src/calls/call.c",
         "src/calls/jit.c",
+        "src/calls/variadic.c",
         "src/calls/view_source.c",
         "src/calls/async_call.c",
         "src/callbacks/callback.c",

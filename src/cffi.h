@@ -138,6 +138,8 @@ typedef struct cffi_env_state {
   /* src/library/library.c: Node's setImmediate, captured at load (NULL if there was none). */
   napi_ref set_immediate;
   struct cffi_async_env *async; /* src/calls/async_call.c: the env's async calls */
+  /* src/calls/variadic.c: the .with of functions that are not variadic (made at first use). */
+  napi_ref not_variadic_with;
 } cffi_env_state;
 
 /* A signature parsed from { args, returns } and prepared once. */
@@ -156,6 +158,13 @@ typedef struct {
   bool takes_env;                  /* some argument is the napi_env */
   bool general_path;               /* the hot path is not for it: has_strings, takes_env or libffi */
   bool nonblocking;                /* { nonblocking: true }: the plain call returns a Promise (src/calls/async_call.c) */
+  /* Variadic functions (src/calls/variadic.c): `variadic` for a definition
+   * whose args end in "..." (the C prototype ends in `...`), with `fixed`
+   * named parameters before it; `tail_declared` for a callable made by
+   * .with(...types), whose args past `fixed` are the declared tail. */
+  bool variadic;
+  bool tail_declared;
+  uint8_t fixed;
   ffi_cif cif;
   ffi_type *ffi_args[CFFI_MAX_ARGS];
 } cffi_signature;
@@ -375,6 +384,25 @@ napi_callback cffi_jit_callback(cffi_function *fn, napi_callback entry);
 void cffi_jit_tier_up(cffi_function *fn);
 /* Frees fn's wrapper memory (when no other function uses it) and its stub. */
 void cffi_jit_forget(cffi_function *fn);
+
+/* variadic.c: "..." in definitions and .with(...types) (see its header). */
+/* While parsing args: if the last element is "...", marks sig variadic and
+ * drops it from *count. False with an exception pending. */
+bool cffi_variadic_mark(napi_env env, napi_value args, uint32_t *count, const char *symbol,
+                        cffi_signature *sig);
+/* After the libffi descriptors are filled: a variadic tail's f32 and
+ * small integers travel as double and int (C's default promotions). */
+void cffi_variadic_promote_types(cffi_signature *sig);
+/* After the arguments are converted: each tail f32 image becomes a double's. */
+void cffi_variadic_promote_values(const cffi_signature *sig, uint64_t *slots);
+/* The register engine's call for a variadic function (x86-64 System V sets
+ * %al to the vector registers used; elsewhere it is register_call's). */
+uint64_t cffi_variadic_register_call(void *address, const uint64_t *regs, bool float_args, bool float_result);
+/* The error for a call with more arguments than fixed + declared tail. */
+napi_value cffi_variadic_too_many(napi_env env, const struct cffi_function *fn, size_t argc);
+/* Gives a bound function its .with: (...types) for a variadic one, else
+ * one that explains why there is none. */
+bool cffi_variadic_attach(napi_env env, napi_value function, const struct cffi_function *fn);
 
 /* text.c: a growable string; out of memory sets `failed` and stops appending. */
 typedef struct {

@@ -242,8 +242,8 @@ export type FFIReturnType<T> = FFITypeToReturnsType[ToFFIType<T>];
 
 /** How one C function is described: `{ args, returns }` (both optional). */
 export interface FFIFunction {
-  /** Argument types; default: no arguments. */
-  readonly args?: readonly FFITypeOrString[];
+  /** Argument types; default: no arguments. A last element `"..."` makes the function variadic (see `VariadicWith`). */
+  readonly args?: readonly (FFITypeOrString | "...")[];
   /** Return type; default: `void`. */
   readonly returns?: FFITypeOrString;
   /** The function's address (required by `linkSymbols` and `CFunction`; with `dlopen` it replaces the lookup by name). */
@@ -274,8 +274,10 @@ type TrailingEnvOptional<A extends readonly unknown[]> = A extends readonly [...
     : { -readonly [I in keyof A]: FFIArgType<A[I]> }
   : { -readonly [I in keyof A]: FFIArgType<A[I]> };
 
-/** The JS parameter list for an `args` array (a tuple gives exact arity). */
-export type ArgsOf<A> = A extends readonly unknown[]
+/** The JS parameter list for an `args` array (a tuple gives exact arity; a variadic one, its fixed part). */
+export type ArgsOf<A> = A extends readonly [...infer Fixed, "..."]
+  ? ArgsOf<Fixed>
+  : A extends readonly unknown[]
   ? number extends A["length"]
     ? FFIArgType<A[number]>[]
     : TrailingEnvOptional<A>
@@ -303,7 +305,21 @@ export type BoundFunction<D> = ConvertFn<D> & {
   readonly ptr: Pointer;
   /** Not in Bun: the call on the shared pool, as a Promise of its result (docs/async.md). */
   readonly async: AsyncFn<SyncConvertFn<D>>;
-};
+} & VariadicWith<D>;
+
+/**
+ * For a definition whose `args` end in `"..."`: `with(...types)` gives the
+ * callable for one list of variadic argument types (cached per list), taking
+ * the fixed arguments and then those (docs/variadic.md).
+ */
+export type VariadicWith<D> = D extends { readonly args?: infer A; readonly returns?: infer R }
+  ? Exclude<A, undefined> extends readonly [...infer Fixed, "..."]
+    ? {
+        with<const T extends readonly FFITypeOrString[]>(...types: T): BoundFunction<{ args: [...Fixed, ...T]; returns: R }>;
+        with<const T extends readonly FFITypeOrString[]>(types: T): BoundFunction<{ args: [...Fixed, ...T]; returns: R }>;
+      }
+    : unknown
+  : unknown;
 
 /** The `symbols` object of a library: one JS function per definition. */
 export type ConvertFns<Fns> = { [K in keyof Fns]: BoundFunction<Fns[K]> };

@@ -762,6 +762,10 @@ static napi_value callback_signature(napi_env env, napi_callback_info info) {
   if (argc < 4) return cffi_throw(env, "TypeError", "JSCallback expects a definition");
   cffi_signature sig;
   if (!cffi_parse_signature_parts(env, argv[1], argv[2], argv[3], "JSCallback", &sig)) return NULL;
+  if (sig.variadic)
+    return cffi_throw(env, "TypeError",
+                      "JSCallback: a callback cannot be variadic (\"...\" in args): JavaScript cannot read C's "
+                      "va_list; declare the arguments C passes, or take a pointer to them");
   for (unsigned i = 0; i < sig.nargs; i++) {
     if (sig.args[i] == CFFI_NAPI_ENV)
       return cffi_throw(env, "TypeError", "JSCallback: napi_env is not a valid callback argument type (args[%u])", i);

@@ -34,8 +34,11 @@ bool cffi_prepare_libffi(napi_env env, cffi_signature *sig, const char *symbol) 
     sig->dest[i] = (uint8_t)i;
     sig->ffi_args[i] = cffi_types[sig->args[i]].ffi;
   }
-  ffi_status status = ffi_prep_cif(&sig->cif, sig->abi, sig->nargs,
-                                   cffi_types[sig->returns].ffi, sig->ffi_args);
+  if (sig->variadic) cffi_variadic_promote_types(sig);
+  ffi_status status = sig->variadic ? ffi_prep_cif_var(&sig->cif, sig->abi, sig->fixed, sig->nargs,
+                                                       cffi_types[sig->returns].ffi, sig->ffi_args)
+                                    : ffi_prep_cif(&sig->cif, sig->abi, sig->nargs,
+                                                   cffi_types[sig->returns].ffi, sig->ffi_args);
   if (status != FFI_OK) {
     cffi_throw(env, "Error", "libffi could not prepare the signature of \"%s\" (status %d)", symbol,
                (int)status);
@@ -50,9 +53,10 @@ bool cffi_prepare_signature(napi_env env, cffi_signature *sig, const char *symbo
     if (cffi_types[sig->args[i]].reg == CFFI_CLASS_FLOAT) floats++;
     else ints++;
   }
-  sig->general_path = sig->has_strings || sig->takes_env;
+  sig->general_path = sig->has_strings || sig->takes_env || sig->variadic;
   bool registers = CFFI_HAVE_REGISTER_CALLS && cffi_engine_preferred != CFFI_PREFER_LIBFFI && sig->abi == FFI_DEFAULT_ABI &&
-                   ints <= CFFI_INT_REGS && floats <= CFFI_FLOAT_REGS;
+                   ints <= CFFI_INT_REGS && floats <= CFFI_FLOAT_REGS &&
+                   (!sig->variadic || CFFI_VARIADIC_REGISTER_CALLS);
   if (registers) {
     unsigned next_int = 0, next_float = 0;
     sig->engine = CFFI_ENGINE_REGISTERS;
@@ -245,6 +249,7 @@ static bool convert_arguments(cffi_call *call, const cffi_function *fn, napi_val
     call->ran_js = false;
   }
   call->views_before = NULL;
+  if (CFFI_UNLIKELY(sig->variadic)) cffi_variadic_promote_values(sig, slots);
   return true;
 }
 
@@ -309,7 +314,10 @@ static __attribute__((noinline)) napi_value invoke_general(napi_env env, cffi_fu
     uint64_t regs[REGISTER_SLOTS] = {0};
     if (!convert_arguments(&call, fn, argv, regs)) return NULL;
     start_call(fn->state, sig->takes_env);
-    raw = register_call(fn->address, regs, sig->float_regs, cffi_types[sig->returns].reg == CFFI_CLASS_FLOAT);
+    const bool float_result = cffi_types[sig->returns].reg == CFFI_CLASS_FLOAT;
+    raw = CFFI_VARIADIC_SETS_AL && sig->variadic
+              ? cffi_variadic_register_call(fn->address, regs, sig->float_regs, float_result)
+              : register_call(fn->address, regs, sig->float_regs, float_result);
   } else {
     uint64_t slots[sig->nargs ? sig->nargs : 1];
     void *values[sig->nargs ? sig->nargs : 1];
@@ -406,8 +414,10 @@ static inline __attribute__((always_inline)) napi_value invoke(napi_env env, cff
   if (CFFI_UNLIKELY(fn->jit_countdown != 0) && --fn->jit_countdown == 0) cffi_jit_tier_up(fn);
   if (CFFI_UNLIKELY(!fn->owner->open)) return throw_closed(env, fn);
   if (CFFI_UNLIKELY(argc < sig->required)) return throw_missing(env, fn, argc);
-  if (CFFI_UNLIKELY(sig->general_path))
+  if (CFFI_UNLIKELY(sig->general_path)) {
+    if (sig->variadic && argc > sig->nargs) return cffi_variadic_too_many(env, fn, argc);
     return invoke_general(env, fn, argv);
+  }
 
   /* Registers no argument uses are passed as 0. */
   uint64_t regs[REGISTER_SLOTS];
@@ -566,6 +576,7 @@ napi_value cffi_function_publish(napi_env env, cffi_function *fn) {
   napi_define_properties(env, function, 3, props);
   /* sym.async (src/calls/async_call.c). */
   if (!cffi_async_publish(env, fn, function)) return NULL;
+  if (!cffi_variadic_attach(env, function, fn)) return NULL;
   if (CFFI_UNLIKELY(cffi_debug_enabled)) {
     char signature[256];
     cffi_describe_signature(sig, signature, sizeof signature);

@@ -124,6 +124,7 @@ static const char prelude[] =
     "int cffi_jit_argument(napi_env, void *fn, unsigned index, const napi_value *argv, uint64_t *out);\n"
     "napi_value cffi_jit_result(napi_env, void *fn, uint64_t raw);\n"
     "int cffi_jit_after_callbacks(napi_env, void *fn);\n"
+    "napi_value cffi_variadic_too_many(napi_env, void *fn, size_t argc);\n"
     "union cffi_raw { uint64_t u; double d; float f; };\n";
 
 /* The wrapper's body. It names its constants: FN (the cffi_function), OPEN
@@ -149,6 +150,8 @@ static void render_wrapper(cffi_text *b, const char *wrapper, const cffi_signatu
   if (n) cffi_text_append(b, "  napi_get_cb_info(env, info, &argc, argv, 0, 0);\n");
   if (sig->required)
     cffi_text_append(b, "  if (argc < %u) return cffi_jit_missing(env, FN, argc);\n", sig->required);
+  /* A variadic function's every argument has a declared type (src/calls/variadic.c). */
+  if (sig->variadic) cffi_text_append(b, "  if (argc > %u) return cffi_variadic_too_many(env, FN, argc);\n", n);
 
   for (unsigned i = 0; i < n; i++) {
     const char *t = c_type_of(sig->args[i]);
@@ -214,8 +217,13 @@ static void render_wrapper(cffi_text *b, const char *wrapper, const cffi_signatu
  * "(*)" for a cast, a name for a declaration. */
 static void render_prototype(cffi_text *b, const cffi_signature *sig, const char *declarator) {
   cffi_text_append(b, "%s %s(", return_c_type(sig->returns), declarator);
-  if (sig->nargs == 0) cffi_text_append(b, "void");
-  for (unsigned i = 0; i < sig->nargs; i++) cffi_text_append(b, "%s%s", i ? ", " : "", c_type_of(sig->args[i]));
+  /* A variadic function's real prototype, `...` after its named parameters:
+   * the compiler then passes the tail as the ABI says for variadic calls
+   * (%al on x86-64, the stack on Apple arm64) and applies C's promotions. */
+  const unsigned named = sig->variadic ? sig->fixed : sig->nargs;
+  if (named == 0) cffi_text_append(b, "void");
+  for (unsigned i = 0; i < named; i++) cffi_text_append(b, "%s%s", i ? ", " : "", c_type_of(sig->args[i]));
+  if (sig->variadic) cffi_text_append(b, ", ...");
   cffi_text_append(b, ")");
 }
 
@@ -273,6 +281,7 @@ static const struct {
     JIT_SYMBOL(cffi_jit_argument),
     JIT_SYMBOL(cffi_jit_result),
     JIT_SYMBOL(cffi_jit_after_callbacks),
+    JIT_SYMBOL(cffi_variadic_too_many),
 #undef JIT_SYMBOL
 };
 

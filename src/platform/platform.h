@@ -77,6 +77,24 @@
 #define CFFI_HAVE_REGISTER_CLOSURES 0
 #endif
 
+/* Variadic functions on the register engine (src/calls/variadic.c). On
+ * x86-64 System V a variadic argument travels like a named one, but the
+ * caller must also set %al to an upper bound of the vector registers used;
+ * on AArch64 (AAPCS64) variadic arguments travel exactly like named ones.
+ * Apple's arm64 passes every variadic argument on the stack, and Windows
+ * has no register engine: there variadic calls go through libffi. */
+#if CFFI_HAVE_REGISTER_CALLS && !(defined(__aarch64__) && defined(__APPLE__))
+#define CFFI_VARIADIC_REGISTER_CALLS 1
+#if defined(__x86_64__)
+#define CFFI_VARIADIC_SETS_AL 1
+#else
+#define CFFI_VARIADIC_SETS_AL 0
+#endif
+#else
+#define CFFI_VARIADIC_REGISTER_CALLS 0
+#define CFFI_VARIADIC_SETS_AL 0
+#endif
+
 /* One past the highest user-space address: no foreign memory range can end
  * beyond it. (x86-64 with 5-level paging hands out higher addresses only to
  * programs that ask for them explicitly.) */

@@ -646,7 +646,11 @@ static napi_value to_js_void(napi_env env, uint64_t raw) {
 void cffi_describe_signature(const cffi_signature *sig, char *out, size_t len) {
   size_t used = (size_t)snprintf(out, len, "(");
   for (unsigned i = 0; i < sig->nargs && used < len; i++)
-    used += (size_t)snprintf(out + used, len - used, "%s%s", i ? ", " : "", cffi_types[sig->args[i]].name);
+    used += (size_t)snprintf(out + used, len - used, "%s%s%s", i ? ", " : "",
+                             sig->variadic && i == sig->fixed ? "...: " : "", cffi_types[sig->args[i]].name);
+  /* A variadic symbol's own (undeclared) tail (src/calls/variadic.c). */
+  if (sig->variadic && sig->nargs == sig->fixed && !sig->tail_declared && used < len)
+    used += (size_t)snprintf(out + used, len - used, ", ...");
   if (used < len) snprintf(out + used, len - used, ") -> %s", cffi_types[sig->returns].name);
 }
 
@@ -759,6 +763,12 @@ bool cffi_type_from_value(napi_env env, napi_value value, const char *symbol, in
     napi_get_value_string_utf8(env, value, name, sizeof name, &len);
     if (len < sizeof name - 1 && strlen(name) == len && lookup_type_name(name, out)) return true;
     format_where(where, sizeof where, arg);
+    if (strcmp(name, "...") == 0) {
+      cffi_throw_code(env, "TypeError", CFFI_ERR_INVALID_ARG_VALUE,
+                      "\"...\" (variadic arguments) may only be the last element of args, found at %s of symbol \"%s\"",
+                      where, symbol);
+      return false;
+    }
     cffi_throw_code(env, "TypeError", CFFI_ERR_INVALID_ARG_VALUE,
                     "Unknown type \"%s\" in %s of symbol \"%s\" (see FFIType for the names)", name, where, symbol);
     return false;
@@ -863,6 +873,7 @@ bool cffi_parse_signature_parts(napi_env env, napi_value args, napi_value return
                  count, CFFI_MAX_ARGS);
       return false;
     }
+    if (!cffi_variadic_mark(env, args, &count, symbol, sig)) return false;
     for (uint32_t i = 0; i < count; i++) {
       napi_value element;
       cffi_type_id id;

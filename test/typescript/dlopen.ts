@@ -162,3 +162,20 @@ const lib3 = dlopen("libc.so.6", {
 });
 expectType<Pointer>(lib3.symbols.abs.ptr);
 lib3.symbols.qsort(new Int32Array(2), 2, 4, lib3.symbols.abs);
+
+// Variadic definitions: the symbol takes its fixed arguments; with() adds the tail.
+const variadic = dlopen(`libc.${suffix}.6`, {
+  printf: { args: ["cstring", "..."], returns: "i32" },
+  snprintf: { args: ["ptr", "usize", "cstring", "..."], returns: "i32" },
+});
+expectType<number>(variadic.symbols.printf("plain\n"));
+const printInt = variadic.symbols.printf.with("i32", "f64", "u64");
+assertType<Parameters<typeof printInt>["length"], 4>(true);
+// @ts-expect-error a string for an f64 tail argument
+printInt("%d %g %llu\n", 1, "2.5", 3n);
+expectType<number>(printInt("%d %g %llu\n", 1, 2.5, 3n));
+expectType<number>(variadic.symbols.snprintf.with(["f64"])(null, 0, "%g", 1.5));
+// @ts-expect-error the tail's arguments are required
+printInt("%d\n", 1);
+// @ts-expect-error a symbol that is not variadic has no with()
+symbols.abs.with("i32");

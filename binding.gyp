@@ -13,6 +13,7 @@
         "src/base/text.c",
         "src/base/debug_log.c",
         "src/types/types.c",
+        "src/types/wide_strings.c",
         "src/platform/abi.c",
         "src/platform/stubs.c",
         "src/platform/thread_pool.c",

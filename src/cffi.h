@@ -46,6 +46,9 @@ typedef enum {
   CFFI_NAPI_VALUE = 19,
   CFFI_BUFFER = 20,
   CFFI_BUFFER_LENGTH = 21,
+  /* Beyond Bun's numbering (src/types/wide_strings.c). */
+  CFFI_CSTRING16 = 22,
+  CFFI_WSTRING = 23,
   CFFI_TYPE_COUNT
 } cffi_type_id;
 
@@ -403,6 +406,27 @@ napi_value cffi_variadic_too_many(napi_env env, const struct cffi_function *fn, 
 /* Gives a bound function its .with: (...types) for a variadic one, else
  * one that explains why there is none. */
 bool cffi_variadic_attach(napi_env env, napi_value function, const struct cffi_function *fn);
+
+/* wide_strings.c: cstring16 and wstring (see its header). */
+bool cffi_to_c_cstring16(cffi_call *call, napi_value value, uint64_t *out);
+bool cffi_to_c_wstring(cffi_call *call, napi_value value, uint64_t *out);
+napi_value cffi_to_js_cstring16(napi_env env, uint64_t raw);
+napi_value cffi_to_js_wstring(napi_env env, uint64_t raw);
+/* Adds read.cstring16 / read.wstring and write.cstring16 / write.wstring. */
+void cffi_wide_strings_read_exports(napi_env env, napi_value read);
+void cffi_wide_strings_write_exports(napi_env env, napi_value write);
+/* types.c: a string type's non-string argument, as cstring takes it (an address). */
+bool cffi_string_address_to_c(cffi_call *call, napi_value value, uint64_t *out);
+/* memory.c: a string reader's (ptr, byteOffset?, byteLength?). unit 0: an
+ * address only (CString); else a view too, with at least `unit` bytes from
+ * the offset, and *available the bytes to its end (SIZE_MAX for an
+ * address). *length is -1 without a byteLength. False with an exception
+ * pending. */
+bool cffi_memory_string_args(napi_env env, const char *fn, size_t argc, napi_value *argv, size_t unit,
+                             uint8_t **at, int64_t *length, size_t *available);
+/* A string writer's (target, value, byteOffset?): `size` bytes there. */
+bool cffi_memory_write_target(napi_env env, const char *fn, size_t argc, napi_value *argv, size_t size,
+                              uint8_t **at);
 
 /* text.c: a growable string; out of memory sets `failed` and stops appending. */
 typedef struct {

@@ -150,12 +150,12 @@ const MALFORMED = [
   ["an unknown return name", { returns: "integer" }, /Unknown type "integer" in returns of symbol "f"/],
   ["an empty type name", { args: [""] }, /Unknown type "" in args\[0\]/],
   ["a very long type name", { args: ["x".repeat(10000)] }, /Unknown type/, /args\[0\]/],
-  ["a numeric type above the enum", { args: [22] }, /Unknown type 22 in args\[0\] of symbol "f" \(FFIType values are 0 to 21\)/],
+  ["a numeric type above the enum", { args: [24] }, /Unknown type 24 in args\[0\] of symbol "f" \(FFIType values are 0 to 23\)/],
   ["a numeric type far above the enum", { returns: 1e9 }, /Unknown type 1e\+09 in returns/],
   ["a negative numeric type", { args: [-1] }, /Unknown type -1 in args\[0\]/],
   ["a fractional numeric type", { args: [1.5] }, /Unknown type 1.5 in args\[0\]/],
   ["NaN as a type", { args: [NaN] }, /Unknown type nan in args\[0\]/i],
-  ["a numeric string above the enum", { args: ["22"] }, /Unknown type "22" in args\[0\]/],
+  ["a numeric string above the enum", { args: ["24"] }, /Unknown type "24" in args\[0\]/],
   ["a Symbol as a type", { args: [Symbol("i32")] }, /Type in args\[0\] of symbol "f" must be an FFIType number or name, received a Symbol/],
   ["undefined in args (a hole)", { args: ["i32", , "i32"] }, /Type in args\[1\] of symbol "f"/, /received undefined/], // eslint-disable-line no-sparse-arrays
   ["null in args", { args: [null] }, /Type in args\[0\]/, /received null/],
@@ -429,10 +429,11 @@ describe("ptr()", () => {
 });
 
 describe("read.* and write.*", () => {
-  const names = Object.keys(read);
+  // The wide string readers and writers have tests of their own (test/wide-strings.test.js).
+  const names = Object.keys(read).filter((name) => name !== "cstring16" && name !== "wstring");
 
   test("every accessor exists on both", () => {
-    assert.deepEqual(Object.keys(write).sort(), names.slice().sort());
+    assert.deepEqual(Object.keys(write).sort(), Object.keys(read).sort());
     assert.ok(names.length >= 12);
   });
 

@@ -30,8 +30,13 @@ test("FFIType has Bun 1.4.5's exact names and values", () => {
   assert.equal(FFIType.buffer_length, 21);
 });
 
-test("FFIType has no names beyond Bun's", () => {
+test("FFIType has no names beyond Bun's; the wide string types are there, not enumerable", () => {
   assert.deepEqual(Object.keys(FFIType).sort(), Object.keys(BUN_FFITYPE).sort());
+  // Beyond Bun (docs/api.md#wide-strings), numbered after Bun's.
+  for (const [k, v] of Object.entries({ cstring16: 22, wstring: 23 })) {
+    assert.equal(FFIType[k], v);
+    assert.equal(Object.getOwnPropertyDescriptor(FFIType, k).enumerable, false);
+  }
 });
 
 test("a signature gets a jit wrapper (Linux builds include TinyCC)", { skip: process.platform !== "linux" }, () => {

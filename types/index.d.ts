@@ -84,6 +84,10 @@ export declare enum FFIType {
   /** A TypedArray, DataView, ArrayBuffer or SharedArrayBuffer, passed as its byte length (`size_t`). */
   buffer_length = 21,
   buffer_bytelength = 21,
+  /** Not in Bun: a NUL-terminated UTF-16 string (`char16_t*`, Windows' W APIs): a JS string (or `null`) each way. */
+  cstring16 = 22,
+  /** Not in Bun: a NUL-terminated `wchar_t*` string (UTF-32 on Linux/macOS, UTF-16 on Windows): a JS string (or `null`) each way. */
+  wstring = 23,
 }
 
 /** Every type name `dlopen` accepts, and the FFIType number it stands for. */
@@ -131,6 +135,8 @@ export interface FFITypeNames {
   buffer: 20;
   buffer_length: 21;
   buffer_bytelength: 21;
+  cstring16: 22;
+  wstring: 23;
 }
 
 /** A type as written in a definition: an FFIType number, a name, or a number's string ("5"). */
@@ -204,6 +210,8 @@ export interface FFITypeToArgsType {
   19: unknown;
   20: TypedArray | DataView;
   21: TypedArray | DataView | ArrayBuffer | SharedArrayBuffer;
+  22: PointerArg | string;
+  23: PointerArg | string;
 }
 
 /** JS return type for each FFIType number. */
@@ -230,6 +238,8 @@ export interface FFITypeToReturnsType {
   19: unknown;
   20: Pointer | null;
   21: number | bigint;
+  22: string | null;
+  23: string | null;
 }
 
 /** The JS type an argument of type `T` (any spelling) accepts. */
@@ -521,6 +531,10 @@ export declare const read: {
   readonly ptr: (ptr: Address, byteOffset?: number) => number;
   /** A pointer-sized signed value. */
   readonly intptr: (ptr: Address, byteOffset?: number) => number;
+  /** Not in Bun: a copy of the NUL-terminated UTF-16 string at `ptr + byteOffset`, or of `byteLength` bytes. */
+  readonly cstring16: (ptr: Address | TypedArray | ArrayBuffer | DataView, byteOffset?: number, byteLength?: number) => string;
+  /** Not in Bun: the same for a `wchar_t` string (4-byte units on Linux/macOS, 2 on Windows). */
+  readonly wstring: (ptr: Address | TypedArray | ArrayBuffer | DataView, byteOffset?: number, byteLength?: number) => string;
 };
 
 /** Where `write.*` stores: an address, or a view (bounds-checked). */
@@ -540,6 +554,10 @@ export declare const write: {
   readonly i64: (target: WriteTarget, value: bigint | number, byteOffset?: number) => void;
   readonly ptr: (target: WriteTarget, value: Address | null, byteOffset?: number) => void;
   readonly intptr: (target: WriteTarget, value: number | bigint, byteOffset?: number) => void;
+  /** Not in Bun: stores the string's UTF-16 units and a NUL; returns the bytes written. */
+  readonly cstring16: (target: WriteTarget, value: string, byteOffset?: number) => number;
+  /** Not in Bun: the same as `wchar_t` units (4 bytes on Linux/macOS, 2 on Windows). */
+  readonly wstring: (target: WriteTarget, value: string, byteOffset?: number) => number;
 };
 
 /**

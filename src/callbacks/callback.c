@@ -766,6 +766,17 @@ static napi_value callback_signature(napi_env env, napi_callback_info info) {
     return cffi_throw(env, "TypeError",
                       "JSCallback: a callback cannot be variadic (\"...\" in args): JavaScript cannot read C's "
                       "va_list; declare the arguments C passes, or take a pointer to them");
+  for (unsigned i = 0; i <= sig.nargs; i++) {
+    /* Wide strings need a lifetime for what a callback returns and for the
+     * arguments a foreign thread queues: not given them (yet). */
+    const uint8_t type = i < sig.nargs ? sig.args[i] : sig.returns;
+    char where[16] = "returns";
+    if (i < sig.nargs) snprintf(where, sizeof where, "args[%u]", i);
+    if (type == CFFI_CSTRING16 || type == CFFI_WSTRING)
+      return cffi_throw(env, "TypeError",
+                        "JSCallback: %s is not supported in callbacks (%s): declare \"ptr\" and read it with "
+                        "read.%s(ptr)", cffi_types[type].name, where, cffi_types[type].name);
+  }
   for (unsigned i = 0; i < sig.nargs; i++) {
     if (sig.args[i] == CFFI_NAPI_ENV)
       return cffi_throw(env, "TypeError", "JSCallback: napi_env is not a valid callback argument type (args[%u])", i);

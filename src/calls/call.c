@@ -154,7 +154,7 @@ static napi_value throw_missing(napi_env env, const cffi_function *fn, size_t ar
 
 /* Types whose argument may be the memory of a JS view. */
 static bool takes_views(uint8_t type) {
-  return type == CFFI_PTR || type == CFFI_CSTRING || type == CFFI_FUNCTION || type == CFFI_BUFFER ||
+  return type == CFFI_PTR || type == CFFI_CSTRING || type == CFFI_CSTRING16 || type == CFFI_WSTRING || type == CFFI_FUNCTION || type == CFFI_BUFFER ||
          type == CFFI_BUFFER_LENGTH;
 }
 

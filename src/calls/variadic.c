@@ -162,7 +162,7 @@ static bool valid_tail_type(uint8_t type) {
     case CFFI_CHAR: case CFFI_I8: case CFFI_U8: case CFFI_I16: case CFFI_U16: case CFFI_I32: case CFFI_U32:
     case CFFI_I64: case CFFI_U64: case CFFI_F64: case CFFI_F32: case CFFI_BOOL: case CFFI_PTR: case CFFI_CSTRING:
     case CFFI_I64_FAST: case CFFI_U64_FAST: case CFFI_FUNCTION: case CFFI_NAPI_VALUE: case CFFI_BUFFER:
-    case CFFI_BUFFER_LENGTH:
+    case CFFI_BUFFER_LENGTH: case CFFI_CSTRING16: case CFFI_WSTRING:
       return true;
     default: return false;
   }
@@ -216,7 +216,7 @@ static napi_value make_callable(napi_env env, const variadic_base *base, const u
   memcpy(&sig, &base->fixed_sig, offsetof(cffi_signature, cif));
   for (uint32_t k = 0; k < count; k++) {
     sig.args[sig.fixed + k] = types[k];
-    if (types[k] == CFFI_CSTRING) sig.has_strings = true;
+    if (types[k] == CFFI_CSTRING || types[k] == CFFI_CSTRING16 || types[k] == CFFI_WSTRING) sig.has_strings = true;
   }
   sig.nargs = (uint8_t)(sig.fixed + count);
   sig.required = sig.nargs;

@@ -33,6 +33,8 @@ static const char *const arg_conversion[CFFI_TYPE_COUNT] = {
     [CFFI_NAPI_VALUE] = "the JS value itself",
     [CFFI_BUFFER] = "data pointer of a TypedArray or DataView (zero-copy)",
     [CFFI_BUFFER_LENGTH] = "byte length of a TypedArray, DataView or ArrayBuffer",
+    [CFFI_CSTRING16] = "JS string as NUL-terminated UTF-16 for the call, or an address",
+    [CFFI_WSTRING] = "JS string as NUL-terminated wchar_t for the call, or an address",
 };
 
 static const char *const return_conversion[CFFI_TYPE_COUNT] = {
@@ -49,6 +51,8 @@ static const char *const return_conversion[CFFI_TYPE_COUNT] = {
     [CFFI_FUNCTION] = "null for NULL, else a number",
     [CFFI_NAPI_VALUE] = "the napi_value itself", [CFFI_BUFFER] = "null for NULL, else a number",
     [CFFI_BUFFER_LENGTH] = "a number when safe, else a BigInt",
+    [CFFI_CSTRING16] = "null for NULL, else napi_create_string_utf16",
+    [CFFI_WSTRING] = "null for NULL, else the wchar_t string as napi_create_string_utf16",
 };
 
 static void render_parameters(cffi_text *b, const cffi_signature *sig) {

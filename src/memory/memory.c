@@ -330,27 +330,57 @@ static napi_value to_buffer_entry(napi_env env, napi_callback_info info) {
 
 /* cstringAt(ptr, byteOffset?, byteLength?): a copy of the bytes as a JS
  * string (UTF-8), up to the first NUL when no length is given. */
+bool cffi_memory_string_args(napi_env env, const char *fn, size_t argc, napi_value *argv, size_t unit,
+                             uint8_t **at, int64_t *length, size_t *available) {
+  int64_t offset;
+  void *data;
+  size_t view_length = 0;
+  if (argc < 1) {
+    cffi_throw(env, "TypeError", "%s(ptr, byteOffset?, byteLength?) expects a pointer", fn);
+    return false;
+  }
+  if (!optional_integer(env, fn, "byteOffset", argc, 1, argv[1], 0, &offset) ||
+      !optional_integer(env, fn, "byteLength", argc, 2, argv[2], LENGTH_UNTIL_NUL, length) ||
+      !resolve_target(env, fn, argv[0], offset, unit, unit > 0, at))
+    return false;
+  if (*length < 0 && *length != LENGTH_UNTIL_NUL) {
+    cffi_throw(env, "RangeError", "%s: byteLength must not be negative, received %lld", fn, (long long)*length);
+    return false;
+  }
+  if (*length == LENGTH_UNTIL_NUL) *length = -1;
+  /* resolve_target took a view only if it is one, so its length is known. */
+  *available = unit > 0 && cffi_view_info(env, argv[0], &data, &view_length) ? view_length - (size_t)offset : SIZE_MAX;
+  if (*length >= 0 && (uint64_t)*length > *available) {
+    cffi_throw(env, "RangeError", "%s: %lld bytes at offset %lld is outside the %zu-byte view", fn, (long long)*length,
+               (long long)offset, view_length);
+    return false;
+  }
+  return true;
+}
+
+bool cffi_memory_write_target(napi_env env, const char *fn, size_t argc, napi_value *argv, size_t size,
+                              uint8_t **at) {
+  int64_t offset;
+  return optional_integer(env, fn, "byteOffset", argc, 2, argv[2], 0, &offset) &&
+         resolve_target(env, fn, argv[0], offset, size, true, at);
+}
+
 static napi_value cstring_at_entry(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 1) return cffi_throw(env, "TypeError", "CString(ptr, byteOffset?, byteLength?) expects a pointer");
-  int64_t offset, length;
+  int64_t length;
+  size_t available;
   uint8_t *at;
-  if (!optional_integer(env, "CString", "byteOffset", argc, 1, argv[1], 0, &offset) ||
-      !optional_integer(env, "CString", "byteLength", argc, 2, argv[2], LENGTH_UNTIL_NUL, &length) ||
-      !resolve_target(env, "CString", argv[0], offset, 0, false, &at))
-    return NULL;
-  if (length < 0 && length != LENGTH_UNTIL_NUL)
-    return cffi_throw(env, "RangeError", "CString: byteLength must not be negative, received %lld", (long long)length);
+  if (!cffi_memory_string_args(env, "CString", argc, argv, 0, &at, &length, &available)) return NULL;
   napi_value result;
-  if (napi_create_string_utf8(env, (const char *)at, length == LENGTH_UNTIL_NUL ? NAPI_AUTO_LENGTH : (size_t)length,
+  if (napi_create_string_utf8(env, (const char *)at, length < 0 ? NAPI_AUTO_LENGTH : (size_t)length,
                               &result) != napi_ok) {
     bool pending = false;
     napi_is_exception_pending(env, &pending);
     if (!pending)
       cffi_throw(env, "RangeError", "CString: %lld bytes is more than a JS string can hold (byteLength %s)",
-                 (long long)length, length == LENGTH_UNTIL_NUL ? "up to the first NUL" : "given");
+                 (long long)length, length < 0 ? "up to the first NUL" : "given");
     return NULL;
   }
   return result;
@@ -368,8 +398,12 @@ static napi_value accessor_object(napi_env env, const napi_callback *entries, na
 }
 
 napi_value cffi_make_memory_exports(napi_env env, napi_value exports) {
-  napi_set_named_property(env, exports, "read", accessor_object(env, read_entries, NULL));
-  napi_set_named_property(env, exports, "write", accessor_object(env, NULL, write_entry));
+  napi_value read = accessor_object(env, read_entries, NULL);
+  cffi_wide_strings_read_exports(env, read);
+  napi_set_named_property(env, exports, "read", read);
+  napi_value write = accessor_object(env, NULL, write_entry);
+  cffi_wide_strings_write_exports(env, write);
+  napi_set_named_property(env, exports, "write", write);
   cffi_set_function(env, exports, "ptr", ptr_entry, NULL);
   cffi_set_function(env, exports, "toArrayBuffer", to_array_buffer_entry, NULL);
   cffi_set_function(env, exports, "toBuffer", to_buffer_entry, NULL);

@@ -485,6 +485,10 @@ static bool to_c_cstring(cffi_call *call, napi_value value, uint64_t *out) {
   return true;
 }
 
+bool cffi_string_address_to_c(cffi_call *call, napi_value value, uint64_t *out) {
+  return address_to_c(call, value, out, false);
+}
+
 static bool to_c_buffer(cffi_call *call, napi_value value, uint64_t *out) {
   void *data;
   if (CFFI_LIKELY(napi_get_typedarray_info(call->env, value, NULL, NULL, &data, NULL, NULL) ==
@@ -683,6 +687,9 @@ const cffi_type_info cffi_types[CFFI_TYPE_COUNT] = {
     /* Not a return type, as in Bun: a returned pointer has no length. */
     [CFFI_BUFFER] = {"buffer", "void*", "a TypedArray or DataView", &ffi_type_pointer, CFFI_CLASS_INT, true, false, to_c_buffer, cffi_address_to_js},
     [CFFI_BUFFER_LENGTH] = {"buffer_length", "size_t", "a TypedArray, DataView, ArrayBuffer or SharedArrayBuffer", &ffi_type_uint64, CFFI_CLASS_INT, true, true, to_c_buffer_length, to_js_u64_fast},
+    /* Wide strings, beyond Bun (src/types/wide_strings.c). */
+    [CFFI_CSTRING16] = {"cstring16", "char16_t*", "a string or " POINTER_LIKE, &ffi_type_pointer, CFFI_CLASS_INT, true, true, cffi_to_c_cstring16, cffi_to_js_cstring16},
+    [CFFI_WSTRING] = {"wstring", "wchar_t*", "a string or " POINTER_LIKE, &ffi_type_pointer, CFFI_CLASS_INT, true, true, cffi_to_c_wstring, cffi_to_js_wstring},
 };
 
 /* Every name Bun's FFIType has, in Bun's order. */
@@ -705,6 +712,8 @@ static const struct {
     {"callback", CFFI_FUNCTION}, {"fn", CFFI_FUNCTION},      {"napi_env", CFFI_NAPI_ENV},
     {"napi_value", CFFI_NAPI_VALUE}, {"buffer", CFFI_BUFFER}, {"buffer_length", CFFI_BUFFER_LENGTH},
     {"buffer_bytelength", CFFI_BUFFER_LENGTH},
+    /* Not in Bun: wide strings. */
+    {"cstring16", CFFI_CSTRING16}, {"wstring", CFFI_WSTRING},
 };
 
 /* Bun's FFIType also maps the strings "0".."17" to themselves. */
@@ -721,6 +730,13 @@ napi_value cffi_make_ffitype_object(napi_env env) {
   }
   for (size_t i = 0; i < sizeof type_aliases / sizeof type_aliases[0]; i++) {
     napi_create_int32(env, type_aliases[i].id, &value);
+    /* Names beyond Bun's are not enumerable: a Bun program listing
+     * FFIType's keys sees Bun's. */
+    if (type_aliases[i].id == CFFI_CSTRING16 || type_aliases[i].id == CFFI_WSTRING) {
+      napi_property_descriptor hidden = {type_aliases[i].name, NULL, NULL, NULL, NULL, value, napi_default, NULL};
+      napi_define_properties(env, object, 1, &hidden);
+      continue;
+    }
     napi_set_named_property(env, object, type_aliases[i].name, value);
   }
   napi_object_freeze(env, object);
@@ -886,7 +902,7 @@ bool cffi_parse_signature_parts(napi_env env, napi_value args, napi_value return
       }
       sig->args[i] = (uint8_t)id;
       if (id != CFFI_NAPI_ENV) sig->required = (uint8_t)(i + 1);
-      if (id == CFFI_CSTRING) sig->has_strings = true;
+      if (id == CFFI_CSTRING || id == CFFI_CSTRING16 || id == CFFI_WSTRING) sig->has_strings = true;
       if (id == CFFI_NAPI_ENV) sig->takes_env = true;
     }
     sig->nargs = (uint8_t)count;

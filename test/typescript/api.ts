@@ -122,6 +122,11 @@ expectType<bigint>(read.u64(p));
 expectType<bigint>(read.i64(p, 8));
 expectType<number>(read.ptr(p));
 expectType<number>(read.intptr(p));
+expectType<string>(read.cstring16(p, 0, 4));
+expectType<string>(read.wstring(p));
+expectType<number>(write.cstring16(bytes, "x"));
+// @ts-expect-error write.wstring stores a string
+write.wstring(bytes, 1);
 read.u8(123n);
 // @ts-expect-error read.i64 gives a bigint
 const notNumber: number = read.i64(p);

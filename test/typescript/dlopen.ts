@@ -179,3 +179,13 @@ expectType<number>(variadic.symbols.snprintf.with(["f64"])(null, 0, "%g", 1.5));
 printInt("%d\n", 1);
 // @ts-expect-error a symbol that is not variadic has no with()
 symbols.abs.with("i32");
+
+// Wide strings (not in Bun): strings in, strings (or null) out.
+const wide = dlopen(`libc.${suffix}.6`, {
+  wcslen: { args: ["wstring"], returns: "usize" },
+  wide_name: { args: [FFIType.cstring16], returns: "cstring16" },
+});
+expectType<bigint>(wide.symbols.wcslen("h\u00e9llo"));
+expectType<string | null>(wide.symbols.wide_name("x"));
+// @ts-expect-error a number is not a wide string
+wide.symbols.wide_name(1.5 as unknown as boolean);

@@ -29,6 +29,9 @@ function battery(label) {
   }).symbols.va_describe;
   const { symbols: c } = lib;
   const snprintf = libc.symbols.snprintf;
+  // msvcrt's printf family lacks some C99 conversions (%hhd, %zu): the
+  // libc rows compare the fixture's own callee there instead.
+  const noC99Printf = process.platform === "win32" && "msvcrt's snprintf lacks C99 conversions";
   const text = (buf) => buf.toString("utf8", 0, buf.indexOf(0));
   const cstr = (s) => Buffer.from(`${s}\0`);
   // What gcc's call wrote, and its return value.
@@ -37,7 +40,7 @@ function battery(label) {
     return [fn(buf, buf.length), text(buf)];
   };
 
-  test(`${label}: snprintf with every type at its limits, as gcc calls it`, () => {
+  test(`${label}: snprintf with every type at its limits, as gcc calls it`, { skip: noC99Printf }, () => {
     const format = "%hhd %hhu %hd %hu %d %u %lld %llu %lld %llu %.9g %.17g %g %p %s %c %d %d %zu";
     const call = snprintf.with("i8", "u8", "i16", "u16", "i32", "u32", "i64", "u64", "i64_fast", "u64_fast",
       "f32", "f64", "f64", "ptr", "cstring", "char", "bool", "i8", "usize");
@@ -48,7 +51,7 @@ function battery(label) {
     assert.match(text(buf), /^-128 255 -32768 65535 -2147483648 4294967295 -9223372036854775808 18446744073709551615 /);
   });
 
-  test(`${label}: tail values wrap to their declared type, then C's promotions apply (f32 rounds, then double)`, () => {
+  test(`${label}: tail values wrap to their declared type, then C's promotions apply (f32 rounds, then double)`, { skip: noC99Printf }, () => {
     const buf = Buffer.alloc(256);
     const n = snprintf.with("i8", "u16", "u32", "i64", "f32", "f32")(buf, 256, "%hhd %hu %u %lld %.9g %g",
       300, 70000, -1, 2n ** 64n - 1n, 3.4e38, 1e39);
@@ -84,7 +87,7 @@ function battery(label) {
   });
 
   test(`${label}: x86-64 System V: %al bounds the vector registers used (0-8, at least as many as loaded)`, {
-    skip: process.arch !== "x64" || process.platform === "win32",
+    skip: !(process.arch === "x64" && process.platform === "linux") && "the fixture's %al probe is ELF x86-64 assembly",
   }, () => {
     for (let doubles = 0; doubles <= 8; doubles++) {
       const values = Array.from({ length: doubles }, (_, i) => i + 0.25);

@@ -38,6 +38,7 @@ static void env_deleted(napi_env env, void *data, void *hint) {
   cffi_env_state *state = data;
   cffi_callbacks_detach(state);
   cffi_async_detach(state);
+  cffi_variadic_detach(state);
   free(state);
 }
 

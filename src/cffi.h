@@ -141,8 +141,10 @@ typedef struct cffi_env_state {
   /* src/library/library.c: Node's setImmediate, captured at load (NULL if there was none). */
   napi_ref set_immediate;
   struct cffi_async_env *async; /* src/calls/async_call.c: the env's async calls */
-  /* src/calls/variadic.c: the .with of functions that are not variadic (made at first use). */
+  /* src/calls/variadic.c: the .with of functions that are not variadic (made at first use),
+   * and the with() caches the GC has finalized, to release on the JS thread. */
   napi_ref not_variadic_with;
+  struct variadic_base *variadic_graveyard;
 } cffi_env_state;
 
 /* A signature parsed from { args, returns } and prepared once. */
@@ -403,6 +405,8 @@ void cffi_variadic_promote_values(const cffi_signature *sig, uint64_t *slots);
 uint64_t cffi_variadic_register_call(void *address, const uint64_t *regs, bool float_args, bool float_result);
 /* The error for a call with more arguments than fixed + declared tail. */
 napi_value cffi_variadic_too_many(napi_env env, const struct cffi_function *fn, size_t argc);
+/* At the env's deletion: frees what the graveyard still holds. */
+void cffi_variadic_detach(cffi_env_state *state);
 /* Gives a bound function its .with: (...types) for a variadic one, else
  * one that explains why there is none. */
 bool cffi_variadic_attach(napi_env env, napi_value function, const struct cffi_function *fn);

@@ -10,6 +10,8 @@ const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const { spawnSync } = require("node:child_process");
+const v8 = require("node:v8");
+const vm = require("node:vm");
 const { dlopen, linkSymbols, JSCallback, viewSource } = require("..");
 const { buildFixture } = require("./helpers/fixture.js");
 const { LIBC, isWindows, timeScale } = require("./helpers/platform.js");
@@ -159,6 +161,22 @@ test("the cache of with() callables is bounded; an evicted callable keeps workin
   assert.notEqual(w.with("f64"), first); // evicted, made again
   assert.equal(first(1, 4.5), 4.5);
   assert.equal(made[38](40, ...new Array(40).fill(1)), (40 * 41) / 2);
+  fixture.close();
+});
+
+test("with() holds its callables weakly: a referenced one stays the same across GCs, a dropped one is made again", async () => {
+  v8.setFlagsFromString("--expose-gc");
+  const gc = vm.runInNewContext("gc");
+  const fixture = dlopen(buildFixture("variadic.c"), { va_weighted: { args: ["i32", "..."], returns: "f64" } });
+  const w = fixture.symbols.va_weighted;
+  const held = w.with("f64", "f64");
+  gc();
+  assert.equal(w.with("f64", "f64"), held);
+  const weak = new WeakRef(w.with("f64"));
+  await new Promise((resolve) => setImmediate(resolve)); // a WeakRef keeps its target for the current job
+  gc();
+  assert.equal(weak.deref(), undefined, "the cache alone does not keep a callable");
+  assert.equal(w.with("f64")(1, 3), 3);
   fixture.close();
 });
 

@@ -33,7 +33,11 @@
 #include "../cffi.h"
 
 /* Tail type lists kept per symbol; the least recently used one goes when a
- * new one comes. A callable dropped from the cache keeps working. */
+ * new one comes. A callable dropped from the cache keeps working. The cache
+ * holds its callables weakly: one JS no longer holds is collected in the
+ * same GC as any other function (a strong reference would keep it, and all
+ * it holds, for a GC cycle after the symbol's own), and asking again makes
+ * a new one. */
 #define VARIADIC_CACHE_SIZE 16
 
 bool cffi_variadic_mark(napi_env env, napi_value args, uint32_t *count, const char *symbol,
@@ -139,13 +143,15 @@ typedef struct {
   uint8_t count;              /* tail types; entry unused when callable is NULL */
   uint8_t types[CFFI_MAX_ARGS];
   uint32_t used;              /* the base's clock at its latest use */
-  napi_ref callable;          /* strong: the cache keeps it alive */
+  napi_ref callable;          /* weak (see VARIADIC_CACHE_SIZE) */
 } cache_entry;
 
 /* What .with needs of the variadic symbol, its own copy: the symbol's JS
  * function may be collected while .with is still held. */
-typedef struct {
+typedef struct variadic_base {
   cffi_owner *owner;
+  cffi_env_state *state;
+  struct variadic_base *next_dead; /* in state->variadic_graveyard */
   void *address;
   char *name;
   cffi_signature fixed_sig;   /* the parsed part only (up to the cif) */
@@ -153,6 +159,8 @@ typedef struct {
   uint32_t native_bytes;
   cache_entry cache[VARIADIC_CACHE_SIZE];
 } variadic_base;
+
+static void empty_graveyard(napi_env env, cffi_env_state *state);
 
 /* Types a variadic argument may have: the scalars (strings, pointers,
  * numbers). napi_env and void mean nothing there, and other kinds of type
@@ -233,6 +241,7 @@ static napi_value with_entry(napi_env env, napi_callback_info info) {
   napi_value argv[CFFI_MAX_ARGS], callable;
   variadic_base *base;
   napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&base);
+  empty_graveyard(env, base->state);
   if (!base->owner->open)
     return cffi_throw(env, "Error", "Cannot call \"%s.with\": its %s \"%s\" is closed", base->name,
                       base->owner->kind, base->owner->path);
@@ -246,17 +255,21 @@ static napi_value with_entry(napi_env env, napi_callback_info info) {
   cache_entry *victim = &base->cache[0];
   for (unsigned i = 0; i < VARIADIC_CACHE_SIZE; i++) {
     cache_entry *entry = &base->cache[i];
-    if (entry->callable && entry->count == count && memcmp(entry->types, types, count) == 0 &&
-        napi_get_reference_value(env, entry->callable, &callable) == napi_ok && callable) {
-      entry->used = base->clock;
-      return callable;
+    if (entry->callable && entry->count == count && memcmp(entry->types, types, count) == 0) {
+      callable = NULL;
+      if (napi_get_reference_value(env, entry->callable, &callable) == napi_ok && callable) {
+        entry->used = base->clock;
+        return callable;
+      }
+      victim = entry; /* collected: made again in its place */
+      break;
     }
     if (!entry->callable || (victim->callable && entry->used < victim->used)) victim = entry;
   }
   if (!(callable = make_callable(env, base, types, count))) return NULL;
   if (victim->callable) napi_delete_reference(env, victim->callable);
   victim->callable = NULL;
-  if (napi_create_reference(env, callable, 1, &victim->callable) == napi_ok) {
+  if (napi_create_reference(env, callable, 0, &victim->callable) == napi_ok) {
     victim->count = (uint8_t)count;
     memcpy(victim->types, types, count);
     victim->used = base->clock;
@@ -264,11 +277,10 @@ static napi_value with_entry(napi_env env, napi_callback_info info) {
   return callable;
 }
 
-/* Also run by the GC (see NAPI_EXPERIMENTAL in cffi.h): deleting a
- * reference is allowed there; nothing here calls into JS. */
-static void finalize_base(napi_env env, void *data, void *hint) {
-  (void)hint;
-  variadic_base *base = data;
+/* Deletes the cache's references and frees the base. Not from the GC: V8
+ * must not destroy weak handles while it runs weak callbacks, and the
+ * callables die in the same GC as their symbol. */
+static void release_base(napi_env env, variadic_base *base) {
   int64_t ignored;
   for (unsigned i = 0; i < VARIADIC_CACHE_SIZE; i++)
     if (base->cache[i].callable) napi_delete_reference(env, base->cache[i].callable);
@@ -276,6 +288,37 @@ static void finalize_base(napi_env env, void *data, void *hint) {
   cffi_owner_release(base->owner);
   free(base->name);
   free(base);
+}
+
+/* The bases the GC has finalized since: released by the next bind or
+ * with() on the JS thread (a loop that makes variadic symbols keeps it
+ * short; node_api_post_finalizer would wait for the event loop, which a
+ * synchronous loop never reaches). */
+static void empty_graveyard(napi_env env, cffi_env_state *state) {
+  while (state->variadic_graveyard) {
+    variadic_base *base = state->variadic_graveyard;
+    state->variadic_graveyard = base->next_dead;
+    release_base(env, base);
+  }
+}
+
+/* Run by the GC (see NAPI_EXPERIMENTAL in cffi.h): only links the base. */
+static void finalize_base(napi_env env, void *data, void *hint) {
+  (void)env, (void)hint;
+  variadic_base *base = data;
+  base->next_dead = base->state->variadic_graveyard;
+  base->state->variadic_graveyard = base;
+}
+
+void cffi_variadic_detach(cffi_env_state *state) {
+  /* The env has ended: Node has freed every reference; only our memory is left. */
+  while (state->variadic_graveyard) {
+    variadic_base *base = state->variadic_graveyard;
+    state->variadic_graveyard = base->next_dead;
+    cffi_owner_release(base->owner);
+    free(base->name);
+    free(base);
+  }
 }
 
 /* this.with(...) of a function that is not variadic, or of a with() callable. */
@@ -310,6 +353,7 @@ static bool attach_refusal(napi_env env, napi_value function, cffi_env_state *st
 
 bool cffi_variadic_attach(napi_env env, napi_value function, const cffi_function *fn) {
   if (!fn->sig.variadic || fn->sig.tail_declared) return attach_refusal(env, function, fn->state);
+  empty_graveyard(env, fn->state);
   variadic_base *base = calloc(1, sizeof *base);
   char *name = strdup(fn->name);
   napi_value with;
@@ -320,6 +364,7 @@ bool cffi_variadic_attach(napi_env env, napi_value function, const cffi_function
     return false;
   }
   base->owner = fn->owner;
+  base->state = fn->state;
   base->address = fn->address;
   base->name = name;
   memcpy(&base->fixed_sig, &fn->sig, offsetof(cffi_signature, cif));

@@ -38,6 +38,7 @@ const LOOPS = {
   dlopen: [100_000, 300_000, "", "300k dlopen(fixture) + one call + close()"],
   "dlopen-jit": [10_000, 30_000, "jit", "30k dlopen + close() with every wrapper compiled at bind (CFFI_BUN_ENGINE=jit)"],
   linkSymbols: [100_000, 300_000, "", "300k linkSymbols({ ptr }) + one call + close()"],
+  variadic: [50_000, 150_000, "", "150k variadic CFunction + one call + with() of 3 tails (one cached) + close()"],
   toArrayBuffer: [200_000, 1_000_000, "", "1M toArrayBuffer(ptr, 0, 4), yielding every 10k iterations"],
   "toArrayBuffer-sync": [200_000, 1_000_000, "", "1M toArrayBuffer(ptr, 0, 4), never yielding: at most Node's own cost"],
 };
@@ -64,6 +65,15 @@ function child(name) {
       const l = linkSymbols({ add: { ptr: address, args: ["i32", "i32"], returns: "i32" } });
       if (l.symbols.add(40, 2) !== 42) throw new Error("linkSymbols gave a wrong result");
       l.close();
+    },
+    variadic() {
+      const f = CFunction({ ptr: address, args: ["i32", "i32", "..."], returns: "i32" });
+      if (f(40, 2) !== 42) throw new Error("a variadic CFunction gave a wrong result");
+      const tail = f.with("i32");
+      if (f.with("int") !== tail) throw new Error("with() did not give its cached callable");
+      f.with("u32");
+      f.with("f64", "cstring");
+      f.close();
     },
     toArrayBuffer() {
       if (toArrayBuffer(memory, 0, 4).byteLength !== 4) throw new Error("toArrayBuffer gave a wrong length");

@@ -195,6 +195,12 @@ test(`${ENGINE}: a variadic wide call: swprintf with a wstring and an int`, { sk
   close();
 });
 
+test(`${ENGINE}: async calls encode on the JS thread and decode the result`, async () => {
+  const long = "\u{1F600}".repeat(500);
+  assert.deepEqual(await Promise.all([c.u16_len.async(SAMPLE), c.w_len.async(long), c.w_hello.async(), c.u16_null.async()]),
+    [11, WCHAR === 4 ? 500 : 1000, SAMPLE, null]);
+});
+
 test(`${ENGINE}: viewSource names the conversions`, () => {
   const [source] = viewSource({ f: { args: ["cstring16", "wstring"], returns: "wstring" } });
   assert.match(source, /char16_t\*/);

@@ -209,6 +209,11 @@ cffi_prepared_call *cffi_prepared_call_new(napi_env env, cffi_function *fn, size
     cffi_jit_missing(env, fn, argc);
     return NULL;
   }
+  /* A variadic function's every argument has a declared type (src/calls/variadic.c). */
+  if (sig->variadic && argc > sig->nargs) {
+    cffi_variadic_too_many(env, fn, argc);
+    return NULL;
+  }
   /* Only libffi reads the signature's cif and argument types. */
   const size_t sig_bytes = sig->engine == CFFI_ENGINE_LIBFFI ? sizeof *sig : offsetof(cffi_signature, cif);
   const size_t slot_count = cffi_call_slot_count(sig);

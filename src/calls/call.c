@@ -496,8 +496,11 @@ bool cffi_convert_call_arguments(cffi_call *call, const cffi_function *fn, const
 }
 
 uint64_t cffi_call_slots(const cffi_signature *sig, void *address, const uint64_t *slots) {
-  if (sig->engine == CFFI_ENGINE_REGISTERS)
-    return register_call(address, slots, sig->float_regs, cffi_types[sig->returns].reg == CFFI_CLASS_FLOAT);
+  if (sig->engine == CFFI_ENGINE_REGISTERS) {
+    const bool float_result = cffi_types[sig->returns].reg == CFFI_CLASS_FLOAT;
+    return CFFI_VARIADIC_SETS_AL && sig->variadic ? cffi_variadic_register_call(address, slots, sig->float_regs, float_result)
+                                                  : register_call(address, slots, sig->float_regs, float_result);
+  }
   uint64_t raw = 0;
   void *values[sig->nargs ? sig->nargs : 1];
   for (unsigned i = 0; i < sig->nargs; i++) values[i] = (void *)&slots[i];

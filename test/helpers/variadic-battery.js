@@ -97,6 +97,15 @@ function battery(label) {
     assert.ok(c.va_report_al(0) <= 8);
   });
 
+  test(`${label}: sym.async() of a with() callable: promotions, %al, and the argument count checked`, async () => {
+    assert.equal(await c.va_weighted.with("f64", "f64", "f32").async(3, 1, 2, 0.1), 1 + 4 + 3 * Math.fround(0.1));
+    if (process.arch === "x64" && process.platform === "linux") {
+      const al = await c.va_report_al.with("f64", "f64", "i32").async(2, 1.5, 2.5, 7);
+      assert.ok(al >= 2 && al <= 8, `%al = ${al}`);
+    }
+    await assert.rejects(async () => c.va_weighted.async(1, 2), { name: "TypeError", message: /^va_weighted is variadic: it takes 1 fixed argument, received 2/ });
+  });
+
   test(`${label}: with() is cached per list of types (aliases and numbers included)`, () => {
     const a = snprintf.with("i32", "f64");
     assert.equal(snprintf.with("int", "double"), a);

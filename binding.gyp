@@ -14,6 +14,8 @@
         "src/base/debug_log.c",
         "src/types/types.c",
         "src/types/wide_strings.c",
+        "src/types/layout.c",
+        "src/types/struct_values.c",
         "src/platform/abi.c",
         "src/platform/stubs.c",
         "src/platform/thread_pool.c",

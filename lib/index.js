@@ -372,6 +372,12 @@ module.exports = {
   toBuffer: native.toBuffer,
   viewSource: native.viewSource,
   write: native.write,
+  // Not in Bun (docs/structs.md): struct, union and array types, out-parameters.
+  struct: native.struct,
+  union: native.union,
+  array: native.array,
+  out: native.out,
+  inout: native.inout,
 };
 // Windows only; the name is there everywhere so that the ESM entry, whose
 // names are fixed, and this one list the same exports.

@@ -20,5 +20,10 @@ export const {
   toBuffer,
   viewSource,
   write,
+  struct,
+  union,
+  array,
+  out,
+  inout,
 } = cffi;
 export default cffi;

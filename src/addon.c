@@ -69,6 +69,7 @@ static napi_value init(napi_env env, napi_value exports) {
   cffi_make_memory_exports(env, exports);
   cffi_make_callback_exports(env, exports);
   cffi_make_async_exports(env, exports);
+  cffi_make_layout_exports(env, exports);
   return exports;
 }
 

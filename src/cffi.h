@@ -52,6 +52,13 @@ typedef enum {
   CFFI_TYPE_COUNT
 } cffi_type_id;
 
+/* Rows past Bun's numbering (never reachable as an FFIType number or name):
+ * a by-value struct or union, and an out/inout pointer. Which layout each
+ * stands for is the signature's (cffi_signature.layouts, src/types/layout.c). */
+#define CFFI_STRUCT_VALUE ((uint8_t)CFFI_TYPE_COUNT)
+#define CFFI_OUT_POINTER ((uint8_t)(CFFI_TYPE_COUNT + 1))
+#define CFFI_TYPE_ROWS (CFFI_TYPE_COUNT + 2)
+
 /* Most arguments a definition may have; keeps every per-call array on the stack. */
 #define CFFI_MAX_ARGS 64
 /* Bytes of stack per call for encoding JS strings passed as cstring; longer
@@ -81,7 +88,7 @@ typedef struct {
   cffi_to_js_fn to_js;
 } cffi_type_info;
 
-extern const cffi_type_info cffi_types[CFFI_TYPE_COUNT];
+extern const cffi_type_info cffi_types[CFFI_TYPE_ROWS];
 
 /* What owns a bound function's code: a dlopen'ed library, or (for
  * linkSymbols/CFunction) a set of raw pointers. Shared by the JS object
@@ -145,6 +152,8 @@ typedef struct cffi_env_state {
    * and the with() caches the GC has finalized, to release on the JS thread. */
   napi_ref not_variadic_with;
   struct variadic_base *variadic_graveyard;
+  /* src/types/layout.c: struct/union types registered by name. */
+  struct cffi_named_layout *named_layouts;
 } cffi_env_state;
 
 /* A signature parsed from { args, returns } and prepared once. */
@@ -170,6 +179,9 @@ typedef struct {
   bool variadic;
   bool tail_declared;
   uint8_t fixed;
+  /* The layouts of its struct/union/out arguments and result (src/types/layout.c),
+   * NULL when it has none; owned by whoever owns the signature. */
+  struct cffi_sig_layouts *layouts;
   ffi_cif cif;
   ffi_type *ffi_args[CFFI_MAX_ARGS];
 } cffi_signature;
@@ -256,6 +268,79 @@ bool cffi_plain_view_info(napi_env env, napi_value value, void **data, size_t *l
 bool cffi_view_detached(napi_env env, napi_value value);
 napi_value cffi_address_to_js(napi_env env, uint64_t address);
 const char *cffi_value_kind(napi_env env, napi_value value);
+
+/* layout.c and struct_values.c: struct, union, array, out/inout types. */
+typedef enum {
+  CFFI_LAYOUT_STRUCT,
+  CFFI_LAYOUT_UNION,
+  CFFI_LAYOUT_ARRAY,
+  CFFI_LAYOUT_OUT,   /* pointer to one value C fills in */
+  CFFI_LAYOUT_INOUT, /* the same, passed with the JS value's contents */
+} cffi_layout_kind;
+
+typedef struct cffi_layout cffi_layout;
+/* A member: a scalar type (layout NULL) or a nested layout. */
+typedef struct {
+  char *name;            /* NULL for an array's element or an out's target */
+  uint32_t offset;
+  uint8_t scalar;        /* cffi_type_id when layout is NULL */
+  cffi_layout *layout;
+} cffi_field;
+
+struct cffi_layout {
+  uint32_t refs;
+  cffi_layout_kind kind;
+  char *name;            /* as registered ("Color"), or NULL */
+  uint32_t size, align;
+  uint32_t count;        /* fields (struct/union), elements (array), 1 (out/inout) */
+  bool by_value;         /* libffi passes it correctly by value (no packing, no union) */
+  ffi_type ffi;          /* FFI_TYPE_STRUCT over `elements` */
+  ffi_type **elements;
+  cffi_field fields[];   /* count of them; an array or out has its element in fields[0] */
+};
+
+/* How a struct result reaches JS. */
+typedef enum { CFFI_RESULT_OBJECT, CFFI_RESULT_VIEW, CFFI_RESULT_BYTES } cffi_result_mode;
+
+typedef struct cffi_sig_layouts {
+  cffi_layout *returns;
+  cffi_result_mode result_mode;
+  cffi_layout *args[CFFI_MAX_ARGS];
+} cffi_sig_layouts;
+
+void cffi_layout_retain(cffi_layout *layout);
+/* "struct Point", "array(u8, 4)": for messages. */
+void cffi_layout_describe(const cffi_layout *layout, char *out, size_t len);
+/* The memory a read/write/view target names (a buffer, checked for room, or a pointer). */
+bool cffi_layout_memory(napi_env env, const cffi_layout *layout, napi_value target, napi_value offset,
+                        const char *method, uint8_t **out, bool *is_js_memory);
+/* A zero-copy view of one value at address; `keep` (or NULL) is the JS memory it lives in. */
+napi_value cffi_layout_view(napi_env env, cffi_layout *layout, uint8_t *address, napi_value keep);
+void cffi_layout_release(cffi_layout *layout);
+/* 1: value is a struct/union/array/out type object (or a registered
+ * struct name) and *out holds a new reference; 0: it is not; -1: an
+ * exception is pending. */
+int cffi_layout_lookup(napi_env env, napi_value value, cffi_layout **out, napi_value *type_object);
+/* Parsing hooks (src/types/types.c): one argument or the result names a layout. */
+bool cffi_sig_add_layout(napi_env env, cffi_signature *sig, int arg, cffi_layout *layout,
+                         napi_value type_object, const char *symbol, uint8_t *id);
+bool cffi_sig_read_result_mode(napi_env env, cffi_signature *sig, napi_value definition, const char *symbol);
+void cffi_sig_release_layouts(cffi_signature *sig);
+bool cffi_sig_copy_layouts(cffi_signature *to, const cffi_signature *from);
+/* libffi descriptors of the layout arguments and result (after cffi_prepare_libffi's defaults). */
+void cffi_sig_ffi_types(cffi_signature *sig, ffi_type **returns);
+napi_value cffi_make_layout_exports(napi_env env, napi_value exports);
+/* struct_values.c: JS value <-> bytes. `where` names the value in messages. */
+bool cffi_layout_from_js(cffi_call *call, const cffi_layout *layout, napi_value value, uint8_t *dest,
+                         const char *where);
+napi_value cffi_layout_to_js(napi_env env, const cffi_layout *layout, const uint8_t *src);
+/* After an FFI call: out/inout arguments copied back into their JS values. */
+bool cffi_out_arguments_back(napi_env env, const cffi_signature *sig, const napi_value *argv,
+                             const uint64_t *slots);
+/* Type table rows CFFI_STRUCT_VALUE and CFFI_OUT_POINTER (need call->fn). */
+bool cffi_struct_arg_to_c(cffi_call *call, napi_value value, uint64_t *out);
+bool cffi_out_arg_to_c(cffi_call *call, napi_value value, uint64_t *out);
+napi_value cffi_struct_result(napi_env env, const cffi_signature *sig, const uint8_t *bytes);
 
 /* abi.c */
 bool cffi_abi_from_name(napi_env env, const char *name, const char *symbol, ffi_abi *out);

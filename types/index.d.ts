@@ -242,10 +242,10 @@ export interface FFITypeToReturnsType {
   23: string | null;
 }
 
-/** The JS type an argument of type `T` (any spelling) accepts. */
-export type FFIArgType<T> = FFITypeToArgsType[ToFFIType<T>];
-/** The JS type a function returning `T` (any spelling) gives back. */
-export type FFIReturnType<T> = FFITypeToReturnsType[ToFFIType<T>];
+/** The JS type an argument of type `T` (any spelling, or a struct/union/out type) accepts. */
+export type FFIArgType<T> = T extends LayoutType ? LayoutArgType<T> : FFITypeToArgsType[ToFFIType<T>];
+/** The JS type a function returning `T` (any spelling, or a struct/union type) gives back. */
+export type FFIReturnType<T> = T extends StructType<infer F> ? StructValue<F> : FFITypeToReturnsType[ToFFIType<T>];
 
 // ---------------------------------------------------------------------------
 // Definitions and libraries
@@ -253,9 +253,11 @@ export type FFIReturnType<T> = FFITypeToReturnsType[ToFFIType<T>];
 /** How one C function is described: `{ args, returns }` (both optional). */
 export interface FFIFunction {
   /** Argument types; default: no arguments. A last element `"..."` makes the function variadic (see `VariadicWith`). */
-  readonly args?: readonly (FFITypeOrString | "...")[];
+  readonly args?: readonly (FFITypeOrString | StructType<any> | OutType<any> | "...")[];
   /** Return type; default: `void`. */
-  readonly returns?: FFITypeOrString;
+  readonly returns?: FFITypeOrString | StructType<any>;
+  /** Not in Bun: how a struct result reaches JS (docs/structs.md); default `"object"`. */
+  readonly returnsAs?: "object" | "view" | "bytes";
   /** The function's address (required by `linkSymbols` and `CFunction`; with `dlopen` it replaces the lookup by name). */
   readonly ptr?: Pointer | bigint | number;
   /** For JSCallback: may C call it from other threads? */
@@ -279,8 +281,11 @@ export type SymbolsShape<Fns> = { readonly [K in keyof Fns]: FFIFunction | AnyFu
 // A tuple type with napi_env elements at the end made optional (their JS
 // argument positions are ignored; the runtime does not require them).
 type TrailingEnvOptional<A extends readonly unknown[]> = A extends readonly [...infer Head, infer Last]
-  ? ToFFIType<Last> extends 18
-    ? [...TrailingEnvOptional<Head>, env?: unknown]
+  ? // (a struct or out type has no FFIType number: never, which would pass for 18)
+    Last extends FFITypeOrString
+    ? ToFFIType<Last> extends 18
+      ? [...TrailingEnvOptional<Head>, env?: unknown]
+      : { -readonly [I in keyof A]: FFIArgType<A[I]> }
     : { -readonly [I in keyof A]: FFIArgType<A[I]> }
   : { -readonly [I in keyof A]: FFIArgType<A[I]> };
 
@@ -300,7 +305,7 @@ export type ReturnsOf<R> = [unknown] extends [R] ? undefined : [R] extends [unde
 export type SyncConvertFn<D> = D extends AnyFunction
   ? D
   : D extends { readonly args?: infer A; readonly returns?: infer R }
-    ? (...args: ArgsOf<Exclude<A, undefined>>) => ReturnsOf<R>
+    ? (...args: ArgsOf<Exclude<A, undefined>>) => StructResultAs<D, R>
     : (...args: unknown[]) => unknown;
 
 /** The same parameters, giving a Promise of the result (docs/async.md). */
@@ -308,6 +313,13 @@ export type AsyncFn<F> = F extends (...args: infer P) => infer R ? (...args: P) 
 
 /** The JS function for one definition (a Promise-returning one for `nonblocking: true`). */
 export type ConvertFn<D> = D extends { readonly nonblocking: true } ? AsyncFn<SyncConvertFn<D>> : SyncConvertFn<D>;
+
+// returnsAs: a struct result as a view or its bytes instead of a plain object.
+type StructResultAs<D, R> = D extends { readonly returnsAs: "view" }
+  ? R extends StructType<infer F> ? StructView<F> : ReturnsOf<R>
+  : D extends { readonly returnsAs: "bytes" }
+    ? R extends StructType<any> ? Uint8Array : ReturnsOf<R>
+    : ReturnsOf<R>;
 
 /** A bound C function: callable, with the C function's address as `ptr`. */
 export type BoundFunction<D> = ConvertFn<D> & {
@@ -672,3 +684,121 @@ export declare const executor: {
  * latest FFI call. `undefined` on every other platform.
  */
 export declare const GetLastError: (() => number) | undefined;
+
+// ---------------------------------------------------------------------------
+// Structs, unions, arrays and out-parameters (not in Bun; docs/structs.md)
+
+/** A field's type: an FFIType spelling, a struct/union/array type, a registered struct name, or `{ type, align }`. */
+export type FieldType = FFITypeOrString | StructType<any> | ArrayType<any, number> | string | { readonly type: FieldType; readonly align?: number };
+/** Fields as `{ name: type }` (property order) or `[[name, type, { align }?], ...]`. */
+export type FieldsShape = { readonly [name: string]: FieldType } | readonly (readonly [string, FieldType] | readonly [string, FieldType, { readonly align?: number }])[];
+
+type TupleFields<L> = L extends readonly (readonly [string, unknown, ...unknown[]])[] ? { [E in L[number] as E[0]]: E[1] } : never;
+/** The `{ name: type }` form of either way of listing fields. */
+export type FieldsOf<L> = L extends readonly unknown[] ? TupleFields<L> : L;
+
+type TypedArrayFor<Id> = Id extends 0 | 1 ? Int8Array : Id extends 2 ? Uint8Array : Id extends 3 ? Int16Array : Id extends 4 ? Uint16Array
+  : Id extends 5 ? Int32Array : Id extends 6 ? Uint32Array : Id extends 7 | 15 ? BigInt64Array : Id extends 8 | 16 ? BigUint64Array
+  : Id extends 9 ? Float64Array : Id extends 10 ? Float32Array : never;
+
+/** What reading a field of type `T` gives. */
+export type FieldValue<T> = T extends StructType<infer F>
+  ? StructValue<F>
+  : T extends ArrayType<infer E, number>
+    ? [TypedArrayFor<ToFFIType<E>>] extends [never] ? FieldValue<E>[] : TypedArrayFor<ToFFIType<E>>
+    : T extends { readonly type: infer U }
+      ? FieldValue<U>
+      : [ToFFIType<T>] extends [never] ? unknown : FFITypeToReturnsType[ToFFIType<T>];
+
+/** What writing a field of type `T` accepts. */
+export type FieldInput<T> = T extends StructType<infer F>
+  ? StructInput<F>
+  : T extends ArrayType<infer E, number>
+    ? readonly (FieldInput<E> | undefined)[] | TypedArray | string
+    : T extends { readonly type: infer U }
+      ? FieldInput<U>
+      : [ToFFIType<T>] extends [never] ? unknown : FFITypeToArgsType[ToFFIType<T>];
+
+/** A struct (or union) read into a plain object. */
+export type StructValue<F> = { -readonly [K in keyof F]: FieldValue<F[K]> };
+/** A struct argument: an object of its fields (missing ones are zero), a view, or a buffer of exactly its size. */
+export type StructInput<F> = { readonly [K in keyof F]?: FieldInput<F[K]> } | StructView<F> | TypedArray | ArrayBuffer | DataView;
+/** A zero-copy view: its properties read and write the memory at `ptr`. */
+export type StructView<F> = { -readonly [K in keyof F]: FieldValue<F[K]> } & {
+  /** The address of the viewed memory. */
+  readonly ptr: Pointer;
+  /** The JS memory it views (`undefined` over a raw pointer). */
+  readonly buffer: ArrayBuffer | TypedArray | DataView | SharedArrayBuffer | undefined;
+};
+
+/** Where read/write/view find memory: a buffer (its length checked) or an address. */
+export type LayoutTarget = Address | TypedArray | ArrayBuffer | SharedArrayBuffer | DataView | { readonly ptr: Pointer | bigint };
+
+/** A struct or union type. */
+export interface StructType<F = Record<string, unknown>> {
+  readonly kind: "struct" | "union";
+  /** Set for `struct("Name", ...)`: the name is then usable as a type string. */
+  readonly name?: string;
+  readonly size: number;
+  readonly align: number;
+  readonly fields: readonly (keyof F & string)[];
+  /** Byte offset of a field, or of a dotted path such as `"pos.x"` or `"items.2"`. */
+  offsetof(field: (keyof F & string) | `${keyof F & string}.${string}`): number;
+  read(target: LayoutTarget, byteOffset?: number): StructValue<F>;
+  write(target: LayoutTarget, value: StructInput<F>, byteOffset?: number): void;
+  /** A view over `target` (or over fresh zeroed memory when there is none). */
+  view(target?: LayoutTarget, byteOffset?: number): StructView<F>;
+  /** Type-level only: the field types. */
+  readonly __fields?: F;
+}
+
+/** An inline array type (`array("u8", 32)`). */
+export interface ArrayType<E, N extends number = number> {
+  readonly kind: "array";
+  readonly size: number;
+  readonly align: number;
+  readonly length: N;
+  offsetof(path: `${number}` | `${number}.${string}`): number;
+  read(target: LayoutTarget, byteOffset?: number): FieldValue<ArrayType<E, N>>;
+  write(target: LayoutTarget, value: FieldInput<ArrayType<E, N>>, byteOffset?: number): void;
+  /** Numeric elements over JS memory: a TypedArray sharing it; struct elements: their views. */
+  view(target?: LayoutTarget, byteOffset?: number): E extends StructType<infer F> ? StructView<F>[] : FieldValue<ArrayType<E, N>>;
+  /** Type-level only. */
+  readonly __element?: E;
+}
+
+/** `out(T)` / `inout(T)`: a pointer argument C fills in. */
+export interface OutType<T> {
+  readonly kind: "out" | "inout";
+  readonly size: number;
+  readonly align: number;
+  /** Type-level only. */
+  readonly __target?: T;
+}
+
+type LayoutType = StructType<any> | OutType<any>;
+type LayoutArgType<T> = T extends StructType<infer F>
+  ? StructInput<F>
+  : T extends OutType<infer U>
+    ? [FieldInput<U>] | TypedArray | DataView | ArrayBuffer | null | (U extends StructType<infer F> ? Partial<StructValue<F>> | StructView<F> : never)
+    : never;
+
+export interface StructOptions {
+  /** As `#pragma pack(n)`: caps every member's alignment (even an explicit one) at n. */
+  readonly pack?: number;
+  /** Raises the whole type's alignment to at least n (as `__attribute__((aligned(n)))`). */
+  readonly align?: number;
+}
+
+/** A struct type: `struct({ x: "f32", y: "f32" })`, `struct("Name", fields, { pack, align })`. */
+export declare function struct<const L extends FieldsShape>(fields: L, options?: StructOptions): StructType<FieldsOf<L>>;
+export declare function struct<const L extends FieldsShape>(name: string, fields: L, options?: StructOptions): StructType<FieldsOf<L>>;
+/** A union type: every member at offset 0; a value sets one member. */
+export declare function union<const L extends FieldsShape>(fields: L, options?: StructOptions): StructType<FieldsOf<L>>;
+export declare function union<const L extends FieldsShape>(name: string, fields: L, options?: StructOptions): StructType<FieldsOf<L>>;
+/** An inline C array of `length` elements (a struct member, or memory to read). */
+export declare function array<const E extends FieldType, const N extends number>(type: E, length: N): ArrayType<E, N>;
+/** A pointer argument to one value C writes: pass `[value]`, a 1-element TypedArray, an object (structs) or null. */
+export declare function out<const T extends FieldType>(type: T): OutType<T>;
+/** The same, with the JS value's contents passed in. */
+export declare function inout<const T extends FieldType>(type: T): OutType<T>;

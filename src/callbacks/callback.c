@@ -762,6 +762,11 @@ static napi_value callback_signature(napi_env env, napi_callback_info info) {
   if (argc < 4) return cffi_throw(env, "TypeError", "JSCallback expects a definition");
   cffi_signature sig;
   if (!cffi_parse_signature_parts(env, argv[1], argv[2], argv[3], "JSCallback", &sig)) return NULL;
+  if (sig.layouts) {
+    cffi_sig_release_layouts(&sig);
+    return cffi_throw(env, "TypeError", "JSCallback: struct, union and out()/inout() types are not supported in callback "
+                      "definitions yet: take a \"ptr\" and read it with T.read(ptr)");
+  }
   if (sig.variadic)
     return cffi_throw(env, "TypeError",
                       "JSCallback: a callback cannot be variadic (\"...\" in args): JavaScript cannot read C's "

@@ -34,11 +34,11 @@ bool cffi_prepare_libffi(napi_env env, cffi_signature *sig, const char *symbol) 
     sig->dest[i] = (uint8_t)i;
     sig->ffi_args[i] = cffi_types[sig->args[i]].ffi;
   }
+  ffi_type *returns = cffi_types[sig->returns].ffi;
+  cffi_sig_ffi_types(sig, &returns); /* struct arguments and result: their layouts' */
   if (sig->variadic) cffi_variadic_promote_types(sig);
-  ffi_status status = sig->variadic ? ffi_prep_cif_var(&sig->cif, sig->abi, sig->fixed, sig->nargs,
-                                                       cffi_types[sig->returns].ffi, sig->ffi_args)
-                                    : ffi_prep_cif(&sig->cif, sig->abi, sig->nargs,
-                                                   cffi_types[sig->returns].ffi, sig->ffi_args);
+  ffi_status status = sig->variadic ? ffi_prep_cif_var(&sig->cif, sig->abi, sig->fixed, sig->nargs, returns, sig->ffi_args)
+                                    : ffi_prep_cif(&sig->cif, sig->abi, sig->nargs, returns, sig->ffi_args);
   if (status != FFI_OK) {
     cffi_throw(env, "Error", "libffi could not prepare the signature of \"%s\" (status %d)", symbol,
                (int)status);
@@ -54,6 +54,8 @@ bool cffi_prepare_signature(napi_env env, cffi_signature *sig, const char *symbo
     else ints++;
   }
   sig->general_path = sig->has_strings || sig->takes_env || sig->variadic;
+  /* Struct, union and out/inout types: libffi's, with invoke_general's hooks. */
+  if (sig->layouts) return cffi_prepare_libffi(env, sig, symbol);
   bool registers = CFFI_HAVE_REGISTER_CALLS && cffi_engine_preferred != CFFI_PREFER_LIBFFI && sig->abi == FFI_DEFAULT_ABI &&
                    ints <= CFFI_INT_REGS && floats <= CFFI_FLOAT_REGS &&
                    (!sig->variadic || CFFI_VARIADIC_REGISTER_CALLS);
@@ -301,6 +303,41 @@ static inline __attribute__((always_inline)) napi_value result_to_js(napi_env en
   }
 }
 
+/* libffi with struct, union or out/inout types (src/types/layout.c): a
+ * struct argument's slot holds the address of its bytes, which libffi
+ * takes as the value; a struct result gets room of its size; out cells go
+ * back to JS after the call. */
+static __attribute__((noinline)) napi_value invoke_with_layouts(napi_env env, cffi_function *fn, napi_value *argv,
+                                                                cffi_call *call) {
+  const cffi_signature *sig = &fn->sig;
+  uint64_t slots[sig->nargs ? sig->nargs : 1];
+  void *values[sig->nargs ? sig->nargs : 1];
+  const size_t result_size = sig->returns == CFFI_STRUCT_VALUE ? sig->layouts->returns->size : 0;
+  max_align_t result[result_size / sizeof(max_align_t) + 1];
+  if (!convert_arguments(call, fn, argv, slots)) return NULL;
+  for (unsigned i = 0; i < sig->nargs; i++)
+    values[i] = sig->args[i] == CFFI_STRUCT_VALUE ? (void *)(uintptr_t)slots[i] : &slots[i];
+  start_call(fn->state, sig->takes_env);
+  ffi_call((ffi_cif *)&sig->cif, FFI_FN(fn->address), result, values);
+  end_call(fn->state, sig->takes_env);
+  cffi_env_state *state = fn->state;
+  napi_value js_result = NULL;
+  if (CFFI_UNLIKELY(state->cleanup_depth > state->call_depth) && cffi_callbacks_cleanup(env, state)) {
+    cffi_call_release(call);
+    return NULL;
+  }
+  if (cffi_out_arguments_back(env, sig, argv, slots)) {
+    uint64_t raw = 0;
+    if (sig->returns == CFFI_STRUCT_VALUE) js_result = cffi_struct_result(env, sig, (const uint8_t *)result);
+    else {
+      memcpy(&raw, result, sizeof raw);
+      js_result = result_to_js(env, fn, raw);
+    }
+  }
+  cffi_call_release(call);
+  return js_result;
+}
+
 /* The general path: libffi, or arguments (cstring) whose conversion needs
  * memory that lives until the call returns. Out of line, so the hot path's
  * frame stays small (JS -> C -> JS recursion stacks one per level). */
@@ -318,6 +355,8 @@ static __attribute__((noinline)) napi_value invoke_general(napi_env env, cffi_fu
     raw = CFFI_VARIADIC_SETS_AL && sig->variadic
               ? cffi_variadic_register_call(fn->address, regs, sig->float_regs, float_result)
               : register_call(fn->address, regs, sig->float_regs, float_result);
+  } else if (CFFI_UNLIKELY(sig->layouts != NULL)) {
+    return invoke_with_layouts(env, fn, argv, &call);
   } else {
     uint64_t slots[sig->nargs ? sig->nargs : 1];
     void *values[sig->nargs ? sig->nargs : 1];
@@ -513,6 +552,7 @@ void cffi_function_discard(cffi_function *fn) {
   int64_t ignored;
   napi_adjust_external_memory(fn->state->env, -(int64_t)fn->native_bytes, &ignored);
   cffi_owner_release(fn->owner);
+  cffi_sig_release_layouts(&fn->sig);
   cffi_jit_forget(fn);
   free(fn->name);
   free(fn);

@@ -55,7 +55,7 @@ bool cffi_jit_eligible(const cffi_signature *sig) {
    * cffi_call); other conventions go through libffi. */
   return CFFI_HAVE_JIT &&
          (cffi_engine_preferred == CFFI_PREFER_TIERED || cffi_engine_preferred == CFFI_PREFER_JIT) &&
-         sig->abi == FFI_DEFAULT_ABI && !sig->has_strings;
+         sig->abi == FFI_DEFAULT_ABI && !sig->has_strings && !sig->layouts;
 }
 
 /* ---- rendering -------------------------------------------------------- */

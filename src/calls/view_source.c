@@ -11,7 +11,7 @@
 #include "../cffi.h"
 
 /* How each type arrives from JS, as a C comment-ready phrase. */
-static const char *const arg_conversion[CFFI_TYPE_COUNT] = {
+static const char *const arg_conversion[CFFI_TYPE_ROWS] = {
     [CFFI_CHAR] = "ToInt32, wrapped to 8 bits (BigInt wraps, booleans are 0/1)",
     [CFFI_I8] = "ToInt32, wrapped to 8 bits (BigInt wraps, booleans are 0/1)",
     [CFFI_U8] = "ToInt32, wrapped to 8 bits unsigned",
@@ -35,9 +35,11 @@ static const char *const arg_conversion[CFFI_TYPE_COUNT] = {
     [CFFI_BUFFER_LENGTH] = "byte length of a TypedArray, DataView or ArrayBuffer",
     [CFFI_CSTRING16] = "JS string as NUL-terminated UTF-16 for the call, or an address",
     [CFFI_WSTRING] = "JS string as NUL-terminated wchar_t for the call, or an address",
+    [CFFI_STRUCT_VALUE] = "the struct's bytes from an object's fields, a view or a buffer of its size",
+    [CFFI_OUT_POINTER] = "address of a cell (copied back into [value] or the object after the call) or of the buffer itself",
 };
 
-static const char *const return_conversion[CFFI_TYPE_COUNT] = {
+static const char *const return_conversion[CFFI_TYPE_ROWS] = {
     [CFFI_CHAR] = "napi_create_int32", [CFFI_I8] = "napi_create_int32",
     [CFFI_U8] = "napi_create_int32", [CFFI_I16] = "napi_create_int32",
     [CFFI_U16] = "napi_create_int32", [CFFI_I32] = "napi_create_int32",
@@ -53,6 +55,7 @@ static const char *const return_conversion[CFFI_TYPE_COUNT] = {
     [CFFI_BUFFER_LENGTH] = "a number when safe, else a BigInt",
     [CFFI_CSTRING16] = "null for NULL, else napi_create_string_utf16",
     [CFFI_WSTRING] = "null for NULL, else the wchar_t string as napi_create_string_utf16",
+    [CFFI_STRUCT_VALUE] = "a plain object of its fields (returnsAs: a view or its bytes)",
 };
 
 static void render_parameters(cffi_text *b, const cffi_signature *sig) {
@@ -124,10 +127,12 @@ napi_value cffi_view_source(napi_env env, napi_callback_info info) {
     napi_get_value_bool(env, flag, &is_callback);
   }
   cffi_signature sig;
+  sig.layouts = NULL;
   if (is_callback) {
     cffi_text b = {0};
     if (!cffi_parse_signature(env, argv[0], "callback", &sig)) return NULL;
     render_callback(&b, &sig);
+    cffi_sig_release_layouts(&sig);
     return finish(env, &b);
   }
   napi_value names, result;
@@ -149,6 +154,7 @@ napi_value cffi_view_source(napi_env env, napi_callback_info info) {
     if (ok && cffi_jit_eligible(&sig)) cffi_jit_render_symbol(&b, name, &sig);
     else if (ok) render_symbol(&b, name, &sig);
     free(name);
+    cffi_sig_release_layouts(&sig);
     if (!ok) { free(b.text); return NULL; }
     if (!(source = finish(env, &b))) return NULL;
     napi_set_element(env, result, i, source);

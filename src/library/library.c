@@ -213,11 +213,13 @@ napi_value cffi_bind_symbols(napi_env env, cffi_owner *owner, napi_value definit
     char *name = cffi_string_dup(env, key, "symbol name");
     if (!name) break;
     cffi_signature sig;
+    sig.layouts = NULL;
     void *address;
     if (napi_get_property(env, definitions, key, &definition) == napi_ok &&
         cffi_parse_signature(env, definition, name, &sig) &&
         resolve(env, owner, name, definition, &address) && cffi_prepare_signature(env, &sig, name))
       fns[made] = cffi_function_new(env, owner, name, address, &sig);
+    if (!fns[made]) cffi_sig_release_layouts(&sig); /* else the function owns them */
     free(name);
     if (!fns[made]) break;
   }

@@ -663,7 +663,7 @@ void cffi_describe_signature(const cffi_signature *sig, char *out, size_t len) {
 #define NUMBER_OR_BIGINT "a number or BigInt"
 #define POINTER_LIKE "a number, BigInt, null, TypedArray, ArrayBuffer, SharedArrayBuffer, DataView or object with .ptr"
 
-const cffi_type_info cffi_types[CFFI_TYPE_COUNT] = {
+const cffi_type_info cffi_types[CFFI_TYPE_ROWS] = {
     [CFFI_CHAR] = {"char", "char", NUMBER_OR_BIGINT, &ffi_type_sint8, CFFI_CLASS_INT, true, true, to_c_i8, to_js_i8},
     [CFFI_I8] = {"i8", "int8_t", NUMBER_OR_BIGINT, &ffi_type_sint8, CFFI_CLASS_INT, true, true, to_c_i8, to_js_i8},
     [CFFI_U8] = {"u8", "uint8_t", NUMBER_OR_BIGINT, &ffi_type_uint8, CFFI_CLASS_INT, true, true, to_c_u8, to_js_u8},
@@ -690,6 +690,10 @@ const cffi_type_info cffi_types[CFFI_TYPE_COUNT] = {
     /* Wide strings, beyond Bun (src/types/wide_strings.c). */
     [CFFI_CSTRING16] = {"cstring16", "char16_t*", "a string or " POINTER_LIKE, &ffi_type_pointer, CFFI_CLASS_INT, true, true, cffi_to_c_cstring16, cffi_to_js_cstring16},
     [CFFI_WSTRING] = {"wstring", "wchar_t*", "a string or " POINTER_LIKE, &ffi_type_pointer, CFFI_CLASS_INT, true, true, cffi_to_c_wstring, cffi_to_js_wstring},
+    /* Layout rows (src/types/layout.c): the signature holds which layout;
+     * the ffi_type is the layout's (NULL here), results go through cffi_struct_result. */
+    [CFFI_STRUCT_VALUE] = {"struct", "struct", "an object with its fields, a view, or a buffer of its size", NULL, CFFI_CLASS_NONE, true, true, cffi_struct_arg_to_c, NULL},
+    [CFFI_OUT_POINTER] = {"out", "void*", "a [value] array, a TypedArray, an object to fill in, or null", &ffi_type_pointer, CFFI_CLASS_INT, true, false, cffi_out_arg_to_c, NULL},
 };
 
 /* Every name Bun's FFIType has, in Bun's order. */
@@ -831,6 +835,19 @@ bool cffi_check_definition(napi_env env, napi_value definition, const char *symb
   return true;
 }
 
+static bool cffi_parse_result_mode(napi_env env, napi_value definition, const char *symbol, cffi_signature *sig);
+/* A struct/union/out type object or registered struct name as args[arg]
+ * (or the result, arg -1): 1 with *id set, 0 when value is none, -1 on an
+ * exception (the signature's layouts then freed). */
+static int layout_type(napi_env env, napi_value value, const char *symbol, int arg, cffi_signature *sig, uint8_t *id) {
+  cffi_layout *layout;
+  napi_value type_object;
+  int found = cffi_layout_lookup(env, value, &layout, &type_object);
+  if (found > 0 && !cffi_sig_add_layout(env, sig, arg, layout, type_object, symbol, id)) found = -1;
+  if (found < 0) cffi_sig_release_layouts(sig);
+  return found;
+}
+
 /* { args?: type[], returns?: type, abi?: string } -> sig (types only;
  * call.c prepares it). */
 bool cffi_parse_signature(napi_env env, napi_value definition, const char *symbol,
@@ -841,20 +858,32 @@ bool cffi_parse_signature(napi_env env, napi_value definition, const char *symbo
       napi_get_named_property(env, definition, "returns", &returns) != napi_ok ||
       napi_get_named_property(env, definition, "abi", &abi) != napi_ok)
     return false;
-  if (!cffi_parse_signature_parts(env, args, returns, abi, symbol, sig)) return false;
+  if (!cffi_parse_signature_parts(env, args, returns, abi, symbol, sig) ||
+      !cffi_parse_result_mode(env, definition, symbol, sig))
+    return false;
   /* Deno's spelling: the plain call returns a Promise (src/calls/async_call.c). */
   napi_value nonblocking;
   napi_valuetype t;
   if (napi_get_named_property(env, definition, "nonblocking", &nonblocking) != napi_ok ||
-      napi_typeof(env, nonblocking, &t) != napi_ok)
+      napi_typeof(env, nonblocking, &t) != napi_ok) {
+    cffi_sig_release_layouts(sig);
     return false;
+  }
   if (t == napi_boolean) napi_get_value_bool(env, nonblocking, &sig->nonblocking);
   else if (t != napi_undefined) {
     cffi_throw_code(env, "TypeError", CFFI_ERR_INVALID_ARG_TYPE,
                     "%s: nonblocking must be a boolean, received %s", symbol, cffi_value_kind(env, nonblocking));
+    cffi_sig_release_layouts(sig);
     return false;
   }
   return true;
+}
+
+/* A struct result's returnsAs (src/types/layout.c); frees the signature's layouts on failure. */
+static bool cffi_parse_result_mode(napi_env env, napi_value definition, const char *symbol, cffi_signature *sig) {
+  if (cffi_sig_read_result_mode(env, sig, definition, symbol)) return true;
+  cffi_sig_release_layouts(sig);
+  return false;
 }
 
 /* The same from the three values, for callers that already read them. */
@@ -893,11 +922,20 @@ bool cffi_parse_signature_parts(napi_env env, napi_value args, napi_value return
     for (uint32_t i = 0; i < count; i++) {
       napi_value element;
       cffi_type_id id;
-      if (napi_get_element(env, args, i, &element) != napi_ok) return false;
-      if (!cffi_type_from_value(env, element, symbol, (int)i, &id)) return false;
+      uint8_t layout_id;
+      if (napi_get_element(env, args, i, &element) != napi_ok) return cffi_sig_release_layouts(sig), false;
+      int is_layout = layout_type(env, element, symbol, (int)i, sig, &layout_id);
+      if (is_layout < 0) return false;
+      if (is_layout) {
+        sig->args[i] = layout_id;
+        sig->required = (uint8_t)(i + 1);
+        continue;
+      }
+      if (!cffi_type_from_value(env, element, symbol, (int)i, &id)) return cffi_sig_release_layouts(sig), false;
       if (!cffi_types[id].valid_arg) {
         cffi_throw(env, "TypeError", "%s is not a valid argument type (args[%u] of symbol \"%s\")",
                    cffi_types[id].name, i, symbol);
+        cffi_sig_release_layouts(sig);
         return false;
       }
       sig->args[i] = (uint8_t)id;
@@ -910,16 +948,25 @@ bool cffi_parse_signature_parts(napi_env env, napi_value args, napi_value return
 
   if (!is_nullish(env, returns)) {
     cffi_type_id id;
-    if (!cffi_type_from_value(env, returns, symbol, -1, &id)) return false;
+    uint8_t layout_id;
+    int is_layout = layout_type(env, returns, symbol, -1, sig, &layout_id);
+    if (is_layout < 0) return false;
+    if (is_layout) {
+      sig->returns = layout_id;
+      return true;
+    }
+    if (!cffi_type_from_value(env, returns, symbol, -1, &id)) return cffi_sig_release_layouts(sig), false;
     if (id == CFFI_BUFFER) {
       cffi_throw(env, "TypeError",
                  "Cannot return a buffer to JavaScript (since byteLength and byteOffset are unknown): symbol \"%s\" "
                  "may return \"ptr\" and wrap it with toArrayBuffer(ptr, 0, length)", symbol);
+      cffi_sig_release_layouts(sig);
       return false;
     }
     if (!cffi_types[id].valid_return) {
       cffi_throw(env, "TypeError", "%s is not a valid return type (symbol \"%s\")", cffi_types[id].name,
                  symbol);
+      cffi_sig_release_layouts(sig);
       return false;
     }
     sig->returns = (uint8_t)id;

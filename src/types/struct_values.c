@@ -1,0 +1,603 @@
+/*
+ * struct_values.c - JS values <-> the bytes of a struct, union or array
+ * (src/types/layout.c lays them out), and the conversions the call engine
+ * needs for them: by-value struct arguments and results, out/inout
+ * arguments copied back after the call, and zero-copy views.
+ *
+ * Scalars inside a layout go through the type table's own conversions
+ * (cffi_types[id].to_c / to_js), so a field converts exactly as an
+ * argument of its type does; only the messages differ: they name the field
+ * ("args[0].pos.x expects f32 ...").
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../cffi.h"
+
+/* Tags view objects (their memory is where .ptr says). */
+static const napi_type_tag view_tag = {0x6366666962756e5fULL, 0x7669657730303031ULL};
+
+typedef struct {
+  cffi_layout *layout;
+  uint8_t *address;
+} view_data;
+
+static uint32_t element_size(const cffi_field *f) {
+  return f->layout ? f->layout->size : (uint32_t)cffi_types[f->scalar].ffi->size;
+}
+
+static bool view_of(napi_env env, napi_value value, view_data **out) {
+  napi_valuetype t;
+  bool tagged = false;
+  return napi_typeof(env, value, &t) == napi_ok && t == napi_object &&
+         napi_check_object_type_tag(env, value, &view_tag, &tagged) == napi_ok && tagged &&
+         napi_unwrap(env, value, (void **)out) == napi_ok;
+}
+
+/* ---- JS -> bytes -------------------------------------------------------- */
+
+static bool field_from_js(cffi_call *call, const cffi_field *f, napi_value value, uint8_t *dest, const char *where);
+
+static bool scalar_from_js(cffi_call *call, uint8_t id, napi_value value, uint8_t *dest, const char *where) {
+  uint64_t raw = 0;
+  call->type = id;
+  if (!cffi_types[id].to_c(call, value, &raw)) {
+    napi_value ignored;
+    napi_get_and_clear_last_exception(call->env, &ignored);
+    cffi_throw(call->env, "TypeError", "%s: %s expects %s (%s), received %s", call->symbol, where, cffi_types[id].name,
+               cffi_types[id].accepts, cffi_value_kind(call->env, value));
+    return false;
+  }
+  memcpy(dest, &raw, cffi_types[id].ffi->size); /* the image's low bytes: every target is little-endian */
+  return true;
+}
+
+static bool typed_array_matches(napi_typedarray_type type, uint8_t scalar) {
+  switch (scalar) {
+    case CFFI_CHAR:
+    case CFFI_I8: return type == napi_int8_array;
+    case CFFI_U8: return type == napi_uint8_array || type == napi_uint8_clamped_array;
+    case CFFI_I16: return type == napi_int16_array;
+    case CFFI_U16: return type == napi_uint16_array;
+    case CFFI_I32: return type == napi_int32_array;
+    case CFFI_U32: return type == napi_uint32_array;
+    case CFFI_F32: return type == napi_float32_array;
+    case CFFI_F64: return type == napi_float64_array;
+    case CFFI_I64: case CFFI_I64_FAST: return type == napi_bigint64_array;
+    case CFFI_U64: case CFFI_U64_FAST: return type == napi_biguint64_array;
+    default: return false;
+  }
+}
+
+/* An array, TypedArray or (for char arrays) a string; shorter ones leave the rest zero. */
+static bool array_from_js(cffi_call *call, const cffi_layout *layout, napi_value value, uint8_t *dest,
+                          const char *where) {
+  napi_env env = call->env;
+  const cffi_field *element = &layout->fields[0];
+  const uint32_t size = element_size(element);
+  napi_valuetype t;
+  napi_typeof(env, value, &t);
+  if (t == napi_string && !element->layout &&
+      (element->scalar == CFFI_CHAR || element->scalar == CFFI_I8 || element->scalar == CFFI_U8)) {
+    size_t full = 0;
+    napi_get_value_string_utf8(env, value, NULL, 0, &full);
+    if (full >= layout->count) {
+      cffi_throw(env, "TypeError", "%s: %s is a char[%u]: the string's %zu UTF-8 bytes and its NUL do not fit",
+                 call->symbol, where, layout->count, full);
+      return false;
+    }
+    napi_get_value_string_utf8(env, value, (char *)dest, layout->count, NULL);
+    return true;
+  }
+  napi_typedarray_type type;
+  size_t length = 0, received = 0;
+  void *data;
+  if (napi_get_typedarray_info(env, value, &type, &length, &data, NULL, NULL) == napi_ok && !element->layout &&
+      typed_array_matches(type, element->scalar)) {
+    received = length;
+    if (length > layout->count) goto too_long;
+    if (length) memcpy(dest, data, length * size);
+    return true;
+  }
+  bool is_array = false, is_typed = false;
+  napi_is_array(env, value, &is_array);
+  napi_is_typedarray(env, value, &is_typed);
+  if (!is_array && !is_typed) {
+    cffi_throw(env, "TypeError", "%s: %s expects an array of %u elements (an Array or TypedArray), received %s",
+               call->symbol, where, layout->count, cffi_value_kind(env, value));
+    return false;
+  }
+  uint32_t count = 0;
+  if (is_array) napi_get_array_length(env, value, &count);
+  else count = (uint32_t)length;
+  received = count;
+  if (count > layout->count) goto too_long;
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value item;
+    char inner[256];
+    snprintf(inner, sizeof inner, "%s[%u]", where, i);
+    if (napi_get_element(env, value, i, &item) != napi_ok) return false;
+    napi_valuetype it;
+    napi_typeof(env, item, &it);
+    if (it == napi_undefined) continue;
+    if (!field_from_js(call, element, item, dest + (size_t)i * size, inner)) return false;
+  }
+  return true;
+too_long:
+  cffi_throw(env, "TypeError", "%s: %s holds %u elements, received %zu", call->symbol, where, layout->count,
+             received);
+  return false;
+}
+
+static const cffi_field *find_field(const cffi_layout *layout, const char *name) {
+  for (uint32_t i = 0; i < layout->count; i++)
+    if (strcmp(layout->fields[i].name, name) == 0) return &layout->fields[i];
+  return NULL;
+}
+
+/* A plain object's own enumerable properties, each a field; a missing field
+ * stays zero, an unknown one is a TypeError. A union takes one member. A
+ * view, or a buffer of exactly the type's size, is copied as bytes. */
+static bool aggregate_from_js(cffi_call *call, const cffi_layout *layout, napi_value value, uint8_t *dest,
+                              const char *where) {
+  napi_env env = call->env;
+  char what[128];
+  view_data *view;
+  void *data;
+  size_t length;
+  if (view_of(env, value, &view)) {
+    if (view->layout->size != layout->size) {
+      cffi_layout_describe(layout, what, sizeof what);
+      cffi_throw(env, "TypeError", "%s: %s expects %s (%u bytes), received a view of %u bytes", call->symbol, where,
+                 what, layout->size, view->layout->size);
+      return false;
+    }
+    memmove(dest, view->address, layout->size);
+    return true;
+  }
+  if (cffi_plain_view_info(env, value, &data, &length)) {
+    if (length != layout->size || (!data && length)) {
+      cffi_layout_describe(layout, what, sizeof what);
+      cffi_throw(env, "TypeError", "%s: %s expects %s: a buffer must hold exactly its %u bytes, received %zu%s",
+                 call->symbol, where, what, layout->size, length, data || !length ? "" : " (detached)");
+      return false;
+    }
+    memcpy(dest, data, length);
+    return true;
+  }
+  napi_valuetype t;
+  bool is_array = false;
+  napi_typeof(env, value, &t);
+  napi_is_array(env, value, &is_array);
+  if (t != napi_object || is_array) {
+    cffi_layout_describe(layout, what, sizeof what);
+    cffi_throw(env, "TypeError", "%s: %s expects %s (an object with its fields, a view or a %u-byte buffer), received %s",
+               call->symbol, where, what, layout->size, cffi_value_kind(env, value));
+    return false;
+  }
+  napi_value keys;
+  uint32_t count;
+  /* Getters and Proxy traps are user JS (see cffi_call_before_js). */
+  cffi_call_before_js(call);
+  if (napi_get_all_property_names(env, value, napi_key_own_only, napi_key_enumerable | napi_key_skip_symbols,
+                                  napi_key_numbers_to_strings, &keys) != napi_ok ||
+      napi_get_array_length(env, keys, &count) != napi_ok)
+    return false;
+  const cffi_field *chosen = NULL;
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value key, item;
+    char name[256], inner[512];
+    size_t len;
+    if (napi_get_element(env, keys, i, &key) != napi_ok ||
+        napi_get_value_string_utf8(env, key, name, sizeof name, &len) != napi_ok)
+      return false;
+    const cffi_field *f = len < sizeof name - 1 ? find_field(layout, name) : NULL;
+    if (!f) {
+      cffi_layout_describe(layout, what, sizeof what);
+      cffi_throw(env, "TypeError", "%s: %s has an unknown field \"%s\" (%s has: %s%s)", call->symbol, where, name, what,
+                 layout->fields[0].name, layout->count > 1 ? ", ..." : "");
+      return false;
+    }
+    if (napi_get_property(env, value, key, &item) != napi_ok) return false;
+    napi_valuetype it;
+    napi_typeof(env, item, &it);
+    if (it == napi_undefined) continue;
+    if (layout->kind == CFFI_LAYOUT_UNION) {
+      if (chosen) {
+        cffi_layout_describe(layout, what, sizeof what);
+        cffi_throw(env, "TypeError", "%s: %s is a union: set one member, received \"%s\" and \"%s\"", call->symbol,
+                   where, chosen->name, f->name);
+        return false;
+      }
+      chosen = f;
+    }
+    snprintf(inner, sizeof inner, "%s.%s", where, f->name);
+    if (!field_from_js(call, f, item, dest + f->offset, inner)) return false;
+  }
+  return true;
+}
+
+static bool field_from_js(cffi_call *call, const cffi_field *f, napi_value value, uint8_t *dest, const char *where) {
+  if (!f->layout) return scalar_from_js(call, f->scalar, value, dest, where);
+  if (f->layout->kind == CFFI_LAYOUT_ARRAY) {
+    memset(dest, 0, f->layout->size);
+    return array_from_js(call, f->layout, value, dest, where);
+  }
+  memset(dest, 0, f->layout->size);
+  return aggregate_from_js(call, f->layout, value, dest, where);
+}
+
+bool cffi_layout_from_js(cffi_call *call, const cffi_layout *layout, napi_value value, uint8_t *dest,
+                         const char *where) {
+  cffi_field whole = {.layout = (cffi_layout *)layout};
+  return field_from_js(call, &whole, value, dest, where);
+}
+
+/* ---- bytes -> JS -------------------------------------------------------- */
+
+static napi_value scalar_to_js(napi_env env, uint8_t id, const uint8_t *src) {
+  uint64_t raw = 0;
+  memcpy(&raw, src, cffi_types[id].ffi->size);
+  /* Images of signed types are sign-extended, as C would pass them. */
+  switch (id) {
+    case CFFI_CHAR: case CFFI_I8: raw = (uint64_t)(int64_t)(int8_t)raw; break;
+    case CFFI_I16: raw = (uint64_t)(int64_t)(int16_t)raw; break;
+    case CFFI_I32: raw = (uint64_t)(int64_t)(int32_t)raw; break;
+    default: break;
+  }
+  return cffi_types[id].to_js(env, raw);
+}
+
+static bool typed_array_type(uint8_t scalar, napi_typedarray_type *out) {
+  static const int8_t types[CFFI_TYPE_COUNT] = {
+      [CFFI_CHAR] = napi_int8_array + 1,     [CFFI_I8] = napi_int8_array + 1,      [CFFI_U8] = napi_uint8_array + 1,
+      [CFFI_I16] = napi_int16_array + 1,     [CFFI_U16] = napi_uint16_array + 1,   [CFFI_I32] = napi_int32_array + 1,
+      [CFFI_U32] = napi_uint32_array + 1,    [CFFI_F32] = napi_float32_array + 1,  [CFFI_F64] = napi_float64_array + 1,
+      [CFFI_I64] = napi_bigint64_array + 1,  [CFFI_U64] = napi_biguint64_array + 1,
+      [CFFI_I64_FAST] = napi_bigint64_array + 1, [CFFI_U64_FAST] = napi_biguint64_array + 1,
+  };
+  if (scalar >= CFFI_TYPE_COUNT || !types[scalar]) return false;
+  *out = (napi_typedarray_type)(types[scalar] - 1);
+  return true;
+}
+
+static napi_value field_to_js(napi_env env, const cffi_field *f, const uint8_t *src);
+
+/* Numeric elements as a TypedArray holding a copy; others as an Array. */
+static napi_value array_to_js(napi_env env, const cffi_layout *layout, const uint8_t *src) {
+  const cffi_field *element = &layout->fields[0];
+  napi_typedarray_type type;
+  napi_value result, buffer;
+  if (!element->layout && typed_array_type(element->scalar, &type)) {
+    void *data;
+    if (napi_create_arraybuffer(env, layout->size, &data, &buffer) != napi_ok ||
+        napi_create_typedarray(env, type, layout->count, buffer, 0, &result) != napi_ok)
+      return NULL;
+    memcpy(data, src, layout->size);
+    return result;
+  }
+  const uint32_t size = element_size(element);
+  if (napi_create_array_with_length(env, layout->count, &result) != napi_ok) return NULL;
+  for (uint32_t i = 0; i < layout->count; i++) {
+    napi_value item = field_to_js(env, element, src + (size_t)i * size);
+    if (!item || napi_set_element(env, result, i, item) != napi_ok) return NULL;
+  }
+  return result;
+}
+
+/* Every field; for a union, every member read from the same bytes. */
+static napi_value aggregate_to_js(napi_env env, const cffi_layout *layout, const uint8_t *src) {
+  napi_value result;
+  if (napi_create_object(env, &result) != napi_ok) return NULL;
+  for (uint32_t i = 0; i < layout->count; i++) {
+    const cffi_field *f = &layout->fields[i];
+    napi_value item = field_to_js(env, f, src + f->offset);
+    if (!item || napi_set_named_property(env, result, f->name, item) != napi_ok) return NULL;
+  }
+  return result;
+}
+
+static napi_value field_to_js(napi_env env, const cffi_field *f, const uint8_t *src) {
+  if (!f->layout) return scalar_to_js(env, f->scalar, src);
+  if (f->layout->kind == CFFI_LAYOUT_ARRAY) return array_to_js(env, f->layout, src);
+  return aggregate_to_js(env, f->layout, src);
+}
+
+napi_value cffi_layout_to_js(napi_env env, const cffi_layout *layout, const uint8_t *src) {
+  cffi_field whole = {.layout = (cffi_layout *)layout};
+  return field_to_js(env, &whole, src);
+}
+
+/* ---- views -------------------------------------------------------------- */
+
+static void free_view(napi_env env, void *data, void *hint) {
+  (void)env, (void)hint;
+  view_data *view = data;
+  cffi_layout_release(view->layout);
+  free(view);
+}
+
+/* The view a getter or setter was called on, and the field it stands for. */
+static bool accessor_target(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv,
+                            napi_value *self, view_data **view, const cffi_field **field) {
+  void *data;
+  if (napi_get_cb_info(env, info, argc, argv, self, &data) != napi_ok) return false;
+  *field = data;
+  if (!view_of(env, *self, view)) {
+    cffi_throw(env, "TypeError", "a struct view's accessor was called on something that is not a view");
+    return false;
+  }
+  return true;
+}
+
+/* The ArrayBuffer under a view's memory and the offset of `address` in it,
+ * when that memory is JS memory (so a TypedArray can share it). */
+static bool shared_buffer_of(napi_env env, napi_value keep, const uint8_t *address, napi_value *buffer,
+                             size_t *offset) {
+  void *data;
+  size_t length;
+  bool is = false;
+  if (!keep) return false;
+  *buffer = keep;
+  if (napi_is_typedarray(env, keep, &is) == napi_ok && is) {
+    size_t byte_offset;
+    if (napi_get_typedarray_info(env, keep, NULL, NULL, NULL, buffer, &byte_offset) != napi_ok) return false;
+  } else if (napi_is_dataview(env, keep, &is) == napi_ok && is) {
+    if (napi_get_dataview_info(env, keep, NULL, NULL, buffer, NULL) != napi_ok) return false;
+  }
+  if (napi_get_arraybuffer_info(env, *buffer, &data, &length) != napi_ok) return false;
+  if (address < (uint8_t *)data || address > (uint8_t *)data + length) return false;
+  *offset = (size_t)(address - (uint8_t *)data);
+  return true;
+}
+
+static napi_value field_view(napi_env env, const cffi_field *f, uint8_t *address, napi_value keep);
+
+/* A numeric array over JS memory: a TypedArray sharing it. An array of
+ * structs: an Array of their views. Anything else: a copy. */
+static napi_value array_view(napi_env env, cffi_layout *layout, uint8_t *address, napi_value keep) {
+  const cffi_field *element = &layout->fields[0];
+  napi_typedarray_type type;
+  napi_value buffer, result;
+  size_t offset;
+  if (!element->layout && typed_array_type(element->scalar, &type)) {
+    if (shared_buffer_of(env, keep, address, &buffer, &offset) && offset % element_size(element) == 0 &&
+        napi_create_typedarray(env, type, layout->count, buffer, offset, &result) == napi_ok)
+      return result;
+    return array_to_js(env, layout, address);
+  }
+  if (!element->layout) return array_to_js(env, layout, address);
+  if (napi_create_array_with_length(env, layout->count, &result) != napi_ok) return NULL;
+  for (uint32_t i = 0; i < layout->count; i++) {
+    napi_value item = field_view(env, element, address + (size_t)i * element->layout->size, keep);
+    if (!item || napi_set_element(env, result, i, item) != napi_ok) return NULL;
+  }
+  return result;
+}
+
+static napi_value field_view(napi_env env, const cffi_field *f, uint8_t *address, napi_value keep) {
+  if (!f->layout) return scalar_to_js(env, f->scalar, address);
+  if (f->layout->kind == CFFI_LAYOUT_ARRAY) return array_view(env, f->layout, address, keep);
+  return cffi_layout_view(env, f->layout, address, keep);
+}
+
+static napi_value view_get(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  napi_value self, keep;
+  view_data *view;
+  const cffi_field *f;
+  if (!accessor_target(env, info, &argc, NULL, &self, &view, &f)) return NULL;
+  napi_valuetype t;
+  if (napi_get_named_property(env, self, "buffer", &keep) != napi_ok) return NULL;
+  napi_typeof(env, keep, &t);
+  return field_view(env, f, view->address + f->offset, t == napi_undefined ? NULL : keep);
+}
+
+static napi_value view_set(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], self;
+  view_data *view;
+  const cffi_field *f;
+  if (!accessor_target(env, info, &argc, argv, &self, &view, &f)) return NULL;
+  char where[300], what[128];
+  cffi_layout_describe(view->layout, what, sizeof what);
+  snprintf(where, sizeof where, "%s.%s", what, f->name);
+  const uint32_t size = element_size(f);
+  uint8_t small[256];
+  uint8_t *bytes = size <= sizeof small ? small : malloc(size);
+  if (!bytes) return cffi_throw(env, "RangeError", "out of memory");
+  cffi_call call;
+  cffi_call_init(&call, env, "view");
+  bool ok = field_from_js(&call, f, argc ? argv[0] : NULL, bytes, where);
+  if (ok && (call.scratch_used || call.heap)) {
+    cffi_throw(env, "TypeError", "view: %s is a cstring: it needs a pointer here (a JS string lives only for a call)", where);
+    ok = false;
+  }
+  cffi_call_release(&call);
+  if (ok) memcpy(view->address + f->offset, bytes, size);
+  if (bytes != small) free(bytes);
+  return NULL;
+}
+
+napi_value cffi_layout_view(napi_env env, cffi_layout *layout, uint8_t *address, napi_value keep) {
+  if (layout->kind == CFFI_LAYOUT_ARRAY) return array_view(env, layout, address, keep);
+  napi_value object, undefined;
+  view_data *view = malloc(sizeof *view);
+  napi_property_descriptor *props = calloc(layout->count + 2, sizeof *props);
+  if (!view || !props || napi_create_object(env, &object) != napi_ok) {
+    free(view);
+    free(props);
+    return cffi_throw(env, "RangeError", "out of memory making a view");
+  }
+  view->layout = layout;
+  view->address = address;
+  cffi_layout_retain(layout);
+  if (napi_wrap(env, object, view, free_view, NULL, NULL) != napi_ok) {
+    free_view(env, view, NULL);
+    free(props);
+    return NULL;
+  }
+  napi_type_tag_object(env, object, &view_tag);
+  napi_get_undefined(env, &undefined);
+  props[0] = (napi_property_descriptor){"ptr", NULL, NULL, NULL, NULL, cffi_address_to_js(env, (uintptr_t)address),
+                                        napi_default, NULL};
+  props[1] = (napi_property_descriptor){"buffer", NULL, NULL, NULL, NULL, keep ? keep : undefined, napi_default, NULL};
+  for (uint32_t i = 0; i < layout->count; i++)
+    props[i + 2] = (napi_property_descriptor){layout->fields[i].name, NULL, NULL, view_get, view_set, NULL,
+                                              napi_enumerable, &layout->fields[i]};
+  napi_status status = napi_define_properties(env, object, layout->count + 2, props);
+  free(props);
+  if (status != napi_ok) return NULL;
+  napi_object_seal(env, object);
+  return object;
+}
+
+/* ---- calls -------------------------------------------------------------- */
+
+/* Call-lifetime memory: the stack scratch when it fits, else the heap. */
+static uint8_t *call_memory(cffi_call *call, uint32_t size) {
+  uint32_t start = (call->scratch_used + 15u) & ~15u;
+  if (start + size <= CFFI_STRING_SCRATCH) {
+    call->scratch_used = start + size;
+    return (uint8_t *)call->scratch + start;
+  }
+  return cffi_call_alloc(call, size ? size : 1);
+}
+
+static void argument_where(const cffi_call *call, char *where, size_t len) {
+  snprintf(where, len, "args[%u]", call->index);
+}
+
+/* A by-value struct argument: its bytes in call-lifetime memory, their
+ * address in the slot (invoke_general passes it to libffi as the value). */
+bool cffi_struct_arg_to_c(cffi_call *call, napi_value value, uint64_t *out) {
+  const cffi_layout *layout = call->fn->sig.layouts->args[call->index];
+  uint8_t *bytes = call_memory(call, layout->size);
+  char where[32];
+  if (!bytes) {
+    cffi_throw(call->env, "RangeError", "%s: out of memory", call->symbol);
+    return false;
+  }
+  memset(bytes, 0, layout->size);
+  argument_where(call, where, sizeof where);
+  if (!cffi_layout_from_js(call, layout, value, bytes, where)) return false;
+  *out = (uintptr_t)bytes;
+  return true;
+}
+
+/* An out/inout argument: null is NULL; a TypedArray, DataView or
+ * ArrayBuffer (or a view) with room for the value is passed as itself (C
+ * writes it in place); a [value] array, or for a struct target a plain
+ * object, gets a cell that is copied back after the call. */
+bool cffi_out_arg_to_c(cffi_call *call, napi_value value, uint64_t *out) {
+  napi_env env = call->env;
+  const cffi_layout *layout = call->fn->sig.layouts->args[call->index];
+  const cffi_field *target = &layout->fields[0];
+  const uint32_t size = element_size(target);
+  char where[48], what[128];
+  argument_where(call, where, sizeof where);
+  cffi_layout_describe(layout, what, sizeof what);
+  napi_valuetype t;
+  napi_typeof(env, value, &t);
+  if (t == napi_null) {
+    *out = 0;
+    return true;
+  }
+  view_data *view;
+  void *data;
+  size_t length;
+  if (view_of(env, value, &view)) {
+    data = view->address;
+    length = view->layout->size;
+  } else if (!cffi_plain_view_info(env, value, &data, &length)) {
+    data = NULL;
+    length = SIZE_MAX;
+  }
+  if (length != SIZE_MAX) {
+    if (length < size || !data) {
+      cffi_throw(env, "TypeError", "%s: %s (%s) needs room for %u bytes, received a buffer of %zu%s", call->symbol, where,
+                 what, size, length, data ? "" : " (detached)");
+      return false;
+    }
+    *out = (uintptr_t)data;
+    return true;
+  }
+  bool is_array = false;
+  napi_is_array(env, value, &is_array);
+  bool object_ok = t == napi_object && !is_array && target->layout && target->layout->kind != CFFI_LAYOUT_ARRAY;
+  uint32_t count = 0;
+  if (is_array) napi_get_array_length(env, value, &count);
+  if (!object_ok && !(is_array && count >= 1)) {
+    cffi_throw(env, "TypeError",
+               "%s: %s (%s) expects a [value] array, a 1-element TypedArray%s or null, received %s", call->symbol,
+               where, what, target->layout ? ", an object to fill in, a view" : "", cffi_value_kind(env, value));
+    return false;
+  }
+  uint8_t *cell = call_memory(call, size);
+  if (!cell) {
+    cffi_throw(env, "RangeError", "%s: out of memory", call->symbol);
+    return false;
+  }
+  memset(cell, 0, size);
+  if (layout->kind == CFFI_LAYOUT_INOUT) {
+    napi_value initial = value;
+    char inner[64];
+    snprintf(inner, sizeof inner, "%s%s", where, is_array ? "[0]" : "");
+    if (is_array && napi_get_element(env, value, 0, &initial) != napi_ok) return false;
+    cffi_call_before_js(call);
+    if (!field_from_js(call, target, initial, cell, inner)) return false;
+  }
+  *out = (uintptr_t)cell;
+  return true;
+}
+
+/* After the call: each cell copied back into its [value] array or object. */
+bool cffi_out_arguments_back(napi_env env, const cffi_signature *sig, const napi_value *argv, const uint64_t *slots) {
+  for (unsigned i = 0; i < sig->nargs; i++) {
+    if (sig->args[i] != CFFI_OUT_POINTER || !slots[i]) continue;
+    const cffi_field *target = &sig->layouts->args[i]->fields[0];
+    const uint8_t *cell = (const uint8_t *)(uintptr_t)slots[i];
+    bool is_array = false;
+    napi_valuetype t;
+    view_data *view;
+    void *data;
+    size_t length;
+    napi_typeof(env, argv[i], &t);
+    if (t != napi_object || view_of(env, argv[i], &view) || cffi_plain_view_info(env, argv[i], &data, &length))
+      continue; /* written in place */
+    napi_is_array(env, argv[i], &is_array);
+    napi_value result = field_to_js(env, target, cell);
+    if (!result) return false;
+    if (is_array) {
+      if (napi_set_element(env, argv[i], 0, result) != napi_ok) return false;
+      continue;
+    }
+    /* An object: its fields assigned from the result, so the caller's object is filled in. */
+    napi_value names;
+    uint32_t count;
+    if (napi_get_all_property_names(env, result, napi_key_own_only, napi_key_enumerable | napi_key_skip_symbols,
+                                    napi_key_numbers_to_strings, &names) != napi_ok ||
+        napi_get_array_length(env, names, &count) != napi_ok)
+      return false;
+    for (uint32_t k = 0; k < count; k++) {
+      napi_value key, item;
+      if (napi_get_element(env, names, k, &key) != napi_ok || napi_get_property(env, result, key, &item) != napi_ok ||
+          napi_set_property(env, argv[i], key, item) != napi_ok)
+        return false;
+    }
+  }
+  return true;
+}
+
+/* A struct result: a plain object, a view over a copy, or the bytes (Uint8Array). */
+napi_value cffi_struct_result(napi_env env, const cffi_signature *sig, const uint8_t *bytes) {
+  cffi_layout *layout = sig->layouts->returns;
+  if (sig->layouts->result_mode == CFFI_RESULT_OBJECT) return cffi_layout_to_js(env, layout, bytes);
+  void *data;
+  napi_value buffer, result;
+  if (napi_create_arraybuffer(env, layout->size, &data, &buffer) != napi_ok) return NULL;
+  memcpy(data, bytes, layout->size);
+  if (sig->layouts->result_mode == CFFI_RESULT_VIEW) return cffi_layout_view(env, layout, data, buffer);
+  if (napi_create_typedarray(env, napi_uint8_array, layout->size, buffer, 0, &result) != napi_ok) return NULL;
+  return result;
+}

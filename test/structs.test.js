@@ -1,0 +1,443 @@
+"use strict";
+// Structs, unions, arrays and out-parameters (docs/structs.md): layouts
+// cross-checked with gcc (test/fixture/structs.c prints sizeof, _Alignof and
+// offsetof for each), memory helpers and views, by-value calls compared with
+// what C computed, out/inout arguments, and every bad input's TypeError.
+const test = require("node:test");
+const assert = require("node:assert/strict");
+const { buildFixture } = require("./helpers/fixture.js");
+const ffi = require("../lib/index.js");
+const { struct, union, array, out, inout, dlopen, ptr, toArrayBuffer, viewSource, JSCallback } = ffi;
+
+const lib = dlopen(buildFixture("structs.c"), { layouts: { returns: "cstring" } });
+const gcc = new Map(
+  lib.symbols
+    .layouts()
+    .trim()
+    .split("\n")
+    .map((line) => {
+      const [kind, name, size, align, ...fields] = line.split(" ");
+      return [name, { kind, size: +size, align: +align, offsets: Object.fromEntries(fields.map((f) => f.split("=")).map(([k, v]) => [k, +v])) }];
+    }),
+);
+
+// The same declarations as test/fixture/structs.c.
+const L1 = struct({ a: "char", b: "i32", c: "i16" });
+const L2 = struct({ d: "f64", c: "char" });
+const L10 = struct([["x", "f32"], ["y", "f32"], ["z", "f32"]]);
+const U1 = union({ i: "i64", d: "f64", c: array("char", 13) });
+const U2 = union({ b: "u8", s: L1, f: "f32" });
+const layouts = {
+  L1,
+  L2,
+  L3: struct({ a: "char", b: "f64", c: "char" }, { pack: 1 }),
+  L4: struct({ a: "char", b: "i32", c: "f64" }, { pack: 2 }),
+  L5: struct([["a", "char"], ["b", "i32", { align: 16 }], ["c", "char"]]),
+  L6: struct({ a: "i32", b: "char" }, { align: 32 }),
+  L7: struct({ in: L1, tail: "char", in2: L2 }),
+  L8: struct({ bytes: array("u8", 5), n: "u32", arr: array("u16", 3) }),
+  U1,
+  L9: struct({ a: "char", u: U1, b: "char" }),
+  L10,
+  L11: struct({ a: "i8", b: "i64", c: "u8" }),
+  L12: struct({ flag: "bool", p: "ptr", s: "u16" }),
+  L13: struct({ a: "char", b: { type: "i32", align: 8 }, c: "char" }, { pack: 2 }),
+  L14: struct({ a: "char", b: "f64" }, { pack: 4, align: 16 }),
+  L15: struct({ pts: array(L10, 3), n: "char" }),
+  U2,
+  L16: struct({ big: "u64", f: "f32", s: array("i16", 2), u: U2 }),
+};
+
+test("every layout's size, alignment and offsets equal gcc's", () => {
+  assert.equal(gcc.size, Object.keys(layouts).length);
+  for (const [name, T] of Object.entries(layouts)) {
+    const c = gcc.get(name);
+    assert.ok(c, name);
+    assert.equal(T.kind, c.kind, name);
+    assert.equal(T.size, c.size, `${name} size`);
+    assert.equal(T.align, c.align, `${name} align`);
+    for (const [field, offset] of Object.entries(c.offsets)) assert.equal(T.offsetof(field), offset, `${name}.${field}`);
+    assert.deepEqual(T.fields, Object.keys(c.offsets), name);
+  }
+});
+
+test("offsetof follows dotted paths and array indexes", () => {
+  assert.equal(layouts.L7.offsetof("in2.c"), 16 + 8);
+  assert.equal(layouts.L15.offsetof("pts.2.y"), 2 * 12 + 4);
+  assert.equal(layouts.L16.offsetof("u.s.c"), 16 + 8);
+  assert.throws(() => layouts.L7.offsetof("in.nope"), { name: "TypeError", message: /no field "nope"/ });
+  assert.throws(() => L1.offsetof("zz"), { name: "TypeError", message: /struct \{ a, b, c \} has no field "zz"/ });
+  assert.throws(() => layouts.L15.offsetof("pts.3"), /no field "3"/);
+  assert.throws(() => L1.offsetof(1), /expects a field name/);
+});
+
+test("named structs are type strings; names are checked", () => {
+  const Color = struct("StructsTestColor", { r: "u8", g: "u8", b: "u8", a: "u8" });
+  assert.equal(Color.name, "StructsTestColor");
+  assert.equal(Color.size, 4);
+  const Pair = struct({ fg: "StructsTestColor", bg: Color });
+  assert.equal(Pair.size, 8);
+  assert.equal(Pair.offsetof("bg"), 4);
+  assert.throws(() => struct("StructsTestColor", { x: "u8" }), { name: "TypeError", message: /already defined/ });
+  assert.throws(() => struct("i32", { x: "u8" }), { name: "TypeError", message: /already an FFIType name/ });
+  assert.throws(() => struct("", { x: "u8" }), TypeError);
+});
+
+test("array types, their sizes and their values", () => {
+  const A = array("i16", 4);
+  assert.equal(A.size, 8);
+  assert.equal(A.align, 2);
+  assert.equal(A.length, 4);
+  const buf = new ArrayBuffer(8);
+  A.write(buf, [1, -2, 3]);
+  assert.deepEqual([...A.read(buf)], [1, -2, 3, 0]);
+  assert.ok(A.read(buf) instanceof Int16Array);
+  const B = array("u64", 2);
+  assert.ok(B.read(new ArrayBuffer(16)) instanceof BigUint64Array);
+  const Ps = array(L10, 2);
+  assert.equal(Ps.size, 24);
+  const b2 = new ArrayBuffer(24);
+  Ps.write(b2, [{ x: 1 }, { z: 2.5 }]);
+  assert.deepEqual(Ps.read(b2), [{ x: 1, y: 0, z: 0 }, { x: 0, y: 0, z: 2.5 }]);
+  assert.throws(() => array("i16", 0), /from 1 to 2\^30/);
+  assert.throws(() => array("i16", 1.5), TypeError);
+  assert.throws(() => array("void", 2), /cannot be of type void/);
+  assert.throws(() => A.write(buf, [1, 2, 3, 4, 5]), { name: "TypeError", message: /holds 4 elements, received 5/ });
+});
+
+test("read and write: every scalar type at its limits", () => {
+  const All = struct({
+    c: "char", i8: "i8", u8: "u8", i16: "i16", u16: "u16", i32: "i32", u32: "u32", i64: "i64", u64: "u64",
+    f32: "f32", f64: "f64", b: "bool", p: "ptr", f64fast: "i64_fast", u64fast: "u64_fast",
+  });
+  const buf = new Uint8Array(All.size);
+  const value = {
+    c: -128, i8: 127, u8: 255, i16: -32768, u16: 65535, i32: -2147483648, u32: 4294967295,
+    i64: -(2n ** 63n), u64: 2n ** 64n - 1n, f32: 3.4028234663852886e38, f64: -Number.MAX_VALUE, b: true,
+    p: 0xdeadbeef, f64fast: 2 ** 53 - 1, u64fast: 2n ** 64n - 1n,
+  };
+  All.write(buf, value);
+  assert.deepEqual(All.read(buf), value);
+  // Wrapping is the argument conversions': 8-32-bit integers wrap like typed-array stores.
+  All.write(buf, { u8: 256 + 7, i8: 200, u32: -1, p: null });
+  const back = All.read(buf);
+  assert.equal(back.u8, 7);
+  assert.equal(back.i8, -56);
+  assert.equal(back.u32, 4294967295);
+  assert.equal(back.p, null);
+  assert.equal(back.i64, 0n); // missing fields are zero
+});
+
+test("read/write take a byteOffset and check the buffer's room", () => {
+  const buf = new ArrayBuffer(L1.size * 2);
+  L1.write(buf, { a: 1, b: 2, c: 3 }, L1.size);
+  assert.deepEqual(L1.read(buf, L1.size), { a: 1, b: 2, c: 3 });
+  assert.deepEqual(L1.read(new DataView(buf), L1.size), { a: 1, b: 2, c: 3 });
+  assert.throws(() => L1.read(buf, L1.size + 1), { name: "TypeError", message: /too small: struct \{ a, b, c \} needs 12 bytes at byteOffset 13, the buffer has 24/ });
+  assert.throws(() => L1.write(new Uint8Array(11), {}), { name: "TypeError", message: /too small/ });
+  assert.throws(() => L1.read(buf, -1), { name: "TypeError", message: /byteOffset/ });
+  assert.throws(() => L1.read(0), { name: "TypeError", message: /NULL/ });
+  assert.throws(() => L1.read("x"), { name: "TypeError", message: /expects a pointer/ });
+  // Through a pointer: the same memory.
+  assert.deepEqual(L1.read(ptr(new Uint8Array(buf)), L1.size), { a: 1, b: 2, c: 3 });
+});
+
+test("bad values are TypeErrors naming the field, and leave memory as it was", () => {
+  const Rect = struct({ pos: L10, n: "i32" });
+  const buf = new Uint8Array(Rect.size).fill(0xaa);
+  assert.throws(() => Rect.write(buf, { pos: { x: "one" } }), { name: "TypeError", message: /value\.pos\.x expects f32 \(a number\), received a string/ });
+  assert.throws(() => Rect.write(buf, { pos: { w: 1 } }), { name: "TypeError", message: /value\.pos has an unknown field "w"/ });
+  assert.throws(() => Rect.write(buf, { size: 1 }), { name: "TypeError", message: /value has an unknown field "size"/ });
+  assert.throws(() => Rect.write(buf, { pos: 3 }), { name: "TypeError", message: /value\.pos expects struct \{ x, y, z \}.*received a number/ });
+  assert.throws(() => Rect.write(buf, [1, 2]), { name: "TypeError", message: /received an array/ });
+  assert.throws(() => Rect.write(buf, { n: 1n << 70n, pos: null }), TypeError);
+  assert.ok(buf.every((b) => b === 0xaa));
+  assert.throws(() => U1.write(new ArrayBuffer(16), { i: 1n, d: 2 }), { name: "TypeError", message: /union: set one member, received "i" and "d"/ });
+  assert.throws(() => struct({}), { name: "TypeError", message: /no fields/ });
+  assert.throws(() => struct({ x: "nope" }), { name: "TypeError", message: /field "x" has an unknown type "nope"/ });
+  assert.throws(() => struct({ x: "napi_env" }), { name: "TypeError", message: /field "x" cannot be of type napi_env/ });
+  assert.throws(() => struct({ x: {} }), { name: "TypeError", message: /field "x"/ });
+  assert.throws(() => struct({ x: out("i32") }), { name: "TypeError", message: /field "x": out\(\)/ });
+  assert.throws(() => struct([["x", "i32"], ["x", "u8"]]), { name: "TypeError", message: /"x" is named twice/ });
+  assert.throws(() => struct([["x"]]), { name: "TypeError", message: /fields\[0\] must be \[name, type\]/ });
+  assert.throws(() => struct({ x: "i32" }, { pack: 3 }), { name: "TypeError", message: /"pack" must be a power of two/ });
+  assert.throws(() => struct({ x: "i32" }, { align: 0 }), { name: "TypeError", message: /"align" must be a power of two/ });
+  assert.throws(() => struct("x"), { name: "TypeError", message: /fields as an object/ });
+  assert.throws(() => struct({ x: "i32" }, 5), { name: "TypeError", message: /options must be an object/ });
+});
+
+test("unions read every member from the same bytes; char arrays take strings", () => {
+  const buf = new ArrayBuffer(U1.size);
+  U1.write(buf, { d: 1.5 });
+  const v = U1.read(buf);
+  assert.equal(v.d, 1.5);
+  assert.equal(v.i, 0x3ff8000000000000n);
+  const Name = struct({ name: array("char", 8), id: "u32" });
+  const nb = new ArrayBuffer(Name.size);
+  Name.write(nb, { name: "abc", id: 7 });
+  assert.deepEqual([...Name.read(nb).name], [97, 98, 99, 0, 0, 0, 0, 0]);
+  assert.throws(() => Name.write(nb, { name: "12345678" }), { name: "TypeError", message: /value\.name is a char\[8\]/ });
+});
+
+test("views read and write the memory itself", () => {
+  const Rect = struct({ pos: L10, n: "i32", tags: array("u16", 2) });
+  const v = Rect.view();
+  assert.equal(typeof v.ptr, "number");
+  assert.ok(v.buffer instanceof ArrayBuffer);
+  v.n = 42;
+  v.pos.y = 2.5;
+  v.tags[1] = 9; // a Uint16Array over the same memory
+  assert.deepEqual(Rect.read(v.buffer), { pos: { x: 0, y: 2.5, z: 0 }, n: 42, tags: new Uint16Array([0, 9]) });
+  v.pos = { x: 1 };
+  assert.equal(v.pos.x, 1);
+  assert.equal(v.pos.y, 0);
+  assert.throws(() => (v.n = "x"), { name: "TypeError", message: /\.n expects i32/ });
+  assert.deepEqual(Object.keys(v), ["pos", "n", "tags"]);
+  assert.deepEqual({ ...v.pos }, { x: 1, y: 0, z: 0 });
+  // A view over a buffer at an offset, and over a pointer.
+  const bytes = new Uint8Array(Rect.size + 8);
+  const at = Rect.view(bytes, 8);
+  at.n = -5;
+  assert.equal(Rect.read(bytes, 8).n, -5);
+  const raw = Rect.view(ptr(bytes), 8);
+  assert.equal(raw.n, -5);
+  raw.n = 6;
+  assert.equal(at.n, 6);
+  assert.throws(() => Rect.view(new Uint8Array(4)), { name: "TypeError", message: /too small/ });
+});
+
+test("arrays of structs in C memory: views and reads through a pointer", () => {
+  const F2 = struct({ x: "f32", y: "f32" });
+  const Rect = struct({ pos: F2, size: F2 });
+  const sym = dlopen(buildFixture("structs.c"), {
+    rect_array: { returns: "ptr" },
+    rect_array_sum: { args: ["ptr", "i32"], returns: "f32" },
+  }).symbols;
+  const Rects = array(Rect, 4);
+  const p = sym.rect_array();
+  assert.deepEqual(Rects.read(p)[3], { pos: { x: 12, y: 13 }, size: { x: 14, y: 15 } });
+  const views = Rects.view(p);
+  assert.equal(views.length, 4);
+  assert.equal(views[1].size.y, 7);
+  views[1].size.y = 100;
+  assert.equal(sym.rect_array_sum(p, 4), 120 - 7 + 100);
+  views[1].size.y = 7;
+  assert.equal(Rect.read(p, Rect.size * 2).pos.x, 8);
+});
+
+const F2 = struct({ x: "f32", y: "f32" });
+const F3 = struct({ x: "f32", y: "f32", z: "f32" });
+const D2 = struct({ x: "f64", y: "f64" });
+const S1 = struct({ a: "u8" });
+const S3 = struct({ a: "i16", b: "i8" });
+const S8 = struct({ a: "i32", b: "i32" });
+const S12 = struct({ a: "i64", b: "i32" });
+const S16 = struct({ a: "i64", b: "i64" });
+const Mix = struct({ x: "f64", n: "i32" });
+const Mix2 = struct({ f: "f32", i: "i32", d: "f64" });
+const Big = struct({ a: "i64", b: "i64", c: "i64", d: "f64" });
+const Rect = struct({ pos: F2, size: F2 });
+const Arr = struct({ tag: "u8", v: array("i16", 3) });
+const Named = struct({ name: array("char", 12), id: "u32" });
+
+function byValue(extra = {}) {
+  return dlopen(buildFixture("structs.c"), {
+    s1_make: { args: ["u8"], returns: S1 },
+    s1_sum: { args: [S1], returns: "u32" },
+    s3_make: { args: ["i16", "i8"], returns: S3 },
+    s3_sum: { args: [S3], returns: "i32" },
+    s8_swap: { args: [S8], returns: S8 },
+    s12_make: { args: ["i64", "i32"], returns: S12 },
+    s12_sum: { args: [S12], returns: "i64" },
+    s16_add: { args: [S16, S16], returns: S16 },
+    f2_scale: { args: [F2, "f32"], returns: F2 },
+    f3_cross: { args: [F3, F3], returns: F3 },
+    d2_add: { args: [D2, D2], returns: D2 },
+    mix_make: { args: ["f64", "i32"], returns: Mix },
+    mix_sum: { args: [Mix], returns: "f64" },
+    mix2_twice: { args: [Mix2], returns: Mix2 },
+    big_make: { args: ["i64", "i64", "i64", "f64"], returns: Big },
+    big_sum: { args: [Big], returns: "f64" },
+    big_between: { args: ["i32", Big, "i32"], returns: Big },
+    rect_area: { args: [Rect], returns: "f32" },
+    rect_move: { args: [Rect, F2], returns: Rect },
+    arr_make: { args: ["u8", "i16", "i16", "i16"], returns: Arr },
+    arr_sum: { args: [Arr], returns: "i32" },
+    named_make: { args: ["cstring", "u32"], returns: Named },
+    named_len: { args: [Named], returns: "u32" },
+    many: { args: [D2, D2, D2, D2, D2, Mix, S16, S16, S16], returns: "f64" },
+    ...extra,
+  }).symbols;
+}
+
+test("by value: 1 to 16+ bytes, integer, float and mixed, nested and with arrays, as C computes them", () => {
+  const s = byValue();
+  assert.deepEqual(s.s1_make(255), { a: 255 });
+  assert.equal(s.s1_sum({ a: 200 }), 200);
+  assert.deepEqual(s.s3_make(-300, -7), { a: -300, b: -7 });
+  assert.equal(s.s3_sum({ a: 32767, b: -128 }), 32767 - 128);
+  assert.deepEqual(s.s8_swap({ a: -1, b: 2147483647 }), { a: 2147483647, b: -1 });
+  assert.deepEqual(s.s12_make(-(2n ** 63n), -5), { a: -(2n ** 63n), b: -5 });
+  assert.equal(s.s12_sum({ a: 10n, b: -3 }), 7n);
+  assert.deepEqual(s.s16_add({ a: 1n, b: 2n ** 62n }, { a: -2n, b: 2n ** 62n - 1n }), { a: -1n, b: 2n ** 63n - 1n });
+  assert.deepEqual(s.f2_scale({ x: 1.5, y: -2 }, 4), { x: 6, y: -8 });
+  assert.deepEqual(s.f3_cross({ x: 1 }, { y: 1 }), { x: 0, y: 0, z: 1 });
+  assert.deepEqual(s.d2_add({ x: 0.1, y: 1e300 }, { x: 0.2, y: 1e300 }), { x: 0.1 + 0.2, y: 2e300 });
+  assert.deepEqual(s.mix_make(0.5, -9), { x: 0.5, n: -9 });
+  assert.equal(s.mix_sum({ x: 0.25, n: 3 }), 3.25);
+  assert.deepEqual(s.mix2_twice({ f: 1.25, i: -4, d: 1e-300 }), { f: 2.5, i: -8, d: 2e-300 });
+  assert.deepEqual(s.big_make(1n, 2n, 3n, 4.5), { a: 1n, b: 2n, c: 3n, d: 4.5 });
+  assert.equal(s.big_sum({ a: 1n, b: 2n, c: 3n, d: 0.5 }), 6.5);
+  assert.deepEqual(s.big_between(10, { a: 1n, b: 2n, c: 3n, d: 4 }, 20), { a: 11n, b: 22n, c: 3n, d: 4 });
+  assert.equal(s.rect_area({ pos: { x: 9 }, size: { x: 3, y: 2.5 } }), 7.5);
+  assert.deepEqual(s.rect_move({ pos: { x: 1, y: 2 }, size: { x: 3, y: 4 } }, { x: 10, y: 20 }), { pos: { x: 11, y: 22 }, size: { x: 3, y: 4 } });
+  const a = s.arr_make(7, -1, 2, -32768);
+  assert.equal(a.tag, 7);
+  assert.deepEqual([...a.v], [-1, 2, -32768]);
+  assert.ok(a.v instanceof Int16Array);
+  assert.equal(s.arr_sum({ tag: 1, v: [10, 20, 30] }), 61);
+  assert.equal(s.arr_sum({ tag: 1, v: new Int16Array([10, 20]) }), 31);
+  assert.equal(Buffer.from(s.named_make("hello", 5).name).toString("latin1").replace(/\0+$/, ""), "hello");
+  assert.equal(s.named_len({ name: "four", id: 2 }), 4002);
+  const m = { x: 1, n: 2 };
+  const d = { x: 0.5, y: 0.25 };
+  assert.equal(s.many(d, d, d, d, d, m, { a: 1n, b: 2n }, { a: 3n }, { b: 4n }), 5 * 0.75 + 3 + 10);
+});
+
+test("by value: buffers and views of exactly the size are the bytes", () => {
+  const s = byValue();
+  const bytes = new Uint8Array(8);
+  new DataView(bytes.buffer).setInt32(0, 5, true);
+  new DataView(bytes.buffer).setInt32(4, 6, true);
+  assert.deepEqual(s.s8_swap(bytes), { a: 6, b: 5 });
+  const v = S8.view();
+  v.a = 1;
+  v.b = 2;
+  assert.deepEqual(s.s8_swap(v), { a: 2, b: 1 });
+  assert.throws(() => s.s8_swap(new Uint8Array(7)), { name: "TypeError", message: /s8_swap: args\[0\] expects struct \{ a, b \}: a buffer must hold exactly its 8 bytes, received 7/ });
+  assert.throws(() => s.s8_swap(D2.view()), { name: "TypeError", message: /received a view of 16 bytes/ });
+});
+
+test("by value: bad arguments name the symbol, argument and field", () => {
+  const s = byValue();
+  assert.throws(() => s.rect_area({ pos: { x: "1" } }), { name: "TypeError", message: /^rect_area: args\[0\]\.pos\.x expects f32 \(a number\), received a string$/ });
+  assert.throws(() => s.rect_area({ pos: {}, sise: {} }), { name: "TypeError", message: /rect_area: args\[0\] has an unknown field "sise"/ });
+  assert.throws(() => s.rect_area(5), { name: "TypeError", message: /rect_area: args\[0\] expects struct \{ pos, size \}/ });
+  assert.throws(() => s.rect_area(), { name: "TypeError", message: /args\[0\] \(struct\) is missing/ });
+  assert.throws(() => s.arr_sum({ v: [1, 2, 3, 4] }), { name: "TypeError", message: /args\[0\]\.v holds 3 elements, received 4/ });
+  assert.throws(() => s.arr_sum({ v: [1, "x"] }), { name: "TypeError", message: /args\[0\]\.v\[1\] expects i16/ });
+  assert.deepEqual(s.rect_move({}, {}), { pos: { x: 0, y: 0 }, size: { x: 0, y: 0 } });
+});
+
+test("by value: returnsAs gives a view or the bytes", () => {
+  const lib2 = dlopen(buildFixture("structs.c"), {
+    d2_add: { args: [D2, D2], returns: D2, returnsAs: "view" },
+    s8_swap: { args: [S8], returns: S8, returnsAs: "bytes" },
+    mix_make: { args: ["f64", "i32"], returns: Mix, returnsAs: "object" },
+  }).symbols;
+  const view = lib2.d2_add({ x: 1, y: 2 }, { x: 3, y: 4 });
+  assert.equal(view.y, 6);
+  assert.equal(D2.read(view.buffer).x, 4);
+  view.x = 9;
+  assert.equal(view.x, 9);
+  const bytes = lib2.s8_swap({ a: 1, b: 2 });
+  assert.ok(bytes instanceof Uint8Array);
+  assert.deepEqual([...bytes], [2, 0, 0, 0, 1, 0, 0, 0]);
+  assert.deepEqual(lib2.mix_make(1, 2), { x: 1, n: 2 });
+  assert.throws(() => dlopen(buildFixture("structs.c"), { d2_add: { args: [D2, D2], returns: D2, returnsAs: "copy" } }), {
+    name: "TypeError",
+    message: /"returnsAs" of symbol "d2_add" must be "object", "view" or "bytes"/,
+  });
+});
+
+test("struct types in definitions: what cannot be passed by value is refused clearly", () => {
+  const P = struct({ a: "char", b: "i32" }, { pack: 1 });
+  assert.throws(() => dlopen(buildFixture("structs.c"), { s1_sum: { args: [P], returns: "u32" } }), {
+    name: "TypeError",
+    message: /struct \{ a, b \} in args\[0\] of symbol "s1_sum": libffi cannot pass this layout by value/,
+  });
+  assert.throws(() => dlopen(buildFixture("structs.c"), { s1_sum: { args: [U1], returns: "u32" } }), /union \{ i, d, c \} in args\[0\].*by value/);
+  assert.throws(() => dlopen(buildFixture("structs.c"), { s1_sum: { args: [array("u8", 4)] } }), /C passes no arrays by value/);
+  assert.throws(() => dlopen(buildFixture("structs.c"), { s1_sum: { returns: out("i32") } }), /out\(\)\/inout\(\) are argument types/);
+  // A pack that changes nothing keeps the natural layout, which libffi passes.
+  const Same = struct({ a: "u8" }, { pack: 1 });
+  assert.equal(dlopen(buildFixture("structs.c"), { s1_sum: { args: [Same], returns: "u32" } }).symbols.s1_sum({ a: 3 }), 3);
+  assert.throws(() => new JSCallback(() => {}, { args: [S8] }), { name: "TypeError", message: /JSCallback: struct, union and out\(\)\/inout\(\) types are not supported in callback definitions yet/ });
+});
+
+test("named struct strings work in definitions, and viewSource shows the struct", () => {
+  const V = struct("StructsTestVec2d", { x: "f64", y: "f64" });
+  const sym = dlopen(buildFixture("structs.c"), { d2_add: { args: ["StructsTestVec2d", V], returns: "StructsTestVec2d" } }).symbols;
+  assert.deepEqual(sym.d2_add({ x: 1 }, { y: 2 }), { x: 1, y: 2 });
+  const [source] = viewSource({ d2_add: { args: [V, V], returns: V } });
+  assert.match(source, /libffi/);
+  assert.match(source, /struct/);
+});
+
+test("out and inout: [value] arrays, TypedArrays, objects and null", () => {
+  const sym = dlopen(buildFixture("structs.c"), {
+    out_i32: { args: [out("i32")] },
+    out_f64: { args: [out("f64")] },
+    inout_i64: { args: [inout("i64")] },
+    divmod: { args: ["i32", "i32", out("i32"), out("i32")], returns: "i32" },
+    out_rect: { args: [out(Rect)] },
+    grow_rect: { args: [inout(Rect)] },
+    out_is_null: { args: [out("i32")], returns: "i32" },
+  }).symbols;
+  const cell = [0];
+  sym.out_i32(cell);
+  assert.deepEqual(cell, [-123456]);
+  const typed = new Float64Array(1);
+  sym.out_f64(typed);
+  assert.equal(typed[0], 2.5);
+  const big = [7n];
+  sym.inout_i64(big);
+  assert.deepEqual(big, [21n]);
+  const q = [0];
+  const r = new Int32Array(1);
+  assert.equal(sym.divmod(17, 5, q, r), 1);
+  assert.deepEqual([q[0], r[0]], [3, 2]);
+  const rect = {};
+  sym.out_rect(rect);
+  assert.deepEqual(rect, { pos: { x: 1.5, y: -2 }, size: { x: 3, y: 4 } });
+  const grown = { pos: { x: 1, y: 1 }, size: { x: 2, y: 3 } };
+  sym.grow_rect(grown);
+  assert.deepEqual(grown.size, { x: 4, y: 6 });
+  const asArray = [{ size: { x: 1, y: 1 } }];
+  sym.grow_rect(asArray);
+  assert.deepEqual(asArray[0], { pos: { x: 0, y: 0 }, size: { x: 2, y: 2 } });
+  const view = Rect.view();
+  sym.out_rect(view);
+  assert.equal(view.size.y, 4);
+  assert.equal(sym.out_is_null(null), 1);
+  assert.equal(sym.out_is_null([0]), 0);
+  assert.throws(() => sym.out_i32(5), { name: "TypeError", message: /out_i32: args\[0\] \(out\(i32\)\) expects a \[value\] array, a 1-element TypedArray or null, received a number/ });
+  assert.throws(() => sym.out_i32([]), TypeError);
+  assert.throws(() => sym.out_f64(new Float32Array(1)), { name: "TypeError", message: /needs room for 8 bytes, received a buffer of 4/ });
+  assert.throws(() => sym.grow_rect([{ pos: 1 }]), { name: "TypeError", message: /grow_rect: args\[0\]\[0\]\.pos expects struct/ });
+  assert.throws(() => out("cstring"), /out\(cstring\) is not supported/);
+  assert.throws(() => out("nope"), TypeError);
+});
+
+test("C memory through pointers: read, write and views of a global struct", () => {
+  const L16 = layouts.L16;
+  const sym = dlopen(buildFixture("structs.c"), { l16_ptr: { returns: "ptr" }, l16_check: { args: ["ptr"], returns: "u64" } }).symbols;
+  const p = sym.l16_ptr();
+  const v = L16.read(p);
+  assert.equal(v.big, 2n ** 64n - 1n);
+  assert.equal(v.f, -1.25);
+  assert.deepEqual([...v.s], [-32768, 32767]);
+  assert.equal(v.u.f, 3.5);
+  const view = L16.view(p);
+  view.big = 5n;
+  view.f = 2;
+  assert.equal(sym.l16_check(p), 5n ^ (2n ** 64n - 1n) ^ 8n);
+  L16.write(p, { big: 1n, s: [1, 2] });
+  assert.equal(sym.l16_check(p), 1n ^ 3n);
+  assert.equal(view.u.b, 0); // write zeroes what it is not given
+});
+
+test("the ESM entry exports the same struct helpers", async () => {
+  const esm = await import("../lib/index.mjs");
+  for (const name of ["struct", "union", "array", "out", "inout"]) assert.equal(esm[name], ffi[name], name);
+});

@@ -362,7 +362,6 @@ test("struct types in definitions: what cannot be passed by value is refused cle
   // A pack that changes nothing keeps the natural layout, which libffi passes.
   const Same = struct({ a: "u8" }, { pack: 1 });
   assert.equal(dlopen(buildFixture("structs.c"), { s1_sum: { args: [Same], returns: "u32" } }).symbols.s1_sum({ a: 3 }), 3);
-  assert.throws(() => new JSCallback(() => {}, { args: [S8] }), { name: "TypeError", message: /JSCallback: struct, union and out\(\)\/inout\(\) types are not supported in callback definitions yet/ });
 });
 
 test("named struct strings work in definitions, and viewSource shows the struct", () => {
@@ -440,4 +439,45 @@ test("C memory through pointers: read, write and views of a global struct", () =
 test("the ESM entry exports the same struct helpers", async () => {
   const esm = await import("../lib/index.mjs");
   for (const name of ["struct", "union", "array", "out", "inout"]) assert.equal(esm[name], ffi[name], name);
+});
+
+test("JSCallback: struct arguments and results both ways, compared with C", () => {
+  const sym = dlopen(buildFixture("structs.c"), {
+    cb_d2: { args: ["function", D2, "i32"], returns: D2 },
+    cb_mixed: { args: ["function", "i32"], returns: "f64" },
+    cb_big: { args: ["function", "i32"], returns: "i64" },
+    cb_s3: { args: ["function"], returns: "i32" },
+  }).symbols;
+  const scale = new JSCallback((v, k) => ({ x: v.x * k, y: v.y * k }), { args: [D2, "i32"], returns: D2 });
+  assert.deepEqual(sym.cb_d2(scale, { x: 1.5, y: -2 }, 4), { x: 7, y: -8 });
+  let seen;
+  const mixed = new JSCallback(
+    (a, b, c, d, e) => {
+      seen = { a, b, c, d, e };
+      return 42.5;
+    },
+    { args: [S1, S12, Big, F3, Mix], returns: "f64" },
+  );
+  assert.equal(sym.cb_mixed(mixed, 3), 42.5);
+  assert.deepEqual(seen, {
+    a: { a: 203 },
+    b: { a: -15000000000n, b: -7 },
+    c: { a: 1n, b: 2n, c: 3n, d: 1.5 },
+    d: { x: 1.5, y: -2.5, z: 3.5 },
+    e: { x: 0.25, n: 3 },
+  });
+  const big = new JSCallback((n) => ({ a: BigInt(n), b: 10n, c: 100n, d: 1000.75 }), { args: ["i32"], returns: Big });
+  assert.equal(sym.cb_big(big, 5), 1115n);
+  // A value the struct does not take, or a throw, gives C zeros (as a wrong kind of result does).
+  const bad = new JSCallback(() => ({ a: "x" }), { returns: S3 });
+  assert.equal(sym.cb_s3(bad), 0);
+  const small = new JSCallback(() => ({ a: -3, b: 9 }), { returns: S3 });
+  assert.equal(sym.cb_s3(small), -3000 + 9);
+  const bytes = new JSCallback(() => new Uint8Array([1, 0, 2, 0]), { returns: S3 });
+  assert.equal(sym.cb_s3(bytes), 1002);
+  for (const cb of [scale, mixed, big, bad, small, bytes]) cb.close();
+  assert.throws(() => new JSCallback(() => {}, { args: [S8], threadsafe: true }), { name: "TypeError", message: /threadsafe callback cannot take or return structs/ });
+  assert.throws(() => new JSCallback(() => {}, { args: [out("i32")] }), { name: "TypeError", message: /out\(\)\/inout\(\) are not callback argument types \(args\[0\]\)/ });
+  assert.throws(() => new JSCallback(() => {}, { args: [U1] }), /libffi cannot pass this layout by value/);
+  assert.match(viewSource({ args: [D2], returns: S3 }, true), /struct/);
 });

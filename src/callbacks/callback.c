@@ -71,6 +71,7 @@ struct cffi_callback {
   napi_threadsafe_function tsfn; /* the env's (see foreign_calls) */
   cffi_thread_id js_thread;
   char *returned_string;      /* keeps a cstring result alive until the next call */
+  uint8_t *struct_result;     /* a struct result's bytes, from JS until closure_entry copies them */
   uint32_t running;           /* calls of it in progress on the JS thread */
   bool free_when_idle;        /* closed while running: freed once they return */
   cffi_callback *next_dead;   /* in the graveyard (see bury) */
@@ -94,6 +95,8 @@ typedef struct {
  * argument showed up in the comparator benchmark). */
 static uint64_t read_arg_image(uint8_t type, const void *arg) {
   uint64_t raw = 0;
+  /* A struct's image is the address of its bytes (libffi's, live for the call). */
+  if (CFFI_UNLIKELY(type == CFFI_STRUCT_VALUE)) return (uintptr_t)arg;
   switch (cffi_types[type].ffi->size) {
     case 1: memcpy(&raw, arg, 1); break;
     case 2: memcpy(&raw, arg, 2); break;
@@ -144,6 +147,26 @@ static bool cstring_result_kind_ok(napi_env env, napi_value result) {
   return false;
 }
 
+/* A struct result: its bytes in cb->struct_result, whose address is the
+ * image (closure_entry copies them into libffi's return slot). A value the
+ * struct does not take gives C zeros, as a wrong kind of result does. */
+static uint64_t struct_result_to_c(napi_env env, cffi_callback *cb, napi_value result) {
+  const cffi_layout *layout = cb->sig.layouts->returns;
+  cffi_call call;
+  cffi_call_init(&call, env, "JSCallback result");
+  memset(cb->struct_result, 0, layout->size);
+  bool ok = cffi_layout_from_js(&call, layout, result, cb->struct_result, "returns");
+  /* A cstring field set from a JS string would not outlive this call. */
+  if (ok && (call.scratch_used || call.heap)) ok = false;
+  cffi_call_release(&call);
+  if (!ok) {
+    napi_value ignored;
+    napi_get_and_clear_last_exception(env, &ignored);
+    return 0;
+  }
+  return (uintptr_t)cb->struct_result;
+}
+
 /* Runs the JS function with C arguments (register images); returns the
  * result's image, or 0 when the function threw (*threw set, exception
  * pending) or returned a value the return type does not accept. A cstring
@@ -165,6 +188,9 @@ static uint64_t run_js(napi_env env, cffi_callback *cb, const uint64_t *args, bo
         napi_create_double(env, d, &argv[i]);
         break;
       }
+      case CFFI_STRUCT_VALUE:
+        argv[i] = cffi_layout_to_js(env, sig->layouts->args[i], (const uint8_t *)(uintptr_t)args[i]);
+        break;
       default: argv[i] = cffi_types[sig->args[i]].to_js(env, args[i]); break;
     }
   }
@@ -177,6 +203,7 @@ static uint64_t run_js(napi_env env, cffi_callback *cb, const uint64_t *args, bo
     return 0;
   }
   if (sig->returns == CFFI_VOID) return 0;
+  if (sig->returns == CFFI_STRUCT_VALUE) return struct_result_to_c(env, cb, result);
   if (sig->returns == CFFI_CSTRING && !cstring_result_kind_ok(env, result)) {
     *threw = true;
     return 0;
@@ -448,6 +475,8 @@ static void release_stub(cffi_callback *cb) {
 
 static void free_callback(cffi_callback *cb) {
   if (cb->closure) ffi_closure_free(cb->closure);
+  cffi_sig_release_layouts(&cb->sig);
+  free(cb->struct_result);
   free(cb->returned_string);
   free(cb);
 }
@@ -490,6 +519,14 @@ static void closure_entry(ffi_cif *cif, void *ret, void **args, void *user_data)
   const unsigned n = cb->sig.nargs;
   uint64_t images[n ? n : 1];
   for (unsigned i = 0; i < n; i++) images[i] = read_arg_image(cb->sig.args[i], args[i]);
+  if (CFFI_UNLIKELY(cif->rtype->type == FFI_TYPE_STRUCT)) {
+    const size_t size = cif->rtype->size;
+    uint64_t bytes = run_callback(cb, images);
+    /* 0: the function threw or gave a value the struct does not take. */
+    if (bytes) memcpy(ret, (const void *)(uintptr_t)bytes, size);
+    else memset(ret, 0, size);
+    return;
+  }
   uint64_t raw = run_callback(cb, images);
   /* libffi's return slot is at least a full register wide; images are
    * already widened the way the ABI wants small integers. */
@@ -745,6 +782,43 @@ static bool make_closure(napi_env env, cffi_callback *cb) {
 /* The parsed part of a signature: what parsing fills and creation copies. */
 #define PARSED_SIGNATURE_SIZE offsetof(cffi_signature, cif)
 
+/* A signature naming struct types holds references to their layouts, which
+ * only a finalizer can drop: it is an external (tagged, so that no other
+ * external passes for one), freed with its layouts when V8 collects it. The
+ * register closures and threadsafe calls do not carry structs: such
+ * signatures use libffi closures, on the JS thread. */
+static const napi_type_tag layout_signature_tag = {0x6366666962756e5fULL, 0x63627369676e3031ULL};
+
+static void free_layout_signature(napi_env env, void *data, void *hint) {
+  (void)env, (void)hint;
+  cffi_sig_release_layouts(data);
+  free(data);
+}
+
+static napi_value layout_signature(napi_env env, cffi_signature *sig) {
+  for (unsigned i = 0; i < sig->nargs; i++) {
+    if (sig->args[i] == CFFI_OUT_POINTER) {
+      cffi_sig_release_layouts(sig);
+      return cffi_throw(env, "TypeError",
+                        "JSCallback: out()/inout() are not callback argument types (args[%u]): take a \"ptr\" and "
+                        "fill it in with T.write(ptr, value)", i);
+    }
+  }
+  cffi_signature *copy = malloc(PARSED_SIGNATURE_SIZE);
+  napi_value external;
+  if (!copy) {
+    cffi_sig_release_layouts(sig);
+    return cffi_throw(env, "RangeError", "JSCallback: out of memory");
+  }
+  memcpy(copy, sig, PARSED_SIGNATURE_SIZE);
+  if (napi_create_external(env, copy, free_layout_signature, NULL, &external) != napi_ok) {
+    free_layout_signature(env, copy, NULL);
+    return NULL;
+  }
+  napi_type_tag_object(env, external, &layout_signature_tag);
+  return external;
+}
+
 /* callbackSignature(definition, args, returns, abi) -> an ArrayBuffer
  * holding the parsed signature. The shim reads the definition's properties
  * (cheap in JS, about a thousand instructions each through Node-API) and
@@ -762,30 +836,32 @@ static napi_value callback_signature(napi_env env, napi_callback_info info) {
   if (argc < 4) return cffi_throw(env, "TypeError", "JSCallback expects a definition");
   cffi_signature sig;
   if (!cffi_parse_signature_parts(env, argv[1], argv[2], argv[3], "JSCallback", &sig)) return NULL;
-  if (sig.layouts) {
+  if (sig.variadic) {
     cffi_sig_release_layouts(&sig);
-    return cffi_throw(env, "TypeError", "JSCallback: struct, union and out()/inout() types are not supported in callback "
-                      "definitions yet: take a \"ptr\" and read it with T.read(ptr)");
-  }
-  if (sig.variadic)
     return cffi_throw(env, "TypeError",
                       "JSCallback: a callback cannot be variadic (\"...\" in args): JavaScript cannot read C's "
                       "va_list; declare the arguments C passes, or take a pointer to them");
+  }
   for (unsigned i = 0; i <= sig.nargs; i++) {
     /* Wide strings need a lifetime for what a callback returns and for the
      * arguments a foreign thread queues: not given them (yet). */
     const uint8_t type = i < sig.nargs ? sig.args[i] : sig.returns;
     char where[16] = "returns";
     if (i < sig.nargs) snprintf(where, sizeof where, "args[%u]", i);
-    if (type == CFFI_CSTRING16 || type == CFFI_WSTRING)
+    if (type == CFFI_CSTRING16 || type == CFFI_WSTRING) {
+      cffi_sig_release_layouts(&sig);
       return cffi_throw(env, "TypeError",
                         "JSCallback: %s is not supported in callbacks (%s): declare \"ptr\" and read it with "
                         "read.%s(ptr)", cffi_types[type].name, where, cffi_types[type].name);
+    }
   }
   for (unsigned i = 0; i < sig.nargs; i++) {
-    if (sig.args[i] == CFFI_NAPI_ENV)
+    if (sig.args[i] == CFFI_NAPI_ENV) {
+      cffi_sig_release_layouts(&sig);
       return cffi_throw(env, "TypeError", "JSCallback: napi_env is not a valid callback argument type (args[%u])", i);
+    }
   }
+  if (sig.layouts) return layout_signature(env, &sig);
   void *data;
   if (napi_create_arraybuffer(env, PARSED_SIGNATURE_SIZE, &data, &buffer) != napi_ok)
     return cffi_throw(env, "RangeError", "JSCallback: out of memory");
@@ -794,10 +870,17 @@ static napi_value callback_signature(napi_env env, napi_callback_info info) {
 }
 
 /* A buffer from callbackSignature, checked: the raw exports are reachable
- * (require of the .node file), so its bytes are not trusted. */
+ * (require of the .node file), so its bytes are not trusted. A signature
+ * with struct types is a tagged external instead (see layout_signature). */
 static const cffi_signature *signature_in(napi_env env, napi_value value) {
   void *data;
   size_t length;
+  bool tagged = false;
+  napi_valuetype t;
+  if (napi_typeof(env, value, &t) == napi_ok && t == napi_external &&
+      napi_check_object_type_tag(env, value, &layout_signature_tag, &tagged) == napi_ok && tagged &&
+      napi_get_value_external(env, value, &data) == napi_ok)
+    return data;
   if (napi_get_arraybuffer_info(env, value, &data, &length) != napi_ok || length != PARSED_SIGNATURE_SIZE)
     return NULL;
   const cffi_signature *sig = data;
@@ -834,8 +917,25 @@ static napi_value callback_create(napi_env env, napi_callback_info info) {
   if (!cb) return cffi_throw(env, "RangeError", "JSCallback: out of memory");
   memset(cb, 0, offsetof(cffi_callback, sig));
   memcpy(&cb->sig, sig, PARSED_SIGNATURE_SIZE);
+  /* Its own references to the layouts (an ArrayBuffer's pointer is never trusted). */
+  cb->sig.layouts = NULL;
+  if (sig->layouts && !cffi_sig_copy_layouts(&cb->sig, sig)) {
+    free(cb);
+    return cffi_throw(env, "RangeError", "JSCallback: out of memory");
+  }
+  if (cb->sig.returns == CFFI_STRUCT_VALUE &&
+      !(cb->struct_result = malloc(cb->sig.layouts->returns->size))) {
+    free_callback(cb);
+    return cffi_throw(env, "RangeError", "JSCallback: out of memory");
+  }
   bool threadsafe = false;
   napi_get_value_bool(env, argv[2], &threadsafe);
+  if (threadsafe && cb->sig.layouts) {
+    free_callback(cb);
+    return cffi_throw(env, "TypeError",
+                      "JSCallback: a threadsafe callback cannot take or return structs by value yet: take a \"ptr\" "
+                      "and read it with T.read(ptr)");
+  }
   cb->threadsafe = threadsafe;
   cb->js_thread = cffi_current_thread();
   cb->state = state;

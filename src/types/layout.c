@@ -786,6 +786,17 @@ void cffi_sig_release_layouts(cffi_signature *sig) {
   sig->layouts = NULL;
 }
 
+bool cffi_sig_copy_layouts(cffi_signature *to, const cffi_signature *from) {
+  to->layouts = NULL;
+  if (!from->layouts) return true;
+  if (!(to->layouts = malloc(sizeof *to->layouts))) return false;
+  *to->layouts = *from->layouts;
+  if (to->layouts->returns) cffi_layout_retain(to->layouts->returns);
+  for (unsigned i = 0; i < CFFI_MAX_ARGS; i++)
+    if (to->layouts->args[i]) cffi_layout_retain(to->layouts->args[i]);
+  return true;
+}
+
 void cffi_sig_ffi_types(cffi_signature *sig, ffi_type **returns) {
   if (!sig->layouts) return;
   for (unsigned i = 0; i < sig->nargs; i++)

@@ -22,6 +22,28 @@ typedef struct {
   uint8_t *address;
 } view_data;
 
+/* Where a value sits, for messages: "args[0]" then ".pos", "[2]", ...
+ * Kept as a chain on the stack and formatted only when something is thrown. */
+typedef struct where_t {
+  const struct where_t *parent;
+  const char *name; /* a field, or the root's text */
+  int64_t index;    /* an array element when >= 0 */
+} where_t;
+
+static size_t where_format(const where_t *w, char *out, size_t len) {
+  size_t used = w->parent ? where_format(w->parent, out, len) : 0;
+  if (used >= len) return used;
+  if (w->name) used += (size_t)snprintf(out + used, len - used, "%s%s", w->parent ? "." : "", w->name);
+  if (w->index >= 0 && used < len) used += (size_t)snprintf(out + used, len - used, "[%lld]", (long long)w->index);
+  return used;
+}
+static const char *where_text(const where_t *w, char *out, size_t len) {
+  out[0] = 0;
+  where_format(w, out, len);
+  return out;
+}
+#define WHERE(w) where_text((w), (char[512]){0}, 512)
+
 static uint32_t element_size(const cffi_field *f) {
   return f->layout ? f->layout->size : (uint32_t)cffi_types[f->scalar].ffi->size;
 }
@@ -36,15 +58,15 @@ static bool view_of(napi_env env, napi_value value, view_data **out) {
 
 /* ---- JS -> bytes -------------------------------------------------------- */
 
-static bool field_from_js(cffi_call *call, const cffi_field *f, napi_value value, uint8_t *dest, const char *where);
+static bool field_from_js(cffi_call *call, const cffi_field *f, napi_value value, uint8_t *dest, const where_t *w);
 
-static bool scalar_from_js(cffi_call *call, uint8_t id, napi_value value, uint8_t *dest, const char *where) {
+static bool scalar_from_js(cffi_call *call, uint8_t id, napi_value value, uint8_t *dest, const where_t *w) {
   uint64_t raw = 0;
   call->type = id;
   if (!cffi_types[id].to_c(call, value, &raw)) {
     napi_value ignored;
     napi_get_and_clear_last_exception(call->env, &ignored);
-    cffi_throw(call->env, "TypeError", "%s: %s expects %s (%s), received %s", call->symbol, where, cffi_types[id].name,
+    cffi_throw(call->env, "TypeError", "%s: %s expects %s (%s), received %s", call->symbol, WHERE(w), cffi_types[id].name,
                cffi_types[id].accepts, cffi_value_kind(call->env, value));
     return false;
   }
@@ -71,7 +93,7 @@ static bool typed_array_matches(napi_typedarray_type type, uint8_t scalar) {
 
 /* An array, TypedArray or (for char arrays) a string; shorter ones leave the rest zero. */
 static bool array_from_js(cffi_call *call, const cffi_layout *layout, napi_value value, uint8_t *dest,
-                          const char *where) {
+                          const where_t *w) {
   napi_env env = call->env;
   const cffi_field *element = &layout->fields[0];
   const uint32_t size = element_size(element);
@@ -83,7 +105,7 @@ static bool array_from_js(cffi_call *call, const cffi_layout *layout, napi_value
     napi_get_value_string_utf8(env, value, NULL, 0, &full);
     if (full >= layout->count) {
       cffi_throw(env, "TypeError", "%s: %s is a char[%u]: the string's %zu UTF-8 bytes and its NUL do not fit",
-                 call->symbol, where, layout->count, full);
+                 call->symbol, WHERE(w), layout->count, full);
       return false;
     }
     napi_get_value_string_utf8(env, value, (char *)dest, layout->count, NULL);
@@ -104,7 +126,7 @@ static bool array_from_js(cffi_call *call, const cffi_layout *layout, napi_value
   napi_is_typedarray(env, value, &is_typed);
   if (!is_array && !is_typed) {
     cffi_throw(env, "TypeError", "%s: %s expects an array of %u elements (an Array or TypedArray), received %s",
-               call->symbol, where, layout->count, cffi_value_kind(env, value));
+               call->symbol, WHERE(w), layout->count, cffi_value_kind(env, value));
     return false;
   }
   uint32_t count = 0;
@@ -114,17 +136,16 @@ static bool array_from_js(cffi_call *call, const cffi_layout *layout, napi_value
   if (count > layout->count) goto too_long;
   for (uint32_t i = 0; i < count; i++) {
     napi_value item;
-    char inner[256];
-    snprintf(inner, sizeof inner, "%s[%u]", where, i);
+    const where_t inner = {w, NULL, i};
     if (napi_get_element(env, value, i, &item) != napi_ok) return false;
     napi_valuetype it;
     napi_typeof(env, item, &it);
     if (it == napi_undefined) continue;
-    if (!field_from_js(call, element, item, dest + (size_t)i * size, inner)) return false;
+    if (!field_from_js(call, element, item, dest + (size_t)i * size, &inner)) return false;
   }
   return true;
 too_long:
-  cffi_throw(env, "TypeError", "%s: %s holds %u elements, received %zu", call->symbol, where, layout->count,
+  cffi_throw(env, "TypeError", "%s: %s holds %u elements, received %zu", call->symbol, WHERE(w), layout->count,
              received);
   return false;
 }
@@ -137,29 +158,20 @@ static const cffi_field *find_field(const cffi_layout *layout, const char *name)
 
 /* A plain object's own enumerable properties, each a field; a missing field
  * stays zero, an unknown one is a TypeError. A union takes one member. A
- * view, or a buffer of exactly the type's size, is copied as bytes. */
+ * buffer of exactly the type's size is copied as bytes. A view is an object
+ * whose fields are its own accessors, so it converts like any other (not
+ * told apart first: that check cost more than a small struct's fields). */
 static bool aggregate_from_js(cffi_call *call, const cffi_layout *layout, napi_value value, uint8_t *dest,
-                              const char *where) {
+                              const where_t *w) {
   napi_env env = call->env;
   char what[128];
-  view_data *view;
   void *data;
   size_t length;
-  if (view_of(env, value, &view)) {
-    if (view->layout->size != layout->size) {
-      cffi_layout_describe(layout, what, sizeof what);
-      cffi_throw(env, "TypeError", "%s: %s expects %s (%u bytes), received a view of %u bytes", call->symbol, where,
-                 what, layout->size, view->layout->size);
-      return false;
-    }
-    memmove(dest, view->address, layout->size);
-    return true;
-  }
   if (cffi_plain_view_info(env, value, &data, &length)) {
     if (length != layout->size || (!data && length)) {
       cffi_layout_describe(layout, what, sizeof what);
       cffi_throw(env, "TypeError", "%s: %s expects %s: a buffer must hold exactly its %u bytes, received %zu%s",
-                 call->symbol, where, what, layout->size, length, data || !length ? "" : " (detached)");
+                 call->symbol, WHERE(w), what, layout->size, length, data || !length ? "" : " (detached)");
       return false;
     }
     memcpy(dest, data, length);
@@ -172,7 +184,7 @@ static bool aggregate_from_js(cffi_call *call, const cffi_layout *layout, napi_v
   if (t != napi_object || is_array) {
     cffi_layout_describe(layout, what, sizeof what);
     cffi_throw(env, "TypeError", "%s: %s expects %s (an object with its fields, a view or a %u-byte buffer), received %s",
-               call->symbol, where, what, layout->size, cffi_value_kind(env, value));
+               call->symbol, WHERE(w), what, layout->size, cffi_value_kind(env, value));
     return false;
   }
   napi_value keys;
@@ -186,7 +198,7 @@ static bool aggregate_from_js(cffi_call *call, const cffi_layout *layout, napi_v
   const cffi_field *chosen = NULL;
   for (uint32_t i = 0; i < count; i++) {
     napi_value key, item;
-    char name[256], inner[512];
+    char name[256];
     size_t len;
     if (napi_get_element(env, keys, i, &key) != napi_ok ||
         napi_get_value_string_utf8(env, key, name, sizeof name, &len) != napi_ok)
@@ -194,7 +206,7 @@ static bool aggregate_from_js(cffi_call *call, const cffi_layout *layout, napi_v
     const cffi_field *f = len < sizeof name - 1 ? find_field(layout, name) : NULL;
     if (!f) {
       cffi_layout_describe(layout, what, sizeof what);
-      cffi_throw(env, "TypeError", "%s: %s has an unknown field \"%s\" (%s has: %s%s)", call->symbol, where, name, what,
+      cffi_throw(env, "TypeError", "%s: %s has an unknown field \"%s\" (%s has: %s%s)", call->symbol, WHERE(w), name, what,
                  layout->fields[0].name, layout->count > 1 ? ", ..." : "");
       return false;
     }
@@ -206,31 +218,32 @@ static bool aggregate_from_js(cffi_call *call, const cffi_layout *layout, napi_v
       if (chosen) {
         cffi_layout_describe(layout, what, sizeof what);
         cffi_throw(env, "TypeError", "%s: %s is a union: set one member, received \"%s\" and \"%s\"", call->symbol,
-                   where, chosen->name, f->name);
+                   WHERE(w), chosen->name, f->name);
         return false;
       }
       chosen = f;
     }
-    snprintf(inner, sizeof inner, "%s.%s", where, f->name);
-    if (!field_from_js(call, f, item, dest + f->offset, inner)) return false;
+    const where_t inner = {w, f->name, -1};
+    if (!field_from_js(call, f, item, dest + f->offset, &inner)) return false;
   }
   return true;
 }
 
-static bool field_from_js(cffi_call *call, const cffi_field *f, napi_value value, uint8_t *dest, const char *where) {
-  if (!f->layout) return scalar_from_js(call, f->scalar, value, dest, where);
+static bool field_from_js(cffi_call *call, const cffi_field *f, napi_value value, uint8_t *dest, const where_t *w) {
+  if (!f->layout) return scalar_from_js(call, f->scalar, value, dest, w);
   if (f->layout->kind == CFFI_LAYOUT_ARRAY) {
     memset(dest, 0, f->layout->size);
-    return array_from_js(call, f->layout, value, dest, where);
+    return array_from_js(call, f->layout, value, dest, w);
   }
   memset(dest, 0, f->layout->size);
-  return aggregate_from_js(call, f->layout, value, dest, where);
+  return aggregate_from_js(call, f->layout, value, dest, w);
 }
 
 bool cffi_layout_from_js(cffi_call *call, const cffi_layout *layout, napi_value value, uint8_t *dest,
                          const char *where) {
   cffi_field whole = {.layout = (cffi_layout *)layout};
-  return field_from_js(call, &whole, value, dest, where);
+  const where_t root = {NULL, where, -1};
+  return field_from_js(call, &whole, value, dest, &root);
 }
 
 /* ---- bytes -> JS -------------------------------------------------------- */
@@ -408,7 +421,8 @@ static napi_value view_set(napi_env env, napi_callback_info info) {
   if (!bytes) return cffi_throw(env, "RangeError", "out of memory");
   cffi_call call;
   cffi_call_init(&call, env, "view");
-  bool ok = field_from_js(&call, f, argc ? argv[0] : NULL, bytes, where);
+  const where_t root = {NULL, where, -1};
+  bool ok = field_from_js(&call, f, argc ? argv[0] : NULL, bytes, &root);
   if (ok && (call.scratch_used || call.heap)) {
     cffi_throw(env, "TypeError", "view: %s is a cstring: it needs a pointer here (a JS string lives only for a call)", where);
     ok = false;
@@ -464,23 +478,19 @@ static uint8_t *call_memory(cffi_call *call, uint32_t size) {
   return cffi_call_alloc(call, size ? size : 1);
 }
 
-static void argument_where(const cffi_call *call, char *where, size_t len) {
-  snprintf(where, len, "args[%u]", call->index);
-}
 
 /* A by-value struct argument: its bytes in call-lifetime memory, their
  * address in the slot (invoke_general passes it to libffi as the value). */
 bool cffi_struct_arg_to_c(cffi_call *call, napi_value value, uint64_t *out) {
   const cffi_layout *layout = call->fn->sig.layouts->args[call->index];
   uint8_t *bytes = call_memory(call, layout->size);
-  char where[32];
   if (!bytes) {
     cffi_throw(call->env, "RangeError", "%s: out of memory", call->symbol);
     return false;
   }
   memset(bytes, 0, layout->size);
-  argument_where(call, where, sizeof where);
-  if (!cffi_layout_from_js(call, layout, value, bytes, where)) return false;
+  const where_t root = {NULL, "args", call->index};
+  if (!aggregate_from_js(call, layout, value, bytes, &root)) return false;
   *out = (uintptr_t)bytes;
   return true;
 }
@@ -494,9 +504,8 @@ bool cffi_out_arg_to_c(cffi_call *call, napi_value value, uint64_t *out) {
   const cffi_layout *layout = call->fn->sig.layouts->args[call->index];
   const cffi_field *target = &layout->fields[0];
   const uint32_t size = element_size(target);
-  char where[48], what[128];
-  argument_where(call, where, sizeof where);
-  cffi_layout_describe(layout, what, sizeof what);
+  const where_t root = {NULL, "args", call->index}, first = {&root, NULL, 0};
+  char what[128];
   napi_valuetype t;
   napi_typeof(env, value, &t);
   if (t == napi_null) {
@@ -515,7 +524,8 @@ bool cffi_out_arg_to_c(cffi_call *call, napi_value value, uint64_t *out) {
   }
   if (length != SIZE_MAX) {
     if (length < size || !data) {
-      cffi_throw(env, "TypeError", "%s: %s (%s) needs room for %u bytes, received a buffer of %zu%s", call->symbol, where,
+      cffi_layout_describe(layout, what, sizeof what);
+      cffi_throw(env, "TypeError", "%s: %s (%s) needs room for %u bytes, received a buffer of %zu%s", call->symbol, WHERE(&root),
                  what, size, length, data ? "" : " (detached)");
       return false;
     }
@@ -528,9 +538,10 @@ bool cffi_out_arg_to_c(cffi_call *call, napi_value value, uint64_t *out) {
   uint32_t count = 0;
   if (is_array) napi_get_array_length(env, value, &count);
   if (!object_ok && !(is_array && count >= 1)) {
+    cffi_layout_describe(layout, what, sizeof what);
     cffi_throw(env, "TypeError",
                "%s: %s (%s) expects a [value] array, a 1-element TypedArray%s or null, received %s", call->symbol,
-               where, what, target->layout ? ", an object to fill in, a view" : "", cffi_value_kind(env, value));
+               WHERE(&root), what, target->layout ? ", an object to fill in, a view" : "", cffi_value_kind(env, value));
     return false;
   }
   uint8_t *cell = call_memory(call, size);
@@ -541,11 +552,9 @@ bool cffi_out_arg_to_c(cffi_call *call, napi_value value, uint64_t *out) {
   memset(cell, 0, size);
   if (layout->kind == CFFI_LAYOUT_INOUT) {
     napi_value initial = value;
-    char inner[64];
-    snprintf(inner, sizeof inner, "%s%s", where, is_array ? "[0]" : "");
     if (is_array && napi_get_element(env, value, 0, &initial) != napi_ok) return false;
     cffi_call_before_js(call);
-    if (!field_from_js(call, target, initial, cell, inner)) return false;
+    if (!field_from_js(call, target, initial, cell, is_array ? &first : &root)) return false;
   }
   *out = (uintptr_t)cell;
   return true;

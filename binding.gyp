@@ -16,6 +16,7 @@
         "src/types/wide_strings.c",
         "src/types/layout.c",
         "src/types/struct_values.c",
+        "src/types/layout_abi.c",
         "src/platform/abi.c",
         "src/platform/stubs.c",
         "src/platform/thread_pool.c",

@@ -327,6 +327,10 @@ bool cffi_sig_add_layout(napi_env env, cffi_signature *sig, int arg, cffi_layout
 bool cffi_sig_read_result_mode(napi_env env, cffi_signature *sig, napi_value definition, const char *symbol);
 void cffi_sig_release_layouts(cffi_signature *sig);
 bool cffi_sig_copy_layouts(cffi_signature *to, const cffi_signature *from);
+/* layout_abi.c: for a layout libffi cannot lay out itself (unions, packed or
+ * over-aligned members), elements that libffi passes the way the C ABI passes
+ * the real type; sets by_value (false where none can be given). */
+bool cffi_layout_equivalent_ffi(napi_env env, cffi_layout *layout);
 /* libffi descriptors of the layout arguments and result (after cffi_prepare_libffi's defaults). */
 void cffi_sig_ffi_types(cffi_signature *sig, ffi_type **returns);
 napi_value cffi_make_layout_exports(napi_env env, napi_value exports);

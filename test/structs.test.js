@@ -350,18 +350,61 @@ test("by value: returnsAs gives a view or the bytes", () => {
   });
 });
 
-test("struct types in definitions: what cannot be passed by value is refused clearly", () => {
-  const P = struct({ a: "char", b: "i32" }, { pack: 1 });
-  assert.throws(() => dlopen(buildFixture("structs.c"), { s1_sum: { args: [P], returns: "u32" } }), {
-    name: "TypeError",
-    message: /struct \{ a, b \} in args\[0\] of symbol "s1_sum": libffi cannot pass this layout by value/,
-  });
-  assert.throws(() => dlopen(buildFixture("structs.c"), { s1_sum: { args: [U1], returns: "u32" } }), /union \{ i, d, c \} in args\[0\].*by value/);
+test("struct types in definitions: what C cannot pass by value is refused clearly", () => {
   assert.throws(() => dlopen(buildFixture("structs.c"), { s1_sum: { args: [array("u8", 4)] } }), /C passes no arrays by value/);
   assert.throws(() => dlopen(buildFixture("structs.c"), { s1_sum: { returns: out("i32") } }), /out\(\)\/inout\(\) are argument types/);
-  // A pack that changes nothing keeps the natural layout, which libffi passes.
+  assert.throws(() => dlopen(buildFixture("structs.c"), { s1_sum: { returns: array("u8", 2) } }), /C passes no arrays by value/);
+  // A pack that changes nothing keeps the natural layout, which libffi passes itself.
   const Same = struct({ a: "u8" }, { pack: 1 });
   assert.equal(dlopen(buildFixture("structs.c"), { s1_sum: { args: [Same], returns: "u32" } }).symbols.s1_sum({ a: 3 }), 3);
+});
+
+test("unions and packed structs by value: libffi told their classification, values as C computes them", (t) => {
+  if (process.arch !== "x64" || process.platform === "win32") return t.skip("classification written for x86-64 System V only");
+  const FI = union({ f: "f32", i: "i32" }); // one INTEGER eightbyte
+  const DD = union({ d: "f64", f: array("f32", 2) }); // one SSE eightbyte
+  const P17 = struct({ a: "char", b: "f64", c: "f64" }, { pack: 1 }); // over 16 bytes: in memory
+  const { L3, L5, L6, L13, L9 } = layouts;
+  const sym = dlopen(buildFixture("structs.c"), {
+    fi_from_float: { args: ["f32"], returns: FI },
+    fi_float: { args: [FI, "f32"], returns: "f32" },
+    dd_make: { args: ["f64"], returns: DD },
+    dd_sum: { args: [DD, DD], returns: "f64" },
+    u1_from_double: { args: ["f64"], returns: U1 },
+    u1_bits: { args: [U1, "i32"], returns: "i64" },
+    l5_make: { args: ["char", "i32", "char"], returns: L5 },
+    u2_f: { args: [U2, "f32"], returns: "f32" },
+    l9_make: { args: ["char", "f64", "char"], returns: L9 },
+    p17_make: { args: ["char", "f64", "f64"], returns: P17 },
+    p17_sum: { args: ["i32", P17], returns: "f64" },
+    cb_union: { args: ["function", "f64", "f32"], returns: "f64" },
+  }).symbols;
+  const fi = sym.fi_from_float(1.5);
+  assert.equal(fi.f, 1.5);
+  assert.equal(fi.i, 0x3fc00000);
+  assert.equal(sym.fi_float({ f: 2.25 }, 1), 3.25);
+  assert.equal(sym.fi_float({ i: 0x40000000 }, 0), 2);
+  assert.equal(sym.dd_make(-0.5).d, -0.5);
+  assert.equal(sym.dd_sum({ d: 1.25 }, { f: [0, 2] }), 1.25 + 2);
+  assert.equal(sym.u1_from_double(2).i, 0x4000000000000000n);
+  assert.equal(sym.u1_bits({ i: 41n }, 1), 42n);
+  assert.equal(sym.u1_bits({ c: "AB" }, 0), 0x4241n);
+  assert.deepEqual(sym.l5_make(1, -2, 3), { a: 1, b: -2, c: 3 });
+  assert.equal(sym.u2_f({ f: 1.5 }, 0.25), 1.75);
+  const l9 = sym.l9_make(9, 0.125, -9);
+  assert.deepEqual([l9.a, l9.u.d, l9.b], [9, 0.125, -9]);
+  assert.deepEqual(sym.p17_make(-3, 0.5, 1e10), { a: -3, b: 0.5, c: 1e10 });
+  assert.equal(sym.p17_sum(1, { a: 2, b: 0.25, c: 4 }), 7.25);
+  const cb = new JSCallback((dd, fiv) => dd.d * 10 + fiv.f, { args: [DD, FI], returns: "f64" });
+  assert.equal(sym.cb_union(cb, 1.5, 0.25), 15.25);
+  cb.close();
+  // An unaligned member in 16 bytes or less (gcc passes it in memory; libffi cannot be told), an alignment above 16.
+  for (const [T, name] of [[L3, "l3_sum"], [L13, "l13_twice"], [L6, "l6_sum"]])
+    assert.throws(() => dlopen(buildFixture("structs.c"), { [name]: { args: [T] } }), {
+      name: "TypeError",
+      message: new RegExp(`in args\\[0\\] of symbol "${name}": it cannot be passed by value here .*pass a pointer to it instead`),
+    });
+  assert.throws(() => new JSCallback(() => {}, { args: [L3] }), /cannot be passed by value here/);
 });
 
 test("named struct strings work in definitions, and viewSource shows the struct", () => {
@@ -478,7 +521,6 @@ test("JSCallback: struct arguments and results both ways, compared with C", () =
   for (const cb of [scale, mixed, big, bad, small, bytes]) cb.close();
   assert.throws(() => new JSCallback(() => {}, { args: [S8], threadsafe: true }), { name: "TypeError", message: /threadsafe callback cannot take or return structs/ });
   assert.throws(() => new JSCallback(() => {}, { args: [out("i32")] }), { name: "TypeError", message: /out\(\)\/inout\(\) are not callback argument types \(args\[0\]\)/ });
-  assert.throws(() => new JSCallback(() => {}, { args: [U1] }), /libffi cannot pass this layout by value/);
   assert.match(viewSource({ args: [D2], returns: S3 }, true), /struct/);
 });
 

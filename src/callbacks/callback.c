@@ -924,7 +924,8 @@ static napi_value callback_create(napi_env env, napi_callback_info info) {
     return cffi_throw(env, "RangeError", "JSCallback: out of memory");
   }
   if (cb->sig.returns == CFFI_STRUCT_VALUE &&
-      !(cb->struct_result = malloc(cb->sig.layouts->returns->size))) {
+      /* libffi copies its descriptor's size, which may round ours up (src/types/layout_abi.c). */
+      !(cb->struct_result = malloc(cb->sig.layouts->returns->size + 16))) {
     free_callback(cb);
     return cffi_throw(env, "RangeError", "JSCallback: out of memory");
   }

@@ -206,16 +206,13 @@ static bool read_alignment(napi_env env, napi_value options, const char *key, co
 static uint32_t round_up(uint32_t n, uint32_t align) { return (n + align - 1) / align * align; }
 
 /* The libffi descriptor: a struct's or array's scalars in order (arrays as
- * repeated elements, as libffi classifies them); a union gets none (never
- * passed by value through libffi). Then libffi's own offsets are compared
- * with ours: where they differ (packing, over-alignment, unions inside),
- * libffi cannot pass the type by value. */
+ * repeated elements, as libffi classifies them). Then libffi's own offsets
+ * are compared with ours: where they differ (packing, over-alignment,
+ * unions inside), and for unions, src/types/layout_abi.c describes the type
+ * to libffi by its classification instead, where it can. */
 static bool build_ffi(napi_env env, cffi_layout *layout) {
   layout->ffi.type = FFI_TYPE_STRUCT;
-  if (layout->kind == CFFI_LAYOUT_UNION) {
-    layout->by_value = false;
-    return true;
-  }
+  if (layout->kind == CFFI_LAYOUT_UNION) return cffi_layout_equivalent_ffi(env, layout);
   const uint32_t n = layout->count;
   layout->elements = calloc(n + 1, sizeof(ffi_type *));
   if (!layout->elements) {
@@ -229,10 +226,7 @@ static bool build_ffi(napi_env env, cffi_layout *layout) {
     layout->elements[i] = f->layout ? &f->layout->ffi : cffi_types[f->scalar].ffi;
   }
   layout->ffi.elements = layout->elements;
-  if (!ok) {
-    layout->by_value = false;
-    return true;
-  }
+  if (!ok) return cffi_layout_equivalent_ffi(env, layout);
   size_t *offsets = calloc(n, sizeof *offsets);
   if (!offsets) {
     cffi_throw(env, "RangeError", "out of memory laying out a %s", kind_names[layout->kind]);
@@ -246,7 +240,8 @@ static bool build_ffi(napi_env env, cffi_layout *layout) {
     ok = offsets[i] == expected;
   }
   free(offsets);
-  layout->by_value = ok;
+  if (!ok) return cffi_layout_equivalent_ffi(env, layout);
+  layout->by_value = true;
   return true;
 }
 
@@ -737,7 +732,8 @@ bool cffi_sig_add_layout(napi_env env, cffi_signature *sig, int arg, cffi_layout
   else if (layout->kind >= CFFI_LAYOUT_OUT && arg < 0)
     problem = "out()/inout() are argument types; a function returning a pointer returns \"ptr\"";
   else if (layout->kind <= CFFI_LAYOUT_UNION && !layout->by_value)
-    problem = "libffi cannot pass this layout by value (a union, or packed / over-aligned members): pass a "
+    problem = "it cannot be passed by value here (packed members that are not aligned, in 16 bytes or less; an "
+              "alignment above 16; or a union or packed struct on a platform other than x86-64 System V): pass a "
               "pointer to it instead (\"ptr\" with T.view() or a buffer written with T.write())";
   if (problem) {
     cffi_layout_release(layout);

@@ -468,8 +468,11 @@ napi_value cffi_layout_view(napi_env env, cffi_layout *layout, uint8_t *address,
 
 /* ---- calls -------------------------------------------------------------- */
 
-/* Call-lifetime memory: the stack scratch when it fits, else the heap. */
+/* Call-lifetime memory: the stack scratch when it fits, else the heap.
+ * Rounded up to 16 bytes: libffi reads its descriptor's size, which may
+ * round the type's up (src/types/layout_abi.c). */
 static uint8_t *call_memory(cffi_call *call, uint32_t size) {
+  size = (size + 15u) & ~15u;
   uint32_t start = (call->scratch_used + 15u) & ~15u;
   if (start + size <= CFFI_STRING_SCRATCH) {
     call->scratch_used = start + size;

@@ -1,0 +1,121 @@
+/*
+ * layout_abi.c - by-value unions and packed or over-aligned structs through
+ * libffi, which lays a struct out from its elements and so cannot describe
+ * them. What decides how C passes an aggregate is its classification, not
+ * its members: on x86-64 System V, each of its (at most two) eightbytes is
+ * INTEGER or SSE by the merge of the scalars overlapping it, and anything
+ * larger than 16 bytes or with an unaligned member goes in memory. So the
+ * layout gets elements that libffi classifies the same way (per eightbyte
+ * a uint64 / smaller integers for INTEGER, a double or float for SSE; for
+ * memory, filler of the same size and alignment), and libffi's own call
+ * and closure code then do the rest. Only the bytes' meaning stays ours
+ * (src/types/struct_values.c).
+ *
+ * Elsewhere (AArch64 homogeneous aggregates, Win64, ...) no such rule is
+ * written here yet: those layouts stay refused by value, with a message.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../cffi.h"
+
+#if defined(__x86_64__) && !defined(_WIN32)
+typedef enum { CLASS_NONE, CLASS_INTEGER, CLASS_SSE, CLASS_MEMORY } sysv_class;
+
+static sysv_class merge(sysv_class a, sysv_class b) {
+  if (a == b) return a;
+  if (a == CLASS_NONE) return b;
+  if (b == CLASS_NONE) return a;
+  if (a == CLASS_MEMORY || b == CLASS_MEMORY) return CLASS_MEMORY;
+  if (a == CLASS_INTEGER || b == CLASS_INTEGER) return CLASS_INTEGER;
+  return CLASS_SSE;
+}
+
+/* Classifies every scalar of a field placed at `offset` into classes[]. */
+static void classify(const cffi_field *f, uint64_t offset, sysv_class classes[2], bool *unaligned) {
+  if (!f->layout) {
+    const ffi_type *t = cffi_types[f->scalar].ffi;
+    if (offset % t->alignment) *unaligned = true;
+    sysv_class c = (f->scalar == CFFI_F32 || f->scalar == CFFI_F64) ? CLASS_SSE : CLASS_INTEGER;
+    for (uint64_t byte = offset; byte < offset + t->size && byte < 16; byte += 8 - byte % 8)
+      classes[byte / 8] = merge(classes[byte / 8], c);
+    return;
+  }
+  const cffi_layout *l = f->layout;
+  if (l->kind == CFFI_LAYOUT_ARRAY) {
+    const cffi_field *element = &l->fields[0];
+    const uint32_t size = element->layout ? element->layout->size : (uint32_t)cffi_types[element->scalar].ffi->size;
+    for (uint32_t i = 0; i < l->count && offset + (uint64_t)i * size < 16; i++)
+      classify(element, offset + (uint64_t)i * size, classes, unaligned);
+    return;
+  }
+  if (offset % l->align) *unaligned = true;
+  for (uint32_t i = 0; i < l->count; i++) classify(&l->fields[i], offset + l->fields[i].offset, classes, unaligned);
+}
+
+/* n bytes of one eightbyte: the scalar libffi gives that class and size. */
+static bool eightbyte_elements(sysv_class c, uint32_t n, ffi_type **out, uint32_t *count) {
+  if (c == CLASS_SSE) {
+    if (n != 4 && n != 8) return false;
+    out[(*count)++] = n == 8 ? &ffi_type_double : &ffi_type_float;
+    return true;
+  }
+  if (n == 8 || n == 4 || n == 2 || n == 1) {
+    out[(*count)++] = n == 8 ? &ffi_type_uint64 : n == 4 ? &ffi_type_uint32 : n == 2 ? &ffi_type_uint16 : &ffi_type_uint8;
+    return true;
+  }
+  for (uint32_t i = 0; i < n; i++) out[(*count)++] = &ffi_type_uint8;
+  return true;
+}
+
+bool cffi_layout_equivalent_ffi(napi_env env, cffi_layout *layout) {
+  free(layout->elements);
+  layout->elements = NULL;
+  layout->ffi.elements = NULL;
+  layout->by_value = false;
+  const uint32_t size = layout->size;
+  sysv_class classes[2] = {CLASS_NONE, CLASS_NONE};
+  bool unaligned = false;
+  const cffi_field whole = {.layout = layout};
+  classify(&whole, 0, classes, &unaligned);
+  const bool memory = size > 16 || unaligned || classes[0] == CLASS_MEMORY || classes[1] == CLASS_MEMORY;
+  /* Memory: libffi puts anything over 16 bytes there; an unaligned member
+   * in 16 bytes or less cannot be described to it. Past 16 its stack
+   * slots align to at most 16 (long double's, whose class is moot there). */
+  if (memory && (size <= 16 || layout->align > 16)) return true;
+  uint32_t count_max = memory ? size : 16;
+  ffi_type **elements = calloc(count_max + 1, sizeof *elements);
+  if (!elements) {
+    cffi_throw(env, "RangeError", "out of memory laying out a type");
+    return false;
+  }
+  uint32_t count = 0;
+  bool ok = true;
+  if (memory) {
+    uint32_t filled = 0;
+    if (layout->align == 16) {
+      elements[count++] = &ffi_type_longdouble;
+      filled = 16;
+    }
+    for (; filled + 8 <= size; filled += 8) elements[count++] = &ffi_type_uint64;
+    for (; filled < size; filled++) elements[count++] = &ffi_type_uint8;
+  } else {
+    ok = eightbyte_elements(classes[0] == CLASS_NONE ? CLASS_INTEGER : classes[0], size < 8 ? size : 8, elements, &count);
+    if (ok && size > 8)
+      ok = eightbyte_elements(classes[1] == CLASS_NONE ? CLASS_INTEGER : classes[1], size - 8, elements, &count);
+  }
+  layout->elements = elements;
+  layout->ffi.elements = elements;
+  /* libffi fills size and alignment when it first meets the type (ffi_prep_cif). */
+  layout->ffi.size = 0;
+  layout->ffi.alignment = 0;
+  layout->by_value = ok;
+  return true;
+}
+#else
+bool cffi_layout_equivalent_ffi(napi_env env, cffi_layout *layout) {
+  (void)env;
+  layout->by_value = false;
+  return true;
+}
+#endif

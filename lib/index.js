@@ -7,6 +7,9 @@ const { setImmediate } = require("node:timers");
 const native = require("./native.js");
 
 const FFIType = native.FFIType;
+// bun-ffi-structs definitions where struct types go (lib/foreign-structs.js).
+const { convertForeignStruct } = require("./foreign-structs.js");
+native.setStructConverter((definition) => convertForeignStruct(native, definition));
 const suffix = process.platform === "win32" ? "dll" : process.platform === "darwin" ? "dylib" : "so";
 
 // Bun accepts file: URLs (strings or URL objects) wherever it takes a path.

@@ -152,8 +152,10 @@ typedef struct cffi_env_state {
    * and the with() caches the GC has finalized, to release on the JS thread. */
   napi_ref not_variadic_with;
   struct variadic_base *variadic_graveyard;
-  /* src/types/layout.c: struct/union types registered by name. */
+  /* src/types/layout.c: struct/union types registered by name, and the
+   * shim's converter of other libraries' struct definitions (or NULL). */
   struct cffi_named_layout *named_layouts;
+  napi_ref struct_converter;
 } cffi_env_state;
 
 /* A signature parsed from { args, returns } and prepared once. */

@@ -563,3 +563,44 @@ test("struct types keep Bun's surface as it was: FFIType and type parsing unchan
   assert.throws(() => dlopen(buildFixture("structs.c"), { s1_sum: { args: ["struct"] } }), /Unknown type "struct"/);
   assert.throws(() => dlopen(buildFixture("structs.c"), { s1_sum: { args: [{ size: 1, align: 1 }] } }), /must be an FFIType number or name/);
 });
+
+// Shapes recorded from bun-ffi-structs 0.3.1 (defineStruct/defineEnum under Node 26
+// with --experimental-ffi): what its definitions expose that the layout needs.
+function bunFfiStruct(size, align, fields) {
+  return { __type: "struct", size, align, hasMapValue: false, describe: () => fields, pack() {}, unpack() {} };
+}
+const BfsPos = bunFfiStruct(12, 4, [
+  { name: "x", offset: 0, size: 4, align: 4, optional: false, type: "f32" },
+  { name: "y", offset: 4, size: 4, align: 4, optional: false, type: "f32" },
+  { name: "z", offset: 8, size: 4, align: 4, optional: false, type: "f32" },
+]);
+const BfsColor = { __type: "enum", type: "u16", enum: { RED: 0, GREEN: 1 }, to() {}, from() {} };
+const BfsObj = bunFfiStruct(48, 8, [
+  { name: "id", offset: 0, size: 4, align: 4, optional: false, type: "u32" },
+  { name: "pos", offset: 4, size: 12, align: 4, optional: false, type: BfsPos },
+  { name: "color", offset: 16, size: 2, align: 2, optional: false, type: BfsColor },
+  { name: "flag", offset: 18, size: 1, align: 1, optional: false, type: "bool_u8" },
+  { name: "big", offset: 24, size: 8, align: 8, optional: false, type: "u64" },
+  { name: "p", offset: 32, size: 8, align: 8, optional: false, type: "pointer" },
+  { name: "name", offset: 40, size: 8, align: 8, optional: false, type: "cstring" },
+]);
+
+test("bun-ffi-structs definitions are accepted where struct types are", () => {
+  const Wrap = struct({ inner: BfsObj });
+  assert.equal(Wrap.size, 48);
+  assert.equal(Wrap.offsetof("inner.big"), 24);
+  assert.equal(Wrap.offsetof("inner.name"), 40);
+  const buf = new ArrayBuffer(48);
+  Wrap.write(buf, { inner: { id: 7, pos: { z: 3 }, color: 1, flag: true, big: 5n } });
+  assert.deepEqual(Wrap.read(buf).inner, { id: 7, pos: { x: 0, y: 0, z: 3 }, color: 1, flag: true, big: 5n, p: null, name: null });
+  const sym = dlopen(buildFixture("structs.c"), { f3_cross: { args: [BfsPos, BfsPos], returns: BfsPos } }).symbols;
+  assert.deepEqual(sym.f3_cross({ x: 1 }, { y: 1 }), { x: 0, y: 0, z: 1 });
+  // What cannot be reproduced is refused, naming the field.
+  const Odd = bunFfiStruct(8, 4, [
+    { name: "a", offset: 0, size: 1, align: 1, type: "u8" },
+    { name: "b", offset: 2, size: 4, align: 4, type: "u32" },
+  ]);
+  assert.throws(() => struct({ o: Odd }), { name: "TypeError", message: /field "b" is at offset 2 there and would be at 4 by C's rules/ });
+  assert.throws(() => struct({ o: bunFfiStruct(4, 4, [{ name: "w", offset: 0, size: 4, align: 4, type: "wat" }]) }), /field "w" has a type cffi-bun cannot map/);
+  assert.throws(() => struct({ o: { __type: "struct" } }), /has no describe\(\)/);
+});

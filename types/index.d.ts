@@ -245,7 +245,7 @@ export interface FFITypeToReturnsType {
 /** The JS type an argument of type `T` (any spelling, or a struct/union/out type) accepts. */
 export type FFIArgType<T> = T extends LayoutType ? LayoutArgType<T> : FFITypeToArgsType[ToFFIType<T>];
 /** The JS type a function returning `T` (any spelling, or a struct/union type) gives back. */
-export type FFIReturnType<T> = T extends StructType<infer F> ? StructValue<F> : FFITypeToReturnsType[ToFFIType<T>];
+export type FFIReturnType<T> = T extends StructType<infer F> ? StructValue<F> : T extends ForeignStructDefinition ? Record<string, unknown> : FFITypeToReturnsType[ToFFIType<T>];
 
 // ---------------------------------------------------------------------------
 // Definitions and libraries
@@ -253,9 +253,9 @@ export type FFIReturnType<T> = T extends StructType<infer F> ? StructValue<F> : 
 /** How one C function is described: `{ args, returns }` (both optional). */
 export interface FFIFunction {
   /** Argument types; default: no arguments. A last element `"..."` makes the function variadic (see `VariadicWith`). */
-  readonly args?: readonly (FFITypeOrString | StructType<any> | OutType<any> | "...")[];
+  readonly args?: readonly (FFITypeOrString | StructType<any> | OutType<any> | ForeignStructDefinition | "...")[];
   /** Return type; default: `void`. */
-  readonly returns?: FFITypeOrString | StructType<any>;
+  readonly returns?: FFITypeOrString | StructType<any> | ForeignStructDefinition;
   /** Not in Bun: how a struct result reaches JS (docs/structs.md); default `"object"`. */
   readonly returnsAs?: "object" | "view" | "bytes";
   /** The function's address (required by `linkSymbols` and `CFunction`; with `dlopen` it replaces the lookup by name). */
@@ -689,7 +689,15 @@ export declare const GetLastError: (() => number) | undefined;
 // Structs, unions, arrays and out-parameters (not in Bun; docs/structs.md)
 
 /** A field's type: an FFIType spelling, a struct/union/array type, a registered struct name, or `{ type, align }`. */
-export type FieldType = FFITypeOrString | StructType<any> | ArrayType<any, number> | string | { readonly type: FieldType; readonly align?: number };
+export type FieldType = FFITypeOrString | StructType<any> | ArrayType<any, number> | ForeignStructDefinition | string | { readonly type: FieldType; readonly align?: number };
+
+/** A bun-ffi-structs (0.3.x) definition: converted from its describe() (docs/structs.md). */
+export interface ForeignStructDefinition {
+  readonly __type: "struct";
+  readonly size: number;
+  readonly align: number;
+  describe(): readonly { name: string; offset: number; size: number; align: number; type: unknown }[];
+}
 /** Fields as `{ name: type }` (property order) or `[[name, type, { align }?], ...]`. */
 export type FieldsShape = { readonly [name: string]: FieldType } | readonly (readonly [string, FieldType] | readonly [string, FieldType, { readonly align?: number }])[];
 
@@ -776,9 +784,11 @@ export interface OutType<T> {
   readonly __target?: T;
 }
 
-type LayoutType = StructType<any> | OutType<any>;
+type LayoutType = StructType<any> | OutType<any> | ForeignStructDefinition;
 type LayoutArgType<T> = T extends StructType<infer F>
   ? StructInput<F>
+  : T extends ForeignStructDefinition
+    ? Record<string, unknown> | TypedArray | ArrayBuffer | DataView
   : T extends OutType<infer U>
     ? [FieldInput<U>] | TypedArray | DataView | ArrayBuffer | null | (U extends StructType<infer F> ? Partial<StructValue<F>> | StructView<F> : never)
     : never;

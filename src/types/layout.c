@@ -119,11 +119,38 @@ static cffi_layout *find_named(cffi_env_state *state, const char *name) {
   return NULL;
 }
 
+/* An object of another struct library (bun-ffi-structs: __type "struct")
+ * converted by the shim's converter into a type object. */
+static int foreign_struct(napi_env env, napi_value value, cffi_layout **out, napi_value *type_object) {
+  cffi_env_state *state;
+  napi_value kind, converter, converted;
+  char name[8] = "";
+  bool has = false;
+  if (napi_get_instance_data(env, (void **)&state) != napi_ok || !state || !state->struct_converter) return 0;
+  /* An object that cannot even be asked (a revoked Proxy) is simply not
+   * one: the caller's own message about the value is the one to give. */
+  if (napi_has_named_property(env, value, "__type", &has) != napi_ok ||
+      (has && napi_get_named_property(env, value, "__type", &kind) != napi_ok)) {
+    napi_value ignored;
+    napi_get_and_clear_last_exception(env, &ignored);
+    return 0;
+  }
+  if (!has) return 0;
+  if (napi_get_value_string_utf8(env, kind, name, sizeof name, NULL) != napi_ok || strcmp(name, "struct") != 0) return 0;
+  if (napi_get_reference_value(env, state->struct_converter, &converter) != napi_ok ||
+      napi_call_function(env, value, converter, 1, &value, &converted) != napi_ok)
+    return -1;
+  if (!is_layout_object(env, converted, out)) return 0;
+  cffi_layout_retain(*out);
+  if (type_object) *type_object = converted;
+  return 1;
+}
+
 int cffi_layout_lookup(napi_env env, napi_value value, cffi_layout **out, napi_value *type_object) {
   napi_valuetype t;
   if (napi_typeof(env, value, &t) != napi_ok) return -1;
   if (t == napi_object) {
-    if (!is_layout_object(env, value, out)) return 0;
+    if (!is_layout_object(env, value, out)) return foreign_struct(env, value, out, type_object);
     cffi_layout_retain(*out);
     if (type_object) *type_object = value;
     return 1;
@@ -308,13 +335,10 @@ static bool field_entry(napi_env env, napi_value entry_name, napi_value type, co
   if (t == napi_object && !is_array && !is_layout_object(env, type, &probe)) {
     bool has = false;
     napi_has_named_property(env, type, "type", &has);
-    if (!has) {
-      cffi_throw(env, "TypeError", "%s: field \"%s\" has an unknown type (an object without \"type\"), received %s",
-                 owner, name, cffi_value_kind(env, type));
-      return false;
+    if (has) { /* else another library's struct definition, or unknown: field_type says */
+      field_options = type;
+      napi_get_named_property(env, type, "type", &type);
     }
-    field_options = type;
-    napi_get_named_property(env, type, "type", &type);
   }
   if (!field_type(env, type, owner, name, f)) return false;
   return read_alignment(env, field_options, "align", owner, field_alignment);
@@ -802,6 +826,20 @@ void cffi_sig_ffi_types(cffi_signature *sig, ffi_type **returns) {
 
 /* ---- exports ------------------------------------------------------------ */
 
+/* setStructConverter(fn): called once by lib/index.js. */
+static napi_value set_converter_entry(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value fn;
+  cffi_env_state *state;
+  napi_valuetype t = napi_undefined;
+  napi_get_cb_info(env, info, &argc, &fn, NULL, (void **)&state);
+  if (argc) napi_typeof(env, fn, &t);
+  if (t != napi_function) return cffi_throw(env, "TypeError", "setStructConverter expects a function");
+  if (state->struct_converter) napi_delete_reference(env, state->struct_converter);
+  napi_create_reference(env, fn, 1, &state->struct_converter);
+  return NULL;
+}
+
 static void forget_names(void *data) {
   cffi_env_state *state = data;
   while (state->named_layouts) {
@@ -821,5 +859,6 @@ napi_value cffi_make_layout_exports(napi_env env, napi_value exports) {
   cffi_set_function(env, exports, "array", array_entry, NULL);
   cffi_set_function(env, exports, "out", out_entry, NULL);
   cffi_set_function(env, exports, "inout", inout_entry, NULL);
+  cffi_set_function(env, exports, "setStructConverter", set_converter_entry, state);
   return exports;
 }

@@ -17,6 +17,7 @@
         "src/types/layout.c",
         "src/types/struct_values.c",
         "src/types/layout_abi.c",
+        "src/types/layout_c.c",
         "src/platform/abi.c",
         "src/platform/stubs.c",
         "src/platform/thread_pool.c",

@@ -287,6 +287,7 @@ typedef struct {
   uint32_t offset;
   uint8_t scalar;        /* cffi_type_id when layout is NULL */
   cffi_layout *layout;
+  uint32_t align;        /* an explicit alignment (0: natural), for its C declaration */
 } cffi_field;
 
 struct cffi_layout {
@@ -296,6 +297,7 @@ struct cffi_layout {
   uint32_t size, align;
   uint32_t count;        /* fields (struct/union), elements (array), 1 (out/inout) */
   bool by_value;         /* libffi passes it correctly by value (no packing, no union) */
+  uint32_t pack, declared_align; /* the options it was made with (0: none), for its C declaration */
   ffi_type ffi;          /* FFI_TYPE_STRUCT over `elements` */
   ffi_type **elements;
   cffi_field fields[];   /* count of them; an array or out has its element in fields[0] */
@@ -534,6 +536,8 @@ void cffi_text_append(cffi_text *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+/* layout_c.c: a signature's struct types as C declarations, for viewSource. */
+void cffi_layout_render_declarations(cffi_text *b, const cffi_signature *sig);
 /* The C of one symbol's jit wrapper, for viewSource (addresses as names). */
 void cffi_jit_render_symbol(cffi_text *b, const char *name, const cffi_signature *sig);
 

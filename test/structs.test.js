@@ -413,7 +413,15 @@ test("named struct strings work in definitions, and viewSource shows the struct"
   assert.deepEqual(sym.d2_add({ x: 1 }, { y: 2 }), { x: 1, y: 2 });
   const [source] = viewSource({ d2_add: { args: [V, V], returns: V } });
   assert.match(source, /libffi/);
-  assert.match(source, /struct/);
+  assert.match(source, /typedef struct \{\n  double x; \/\* offset 0 \*\/\n  double y; \/\* offset 8 \*\/\n\} cffi_t0; \/\* size 16, align 8 \*\/\n\/\* args\[0\]: cffi_t0 \*\/\n\/\* args\[1\]: cffi_t0 \*\/\n\/\* returns: cffi_t0 \*\//);
+  const [packed] = viewSource({ f: { args: [out(layouts.L13), out(layouts.L16), inout("i32")] } });
+  assert.match(packed, /#pragma pack\(push, 2\)\ntypedef struct \{\n  char a; \/\* offset 0 \*\/\n  int32_t b __attribute__\(\(aligned\(8\)\)\); \/\* offset 2 \*\//);
+  assert.match(packed, /not passed by value here/);
+  assert.match(packed, /typedef union \{\n  uint8_t b; \/\* offset 0 \*\/\n  cffi_t\d+ s;/);
+  assert.match(packed, /int16_t s\[2\]; \/\* offset 12 \*\//);
+  assert.match(packed, /args\[1\]: cffi_t\d+ \* \(out\)/);
+  assert.match(packed, /args\[2\]: int32_t \* \(inout\)/);
+  assert.match(viewSource({ args: [V], returns: S3 }, true), /typedef struct \{\n  int16_t a;/);
 });
 
 test("out and inout: [value] arrays, TypedArrays, objects and null", () => {

@@ -131,6 +131,7 @@ napi_value cffi_view_source(napi_env env, napi_callback_info info) {
   if (is_callback) {
     cffi_text b = {0};
     if (!cffi_parse_signature(env, argv[0], "callback", &sig)) return NULL;
+    cffi_layout_render_declarations(&b, &sig);
     render_callback(&b, &sig);
     cffi_sig_release_layouts(&sig);
     return finish(env, &b);
@@ -151,6 +152,7 @@ napi_value cffi_view_source(napi_env env, napi_callback_info info) {
     /* Bun's text names its JSFunctionCall entry point, and its tests look
      * for that word; the line says what stands in for it here. */
     if (ok) cffi_text_append(&b, "/* In Bun this is a JSFunctionCall wrapper; here it is a Node-API function. */\n");
+    if (ok) cffi_layout_render_declarations(&b, &sig);
     if (ok && cffi_jit_eligible(&sig)) cffi_jit_render_symbol(&b, name, &sig);
     else if (ok) render_symbol(&b, name, &sig);
     free(name);

@@ -423,6 +423,9 @@ static napi_value define_aggregate(napi_env env, napi_callback_info info, cffi_l
       }
     }
   }
+  for (uint32_t i = 0; ok && i < count; i++) layout->fields[i].align = aligns[i];
+  layout->pack = pack;
+  layout->declared_align = type_align;
   ok = ok && lay_out(env, layout, aligns, pack, type_align);
   free(aligns);
   if (ok && type_name[0]) {

@@ -612,3 +612,12 @@ test("bun-ffi-structs definitions are accepted where struct types are", () => {
   assert.throws(() => struct({ o: bunFfiStruct(4, 4, [{ name: "w", offset: 0, size: 4, align: 4, type: "wat" }]) }), /field "w" has a type cffi-bun cannot map/);
   assert.throws(() => struct({ o: { __type: "struct" } }), /has no describe\(\)/);
 });
+
+test("async calls refuse struct and out types clearly (not supported yet)", async () => {
+  const { symbols } = dlopen(buildFixture("structs.c"), { s8_swap: { args: [S8], returns: S8 }, out_i32: { args: [out("i32")] } });
+  await assert.rejects(symbols.s8_swap.async({ a: 1, b: 2 }), { name: "TypeError", message: /s8_swap cannot be called asynchronously yet: it has struct, union or out\(\)\/inout\(\) types/ });
+  await assert.rejects(symbols.out_i32.async([0]), /out_i32 cannot be called asynchronously yet/);
+  const nonblocking = dlopen(buildFixture("structs.c"), { s8_swap: { args: [S8], returns: S8, nonblocking: true } }).symbols;
+  await assert.rejects(async () => nonblocking.s8_swap({ a: 1 }), /s8_swap cannot be called asynchronously yet/);
+  assert.deepEqual(symbols.s8_swap({ a: 1, b: 2 }), { a: 2, b: 1 }); // the synchronous call is unchanged
+});

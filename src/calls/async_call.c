@@ -205,6 +205,13 @@ cffi_prepared_call *cffi_prepared_call_new(napi_env env, cffi_function *fn, size
     throw_refused(env, fn, "napi_value", UINT32_MAX);
     return NULL;
   }
+  /* Their bytes, cells and layouts live with the synchronous call (src/types/struct_values.c). */
+  if (sig->layouts) {
+    cffi_throw(env, "TypeError",
+               "%s cannot be called asynchronously yet: it has struct, union or out()/inout() types (docs/structs.md)",
+               fn->name);
+    return NULL;
+  }
   if (argc < sig->required) {
     cffi_jit_missing(env, fn, argc);
     return NULL;

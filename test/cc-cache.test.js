@@ -38,6 +38,9 @@ function entries(cacheHome) {
   return fs.existsSync(dir) ? fs.readdirSync(dir).map((name) => fs.readFileSync(path.join(dir, name))) : [];
 }
 const isElf = (bytes) => bytes.subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
+// TinyCC 0.9.27's AArch64 shared objects drop the relocations of addresses
+// stored in data, so there every entry is memory-only (src/cc/cache.c).
+const publishesObjects = process.arch !== "arm64";
 
 test("a static library built with -fno-pic: same result with the cache on, in every run; no object published", () => {
   const dir = path.join(scratch, "nopic");
@@ -55,13 +58,20 @@ test("a static library built with -fno-pic: same result with the cache on, in ev
   const script = `
     const out = [];
     for (const cache of [false, true]) {
-      const lib = cc({ cache, source: "int nopic_add(int); int f(void) { return nopic_add(2); }",
-        library: "nopicfixture", flags: ["-L${dir}"], symbols: { f: { returns: "int" } } });
-      out.push(lib.symbols.f());
-      lib.close();
+      try {
+        const lib = cc({ cache, source: "int nopic_add(int); int f(void) { return nopic_add(2); }",
+          library: "nopicfixture", flags: ["-L${dir}"], symbols: { f: { returns: "int" } } });
+        out.push(lib.symbols.f());
+        lib.close();
+      } catch (e) { out.push(e.message); }
     }
     console.log(JSON.stringify(out));`;
-  for (let run = 0; run < 2; run++) assert.deepEqual(child(home, script), [42, 42], `run ${run}`);
+  // On AArch64, gcc's non-PIC loads (adrp + ldr :lo12:, R_AARCH64_LDST32_ABS_LO12_NC)
+  // are relocations TinyCC 0.9.27's linker does not know: cold and cached fail alike.
+  const expected = process.arch === "arm64"
+    ? Array(2).fill("1 errors while compiling source\ncc() failed to compile:\ntcc: error: Unknown relocation type for got: 285")
+    : [42, 42];
+  for (let run = 0; run < 2; run++) assert.deepEqual(child(home, script), expected, `run ${run}`);
   const stored = entries(home);
   assert.equal(stored.length, 1);
   assert.equal(isElf(stored[0]), false, "a memory-only entry, not a shared object with text relocations");
@@ -78,7 +88,32 @@ test("ordinary code (libc calls, strings, function pointers, globals) is still p
   assert.equal(child(home, script), "4:3");
   const stored = entries(home);
   assert.equal(stored.length, 1);
-  assert.equal(isElf(stored[0]), true);
+  assert.equal(isElf(stored[0]), publishesObjects);
+});
+
+test("addresses stored in static data (function, string, array and extern pointers) work with the cache on, on a miss and a hit", () => {
+  const home = path.join(scratch, "data-address-cache");
+  const source = [
+    "#include <string.h>",
+    "#include <stdlib.h>",
+    "extern char **environ;",
+    "static int (*cmp)(const char *, const char *) = strcmp;",
+    "static int local(void) { return 3; }",
+    "int (*pub)(void) = local;",
+    'static const char *word = "seven";',
+    "static int arr[3] = {1, 2, 5}; static int *last = &arr[2];",
+    "static char ***env = &environ;",
+    "static void *table[] = { (void *)abs };",
+    'int f(void) { return (cmp("a", "b") < 0) + pub() + (int)strlen(word) + *last + (*env != 0) + ((int (*)(int))table[0])(-10); }',
+  ].join("\n");
+  const script = `
+    const out = [];
+    for (const cache of [false, true]) out.push(cc({ cache, source: ${JSON.stringify(source)}, symbols: { f: { returns: "int" } } }).symbols.f());
+    console.log(JSON.stringify(out));`;
+  assert.deepEqual(child(home, script), [25, 25], "cold, then a miss");
+  assert.deepEqual(child(home, script), [25, 25], "cold, then a hit");
+  assert.equal(entries(home).length, 1);
+  assert.equal(isElf(entries(home)[0]), publishesObjects);
 });
 
 test("constructors: never run, with the cache off, on a miss and on a hit (as in Bun)", () => {

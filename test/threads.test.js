@@ -20,7 +20,7 @@ const C = openCallbacksFixture(dlopen);
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function waitFor(condition, what, timeoutMs = 15000) {
+async function waitFor(condition, what, timeoutMs = timeScale(15000)) {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -29,8 +29,9 @@ async function waitFor(condition, what, timeoutMs = 15000) {
 }
 
 // Runs `code` in a fresh node; `code` sees ROOT and FIX. The child's own
-// helper `waitFor` polls like the one above.
-function runChild(code, { timeout = 15000, env } = {}) {
+// helper `waitFor` polls like the one above. Both limits scale with
+// CFFI_BUN_TIME_SCALE (emulated runs).
+function runChild(code, { timeout = timeScale(15000), env } = {}) {
   const prelude = `
     const ROOT = ${JSON.stringify(ROOT)}; const FIX = ${JSON.stringify(FIX)};
     const { dlopen, JSCallback } = require(ROOT);
@@ -38,7 +39,7 @@ function runChild(code, { timeout = 15000, env } = {}) {
     const lib = dlopen(FIX, callbacksSymbols());
     const C = lib.symbols;
     const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-    async function waitFor(condition, what, timeoutMs = 10000) {
+    async function waitFor(condition, what, timeoutMs = ${timeScale(10000)}) {
       const deadline = Date.now() + timeoutMs;
       while (!condition()) {
         if (Date.now() > deadline) throw new Error("timed out waiting for " + what);

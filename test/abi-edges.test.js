@@ -67,6 +67,21 @@ test("narrow callback results reach C truncated and extended as their type says"
   lib.close();
 });
 
+test("a JSCallback with floats and integers interleaved, filling x0-x7 and d0-d7: each argument from its own register file", () => {
+  const lib = open({ call_interleaved_callback: { args: ["function"], returns: "f32" } });
+  let seen;
+  const args = ["i8", "f32", "i64", "f64", "u16", "f32", "u64", "f64", "i32", "f32", "bool", "f64", "i16", "f32", "u32", "f64"];
+  const cb = new JSCallback((...xs) => {
+    seen = xs;
+    return 0.1; // rounded to float on the way back
+  }, { args, returns: "f32" });
+  assert.equal(lib.symbols.call_interleaved_callback(cb.ptr), Math.fround(0.1));
+  assert.deepEqual(seen, [-7, 0.5, -1234567890123n, -2.25, 65535, 1.25, 2n ** 64n - 1n, 1e100, -(2 ** 31), -0.75, true, 3.5,
+    -32768, 2.5, 4000000000, -1e-300]);
+  cb.close();
+  lib.close();
+});
+
 const garbage = { skip: !onAArch64 && "the garbage-bits fixtures are AArch64 assembly" };
 
 test("AArch64: narrow results with garbage in the register's upper bits", garbage, () => {
@@ -101,4 +116,35 @@ test("AArch64: a JSCallback's narrow arguments with garbage in the registers' up
   assert.deepEqual(seen, [-1, 48895, 1.5]);
   cb.close();
   lib.close();
+});
+
+// Stubs are entered with an indirect branch (C's blr to a callback's
+// address; the stub's br x16 to its target): on a BTI-guarded page each must
+// land on `bti c` (src/platform/stubs.c, src/callbacks/register_closure.c).
+const BTI_C = 0xd503245f;
+const registerClosures = onAArch64 && process.platform === "linux" && process.env.CFFI_BUN_ENGINE !== "ffi";
+test("AArch64: a register closure's stub and the routines it jumps to begin with bti c", {
+  skip: !registerClosures && "register closures (AArch64 Linux, CFFI_BUN_ENGINE not ffi) only",
+}, () => {
+  const { read } = require("..");
+  // The stub: bti c; ldr x17, [pc + page + 4]; ldr x16, [pc + page - 8]; br x16.
+  // The second load's literal offset locates the stub's slot (target, data).
+  const slotTarget = (stub) => {
+    const ldrTarget = read.u32(stub, 8);
+    assert.equal((ldrTarget & 0xff00001f) >>> 0, 0x58000010, "ldr x16, literal");
+    return stub + 8 + ((ldrTarget >>> 5) & 0x7ffff) * 4;
+  };
+  const cb = new JSCallback((a, b) => a + b, { args: ["i32", "f64"], returns: "f64" });
+  const stub = Number(cb.ptr);
+  assert.equal(read.u32(stub, 0), BTI_C, "the stub");
+  assert.equal(read.u32(stub, 12), 0xd61f0200, "br x16");
+  const slot = slotTarget(stub);
+  const entry = Number(read.ptr(slot));
+  assert.equal(read.u32(entry, 0), BTI_C, "the shared register-closure entry");
+  assert.equal(read.u32(stub, 4) & 0x1f, 17, "the callback is loaded into x17");
+  cb.close();
+  // A released stub jumps to the routine that answers 0.
+  const vacant = Number(read.ptr(slot));
+  assert.notEqual(vacant, entry);
+  assert.equal(read.u32(vacant, 0), BTI_C, "the vacant-stub routine");
 });

@@ -13,7 +13,7 @@ const {
   viewSource, cc, FFIType, errno,
 } = ffi;
 const { fixturePath } = require("./helpers/fixture");
-const { LIBC, isLinux } = require("./helpers/platform.js");
+const { LIBC, isLinux, timeScale } = require("./helpers/platform.js");
 
 v8.setFlagsFromString("--expose-gc");
 const gc = vm.runInNewContext("gc");
@@ -384,7 +384,7 @@ describe("a closed library", () => {
         fs.rmSync(dir, { recursive: true, force: true });
         console.log(JSON.stringify({ result, mappedAfterCall, mappedLater }));
       });`;
-    const run = spawnSync(process.execPath, ["-e", script], { encoding: "utf8", timeout: 60_000 });
+    const run = spawnSync(process.execPath, ["-e", script], { encoding: "utf8", timeout: timeScale(60_000) });
     assert.equal(run.status, 0, `the script failed (signal ${run.signal}): ${run.stderr}`);
     assert.deepEqual(JSON.parse(run.stdout), { result: 42, mappedAfterCall: true, mappedLater: false });
   });
@@ -763,7 +763,7 @@ describe("issue 22: user JS during argument conversion", () => {
   for (const engine of ["default", "jit", "registers", "ffi"]) {
     test(`engine ${engine}: a getter or trap that closes the library or detaches an earlier view is caught before C runs`, () => {
       const env = { ...process.env, CFFI_BUN_ENGINE: engine === "default" ? "" : engine };
-      const run = spawnSync(process.execPath, [script], { env, encoding: "utf8", timeout: 60_000 });
+      const run = spawnSync(process.execPath, [script], { env, encoding: "utf8", timeout: timeScale(60_000) });
       assert.equal(run.status, 0, `the script failed (signal ${run.signal}): ${run.stderr}`);
       const outcomes = JSON.parse(run.stdout);
       for (const phase of ["cold", "hot"]) {

@@ -20,7 +20,7 @@ const C = openCallbacksFixture(dlopen);
 const I32 = { args: ["i32"], returns: "i32" };
 
 // Runs `code` in a fresh node; `code` sees ROOT and FIX as constants.
-function runChild(code, { flags = [], timeout = 20000, env } = {}) {
+function runChild(code, { flags = [], timeout = timeScale(20000), env } = {}) {
   const prelude = `const ROOT = ${JSON.stringify(ROOT)}; const FIX = ${JSON.stringify(FIX)};\n`;
   const started = Date.now();
   const r = spawnSync(process.execPath, [...flags, "-e", prelude + code], {

@@ -11,7 +11,7 @@ const os = require("node:os");
 const path = require("node:path");
 const { CFunction, CString, JSCallback, dlopen, linkSymbols, ptr, read, toArrayBuffer, toBuffer, viewSource } = require("..");
 const { buildFixture, fixturePath } = require("./helpers/fixture");
-const { LIBC } = require("./helpers/platform.js");
+const { LIBC, timeScale } = require("./helpers/platform.js");
 
 const root = path.join(__dirname, "..");
 const isGlibcLinux = process.platform === "linux" && !!process.report?.getReport().header.glibcVersionRuntime;
@@ -21,7 +21,7 @@ const deepBindSkip = !isGlibcLinux ? "glibc only"
   : process.env.LD_PRELOAD ? "LD_PRELOAD is set (deep binding is off by default then)" : false;
 
 function runNode(args, options = {}) {
-  const result = spawnSync(process.execPath, args, { cwd: root, encoding: "utf8", timeout: 120_000, ...options });
+  const result = spawnSync(process.execPath, args, { cwd: root, encoding: "utf8", timeout: timeScale(120_000), ...options });
   if (result.error) throw result.error;
   return result;
 }

@@ -402,8 +402,12 @@ describe("threads: misuse and shutdown (child processes)", () => {
         const stale = [], results = [];
         for (let i = 0; i < 6; i++) {
           const w = new Worker(workerCode, { eval: true, workerData: { root: ROOT, helper, fix: FIX, stale: [...stale] } });
+          // Listening for "exit" only after the message came could miss it
+          // (the loop then empties: exit 0 with nothing printed, as seen once under
+          // qemu; this ordering is the likely cause).
+          const exited = new Promise((resolve) => w.on("exit", resolve));
           const m = await new Promise((resolve, reject) => { w.on("message", resolve); w.on("error", reject); });
-          await new Promise((resolve) => w.on("exit", resolve));
+          await exited;
           results.push(m.stale.every((v) => v === 0) && m.own[0] === 2 && m.own[1] === 3);
           stale.push(...m.ptrs);
         }

@@ -17,6 +17,7 @@
         "src/platform/abi.c",
         "src/platform/stubs.c",
         "src/platform/thread_pool.c",
+        "src/platform/windows.c",
         "src/calls/call.c",
         "src/calls/jit.c",
         "src/calls/variadic.c",

@@ -21,6 +21,12 @@
 # Downloads and the libffi build are cached under $CFFI_BUN_CACHE (default
 # /var/cache/cffi-bun) when it is writable; nothing depends on the cache.
 #
+# Time on this 2-core machine: warm (cache filled) about 6-8 min at load 6-8 (addon build
+# 20 s, suite 5-6 min); cold (empty cache, apt packages already installed)
+# 1352 s measured at load 17 (libffi 437 s, Node + wine prefix 82 s, addon
+# 169 s, suite 642 s), about 10-12 min unloaded (estimated). A new machine adds the apt
+# install of wine64 and mingw-w64.
+#
 # Env: CFFI_BUN_WINDOWS_OUT=DIR   keep the built addon (DIR/cffi_bun.node)
 #      CFFI_BUN_WINDOWS_TESTS="test/x.test.js ..."   run only those test files
 set -euo pipefail
@@ -162,9 +168,10 @@ lap "suite under wine"
 
 # The same binary loaded from the prebuild layout, with no build/ to find first.
 rm -rf "$WORK/build"
-(cd "$WORK" && "$WINE" "$NODE_EXE" -p 'require("./lib/addon-path.js").addonCandidates().find((c) => require("fs").existsSync(c.file)).kind + " " + require(".").suffix' \
+# It must also call C: msvcrt's abs(-5) through it.
+(cd "$WORK" && "$WINE" "$NODE_EXE" -p 'const ffi = require("."); require("./lib/addon-path.js").addonCandidates().find((c) => require("fs").existsSync(c.file)).kind + " " + ffi.suffix + " abs(-5)=" + ffi.dlopen("msvcrt.dll", { abs: { args: ["i32"], returns: "i32" } }).symbols.abs(-5)' \
   >"$WORK/prebuild.out" 2>&1) || rc=1
 log "loaded from prebuilds/win32-x64: $(tr -d '\r' <"$WORK/prebuild.out" | tail -3)"
-grep -q '^prebuild dll' <(tr -d '\r' <"$WORK/prebuild.out") || { log "the prebuild layout did not load"; rc=1; }
+grep -q '^prebuild dll abs(-5)=5$' <(tr -d '\r' <"$WORK/prebuild.out") || { log "the prebuild layout did not load, or its call failed"; rc=1; }
 lap "prebuild load check"
 exit $rc

@@ -21,6 +21,7 @@
         "src/platform/abi.c",
         "src/platform/stubs.c",
         "src/platform/thread_pool.c",
+        "src/platform/windows.c",
         "src/calls/call.c",
         "src/calls/jit.c",
         "src/calls/variadic.c",
@@ -65,6 +66,10 @@
           "libraries": ["<!@(pkg-config --libs libffi 2>/dev/null || echo -L$(brew --prefix libffi 2>/dev/null)/lib -lffi)"]
         }],
         ["OS=='win'", {
+          # clang-cl (Visual Studio's "C++ Clang tools for Windows"): the sources are
+          # C11 with GNU attributes, VLAs and <stdatomic.h>, which MSVC's own C
+          # compiler does not take. CFFI_BUN_MSBUILD_TOOLSET picks another toolset.
+          "msbuild_toolset": "<!(node -p \"process.env.CFFI_BUN_MSBUILD_TOOLSET || 'ClangCL'\")",
           "include_dirs": ["<!(node -p \"(process.env.VCPKG_ROOT||'C:/vcpkg')+'/installed/x64-windows/include'\")"],
           "libraries": ["<!(node -p \"(process.env.VCPKG_ROOT||'C:/vcpkg')+'/installed/x64-windows/lib/ffi.lib'\")"],
           "msvs_settings": { "VCCLCompilerTool": { "Optimization": 2, "WarningLevel": 3 } }

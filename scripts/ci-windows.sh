@@ -21,7 +21,14 @@
 # Downloads and the libffi build are cached under $CFFI_BUN_CACHE (default
 # /var/cache/cffi-bun) when it is writable; nothing depends on the cache.
 #
+# Time on this 2-core machine: warm (cache filled) 662 s measured at load 11-13
+# (addon 139 s, suite 506 s), about 6-8 min at load 6-8 (addon 20 s); cold (empty cache, apt packages already installed)
+# 1352 s measured at load 17 (libffi 437 s, Node + wine prefix 82 s, addon
+# 169 s, suite 642 s), about 10-12 min unloaded (estimated). A new machine adds the apt
+# install of wine64 and mingw-w64.
+#
 # Env: CFFI_BUN_WINDOWS_OUT=DIR   keep the built addon (DIR/cffi_bun.node)
+#      CFFI_BUN_WINDOWS_TESTS="test/x.test.js ..."   run only those test files
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -128,18 +135,22 @@ lap "mingw build"
 # node.exe cannot start the Linux cross compiler, so the tests' fixtures are
 # built here first (test/helpers/fixture.js reads CFFI_BUN_PREBUILT_FIXTURES);
 # one that does not build for Windows is left out and its tests fail by name.
+# The flags are test/helpers/fixture.js's for win32, as a real Windows run uses.
 mkdir -p "$WORK/fixtures"
+mapfile -t FIXTURE_FLAGS < <(cd "$WORK" && node -p 'require("./test/helpers/fixture.js").fixtureCompilerArgs("win32").flags.join("\n")')
+mapfile -t FIXTURE_LIBS < <(cd "$WORK" && node -p 'require("./test/helpers/fixture.js").fixtureCompilerArgs("win32").libraries.join("\n")')
 for src in "$WORK"/test/fixture/*.c "$WORK"/test/fixture/cc/layout.c; do
   base="$(basename "$src" .c)"
-  $MINGW-gcc -shared -O1 -w -D__USE_MINGW_ANSI_STDIO=1 -o "$WORK/fixtures/lib$base.dll" "$src" "$LIBNODE" \
-    -static-libgcc -Wl,-Bstatic -lpthread -Wl,-Bdynamic 2>"$WORK/fixture-$base.log" ||
+  $MINGW-gcc "${FIXTURE_FLAGS[@]}" -w -o "$WORK/fixtures/lib$base.dll" "$src" "${FIXTURE_LIBS[@]}" 2>"$WORK/fixture-$base.log" ||
     log "fixture $base.c does not build for Windows: $(head -3 "$WORK/fixture-$base.log" | tr '\n' ' ')"
 done
 export CFFI_BUN_PREBUILT_FIXTURES="Z:$WORK/fixtures"
 # typescript (a devDependency, plain JS) for test/typescript.test.js.
 [[ -d "$ROOT/node_modules" ]] && ln -s "$ROOT/node_modules" "$WORK/node_modules"
 export CFFI_BUN_TIME_SCALE="${CFFI_BUN_TIME_SCALE:-4}"
-mapfile -t TESTS < <(cd "$WORK" && ls test/*.test.js)
+# CFFI_BUN_WINDOWS_TESTS="test/a.test.js test/b.test.js" runs only those (while iterating).
+if [[ -n "${CFFI_BUN_WINDOWS_TESTS:-}" ]]; then read -ra TESTS <<<"$CFFI_BUN_WINDOWS_TESTS"
+else mapfile -t TESTS < <(cd "$WORK" && ls test/*.test.js); fi
 (cd "$WORK" && "$WINE" "$NODE_EXE" -p 'process.platform + "-" + process.arch + " " + process.version' >"$WORK/v.out" 2>&1) || true
 log "under wine: $(tr -d '\r' <"$WORK/v.out")"
 rc=0
@@ -157,9 +168,10 @@ lap "suite under wine"
 
 # The same binary loaded from the prebuild layout, with no build/ to find first.
 rm -rf "$WORK/build"
-(cd "$WORK" && "$WINE" "$NODE_EXE" -p 'require("./lib/addon-path.js").addonCandidates().find((c) => require("fs").existsSync(c.file)).kind + " " + require(".").suffix' \
+# It must also call C: msvcrt's abs(-5) through it.
+(cd "$WORK" && "$WINE" "$NODE_EXE" -p 'const ffi = require("."); require("./lib/addon-path.js").addonCandidates().find((c) => require("fs").existsSync(c.file)).kind + " " + ffi.suffix + " abs(-5)=" + ffi.dlopen("msvcrt.dll", { abs: { args: ["i32"], returns: "i32" } }).symbols.abs(-5)' \
   >"$WORK/prebuild.out" 2>&1) || rc=1
 log "loaded from prebuilds/win32-x64: $(tr -d '\r' <"$WORK/prebuild.out" | tail -3)"
-grep -q '^prebuild dll' <(tr -d '\r' <"$WORK/prebuild.out") || { log "the prebuild layout did not load"; rc=1; }
+grep -q '^prebuild dll abs(-5)=5$' <(tr -d '\r' <"$WORK/prebuild.out") || { log "the prebuild layout did not load, or its call failed"; rc=1; }
 lap "prebuild load check"
 exit $rc

@@ -12,6 +12,7 @@ const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const { cc, viewSource } = require("..");
+const { ccUnavailable } = require("./helpers/platform.js");
 
 const record = JSON.parse(fs.readFileSync(path.join(__dirname, "bun-ffi-results.json"), "utf8"));
 const rows = Object.entries(record.files).flatMap(([file, { tests }]) =>
@@ -54,7 +55,7 @@ test("the record's summary counts what its files hold", () => {
 
 // cc.test.ts: an empty symbols object gives Bun's message, word for word
 // (its test compares the whole message).
-test("cc() with an empty symbols object throws exactly Bun's message", () => {
+test("cc() with an empty symbols object throws exactly Bun's message", { skip: ccUnavailable() }, () => {
   assert.throws(() => cc({ source: "int f(void) { return 1; }", symbols: {} }), (error) => {
     assert.equal(error.name, "TypeError");
     assert.equal(error.message, "Expected at least one exported symbol");
@@ -64,7 +65,7 @@ test("cc() with an empty symbols object throws exactly Bun's message", () => {
 
 // cc.test.ts: thread-local storage is refused with Bun's phrase, for a file
 // and for inline source, with and without an initializer.
-test("cc() says thread-local storage is not supported when a source uses it", () => {
+test("cc() says thread-local storage is not supported when a source uses it", { skip: ccUnavailable() }, () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cffi-bun-tls-"));
   try {
     const cases = [

@@ -274,7 +274,7 @@ describe("error codes, as Bun sets them", () => {
   const FIX = fixturePath();
   const cases = [
     ["a library that cannot be opened", () => dlopen("libnonexistent12345.so", { f: { returns: "i32" } }), "Error", "ERR_DLOPEN_FAILED", /Failed to open library "libnonexistent12345.so"/],
-    ["a missing symbol", () => dlopen(LIBC, { nope_cffi_bun: { returns: "i32" } }), "TypeError", "ERR_INVALID_ARG_TYPE", /Symbol "nope_cffi_bun" not found in "libc.so.6"/],
+    ["a missing symbol", () => dlopen(LIBC, { nope_cffi_bun: { returns: "i32" } }), "TypeError", "ERR_INVALID_ARG_TYPE", new RegExp(`Symbol "nope_cffi_bun" not found in "${LIBC.replace(/\./g, "\\.")}"`)],
     ["no symbols", () => dlopen(FIX, {}), "TypeError", "ERR_INVALID_ARG_TYPE", /Expected at least one symbol/],
     ["symbols that are not an object", () => dlopen(FIX, 5), "TypeError", "ERR_INVALID_ARG_TYPE", /Expected an options object with symbol names/],
     ["an unknown argument type", () => dlopen(FIX, { f: { args: ["nope"] } }), "TypeError", "ERR_INVALID_ARG_VALUE", /Unknown type "nope"/],
@@ -334,11 +334,11 @@ describe("messages Bun's tests match on", () => {
 describe("bound functions' .length is the declared argument count", () => {
   test("dlopen, linkSymbols and CFunction, before and after the jit takes over", () => {
     const lib = dlopen(LIBC, {
-      getpid: { returns: "i32" },
+      rand: { returns: "i32" },
       abs: { args: ["i32"], returns: "i32" },
       strncmp: { args: ["cstring", "cstring", "u64"], returns: "i32" },
     });
-    assert.equal(lib.symbols.getpid.length, 0);
+    assert.equal(lib.symbols.rand.length, 0);
     assert.equal(lib.symbols.abs.length, 1);
     assert.equal(lib.symbols.strncmp.length, 3);
     for (let i = 0; i < 3000; i++) lib.symbols.abs(-i);

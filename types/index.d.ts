@@ -264,6 +264,12 @@ export interface FFIFunction {
   readonly threadsafe?: boolean;
   /** Not in Bun (Deno's spelling): the plain call runs on the shared pool and returns a Promise (docs/async.md). */
   readonly nonblocking?: boolean;
+  /**
+   * Not in Bun: the calling convention (libffi's names); default `"default"`. Each platform
+   * accepts its own (docs/api.md); on Windows x64 `stdcall`, `fastcall` and `thiscall` mean
+   * the one x64 convention.
+   */
+  readonly abi?: "default" | "sysv" | "unix64" | "win64" | "stdcall" | "fastcall" | "thiscall" | "cdecl";
 }
 
 /** A map of symbol names to definitions. */

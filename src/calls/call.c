@@ -222,11 +222,11 @@ static bool still_valid_after_js(napi_env env, const cffi_function *fn, const cf
                  fn->name, j, cffi_types[fn->sig.args[j]].name, index);
     else
       cffi_throw(env, "TypeError",
-                 "%s: args[%u] (%s): its memory changed (%zu bytes at %p when converted, %zu bytes at %p now: "
-                 "a resizable ArrayBuffer resized?) by JavaScript that ran while args[%u] was converted (a "
+                 "%s: args[%u] (%s): its memory changed (%zu bytes at 0x%llx when converted, %zu bytes at 0x%llx "
+                 "now: a resizable ArrayBuffer resized?) by JavaScript that ran while args[%u] was converted (a "
                  ".ptr getter or a Proxy); nothing was called",
-                 fn->name, j, cffi_types[fn->sig.args[j]].name, before->length, before->data, length, data,
-                 index);
+                 fn->name, j, cffi_types[fn->sig.args[j]].name, before->length,
+                 (unsigned long long)(uintptr_t)before->data, length, (unsigned long long)(uintptr_t)data, index);
     return false;
   }
   return true;

@@ -66,7 +66,9 @@ static void render_parameters(cffi_text *b, const cffi_signature *sig) {
 
 static void render_symbol(cffi_text *b, const char *name, const cffi_signature *sig) {
   const char *ret = cffi_types[sig->returns].c_name;
-  cffi_text_append(b, "/* %s, called through %s */\n", name,
+  char signature[256];
+  cffi_describe_signature(sig, signature, sizeof signature);
+  cffi_text_append(b, "/* %s %s, called through %s */\n", name, signature,
          sig->engine == CFFI_ENGINE_REGISTERS ? "the register engine (direct call)" : "libffi (ffi_call)");
   cffi_text_append(b, "%s %s(", ret, name);
   render_parameters(b, sig);

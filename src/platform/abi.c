@@ -39,6 +39,14 @@ static const abi_name platform_abis[] = {
 #endif
 };
 
+/* Windows x64 has one convention: MSVC, clang and gcc accept the 32-bit
+ * names there and ignore them, so a binding written for 32-bit Windows (the
+ * Win32 API is stdcall) works unchanged. Accepted, not listed as choices. */
+#if defined(X86_WIN64)
+static const char *const one_convention_aliases[] = {"stdcall", "fastcall", "thiscall"};
+#define ABI_ALIAS_NOTE "; stdcall, fastcall and thiscall are accepted and mean the x64 convention, as in MSVC"
+#endif
+
 /* Every name any platform accepts, to tell "unknown" from "not here". */
 static const char *const known_abis[] = {"default", "sysv",     "unix64",   "win64",
                                          "stdcall", "fastcall", "thiscall", "cdecl"};
@@ -67,11 +75,22 @@ bool cffi_abi_from_name(napi_env env, const char *name, const char *symbol, ffi_
       return true;
     }
   }
-  char supported[128] = "";
+#ifdef ABI_ALIAS_NOTE
+  for (size_t i = 0; i < sizeof one_convention_aliases / sizeof one_convention_aliases[0]; i++) {
+    if (strcmp(one_convention_aliases[i], name) == 0) {
+      *out = FFI_DEFAULT_ABI;
+      return true;
+    }
+  }
+#endif
+  char supported[256] = "";
   for (size_t i = 0; i < sizeof platform_abis / sizeof platform_abis[0]; i++) {
     strncat(supported, i ? ", " : "", sizeof supported - strlen(supported) - 1);
     strncat(supported, platform_abis[i].name, sizeof supported - strlen(supported) - 1);
   }
+#ifdef ABI_ALIAS_NOTE
+  strncat(supported, ABI_ALIAS_NOTE, sizeof supported - strlen(supported) - 1);
+#endif
   for (size_t i = 0; i < sizeof known_abis / sizeof known_abis[0]; i++) {
     if (strcmp(known_abis[i], name) == 0) {
       cffi_throw(env, "Error", "ABI \"%s\" (symbol \"%s\") is not supported on %s %s; supported here: %s",

@@ -113,37 +113,19 @@
 #endif
 
 #ifdef _WIN32
-static inline void cffi_last_error_text(char *buf, size_t len) {
-  DWORD code = GetLastError();
-  DWORD n = FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS,
-                           NULL, code, 0, buf, (DWORD)len, NULL);
-  while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ')) buf[--n] = 0;
-  if (n == 0) snprintf(buf, len, "error %lu", (unsigned long)code);
-}
+/* The Windows loader (src/platform/windows.c): UTF-8 paths through the wide
+ * functions, and the system's error text in UTF-8, told apart for the
+ * commonest failures (no such file, a missing dependency, not a DLL). */
+void *cffi_lib_open(const char *path, int deep_bind, char *err, size_t errlen);
+void *cffi_lib_symbol(void *handle, const char *name, char *err, size_t errlen);
+static inline void cffi_lib_close(void *handle) { FreeLibrary((HMODULE)handle); }
 
 /* Windows resolves each import against the DLL it names: nothing to do. */
 #define CFFI_HAS_DEEP_BIND 0
 static inline int cffi_deep_bind_hazard(void) { return 0; }
 
-static inline void *cffi_lib_open(const char *path, int deep_bind, char *err, size_t errlen) {
-  (void)deep_bind;
-  HMODULE h = LoadLibraryA(path);
-  if (!h) cffi_last_error_text(err, errlen);
-  return (void *)h;
-}
-
-static inline void *cffi_lib_symbol(void *handle, const char *name, char *err, size_t errlen) {
-  void *p = (void *)GetProcAddress((HMODULE)handle, name);
-  if (!p) cffi_last_error_text(err, errlen);
-  return p;
-}
-
-static inline void cffi_lib_close(void *handle) { FreeLibrary((HMODULE)handle); }
-
-/* The file the loader actually mapped, for debug logs. */
-static inline void cffi_lib_resolved_path(void *handle, const char *given, char *out, size_t len) {
-  if (!GetModuleFileNameA((HMODULE)handle, out, (DWORD)len)) snprintf(out, len, "%s", given);
-}
+/* The file the loader actually mapped, for debug logs (UTF-8). */
+void cffi_lib_resolved_path(void *handle, const char *given, char *out, size_t len);
 
 static inline int cffi_path_has_directory(const char *path) {
   return strchr(path, '/') != NULL || strchr(path, '\\') != NULL;

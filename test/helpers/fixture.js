@@ -16,6 +16,31 @@ const SUFFIX = process.platform === "win32" ? "dll" : process.platform === "darw
 // (scripts/ci-windows.sh builds them).
 const PREBUILT = process.env.CFFI_BUN_PREBUILT_FIXTURES;
 
+// The compiler's arguments for a fixture, by platform. The fixtures are GNU C
+// (attributes, asm): any gcc or clang driver builds them, MSVC's cl cannot.
+// On Windows (mingw-w64's gcc, as the wine run and the workflow use) a DLL exports
+// every function when none is marked dllexport, needs no -fPIC, and takes
+// libgcc and winpthreads statically so it loads with no compiler DLLs on
+// PATH; scripts/ci-windows.sh builds the wine run's fixtures with these.
+function fixtureCompilerArgs(platform = process.platform) {
+  if (platform === "win32") {
+    return {
+      flags: ["-shared", "-O1", "-Wall", "-Wextra", "-D__USE_MINGW_ANSI_STDIO=1"],
+      // After the source, for linkers that read in order.
+      libraries: ["-static-libgcc", "-Wl,-Bstatic", "-lpthread", "-Wl,-Bdynamic"],
+    };
+  }
+  return { flags: ["-shared", "-fPIC", "-O1", "-Wall", "-Wextra"], libraries: [] };
+}
+
+function fixtureCompiler() {
+  const compiler = process.env.CC || (process.platform === "win32" ? "gcc" : "cc");
+  if (/(^|[\\/])cl(\.exe)?$/i.test(compiler)) {
+    throw new Error(`the test fixtures are GNU C: CC=${compiler} is MSVC's cl; set CC to a gcc or clang (mingw-w64's gcc on Windows)`);
+  }
+  return compiler;
+}
+
 // buildFixture("abi.c") -> path of libabi.so, removed when the process exits.
 function buildFixture(sourceName, extraFlags = []) {
   const cached = built.get(sourceName);
@@ -28,9 +53,10 @@ function buildFixture(sourceName, extraFlags = []) {
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `cffi-bun-${base}-`));
   const out = path.join(dir, `lib${base}.${SUFFIX}`);
+  const { flags, libraries } = fixtureCompilerArgs();
   execFileSync(
-    process.env.CC || "cc",
-    ["-shared", "-fPIC", "-O1", "-Wall", "-Wextra", ...extraFlags, "-o", out, path.join(FIXTURE_DIR, sourceName)],
+    fixtureCompiler(),
+    [...flags, ...extraFlags, "-o", out, path.join(FIXTURE_DIR, sourceName), ...libraries],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   built.set(sourceName, out);
@@ -46,4 +72,4 @@ function fixturePath() {
   return buildFixture("fixture.c");
 }
 
-module.exports = { buildFixture, fixturePath, FIXTURE_SOURCE: SOURCE };
+module.exports = { buildFixture, fixturePath, fixtureCompilerArgs, FIXTURE_SOURCE: SOURCE };

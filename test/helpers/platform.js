@@ -46,11 +46,22 @@ function ccUnavailable() {
 const prebuiltFixtures = process.env.CFFI_BUN_PREBUILT_FIXTURES || null;
 const noCompiler = prebuiltFixtures ? "no C compiler can be started here (prebuilt fixtures only)" : false;
 
+// Whether the library file at `file` is mapped into this process, or null
+// where that cannot be asked: Linux reads /proc/self/maps, Windows asks
+// GetModuleHandleW (through this package: the question is the loader's).
+let kernel32;
+function libraryMapped(file) {
+  if (isLinux) return require("node:fs").readFileSync("/proc/self/maps", "utf8").includes(file);
+  if (!isWindows) return null;
+  kernel32 ??= dlopen("kernel32.dll", { GetModuleHandleW: { args: ["ptr"], returns: "ptr" } });
+  return kernel32.symbols.GetModuleHandleW(Buffer.from(`${file}\0`, "utf16le")) !== null;
+}
+
 // Assert that dlopen(LIBC) works once: a wrong LIBC fails here, by name.
 function openLibc(symbols) {
   return dlopen(LIBC, symbols);
 }
 
 module.exports = {
-  SUFFIX, LIBC, isLinux, isWindows, isMac, TIME_SCALE, timeScale, ccUnavailable, noCompiler, prebuiltFixtures, openLibc,
+  SUFFIX, LIBC, isLinux, isWindows, isMac, TIME_SCALE, timeScale, ccUnavailable, noCompiler, prebuiltFixtures, openLibc, libraryMapped,
 };

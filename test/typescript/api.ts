@@ -219,3 +219,8 @@ import type { Executor } from "cffi-bun";
   executor.shared.setThreads(4);
   ex.close();
 }
+
+// abi (not in Bun): libffi's convention names, checked by name.
+dlopen("user32.dll", { MessageBeep: { args: ["u32"], returns: "i32", abi: "stdcall" } });
+// @ts-expect-error no such calling convention
+dlopen("user32.dll", { MessageBeep: { args: ["u32"], returns: "i32", abi: "pascal" } });

@@ -42,7 +42,7 @@ int cffi_jit_after_callbacks(napi_env env, cffi_function *fn);
 #include <libtcc.h>
 #include <string.h>
 
-#include "../cc/tcc_glue.h"
+#include "../platform/tcc_glue.h"
 #include <sys/mman.h>
 #include <unistd.h>
 #define CFFI_HAVE_JIT 1
@@ -383,7 +383,7 @@ static void compile_batch_trapped(void *arg) {
 
 /* Compiles and relocates into fresh pages, then seals them read+execute.
  * Fills entries[k] for each wrapper; returns the block or NULL. libtcc
- * calls exit(1) for some errors (src/cc/tcc_glue.c), so the compile runs
+ * calls exit(1) for some errors (src/platform/tcc_glue.c), so the compile runs
  * under cffi_tcc_run's exit trap; on this thread, since the wrappers nest
  * no deeper than a few levels and a thread per tier-up would cost
  * 30-100 us next to the compile's ~250 us (measured here). */

@@ -38,7 +38,7 @@
 #include "cache.h"
 #include "fixups.h"
 #include "sha256.h"
-#include "tcc_glue.h"
+#include "../platform/tcc_glue.h"
 #endif
 
 #define STR_(x) #x

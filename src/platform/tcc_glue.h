@@ -1,6 +1,7 @@
 /*
  * tcc_glue.h - see tcc_glue.c: observing which files TinyCC reads, and the
- * thread compilations run on.
+ * thread compilations run on. Used by src/cc/ (cc()) and src/calls/jit.c
+ * (wrappers), so it lives below both.
  */
 #ifndef CFFI_TCC_GLUE_H
 #define CFFI_TCC_GLUE_H

@@ -356,7 +356,8 @@ typedef struct {
 
 static void compile_batch_trapped(void *arg) {
   batch_compile *job = arg;
-  TCCState *s = job->state;
+  TCCState *s = job->state = tcc_new();
+  if (!s) return;
   tcc_set_error_func(s, NULL, on_tcc_error);
   /* No C library, no libtcc1: the wrappers need neither, and so TinyCC's
    * own files need not exist at run time. */
@@ -389,8 +390,7 @@ static void compile_batch_trapped(void *arg) {
  * 30-100 us next to the compile's ~250 us (measured here). */
 static cffi_jit_block *compile_batch(const char *source, cffi_function **fns, const uint32_t *which,
                                      uint32_t n, napi_callback *entries) {
-  batch_compile job = {source, fns, which, n, entries, tcc_new(), NULL, -1, false};
-  if (!job.state) return NULL;
+  batch_compile job = {source, fns, which, n, entries, NULL, NULL, -1, false};
   if (!cffi_tcc_run(compile_batch_trapped, &job, 0))
     CFFI_DEBUG("jit: TinyCC called exit() while compiling wrappers; trapped");
   cffi_jit_block *block = NULL;
@@ -401,7 +401,7 @@ static cffi_jit_block *compile_batch(const char *source, cffi_function **fns, co
     job.memory = NULL;
   }
   if (job.memory) munmap(job.memory, (size_t)job.size);
-  tcc_delete(job.state);
+  if (job.state) cffi_tcc_delete(job.state);
   return block;
 }
 

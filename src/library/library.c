@@ -236,13 +236,20 @@ napi_value cffi_bind_symbols(napi_env env, cffi_owner *owner, napi_value definit
     }
     if (published == count &&
         napi_create_function(env, "close", NAPI_AUTO_LENGTH, close_entry, owner, &close_fn) == napi_ok) {
-      owner->refs++;
-      int64_t ignored;
-      if (napi_add_finalizer(env, close_fn, owner, finalize_close, NULL, NULL) == napi_ok)
+      /* close's reference to the owner is dropped only by its finalizer:
+       * without one, close would keep it forever, and dropping it here
+       * would leave close pointing at freed memory. So no finalizer, no
+       * result (the caller closes the owner, as for any failure here). */
+      if (napi_add_finalizer(env, close_fn, owner, finalize_close, NULL, NULL) == napi_ok) {
+        owner->refs++;
+        int64_t ignored;
         napi_adjust_external_memory(env, (int64_t)CLOSE_FUNCTION_BYTES, &ignored);
-      napi_create_object(env, &result);
-      napi_set_named_property(env, result, "symbols", symbols);
-      napi_set_named_property(env, result, "close", close_fn);
+        napi_create_object(env, &result);
+        napi_set_named_property(env, result, "symbols", symbols);
+        napi_set_named_property(env, result, "close", close_fn);
+      } else {
+        cffi_throw(env, "Error", "could not attach close() of \"%s\" to the GC", owner->path);
+      }
     }
   }
   for (uint32_t i = 0; i < count; i++)

@@ -54,7 +54,6 @@ static napi_value init(napi_env env, napi_value exports) {
   if (!cffi_callbacks_attach(env, state)) return NULL;
   if (!cffi_async_attach(env, state)) return NULL;
   cffi_types_init(env, state);
-  cffi_library_init(env, state);
   cffi_set_forced_engine(getenv("CFFI_BUN_ENGINE"));
   cffi_debug_init();
   napi_set_named_property(env, exports, "FFIType", cffi_make_ffitype_object(env));
@@ -70,6 +69,7 @@ static napi_value init(napi_env env, napi_value exports) {
   cffi_make_callback_exports(env, exports);
   cffi_make_async_exports(env, exports);
   cffi_make_layout_exports(env, exports);
+  cffi_library_init(env, exports);
   return exports;
 }
 

@@ -421,8 +421,9 @@ void cffi_make_callback_exports(napi_env env, napi_value exports);
 bool cffi_callbacks_attach(napi_env env, cffi_env_state *state);
 void cffi_callbacks_detach(cffi_env_state *state);
 /* Called by the register closure entry with the spilled argument registers
- * (laid out as sig->dest indexes them); returns the result's image. */
-uint64_t cffi_callback_from_registers(cffi_callback *cb, const uint64_t *registers);
+ * (laid out as sig->dest indexes them) and the address C will return to;
+ * returns the result's image. */
+uint64_t cffi_callback_from_registers(cffi_callback *cb, const uint64_t *registers, const void *return_address);
 /* For an FFI call whose C has returned (call_depth already back down) when
  * state->cleanup_depth > state->call_depth: closes what its callbacks kept
  * open and rethrows a callback's exception (then returns true). */

@@ -44,7 +44,8 @@ test("workers compiling jit wrappers for the first time at once initialise TinyC
 }, () => {
   const preload = buildFixture("slow-sem-init.c", ["-ldl", "-lpthread"]);
   const run = spawnSync(process.execPath, ["-e", program], {
-    env: { ...process.env, LD_PRELOAD: preload, CFFI_BUN_ENGINE: "jit" },
+    // After any preload already there (npm run test:asan's sanitizer runtimes must stay first).
+    env: { ...process.env, LD_PRELOAD: [process.env.LD_PRELOAD, preload].filter(Boolean).join(" "), CFFI_BUN_ENGINE: "jit" },
     encoding: "utf8",
     timeout: 60_000,
   });

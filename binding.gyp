@@ -35,7 +35,7 @@
         "src/cc/cache.c",
         "src/cc/fixups.c",
         "src/cc/sha256.c",
-        "src/cc/tcc_glue.c"
+        "src/platform/tcc_glue.c"
       ],
       "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-fvisibility=hidden"],
       "cflags!": ["-O3"],

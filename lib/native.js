@@ -37,4 +37,9 @@ function load() {
   );
 }
 
-module.exports = load();
+const addon = load();
+// close() during an FFI call defers the unload to Node's own setImmediate
+// (src/library/library.c), taken from node:timers here rather than from the
+// global, which fake timers may have replaced before this first require.
+addon.useSetImmediate(require("node:timers").setImmediate);
+module.exports = addon;

@@ -34,7 +34,7 @@ function exists(file) {
 function find() {
   if (process.env.CFFI_BUN_TCC === "0") return null;
   // The glue that lets the static archive live in a shared object
-  // (src/cc/tcc_glue.c) is written for ELF and glibc; other systems are not
+  // (src/platform/tcc_glue.c) is written for ELF and glibc; other systems are not
   // supported yet.
   if (process.platform !== "linux") return null;
   const multiarch = { x64: "x86_64-linux-gnu", arm64: "aarch64-linux-gnu" }[targetArch];
@@ -70,7 +70,7 @@ if (want === "cflags") {
   process.stdout.write(flags.join(" ") + "\n");
 } else if (want === "libs") {
   // --exclude-libs keeps the archive's many generic global names (next,
-  // tok, file, ...) local to the addon; --wrap=open lets src/cc/tcc_glue.c see
+  // tok, file, ...) local to the addon; --wrap=open lets src/platform/tcc_glue.c see
   // which files TinyCC reads, for the cache's dependency list; --wrap=exit
   // turns libtcc's exit(1) on some errors into a JS exception (same file).
   if (found) process.stdout.write(`${found.archive} -Wl,--exclude-libs,ALL -Wl,--wrap=open -Wl,--wrap=exit\n`);

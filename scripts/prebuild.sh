@@ -12,7 +12,7 @@
 # than GLIBC_2.17..2.28 is referenced, so it loads on Debian 10+, Ubuntu 18.04+,
 # RHEL 8+ and the like (built on Debian 12 it would need 2.34).
 # Why static: libffi (Debian's position-independent libffi_pic.a) and libtcc
-# (libtcc.a with src/cc/tcc_glue.c) are linked in, their symbols kept local
+# (libtcc.a with src/platform/tcc_glue.c) are linked in, their symbols kept local
 # (-Wl,--exclude-libs,ALL), so only libc, libm, libdl and libpthread are
 # needed at run time: no libffi or tcc package on the user's machine.
 #

@@ -5,9 +5,29 @@
  * The exports here are the native layer; lib/index.js shapes them into
  * bun:ffi's API (CString, JSCallback, file: URLs, CFunction).
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "cffi.h"
+
+/* The process-wide settings from the environment (CFFI_BUN_ENGINE,
+ * BUN_DEBUG_FFI), read by the first env to load: workers share the
+ * process's environment, and an env loading later must not rewrite what
+ * other threads' calls are reading (a data race ThreadSanitizer reported
+ * with workers starting together). 0: unread, 1: being read, 2: read. */
+static atomic_int settings_read;
+
+static void read_process_settings(void) {
+  int unread = 0;
+  if (atomic_compare_exchange_strong(&settings_read, &unread, 1)) {
+    cffi_set_forced_engine(getenv("CFFI_BUN_ENGINE"));
+    cffi_debug_init();
+    atomic_store(&settings_read, 2);
+  }
+  while (atomic_load(&settings_read) != 2) {
+    /* Another env is reading them: two getenv() calls. */
+  }
+}
 
 /* errno() as it was right after the latest FFI call on this thread. */
 static napi_value errno_entry(napi_env env, napi_callback_info info) {
@@ -54,9 +74,7 @@ static napi_value init(napi_env env, napi_value exports) {
   if (!cffi_callbacks_attach(env, state)) return NULL;
   if (!cffi_async_attach(env, state)) return NULL;
   cffi_types_init(env, state);
-  cffi_library_init(env, state);
-  cffi_set_forced_engine(getenv("CFFI_BUN_ENGINE"));
-  cffi_debug_init();
+  read_process_settings();
   napi_set_named_property(env, exports, "FFIType", cffi_make_ffitype_object(env));
   cffi_set_function(env, exports, "dlopen", cffi_dlopen, NULL);
   cffi_set_function(env, exports, "linkSymbols", cffi_link_symbols, NULL);
@@ -70,6 +88,7 @@ static napi_value init(napi_env env, napi_value exports) {
   cffi_make_callback_exports(env, exports);
   cffi_make_async_exports(env, exports);
   cffi_make_layout_exports(env, exports);
+  cffi_library_init(env, exports);
   return exports;
 }
 

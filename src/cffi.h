@@ -145,7 +145,7 @@ typedef struct cffi_env_state {
   /* src/types/types.c: built-ins captured at load, to read SharedArrayBuffers
    * (NULL where there are none). */
   napi_ref shared_buffer_prototype, shared_buffer_length_getter, uint8array_constructor;
-  /* src/library/library.c: Node's setImmediate, captured at load (NULL if there was none). */
+  /* src/library/library.c: Node's setImmediate, from the shim (NULL until given). */
   napi_ref set_immediate;
   struct cffi_async_env *async; /* src/calls/async_call.c: the env's async calls */
   /* src/calls/variadic.c: the .with of functions that are not variadic (made at first use),
@@ -421,8 +421,9 @@ void cffi_make_callback_exports(napi_env env, napi_value exports);
 bool cffi_callbacks_attach(napi_env env, cffi_env_state *state);
 void cffi_callbacks_detach(cffi_env_state *state);
 /* Called by the register closure entry with the spilled argument registers
- * (laid out as sig->dest indexes them); returns the result's image. */
-uint64_t cffi_callback_from_registers(cffi_callback *cb, const uint64_t *registers);
+ * (laid out as sig->dest indexes them) and the address C will return to;
+ * returns the result's image. */
+uint64_t cffi_callback_from_registers(cffi_callback *cb, const uint64_t *registers, const void *return_address);
 /* For an FFI call whose C has returned (call_depth already back down) when
  * state->cleanup_depth > state->call_depth: closes what its callbacks kept
  * open and rethrows a callback's exception (then returns true). */
@@ -432,8 +433,9 @@ bool cffi_callbacks_cleanup(napi_env env, cffi_env_state *state);
 void cffi_register_closure_entry(void);
 
 /* library.c */
-/* At module init: captures the setImmediate a close() during a call defers its unload to. */
-void cffi_library_init(napi_env env, cffi_env_state *state);
+/* At module init: exports useSetImmediate(fn), through which the shim hands
+ * over the setImmediate a close() during a call defers its unload to. */
+void cffi_library_init(napi_env env, napi_value exports);
 cffi_owner *cffi_owner_new(napi_env env, void *handle, void (*unload)(void *), const char *kind,
                            const char *path);
 void cffi_owner_release(cffi_owner *owner);

@@ -367,34 +367,40 @@ describe("a closed library", () => {
     usable();
   });
 
-  test("closing from a callback waits for Node's setImmediate, not a replacement that runs at once", () => {
-    // A synchronous global setImmediate (installed after load) used to unmap
-    // the library while call_i32_fn was still on the stack: SIGSEGV.
-    const { spawnSync } = require("node:child_process");
-    const script = `
-      const fs = require("node:fs"), os = require("node:os"), path = require("node:path");
-      const { dlopen, JSCallback } = require(${JSON.stringify(require.resolve(".."))});
-      const { libraryMapped } = require(${JSON.stringify(require.resolve("./helpers/platform.js"))});
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cffi-bun-sync-immediate-"));
-      const copy = path.join(dir, "libclosing.so");
-      fs.copyFileSync(${JSON.stringify(FIX)}, copy);
-      const mine = dlopen(copy, { call_i32_fn: { args: ["function", "i32"], returns: "i32" } });
-      const cb = new JSCallback((x) => { mine.close(); return x * 3; }, { args: ["i32"], returns: "i32" });
-      const real = globalThis.setImmediate;
-      globalThis.setImmediate = (fn, ...args) => { fn(...args); return { unref() {} }; };
-      const result = mine.symbols.call_i32_fn(cb, 14);
-      globalThis.setImmediate = real;
-      const mappedAfterCall = libraryMapped(copy);
-      real(() => {
-        const mappedLater = libraryMapped(copy);
-        fs.rmSync(dir, { recursive: true, force: true });
-        console.log(JSON.stringify({ result, mappedAfterCall, mappedLater }));
-      });`;
-    const run = spawnSync(process.execPath, ["-e", script], { encoding: "utf8", timeout: timeScale(60_000) });
-    assert.equal(run.status, 0, `the script failed (signal ${run.signal}): ${run.stderr}`);
-    const mapped = libraryMapped(FIX) === null ? { mappedAfterCall: null, mappedLater: null } : { mappedAfterCall: true, mappedLater: false };
-    assert.deepEqual(JSON.parse(run.stdout), { result: 42, ...mapped });
-  });
+  // A synchronous global setImmediate used to unmap the library while
+  // call_i32_fn was still on the stack (SIGSEGV): installed after load,
+  // until the addon captured Node's at load; installed before the first
+  // require, until the shim handed over node:timers' own.
+  for (const when of ["after", "before"]) {
+    test(`closing from a callback waits for Node's setImmediate, not a replacement installed ${when} load that runs at once`, () => {
+      const { spawnSync } = require("node:child_process");
+      const fake = "globalThis.setImmediate = (fn, ...args) => { fn(...args); return { unref() {} }; };";
+      const script = `
+        const fs = require("node:fs"), os = require("node:os"), path = require("node:path");
+        const real = globalThis.setImmediate;
+        ${when === "before" ? fake : ""}
+        const { dlopen, JSCallback } = require(${JSON.stringify(require.resolve(".."))});
+        const { libraryMapped } = require(${JSON.stringify(require.resolve("./helpers/platform.js"))});
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cffi-bun-sync-immediate-"));
+        const copy = path.join(dir, "libclosing.so");
+        fs.copyFileSync(${JSON.stringify(FIX)}, copy);
+        const mine = dlopen(copy, { call_i32_fn: { args: ["function", "i32"], returns: "i32" } });
+        const cb = new JSCallback((x) => { mine.close(); return x * 3; }, { args: ["i32"], returns: "i32" });
+        ${when === "after" ? fake : ""}
+        const result = mine.symbols.call_i32_fn(cb, 14);
+        globalThis.setImmediate = real;
+        const mappedAfterCall = libraryMapped(copy);
+        real(() => {
+          const mappedLater = libraryMapped(copy);
+          fs.rmSync(dir, { recursive: true, force: true });
+          console.log(JSON.stringify({ result, mappedAfterCall, mappedLater }));
+        });`;
+      const run = spawnSync(process.execPath, ["-e", script], { encoding: "utf8", timeout: timeScale(60_000) });
+      assert.equal(run.status, 0, `the script failed (signal ${run.signal}): ${run.stderr}`);
+      const mapped = libraryMapped(FIX) === null ? { mappedAfterCall: null, mappedLater: null } : { mappedAfterCall: true, mappedLater: false };
+      assert.deepEqual(JSON.parse(run.stdout), { result: 42, ...mapped });
+    });
+  }
 
   test("closing a linkSymbols result or a CFunction disables it", () => {
     const linked = linkSymbols({ add: { ptr: S.add_i32.ptr, args: ["i32", "i32"], returns: "i32" } });

@@ -533,30 +533,33 @@ export declare class JSCallback<const D extends FFIFunction = FFIFunction> {
 // ---------------------------------------------------------------------------
 // Memory
 
+/** Where `read.*` loads from: an address (number, BigInt, `Pointer`, an object's `ptr`), or a view (bounds-checked). */
+export type MemorySource = Address | TypedArray | ArrayBuffer | SharedArrayBuffer | DataView | { readonly ptr: Pointer | bigint };
+
 /** Reads a value at `ptr + byteOffset` (like DataView, little-endian host order). */
 export declare const read: {
-  readonly u8: (ptr: Address, byteOffset?: number) => number;
-  readonly i8: (ptr: Address, byteOffset?: number) => number;
-  readonly u16: (ptr: Address, byteOffset?: number) => number;
-  readonly i16: (ptr: Address, byteOffset?: number) => number;
-  readonly u32: (ptr: Address, byteOffset?: number) => number;
-  readonly i32: (ptr: Address, byteOffset?: number) => number;
-  readonly f32: (ptr: Address, byteOffset?: number) => number;
-  readonly f64: (ptr: Address, byteOffset?: number) => number;
-  readonly u64: (ptr: Address, byteOffset?: number) => bigint;
-  readonly i64: (ptr: Address, byteOffset?: number) => bigint;
+  readonly u8: (source: MemorySource, byteOffset?: number) => number;
+  readonly i8: (source: MemorySource, byteOffset?: number) => number;
+  readonly u16: (source: MemorySource, byteOffset?: number) => number;
+  readonly i16: (source: MemorySource, byteOffset?: number) => number;
+  readonly u32: (source: MemorySource, byteOffset?: number) => number;
+  readonly i32: (source: MemorySource, byteOffset?: number) => number;
+  readonly f32: (source: MemorySource, byteOffset?: number) => number;
+  readonly f64: (source: MemorySource, byteOffset?: number) => number;
+  readonly u64: (source: MemorySource, byteOffset?: number) => bigint;
+  readonly i64: (source: MemorySource, byteOffset?: number) => bigint;
   /** A pointer-sized unsigned value (an address). */
-  readonly ptr: (ptr: Address, byteOffset?: number) => number;
+  readonly ptr: (source: MemorySource, byteOffset?: number) => number;
   /** A pointer-sized signed value. */
-  readonly intptr: (ptr: Address, byteOffset?: number) => number;
+  readonly intptr: (source: MemorySource, byteOffset?: number) => number;
   /** Not in Bun: a copy of the NUL-terminated UTF-16 string at `ptr + byteOffset`, or of `byteLength` bytes. */
   readonly cstring16: (ptr: Address | TypedArray | ArrayBuffer | DataView, byteOffset?: number, byteLength?: number) => string;
   /** Not in Bun: the same for a `wchar_t` string (4-byte units on Linux/macOS, 2 on Windows). */
   readonly wstring: (ptr: Address | TypedArray | ArrayBuffer | DataView, byteOffset?: number, byteLength?: number) => string;
 };
 
-/** Where `write.*` stores: an address, or a view (bounds-checked). */
-export type WriteTarget = Address | TypedArray | ArrayBuffer | SharedArrayBuffer | DataView;
+/** Where `write.*` stores: the same as `read.*` takes. */
+export type WriteTarget = MemorySource;
 
 /** Stores a value at `target + byteOffset` (not in Bun). */
 export declare const write: {

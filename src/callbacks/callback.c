@@ -50,6 +50,10 @@
 
 #include "../cffi.h"
 #include "../platform/thread_pool.h"
+#include "../platform/signal_frame.h"
+#if CFFI_HAVE_REGISTER_CLOSURES
+#include <unistd.h> /* write(), for refuse_signal_handler */
+#endif
 
 /* How many closed threadsafe callbacks an env keeps before freeing the
  * oldest. */
@@ -504,7 +508,36 @@ static inline uint64_t run_callback(cffi_callback *cb, const uint64_t *images) {
 }
 
 #if CFFI_HAVE_REGISTER_CLOSURES
-uint64_t cffi_callback_from_registers(cffi_callback *cb, const uint64_t *registers) {
+/* A JSCallback installed as a signal handler (signal(SIGUSR1, cb)) for a
+ * signal that interrupted JS or V8, which cannot be entered then: C gets 0
+ * and stderr says why, once per process. Only what is async-signal-safe here: a lock-free flag and
+ * write(), no allocation. */
+static uint64_t refuse_signal_handler(void) {
+  static atomic_bool reported;
+  if (atomic_exchange_explicit(&reported, true, memory_order_relaxed)) return 0;
+  static const char message[] =
+      "cffi-bun: a JSCallback was called as a signal handler while JavaScript was running; V8 "
+      "cannot be entered then (it would abort), so it did not run and C got 0. Use process.on(\"SIGUSR1\", ...) for "
+      "signals (see docs/callbacks.md).\n";
+  ssize_t ignored = write(2, message, sizeof message - 1);
+  (void)ignored;
+  return 0;
+}
+
+/* Whether a signal handler call to cb interrupted V8 rather than C: on the
+ * JS thread, with no FFI call's C code running (at the top level, or in a
+ * callback's JS). A signal raised inside an FFI call (raise(), or one that
+ * interrupts a blocking C call) finds the JS thread in C, as any callback
+ * from C does: its JS runs, as in Bun. Other threads take the usual path. */
+static bool signal_interrupts_js(const cffi_callback *cb) {
+  if (!cffi_same_thread(cffi_current_thread(), cb->js_thread) || atomic_load(&cb->closed)) return false;
+  const cffi_env_state *state = cb->state; /* alive while cb is open */
+  return state->call_depth == state->js_callback_depth;
+}
+
+uint64_t cffi_callback_from_registers(cffi_callback *cb, const uint64_t *registers, const void *return_address) {
+  if (CFFI_UNLIKELY(cffi_returns_into_sigreturn(return_address)) && signal_interrupts_js(cb))
+    return refuse_signal_handler();
   const unsigned n = cb->sig.nargs;
   uint64_t images[CFFI_INT_REGS + CFFI_FLOAT_REGS];
   for (unsigned i = 0; i < n; i++) images[i] = registers[cb->sig.dest[i]];

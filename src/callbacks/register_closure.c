@@ -58,6 +58,7 @@ __asm__(
     "  movq %xmm7, 104(%rsp)\n"
     "  movq %r10, %rdi\n"
     "  movq %rsp, %rsi\n"
+    "  movq 8(%rbp), %rdx\n" /* the caller's return address: see src/platform/signal_frame.h */
     "  call cffi_callback_from_registers\n"
     "  movq %rax, %xmm0\n"
     "  leave\n"
@@ -95,6 +96,7 @@ __asm__(
     "  stp d6, d7, [sp, #128]\n"
     "  mov x0, x17\n"
     "  add x1, sp, #16\n"
+    "  mov x2, x30\n" /* the caller's return address: see src/platform/signal_frame.h */
     "  bl cffi_callback_from_registers\n"
     "  fmov d0, x0\n"
     "  ldp x29, x30, [sp], #144\n"

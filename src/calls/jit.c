@@ -42,7 +42,7 @@ int cffi_jit_after_callbacks(napi_env env, cffi_function *fn);
 #include <libtcc.h>
 #include <string.h>
 
-#include "../cc/tcc_glue.h"
+#include "../platform/tcc_glue.h"
 #include <sys/mman.h>
 #include <unistd.h>
 #define CFFI_HAVE_JIT 1
@@ -356,7 +356,8 @@ typedef struct {
 
 static void compile_batch_trapped(void *arg) {
   batch_compile *job = arg;
-  TCCState *s = job->state;
+  TCCState *s = job->state = tcc_new();
+  if (!s) return;
   tcc_set_error_func(s, NULL, on_tcc_error);
   /* No C library, no libtcc1: the wrappers need neither, and so TinyCC's
    * own files need not exist at run time. */
@@ -383,14 +384,13 @@ static void compile_batch_trapped(void *arg) {
 
 /* Compiles and relocates into fresh pages, then seals them read+execute.
  * Fills entries[k] for each wrapper; returns the block or NULL. libtcc
- * calls exit(1) for some errors (src/cc/tcc_glue.c), so the compile runs
+ * calls exit(1) for some errors (src/platform/tcc_glue.c), so the compile runs
  * under cffi_tcc_run's exit trap; on this thread, since the wrappers nest
  * no deeper than a few levels and a thread per tier-up would cost
  * 30-100 us next to the compile's ~250 us (measured here). */
 static cffi_jit_block *compile_batch(const char *source, cffi_function **fns, const uint32_t *which,
                                      uint32_t n, napi_callback *entries) {
-  batch_compile job = {source, fns, which, n, entries, tcc_new(), NULL, -1, false};
-  if (!job.state) return NULL;
+  batch_compile job = {source, fns, which, n, entries, NULL, NULL, -1, false};
   if (!cffi_tcc_run(compile_batch_trapped, &job, 0))
     CFFI_DEBUG("jit: TinyCC called exit() while compiling wrappers; trapped");
   cffi_jit_block *block = NULL;
@@ -401,7 +401,7 @@ static cffi_jit_block *compile_batch(const char *source, cffi_function **fns, co
     job.memory = NULL;
   }
   if (job.memory) munmap(job.memory, (size_t)job.size);
-  tcc_delete(job.state);
+  if (job.state) cffi_tcc_delete(job.state);
   return block;
 }
 

@@ -38,7 +38,7 @@
 #include "cache.h"
 #include "fixups.h"
 #include "sha256.h"
-#include "tcc_glue.h"
+#include "../platform/tcc_glue.h"
 #endif
 
 #define STR_(x) #x
@@ -877,7 +877,7 @@ static TCCState *compile(const cc_options *o, int output, const char *out_path, 
   free(job.sp.dirs);
   free(job.inline_text);
   if (!job.ok) {
-    if (job.state) tcc_delete(job.state);
+    if (job.state) cffi_tcc_delete(job.state);
     return NULL;
   }
   return job.state;
@@ -1039,7 +1039,7 @@ static bool cache_key(const cc_options *o, char hex[65]) {
 
 /* ---- binding ------------------------------------------------------------ */
 
-static void unload_state(void *handle) { tcc_delete(handle); }
+static void unload_state(void *handle) { cffi_tcc_delete(handle); }
 static void unload_object(void *handle) { dlclose(handle); }
 
 /* Bun's phrase first, then ours. */
@@ -1142,7 +1142,7 @@ static void compile_to_cache(const cc_options *o, const char *dir, const char *k
   if (!cffi_cache_temp(dir, tmp, sizeof tmp)) return;
   cffi_deps deps = {0};
   TCCState *s = compile(o, TCC_OUTPUT_DLL, tmp, d, &deps);
-  if (s) tcc_delete(s);
+  if (s) cffi_tcc_delete(s);
   else truncate(tmp, 0);
   cffi_cache_publish(tmp, dir, key, &deps, handle);
   cffi_deps_free(&deps);

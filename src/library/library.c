@@ -58,16 +58,26 @@ static napi_value deferred_unload(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* Node's own setImmediate, taken before user code runs: one replaced later
- * (fake timers, a test double calling its function at once) would unload
- * the library while its C code is still on the stack. */
-void cffi_library_init(napi_env env, cffi_env_state *state) {
-  napi_value global, set_immediate;
-  napi_valuetype t;
-  if (napi_get_global(env, &global) == napi_ok &&
-      napi_get_named_property(env, global, "setImmediate", &set_immediate) == napi_ok &&
-      napi_typeof(env, set_immediate, &t) == napi_ok && t == napi_function)
-    napi_create_reference(env, set_immediate, 1, &state->set_immediate);
+/* Node's own setImmediate, handed over by the shim from node:timers
+ * (lib/native.js) as soon as the addon loads: the global one may be a fake
+ * (fake timers, a test double calling its function at once, installed
+ * before or after the first require), which would unload the library while
+ * its C code is still on the stack. The first function given is kept. */
+static napi_value use_set_immediate(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value fn;
+  napi_valuetype t = napi_undefined;
+  cffi_env_state *state;
+  napi_get_cb_info(env, info, &argc, &fn, NULL, NULL);
+  napi_get_instance_data(env, (void **)&state);
+  if (argc < 1 || napi_typeof(env, fn, &t) != napi_ok || t != napi_function)
+    return cffi_throw(env, "TypeError", "useSetImmediate(fn) expects Node's setImmediate function");
+  if (state && !state->set_immediate) napi_create_reference(env, fn, 1, &state->set_immediate);
+  return NULL;
+}
+
+void cffi_library_init(napi_env env, napi_value exports) {
+  cffi_set_function(env, exports, "useSetImmediate", use_set_immediate, NULL);
 }
 
 void cffi_owner_async_done(cffi_owner *owner) {
@@ -236,13 +246,20 @@ napi_value cffi_bind_symbols(napi_env env, cffi_owner *owner, napi_value definit
     }
     if (published == count &&
         napi_create_function(env, "close", NAPI_AUTO_LENGTH, close_entry, owner, &close_fn) == napi_ok) {
-      owner->refs++;
-      int64_t ignored;
-      if (napi_add_finalizer(env, close_fn, owner, finalize_close, NULL, NULL) == napi_ok)
+      /* close's reference to the owner is dropped only by its finalizer:
+       * without one, close would keep it forever, and dropping it here
+       * would leave close pointing at freed memory. So no finalizer, no
+       * result (the caller closes the owner, as for any failure here). */
+      if (napi_add_finalizer(env, close_fn, owner, finalize_close, NULL, NULL) == napi_ok) {
+        owner->refs++;
+        int64_t ignored;
         napi_adjust_external_memory(env, (int64_t)CLOSE_FUNCTION_BYTES, &ignored);
-      napi_create_object(env, &result);
-      napi_set_named_property(env, result, "symbols", symbols);
-      napi_set_named_property(env, result, "close", close_fn);
+        napi_create_object(env, &result);
+        napi_set_named_property(env, result, "symbols", symbols);
+        napi_set_named_property(env, result, "close", close_fn);
+      } else {
+        cffi_throw(env, "Error", "could not attach close() of \"%s\" to the GC", owner->path);
+      }
     }
   }
   for (uint32_t i = 0; i < count; i++)

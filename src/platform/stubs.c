@@ -20,10 +20,13 @@
  * on AArch64, where x16 (IP0) carries the target. Both are free for a
  * veneer to clobber under both ABIs.
  *
- * Stubs come in chunks of two pages: stub i at offset 16*i of the first
- * (read+execute), its slot (target, data) at the same offset of the second
- * (read+write), so every stub is the same two instructions with the same
- * displacements. Free stubs are kept per env (only its JS thread takes and
+ * Stubs come in chunks of two pages: stub i at offset STUB_SIZE*i of the
+ * first (read+execute), its slot (target, data) at the same offset of the
+ * second (read+write), so every stub is the same instructions with the same
+ * displacements. Each stub begins with the landing an indirect call needs
+ * under branch-target enforcement (endbr64 for CET/IBT on x86-64, bti c on
+ * AArch64; a no-op where it is not enforced), as does each routine a stub
+ * jumps to. Free stubs are kept per env (only its JS thread takes and
  * releases them, without a lock), linked through their slots' data word.
  * Chunks are kept for the process's life: when an env ends (a worker
  * exits) its free stubs, and any it releases afterwards while Node
@@ -46,14 +49,20 @@
 #define HAVE_STUBS 0
 #endif
 
+/* x86-64: endbr64 + mov + jmp take 17 bytes, so 32 (slots then have room
+ * to spare); AArch64: four instructions. */
+#if defined(__x86_64__)
+#define STUB_SIZE 32
+#else
 #define STUB_SIZE 16
+#endif
 
 #if HAVE_STUBS
 /* Where free stubs jump: return 0 as any prototype reads it. */
 void cffi_stub_vacant(void);
 #if defined(__x86_64__)
 __asm__(".text\n.globl cffi_stub_vacant\n.hidden cffi_stub_vacant\n.type cffi_stub_vacant, @function\n"
-        "cffi_stub_vacant:\n  xorl %eax, %eax\n  xorps %xmm0, %xmm0\n  ret\n"
+        "cffi_stub_vacant:\n  endbr64\n  xorl %eax, %eax\n  xorps %xmm0, %xmm0\n  ret\n"
         ".size cffi_stub_vacant, .-cffi_stub_vacant\n");
 #else
 __asm__(".text\n.globl cffi_stub_vacant\n.hidden cffi_stub_vacant\n.type cffi_stub_vacant, %function\n"
@@ -70,13 +79,14 @@ static size_t page_size(void) {
 /* The stub at `at`, whose slot is one page further on. */
 static void write_stub(unsigned char *at, size_t page) {
 #if defined(__x86_64__)
-  const uint32_t to_data = (uint32_t)page + 8 - 7;  /* from the end of the 7-byte mov */
-  const uint32_t to_target = (uint32_t)page - 13;   /* from the end of the jmp, at 7 + 6 */
-  at[0] = 0x4c, at[1] = 0x8b, at[2] = 0x15;         /* mov r10, [rip + to_data] */
-  memcpy(at + 3, &to_data, 4);
-  at[7] = 0xff, at[8] = 0x25;                       /* jmp *[rip + to_target] */
-  memcpy(at + 9, &to_target, 4);
-  at[13] = at[14] = at[15] = 0xcc;                  /* int3: never reached */
+  const uint32_t to_data = (uint32_t)page + 8 - 11; /* from the end of the mov, at 4 + 7 */
+  const uint32_t to_target = (uint32_t)page - 17;   /* from the end of the jmp, at 11 + 6 */
+  memset(at, 0xcc, STUB_SIZE);                      /* int3 after the jmp: never reached */
+  at[0] = 0xf3, at[1] = 0x0f, at[2] = 0x1e, at[3] = 0xfa; /* endbr64 */
+  at[4] = 0x4c, at[5] = 0x8b, at[6] = 0x15;         /* mov r10, [rip + to_data] */
+  memcpy(at + 7, &to_data, 4);
+  at[11] = 0xff, at[12] = 0x25;                     /* jmp *[rip + to_target] */
+  memcpy(at + 13, &to_target, 4);
 #else
   /* C reaches a stub with blr: `bti c` first, for pages that are ever
    * mapped BTI-guarded (a no-op otherwise). ldr (literal) takes a word
@@ -98,12 +108,14 @@ static cffi_stub_slot *new_chunk(void) {
   unsigned char *code = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (code == MAP_FAILED) return NULL;
   const size_t count = page / STUB_SIZE;
-  cffi_stub_slot *slots = (cffi_stub_slot *)(code + page);
+#define SLOT(i) ((cffi_stub_slot *)(code + page + (i) * STUB_SIZE))
   for (size_t i = 0; i < count; i++) {
     write_stub(code + i * STUB_SIZE, page);
-    slots[i].target = (void *)cffi_stub_vacant;
-    slots[i].data = i + 1 < count ? (void *)&slots[i + 1] : NULL;
+    SLOT(i)->target = (void *)cffi_stub_vacant;
+    SLOT(i)->data = i + 1 < count ? (void *)SLOT(i + 1) : NULL;
   }
+  cffi_stub_slot *slots = SLOT(0);
+#undef SLOT
   __builtin___clear_cache((char *)code, (char *)code + page);
   if (mprotect(code, page, PROT_READ | PROT_EXEC) != 0) {
     munmap(code, 2 * page);

@@ -17,15 +17,18 @@
 // bookkeeping per external ArrayBuffer until the event loop turns, whatever
 // the addon does (Node-API finalizes external buffers from setImmediate). So
 // its loop yields to the event loop every 10k iterations (still no gc()),
-// and a synchronous loop is only checked to add nothing beyond Node's own
-// per-buffer cost. Not run by `npm test`; `.ci/run` runs it (1-2 min here).
+// and a synchronous loop is held to the Node-API floor: the same loop over a
+// minimal hand-written addon that only calls napi_create_external_arraybuffer
+// (test/soak/fixture/external-buffer-floor.c, built here, run first), plus
+// LIMIT_MB. Not run by `npm test`; `.ci/run` runs it (1-2 min here).
+const fs = require("node:fs");
+const os = require("node:os");
+const path = require("node:path");
 const assert = require("node:assert/strict");
-const { spawnSync } = require("node:child_process");
+const { execFileSync, spawnSync } = require("node:child_process");
 
 const LIMIT_MB = 20;
 const SAMPLE = 10_000;
-// Node 20's own bookkeeping per external ArrayBuffer, measured: ~219 bytes.
-const NODE_BYTES_PER_EXTERNAL_BUFFER = 260;
 
 const scaleArg = process.argv.find((a) => a.startsWith("--scale="));
 const SCALE = scaleArg ? Number(scaleArg.slice(8)) : 1;
@@ -40,14 +43,35 @@ const LOOPS = {
   linkSymbols: [100_000, 300_000, "", "300k linkSymbols({ ptr }) + one call + close()"],
   variadic: [50_000, 150_000, "", "150k variadic CFunction + one call + with() of 3 tails (one cached) + close()"],
   toArrayBuffer: [200_000, 1_000_000, "", "1M toArrayBuffer(ptr, 0, 4), yielding every 10k iterations"],
-  "toArrayBuffer-sync": [200_000, 1_000_000, "", "1M toArrayBuffer(ptr, 0, 4), never yielding: at most Node's own cost"],
+  "napi-floor-sync": [200_000, 1_000_000, "", "1M napi_create_external_arraybuffer in a bare addon, never yielding: Node's own cost"],
+  "napi-floor-finalizer-sync": [200_000, 1_000_000, "", "the same with a (no-op) finalizer"],
+  "toArrayBuffer-sync": [200_000, 1_000_000, "", "1M toArrayBuffer(ptr, 0, 4), never yielding: at most the floor + 20 MB"],
+  "toArrayBuffer-dealloc-sync": [200_000, 1_000_000, "", "1M toArrayBuffer(ptr, 0, 4, ctx, free-like deallocator), never yielding"],
 };
+
+// Loops measured against another one's growth instead of against 0.
+const FLOOR_OF = { "toArrayBuffer-sync": "napi-floor-sync", "toArrayBuffer-dealloc-sync": "napi-floor-finalizer-sync" };
+
+function buildFloor() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cffi-bun-floor-"));
+  const out = path.join(dir, "floor.node");
+  const include = [path.join(path.dirname(process.execPath), "..", "include", "node"), "/usr/include/node", "/usr/local/include/node"]
+    .find((d) => fs.existsSync(path.join(d, "node_api.h")));
+  execFileSync(process.env.CC || "cc", ["-O2", "-shared", "-fPIC", `-I${include}`, "-o", out,
+    path.join(__dirname, "fixture", "external-buffer-floor.c")], { stdio: "inherit" });
+  process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
+  return out;
+}
 
 function child(name) {
   const { dlopen, linkSymbols, CFunction, toArrayBuffer } = require("../..");
   const { fixturePath } = require("../helpers/fixture");
   const FIX = fixturePath();
-  const lib = dlopen(FIX, { add_i32: { args: ["i32", "i32"], returns: "i32" }, static_int_42: { returns: "ptr" } });
+  const lib = dlopen(FIX, {
+    add_i32: { args: ["i32", "i32"], returns: "i32" },
+    static_int_42: { returns: "ptr" },
+    count_dealloc: { args: ["ptr", "ptr"], returns: "void" },
+  });
   const address = lib.symbols.add_i32.ptr;
   const memory = lib.symbols.static_int_42();
   const ops = {
@@ -79,6 +103,18 @@ function child(name) {
       if (toArrayBuffer(memory, 0, 4).byteLength !== 4) throw new Error("toArrayBuffer gave a wrong length");
     },
   };
+  if (name.startsWith("napi-floor")) {
+    const { wrap } = require(process.env.CFFI_BUN_FLOOR_ADDON);
+    const withFinalizer = name.includes("finalizer");
+    ops[name] = () => {
+      if (wrap(memory, 4, withFinalizer).byteLength !== 4) throw new Error("the floor addon gave a wrong length");
+    };
+  }
+  // A deallocator that frees nothing (it counts calls), so only the bookkeeping counts.
+  const noop = lib.symbols.count_dealloc;
+  ops["toArrayBuffer-dealloc-sync"] = () => {
+    if (toArrayBuffer(memory, 0, 4, 0, noop.ptr).byteLength !== 4) throw new Error("toArrayBuffer gave a wrong length");
+  };
   ops["dlopen-jit"] = ops.dlopen;
   ops["toArrayBuffer-sync"] = ops.toArrayBuffer;
   const op = ops[name];
@@ -102,11 +138,15 @@ function child(name) {
 
 function main() {
   const names = onlyArg ? onlyArg.slice(7).split(",") : Object.keys(LOOPS);
+  for (const name of names) assert.ok(LOOPS[name], `unknown loop ${name}; known: ${Object.keys(LOOPS).join(", ")}`);
+  // A floor runs before the loop measured against it.
+  for (const name of [...names]) if (FLOOR_OF[name] && !names.includes(FLOOR_OF[name])) names.unshift(FLOOR_OF[name]);
+  const floorAddon = names.some((n) => n.startsWith("napi-floor")) ? buildFloor() : "";
+  const growth = {};
   let failed = 0;
   for (const name of names) {
-    assert.ok(LOOPS[name], `unknown loop ${name}; known: ${Object.keys(LOOPS).join(", ")}`);
     const [, , engine, what] = LOOPS[name];
-    const env = { ...process.env, CFFI_BUN_ENGINE: engine };
+    const env = { ...process.env, CFFI_BUN_ENGINE: engine, CFFI_BUN_FLOOR_ADDON: floorAddon };
     const run = spawnSync(process.execPath, [__filename, `--child=${name}`, `--scale=${SCALE}`], {
       env, encoding: "utf8", timeout: 240_000,
     });
@@ -116,17 +156,20 @@ function main() {
       continue;
     }
     const r = JSON.parse(run.stdout);
-    let ok;
-    let limit;
-    if (name === "toArrayBuffer-sync") {
-      limit = `Node's own ${NODE_BYTES_PER_EXTERNAL_BUFFER} B per buffer (${((r.measured * NODE_BYTES_PER_EXTERNAL_BUFFER) / 1048576).toFixed(0)} MB)`;
-      ok = r.growth * 1048576 < r.measured * NODE_BYTES_PER_EXTERNAL_BUFFER;
-    } else {
-      limit = `${LIMIT_MB} MB`;
-      ok = r.growth < LIMIT_MB;
+    growth[name] = r.growth;
+    let limit = LIMIT_MB;
+    let limitText = `${LIMIT_MB} MB`;
+    if (name.startsWith("napi-floor")) {
+      limit = Infinity;
+      limitText = "none: this is Node's own cost";
+    } else if (FLOOR_OF[name]) {
+      const floor = growth[FLOOR_OF[name]];
+      limit = (floor ?? Infinity) + LIMIT_MB;
+      limitText = `${FLOOR_OF[name]}'s ${floor?.toFixed(1)} MB + ${LIMIT_MB} MB`;
     }
+    const ok = r.growth < limit;
     console.log(`memory soak: ${name}: ${what}: RSS ${r.base.toFixed(1)} -> ${r.end.toFixed(1)} MB, ` +
-      `growth ${r.growth.toFixed(1)} MB (limit ${limit}) in ${(r.ms / 1000).toFixed(1)} s: ${ok ? "ok" : "FAILED"}`);
+      `growth ${r.growth.toFixed(1)} MB (limit ${limitText}) in ${(r.ms / 1000).toFixed(1)} s: ${ok ? "ok" : "FAILED"}`);
     if (!ok) failed++;
   }
   if (failed) {

@@ -6,7 +6,7 @@
 // terminate() from outside while it is busy. Races at worker start and exit
 // show up as a crash of the process running the rounds.
 //
-//   node test/soak/workers-stress.js [--runs=100] [--workers=8] [--procs=2]
+//   node test/soak/workers-stress.js [--runs=100] [--workers=8] [--procs=2] [--per-child=10]
 //
 // Runs `runs` rounds in all, spread over child processes of 10 rounds each
 // (`procs` of them at a time), each round starting `workers` workers at
@@ -15,7 +15,9 @@ const path = require("node:path");
 const { spawn } = require("node:child_process");
 const { Worker, isMainThread, workerData, parentPort } = require("node:worker_threads");
 
-const ROOT = path.join(__dirname, "..", "..");
+// The package the workers load: this checkout, or (scripts/test-tsan.sh)
+// one laid out around a sanitizer build.
+const ROOT = process.env.CFFI_BUN_STRESS_ROOT || path.join(__dirname, "..", "..");
 const opt = (name, fallback) => {
   const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
   return arg ? Number(arg.slice(name.length + 3)) : fallback;
@@ -78,7 +80,7 @@ async function child(rounds, workers) {
   // has gone: this handle keeps it mapped (unmapping code that threads
   // still run is C's own crash, not a race here).
   const { dlopen } = require(ROOT);
-  const { callbacksFixturePath } = require(path.join(ROOT, "test", "helpers", "callbacks-fixture.js"));
+  const { callbacksFixturePath } = require(path.join(__dirname, "..", "helpers", "callbacks-fixture.js"));
   fixture = callbacksFixturePath();
   dlopen(fixture, { threads_done: { returns: "i32" } });
   for (let i = 0; i < rounds; i++) await round(workers, i);
@@ -105,7 +107,7 @@ function runChild(rounds, workers) {
 
 async function main() {
   const runs = opt("runs", 100), workers = opt("workers", 8), procs = opt("procs", 2);
-  const PER_CHILD = 10;
+  const PER_CHILD = opt("per-child", 10); // rounds per child process (scripts/test-tsan.sh: fewer, as TSan is slow)
   let left = Math.ceil(runs / PER_CHILD), failed = 0, done = 0;
   const started = Date.now();
   const lane = async () => {

@@ -128,6 +128,20 @@ expectType<number>(write.cstring16(bytes, "x"));
 // @ts-expect-error write.wstring stores a string
 write.wstring(bytes, 1);
 read.u8(123n);
+// Views (bounds-checked) and BigInt addresses, as the runtime takes them.
+expectType<number>(read.u8(bytes, 1));
+expectType<number>(read.u16(new ArrayBuffer(4), 2));
+expectType<number>(read.f32(new DataView(new ArrayBuffer(8)), 4));
+expectType<bigint>(read.u64(new SharedArrayBuffer(8)));
+expectType<number>(read.i32(new Int32Array(2), 4));
+expectType<number>(read.ptr(BigInt(p), 8));
+// @ts-expect-error read.u8 takes an address or a view, not a string
+read.u8("0x1000");
+expectType<number>(read.u8({ ptr: p }));
+// @ts-expect-error nor an object without ptr
+read.u8({ address: p });
+write.u8(BigInt(p), 1, 2);
+write.i16(new SharedArrayBuffer(4), -1, 2);
 // @ts-expect-error read.i64 gives a bigint
 const notNumber: number = read.i64(p);
 void notNumber;

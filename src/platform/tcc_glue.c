@@ -28,6 +28,17 @@
  * --exclude-libs, so its generic names never clash with the process's.)
  * environ is a snapshot taken at load: TinyCC reads it only in tcc_run(),
  * which this addon never calls.
+ *
+ * Why a process-wide lock: libtcc keeps its compiler state in globals and
+ * guards them with a semaphore it initialises on first use without any
+ * synchronisation (`if (!init) { sem_init(); init = 1; }`). Two threads
+ * compiling for the first time at once (workers tiering up, or calling
+ * cc(), together) can both initialise it and then both compile: a SIGSEGV
+ * inside TinyCC, 3 runs in 2000 of a bare 8-thread C program here (issue 22
+ * item 10). Every TCC state is created, compiled, relocated and deleted
+ * under this lock (tcc_get_symbol() on a finished state only reads that
+ * state), so libtcc's globals only ever see one thread at a time. Compiles were serialised by
+ * TinyCC's semaphore already, so it costs nothing.
  */
 #ifdef CFFI_HAVE_TCC
 #ifndef _GNU_SOURCE /* binding.gyp defines it on Linux */
@@ -43,6 +54,13 @@
 #include <sys/types.h>
 
 #include "tcc_glue.h"
+
+/* libtcc.h's declaration (the header itself would clash with tcc_run below). */
+struct TCCState;
+void tcc_delete(struct TCCState *s);
+
+/* Recursive: a run started inside another on the same thread keeps working. */
+static pthread_mutex_t tcc_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 
 /* Deliberately not <stdio.h>'s declarations: these are our own definitions
  * of the names, and only their pointer values matter. */
@@ -123,6 +141,7 @@ static void *run_trapped(void *p) {
 
 bool cffi_tcc_run(void (*fn)(void *), void *arg, size_t stack_size) {
   tcc_run run = {fn, arg, false};
+  pthread_mutex_lock(&tcc_lock);
   pthread_attr_t attr;
   pthread_t thread;
   bool started = stack_size > 0 && pthread_attr_init(&attr) == 0;
@@ -135,7 +154,14 @@ bool cffi_tcc_run(void (*fn)(void *), void *arg, size_t stack_size) {
    * still with the exit trap, on whatever stack this thread has. */
   if (started) pthread_join(thread, NULL);
   else run_trapped(&run);
+  pthread_mutex_unlock(&tcc_lock);
   return !run.exited;
+}
+
+void cffi_tcc_delete(void *state) {
+  pthread_mutex_lock(&tcc_lock);
+  tcc_delete(state);
+  pthread_mutex_unlock(&tcc_lock);
 }
 #else
 /* Built without TinyCC: nothing to glue (ISO C wants a declaration). */

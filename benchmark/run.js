@@ -19,7 +19,9 @@
 //                         (its node:ffi is the node:ffi column)
 // With BENCH_INSTALL=1 the missing ones are installed with --no-save first.
 //
-// Numbers from a noisy machine vary between runs by several percent; for
+// Timed in each worker's CPU time (BENCH_CLOCK=wall: elapsed time), so that
+// other work on the machine counts less. Numbers from a noisy machine still
+// vary between runs by several percent; for
 // optimisation use benchmark/callgrind.js (instruction counts, repeatable).
 
 const { execFileSync, spawnSync } = require("node:child_process");
@@ -305,6 +307,7 @@ function main() {
     bun: peers.bunVersion,
     quick: options.quick,
     unit: "ns per call, median of the timed runs",
+    clock: process.env.BENCH_CLOCK === "wall" ? "wall" : "cpu",
   };
   const results = {};
   try {
@@ -332,7 +335,7 @@ function main() {
     `Node ${meta.node.join(", ")}; koffi ${meta.koffi || "not installed"}; Bun ${meta.bun || "not installed"}; ${meta.date.slice(0, 10)}.` +
     (options.quick ? " (--quick: too few iterations to mean much)" : ""));
   md.push("");
-  md.push("ns per call (median of the timed runs; each contender in a process of its own, so every call site sees one " +
+  md.push(`ns per call (median of the timed runs, ${meta.clock === "cpu" ? "the worker's CPU time" : "elapsed time"}; each contender in a process of its own, so every call site sees one ` +
     "contender only); lower is better. Ratios below 1 mean cffi-bun is faster. Set-up rows in µs per call.");
   peers.nodes.forEach((node, i) => {
     md.push("");

@@ -36,9 +36,10 @@ EXPORT int sum_first(const void *p, int n) {
 
 EXPORT const char *get_string(void) { return "hello from C"; }
 
-/* Six arguments of mixed register classes: 3 integer, 3 floating point. */
-EXPORT double mixed6(int32_t a, double b, int32_t c, float d, uint8_t e, double f) {
-  return a + b + c + d + e + f;
+/* Six arguments of mixed register classes: 3 integer (one 64-bit, passed
+ * from JS as a number), 3 floating point (one float). */
+EXPORT double mixed6(int32_t a, double b, int64_t c, float d, uint32_t e, double f) {
+  return a + b + (double)c + d + e + f;
 }
 
 /* Sorts count ints with a comparator that takes the two ints by value, so

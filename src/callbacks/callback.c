@@ -79,6 +79,11 @@ struct cffi_callback {
   uint32_t running;           /* calls of it in progress on the JS thread */
   bool free_when_idle;        /* closed while running: freed once they return */
   cffi_callback *next_dead;   /* in the graveyard (see bury) */
+  /* The function and `undefined` as handles in the kept scope whose serial
+   * is scoped_serial (see run_js), so that the calls of one FFI call reuse
+   * them; 0: none. */
+  uint32_t scoped_serial;
+  napi_value scoped_function, scoped_receiver;
   cffi_signature sig;         /* last: its libffi part is filled only when used */
 };
 
@@ -174,9 +179,12 @@ static uint64_t struct_result_to_c(napi_env env, cffi_callback *cb, napi_value r
 /* Runs the JS function with C arguments (register images); returns the
  * result's image, or 0 when the function threw (*threw set, exception
  * pending) or returned a value the return type does not accept. A cstring
- * result is a fresh copy handed to *string_copy when that is given. */
+ * result is a fresh copy handed to *string_copy when that is given.
+ * kept_serial: the serial of the kept scope this runs in (the innermost
+ * open scope), or 0; the function's handle made in that scope stays valid
+ * until it closes, so later calls in it skip napi_get_reference_value. */
 static uint64_t run_js(napi_env env, cffi_callback *cb, const uint64_t *args, bool *threw,
-                       char **string_copy) {
+                       char **string_copy, uint32_t kept_serial) {
   const cffi_signature *sig = &cb->sig;
   napi_value argv[CFFI_MAX_ARGS], function, receiver, result;
   *threw = false;
@@ -198,8 +206,16 @@ static uint64_t run_js(napi_env env, cffi_callback *cb, const uint64_t *args, bo
       default: argv[i] = cffi_types[sig->args[i]].to_js(env, args[i]); break;
     }
   }
-  napi_get_reference_value(env, cb->function, &function);
-  napi_get_undefined(env, &receiver);
+  if (kept_serial != 0 && cb->scoped_serial == kept_serial) {
+    function = cb->scoped_function;
+    receiver = cb->scoped_receiver;
+  } else {
+    napi_get_reference_value(env, cb->function, &function);
+    napi_get_undefined(env, &receiver);
+    cb->scoped_serial = kept_serial;
+    cb->scoped_function = function;
+    cb->scoped_receiver = receiver;
+  }
   if (napi_call_function(env, receiver, function, sig->nargs, argv, &result) != napi_ok) {
     bool pending = false;
     napi_is_exception_pending(env, &pending);
@@ -326,13 +342,14 @@ static uint64_t call_on_js_thread(cffi_callback *cb, const uint64_t *args) {
     napi_open_handle_scope(env, &state->kept_scope);
     state->kept_scope_depth = depth;
     state->kept_scope_uses = 0;
+    if (++state->kept_scope_serial == 0) state->kept_scope_serial = 1;
     if (state->cleanup_depth < depth) state->cleanup_depth = depth;
   }
 
   const uint32_t outer_js_callback = state->js_callback_depth;
   state->js_callback_depth = depth;
   bool threw;
-  uint64_t raw = run_js(env, cb, args, &threw, NULL);
+  uint64_t raw = run_js(env, cb, args, &threw, NULL, kept ? state->kept_scope_serial : 0);
   state->js_callback_depth = outer_js_callback;
 
   if (threw) {
@@ -388,7 +405,7 @@ static void dispatch_foreign_call(napi_env env, napi_value js_fn, void *context,
   call->result = 0;
   if (env && cb->function) {
     bool threw;
-    call->result = run_js(env, cb, call->args, &threw, &call->result_string);
+    call->result = run_js(env, cb, call->args, &threw, &call->result_string, 0);
     if (threw) report_uncaught(env);
   }
   const bool last = atomic_fetch_sub(&cb->queued, 1) == 1;

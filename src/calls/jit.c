@@ -78,7 +78,7 @@ static const char *return_c_type(uint8_t type) {
 }
 
 /* How an argument is read from JS: the one Node-API call of the fast case. */
-typedef enum { READ_INT32, READ_DOUBLE, READ_FLOAT, READ_BIGINT, READ_VIEW, READ_ENV, READ_VALUE, READ_TABLE } read_kind;
+typedef enum { READ_INT32, READ_DOUBLE, READ_FLOAT, READ_BIGINT, READ_NUMBER64, READ_VIEW, READ_ENV, READ_VALUE, READ_TABLE } read_kind;
 
 static read_kind read_kind_of(uint8_t type) {
   switch (type) {
@@ -87,6 +87,7 @@ static read_kind read_kind_of(uint8_t type) {
     case CFFI_F64: return READ_DOUBLE;
     case CFFI_F32: return READ_FLOAT;
     case CFFI_I64: case CFFI_U64: return READ_BIGINT;
+    case CFFI_I64_FAST: case CFFI_U64_FAST: return READ_NUMBER64;
     case CFFI_PTR: return READ_VIEW;
     case CFFI_NAPI_ENV: return READ_ENV;
     case CFFI_NAPI_VALUE: return READ_VALUE;
@@ -141,8 +142,8 @@ static void render_wrapper(cffi_text *b, const char *wrapper, const cffi_signatu
   if (n) cffi_text_append(b, "  size_t argc = %u;\n  napi_value argv[%u];\n", n, n);
   cffi_text_append(b, "  napi_value result;\n  union cffi_raw raw;\n");
   if (uses[READ_INT32]) cffi_text_append(b, "  int32_t i32;\n");
-  if (uses[READ_FLOAT]) cffi_text_append(b, "  double f64;\n");
-  if (uses[READ_BIGINT]) cffi_text_append(b, "  int64_t i64;\n  bool lossless;\n");
+  if (uses[READ_FLOAT] || uses[READ_BIGINT] || uses[READ_NUMBER64]) cffi_text_append(b, "  double f64;\n");
+  if (uses[READ_BIGINT] || uses[READ_NUMBER64]) cffi_text_append(b, "  int64_t i64;\n  bool lossless;\n");
   for (unsigned i = 0; i < n; i++) cffi_text_append(b, "  %s a%u;\n", c_type_of(sig->args[i]), i);
   if (sig->returns != CFFI_VOID) cffi_text_append(b, "  %s r;\n", return_c_type(sig->returns));
 
@@ -171,9 +172,21 @@ static void render_wrapper(cffi_text *b, const char *wrapper, const cffi_signatu
         cffi_text_append(b, "  if (napi_get_value_double(env, argv[%u], &f64) == 0) a%u = (float)f64;\n"
                             "  else { %s a%u = raw.f; }\n", i, i, slow, i);
         break;
+      /* 64-bit integers: a BigInt (wrapped), or a number whose truncation
+       * fits int64 without the wrapping of src/types/types.c's
+       * wrap_double_to_u64 (NaN fails both tests): the same value that
+       * function gives. The type's usual kind is tried first. */
       case READ_BIGINT:
         cffi_text_append(b, "  if (napi_get_value_bigint_int64(env, argv[%u], &i64, &lossless) == 0) a%u = (%s)i64;\n"
-                            "  else { %s a%u = (%s)raw.u; }\n", i, i, t, slow, i, t);
+                            "  else if (napi_get_value_double(env, argv[%u], &f64) == 0 && f64 > -9.2e18 && f64 < 9.2e18)"
+                            " a%u = (%s)(int64_t)f64;\n"
+                            "  else { %s a%u = (%s)raw.u; }\n", i, i, t, i, i, t, slow, i, t);
+        break;
+      case READ_NUMBER64:
+        cffi_text_append(b, "  if (napi_get_value_double(env, argv[%u], &f64) == 0 && f64 > -9.2e18 && f64 < 9.2e18)"
+                            " a%u = (%s)(int64_t)f64;\n"
+                            "  else if (napi_get_value_bigint_int64(env, argv[%u], &i64, &lossless) == 0) a%u = (%s)i64;\n"
+                            "  else { %s a%u = (%s)raw.u; }\n", i, i, t, i, i, t, slow, i, t);
         break;
       case READ_VIEW:
         cffi_text_append(b, "  if (napi_get_typedarray_info(env, argv[%u], 0, 0, &a%u, 0, 0) != 0 || !a%u) { %s a%u = (void *)raw.u; }\n",

@@ -1,0 +1,458 @@
+/*
+ * batch.c - batch() and sym.map(): many calls of bound functions for one
+ * JS -> C crossing.
+ *
+ * Owns: running a batch's recorded entries (lib/batch.js records them in JS,
+ * so add() costs no crossing) and sym.map's loop over TypedArrays. Both use
+ * the synchronous call's own conversions (cffi_convert_call_arguments: the
+ * same results, messages and user-JS re-checks) and its C call with the env's
+ * errno and callback bookkeeping (cffi_call_slots_in_env), so an entry
+ * behaves as the single call would; errors are the single call's, prefixed
+ * with the entry's index.
+ *
+ * The flat form of a run (lib/batch.js writes it): per entry the bound
+ * function, a header (argument count; CHAINED set when references follow),
+ * the arguments, then for CHAINED entries quads (argument index, kind,
+ * operand, type): kind 1 passes the result of entry `operand` (a global
+ * entry index) as that argument, kind 2 the value of `type` read at address
+ * `operand` when the entry runs.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch.h"
+
+#define HEADER_CHAINED 0x10000u
+#define HEADER_ARGC 0xffffu
+#define STOP_NONZERO 1u
+#define STOP_NEGATIVE 2u
+#define WITH_ERRNO 4u
+#define REF_RESULT 1
+#define REF_DEREF 2
+
+/* One env per thread: a run started while one runs on this thread is a
+ * callback's (re-entrant) run. */
+static _Thread_local unsigned running_batches;
+static _Thread_local napi_ref bound_prototype, set_prototype_of;
+
+napi_value cffi_jit_closed(napi_env env, cffi_function *fn);
+napi_value cffi_jit_missing(napi_env env, cffi_function *fn, size_t argc);
+napi_value cffi_jit_result(napi_env env, cffi_function *fn, uint64_t raw);
+
+/* The bound function behind a JS value, or NULL (no exception). */
+static cffi_function *bound_function_of(napi_env env, napi_value value) {
+  napi_valuetype kind;
+  void *data = NULL;
+  if (napi_typeof(env, value, &kind) != napi_ok || kind != napi_function) return NULL;
+  if (napi_unwrap(env, value, &data) != napi_ok) return NULL;
+  return data;
+}
+
+/* The pending exception's message gets "batch entry N: " in front. */
+static void name_entry_in_error(napi_env env, uint32_t entry) {
+  bool pending = false;
+  napi_value error, message;
+  napi_is_exception_pending(env, &pending);
+  if (!pending || napi_get_and_clear_last_exception(env, &error) != napi_ok) return;
+  char text[1024];
+  size_t length = 0;
+  if (napi_get_named_property(env, error, "message", &message) == napi_ok &&
+      napi_get_value_string_utf8(env, message, text, sizeof text, &length) == napi_ok) {
+    char prefixed[1100];
+    snprintf(prefixed, sizeof prefixed, "batch entry %u: %s", entry, text);
+    napi_value value, index;
+    napi_create_string_utf8(env, prefixed, NAPI_AUTO_LENGTH, &value);
+    napi_set_named_property(env, error, "message", value);
+    napi_create_uint32(env, entry, &index);
+    napi_set_named_property(env, error, "entry", index);
+  }
+  napi_throw(env, error);
+}
+
+static bool number_arg(napi_env env, napi_value value, double *out) {
+  return napi_get_value_double(env, value, out) == napi_ok;
+}
+
+/* The value of `type` at `address` now, as a JS value (chaining through memory). */
+static napi_value read_at(napi_env env, uint64_t address, cffi_type_id type) {
+  const void *p = (const void *)(uintptr_t)address;
+  uint64_t raw = 0;
+  switch (type) {
+    case CFFI_CHAR: case CFFI_I8: raw = (uint64_t)(int64_t) * (const int8_t *)p; break;
+    case CFFI_U8: case CFFI_BOOL: raw = *(const uint8_t *)p; break;
+    case CFFI_I16: raw = (uint64_t)(int64_t) * (const int16_t *)p; break;
+    case CFFI_U16: raw = *(const uint16_t *)p; break;
+    case CFFI_I32: raw = (uint64_t)(int64_t) * (const int32_t *)p; break;
+    case CFFI_U32: case CFFI_F32: raw = *(const uint32_t *)p; break;
+    case CFFI_PTR: raw = (uintptr_t) * (void *const *)p; break;
+    case CFFI_I64: case CFFI_U64: case CFFI_I64_FAST: case CFFI_U64_FAST: case CFFI_F64:
+      memcpy(&raw, p, sizeof raw);
+      break;
+    default:
+      return cffi_throw(env, "TypeError", "deref: cannot read a %s from memory (expected a number, bigint or ptr type)",
+                        cffi_types[type].name);
+  }
+  return cffi_types[type].to_js(env, raw);
+}
+
+/* Should a run that stops on errors stop after this result? */
+static bool result_stops(napi_env env, napi_value result, unsigned flags) {
+  napi_valuetype kind;
+  if (!result || napi_typeof(env, result, &kind) != napi_ok) return false;
+  double d = 0;
+  bool negative = false, nonzero = false;
+  if (kind == napi_number) {
+    napi_get_value_double(env, result, &d);
+    nonzero = d != 0, negative = d < 0;
+  } else if (kind == napi_bigint) {
+    int64_t i;
+    bool lossless;
+    napi_get_value_bigint_int64(env, result, &i, &lossless);
+    nonzero = i != 0;
+    negative = lossless && i < 0; /* a u64 above INT64_MAX is not negative */
+  } else if (kind == napi_boolean) {
+    bool b;
+    napi_get_value_bool(env, result, &b);
+    nonzero = b;
+  }
+  return ((flags & STOP_NONZERO) && nonzero) || ((flags & STOP_NEGATIVE) && negative);
+}
+
+/* Resolves a chained entry's references into its argument copy. */
+static bool resolve_references(napi_env env, napi_value results, napi_value *argv, size_t argc,
+                               const napi_value *quads, unsigned count, uint32_t entry) {
+  for (unsigned q = 0; q < count; q++) {
+    double position, kind;
+    number_arg(env, quads[q * 4], &position);
+    number_arg(env, quads[q * 4 + 1], &kind);
+    if ((size_t)position >= argc) continue;
+    if (kind == REF_RESULT) {
+      double source;
+      number_arg(env, quads[q * 4 + 2], &source);
+      if (source >= entry) {
+        cffi_throw(env, "RangeError", "args[%u]: b.result(%.0f) is not an earlier entry", (unsigned)position, source);
+        return false;
+      }
+      if (napi_get_element(env, results, (uint32_t)source, &argv[(size_t)position]) != napi_ok) return false;
+    } else {
+      double address_number = 0;
+      int64_t address_big;
+      bool lossless;
+      uint64_t address;
+      cffi_type_id type;
+      if (napi_get_value_bigint_int64(env, quads[q * 4 + 2], &address_big, &lossless) == napi_ok)
+        address = (uint64_t)address_big;
+      else if (number_arg(env, quads[q * 4 + 2], &address_number))
+        address = (uint64_t)address_number;
+      else
+        return false;
+      if (!address) {
+        cffi_throw(env, "TypeError", "args[%u]: deref of a null address", (unsigned)position);
+        return false;
+      }
+      if (!cffi_type_from_value(env, quads[q * 4 + 3], "deref", (int)position, &type)) return false;
+      napi_value value = read_at(env, address, type);
+      if (!value) return false;
+      argv[(size_t)position] = value;
+    }
+  }
+  return true;
+}
+
+/* One entry: convert, call, store its result. False with an exception pending. */
+static bool run_entry(napi_env env, cffi_call *call, cffi_function *fn, napi_value *argv, size_t argc,
+                      napi_value results, napi_value errnos_value, uint32_t entry, unsigned flags,
+                      bool *stopped) {
+  if (!fn->owner->open) return cffi_jit_closed(env, fn), false;
+  if (argc < fn->sig.required) return cffi_jit_missing(env, fn, argc), false;
+  uint64_t slots[CFFI_MAX_ARGS + CFFI_INT_REGS + CFFI_FLOAT_REGS + 1];
+  memset(slots, 0, cffi_call_slot_count(&fn->sig) * sizeof slots[0]);
+  call->symbol = fn->name;
+  call->ran_js = false;
+  if (!cffi_convert_call_arguments(call, fn, argv, slots)) return false;
+  uint64_t raw = cffi_call_slots_in_env(fn, slots);
+  cffi_env_state *state = fn->state;
+  if (state->cleanup_depth > state->call_depth && cffi_callbacks_cleanup(env, state)) return false;
+  if (flags & WITH_ERRNO) {
+    napi_value errno_value;
+    napi_create_int32(env, state->last_errno, &errno_value);
+    napi_set_element(env, errnos_value, entry, errno_value);
+  }
+  napi_value result = fn->sig.returns == CFFI_VOID ? NULL : cffi_jit_result(env, fn, raw);
+  if (fn->sig.returns != CFFI_VOID && !result) return false;
+  if (result) napi_set_element(env, results, entry, result);
+  if ((flags & (STOP_NONZERO | STOP_NEGATIVE)) && result_stops(env, result, flags)) *stopped = true;
+  return true;
+}
+
+/* batchRun(results, errnos, firstEntry, flags, ...flat): runs the entries
+ * of `flat`; returns how many ran, negated when a result stopped the run. */
+static napi_value batch_run(napi_env env, napi_callback_info info) {
+  size_t total = 0;
+  napi_get_cb_info(env, info, &total, NULL, NULL, NULL);
+  if (total < 4) return cffi_throw(env, "TypeError", "batchRun: internal arguments missing");
+  napi_value *values = malloc(total * sizeof *values);
+  if (!values) return cffi_throw(env, "RangeError", "batch: out of memory");
+  napi_get_cb_info(env, info, &total, values, NULL, NULL);
+  if (running_batches) {
+    free(values);
+    return cffi_throw(env, "Error",
+                      "batch.run() was called while a batch runs on this thread (from a callback); batches do not nest");
+  }
+  double first_number, flags_number;
+  number_arg(env, values[2], &first_number);
+  number_arg(env, values[3], &flags_number);
+  const unsigned flags = (unsigned)flags_number;
+  uint32_t entry = (uint32_t)first_number;
+  int64_t ran = 0;
+  bool stopped = false, ok = true;
+  cffi_call call;
+  cffi_call_init(&call, env, "batch");
+  running_batches++;
+  for (size_t at = 4; at + 1 < total && !stopped; entry++) {
+    napi_value sym = values[at];
+    double header_number = 0;
+    number_arg(env, values[at + 1], &header_number);
+    const uint32_t header = (uint32_t)header_number;
+    size_t argc = header & HEADER_ARGC;
+    napi_value *argv = &values[at + 2];
+    at += 2 + argc;
+    unsigned quads = 0;
+    if (header & HEADER_CHAINED) {
+      double count;
+      number_arg(env, values[at], &count);
+      quads = (unsigned)count;
+      at += 1 + 4u * quads;
+    }
+    cffi_function *fn = bound_function_of(env, sym);
+    if (!fn) {
+      cffi_throw(env, "TypeError", "expected a function bound by dlopen, linkSymbols, CFunction or cc()");
+      ok = false;
+    } else if (argc > CFFI_MAX_ARGS) {
+      cffi_throw(env, "TypeError", "%s: %zu arguments (at most %d)", fn->name, argc, CFFI_MAX_ARGS);
+      ok = false;
+    } else {
+      napi_value copy[CFFI_MAX_ARGS + 1];
+      memcpy(copy, argv, argc * sizeof *argv);
+      ok = (!quads || resolve_references(env, values[0], copy, argc, argv + argc + 1, quads, entry)) &&
+           run_entry(env, &call, fn, copy, argc, values[0], values[1], entry, flags, &stopped);
+    }
+    if (!ok) {
+      name_entry_in_error(env, entry);
+      break;
+    }
+    ran++;
+  }
+  running_batches--;
+  /* Strings converted for the run live until here. */
+  cffi_call_release(&call);
+  free(values);
+  if (!ok) return NULL;
+  napi_value count;
+  napi_create_int64(env, stopped ? -ran : ran, &count);
+  return count;
+}
+
+/* ---- sym.map ------------------------------------------------------------ */
+
+/* The TypedArray kind holding values of a numeric cffi type; -1 for none. */
+static int array_type_of(cffi_type_id type) {
+  switch (type) {
+    case CFFI_CHAR: case CFFI_I8: return napi_int8_array;
+    case CFFI_U8: case CFFI_BOOL: return napi_uint8_array;
+    case CFFI_I16: return napi_int16_array;
+    case CFFI_U16: return napi_uint16_array;
+    case CFFI_I32: return napi_int32_array;
+    case CFFI_U32: return napi_uint32_array;
+    case CFFI_I64: case CFFI_I64_FAST: return napi_bigint64_array;
+    case CFFI_U64: case CFFI_U64_FAST: case CFFI_PTR: return napi_biguint64_array;
+    case CFFI_F32: return napi_float32_array;
+    case CFFI_F64: return napi_float64_array;
+    default: return -1;
+  }
+}
+
+static const char *array_name(int kind) {
+  switch (kind) {
+    case napi_int8_array: return "Int8Array";
+    case napi_uint8_array: return "Uint8Array";
+    case napi_uint8_clamped_array: return "Uint8ClampedArray";
+    case napi_int16_array: return "Int16Array";
+    case napi_uint16_array: return "Uint16Array";
+    case napi_int32_array: return "Int32Array";
+    case napi_uint32_array: return "Uint32Array";
+    case napi_float32_array: return "Float32Array";
+    case napi_float64_array: return "Float64Array";
+    case napi_bigint64_array: return "BigInt64Array";
+    case napi_biguint64_array: return "BigUint64Array";
+    default: return "TypedArray";
+  }
+}
+
+static size_t element_size(int kind) {
+  switch (kind) {
+    case napi_int8_array: case napi_uint8_array: case napi_uint8_clamped_array: return 1;
+    case napi_int16_array: case napi_uint16_array: return 2;
+    case napi_int32_array: case napi_uint32_array: case napi_float32_array: return 4;
+    default: return 8;
+  }
+}
+
+/* Element i of a column as the argument's register image. */
+static inline uint64_t load_element(const void *data, int kind, size_t i) {
+  switch (kind) {
+    case napi_int8_array: return (uint64_t)(int64_t)((const int8_t *)data)[i];
+    case napi_uint8_array: return ((const uint8_t *)data)[i];
+    case napi_int16_array: return (uint64_t)(int64_t)((const int16_t *)data)[i];
+    case napi_uint16_array: return ((const uint16_t *)data)[i];
+    case napi_int32_array: return (uint64_t)(int64_t)((const int32_t *)data)[i];
+    case napi_uint32_array: case napi_float32_array: return ((const uint32_t *)data)[i];
+    default: return ((const uint64_t *)data)[i];
+  }
+}
+
+static inline void store_element(void *data, int kind, size_t i, uint64_t raw, cffi_type_id type) {
+  switch (kind) {
+    case napi_int8_array: case napi_uint8_array:
+      ((uint8_t *)data)[i] = type == CFFI_BOOL ? (uint8_t)(raw & 0xff ? 1 : 0) : (uint8_t)raw;
+      break;
+    case napi_int16_array: case napi_uint16_array: ((uint16_t *)data)[i] = (uint16_t)raw; break;
+    case napi_int32_array: case napi_uint32_array: case napi_float32_array: ((uint32_t *)data)[i] = (uint32_t)raw; break;
+    default: ((uint64_t *)data)[i] = raw; break;
+  }
+}
+
+/* mapCall(sym, n, ...args) */
+static napi_value map_call(napi_env env, napi_callback_info info) {
+  napi_value argv[CFFI_MAX_ARGS + 2];
+  size_t argc = CFFI_MAX_ARGS + 2;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  cffi_function *fn = argc ? bound_function_of(env, argv[0]) : NULL;
+  if (!fn) return cffi_throw(env, "TypeError", "map: expected a function bound by dlopen, linkSymbols, CFunction or cc()");
+  double count_number = -1;
+  if (argc < 2 || !number_arg(env, argv[1], &count_number) || count_number < 0 ||
+      count_number != (double)(size_t)count_number || count_number > 4294967295.0)
+    return cffi_throw(env, "TypeError", "%s.map: n (the call count) must be a non-negative integer", fn->name);
+  const size_t n = (size_t)count_number;
+  const cffi_signature *sig = &fn->sig;
+  const size_t given = argc - 2;
+  if (!fn->owner->open) return cffi_jit_closed(env, fn);
+  if (given < sig->required) return cffi_jit_missing(env, fn, given);
+  if (sig->takes_env || sig->returns == CFFI_NAPI_VALUE)
+    return cffi_throw(env, "TypeError", "%s.map: functions taking napi_env or returning napi_value cannot be mapped", fn->name);
+  const int result_kind = sig->returns == CFFI_VOID ? 0 : array_type_of(sig->returns);
+  if (result_kind < 0)
+    return cffi_throw(env, "TypeError", "%s.map: a %s result has no TypedArray (map returns numbers, bigints or pointers)",
+                      fn->name, cffi_types[sig->returns].name);
+  /* Columns: TypedArrays read element by element; everything else (and any
+   * value for a pointer-like argument) is converted once and broadcast. */
+  uint64_t slots[CFFI_MAX_ARGS + CFFI_INT_REGS + CFFI_FLOAT_REGS + 1];
+  const void *column[CFFI_MAX_ARGS];
+  int column_kind[CFFI_MAX_ARGS];
+  memset(slots, 0, cffi_call_slot_count(sig) * sizeof slots[0]);
+  cffi_call call;
+  cffi_call_init(&call, env, fn->name);
+  for (unsigned k = 0; k < sig->nargs; k++) {
+    const cffi_type_id type = sig->args[k];
+    napi_value value = argv[2 + k];
+    bool is_array = false;
+    column[k] = NULL;
+    const int wanted = array_type_of(type);
+    if (wanted >= 0 && type != CFFI_PTR) napi_is_typedarray(env, value, &is_array);
+    if (is_array) {
+      napi_typedarray_type kind;
+      size_t length;
+      void *data;
+      napi_get_typedarray_info(env, value, &kind, &length, &data, NULL, NULL);
+      int accepted = kind == napi_uint8_clamped_array && wanted == napi_uint8_array ? napi_uint8_array : (int)kind;
+      if (accepted != wanted) {
+        cffi_call_release(&call);
+        return cffi_throw(env, "TypeError", "%s.map: args[%u] (%s) must be a %s (one element per call) or a single value, received a %s",
+                          fn->name, k, cffi_types[type].name, array_name(wanted), array_name(kind));
+      }
+      if (length != n) {
+        cffi_call_release(&call);
+        return cffi_throw(env, "RangeError", "%s.map: args[%u] (%s) has %zu elements for %zu calls", fn->name, k,
+                          cffi_types[type].name, length, n);
+      }
+      if (!data && n) {
+        cffi_call_release(&call);
+        return cffi_throw(env, "TypeError", "%s.map: args[%u] (%s): its ArrayBuffer is detached", fn->name, k, array_name(kind));
+      }
+      column[k] = data;
+      column_kind[k] = accepted;
+    } else {
+      call.index = k;
+      call.type = type;
+      if (!cffi_types[type].to_c(&call, value, &slots[sig->dest[k]])) {
+        cffi_call_release(&call);
+        return NULL;
+      }
+    }
+  }
+  /* A getter may have closed the library while a broadcast value was converted. */
+  if (!fn->owner->open) {
+    cffi_call_release(&call);
+    return cffi_jit_closed(env, fn);
+  }
+  napi_value buffer = NULL, result = NULL;
+  void *out = NULL;
+  if (result_kind) {
+    if (napi_create_arraybuffer(env, n * element_size(result_kind), &out, &buffer) != napi_ok ||
+        napi_create_typedarray(env, (napi_typedarray_type)result_kind, n, buffer, 0, &result) != napi_ok) {
+      cffi_call_release(&call);
+      return NULL;
+    }
+  }
+  cffi_env_state *state = fn->state;
+  bool failed = false;
+  for (size_t i = 0; i < n && !failed; i++) {
+    for (unsigned k = 0; k < sig->nargs; k++)
+      if (column[k]) slots[sig->dest[k]] = load_element(column[k], column_kind[k], i);
+    uint64_t raw = cffi_call_slots_in_env(fn, slots);
+    if (out) store_element(out, result_kind, i, raw, sig->returns);
+    if (state->cleanup_depth > state->call_depth && cffi_callbacks_cleanup(env, state)) failed = true;
+  }
+  cffi_call_release(&call);
+  return failed ? NULL : result;
+}
+
+/* ---- publishing --------------------------------------------------------- */
+
+bool cffi_batch_publish(napi_env env, napi_value function) {
+  if (!bound_prototype) return true; /* lib/batch.js not loaded (the addon alone) */
+  napi_value proto, set_proto, global, args[2], ignored;
+  if (napi_get_reference_value(env, bound_prototype, &proto) != napi_ok ||
+      napi_get_reference_value(env, set_prototype_of, &set_proto) != napi_ok || napi_get_global(env, &global) != napi_ok)
+    return false;
+  args[0] = function;
+  args[1] = proto;
+  return napi_call_function(env, global, set_proto, 2, args, &ignored) == napi_ok;
+}
+
+/* batchPrototype(proto, Object.setPrototypeOf): once, from lib/batch.js. */
+static napi_value batch_prototype(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  size_t argc = 2;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 2) return NULL;
+  if (bound_prototype) napi_delete_reference(env, bound_prototype);
+  if (set_prototype_of) napi_delete_reference(env, set_prototype_of);
+  napi_create_reference(env, argv[0], 1, &bound_prototype);
+  napi_create_reference(env, argv[1], 1, &set_prototype_of);
+  return NULL;
+}
+
+void cffi_make_batch_exports(napi_env env, napi_value exports) {
+  /* A worker's env starts without the previous env's references. */
+  bound_prototype = NULL;
+  set_prototype_of = NULL;
+  running_batches = 0;
+  napi_property_descriptor props[] = {
+      {"batchRun", NULL, batch_run, NULL, NULL, NULL, napi_default, NULL},
+      {"mapCall", NULL, map_call, NULL, NULL, NULL, napi_default, NULL},
+      {"batchPrototype", NULL, batch_prototype, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+}

@@ -2,9 +2,9 @@
 // batch() and sym.map (docs/batch.md): the JS side only records and shapes.
 // add() records an entry in a flat array (no crossing into C); run() hands
 // the whole array to the addon, which converts and calls every entry with
-// one crossing (src/calls/batch.c). sym.map is an accessor on one prototype
+// one crossing (src/calls/batch.c). sym.map (and sym.async) are accessors on one prototype
 // shared by every bound function, so binding creates nothing per function:
-// the per-function map is created on first access and cached on it.
+// each is created on first access and cached on the function.
 const native = require("./native.js");
 
 const HEADER_CHAINED = 0x10000;
@@ -19,6 +19,14 @@ const CHUNK_VALUES = 32768;
 const PREFIX = 4; // results, errnos, first entry, flags
 
 const boundPrototype = Object.create(Function.prototype, {
+  // sym.async (docs/async.md): created by the addon on first access, then an own property.
+  async: {
+    configurable: true,
+    enumerable: false,
+    get() {
+      return native.asyncOf(this);
+    },
+  },
   map: {
     configurable: true,
     enumerable: false,

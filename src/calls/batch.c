@@ -420,8 +420,8 @@ static napi_value map_call(napi_env env, napi_callback_info info) {
 
 /* ---- publishing --------------------------------------------------------- */
 
-bool cffi_batch_publish(napi_env env, napi_value function) {
-  if (!bound_prototype) return true; /* lib/batch.js not loaded (the addon alone) */
+bool cffi_batch_publish(napi_env env, cffi_function *fn, napi_value function) {
+  if (!bound_prototype) return cffi_async_publish(env, fn, function); /* the addon alone */
   napi_value proto, set_proto, global, args[2], ignored;
   if (napi_get_reference_value(env, bound_prototype, &proto) != napi_ok ||
       napi_get_reference_value(env, set_prototype_of, &set_proto) != napi_ok || napi_get_global(env, &global) != napi_ok)
@@ -429,6 +429,17 @@ bool cffi_batch_publish(napi_env env, napi_value function) {
   args[0] = function;
   args[1] = proto;
   return napi_call_function(env, global, set_proto, 2, args, &ignored) == napi_ok;
+}
+
+/* asyncOf(sym): defines sym.async on first access (the shared accessor's work). */
+static napi_value async_of(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result = NULL;
+  size_t argc = 1;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  cffi_function *fn = argc ? bound_function_of(env, argv[0]) : NULL;
+  if (!fn || !cffi_async_publish(env, fn, argv[0])) return NULL;
+  napi_get_named_property(env, argv[0], "async", &result);
+  return result;
 }
 
 /* batchPrototype(proto, Object.setPrototypeOf): once, from lib/batch.js. */
@@ -452,6 +463,7 @@ void cffi_make_batch_exports(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"batchRun", NULL, batch_run, NULL, NULL, NULL, napi_default, NULL},
       {"mapCall", NULL, map_call, NULL, NULL, NULL, napi_default, NULL},
+      {"asyncOf", NULL, async_of, NULL, NULL, NULL, napi_default, NULL},
       {"batchPrototype", NULL, batch_prototype, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

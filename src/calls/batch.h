@@ -14,8 +14,9 @@
 uint64_t cffi_call_slots_in_env(const cffi_function *fn, const uint64_t *slots);
 
 /* call.c, at publish: gives the new bound function the shared prototype
- * whose accessors create sym.map on first use (nothing per function). */
-bool cffi_batch_publish(napi_env env, napi_value function);
+ * whose accessors create sym.map and sym.async on first use (nothing per
+ * function); without lib/batch.js loaded, sym.async at once. */
+bool cffi_batch_publish(napi_env env, cffi_function *fn, napi_value function);
 
 /* addon.c */
 void cffi_make_batch_exports(napi_env env, napi_value exports);

@@ -628,11 +628,10 @@ napi_value cffi_function_publish(napi_env env, cffi_function *fn) {
       {"length", NULL, NULL, NULL, NULL, length, napi_configurable, NULL},
   };
   napi_define_properties(env, function, 3, props);
-  /* sym.async (src/calls/async_call.c). */
-  if (!cffi_async_publish(env, fn, function)) return NULL;
+  /* sym.async (src/calls/async_call.c) and sym.map, created on first use
+   * through a shared prototype (src/calls/batch.c). */
+  if (!cffi_batch_publish(env, fn, function)) return NULL;
   if (!cffi_variadic_attach(env, function, fn)) return NULL;
-  /* sym.map, created on first use (src/calls/batch.c). */
-  if (!cffi_batch_publish(env, function)) return NULL;
   if (CFFI_UNLIKELY(cffi_debug_enabled)) {
     char signature[256];
     cffi_describe_signature(sig, signature, sizeof signature);

@@ -156,6 +156,17 @@ class Batch {
     if (errnos) results.errno = errnos;
     return results;
   }
+
+  // The whole batch on the shared pool's thread (docs/async.md's rules:
+  // arguments converted now, objects kept alive, strings copied). Bad input
+  // rejects, as sym.async does.
+  runAsync() {
+    try {
+      return Reflect.apply(native.batchRunAsync, undefined, [this.#count, this.#flags, ...this.#flat.slice(PREFIX)]);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
 }
 
 function batch(options) {

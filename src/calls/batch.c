@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "async_call.h"
 #include "batch.h"
 
 #define HEADER_CHAINED 0x10000u
@@ -254,6 +255,175 @@ static napi_value batch_run(napi_env env, napi_callback_info info) {
   return count;
 }
 
+/* ---- runAsync: the whole batch on the shared pool ----------------------
+ * Each entry is a prepared call (src/calls/async_call.h: converted now, its
+ * objects kept alive, strings copied); the pool thread runs them in order. */
+
+typedef struct {
+  cffi_async_job job; /* first */
+  napi_deferred deferred;
+  unsigned flags;
+  uint32_t count;
+  uint32_t ran;
+  int64_t stopped_at;
+  cffi_prepared_call *calls[];
+} async_batch;
+
+/* The raw result, as its return type reads it, stops the run? (pool thread) */
+static bool raw_stops(cffi_type_id type, uint64_t raw, unsigned flags) {
+  int64_t value = 0;
+  double d;
+  float f;
+  bool is_signed = true;
+  switch (type) {
+    case CFFI_CHAR: case CFFI_I8: value = (int8_t)raw; break;
+    case CFFI_I16: value = (int16_t)raw; break;
+    case CFFI_I32: value = (int32_t)raw; break;
+    case CFFI_I64: case CFFI_I64_FAST: value = (int64_t)raw; break;
+    case CFFI_U8: case CFFI_BOOL: value = (uint8_t)raw, is_signed = false; break;
+    case CFFI_U16: value = (uint16_t)raw, is_signed = false; break;
+    case CFFI_U32: value = (uint32_t)raw, is_signed = false; break;
+    case CFFI_F32:
+      memcpy(&f, &raw, sizeof f);
+      return ((flags & STOP_NONZERO) && f != 0) || ((flags & STOP_NEGATIVE) && f < 0);
+    case CFFI_F64:
+      memcpy(&d, &raw, sizeof d);
+      return ((flags & STOP_NONZERO) && d != 0) || ((flags & STOP_NEGATIVE) && d < 0);
+    case CFFI_VOID: return false;
+    default: return (flags & STOP_NONZERO) && raw != 0; /* u64, pointers */
+  }
+  return ((flags & STOP_NONZERO) && value != 0) || ((flags & STOP_NEGATIVE) && is_signed && value < 0);
+}
+
+static void free_async_batch(napi_env env, async_batch *ab) {
+  for (uint32_t i = 0; i < ab->count; i++)
+    if (ab->calls[i]) cffi_prepared_call_free(env, ab->calls[i]);
+  free(ab);
+}
+
+static void run_async_batch(cffi_pool_job *job) {
+  async_batch *ab = (async_batch *)job;
+  for (uint32_t i = 0; i < ab->count; i++) {
+    cffi_prepared_call_run(ab->calls[i]);
+    ab->ran = i + 1;
+    if ((ab->flags & (STOP_NONZERO | STOP_NEGATIVE)) &&
+        raw_stops(ab->calls[i]->sig.returns, ab->calls[i]->result, ab->flags)) {
+      ab->stopped_at = i;
+      break;
+    }
+  }
+  cffi_async_finish(&ab->job);
+}
+
+static void settle_async_batch(napi_env env, cffi_async_job *job) {
+  async_batch *ab = (async_batch *)job;
+  if (env) {
+    napi_value results, value, errnos = NULL, buffer;
+    void *errno_data = NULL;
+    napi_create_array_with_length(env, ab->count, &results);
+    if (ab->flags & WITH_ERRNO) {
+      napi_create_arraybuffer(env, ab->count * sizeof(int32_t), &errno_data, &buffer);
+      napi_create_typedarray(env, napi_int32_array, ab->count, buffer, 0, &errnos);
+      memset(errno_data, 0, ab->count * sizeof(int32_t));
+    }
+    napi_get_undefined(env, &value);
+    for (uint32_t i = 0; i < ab->count; i++) {
+      napi_value result = value;
+      if (i < ab->ran) {
+        result = cffi_prepared_call_result(env, ab->calls[i], false);
+        if (errno_data) ((int32_t *)errno_data)[i] = ab->calls[i]->error_number;
+      }
+      napi_set_element(env, results, i, result);
+    }
+    if (ab->flags & (STOP_NONZERO | STOP_NEGATIVE)) {
+      napi_create_int64(env, ab->stopped_at, &value);
+      napi_set_named_property(env, results, "stoppedAt", value);
+    }
+    if (errnos) napi_set_named_property(env, results, "errno", errnos);
+    bool pending = false;
+    napi_value error;
+    napi_is_exception_pending(env, &pending);
+    if (pending && napi_get_and_clear_last_exception(env, &error) == napi_ok)
+      napi_reject_deferred(env, ab->deferred, error);
+    else
+      napi_resolve_deferred(env, ab->deferred, results);
+  }
+  free_async_batch(env, ab);
+}
+
+/* batchRunAsync(count, flags, ...flat): a Promise of the results. Bad
+ * input throws (as run() does) before anything is queued. */
+static napi_value batch_run_async(napi_env env, napi_callback_info info) {
+  size_t total = 0;
+  napi_get_cb_info(env, info, &total, NULL, NULL, NULL);
+  if (total < 2) return cffi_throw(env, "TypeError", "batchRunAsync: internal arguments missing");
+  napi_value *values = malloc(total * sizeof *values);
+  if (!values) return cffi_throw(env, "RangeError", "batch: out of memory");
+  napi_get_cb_info(env, info, &total, values, NULL, NULL);
+  double count_number, flags_number;
+  number_arg(env, values[0], &count_number);
+  number_arg(env, values[1], &flags_number);
+  const uint32_t count = (uint32_t)count_number;
+  async_batch *ab = calloc(1, sizeof *ab + count * sizeof ab->calls[0]);
+  if (!ab) {
+    free(values);
+    return cffi_throw(env, "RangeError", "batch: out of memory");
+  }
+  ab->count = count;
+  ab->flags = (unsigned)flags_number;
+  ab->stopped_at = -1;
+  uint32_t entry = 0;
+  bool ok = true;
+  for (size_t at = 2; at + 1 < total && entry < count; entry++) {
+    double header_number = 0;
+    number_arg(env, values[at + 1], &header_number);
+    const uint32_t header = (uint32_t)header_number;
+    const size_t argc = header & HEADER_ARGC;
+    cffi_function *fn = bound_function_of(env, values[at]);
+    const napi_value *argv = &values[at + 2];
+    at += 2 + argc;
+    if (!fn) {
+      cffi_throw(env, "TypeError", "expected a function bound by dlopen, linkSymbols, CFunction or cc()");
+      ok = false;
+    } else if (header & HEADER_CHAINED) {
+      cffi_throw(env, "TypeError",
+                 "%s: b.result() and b.deref() arguments run only in run(), not runAsync()", fn->name);
+      ok = false;
+    } else if (!fn->owner->open) {
+      cffi_jit_closed(env, fn);
+      ok = false;
+    } else {
+      ok = (ab->calls[entry] = cffi_prepared_call_new(env, fn, argc, argv)) != NULL;
+    }
+    if (!ok) {
+      name_entry_in_error(env, entry);
+      break;
+    }
+  }
+  free(values);
+  cffi_pool *pool = ok ? cffi_pool_shared() : NULL;
+  if (ok && !pool) {
+    cffi_throw(env, "RangeError", "cffi-bun: out of memory starting the thread pool");
+    ok = false;
+  }
+  napi_value promise;
+  if (!ok || napi_create_promise(env, &ab->deferred, &promise) != napi_ok) {
+    free_async_batch(env, ab);
+    return NULL;
+  }
+  ab->job.pool_job.run = run_async_batch;
+  if (!cffi_async_begin(env, &ab->job, settle_async_batch)) {
+    free_async_batch(env, ab);
+    return NULL; /* the Promise is never returned: the exception is */
+  }
+  if (!cffi_pool_submit(pool, &ab->job.pool_job)) {
+    cffi_async_abandon(env, &ab->job);
+    free_async_batch(env, ab);
+    return cffi_throw(env, "Error", "batch.runAsync(): no thread could be started");
+  }
+  return promise;
+}
+
 /* ---- sym.map ------------------------------------------------------------ */
 
 /* The TypedArray kind holding values of a numeric cffi type; -1 for none. */
@@ -463,6 +633,7 @@ void cffi_make_batch_exports(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"batchRun", NULL, batch_run, NULL, NULL, NULL, napi_default, NULL},
       {"mapCall", NULL, map_call, NULL, NULL, NULL, napi_default, NULL},
+      {"batchRunAsync", NULL, batch_run_async, NULL, NULL, NULL, napi_default, NULL},
       {"asyncOf", NULL, async_of, NULL, NULL, NULL, napi_default, NULL},
       {"batchPrototype", NULL, batch_prototype, NULL, NULL, NULL, napi_default, NULL},
   };

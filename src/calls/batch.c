@@ -511,8 +511,9 @@ static napi_value map_call(napi_env env, napi_callback_info info) {
   if (given < sig->required) return cffi_jit_missing(env, fn, given);
   if (sig->takes_env || sig->returns == CFFI_NAPI_VALUE)
     return cffi_throw(env, "TypeError", "%s.map: functions taking napi_env or returning napi_value cannot be mapped", fn->name);
-  const int result_kind = sig->returns == CFFI_VOID ? 0 : array_type_of(sig->returns);
-  if (result_kind < 0)
+  const bool returns_void = sig->returns == CFFI_VOID;
+  const int result_kind = returns_void ? -1 : array_type_of(sig->returns);
+  if (!returns_void && result_kind < 0)
     return cffi_throw(env, "TypeError", "%s.map: a %s result has no TypedArray (map returns numbers, bigints or pointers)",
                       fn->name, cffi_types[sig->returns].name);
   /* Columns: TypedArrays read element by element; everything else (and any
@@ -568,7 +569,7 @@ static napi_value map_call(napi_env env, napi_callback_info info) {
   }
   napi_value buffer = NULL, result = NULL;
   void *out = NULL;
-  if (result_kind) {
+  if (!returns_void) {
     if (napi_create_arraybuffer(env, n * element_size(result_kind), &out, &buffer) != napi_ok ||
         napi_create_typedarray(env, (napi_typedarray_type)result_kind, n, buffer, 0, &result) != napi_ok) {
       cffi_call_release(&call);

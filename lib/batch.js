@@ -16,7 +16,7 @@ const REF_DEREF = 2;
 // Values per crossing for very large batches (a call's argument count is
 // bounded by the stack); a batch under this runs in exactly one crossing.
 const CHUNK_VALUES = 32768;
-const PREFIX = 4; // results, errnos, first entry, flags
+const RUN_PREFIX = 9; // results, raw, kinds, errnos, functions, first entry, flags, headers, entries
 
 const boundPrototype = Object.create(Function.prototype, {
   // sym.async (docs/async.md): created by the addon on first access, then an own property.
@@ -54,8 +54,26 @@ class BatchReference {
   }
 }
 
+const KIND_NUMBER = 1;
+const KIND_I64 = 2;
+const KIND_U64 = 3;
+const KIND_BOOL = 4;
+const KIND_VALUE = 5;
+const FUNCTION_SHIFT = 0x20000; // header: the function's index from bit 17
+
 class Batch {
-  #flat = [undefined, undefined, 0, 0];
+  // Entries: their arguments, then for chained entries the reference quads;
+  // each entry's header is in #headers.
+  // The first RUN_PREFIX slots are the run's own arguments (filled by run()),
+  // so the array is handed to the addon as it is, without a copy.
+  #flat = [undefined, undefined, undefined, undefined, undefined, 0, 0, undefined, 0];
+  #headers = new Float64Array(16); // per entry: argument count | CHAINED | function index << 17
+  #raw = new Float64Array(0); // per entry, reused across runs: results as numbers or bigint bits
+  #bits = new BigInt64Array(0);
+  #ubits = new BigUint64Array(0);
+  #kinds = new Uint8Array(0);
+  #syms = []; // the distinct functions, each unwrapped once per run in C
+  #ids = new Map();
   #count = 0;
   #flags = 0;
 
@@ -78,16 +96,28 @@ class Batch {
   add(sym, ...args) {
     if (typeof sym !== "function")
       throw typeError(`batch.add(): entry ${this.#count}: expected a function bound by dlopen, linkSymbols, CFunction or cc(), received ${sym === null ? "null" : typeof sym}`);
+    let id = this.#ids.get(sym);
+    if (id === undefined) {
+      id = this.#syms.length;
+      this.#syms.push(sym);
+      this.#ids.set(sym, id);
+    }
     const flat = this.#flat;
-    const header = flat.length + 1;
-    flat.push(sym, args.length, ...args);
+    const count = this.#count;
+    if (count === this.#headers.length) {
+      const grown = new Float64Array(count * 2);
+      grown.set(this.#headers);
+      this.#headers = grown;
+    }
+    this.#headers[count] = args.length + id * FUNCTION_SHIFT;
+    for (let k = 0; k < args.length; k++) flat.push(args[k]);
     let refs;
     for (let k = 0; k < args.length; k++) {
       const arg = args[k];
       if (arg instanceof BatchReference) (refs ??= []).push(k, arg.kind, arg.operand, arg.type);
     }
     if (refs) {
-      flat[header] |= HEADER_CHAINED;
+      this.#headers[count] += HEADER_CHAINED;
       flat.push(refs.length / 4, ...refs);
     }
     return this.#count++;
@@ -109,7 +139,9 @@ class Batch {
   }
 
   clear() {
-    this.#flat.length = PREFIX;
+    this.#flat.length = RUN_PREFIX;
+    this.#syms.length = 0;
+    this.#ids.clear();
     this.#count = 0;
   }
 
@@ -117,43 +149,78 @@ class Batch {
     const flat = this.#flat;
     const count = this.#count;
     const flags = this.#flags;
-    const results = new Array(count).fill(undefined);
+    const results = new Array(count); // every element is set below
+    if (count === 0) return this.#shape(results, flags, -1, undefined);
+    if (this.#raw.length < count) {
+      const capacity = Math.max(count, this.#raw.length * 2);
+      this.#raw = new Float64Array(capacity);
+      this.#bits = new BigInt64Array(this.#raw.buffer);
+      this.#ubits = new BigUint64Array(this.#raw.buffer);
+      this.#kinds = new Uint8Array(capacity);
+    }
+    const raw = this.#raw;
+    const kinds = this.#kinds;
     const errnos = flags & WITH_ERRNO ? new Int32Array(count) : undefined;
     let stoppedAt = -1;
+    let ran = 0;
     if (flat.length <= CHUNK_VALUES) {
       flat[0] = results;
-      flat[1] = errnos;
-      flat[2] = 0;
-      flat[3] = flags;
-      let ran;
+      flat[1] = raw;
+      flat[2] = kinds;
+      flat[3] = errnos;
+      flat[4] = this.#syms;
+      flat[5] = 0;
+      flat[6] = flags;
+      flat[7] = this.#headers;
+      flat[8] = count;
+      let done;
       try {
-        ran = Reflect.apply(native.batchRun, undefined, flat);
+        done = Reflect.apply(native.batchRun, undefined, flat);
       } finally {
-        flat[0] = flat[1] = undefined; // the batch keeps no results alive
+        flat[0] = flat[3] = undefined; // the batch keeps no results alive
       }
-      if (ran < 0) stoppedAt = -ran - 1;
+      ran = done < 0 ? -done : done;
+      if (done < 0) stoppedAt = ran - 1;
     } else {
-      let entry = 0;
-      for (let at = PREFIX; at < flat.length; ) {
+      const headers = this.#headers;
+      const prefix = [results, raw, kinds, errnos, this.#syms, 0, flags, headers, 0];
+      for (let at = RUN_PREFIX; ran < count; ) {
         let end = at;
         let entries = 0;
-        while (end < flat.length && (end - at < CHUNK_VALUES || entries === 0)) {
-          const header = flat[end + 1];
-          end += 2 + (header & 0xffff);
+        while (ran + entries < count && (end - at < CHUNK_VALUES || entries === 0)) {
+          const header = headers[ran + entries];
+          end += header & 0xffff;
           if (header & HEADER_CHAINED) end += 1 + 4 * flat[end];
           entries++;
         }
-        const ran = Reflect.apply(native.batchRun, undefined, [results, errnos, entry, flags, ...flat.slice(at, end)]);
-        if (ran < 0) {
-          stoppedAt = entry - ran - 1;
+        prefix[5] = ran;
+        prefix[8] = entries;
+        const done = Reflect.apply(native.batchRun, undefined, prefix.concat(flat.slice(at, end)));
+        ran += done < 0 ? -done : done;
+        if (done < 0) {
+          stoppedAt = ran - 1;
           break;
         }
-        entry += ran;
         at = end;
       }
     }
+    // Numbers and bigints came back raw: one typed read each, no crossing.
+    const bits = this.#bits;
+    const ubits = this.#ubits;
+    for (let i = 0; i < count; i++) {
+      const kind = i < ran ? kinds[i] : 0;
+      if (kind === KIND_NUMBER) results[i] = raw[i];
+      else if (kind === KIND_I64) results[i] = bits[i];
+      else if (kind === KIND_U64) results[i] = ubits[i];
+      else if (kind === KIND_BOOL) results[i] = raw[i] !== 0;
+      else if (kind !== KIND_VALUE) results[i] = undefined; // void, or not run
+    }
+    return this.#shape(results, flags, stoppedAt, errnos);
+  }
+
+  #shape(results, flags, stoppedAt, errnos) {
     if (flags & (STOP_NONZERO | STOP_NEGATIVE)) results.stoppedAt = stoppedAt;
-    if (errnos) results.errno = errnos;
+    if (flags & WITH_ERRNO) results.errno = errnos ?? new Int32Array(0);
     return results;
   }
 
@@ -162,7 +229,7 @@ class Batch {
   // rejects, as sym.async does.
   runAsync() {
     try {
-      return Reflect.apply(native.batchRunAsync, undefined, [this.#count, this.#flags, ...this.#flat.slice(PREFIX)]);
+      return Reflect.apply(native.batchRunAsync, undefined, [this.#count, this.#flags, this.#syms, this.#headers, ...this.#flat.slice(RUN_PREFIX)]);
     } catch (error) {
       return Promise.reject(error);
     }

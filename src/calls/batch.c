@@ -10,8 +10,8 @@
  * behaves as the single call would; errors are the single call's, prefixed
  * with the entry's index.
  *
- * The flat form of a run (lib/batch.js writes it): per entry the bound
- * function, a header (argument count; CHAINED set when references follow),
+ * The flat form of a run (lib/batch.js writes it): per entry a header
+ * (argument count; CHAINED set when references follow; the function's index),
  * the arguments, then for CHAINED entries quads (argument index, kind,
  * operand, type): kind 1 passes the result of entry `operand` (a global
  * entry index) as that argument, kind 2 the value of `type` read at address
@@ -24,6 +24,8 @@
 #include "async_call.h"
 #include "batch.h"
 
+/* An entry's header: argument count, CHAINED, and from bit 17 the index of
+ * its function among the batch's distinct functions (unwrapped once a run). */
 #define HEADER_CHAINED 0x10000u
 #define HEADER_ARGC 0xffffu
 #define STOP_NONZERO 1u
@@ -97,31 +99,95 @@ static napi_value read_at(napi_env env, uint64_t address, cffi_type_id type) {
   return cffi_types[type].to_js(env, raw);
 }
 
-/* Should a run that stops on errors stop after this result? */
-static bool result_stops(napi_env env, napi_value result, unsigned flags) {
-  napi_valuetype kind;
-  if (!result || napi_typeof(env, result, &kind) != napi_ok) return false;
-  double d = 0;
-  bool negative = false, nonzero = false;
-  if (kind == napi_number) {
-    napi_get_value_double(env, result, &d);
-    nonzero = d != 0, negative = d < 0;
-  } else if (kind == napi_bigint) {
-    int64_t i;
-    bool lossless;
-    napi_get_value_bigint_int64(env, result, &i, &lossless);
-    nonzero = i != 0;
-    negative = lossless && i < 0; /* a u64 above INT64_MAX is not negative */
-  } else if (kind == napi_boolean) {
-    bool b;
-    napi_get_value_bool(env, result, &b);
-    nonzero = b;
+/* The raw result, as its return type reads it, stops the run? (either thread) */
+static bool raw_stops(cffi_type_id type, uint64_t raw, unsigned flags) {
+  int64_t value = 0;
+  double d;
+  float f;
+  bool is_signed = true;
+  switch (type) {
+    case CFFI_CHAR: case CFFI_I8: value = (int8_t)raw; break;
+    case CFFI_I16: value = (int16_t)raw; break;
+    case CFFI_I32: value = (int32_t)raw; break;
+    case CFFI_I64: case CFFI_I64_FAST: value = (int64_t)raw; break;
+    case CFFI_U8: case CFFI_BOOL: value = (uint8_t)raw, is_signed = false; break;
+    case CFFI_U16: value = (uint16_t)raw, is_signed = false; break;
+    case CFFI_U32: value = (uint32_t)raw, is_signed = false; break;
+    case CFFI_F32:
+      memcpy(&f, &raw, sizeof f);
+      return ((flags & STOP_NONZERO) && f != 0) || ((flags & STOP_NEGATIVE) && f < 0);
+    case CFFI_F64:
+      memcpy(&d, &raw, sizeof d);
+      return ((flags & STOP_NONZERO) && d != 0) || ((flags & STOP_NEGATIVE) && d < 0);
+    case CFFI_VOID: return false;
+    default: return (flags & STOP_NONZERO) && raw != 0; /* u64, pointers */
   }
-  return ((flags & STOP_NONZERO) && nonzero) || ((flags & STOP_NEGATIVE) && negative);
+  return ((flags & STOP_NONZERO) && value != 0) || ((flags & STOP_NEGATIVE) && is_signed && value < 0);
+}
+
+/* How a result reaches JS: numbers and bigints through the run's raw
+ * buffer (lib/batch.js builds the array; no Node-API call per result), the
+ * rest as the type table makes them. */
+enum { KIND_NONE, KIND_NUMBER, KIND_I64, KIND_U64, KIND_BOOL, KIND_VALUE };
+
+static uint8_t result_kind_of(cffi_type_id type) {
+  switch (type) {
+    case CFFI_VOID: return KIND_NONE;
+    case CFFI_CHAR: case CFFI_I8: case CFFI_U8: case CFFI_I16: case CFFI_U16: case CFFI_I32: case CFFI_U32:
+    case CFFI_F32: case CFFI_F64:
+      return KIND_NUMBER;
+    case CFFI_I64: return KIND_I64;
+    case CFFI_U64: return KIND_U64;
+    case CFFI_BOOL: return KIND_BOOL;
+    default: return KIND_VALUE;
+  }
+}
+
+/* The raw result as the number the single call returns. */
+static double result_number(cffi_type_id type, uint64_t raw) {
+  float f;
+  double d;
+  switch (type) {
+    case CFFI_CHAR: case CFFI_I8: return (int8_t)raw;
+    case CFFI_U8: return (uint8_t)raw;
+    case CFFI_I16: return (int16_t)raw;
+    case CFFI_U16: return (uint16_t)raw;
+    case CFFI_I32: return (int32_t)raw;
+    case CFFI_U32: return (uint32_t)raw;
+    case CFFI_F32: memcpy(&f, &raw, sizeof f); return f;
+    default: memcpy(&d, &raw, sizeof d); return d;
+  }
+}
+
+/* What one run works with (batch_run's arguments, unpacked once). */
+typedef struct {
+  napi_value results;   /* JS array: KIND_VALUE results */
+  uint64_t *raw;        /* per entry: the number (as a double's bits) or bigint */
+  uint8_t *kinds;       /* per entry: KIND_* */
+  int32_t *errnos;      /* per entry, or NULL */
+  uint32_t count;       /* entries in the whole batch */
+  napi_value syms;      /* the batch's distinct functions */
+  cffi_function **fns;  /* syms unwrapped, on first use */
+  uint32_t sym_count;
+  unsigned flags;
+} run_state;
+
+static napi_value earlier_result(napi_env env, const run_state *run, uint32_t entry) {
+  napi_value value = NULL;
+  double d;
+  switch (run->kinds[entry]) {
+    case KIND_NUMBER: memcpy(&d, &run->raw[entry], sizeof d); napi_create_double(env, d, &value); break;
+    case KIND_I64: napi_create_bigint_int64(env, (int64_t)run->raw[entry], &value); break;
+    case KIND_U64: napi_create_bigint_uint64(env, run->raw[entry], &value); break;
+    case KIND_BOOL: napi_get_boolean(env, run->raw[entry] != 0, &value); break;
+    case KIND_VALUE: napi_get_element(env, run->results, entry, &value); break;
+    default: napi_get_undefined(env, &value); break;
+  }
+  return value;
 }
 
 /* Resolves a chained entry's references into its argument copy. */
-static bool resolve_references(napi_env env, napi_value results, napi_value *argv, size_t argc,
+static bool resolve_references(napi_env env, const run_state *run, napi_value *argv, size_t argc,
                                const napi_value *quads, unsigned count, uint32_t entry) {
   for (unsigned q = 0; q < count; q++) {
     double position, kind;
@@ -135,7 +201,7 @@ static bool resolve_references(napi_env env, napi_value results, napi_value *arg
         cffi_throw(env, "RangeError", "args[%u]: b.result(%.0f) is not an earlier entry", (unsigned)position, source);
         return false;
       }
-      if (napi_get_element(env, results, (uint32_t)source, &argv[(size_t)position]) != napi_ok) return false;
+      argv[(size_t)position] = earlier_result(env, run, (uint32_t)source);
     } else {
       double address_number = 0;
       int64_t address_big;
@@ -161,83 +227,139 @@ static bool resolve_references(napi_env env, napi_value results, napi_value *arg
   return true;
 }
 
+static cffi_function *entry_function(napi_env env, run_state *run, uint32_t id) {
+  if (id >= run->sym_count) return NULL;
+  if (!run->fns[id]) {
+    napi_value sym;
+    if (napi_get_element(env, run->syms, id, &sym) != napi_ok) return NULL;
+    run->fns[id] = bound_function_of(env, sym);
+  }
+  return run->fns[id];
+}
+
 /* One entry: convert, call, store its result. False with an exception pending. */
-static bool run_entry(napi_env env, cffi_call *call, cffi_function *fn, napi_value *argv, size_t argc,
-                      napi_value results, napi_value errnos_value, uint32_t entry, unsigned flags,
-                      bool *stopped) {
+static bool run_entry(napi_env env, run_state *run, cffi_call *call, cffi_function *fn, napi_value *argv,
+                      size_t argc, uint32_t entry, bool *stopped) {
   if (!fn->owner->open) return cffi_jit_closed(env, fn), false;
   if (argc < fn->sig.required) return cffi_jit_missing(env, fn, argc), false;
   uint64_t slots[CFFI_MAX_ARGS + CFFI_INT_REGS + CFFI_FLOAT_REGS + 1];
   memset(slots, 0, cffi_call_slot_count(&fn->sig) * sizeof slots[0]);
-  call->symbol = fn->name;
-  call->ran_js = false;
-  if (!cffi_convert_call_arguments(call, fn, argv, slots)) return false;
+  if (fn->sig.engine == CFFI_ENGINE_REGISTERS && !fn->sig.general_path) {
+    if (!cffi_convert_register_arguments(env, fn, argv, slots)) return false;
+  } else {
+    call->symbol = fn->name;
+    call->ran_js = false;
+    if (!cffi_convert_call_arguments(call, fn, argv, slots)) return false;
+  }
   uint64_t raw = cffi_call_slots_in_env(fn, slots);
   cffi_env_state *state = fn->state;
   if (state->cleanup_depth > state->call_depth && cffi_callbacks_cleanup(env, state)) return false;
-  if (flags & WITH_ERRNO) {
-    napi_value errno_value;
-    napi_create_int32(env, state->last_errno, &errno_value);
-    napi_set_element(env, errnos_value, entry, errno_value);
+  if (run->errnos) run->errnos[entry] = state->last_errno;
+  const cffi_type_id returns = fn->sig.returns;
+  const uint8_t kind = result_kind_of(returns);
+  run->kinds[entry] = kind;
+  if (kind == KIND_NUMBER) {
+    double d = result_number(returns, raw);
+    memcpy(&run->raw[entry], &d, sizeof d);
+  } else if (kind == KIND_BOOL) {
+    run->raw[entry] = (raw & 0xff) != 0;
+  } else if (kind == KIND_VALUE) {
+    napi_value result = cffi_jit_result(env, fn, raw);
+    if (!result) return false;
+    napi_set_element(env, run->results, entry, result);
+  } else {
+    run->raw[entry] = raw;
   }
-  napi_value result = fn->sig.returns == CFFI_VOID ? NULL : cffi_jit_result(env, fn, raw);
-  if (fn->sig.returns != CFFI_VOID && !result) return false;
-  if (result) napi_set_element(env, results, entry, result);
-  if ((flags & (STOP_NONZERO | STOP_NEGATIVE)) && result_stops(env, result, flags)) *stopped = true;
+  if ((run->flags & (STOP_NONZERO | STOP_NEGATIVE)) && raw_stops(returns, raw, run->flags)) *stopped = true;
   return true;
 }
 
-/* batchRun(results, errnos, firstEntry, flags, ...flat): runs the entries
- * of `flat`; returns how many ran, negated when a result stopped the run. */
+static void *typed_data(napi_env env, napi_value value, size_t *length) {
+  void *data = NULL;
+  bool is_array = false;
+  *length = 0;
+  if (napi_is_typedarray(env, value, &is_array) != napi_ok || !is_array) return NULL;
+  napi_get_typedarray_info(env, value, NULL, length, &data, NULL, NULL);
+  return data;
+}
+
+#define RUN_PREFIX 9
+/* batchRun(results, raw: Float64Array, kinds: Uint8Array, errnos|undefined,
+ * syms, firstEntry, flags, headers: Float64Array, entryCount, ...arguments)
+ * (headers indexed by entry, read from memory: no Node-API call each): runs the entries; returns how many
+ * ran, negated when a result stopped the run. */
 static napi_value batch_run(napi_env env, napi_callback_info info) {
   size_t total = 0;
   napi_get_cb_info(env, info, &total, NULL, NULL, NULL);
-  if (total < 4) return cffi_throw(env, "TypeError", "batchRun: internal arguments missing");
-  napi_value *values = malloc(total * sizeof *values);
-  if (!values) return cffi_throw(env, "RangeError", "batch: out of memory");
-  napi_get_cb_info(env, info, &total, values, NULL, NULL);
-  if (running_batches) {
-    free(values);
+  if (total < RUN_PREFIX) return cffi_throw(env, "TypeError", "batchRun: internal arguments missing");
+  if (running_batches)
     return cffi_throw(env, "Error",
                       "batch.run() was called while a batch runs on this thread (from a callback); batches do not nest");
-  }
+  napi_value stack_values[256];
+  napi_value *values = total <= 256 ? stack_values : malloc(total * sizeof *values);
+  if (!values) return cffi_throw(env, "RangeError", "batch: out of memory");
+  napi_get_cb_info(env, info, &total, values, NULL, NULL);
+  run_state run = {.results = values[0]};
+  size_t raw_length, kinds_length, errno_length = 0;
+  run.raw = typed_data(env, values[1], &raw_length);
+  run.kinds = typed_data(env, values[2], &kinds_length);
+  run.errnos = typed_data(env, values[3], &errno_length);
+  run.count = (uint32_t)(raw_length < kinds_length ? raw_length : kinds_length);
+  run.syms = values[4];
+  napi_get_array_length(env, run.syms, &run.sym_count);
   double first_number, flags_number;
-  number_arg(env, values[2], &first_number);
-  number_arg(env, values[3], &flags_number);
-  const unsigned flags = (unsigned)flags_number;
+  number_arg(env, values[5], &first_number);
+  number_arg(env, values[6], &flags_number);
+  run.flags = (unsigned)flags_number;
+  size_t header_count = 0;
+  const double *headers = typed_data(env, values[7], &header_count);
+  double chunk_number = 0;
+  number_arg(env, values[8], &chunk_number);
+  if (header_count < run.count) headers = NULL;
+  if (run.errnos && errno_length < run.count) run.errnos = NULL;
+  cffi_function *stack_fns[16] = {0};
+  run.fns = run.sym_count <= 16 ? stack_fns : calloc(run.sym_count, sizeof *run.fns);
+  if (!run.fns || !run.raw || !run.kinds || !headers) {
+    if (values != stack_values) free(values);
+    return cffi_throw(env, "RangeError", "batch: out of memory");
+  }
   uint32_t entry = (uint32_t)first_number;
   int64_t ran = 0;
   bool stopped = false, ok = true;
   cffi_call call;
   cffi_call_init(&call, env, "batch");
   running_batches++;
-  for (size_t at = 4; at + 1 < total && !stopped; entry++) {
-    napi_value sym = values[at];
-    double header_number = 0;
-    number_arg(env, values[at + 1], &header_number);
-    const uint32_t header = (uint32_t)header_number;
-    size_t argc = header & HEADER_ARGC;
-    napi_value *argv = &values[at + 2];
-    at += 2 + argc;
+  const uint32_t end = (uint32_t)first_number + (uint32_t)chunk_number;
+  for (size_t at = RUN_PREFIX; entry < end && !stopped; entry++) {
+    const uint64_t header = entry < run.count ? (uint64_t)headers[entry] : 0;
+    const size_t argc = header & HEADER_ARGC;
+    const uint32_t id = (uint32_t)(header >> 17);
+    napi_value *argv = &values[at];
+    at += argc;
     unsigned quads = 0;
     if (header & HEADER_CHAINED) {
-      double count;
-      number_arg(env, values[at], &count);
+      double count = 0;
+      if (at < total) number_arg(env, values[at], &count);
       quads = (unsigned)count;
       at += 1 + 4u * quads;
     }
-    cffi_function *fn = bound_function_of(env, sym);
-    if (!fn) {
+    cffi_function *fn = entry_function(env, &run, id);
+    if (entry >= run.count || at > total || end > run.count) {
+      cffi_throw(env, "Error", "batchRun: internal entries malformed");
+      ok = false;
+    } else if (!fn) {
       cffi_throw(env, "TypeError", "expected a function bound by dlopen, linkSymbols, CFunction or cc()");
       ok = false;
     } else if (argc > CFFI_MAX_ARGS) {
       cffi_throw(env, "TypeError", "%s: %zu arguments (at most %d)", fn->name, argc, CFFI_MAX_ARGS);
       ok = false;
-    } else {
+    } else if (quads) {
       napi_value copy[CFFI_MAX_ARGS + 1];
       memcpy(copy, argv, argc * sizeof *argv);
-      ok = (!quads || resolve_references(env, values[0], copy, argc, argv + argc + 1, quads, entry)) &&
-           run_entry(env, &call, fn, copy, argc, values[0], values[1], entry, flags, &stopped);
+      ok = resolve_references(env, &run, copy, argc, argv + argc + 1, quads, entry) &&
+           run_entry(env, &run, &call, fn, copy, argc, entry, &stopped);
+    } else {
+      ok = run_entry(env, &run, &call, fn, argv, argc, entry, &stopped);
     }
     if (!ok) {
       name_entry_in_error(env, entry);
@@ -248,7 +370,8 @@ static napi_value batch_run(napi_env env, napi_callback_info info) {
   running_batches--;
   /* Strings converted for the run live until here. */
   cffi_call_release(&call);
-  free(values);
+  if (values != stack_values) free(values);
+  if (run.fns != stack_fns) free(run.fns);
   if (!ok) return NULL;
   napi_value count;
   napi_create_int64(env, stopped ? -ran : ran, &count);
@@ -268,32 +391,6 @@ typedef struct {
   int64_t stopped_at;
   cffi_prepared_call *calls[];
 } async_batch;
-
-/* The raw result, as its return type reads it, stops the run? (pool thread) */
-static bool raw_stops(cffi_type_id type, uint64_t raw, unsigned flags) {
-  int64_t value = 0;
-  double d;
-  float f;
-  bool is_signed = true;
-  switch (type) {
-    case CFFI_CHAR: case CFFI_I8: value = (int8_t)raw; break;
-    case CFFI_I16: value = (int16_t)raw; break;
-    case CFFI_I32: value = (int32_t)raw; break;
-    case CFFI_I64: case CFFI_I64_FAST: value = (int64_t)raw; break;
-    case CFFI_U8: case CFFI_BOOL: value = (uint8_t)raw, is_signed = false; break;
-    case CFFI_U16: value = (uint16_t)raw, is_signed = false; break;
-    case CFFI_U32: value = (uint32_t)raw, is_signed = false; break;
-    case CFFI_F32:
-      memcpy(&f, &raw, sizeof f);
-      return ((flags & STOP_NONZERO) && f != 0) || ((flags & STOP_NEGATIVE) && f < 0);
-    case CFFI_F64:
-      memcpy(&d, &raw, sizeof d);
-      return ((flags & STOP_NONZERO) && d != 0) || ((flags & STOP_NEGATIVE) && d < 0);
-    case CFFI_VOID: return false;
-    default: return (flags & STOP_NONZERO) && raw != 0; /* u64, pointers */
-  }
-  return ((flags & STOP_NONZERO) && value != 0) || ((flags & STOP_NEGATIVE) && is_signed && value < 0);
-}
 
 static void free_async_batch(napi_env env, async_batch *ab) {
   for (uint32_t i = 0; i < ab->count; i++)
@@ -351,12 +448,12 @@ static void settle_async_batch(napi_env env, cffi_async_job *job) {
   free_async_batch(env, ab);
 }
 
-/* batchRunAsync(count, flags, ...flat): a Promise of the results. Bad
+/* batchRunAsync(count, flags, syms, headers, ...arguments): a Promise of the results. Bad
  * input throws (as run() does) before anything is queued. */
 static napi_value batch_run_async(napi_env env, napi_callback_info info) {
   size_t total = 0;
   napi_get_cb_info(env, info, &total, NULL, NULL, NULL);
-  if (total < 2) return cffi_throw(env, "TypeError", "batchRunAsync: internal arguments missing");
+  if (total < 4) return cffi_throw(env, "TypeError", "batchRunAsync: internal arguments missing");
   napi_value *values = malloc(total * sizeof *values);
   if (!values) return cffi_throw(env, "RangeError", "batch: out of memory");
   napi_get_cb_info(env, info, &total, values, NULL, NULL);
@@ -372,17 +469,21 @@ static napi_value batch_run_async(napi_env env, napi_callback_info info) {
   ab->count = count;
   ab->flags = (unsigned)flags_number;
   ab->stopped_at = -1;
-  uint32_t entry = 0;
+  uint32_t entry = 0, sym_count = 0;
   bool ok = true;
-  for (size_t at = 2; at + 1 < total && entry < count; entry++) {
-    double header_number = 0;
-    number_arg(env, values[at + 1], &header_number);
-    const uint32_t header = (uint32_t)header_number;
+  size_t header_count = 0;
+  const double *headers = typed_data(env, values[3], &header_count);
+  napi_get_array_length(env, values[2], &sym_count);
+  for (size_t at = 4; entry < count; entry++) {
+    const uint64_t header = headers && entry < header_count ? (uint64_t)headers[entry] : 0;
     const size_t argc = header & HEADER_ARGC;
-    cffi_function *fn = bound_function_of(env, values[at]);
-    const napi_value *argv = &values[at + 2];
-    at += 2 + argc;
-    if (!fn) {
+    const uint32_t id = (uint32_t)(header >> 17);
+    napi_value sym = NULL;
+    cffi_function *fn = id < sym_count && napi_get_element(env, values[2], id, &sym) == napi_ok
+                            ? bound_function_of(env, sym) : NULL;
+    const napi_value *argv = &values[at];
+    at += argc;
+    if (!fn || at > total) {
       cffi_throw(env, "TypeError", "expected a function bound by dlopen, linkSymbols, CFunction or cc()");
       ok = false;
     } else if (header & HEADER_CHAINED) {

@@ -13,6 +13,11 @@
  * synchronous call does it. */
 uint64_t cffi_call_slots_in_env(const cffi_function *fn, const uint64_t *slots);
 
+/* call.c: the synchronous hot path's argument conversions, for a
+ * register-engine signature that is not general_path (no strings, no env). */
+bool cffi_convert_register_arguments(napi_env env, const cffi_function *fn, const napi_value *argv,
+                                     uint64_t *regs);
+
 /* call.c, at publish: gives the new bound function the shared prototype
  * whose accessors create sym.map and sym.async on first use (nothing per
  * function); without lib/batch.js loaded, sym.async at once. */

@@ -549,6 +549,15 @@ uint64_t cffi_call_slots(const cffi_signature *sig, void *address, const uint64_
 }
 
 /* ---- for src/calls/batch.c ---- */
+/* The hot path's conversions (inline cases, the table for the rest) into
+ * register images: for a register-engine signature without general_path. */
+bool cffi_convert_register_arguments(napi_env env, const cffi_function *fn, const napi_value *argv,
+                                     uint64_t *regs) {
+  for (unsigned i = 0; i < fn->sig.nargs; i++)
+    if (CFFI_UNLIKELY(!argument_to_c(env, fn, i, argv, &regs[fn->sig.dest[i]]))) return false;
+  return true;
+}
+
 uint64_t cffi_call_slots_in_env(const cffi_function *fn, const uint64_t *slots) {
   start_call(fn->state, fn->sig.takes_env);
   uint64_t raw = cffi_call_slots(&fn->sig, fn->address, slots);

@@ -27,6 +27,7 @@
         "src/calls/variadic.c",
         "src/calls/view_source.c",
         "src/calls/async_call.c",
+        "src/calls/batch.c",
         "src/callbacks/callback.c",
         "src/callbacks/register_closure.c",
         "src/memory/memory.c",

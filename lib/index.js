@@ -5,6 +5,8 @@ const { fileURLToPath } = require("node:url");
 // Node's own, taken at load: ptr() must keep working under fake timers.
 const { setImmediate } = require("node:timers");
 const native = require("./native.js");
+// batch() and sym.map (lib/batch.js), loaded before anything is bound.
+const { batch } = require("./batch.js");
 
 const FFIType = native.FFIType;
 // bun-ffi-structs definitions where struct types go (lib/foreign-structs.js).
@@ -359,6 +361,7 @@ function cc(options) {
 }
 
 module.exports = {
+  batch,
   CFunction,
   errno: native.errno,
   CString,

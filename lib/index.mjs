@@ -3,6 +3,7 @@
 import cffi from "./index.js";
 
 export const {
+  batch,
   CFunction,
   CString,
   FFIType,

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "cffi.h"
+#include "calls/batch.h"
 
 /* The process-wide settings from the environment (CFFI_BUN_ENGINE,
  * BUN_DEBUG_FFI), read by the first env to load: workers share the
@@ -89,6 +90,7 @@ static napi_value init(napi_env env, napi_value exports) {
   cffi_make_async_exports(env, exports);
   cffi_make_layout_exports(env, exports);
   cffi_library_init(env, exports);
+  cffi_make_batch_exports(env, exports);
   return exports;
 }
 

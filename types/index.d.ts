@@ -333,6 +333,13 @@ export type BoundFunction<D> = ConvertFn<D> & {
   readonly ptr: Pointer;
   /** Not in Bun: the call on the shared pool, as a Promise of its result (docs/async.md). */
   readonly async: AsyncFn<SyncConvertFn<D>>;
+  /**
+   * Not in Bun: `n` calls for one crossing (docs/batch.md). Each argument is a
+   * TypedArray of exactly `n` elements of the argument's type (one per call)
+   * or a single value for every call; the results come in a TypedArray of
+   * the return type (undefined for void).
+   */
+  readonly map: (n: number, ...args: unknown[]) => MapResult<D>;
 } & VariadicWith<D>;
 
 /**
@@ -348,6 +355,32 @@ export type VariadicWith<D> = D extends { readonly args?: infer A; readonly retu
       }
     : unknown
   : unknown;
+
+type MapResultOf<R> = R extends "i8" | "int8_t" | "char" | 1 | 0
+  ? Int8Array
+  : R extends "u8" | "uint8_t" | "bool" | 2 | 11
+    ? Uint8Array
+    : R extends "i16" | "int16_t" | 3
+      ? Int16Array
+      : R extends "u16" | "uint16_t" | 4
+        ? Uint16Array
+        : R extends "i32" | "int" | "int32_t" | 5
+          ? Int32Array
+          : R extends "u32" | "uint32_t" | 6
+            ? Uint32Array
+            : R extends "i64" | "int64_t" | "i64_fast" | 7 | 15
+              ? BigInt64Array
+              : R extends "u64" | "uint64_t" | "u64_fast" | "ptr" | "pointer" | 8 | 16 | 12
+                ? BigUint64Array
+                : R extends "f32" | "float" | 10
+                  ? Float32Array
+                  : R extends "f64" | "double" | 9
+                    ? Float64Array
+                    : R extends "void" | 13
+                      ? undefined
+                      : Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array | Float32Array | Float64Array | undefined;
+/** What `sym.map` returns for a definition. */
+export type MapResult<D> = D extends { readonly returns: infer R } ? MapResultOf<R> : D extends { readonly returns?: undefined } ? undefined : ReturnType<Extract<D, AnyFunction>> extends void ? undefined : MapResultOf<unknown>;
 
 /** The `symbols` object of a library: one JS function per definition. */
 export type ConvertFns<Fns> = { [K in keyof Fns]: BoundFunction<Fns[K]> };
@@ -687,6 +720,45 @@ export declare const executor: {
   (options?: ExecutorOptions): Executor;
   readonly shared: Executor;
 };
+
+// ---------------------------------------------------------------------------
+// Batch calls (not in Bun; docs/batch.md)
+
+/** An argument resolved when its entry runs: an earlier entry's result or a value read from memory. */
+export interface BatchReference {
+  readonly kind: number;
+}
+
+export interface BatchOptions {
+  /** Stop after the first entry whose result is non-zero, or negative; `results.stoppedAt` names it (-1: none). */
+  readonly stopOn?: "nonzero" | "negative";
+  /** Record errno per entry in `results.errno` (an Int32Array). */
+  readonly errno?: boolean;
+}
+
+/** The results of a run: index i for the entry added as i (undefined for void entries and entries not run). */
+export type BatchResults = unknown[] & { stoppedAt?: number; errno?: Int32Array };
+
+/** A command buffer of calls: recorded in JS by add(), run in C with one crossing. */
+export interface Batch {
+  /** Entries recorded. */
+  readonly length: number;
+  /** Records a call; returns its entry index. Nothing is converted or called until run(). */
+  add<F extends AnyFunction>(sym: F, ...args: unknown[]): number;
+  /** An argument that is entry `i`'s result (an earlier entry) when the batch runs (run() only). */
+  result(i: number): BatchReference;
+  /** An argument read from `address` as `type` (default "ptr") when its entry runs (run() only). */
+  deref(address: number | bigint | ArrayBufferView | ArrayBuffer, type?: string | number): BatchReference;
+  /** Runs every entry in order; throws the first error with "batch entry N: " in front and `.entry` set. */
+  run(): BatchResults;
+  /** Runs the whole batch on the shared pool (docs/async.md's rules). */
+  runAsync(): Promise<BatchResults>;
+  /** Forgets every entry; the batch can be reused. */
+  clear(): void;
+}
+
+/** Not in Bun: a new batch (docs/batch.md). */
+export declare function batch(options?: BatchOptions): Batch;
 
 /**
  * Windows only: `GetLastError()` as it was right after the calling thread's

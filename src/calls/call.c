@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "../cffi.h"
+#include "batch.h"
 
 cffi_engine_preference cffi_engine_preferred = CFFI_PREFER_TIERED;
 
@@ -547,6 +548,23 @@ uint64_t cffi_call_slots(const cffi_signature *sig, void *address, const uint64_
   return raw;
 }
 
+/* ---- for src/calls/batch.c ---- */
+/* The hot path's conversions (inline cases, the table for the rest) into
+ * register images: for a register-engine signature without general_path. */
+bool cffi_convert_register_arguments(napi_env env, const cffi_function *fn, const napi_value *argv,
+                                     uint64_t *regs) {
+  for (unsigned i = 0; i < fn->sig.nargs; i++)
+    if (CFFI_UNLIKELY(!argument_to_c(env, fn, i, argv, &regs[fn->sig.dest[i]]))) return false;
+  return true;
+}
+
+uint64_t cffi_call_slots_in_env(const cffi_function *fn, const uint64_t *slots) {
+  start_call(fn->state, fn->sig.takes_env);
+  uint64_t raw = cffi_call_slots(&fn->sig, fn->address, slots);
+  end_call(fn->state, fn->sig.takes_env);
+  return raw;
+}
+
 void cffi_function_discard(cffi_function *fn) {
   /* Also run by the GC (see NAPI_EXPERIMENTAL in cffi.h): frees and counts only. */
   int64_t ignored;
@@ -603,7 +621,9 @@ napi_value cffi_function_publish(napi_env env, cffi_function *fn) {
     cffi_function_discard(fn);
     return NULL;
   }
-  if (napi_add_finalizer(env, function, fn, finalize_function, NULL, NULL) != napi_ok) {
+  /* A wrap rather than a bare finalizer (the same cost): batch() and
+   * sym.map find fn from the function (src/calls/batch.c). */
+  if (napi_wrap(env, function, fn, finalize_function, NULL, NULL) != napi_ok) {
     /* Nothing would free fn: the function is dropped before JS sees it. */
     cffi_function_discard(fn);
     return NULL;
@@ -617,8 +637,9 @@ napi_value cffi_function_publish(napi_env env, cffi_function *fn) {
       {"length", NULL, NULL, NULL, NULL, length, napi_configurable, NULL},
   };
   napi_define_properties(env, function, 3, props);
-  /* sym.async (src/calls/async_call.c). */
-  if (!cffi_async_publish(env, fn, function)) return NULL;
+  /* sym.async (src/calls/async_call.c) and sym.map, created on first use
+   * through a shared prototype (src/calls/batch.c). */
+  if (!cffi_batch_publish(env, fn, function)) return NULL;
   if (!cffi_variadic_attach(env, function, fn)) return NULL;
   if (CFFI_UNLIKELY(cffi_debug_enabled)) {
     char signature[256];

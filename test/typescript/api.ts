@@ -238,3 +238,28 @@ import type { Executor } from "cffi-bun";
 dlopen("user32.dll", { MessageBeep: { args: ["u32"], returns: "i32", abi: "stdcall" } });
 // @ts-expect-error no such calling convention
 dlopen("user32.dll", { MessageBeep: { args: ["u32"], returns: "i32", abi: "pascal" } });
+// Batch calls (docs/batch.md).
+import { batch } from "cffi-bun";
+import type { Batch, BatchResults } from "cffi-bun";
+{
+  const lib = dlopen("libm.so.6", {
+    abs: { args: ["i32"], returns: "i32" },
+    fabs: { args: ["f64"], returns: "f64" },
+    big: { args: ["i64"], returns: "i64" },
+    none: { args: [] },
+  });
+  const b: Batch = batch({ stopOn: "negative", errno: true });
+  expectType<number>(b.add(lib.symbols.abs, -1));
+  b.add(lib.symbols.abs, b.result(0));
+  b.add(lib.symbols.abs, b.deref(new Int32Array(1), "i32"));
+  const r: BatchResults = b.run();
+  expectType<number | undefined>(r.stoppedAt);
+  expectType<Promise<BatchResults>>(b.runAsync());
+  b.clear();
+  expectType<Int32Array>(lib.symbols.abs.map(2, new Int32Array(2)));
+  expectType<Float64Array>(lib.symbols.fabs.map(2, 1.5));
+  expectType<BigInt64Array>(lib.symbols.big.map(1, 1n));
+  expectType<undefined>(lib.symbols.none.map(3));
+  // @ts-expect-error stopOn takes two words
+  batch({ stopOn: "zero" });
+}

@@ -1,0 +1,133 @@
+"use strict";
+// batch() and sym.map against single calls (docs/benchmark.md, "Batch calls"):
+// abs over 1M values through sym.map, through one batch of 1M entries
+// (add() + run()) and through a per-call loop, with node:ffi's fast path on
+// Node 26 and Bun's per-call loop as context; and a batch of 64 mixed calls
+// against the same 64 single calls. Each contender runs in a child process
+// of its own (Node 26: CFFI_BUN_NODE26 or /tmp/node26/node_modules/.bin/node;
+// Bun: CFFI_BUN_BUN or a bun on PATH; absent ones are skipped and said so).
+// Each row is the median of 5 timed runs after a warm-up; ns per call.
+// `--quick` (few calls, for smoke tests) prints without timing claims.
+// Usage: node benchmark/batch.js [--quick]
+const { execFileSync, spawnSync } = require("node:child_process");
+const fs = require("node:fs");
+const os = require("node:os");
+const path = require("node:path");
+
+const QUICK = process.argv.includes("--quick");
+const ROOT = path.join(__dirname, "..");
+const N = QUICK ? 2000 : 1_000_000;
+const MIXED_ROUNDS = QUICK ? 50 : 20000;
+
+// The child: `kind` is cffi, nodeffi or bun; prints one JSON line of rows.
+const CHILD = String.raw`
+const [kind, fixture, root, n, rounds] = process.argv.slice(-5);
+const N = Number(n), ROUNDS = Number(rounds);
+const values = Int32Array.from({ length: N }, (_, i) => (i % 2 ? -i : i));
+function median(f) {
+  f();
+  const times = [];
+  for (let r = 0; r < 5; r++) {
+    const t = process.hrtime.bigint();
+    f();
+    times.push(Number(process.hrtime.bigint() - t));
+  }
+  return times.sort((a, b) => a - b)[2];
+}
+const rows = {};
+let sink = 0;
+if (kind === "nodeffi") {
+  const ffi = require("node:ffi");
+  const { functions: F } = ffi.dlopen(fixture, { bench_abs: { arguments: ["int32"], return: "int32" } });
+  const abs = F.bench_abs;
+  rows.loop = median(() => { for (let i = 0; i < N; i++) sink += abs(values[i]); }) / N;
+} else if (kind === "bun") {
+  const { dlopen } = require("bun:ffi");
+  const abs = dlopen(fixture, { bench_abs: { args: ["i32"], returns: "i32" } }).symbols.bench_abs;
+  rows.loop = median(() => { for (let i = 0; i < N; i++) sink += abs(values[i]); }) / N;
+} else {
+  const { dlopen, batch } = require(root);
+  const S = dlopen(fixture, {
+    bench_abs: { args: ["i32"], returns: "i32" },
+    add: { args: ["i32", "i32"], returns: "i32" },
+    addf64: { args: ["f64", "f64"], returns: "f64" },
+    id_u64: { args: ["u64"], returns: "u64" },
+    noop: { args: [], returns: "void" },
+  }).symbols;
+  const abs = S.bench_abs;
+  rows.loop = median(() => { for (let i = 0; i < N; i++) sink += abs(values[i]); }) / N;
+  rows.map = median(() => { sink += abs.map(N, values)[N - 1]; }) / N;
+  rows.batchEntries = median(() => {
+    const b = batch();
+    for (let i = 0; i < N; i++) b.add(abs, values[i]);
+    sink += b.run()[N - 1];
+  }) / N;
+  const mixed = (f) => {
+    for (let k = 0; k < 16; k++) {
+      f(S.bench_abs, -k); f(S.add, k, 2); f(S.addf64, k, 0.5); f(S.id_u64, 7n);
+    }
+  };
+  rows.mixedSingles = median(() => {
+    for (let r = 0; r < ROUNDS; r++) mixed((fn, ...args) => fn(...args));
+  }) / ROUNDS;
+  const b = batch();
+  mixed((fn, ...args) => b.add(fn, ...args));
+  rows.mixedBatchRun = median(() => { for (let r = 0; r < ROUNDS; r++) sink += b.run().length; }) / ROUNDS;
+  rows.mixedBatchBuilt = median(() => {
+    for (let r = 0; r < ROUNDS; r++) {
+      const fresh = batch();
+      mixed((fn, ...args) => fresh.add(fn, ...args));
+      sink += fresh.run().length;
+    }
+  }) / ROUNDS;
+}
+console.log(JSON.stringify({ rows, sink: sink > 0 }));
+`;
+
+function findNode26() {
+  for (const p of [process.env.CFFI_BUN_NODE26, "/tmp/node26/node_modules/.bin/node"]) if (p && fs.existsSync(p)) return p;
+  return null;
+}
+function findBun() {
+  if (process.env.CFFI_BUN_BUN && fs.existsSync(process.env.CFFI_BUN_BUN)) return process.env.CFFI_BUN_BUN;
+  const which = spawnSync("sh", ["-c", "command -v bun"], { encoding: "utf8" });
+  return which.status === 0 ? which.stdout.trim() : null;
+}
+
+function main() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cffi-bun-bench-batch-"));
+  const fixture = path.join(dir, `libbenchfixture.${process.platform === "darwin" ? "dylib" : "so"}`);
+  execFileSync(process.env.CC || "cc", ["-O2", "-shared", "-fPIC", "-o", fixture, path.join(__dirname, "fixture.c")], { stdio: "inherit" });
+  const childFile = path.join(dir, "child.js");
+  fs.writeFileSync(childFile, CHILD);
+  const run = (exe, kind, flags = []) => {
+    const out = spawnSync(exe, [...flags, childFile, kind, fixture, ROOT, String(N), String(MIXED_ROUNDS)], { encoding: "utf8" });
+    if (out.status !== 0) throw new Error(`${kind} (${exe}) failed: ${out.stderr}`);
+    return JSON.parse(out.stdout.trim().split("\n").pop()).rows;
+  };
+  try {
+    const cffi = run(process.execPath, "cffi");
+    const node26 = findNode26();
+    const bun = findBun();
+    const nodeffi = node26 ? run(node26, "nodeffi", ["--no-warnings"]) : null;
+    const bunRows = bun ? run(bun, "bun") : null;
+    const ns = (v) => (v == null ? "skipped" : v.toFixed(2));
+    const lines = [
+      `abs over ${N} values, ns per call${QUICK ? " (--quick: no timing claims)" : ""}`,
+      `  cffi-bun per-call loop         ${ns(cffi.loop)}`,
+      `  cffi-bun abs.map(n, values)    ${ns(cffi.map)}`,
+      `  cffi-bun batch, add()+run()    ${ns(cffi.batchEntries)}`,
+      `  node:ffi per-call (Node 26)    ${nodeffi ? ns(nodeffi.loop) : "skipped (no Node 26)"}`,
+      `  Bun per-call loop              ${bunRows ? ns(bunRows.loop) : "skipped (no bun)"}`,
+      `64 mixed calls (abs, add, addf64, id_u64), ns per 64`,
+      `  64 single calls                ${ns(cffi.mixedSingles)}`,
+      `  one batch, run() again         ${ns(cffi.mixedBatchRun)}  (${(cffi.mixedSingles / cffi.mixedBatchRun).toFixed(2)}x less)`,
+      `  one batch, built and run       ${ns(cffi.mixedBatchBuilt)}  (${(cffi.mixedSingles / cffi.mixedBatchBuilt).toFixed(2)}x less)`,
+    ];
+    console.log(lines.join("\n"));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main();

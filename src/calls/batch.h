@@ -1,0 +1,29 @@
+/*
+ * batch.h - batch() and sym.map() (src/calls/batch.c): many calls of bound
+ * functions for one JS -> C crossing. The hooks src/calls/call.c and
+ * src/addon.c call, and the one helper of call.c that batch.c calls.
+ */
+#ifndef CFFI_BATCH_H
+#define CFFI_BATCH_H
+
+#include "../cffi.h"
+
+/* call.c: the C call of already converted slots with the env's call
+ * bookkeeping (errno in and out, call depth for callbacks), as the
+ * synchronous call does it. */
+uint64_t cffi_call_slots_in_env(const cffi_function *fn, const uint64_t *slots);
+
+/* call.c: the synchronous hot path's argument conversions, for a
+ * register-engine signature that is not general_path (no strings, no env). */
+bool cffi_convert_register_arguments(napi_env env, const cffi_function *fn, const napi_value *argv,
+                                     uint64_t *regs);
+
+/* call.c, at publish: gives the new bound function the shared prototype
+ * whose accessors create sym.map and sym.async on first use (nothing per
+ * function); without lib/batch.js loaded, sym.async at once. */
+bool cffi_batch_publish(napi_env env, cffi_function *fn, napi_value function);
+
+/* addon.c */
+void cffi_make_batch_exports(napi_env env, napi_value exports);
+
+#endif /* CFFI_BATCH_H */

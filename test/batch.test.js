@@ -1,0 +1,449 @@
+"use strict";
+// batch() and sym.map (issue 21): results identical to single calls for
+// every type and engine, errors naming the entry, stop-on-error, errno per
+// entry, chaining (b.result, b.deref), callbacks inside batched calls,
+// re-entrancy, closed libraries, worker_threads, reuse after clear,
+// runAsync, and map over every numeric type.
+const { describe, test } = require("node:test");
+const assert = require("node:assert/strict");
+const path = require("node:path");
+const { spawnSync } = require("node:child_process");
+const { Worker } = require("node:worker_threads");
+const ffi = require("..");
+const { dlopen, batch, JSCallback, ptr, linkSymbols } = ffi;
+const { fixturePath } = require("./helpers/fixture");
+const { libcName } = (() => {
+  try {
+    return require("./helpers/platform");
+  } catch {
+    return {};
+  }
+})();
+
+const FIX = fixturePath();
+const DEFS = {
+  identity_i32: { args: ["i32"], returns: "i32" },
+  add_i32: { args: ["i32", "i32"], returns: "i32" },
+  add_f64: { args: ["f64", "f64"], returns: "f64" },
+  identity_ptr: { args: ["ptr"], returns: "ptr" },
+  my_strlen: { args: ["cstring"], returns: "u64" },
+  call_i32_fn: { args: ["function", "i32"], returns: "i32" },
+  sum_bytes: { args: ["ptr", "i32"], returns: "i32" },
+  void_fn: { args: [], returns: "void" },
+  void_fn_calls: { args: [], returns: "i32" },
+};
+const S = dlopen(FIX, DEFS).symbols;
+const LIBC = process.platform === "linux" ? "libc.so.6" : libcName;
+const C = dlopen(LIBC, {
+  abs: { args: ["i32"], returns: "i32" },
+  malloc: { args: ["u64"], returns: "ptr" },
+  memset: { args: ["ptr", "i32", "u64"], returns: "ptr" },
+  free: { args: ["ptr"], returns: "void" },
+  pipe: { args: ["ptr"], returns: "i32" },
+  write: { args: ["i32", "ptr", "u64"], returns: "i64" },
+  read: { args: ["i32", "ptr", "u64"], returns: "i64" },
+  close: { args: ["i32"], returns: "i32" },
+}).symbols;
+
+describe("batch(): results", () => {
+  for (const engine of ["", "jit", "registers", "ffi"]) {
+    test(`every type gives what the single call gives (CFFI_BUN_ENGINE=${engine || "unset"}), run() and runAsync()`, () => {
+      const env = { ...process.env };
+      if (engine) env.CFFI_BUN_ENGINE = engine;
+      else delete env.CFFI_BUN_ENGINE;
+      const child = spawnSync(process.execPath, [path.join(__dirname, "helpers", "batch-parity.js")], { env, encoding: "utf8" });
+      assert.equal(child.status, 0, child.stderr);
+      const { entries, diffs } = JSON.parse(child.stdout);
+      assert.ok(entries > 150);
+      assert.deepEqual(diffs, []);
+    });
+  }
+
+  test("add() returns the entry index; results are indexed by it; void entries are undefined", () => {
+    const b = batch();
+    assert.equal(b.add(S.add_i32, 2, 3), 0);
+    assert.equal(b.add(S.void_fn), 1);
+    assert.equal(b.add(S.my_strlen, "h\u00e9llo"), 2);
+    assert.equal(b.add(S.add_f64, 0.5, 0.25), 3);
+    assert.equal(b.length, 4);
+    assert.deepEqual(b.run(), [5, undefined, 6n, 0.75]);
+  });
+
+  test("an empty batch returns []", () => {
+    assert.deepEqual(batch().run(), []);
+  });
+
+  test("reuse: run twice gives the same results; clear() empties it", () => {
+    const b = batch();
+    b.add(S.add_i32, 1, 1);
+    assert.deepEqual(b.run(), [2]);
+    assert.deepEqual(b.run(), [2]);
+    b.clear();
+    assert.equal(b.length, 0);
+    assert.deepEqual(b.run(), []);
+    assert.equal(b.add(S.identity_i32, 9), 0);
+    assert.deepEqual(b.run(), [9]);
+  });
+
+  test("a batch larger than one crossing's arguments (200000 entries) runs in order", () => {
+    const b = batch();
+    for (let i = 0; i < 200000; i++) b.add(S.add_i32, i, 1);
+    const r = b.run();
+    assert.equal(r.length, 200000);
+    assert.equal(r[0], 1);
+    assert.equal(r[131071], 131072);
+    assert.equal(r[199999], 200000);
+  });
+
+  test("void calls all run (each entry calls once)", () => {
+    const before = S.void_fn_calls();
+    const b = batch();
+    for (let i = 0; i < 10; i++) b.add(S.void_fn);
+    b.run();
+    assert.equal(S.void_fn_calls(), before + 10);
+  });
+
+  test("a buffer is passed as the single call passes it", () => {
+    const bytes = new Uint8Array([1, 2, 3, 250]);
+    const b = batch();
+    b.add(S.sum_bytes, bytes, 4);
+    b.add(S.sum_bytes, bytes.buffer, 2);
+    assert.deepEqual(b.run(), [256, 3]);
+  });
+});
+
+describe("batch(): errors name the entry", () => {
+  test("a bad argument: the entry's index, symbol, position, expected type and received value; entries before it ran", () => {
+    const before = S.void_fn_calls();
+    const b = batch();
+    b.add(S.void_fn);
+    b.add(S.add_i32, 1, "two");
+    b.add(S.void_fn);
+    assert.throws(() => b.run(), (e) => {
+      assert.equal(e.name, "TypeError");
+      assert.match(e.message, /^batch entry 1: add_i32: args\[1\] expects i32 .*received a string/);
+      assert.equal(e.entry, 1);
+      return true;
+    });
+    assert.equal(S.void_fn_calls(), before + 1);
+  });
+
+  test("a missing argument names the entry", () => {
+    const b = batch();
+    b.add(S.add_i32, 1);
+    assert.throws(() => b.run(), /^TypeError: batch entry 0: add_i32: args\[1\] \(i32\) is missing/);
+  });
+
+  test("add() refuses what is not a bound function; run() refuses a plain function", () => {
+    assert.throws(() => batch().add(42), { name: "TypeError", message: /entry 0: expected a function bound/ });
+    const b = batch();
+    b.add(S.void_fn);
+    b.add(() => 1);
+    assert.throws(() => b.run(), { message: /^batch entry 1: expected a function bound/ });
+  });
+
+  test("options are checked", () => {
+    assert.throws(() => batch(1), TypeError);
+    assert.throws(() => batch({ stopOn: "zero" }), /stopOn must be "nonzero" or "negative"/);
+  });
+
+  test("an entry whose library was closed throws naming the entry", () => {
+    const lib = dlopen(FIX, { add_i32: DEFS.add_i32 });
+    const b = batch();
+    b.add(S.add_i32, 1, 2);
+    b.add(lib.symbols.add_i32, 1, 2);
+    lib.close();
+    assert.throws(() => b.run(), /^Error: batch entry 1: Cannot call "add_i32": its library .* is closed/);
+  });
+
+  test("a .ptr getter that closes the library during conversion is caught as the single call catches it", () => {
+    const lib = dlopen(FIX, { identity_ptr: DEFS.identity_ptr, sum_bytes: DEFS.sum_bytes });
+    const bytes = new Uint8Array(8);
+    const b = batch();
+    b.add(S.identity_i32, 1);
+    b.add(lib.symbols.sum_bytes, { get ptr() { lib.close(); return ptr(bytes); } }, 8);
+    assert.throws(() => b.run(), /^Error: batch entry 1: Cannot call "sum_bytes": .*closed by JavaScript that ran while args\[0\] was converted/);
+  });
+
+  test("b.result() must name an earlier entry", () => {
+    const b = batch();
+    assert.throws(() => b.result(0), RangeError);
+    b.add(S.identity_i32, 1);
+    assert.throws(() => b.result(1), RangeError);
+    assert.throws(() => b.result(-1), RangeError);
+    assert.throws(() => b.deref("x"), TypeError);
+  });
+});
+
+describe("batch(): options", () => {
+  test("stopOn: 'nonzero' stops after the first non-zero result and reports it; later entries do not run", () => {
+    const before = S.void_fn_calls();
+    const b = batch({ stopOn: "nonzero" });
+    b.add(S.identity_i32, 0);
+    b.add(S.identity_i32, 7);
+    b.add(S.void_fn);
+    const r = b.run();
+    assert.equal(r.stoppedAt, 1);
+    assert.deepEqual([...r], [0, 7, undefined]);
+    assert.equal(S.void_fn_calls(), before);
+  });
+
+  test("stopOn: 'negative' stops on a negative result only; stoppedAt is -1 when nothing stopped", () => {
+    const b = batch({ stopOn: "negative" });
+    b.add(S.identity_i32, 5);
+    b.add(S.identity_i32, 0);
+    assert.equal(b.run().stoppedAt, -1);
+    b.add(S.identity_i32, -1);
+    b.add(S.identity_i32, 3);
+    const r = b.run();
+    assert.equal(r.stoppedAt, 2);
+    assert.equal(r[3], undefined);
+  });
+
+  test("stopOn across chunks of a very large batch", () => {
+    const b = batch({ stopOn: "nonzero" });
+    for (let i = 0; i < 100000; i++) b.add(S.identity_i32, i === 77777 ? 1 : 0);
+    assert.equal(b.run().stoppedAt, 77777);
+  });
+
+  test("errno: true records errno per entry", () => {
+    const b = batch({ errno: true });
+    b.add(C.close, -1);
+    b.add(C.abs, -3);
+    b.add(C.close, 1 << 20);
+    const r = b.run();
+    assert.deepEqual([...r], [-1, 3, -1]);
+    assert.ok(r.errno instanceof Int32Array);
+    assert.equal(r.errno[0], 9 /* EBADF */);
+    assert.equal(r.errno[2], 9);
+  });
+});
+
+describe("batch(): chaining", () => {
+  test("b.result(i): malloc -> memset -> sum -> free in one run", () => {
+    const b = batch();
+    const block = b.add(C.malloc, 16);
+    b.add(C.memset, b.result(block), 3, 16);
+    const sum = b.add(S.sum_bytes, b.result(block), 16);
+    b.add(C.free, b.result(block));
+    const r = b.run();
+    assert.equal(typeof r[0], "number");
+    assert.equal(r[1], r[0]);
+    assert.equal(r[sum], 48);
+  });
+
+  test("b.deref(address, type): pipe -> write -> read -> close, the descriptors read after pipe() wrote them", () => {
+    const fds = new Int32Array(2);
+    const message = new Uint8Array([104, 105]);
+    const out = new Uint8Array(2);
+    const b = batch({ stopOn: "negative" });
+    b.add(C.pipe, fds);
+    b.add(C.write, b.deref(ptr(fds) + 4, "i32"), message, 2);
+    b.add(C.read, b.deref(fds, "i32"), out, 2);
+    b.add(C.close, b.deref(fds, "i32"));
+    b.add(C.close, b.deref(ptr(fds) + 4, "i32"));
+    const r = b.run();
+    assert.equal(r.stoppedAt, -1);
+    assert.deepEqual([...r], [0, 2n, 2n, 0, 0]);
+    assert.deepEqual([...out], [104, 105]);
+  });
+
+  test("deref of a type that cannot be read, and of null, throw naming the entry", () => {
+    const b = batch();
+    b.add(S.my_strlen, b.deref(ptr(new Uint8Array(8)), "cstring"));
+    assert.throws(() => b.run(), /batch entry 0: deref: cannot read a cstring/);
+    const n = batch();
+    n.add(S.identity_i32, n.deref(0, "i32"));
+    assert.throws(() => n.run(), /batch entry 0: args\[0\]: deref of a null address/);
+  });
+
+  test("runAsync refuses chained entries", async () => {
+    const b = batch();
+    b.add(S.identity_i32, 1);
+    b.add(S.identity_i32, b.result(0));
+    await assert.rejects(b.runAsync(), /batch entry 1: .*run only in run\(\)/);
+  });
+});
+
+describe("batch(): callbacks", () => {
+  test("JSCallbacks run inside batched calls, in order", () => {
+    const seen = [];
+    const cb = new JSCallback((x) => (seen.push(x), x * 2), { args: ["i32"], returns: "i32" });
+    try {
+      const b = batch();
+      for (let i = 0; i < 5; i++) b.add(S.call_i32_fn, cb, i);
+      assert.deepEqual(b.run(), [0, 2, 4, 6, 8]);
+      assert.deepEqual(seen, [0, 1, 2, 3, 4]);
+    } finally {
+      cb.close();
+    }
+  });
+
+  test("run() called from a callback inside a run throws; the outer run reports it", () => {
+    const inner = batch();
+    inner.add(S.identity_i32, 1);
+    let message;
+    const cb = new JSCallback((x) => {
+      try {
+        inner.run();
+      } catch (e) {
+        message = e.message;
+      }
+      return x;
+    }, { args: ["i32"], returns: "i32" });
+    try {
+      const b = batch();
+      b.add(S.call_i32_fn, cb, 4);
+      assert.deepEqual(b.run(), [4]);
+      assert.match(message, /batches do not nest/);
+      assert.deepEqual(inner.run(), [1]); // fine once the outer run is over
+    } finally {
+      cb.close();
+    }
+  });
+
+  test("a callback that throws stops the run with its exception", () => {
+    const cb = new JSCallback(() => {
+      throw new Error("from the callback");
+    }, { args: ["i32"], returns: "i32" });
+    try {
+      const b = batch();
+      b.add(S.call_i32_fn, cb, 1);
+      b.add(S.void_fn);
+      assert.throws(() => b.run(), /from the callback/);
+    } finally {
+      cb.close();
+    }
+  });
+});
+
+describe("batch(): threads", () => {
+  test("batches and map in worker_threads", async () => {
+    const code = `
+      const { parentPort, workerData } = require("node:worker_threads");
+      const ffi = require(workerData.root);
+      const S = ffi.dlopen(workerData.fix, { add_i32: { args: ["i32", "i32"], returns: "i32" } }).symbols;
+      const b = ffi.batch();
+      for (let i = 0; i < 1000; i++) b.add(S.add_i32, i, workerData.k);
+      const r = b.run();
+      const m = S.add_i32.map(3, new Int32Array([1, 2, 3]), workerData.k);
+      b.runAsync().then((a) => parentPort.postMessage({ last: r[999], m: [...m], a: a[999] }));
+    `;
+    const results = await Promise.all([1, 2, 3].map((k) => new Promise((resolve, reject) => {
+      const w = new Worker(code, { eval: true, workerData: { root: path.join(__dirname, ".."), fix: FIX, k } });
+      w.once("message", resolve);
+      w.once("error", reject);
+    })));
+    assert.deepEqual(results, [1, 2, 3].map((k) => ({ last: 999 + k, m: [1 + k, 2 + k, 3 + k], a: 999 + k })));
+  });
+
+  test("runAsync: results, errno, stopOn; strings copied and buffers kept", async () => {
+    const bytes = new Uint8Array([5, 6, 7]);
+    const b = batch({ errno: true, stopOn: "negative" });
+    b.add(S.my_strlen, "h\u00e9llo");
+    b.add(S.sum_bytes, bytes, 3);
+    b.add(C.close, -1);
+    b.add(S.void_fn);
+    const promise = b.runAsync();
+    b.clear(); // the run is already converted
+    const r = await promise;
+    assert.deepEqual([...r], [6n, 18, -1, undefined]);
+    assert.equal(r.stoppedAt, 2);
+    assert.equal(r.errno[2], 9);
+  });
+
+  test("runAsync rejects bad input naming the entry", async () => {
+    const b = batch();
+    b.add(S.identity_i32, {});
+    await assert.rejects(b.runAsync(), /^TypeError: batch entry 0: identity_i32: args\[0\]/);
+  });
+});
+
+describe("sym.map", () => {
+  const TYPES = [
+    ["i8", Int8Array, [-128, 127, 0]], ["u8", Uint8Array, [0, 255, 1]], ["i16", Int16Array, [-32768, 32767, 0]],
+    ["u16", Uint16Array, [0, 65535, 9]], ["i32", Int32Array, [-2147483648, 2147483647, 0]],
+    ["u32", Uint32Array, [0, 4294967295, 5]], ["i64", BigInt64Array, [-(2n ** 63n), 2n ** 63n - 1n, 0n]],
+    ["u64", BigUint64Array, [0n, 2n ** 64n - 1n, 3n]], ["f32", Float32Array, [-3.4028234663852886e38, 0.5, -0]],
+    ["f64", Float64Array, [Number.MAX_VALUE, -Infinity, NaN]], ["char", Int8Array, [-128, 127, 65]],
+  ];
+  const M = {};
+  for (const [t] of TYPES) {
+    M[`identity_${t}`] = { args: [t], returns: t };
+    M[`add_${t}`] = { args: [t, t], returns: t };
+  }
+  const MS = dlopen(FIX, M).symbols;
+
+  for (const [t, Store, values] of TYPES) {
+    test(`${t}: ${Store.name} in, ${Store.name} out, element by element and broadcast, same as single calls`, () => {
+      const input = Store.from(values);
+      const out = MS[`identity_${t}`].map(values.length, input);
+      assert.ok(out instanceof Store);
+      assert.deepEqual([...out], values.map((v) => MS[`identity_${t}`](v)));
+      const one = typeof values[0] === "bigint" ? 1n : 1;
+      const added = MS[`add_${t}`].map(values.length, input, one);
+      assert.deepEqual([...added], values.map((v) => MS[`add_${t}`](v, one)));
+      const broadcast = MS[`add_${t}`].map(2, one, one);
+      assert.deepEqual([...broadcast], [MS[`add_${t}`](one, one), MS[`add_${t}`](one, one)]);
+    });
+  }
+
+  test("bool returns a Uint8Array of 0/1; ptr a BigUint64Array of addresses; void undefined", () => {
+    const L = dlopen(FIX, { identity_bool: { args: ["bool"], returns: "bool" }, identity_ptr: DEFS.identity_ptr }).symbols;
+    assert.deepEqual([...L.identity_bool.map(3, new Uint8Array([0, 1, 2]))], [0, 1, 1]);
+    const bytes = new Uint8Array(4);
+    assert.deepEqual([...L.identity_ptr.map(2, bytes)], [BigInt(ptr(bytes)), BigInt(ptr(bytes))]);
+    const before = S.void_fn_calls();
+    assert.equal(S.void_fn.map(4), undefined);
+    assert.equal(S.void_fn_calls(), before + 4);
+    assert.equal(S.add_i32.map(0, new Int32Array(0), 1).length, 0);
+  });
+
+  test("abs over many values (the register engine and libffi loop give the same)", () => {
+    const values = Int32Array.from({ length: 10000 }, (_, i) => i * (i % 2 ? -1 : 1));
+    const out = C.abs.map(values.length, values);
+    assert.equal(out[9999], 9999);
+    assert.equal(out[4], 4);
+  });
+
+  test("strings are broadcast, encoded once", () => {
+    assert.deepEqual([...S.my_strlen.map(3, "h\u00e9llo")], [6n, 6n, 6n]);
+  });
+
+  test("callbacks inside mapped calls", () => {
+    const cb = new JSCallback((x) => x + 100, { args: ["i32"], returns: "i32" });
+    try {
+      assert.deepEqual([...S.call_i32_fn.map(3, cb, new Int32Array([1, 2, 3]))], [101, 102, 103]);
+    } finally {
+      cb.close();
+    }
+  });
+
+  test("errors: length mismatch, wrong array type, bad n, missing argument, closed library", () => {
+    assert.throws(() => S.add_i32.map(3, new Int32Array(2), 1), { name: "RangeError", message: /add_i32.map: args\[0\] \(i32\) has 2 elements for 3 calls/ });
+    assert.throws(() => S.add_i32.map(2, new Float64Array(2), 1), { name: "TypeError", message: /args\[0\] \(i32\) must be a Int32Array .* received a Float64Array/ });
+    assert.throws(() => S.add_i32.map(-1, 1, 1), /n \(the call count\) must be a non-negative integer/);
+    assert.throws(() => S.add_i32.map(1.5, 1, 1), TypeError);
+    assert.throws(() => S.add_i32.map(2, 1), /args\[1\] \(i32\) is missing/);
+    assert.throws(() => S.add_i32.map(2, "x", 1), /add_i32: args\[0\] expects i32/);
+    const lib = dlopen(FIX, { add_i32: DEFS.add_i32 });
+    const fn = lib.symbols.add_i32;
+    lib.close();
+    assert.throws(() => fn.map(1, 1, 1), /Cannot call "add_i32": its library .* is closed/);
+  });
+
+  test("map and async are created on first access, cached, not enumerable; binding adds no own property", () => {
+    const linked = linkSymbols({ f: { args: ["i32"], returns: "i32", ptr: C.abs.ptr } }).symbols.f;
+    assert.equal(Object.getOwnPropertyDescriptor(linked, "map"), undefined);
+    assert.equal(Object.getOwnPropertyDescriptor(linked, "async"), undefined);
+    const map = linked.map;
+    assert.equal(linked.map, map);
+    assert.ok(!Object.keys(linked).includes("map"));
+    const detached = linked.map;
+    assert.deepEqual([...detached(2, new Int32Array([-4, 4]))], [4, 4]);
+    assert.equal(typeof linked.async, "function");
+    assert.equal(linked.async, linked.async);
+    assert.ok(linked instanceof Function);
+    assert.equal(typeof (() => 0).map, "undefined"); // other functions untouched
+  });
+});

@@ -1,0 +1,51 @@
+"use strict";
+// Run as a child by test/batch.test.js under each CFFI_BUN_ENGINE: every
+// type's identity and add functions through single calls, one batch and
+// runAsync, printing the entries whose results differ (as JSON).
+const ffi = require("../..");
+const { fixturePath } = require("./fixture");
+
+const INTS = { i8: [-128, 127], u8: [0, 255], i16: [-32768, 32767], u16: [0, 65535], i32: [-2147483648, 2147483647],
+  u32: [0, 4294967295], char: [-128, 127] };
+const defs = {};
+const inputs = [];
+for (const [t, [lo, hi]] of Object.entries(INTS)) inputs.push([t, [lo, hi, 0, 1, -1, 300, 1.9, NaN]]);
+inputs.push(["i64", [-(2n ** 63n), 2n ** 63n - 1n, 0n, -1n, 5, 2n ** 64n + 3n]]);
+inputs.push(["u64", [0n, 2n ** 64n - 1n, 2n ** 63n, -1n, 7]]);
+inputs.push(["f32", [0, -0, 0.1, 3.4028234663852886e38, 1e39, NaN, -Infinity]]);
+inputs.push(["f64", [0, -0, 0.1, Number.MAX_VALUE, Number.MIN_VALUE, NaN, -Infinity]]);
+inputs.push(["bool", [true, false, 0, 1]]);
+inputs.push(["ptr", [0, 4096, 2 ** 52, null]]);
+for (const [t] of inputs) {
+  defs[`identity_${t}`] = { args: [t], returns: t };
+  defs[`add_${t}`] = { args: [t, t], returns: t };
+}
+defs.my_strlen = { args: ["cstring"], returns: "u64" };
+defs.sum16_i32 = { args: Array(16).fill("i32"), returns: "i64" };
+defs.sum10_f64 = { args: Array(10).fill("f64"), returns: "f64" };
+const S = ffi.dlopen(fixturePath(), defs).symbols;
+
+const calls = [];
+for (const [t, values] of inputs) {
+  for (const v of values) {
+    calls.push([`identity_${t}`, v]);
+    calls.push([`add_${t}`, v, values[1]]);
+  }
+}
+for (const s of ["", "hello", "h\u00e9llo \u2713", "x".repeat(5000)]) calls.push(["my_strlen", s]);
+calls.push(["sum16_i32", ...Array.from({ length: 16 }, (_, i) => i * 1000 - 7)]);
+calls.push(["sum10_f64", ...Array.from({ length: 10 }, (_, i) => i / 3)]);
+
+const show = (v) => (typeof v === "bigint" ? `${v}n` : Object.is(v, -0) ? "-0" : String(v));
+const single = calls.map(([name, ...args]) => S[name](...args));
+const b = ffi.batch();
+for (const [name, ...args] of calls) b.add(S[name], ...args);
+const batched = b.run();
+b.runAsync().then((asyncResults) => {
+  const diffs = [];
+  calls.forEach(([name, ...args], i) => {
+    if (show(single[i]) !== show(batched[i]) || show(single[i]) !== show(asyncResults[i]))
+      diffs.push({ i, name, args: args.map(show), single: show(single[i]), batch: show(batched[i]), async: show(asyncResults[i]) });
+  });
+  process.stdout.write(JSON.stringify({ entries: calls.length, diffs }));
+});

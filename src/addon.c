@@ -5,6 +5,7 @@
  * The exports here are the native layer; lib/index.js shapes them into
  * bun:ffi's API (CString, JSCallback, file: URLs, CFunction).
  */
+#include <errno.h>
 #include <stdlib.h>
 
 #include "cffi.h"
@@ -15,6 +16,11 @@ static napi_value errno_entry(napi_env env, napi_callback_info info) {
   cffi_env_state *state;
   napi_value result;
   napi_get_instance_data(env, (void **)&state);
+  /* The latest call went through node:ffi: its errno is still live. */
+  if (state->foreign_latest) {
+    state->last_errno = errno;
+    state->foreign_latest = 0;
+  }
   napi_create_int32(env, state->last_errno, &result);
   return result;
 }
@@ -69,6 +75,7 @@ static napi_value init(napi_env env, napi_value exports) {
   cffi_make_memory_exports(env, exports);
   cffi_make_callback_exports(env, exports);
   cffi_make_async_exports(env, exports);
+  cffi_make_node_ffi_exports(env, exports);
   return exports;
 }
 

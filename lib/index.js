@@ -5,6 +5,8 @@ const { fileURLToPath } = require("node:url");
 // Node's own, taken at load: ptr() must keep working under fake timers.
 const { setImmediate } = require("node:timers");
 const native = require("./native.js");
+// Calls through node:ffi where Node has it and it gives the same results (docs/engines.md).
+const nodeFfiEngine = require("./node-ffi-engine.js");
 
 const FFIType = native.FFIType;
 const suffix = process.platform === "win32" ? "dll" : process.platform === "darwin" ? "dylib" : "so";
@@ -25,7 +27,8 @@ function disposable(result) {
 // options (not in Bun): { deepBind: false } lets the library bind to the
 // process's symbols (interposition) instead of its own dependencies.
 function dlopen(path, symbols, options) {
-  return disposable(native.dlopen(normalizePath(path), symbols, options));
+  const file = normalizePath(path);
+  return disposable(nodeFfiEngine.adopt(native.dlopen(file, symbols, options), file, symbols));
 }
 
 function linkSymbols(symbols) {
@@ -357,7 +360,7 @@ function cc(options) {
 
 module.exports = {
   CFunction,
-  errno: native.errno,
+  errno: nodeFfiEngine.errno,
   CString,
   executor,
   FFIType,

@@ -401,8 +401,10 @@ describe("threads: misuse and shutdown (child processes)", () => {
         const stale = [], results = [];
         for (let i = 0; i < 6; i++) {
           const w = new Worker(workerCode, { eval: true, workerData: { root: ROOT, helper, fix: FIX, stale: [...stale] } });
+          // Listened for from the start: a worker can exit before the message's await resumes.
+          const exited = new Promise((resolve) => w.on("exit", resolve));
           const m = await new Promise((resolve, reject) => { w.on("message", resolve); w.on("error", reject); });
-          await new Promise((resolve) => w.on("exit", resolve));
+          await exited;
           results.push(m.stale.every((v) => v === 0) && m.own[0] === 2 && m.own[1] === 3);
           stale.push(...m.ptrs);
         }

@@ -122,6 +122,35 @@ describe("the node-ffi engine gives the addon's results and errors", needsNodeFf
     lib.close();
   });
 
+  test("linkSymbols, CFunction and cc() results stay on the addon", () => {
+    const { linkSymbols, CFunction, cc } = require("..");
+    const lib = dlopen(FIX, { identity_i32: { args: ["i32"], returns: "i32" } });
+    lib.symbols.identity_i32(1);
+    const ptr = lib.symbols.identity_i32.ptr;
+    const linked = linkSymbols({ f: { ptr, args: ["i32"], returns: "i32" } });
+    const fn = CFunction({ ptr, args: ["i32"], returns: "i32" });
+    for (let i = 0; i < 600; i++) {
+      assert.equal(linked.symbols.f(i), i);
+      assert.equal(fn(i), i);
+    }
+    assert.equal(callsThroughNodeFfi(linked.symbols.f), false);
+    assert.equal(callsThroughNodeFfi(fn), false);
+    let compiled = null;
+    try {
+      compiled = cc({ source: "int twice(int x) { return 2 * x; }", symbols: { twice: { args: ["i32"], returns: "i32" } } });
+    } catch {
+      compiled = null; // cc() unavailable in this build
+    }
+    if (compiled) {
+      for (let i = 0; i < 600; i++) assert.equal(compiled.symbols.twice(i), 2 * i);
+      assert.equal(callsThroughNodeFfi(compiled.symbols.twice), false);
+      compiled.close();
+    }
+    linked.close();
+    fn.close();
+    lib.close();
+  });
+
   test("the bound function looks as the addon's: name, length, ptr, native, toString", () => {
     const defs = { add_i32: { args: ["i32", "i32"], returns: "i32" } };
     const viaEngine = dlopen(FIX, defs);

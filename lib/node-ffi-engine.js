@@ -94,7 +94,10 @@ function eligibleSignature(definition) {
   const args = plainValue(definition, "args");
   const returns = plainValue(definition, "returns");
   const abi = plainValue(definition, "abi");
+  // nonblocking: a Promise from a pool thread (src/calls/async_call.c), the addon's.
+  const nonblocking = plainValue(definition, "nonblocking");
   if (args === UNUSABLE || returns === UNUSABLE || (abi !== undefined && abi !== "default")) return null;
+  if (nonblocking !== undefined && nonblocking !== false) return null;
   let argTypes = [];
   if (args !== undefined) {
     if (!Array.isArray(args) || isProxy(args) || args.length > 64) return null;
@@ -254,14 +257,18 @@ function compileGuards(entries) {
   return compileFunction(source, ["switches", "addons", "nodes", "S", "afterCall", "apply", "moveToNodeFfi", "latest"]);
 }
 
-// The guard dressed as the addon's function: name, length, ptr, native,
-// the same attributes, and the same toString().
+// The guard dressed as the addon's function: its own properties (name,
+// length, ptr, async, ...) with the same attributes, native the guard
+// itself, and the same toString().
+const FUNCTIONS_OWN = new Set(["prototype", "arguments", "caller"]);
 function dress(guard, addonFn) {
   const text = Function.prototype.toString.call(addonFn);
-  Object.defineProperty(guard, "name", { value: addonFn.name, configurable: true });
-  Object.defineProperty(guard, "length", { value: addonFn.length, configurable: true });
-  Object.defineProperty(guard, "ptr", { value: addonFn.ptr, enumerable: true });
-  Object.defineProperty(guard, "native", { value: guard });
+  for (const key of Reflect.ownKeys(addonFn)) {
+    if (FUNCTIONS_OWN.has(key)) continue;
+    const descriptor = Object.getOwnPropertyDescriptor(addonFn, key);
+    if (key === "native") descriptor.value = guard;
+    Object.defineProperty(guard, key, descriptor);
+  }
   Object.defineProperty(guard, "toString", { value: { toString() { return text; } }.toString, writable: true, configurable: true });
   return guard;
 }

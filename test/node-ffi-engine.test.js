@@ -115,6 +115,7 @@ describe("the node-ffi engine gives the addon's results and errors", needsNodeFf
       ptr_to_u64: { args: ["ptr"], returns: "u64" },
       ptr_2_52: { returns: "ptr" },
       identity_i32: { args: ["i32"], returns: "i32", abi: "sysv" },
+      identity_u32: { args: ["u32"], returns: "u32", nonblocking: true },
       add_i32: { get args() { return ["i32", "i32"]; }, returns: "i32" },
     });
     for (const name of Object.keys(lib.symbols)) assert.equal(callsThroughNodeFfi(lib.symbols[name]), false, name);
@@ -151,7 +152,7 @@ describe("the node-ffi engine gives the addon's results and errors", needsNodeFf
     lib.close();
   });
 
-  test("the bound function looks as the addon's: name, length, ptr, native, toString", () => {
+  test("the bound function looks as the addon's: name, length, ptr, native, async, toString", async () => {
     const defs = { add_i32: { args: ["i32", "i32"], returns: "i32" } };
     const viaEngine = dlopen(FIX, defs);
     const viaAddon = native.dlopen(FIX, defs);
@@ -161,9 +162,12 @@ describe("the node-ffi engine gives the addon's results and errors", needsNodeFf
     assert.equal(g.length, 2);
     assert.equal(g.ptr, a.ptr);
     assert.equal(g.native, g);
+    assert.equal(typeof g.async, typeof a.async, "sym.async, where the addon has it");
     assert.equal(String(g), String(a));
     assert.equal(g.toString(), "function add_i32() { [native code] }");
-    for (const key of ["name", "length", "ptr", "native"]) {
+    const ownKeys = (f) => Reflect.ownKeys(f).filter((k) => k !== "toString" && k !== "prototype" && k !== "arguments" && k !== "caller");
+    assert.deepEqual(ownKeys(g), ownKeys(a), "own properties");
+    for (const key of ownKeys(a)) {
       const { value: gv, ...gAttributes } = Object.getOwnPropertyDescriptor(g, key);
       const { value: av, ...aAttributes } = Object.getOwnPropertyDescriptor(a, key);
       assert.deepEqual(gAttributes, aAttributes, `attributes of .${key}`);
@@ -172,6 +176,7 @@ describe("the node-ffi engine gives the addon's results and errors", needsNodeFf
     assert.deepEqual(Object.keys(g), Object.keys(a), "enumerable own keys");
     assert.deepEqual(Object.keys(viaEngine.symbols), Object.keys(viaAddon.symbols));
     assert.deepEqual(Object.keys(viaEngine), ["symbols", "close"]);
+    if (typeof g.async === "function") assert.equal(await g.async(20, 22), 42);
     viaEngine.close();
     viaAddon.close();
   });

@@ -7,6 +7,8 @@ const { setImmediate } = require("node:timers");
 const native = require("./native.js");
 // batch() and sym.map (lib/batch.js), loaded before anything is bound.
 const { batch } = require("./batch.js");
+// Calls through node:ffi where Node has it and it gives the same results (docs/engines.md).
+const nodeFfiEngine = require("./node-ffi-engine.js");
 
 const FFIType = native.FFIType;
 // bun-ffi-structs definitions where struct types go (lib/foreign-structs.js).
@@ -30,7 +32,8 @@ function disposable(result) {
 // options (not in Bun): { deepBind: false } lets the library bind to the
 // process's symbols (interposition) instead of its own dependencies.
 function dlopen(path, symbols, options) {
-  return disposable(native.dlopen(normalizePath(path), symbols, options));
+  const file = normalizePath(path);
+  return disposable(nodeFfiEngine.adopt(native.dlopen(file, symbols, options), file, symbols));
 }
 
 function linkSymbols(symbols) {
@@ -363,7 +366,7 @@ function cc(options) {
 module.exports = {
   batch,
   CFunction,
-  errno: native.errno,
+  errno: nodeFfiEngine.errno,
   CString,
   executor,
   FFIType,

@@ -157,6 +157,10 @@ typedef struct cffi_env_state {
    * shim's converter of other libraries' struct definitions (or NULL). */
   struct cffi_named_layout *named_layouts;
   napi_ref struct_converter;
+  /* src/calls/node_ffi.c: non-zero while the latest FFI call went through
+   * node:ffi (lib/node-ffi-engine.js writes it, the function's id): errno
+   * is then live, and the next call or errno() takes it as last_errno. */
+  uint32_t foreign_latest;
 } cffi_env_state;
 
 /* A signature parsed from { args, returns } and prepared once. */
@@ -413,6 +417,8 @@ bool cffi_async_sync_blocks(cffi_thread_id js_thread);
 bool cffi_async_publish(napi_env env, cffi_function *fn, napi_value function);
 /* library.c: a prepared call of owner's is freed (JS thread). */
 void cffi_owner_async_done(cffi_owner *owner);
+/* node_ffi.c: what lib/node-ffi-engine.js shares with the addon. */
+void cffi_make_node_ffi_exports(napi_env env, napi_value exports);
 
 /* callback.c */
 void cffi_make_callback_exports(napi_env env, napi_value exports);

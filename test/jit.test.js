@@ -25,7 +25,8 @@ function runChild(code, env = {}) {
     encoding: "utf8",
     timeout: timeScale(60000),
     maxBuffer: 256 * 1024 * 1024,
-    env: { ...process.env, CFFI_BUN_ENGINE: "", CFFI_BUN_DEBUG: "1", ...env },
+    // The addon's default (tiered) engine: the node-ffi engine would take these symbols on Node 26.
+    env: { ...process.env, CFFI_BUN_ENGINE: "addon", CFFI_BUN_DEBUG: "1", ...env },
   });
   assert.equal(r.status, 0, `child failed (${r.status} ${r.signal}):\n${r.stderr}`);
   return r;

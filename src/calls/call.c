@@ -263,7 +263,9 @@ static inline void start_call(cffi_env_state *state, bool takes_env) {
   /* Callbacks it calls keep no handle scope open across calls while it
    * may have opened one of its own (src/callbacks/callback.c). */
   if (takes_env) state->env_calls++;
-  errno = state->last_errno;
+  /* After a node:ffi call errno is still that call's (src/calls/node_ffi.c). */
+  if (CFFI_UNLIKELY(state->foreign_latest)) state->foreign_latest = 0;
+  else errno = state->last_errno;
 }
 
 /* Right after the C call: errno captured before anything can change it. */

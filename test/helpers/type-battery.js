@@ -597,3 +597,7 @@ module.exports = function typeBattery(engineLabel) {
 
 module.exports.SMALL_INTS = SMALL_INTS;
 module.exports.buildDefinitions = buildDefinitions;
+
+// The battery's values, for test/node-ffi-engine.test.js (the same limits,
+// compared between engines).
+module.exports.INPUTS = { SMALL_INTS, NUMBER_INPUTS, BIG_INPUTS, NUMBER_INPUTS_64, FLOAT_INPUTS };

@@ -1,0 +1,409 @@
+"use strict";
+// The node-ffi engine (docs/engines.md): on a Node that has node:ffi, a
+// symbol from dlopen() whose signature node:ffi calls through V8's fast API
+// (integers, floats, bool, void) is called through node:ffi, from a guard
+// that sends node:ffi only the values it converts exactly as the addon
+// does. Every other value (a fraction, a BigInt for an int, -0, a missing
+// argument, a closed library...) goes to the addon's function, which gives
+// today's results and error messages. Only the shaping is here: the addon
+// (src/calls/node_ffi.c) shares the FFI state the guards update, so that a
+// JSCallback C calls meanwhile, close() and errno() behave as in any call.
+//
+// JS, not C, because the point is V8 inlining node:ffi's fast call into
+// the caller's optimised code, which only a JS function in between allows.
+const native = require("./native.js");
+const { setImmediate } = require("node:timers");
+const { compileFunction } = require("node:vm");
+
+const ENGINE = process.env.CFFI_BUN_ENGINE;
+// As src/base/debug_log.c reads them, once.
+const flagSet = (value) => !!value && value !== "0" && value !== "false";
+const DEBUG = flagSet(process.env.BUN_DEBUG_FFI) || flagSet(process.env.CFFI_BUN_DEBUG);
+const debug = (line) => process.stderr.write(`[cffi-bun] ${line}\n`);
+// The addon's own engines, when asked for by name, turn this one off
+// ("addon": the addon's default, tiered, engine).
+const ADDON_ENGINES = new Set(["ffi", "registers", "jit", "addon"]);
+
+// FFIType number -> how a guard takes an argument of that type: the node:ffi
+// type, the test a value must pass to go to node:ffi (as a JS expression of
+// the argument `a`), and what is passed (node:ffi refuses -0 for integers:
+// `a | 0` is the same integer without the sign).
+const T = native.FFIType;
+const int = (node, test, pass = "a | 0") => ({ node, test: `typeof a === "number" && ${test}`, pass });
+// A BigInt out of range node:ffi refuses (it checks before calling C, and the
+// guard then gives the value to the addon, which wraps it): a range test
+// here would cost more than the rest of the guard.
+const big = (node) => ({ node, test: `typeof a === "bigint"`, pass: "a" });
+const ARGUMENTS = {
+  [T.char]: int("int8", "(a << 24 >> 24) === a"), // char is signed, as in Bun, on every platform
+  [T.i8]: int("int8", "(a << 24 >> 24) === a"),
+  [T.u8]: int("uint8", "(a & 255) === a"),
+  [T.i16]: int("int16", "(a << 16 >> 16) === a"),
+  [T.u16]: int("uint16", "(a & 65535) === a"),
+  [T.i32]: int("int32", "(a | 0) === a"),
+  [T.u32]: int("uint32", "(a >>> 0) === a", "a >>> 0"),
+  [T.i64]: big("int64"),
+  [T.i64_fast]: big("int64"),
+  [T.u64]: big("uint64"),
+  [T.u64_fast]: big("uint64"),
+  [T.f64]: { node: "double", test: `typeof a === "number"`, pass: "a" },
+  [T.f32]: { node: "float", test: `typeof a === "number"`, pass: "a" },
+  // Any value, by truthiness (ToBoolean runs no user code).
+  [T.bool]: { node: "bool", test: "", pass: "a ? 1 : 0" },
+};
+// FFIType number -> the node:ffi return type and how its result becomes ours
+// (an expression of `r`).
+const SAFE = "9007199254740991n";
+const RETURNS = {
+  [T.char]: { node: "int8", result: "r" },
+  [T.i8]: { node: "int8", result: "r" },
+  [T.u8]: { node: "uint8", result: "r" },
+  [T.i16]: { node: "int16", result: "r" },
+  [T.u16]: { node: "uint16", result: "r" },
+  [T.i32]: { node: "int32", result: "r" },
+  [T.u32]: { node: "uint32", result: "r" },
+  [T.i64]: { node: "int64", result: "r" },
+  [T.u64]: { node: "uint64", result: "r" },
+  [T.i64_fast]: { node: "int64", result: `r >= -${SAFE} && r <= ${SAFE} ? Number(r) : r` },
+  [T.u64_fast]: { node: "uint64", result: `r <= ${SAFE} ? Number(r) : r` },
+  [T.f64]: { node: "double", result: "r" },
+  [T.f32]: { node: "float", result: "r" },
+  [T.bool]: { node: "bool", result: "r !== 0" },
+  [T.void]: { node: "void", result: "undefined" },
+};
+
+const typeIds = Object.assign(Object.create(null), T);
+const typeIdOf = (type) => (typeof type === "string" ? typeIds[type] : typeof type === "number" ? type : undefined);
+
+// The value of a plain data property, or undefined for a getter: the addon
+// read the definition once already, and a getter could answer differently
+// now. Such definitions simply stay on the addon.
+const UNUSABLE = Symbol("unusable");
+function plainValue(object, key) {
+  const descriptor = Object.getOwnPropertyDescriptor(object, key);
+  if (descriptor === undefined) return Object.getPrototypeOf(object) === Object.prototype || Object.getPrototypeOf(object) === null ? undefined : UNUSABLE;
+  return "value" in descriptor ? descriptor.value : UNUSABLE;
+}
+
+// The signature of a definition the engine can take, as type numbers, or
+// null. Only plain objects and arrays, the default ABI, at most 64 arguments
+// (as the addon).
+const { isProxy } = require("node:util").types;
+function eligibleSignature(definition) {
+  if (definition === null || typeof definition !== "object" || isProxy(definition)) return null;
+  const args = plainValue(definition, "args");
+  const returns = plainValue(definition, "returns");
+  const abi = plainValue(definition, "abi");
+  // nonblocking: a Promise from a pool thread (src/calls/async_call.c), the addon's.
+  const nonblocking = plainValue(definition, "nonblocking");
+  if (args === UNUSABLE || returns === UNUSABLE || (abi !== undefined && abi !== "default")) return null;
+  if (nonblocking !== undefined && nonblocking !== false) return null;
+  let argTypes = [];
+  if (args !== undefined) {
+    if (!Array.isArray(args) || isProxy(args) || args.length > 64) return null;
+    for (let i = 0; i < args.length; i++) {
+      const own = Object.getOwnPropertyDescriptor(args, i);
+      if (!own || !("value" in own)) return null;
+      const id = typeIdOf(own.value);
+      if (ARGUMENTS[id] === undefined) return null;
+      argTypes.push(id);
+    }
+  }
+  const returnType = returns === undefined ? T.void : typeIdOf(returns);
+  if (RETURNS[returnType] === undefined) return null;
+  return { args: argTypes, returns: returnType };
+}
+
+// ---- node:ffi itself: found, loaded and checked once --------------------
+
+let nodeFfi; // undefined: not looked for yet; null: unusable
+let shared = null; // the addon's FFI state (src/calls/node_ffi.c)
+
+function disabledByEnvironment() {
+  if (ADDON_ENGINES.has(ENGINE)) return true;
+  // GetLastError() is not captured around node:ffi's calls.
+  if (process.platform === "win32") return true;
+  return false;
+}
+
+function load() {
+  if (nodeFfi !== undefined) return nodeFfi;
+  nodeFfi = null;
+  if (disabledByEnvironment()) return null;
+  const { isBuiltin } = require("node:module");
+  // Absent before Node 26, and under --no-experimental-ffi.
+  if (!isBuiltin("node:ffi")) return null;
+  // The permission model without --allow-ffi (audit mode included).
+  if (process.permission && !process.permission.has("ffi")) return null;
+  if (shared === null) shared = native.nodeFfiState();
+  if (shared === null) return null;
+  const loaded = requireQuietly();
+  if (loaded === null || !looksUsable(loaded)) return null;
+  nodeFfi = loaded;
+  return nodeFfi;
+}
+
+// The API this engine was written against (Node 26.12): dlopen(path, { sym:
+// { arguments, return } }) -> { lib, functions }, functions with a BigInt
+// .pointer. Anything else leaves the engine off.
+function looksUsable(ffi) {
+  return typeof ffi.dlopen === "function" && ffi.types !== null && typeof ffi.types === "object" && ffi.types.INT_32 === "int32" && ffi.types.DOUBLE === "double";
+}
+
+// Loading node:ffi prints an ExperimentalWarning the first time. The user's
+// code did not ask for node:ffi, so that warning is held while this module
+// loads it, and given when the user's own code first resolves node:ffi
+// (require or import, through an in-thread module.registerHooks resolve
+// hook), where Node itself would have printed it. A warning already printed
+// (node:ffi loaded before) is not printed again, as in Node.
+function requireQuietly() {
+  const original = process.emitWarning;
+  let held = null;
+  const holding = function emitWarning(warning, type) {
+    if (held === null && type === "ExperimentalWarning" && typeof warning === "string" && warning.startsWith("FFI ")) {
+      held = Array.from(arguments);
+      return undefined;
+    }
+    return Reflect.apply(original, this, arguments);
+  };
+  process.emitWarning = holding;
+  let ffi = null;
+  try {
+    ffi = require("node:ffi");
+  } catch {
+    ffi = null;
+  } finally {
+    if (process.emitWarning === holding) process.emitWarning = original;
+  }
+  if (held !== null) giveWarningOnUsersLoad(held);
+  return ffi;
+}
+
+function giveWarningOnUsersLoad(warning) {
+  const { registerHooks } = require("node:module");
+  if (typeof registerHooks !== "function") return;
+  let hooks = null;
+  let given = false;
+  hooks = registerHooks({
+    resolve(specifier, context, nextResolve) {
+      if (!given && specifier === "node:ffi") {
+        given = true;
+        process.emitWarning(...warning);
+        // Deregistered after this resolution, not during it.
+        setImmediate(() => hooks.deregister()).unref();
+      }
+      return nextResolve(specifier, context);
+    },
+  });
+}
+
+// ---- guards --------------------------------------------------------------
+
+// A symbol moves to node:ffi after this many calls: binding a function in
+// node:ffi costs it about a millisecond here (libffi, a V8 function template
+// with its fast-call information), far more than the addon's binding, so a
+// library of hundreds of symbols is not made to pay it for all of them at
+// dlopen(). CFFI_BUN_ENGINE=node-ffi moves each at its first call.
+const CALLS_BEFORE_NODE_FFI = ENGINE === "node-ffi" ? 1 : 500;
+
+let guardCount = 0;
+let libraryCount = 0;
+// Every guard made -> its switch, for tests and diagnosis (callsThroughNodeFfi).
+const guards = new WeakMap();
+// The switch of the guard whose node:ffi call was the latest (when the
+// addon's foreignLatest says the latest FFI call was one), for errno().
+const latest = { on: null };
+
+// The guards of one dlopen(), compiled from one source in which each is a
+// function literal of its own: V8 keeps type feedback per literal, and a
+// call site inside a guard shared by many symbols could not inline any
+// node:ffi function. Guard i, while its switch is off, calls the addon's
+// function, counting down to its move (moveToNodeFfi(i)); once on, it
+// calls node:ffi for the values the tests accept, updating the addon's FFI
+// state around the call as the addon's own calls do.
+function compileGuards(entries) {
+  const { callDepth, envCalls, cleanupDepth, foreignLatest } = shared;
+  let source = `// cffi-bun node-ffi guards, library #${++libraryCount}\nconst guards = [];\n`;
+  entries.forEach(({ name, signature, id }, k) => {
+    const n = signature.args.length;
+    const params = signature.args.map((_, i) => `a${i}`);
+    const tests = [`arguments.length >= ${n}`];
+    const passes = [];
+    signature.args.forEach((type, i) => {
+      const { test, pass } = ARGUMENTS[type];
+      if (test) tests.push(`(${test.replace(/\ba\b/g, params[i])})`);
+      passes.push(pass.replace(/\ba\b/g, params[i]));
+    });
+    source +=
+      `// #${id} ${JSON.stringify(name).replace(/[\r\n\u2028\u2029]/g, "")}\n` +
+      `{\n  const on = switches[${k}], addon = addons[${k}];\n` +
+      `  guards[${k}] = function (${params.join(", ")}) {\n` +
+      `    if (on.calls && ${tests.join(" && ")}) {\n` +
+      `      S[${callDepth}]++;\n      S[${envCalls}]++;\n      let r, called = false;\n` +
+      // node:ffi throws only for a value it refuses, before C runs (a
+      // JSCallback's exception never crosses C): the addon takes it then.
+      `      try {\n        r = nodes[${k}](${passes.join(", ")});\n        called = true;\n      } catch {\n      } finally {\n        S[${envCalls}]--;\n        S[${callDepth}]--;\n      }\n` +
+      `      if (called) {\n        S[${foreignLatest}] = 1;\n        latest.on = on;\n` +
+      `        if (S[${cleanupDepth}] > S[${callDepth}]) afterCall();\n` +
+      `        return ${RETURNS[signature.returns].result};\n      }\n` +
+      `    }\n` +
+      `    if (--on.left === 0) moveToNodeFfi(${k});\n` +
+      `    return arguments.length === ${n} ? addon(${params.join(", ")}) : apply(addon, undefined, arguments);\n` +
+      `  };\n}\n`;
+  });
+  source += "return guards;\n";
+  // vm.compileFunction: new Function took 15-20 times as long for the same
+  // source (about 250 us a guard here, against 15).
+  return compileFunction(source, ["switches", "addons", "nodes", "S", "afterCall", "apply", "moveToNodeFfi", "latest"]);
+}
+
+// The guard dressed as the addon's function: its own properties (name,
+// length, ptr, async, ...) with the same attributes, native the guard
+// itself, and the same toString().
+const FUNCTIONS_OWN = new Set(["prototype", "arguments", "caller"]);
+function dress(guard, addonFn) {
+  const text = Function.prototype.toString.call(addonFn);
+  for (const key of Reflect.ownKeys(addonFn)) {
+    if (FUNCTIONS_OWN.has(key)) continue;
+    const descriptor = Object.getOwnPropertyDescriptor(addonFn, key);
+    if (key === "native") descriptor.value = guard;
+    Object.defineProperty(guard, key, descriptor);
+  }
+  Object.defineProperty(guard, "toString", { value: { toString() { return text; } }.toString, writable: true, configurable: true });
+  return guard;
+}
+
+// ---- dlopen --------------------------------------------------------------
+
+// lib: the addon's { symbols, close } for dlopen(path, definitions). Returns
+// it with the eligible symbols' functions replaced by guards and close()
+// closing node:ffi's handle too, or unchanged. node:ffi is loaded, and the
+// library opened in it, only when a first guard moves.
+function adopt(lib, path, definitions) {
+  if (disabledByEnvironment() || nodeFfi === null || typeof path !== "string" || definitions === null || typeof definitions !== "object") return lib;
+  if (nodeFfi === undefined && !mayLoad()) return lib;
+  const entries = [];
+  for (const name of Object.keys(lib.symbols)) {
+    let signature = null;
+    try {
+      signature = eligibleSignature(definitions[name]);
+    } catch {
+      signature = null;
+    }
+    const addonFn = lib.symbols[name];
+    if (signature !== null && typeof addonFn === "function" && signature.args.length === addonFn.length)
+      entries.push({ name, signature, addonFn, id: ++guardCount, on: { calls: false, left: CALLS_BEFORE_NODE_FFI, name } });
+  }
+  if (entries.length === 0) return lib;
+
+  const library = { path, closed: false, node: undefined };
+  // Guard k calls nodes[k], set when it moves.
+  const nodes = entries.map(() => null);
+  const moveToNodeFfi = (k) => move(library, entries[k], (fn) => (nodes[k] = fn));
+  const made = compileGuards(entries)(entries.map((e) => e.on), entries.map((e) => e.addonFn), nodes, sharedMemory(), native.nodeFfiAfterCall, Reflect.apply, moveToNodeFfi, latest);
+  entries.forEach((entry, k) => {
+    const guard = dress(made[k], entry.addonFn);
+    guards.set(guard, entry.on);
+    lib.symbols[entry.name] = guard;
+  });
+
+  const addonClose = lib.close;
+  lib.close = {
+    close() {
+      addonClose();
+      if (library.closed) return;
+      library.closed = true;
+      for (const { on } of entries) {
+        on.calls = false;
+        on.left = -1;
+      }
+      const nodeLib = library.node;
+      if (!nodeLib) return;
+      // Inside an FFI call (a callback closing its library), node:ffi's
+      // frames may still be below: its handle goes when the loop turns, as
+      // the addon's own unload does.
+      if (shared.memory[shared.callDepth] > 0) setImmediate(() => nodeLib.close());
+      else nodeLib.close();
+    },
+  }.close;
+  return lib;
+}
+
+// Without node:ffi loaded yet: whether it could be (cheap checks only;
+// load() does the rest at the first move). The guards need the shared
+// state from the start.
+function mayLoad() {
+  const { isBuiltin } = require("node:module");
+  if (!isBuiltin("node:ffi")) return false; // before Node 26, and under --no-experimental-ffi
+  if (process.permission && !process.permission.has("ffi")) return false;
+  if (shared === null) shared = native.nodeFfiState();
+  return shared !== null;
+}
+
+function sharedMemory() {
+  return shared.memory;
+}
+
+// Guard entry's first move: binds its symbol in node:ffi (the library opened
+// there once), checks it is the addon's code, and turns the guard on. Tried
+// once; on any failure the symbol stays on the addon.
+function move(library, entry, setNode) {
+  entry.on.left = -1;
+  if (library.closed || load() === null) return;
+  if (library.node === undefined) {
+    try {
+      library.node = nodeFfi.dlopen(library.path).lib;
+    } catch (error) {
+      library.node = null;
+      // a name only the addon finds (./name), or anything node:ffi refuses
+      if (DEBUG) debug(`node-ffi engine: node:ffi cannot open "${library.path}" (${error && error.message}); its symbols stay on the addon`);
+    }
+  }
+  if (library.node === null) return;
+  const { name, signature, addonFn } = entry;
+  let nodeFn;
+  try {
+    nodeFn = library.node.getFunction(name, {
+      arguments: signature.args.map((type) => ARGUMENTS[type].node),
+      return: RETURNS[signature.returns].node,
+    });
+  } catch (error) {
+    if (DEBUG) debug(`node-ffi engine: node:ffi refuses ${name} (${error && error.message}); it stays on the addon`);
+    return;
+  }
+  // The same code, or nothing: node:ffi may have opened another file.
+  if (typeof nodeFn !== "function" || typeof nodeFn.pointer !== "bigint" || nodeFn.pointer !== BigInt(addonFn.ptr) || nodeFn.length !== signature.args.length) {
+    if (DEBUG) debug(`node-ffi engine: node:ffi's ${name} in "${library.path}" is not the addon's; it stays on the addon`);
+    return;
+  }
+  setNode(nodeFn);
+  entry.on.calls = true;
+  if (DEBUG) debug(`node-ffi engine: ${name} calls through node:ffi from now on (the addon for values node:ffi converts differently)`);
+}
+
+// errno() after a call through node:ffi: the addon reads errno live (the
+// call left it there; src/calls/node_ffi.c), and that function moves to the
+// addon for good, where errno is captured right after each call and
+// restored before it, exactly.
+function errno() {
+  if (shared !== null && shared.memory[shared.foreignLatest] !== 0) {
+    const { on } = latest;
+    latest.on = null;
+    if (on !== null && on.calls) {
+      on.calls = false;
+      on.left = -1;
+      if (DEBUG) debug(`node-ffi engine: errno() read after a node:ffi call of ${on.name}; it calls through the addon from now on`);
+    }
+  }
+  return native.errno();
+}
+
+// Whether fn, a bound function, would call through node:ffi now (for
+// values node:ffi takes): false once its library is closed or errno() moved
+// it to the addon.
+function callsThroughNodeFfi(fn) {
+  const on = guards.get(fn);
+  return on !== undefined && on.calls;
+}
+
+module.exports = { adopt, errno, eligibleSignature, callsThroughNodeFfi };

@@ -18,19 +18,34 @@ const REF_DEREF = 2;
 const CHUNK_VALUES = 32768;
 const RUN_PREFIX = 9; // results, raw, kinds, errnos, functions, first entry, flags, headers, entries
 
+// Functions standing in for a bound function (the node-ffi engine's guards,
+// lib/node-ffi-engine.js) -> that function: batches, map and async use it.
+const standIns = new WeakMap();
+
+// The stand-in gets bound's callable as bound has it (an own property, cached).
+function copyFromBound(standIn, bound, key) {
+  const value = bound[key];
+  const descriptor = Object.getOwnPropertyDescriptor(bound, key);
+  if (descriptor !== undefined) Object.defineProperty(standIn, key, descriptor);
+  return value;
+}
+
 const boundPrototype = Object.create(Function.prototype, {
   // sym.async (docs/async.md): created by the addon on first access, then an own property.
   async: {
     configurable: true,
     enumerable: false,
     get() {
-      return native.asyncOf(this);
+      const bound = standIns.get(this);
+      return bound !== undefined ? copyFromBound(this, bound, "async") : native.asyncOf(this);
     },
   },
   map: {
     configurable: true,
     enumerable: false,
     get() {
+      const bound = standIns.get(this);
+      if (bound !== undefined) return copyFromBound(this, bound, "map");
       const sym = this;
       const map = (n, ...args) => native.mapCall(sym, n, ...args);
       Object.defineProperty(sym, "map", { value: map, writable: true, configurable: true });
@@ -39,6 +54,14 @@ const boundPrototype = Object.create(Function.prototype, {
   },
 });
 native.batchPrototype(boundPrototype, Object.setPrototypeOf);
+
+// standIn takes bound's place in symbols: it gets bound's .async, .map and
+// batch entries, and the prototype every bound function has.
+function standInFor(standIn, bound) {
+  standIns.set(standIn, bound);
+  Object.setPrototypeOf(standIn, boundPrototype);
+  return standIn;
+}
 
 function typeError(message) {
   const error = new TypeError(message);
@@ -96,6 +119,7 @@ class Batch {
   add(sym, ...args) {
     if (typeof sym !== "function")
       throw typeError(`batch.add(): entry ${this.#count}: expected a function bound by dlopen, linkSymbols, CFunction or cc(), received ${sym === null ? "null" : typeof sym}`);
+    sym = standIns.get(sym) ?? sym;
     let id = this.#ids.get(sym);
     if (id === undefined) {
       id = this.#syms.length;
@@ -240,4 +264,4 @@ function batch(options) {
   return new Batch(options);
 }
 
-module.exports = { batch, Batch };
+module.exports = { batch, Batch, standInFor };

@@ -14,6 +14,7 @@
 const native = require("./native.js");
 const { setImmediate } = require("node:timers");
 const { compileFunction } = require("node:vm");
+const { standInFor } = require("./batch.js");
 
 const ENGINE = process.env.CFFI_BUN_ENGINE;
 // As src/base/debug_log.c reads them, once.
@@ -270,7 +271,7 @@ function dress(guard, addonFn) {
     Object.defineProperty(guard, key, descriptor);
   }
   Object.defineProperty(guard, "toString", { value: { toString() { return text; } }.toString, writable: true, configurable: true });
-  return guard;
+  return standInFor(guard, addonFn);
 }
 
 // ---- dlopen --------------------------------------------------------------

@@ -15,7 +15,7 @@ const os = require("node:os");
 const path = require("node:path");
 const { spawnSync } = require("node:child_process");
 const { isBuiltin } = require("node:module");
-const { dlopen, errno, JSCallback } = require("..");
+const { batch, dlopen, errno, JSCallback } = require("..");
 const native = require("../lib/native.js");
 const { callsThroughNodeFfi } = require("../lib/node-ffi-engine.js");
 const { fixturePath, buildFixture } = require("./helpers/fixture");
@@ -177,6 +177,13 @@ describe("the node-ffi engine gives the addon's results and errors", needsNodeFf
     assert.deepEqual(Object.keys(viaEngine.symbols), Object.keys(viaAddon.symbols));
     assert.deepEqual(Object.keys(viaEngine), ["symbols", "close"]);
     if (typeof g.async === "function") assert.equal(await g.async(20, 22), 42);
+    // The guard stands in for the addon's function in batches and map too.
+    assert.equal(Object.getPrototypeOf(g), Object.getPrototypeOf(a), "the bound functions' prototype");
+    assert.deepEqual(g.map(2, new Int32Array([1, 2]), 40), new Int32Array([41, 42]));
+    const b = batch();
+    b.add(g, 1, 2);
+    b.add(a, 3, 4);
+    assert.deepEqual(b.run(), [3, 7]);
     viaEngine.close();
     viaAddon.close();
   });

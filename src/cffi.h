@@ -140,6 +140,10 @@ typedef struct cffi_env_state {
   uint32_t kept_scope_uses;
   uint32_t kept_scope_serial;   /* counts kept scopes opened: names the open one (src/callbacks/callback.c) */
   uint32_t js_callback_depth;   /* call_depth of the innermost callback running JS; 0: none */
+  /* Callbacks that have run JS on this thread so far: a loop of our own
+   * over JS-owned memory (sym.map, src/calls/batch.c) checks it after each
+   * call, since that JS may have detached or shrunk the memory. */
+  uint32_t js_callbacks_run;
   struct cffi_stub_slot *free_stubs; /* src/platform/stubs.c: entry stubs free for reuse */
   bool stubs_orphaned;          /* src/platform/stubs.c: the env has ended; released stubs go to later envs */
   struct cffi_callbacks *callbacks; /* src/callbacks/callback.c: the env's JSCallbacks */

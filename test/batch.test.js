@@ -419,6 +419,28 @@ describe("sym.map", () => {
     }
   });
 
+  test("a callback or getter that detaches a column mid-map stops it with a TypeError, never a read of freed memory", () => {
+    const values = new Int32Array(4096).fill(7);
+    const cb = new JSCallback((x) => {
+      if (values.length) structuredClone(values.buffer, { transfer: [values.buffer] });
+      return x;
+    }, { args: ["i32"], returns: "i32" });
+    try {
+      assert.throws(() => S.call_i32_fn.map(4096, cb, values), { name: "TypeError", message: /call_i32_fn\.map: args\[1\] \(i32\) was detached or resized by JavaScript during the map/ });
+    } finally {
+      cb.close();
+    }
+    // write(fd, buf, n) on fd -1: EBADF, harmless; the getter runs after the fd column was read.
+    const libc = dlopen(LIBC, { write: { args: ["i32", "ptr", "u64"], returns: "i64" } });
+    try {
+      const fds = new Int32Array(16).fill(-1);
+      const detaching = { get ptr() { structuredClone(fds.buffer, { transfer: [fds.buffer] }); return 0; } };
+      assert.throws(() => libc.symbols.write.map(16, fds, detaching, 0), /write\.map: args\[0\] \(i32\) was detached or resized/);
+    } finally {
+      libc.close();
+    }
+  });
+
   test("errors: length mismatch, wrong array type, bad n, missing argument, closed library", () => {
     assert.throws(() => S.add_i32.map(3, new Int32Array(2), 1), { name: "RangeError", message: /add_i32.map: args\[0\] \(i32\) has 2 elements for 3 calls/ });
     assert.throws(() => S.add_i32.map(2, new Float64Array(2), 1), { name: "TypeError", message: /args\[0\] \(i32\) must be a Int32Array .* received a Float64Array/ });

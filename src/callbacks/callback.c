@@ -348,6 +348,7 @@ static uint64_t call_on_js_thread(cffi_callback *cb, const uint64_t *args) {
 
   const uint32_t outer_js_callback = state->js_callback_depth;
   state->js_callback_depth = depth;
+  state->js_callbacks_run++;
   bool threw;
   uint64_t raw = run_js(env, cb, args, &threw, NULL, kept ? state->kept_scope_serial : 0);
   state->js_callback_depth = outer_js_callback;

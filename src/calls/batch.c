@@ -594,6 +594,27 @@ static inline void store_element(void *data, int kind, size_t i, uint64_t raw, c
   }
 }
 
+/* After user JS ran during a map (a getter converting a broadcast value, a
+ * callback C called): every column must still be attached and as long, or
+ * the loop would read freed memory. Refreshes the columns' data pointers. */
+static bool map_columns_still_valid(napi_env env, const cffi_function *fn, const napi_value *values,
+                                    const void **column, size_t n) {
+  for (unsigned k = 0; k < fn->sig.nargs; k++) {
+    if (!column[k]) continue;
+    napi_typedarray_type kind;
+    size_t length = 0;
+    void *data = NULL;
+    if (napi_get_typedarray_info(env, values[k], &kind, &length, &data, NULL, NULL) != napi_ok || length != n ||
+        (!data && n)) {
+      cffi_throw(env, "TypeError", "%s.map: args[%u] (%s) was detached or resized by JavaScript during the map", fn->name,
+                 k, cffi_types[fn->sig.args[k]].name);
+      return false;
+    }
+    column[k] = data;
+  }
+  return true;
+}
+
 /* mapCall(sym, n, ...args) */
 static napi_value map_call(napi_env env, napi_callback_info info) {
   napi_value argv[CFFI_MAX_ARGS + 2];
@@ -668,6 +689,10 @@ static napi_value map_call(napi_env env, napi_callback_info info) {
     cffi_call_release(&call);
     return cffi_jit_closed(env, fn);
   }
+  if (call.ran_js && !map_columns_still_valid(env, fn, argv + 2, column, n)) {
+    cffi_call_release(&call);
+    return NULL;
+  }
   napi_value buffer = NULL, result = NULL;
   void *out = NULL;
   if (!returns_void) {
@@ -679,12 +704,21 @@ static napi_value map_call(napi_env env, napi_callback_info info) {
   }
   cffi_env_state *state = fn->state;
   bool failed = false;
+  uint32_t callbacks_seen = state->js_callbacks_run;
   for (size_t i = 0; i < n && !failed; i++) {
     for (unsigned k = 0; k < sig->nargs; k++)
       if (column[k]) slots[sig->dest[k]] = load_element(column[k], column_kind[k], i);
     uint64_t raw = cffi_call_slots_in_env(fn, slots);
     if (out) store_element(out, result_kind, i, raw, sig->returns);
     if (state->cleanup_depth > state->call_depth && cffi_callbacks_cleanup(env, state)) failed = true;
+    if (!failed && state->js_callbacks_run != callbacks_seen) {
+      callbacks_seen = state->js_callbacks_run;
+      if (!fn->owner->open) {
+        cffi_call_release(&call);
+        return cffi_jit_closed(env, fn);
+      }
+      if (!map_columns_still_valid(env, fn, argv + 2, column, n)) failed = true;
+    }
   }
   cffi_call_release(&call);
   return failed ? NULL : result;

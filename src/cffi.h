@@ -344,6 +344,17 @@ bool cffi_sig_copy_layouts(cffi_signature *to, const cffi_signature *from);
  * over-aligned members), elements that libffi passes the way the C ABI passes
  * the real type; sets by_value (false where none can be given). */
 bool cffi_layout_equivalent_ffi(napi_env env, cffi_layout *layout);
+/* A long run of one element type for libffi in a few descriptors (chunks of
+ * 2^k copies nested), instead of one pointer per copy: array("u8", 2**30)
+ * would otherwise take 8 GiB. Only for aggregates passed in memory by every
+ * ABI, where the nesting changes no classification. `list` comes first, so
+ * freeing the block frees it all (layout->elements). */
+typedef struct {
+  ffi_type *list[48];
+  ffi_type chunks[32];
+  ffi_type *chunk_elements[32][3];
+} cffi_ffi_run;
+uint32_t cffi_ffi_append_run(cffi_ffi_run *run, uint32_t at, ffi_type *element, uint32_t copies);
 /* libffi descriptors of the layout arguments and result (after cffi_prepare_libffi's defaults). */
 void cffi_sig_ffi_types(cffi_signature *sig, ffi_type **returns);
 napi_value cffi_make_layout_exports(napi_env env, napi_value exports);

@@ -270,6 +270,34 @@ function byValue(extra = {}) {
   }).symbols;
 }
 
+test("inline arrays of up to 2^30 elements lay out at once; a >64-element array in a by-value struct matches gcc", () => {
+  // One libffi descriptor pointer per element made array("u8", 2**30) allocate and walk 16 GiB.
+  const started = Date.now();
+  const rss = process.memoryUsage().rss;
+  const A = array("u8", 2 ** 30);
+  assert.equal(A.size, 2 ** 30);
+  const S = struct({ a: A, b: array("u8", 2 ** 30 - 1) });
+  assert.equal(S.size, 2 ** 31 - 1);
+  const W = struct({ x: "u32", big: array("u64", 2 ** 27 + 3) });
+  assert.equal(W.offsetof("big"), 8);
+  assert.ok(process.memoryUsage().rss - rss < 64 * 1024 * 1024, "laying out big arrays allocated per element");
+  assert.ok(Date.now() - started < 10000);
+  const Long = struct({ tag: "i32", v: array("i16", 101), after: "i32" });
+  assert.equal(Long.size, 212);
+  assert.equal(Long.offsetof("after"), 208);
+  const { long_make, long_sum } = dlopen(buildFixture("structs.c"), {
+    long_make: { args: ["i32", "i16", "i32"], returns: Long },
+    long_sum: { args: ["i32", Long, "i32"], returns: "i64" },
+  }).symbols;
+  const made = long_make(-7, 3, 123456);
+  assert.equal(made.tag, -7);
+  assert.equal(made.after, 123456);
+  assert.deepEqual([...made.v], Array.from({ length: 101 }, (_, i) => i * 3));
+  const v = Array.from({ length: 101 }, (_, i) => (i % 2 ? -i : i * 7));
+  const expected = 5 * 1000000 + 11 + 99 * 1000 + 42 + v.reduce((x, y) => x + y, 0);
+  assert.equal(Number(long_sum(5, { tag: 11, v, after: 99 }, 42)), expected);
+});
+
 test("by value: 1 to 16+ bytes, integer, float and mixed, nested and with arrays, as C computes them", () => {
   const s = byValue();
   assert.deepEqual(s.s1_make(255), { a: 255 });

@@ -241,6 +241,24 @@ static bool build_ffi(napi_env env, cffi_layout *layout) {
   layout->ffi.type = FFI_TYPE_STRUCT;
   if (layout->kind == CFFI_LAYOUT_UNION) return cffi_layout_equivalent_ffi(env, layout);
   const uint32_t n = layout->count;
+  /* Over 64 elements is over 64 bytes: in memory on every ABI (see cffi_ffi_run). */
+  if (layout->kind == CFFI_LAYOUT_ARRAY && n > 64) {
+    const cffi_field *f = &layout->fields[0];
+    cffi_ffi_run *run = calloc(1, sizeof *run);
+    if (!run) {
+      cffi_throw(env, "RangeError", "out of memory laying out a %s", kind_names[layout->kind]);
+      return false;
+    }
+    cffi_ffi_append_run(run, 0, f->layout ? &f->layout->ffi : cffi_types[f->scalar].ffi, n);
+    layout->elements = run->list;
+    layout->ffi.elements = run->list;
+    size_t offsets[33];
+    if ((f->layout && !f->layout->by_value) || ffi_get_struct_offsets(FFI_DEFAULT_ABI, &layout->ffi, offsets) != FFI_OK ||
+        layout->ffi.size != layout->size || layout->ffi.alignment != layout->align)
+      return cffi_layout_equivalent_ffi(env, layout);
+    layout->by_value = true;
+    return true;
+  }
   layout->elements = calloc(n + 1, sizeof(ffi_type *));
   if (!layout->elements) {
     cffi_throw(env, "RangeError", "out of memory laying out a %s", kind_names[layout->kind]);

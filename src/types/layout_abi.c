@@ -19,6 +19,23 @@
 
 #include "../cffi.h"
 
+uint32_t cffi_ffi_append_run(cffi_ffi_run *run, uint32_t at, ffi_type *element, uint32_t copies) {
+  ffi_type *chunk = element;
+  ffi_type *by_bit[32];
+  for (uint32_t k = 0; k < 32 && copies >> k; k++) {
+    if (k > 0) {
+      run->chunk_elements[k][0] = run->chunk_elements[k][1] = chunk;
+      run->chunks[k].type = FFI_TYPE_STRUCT;
+      run->chunks[k].elements = run->chunk_elements[k];
+      chunk = &run->chunks[k];
+    }
+    by_bit[k] = chunk;
+  }
+  for (int k = 31; k >= 0; k--)
+    if (copies >> k & 1) run->list[at++] = by_bit[k];
+  return at;
+}
+
 #if defined(__x86_64__) && !defined(_WIN32)
 typedef enum { CLASS_NONE, CLASS_INTEGER, CLASS_SSE, CLASS_MEMORY } sysv_class;
 
@@ -83,12 +100,12 @@ bool cffi_layout_equivalent_ffi(napi_env env, cffi_layout *layout) {
    * in 16 bytes or less cannot be described to it. Past 16 its stack
    * slots align to at most 16 (long double's, whose class is moot there). */
   if (memory && (size <= 16 || layout->align > 16)) return true;
-  uint32_t count_max = memory ? size : 16;
-  ffi_type **elements = calloc(count_max + 1, sizeof *elements);
-  if (!elements) {
+  cffi_ffi_run *run = calloc(1, sizeof *run);
+  if (!run) {
     cffi_throw(env, "RangeError", "out of memory laying out a type");
     return false;
   }
+  ffi_type **elements = run->list;
   uint32_t count = 0;
   bool ok = true;
   if (memory) {
@@ -97,8 +114,8 @@ bool cffi_layout_equivalent_ffi(napi_env env, cffi_layout *layout) {
       elements[count++] = &ffi_type_longdouble;
       filled = 16;
     }
-    for (; filled + 8 <= size; filled += 8) elements[count++] = &ffi_type_uint64;
-    for (; filled < size; filled++) elements[count++] = &ffi_type_uint8;
+    if ((size - filled) / 8) count = cffi_ffi_append_run(run, count, &ffi_type_uint64, (size - filled) / 8);
+    for (filled += (size - filled) / 8 * 8; filled < size; filled++) elements[count++] = &ffi_type_uint8;
   } else {
     ok = eightbyte_elements(classes[0] == CLASS_NONE ? CLASS_INTEGER : classes[0], size < 8 ? size : 8, elements, &count);
     if (ok && size > 8)

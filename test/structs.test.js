@@ -329,6 +329,29 @@ test("by value: bad arguments name the symbol, argument and field", () => {
   assert.deepEqual(s.rect_move({}, {}), { pos: { x: 0, y: 0 }, size: { x: 0, y: 0 } });
 });
 
+test("by value: a struct argument's fields are its own enumerable string keys, however Object.keys is patched", () => {
+  const s = byValue();
+  // Inherited, non-enumerable and symbol-keyed properties are not fields: not read, not unknown.
+  const inherited = Object.create({ x: 100, bogus: 1 });
+  inherited.y = 2;
+  Object.defineProperty(inherited, "hidden", { value: 5, enumerable: false });
+  inherited[Symbol("tag")] = 7;
+  assert.deepEqual(s.d2_add(inherited, { x: 1, y: 1 }), { x: 1, y: 3 });
+  // Keys in any order, and a Proxy's ownKeys trap is what lists them.
+  assert.deepEqual(s.d2_add({ y: 4, x: 3 }, { x: 0.5, y: 0 }), { x: 3.5, y: 4 });
+  const proxy = new Proxy({ x: 1, y: 2 }, { ownKeys: () => ["x", "zz"], getOwnPropertyDescriptor: () => ({ value: 1, enumerable: true, configurable: true }) });
+  assert.throws(() => s.d2_add(proxy, {}), { name: "TypeError", message: /d2_add: args\[0\] has an unknown field "zz"/ });
+  // Object.keys is captured when the addon loads: a program replacing it later changes nothing here.
+  const keys = Object.keys;
+  Object.keys = () => ["nope"];
+  try {
+    assert.deepEqual(s.d2_add({ x: 1, y: 2 }, { x: 3, y: 4 }), { x: 4, y: 6 });
+    assert.throws(() => s.d2_add({ x: 1, q: 2 }, {}), { name: "TypeError", message: /unknown field "q"/ });
+  } finally {
+    Object.keys = keys;
+  }
+});
+
 test("by value: returnsAs gives a view or the bytes", () => {
   const lib2 = dlopen(buildFixture("structs.c"), {
     d2_add: { args: [D2, D2], returns: D2, returnsAs: "view" },

@@ -23,7 +23,7 @@
 #     includes the type battery on the register engine and on libffi
 #     (types-registers, types-libffi) and the callback suites with libffi
 #     closures (callbacks-libffi);
-#   - jit, registers, ffi: the ABI edges (callbacks among them), the type
+#   - jit, registers, ffi: the ABI edges (callbacks among them), structs, the type
 #     battery and the calling conventions (ENGINE_SUBSET);
 #   - fuzz: 30000 calls and 100 callback signatures per engine (host: 100k and 200).
 # Measured on this machine while seven other engineers' jobs kept it loaded
@@ -47,7 +47,7 @@ trap 'rm -rf "$WORK"' EXIT
 # and packaging checks): left to the x86-64 run.
 CPU_NEUTRAL=(test/typescript.test.js test/docs.test.js test/package.test.js test/prebuild.test.js test/bench-smoke.test.js)
 # The files where the engines differ: each of jit, registers, ffi runs them.
-ENGINE_SUBSET=(test/abi-edges.test.js test/types.test.js test/conventions.test.js)
+ENGINE_SUBSET=(test/abi-edges.test.js test/types.test.js test/conventions.test.js test/structs.test.js)
 
 CI_NAME=arm64
 source "$ROOT/scripts/ci-common.sh"

@@ -81,6 +81,7 @@ static napi_value init(napi_env env, napi_value exports) {
   if (!cffi_callbacks_attach(env, state)) return NULL;
   if (!cffi_async_attach(env, state)) return NULL;
   cffi_types_init(env, state);
+  cffi_struct_values_init(env, state);
   read_process_settings();
   napi_set_named_property(env, exports, "FFIType", cffi_make_ffitype_object(env));
   cffi_set_function(env, exports, "dlopen", cffi_dlopen, NULL);

@@ -165,6 +165,9 @@ typedef struct cffi_env_state {
    * node:ffi (lib/node-ffi-engine.js writes it, the function's id): errno
    * is then live, and the next call or errno() takes it as last_errno. */
   uint32_t foreign_latest;
+  /* src/types/struct_values.c: Object.keys, which lists a struct argument's
+   * fields in a fraction of napi_get_all_property_names' time (enum cache). */
+  napi_ref object_keys;
 } cffi_env_state;
 
 /* A signature parsed from { args, returns } and prepared once. */
@@ -359,6 +362,7 @@ uint32_t cffi_ffi_append_run(cffi_ffi_run *run, uint32_t at, ffi_type *element, 
 void cffi_sig_ffi_types(cffi_signature *sig, ffi_type **returns);
 napi_value cffi_make_layout_exports(napi_env env, napi_value exports);
 /* struct_values.c: JS value <-> bytes. `where` names the value in messages. */
+void cffi_struct_values_init(napi_env env, cffi_env_state *state); /* at load */
 bool cffi_layout_from_js(cffi_call *call, const cffi_layout *layout, napi_value value, uint8_t *dest,
                          const char *where);
 napi_value cffi_layout_to_js(napi_env env, const cffi_layout *layout, const uint8_t *src);

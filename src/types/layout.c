@@ -778,7 +778,7 @@ bool cffi_sig_add_layout(napi_env env, cffi_signature *sig, int arg, cffi_layout
     problem = "out()/inout() are argument types; a function returning a pointer returns \"ptr\"";
   else if (layout->kind <= CFFI_LAYOUT_UNION && !layout->by_value)
     problem = "it cannot be passed by value here (packed members that are not aligned, in 16 bytes or less; an "
-              "alignment above 16; or a union or packed struct on a platform other than x86-64 System V): pass a "
+              "alignment above 16; or a union or packed struct on a platform other than x86-64 System V and Win64): pass a "
               "pointer to it instead (\"ptr\" with T.view() or a buffer written with T.write())";
   if (problem) {
     cffi_layout_release(layout);

@@ -11,7 +11,8 @@
  * and closure code then do the rest. Only the bytes' meaning stays ours
  * (src/types/struct_values.c).
  *
- * Elsewhere (AArch64 homogeneous aggregates, Win64, ...) no such rule is
+ * Win64 decides by size alone (below). Elsewhere (AArch64, whose
+ * homogeneous float aggregates need their members' types, ...) no rule is
  * written here yet: those layouts stay refused by value, with a message.
  */
 #include <stdlib.h>
@@ -35,6 +36,24 @@ uint32_t cffi_ffi_append_run(cffi_ffi_run *run, uint32_t at, ffi_type *element, 
     if (copies >> k & 1) run->list[at++] = by_bit[k];
   return at;
 }
+
+#if (defined(__x86_64__) && !defined(_WIN32)) || defined(_WIN64)
+static void forget_elements(cffi_layout *layout) {
+  free(layout->elements);
+  layout->elements = NULL;
+  layout->ffi.elements = NULL;
+  layout->by_value = false;
+}
+
+static void use_elements(cffi_layout *layout, ffi_type **elements, bool by_value) {
+  layout->elements = elements;
+  layout->ffi.elements = elements;
+  /* libffi fills size and alignment when it first meets the type (ffi_prep_cif). */
+  layout->ffi.size = 0;
+  layout->ffi.alignment = 0;
+  layout->by_value = by_value;
+}
+#endif
 
 #if defined(__x86_64__) && !defined(_WIN32)
 typedef enum { CLASS_NONE, CLASS_INTEGER, CLASS_SSE, CLASS_MEMORY } sysv_class;
@@ -86,10 +105,7 @@ static bool eightbyte_elements(sysv_class c, uint32_t n, ffi_type **out, uint32_
 }
 
 bool cffi_layout_equivalent_ffi(napi_env env, cffi_layout *layout) {
-  free(layout->elements);
-  layout->elements = NULL;
-  layout->ffi.elements = NULL;
-  layout->by_value = false;
+  forget_elements(layout);
   const uint32_t size = layout->size;
   sysv_class classes[2] = {CLASS_NONE, CLASS_NONE};
   bool unaligned = false;
@@ -121,12 +137,35 @@ bool cffi_layout_equivalent_ffi(napi_env env, cffi_layout *layout) {
     if (ok && size > 8)
       ok = eightbyte_elements(classes[1] == CLASS_NONE ? CLASS_INTEGER : classes[1], size - 8, elements, &count);
   }
-  layout->elements = elements;
-  layout->ffi.elements = elements;
-  /* libffi fills size and alignment when it first meets the type (ffi_prep_cif). */
-  layout->ffi.size = 0;
-  layout->ffi.alignment = 0;
-  layout->by_value = ok;
+  use_elements(layout, elements, ok);
+  return true;
+}
+#elif defined(_WIN64)
+/* Win64 looks at an aggregate's size only: 1, 2, 4 or 8 bytes travel as
+ * that integer (in a register or a stack slot, floats or not; RAX for a
+ * result), any other size as a pointer to a caller-made copy (a hidden
+ * pointer for a result). libffi's win64 code follows the same rule from the
+ * size it computes, so the stand-in is one integer of that size, or bytes
+ * of the same size. The copy it makes sits in a 16-aligned slot: an
+ * alignment above 16 stays refused, as the callee may rely on it. */
+bool cffi_layout_equivalent_ffi(napi_env env, cffi_layout *layout) {
+  forget_elements(layout);
+  const uint32_t size = layout->size;
+  if (layout->align > 16 || size == 0) return true;
+  const bool in_register = size == 1 || size == 2 || size == 4 || size == 8;
+  /* By reference, size alone matters: the bytes as one run (a huge union
+   * would otherwise take a pointer per byte). */
+  cffi_ffi_run *run = calloc(1, sizeof *run);
+  if (!run) {
+    cffi_throw(env, "RangeError", "out of memory laying out a type");
+    return false;
+  }
+  ffi_type **elements = run->list;
+  if (in_register)
+    elements[0] = size == 8 ? &ffi_type_uint64 : size == 4 ? &ffi_type_uint32 : size == 2 ? &ffi_type_uint16 : &ffi_type_uint8;
+  else
+    cffi_ffi_append_run(run, 0, &ffi_type_uint8, size);
+  use_elements(layout, elements, true);
   return true;
 }
 #else

@@ -150,6 +150,32 @@ too_long:
   return false;
 }
 
+/* Object.keys as it was when the addon loaded (a program that replaces it
+ * later does not change what a struct argument's fields are). */
+void cffi_struct_values_init(napi_env env, cffi_env_state *state) {
+  napi_value global, object_ctor, keys_fn;
+  if (napi_get_global(env, &global) != napi_ok || napi_get_named_property(env, global, "Object", &object_ctor) != napi_ok ||
+      napi_get_named_property(env, object_ctor, "keys", &keys_fn) != napi_ok ||
+      napi_create_reference(env, keys_fn, 1, &state->object_keys) != napi_ok) {
+    napi_get_and_clear_last_exception(env, &global);
+    state->object_keys = NULL;
+  }
+}
+
+/* An object's own enumerable string keys, numbers as strings (getters and
+ * Proxy traps run alike either way), through Object.keys: V8 answers that
+ * from the object's enum cache, where napi_get_all_property_names collects
+ * them afresh into a hash set each time (a third of a small struct's cost). */
+static bool own_keys(napi_env env, napi_value object, napi_value *keys) {
+  cffi_env_state *state = NULL;
+  napi_value keys_fn = NULL;
+  if (napi_get_instance_data(env, (void **)&state) == napi_ok && state && state->object_keys &&
+      napi_get_reference_value(env, state->object_keys, &keys_fn) == napi_ok && keys_fn)
+    return napi_call_function(env, object, keys_fn, 1, &object, keys) == napi_ok;
+  return napi_get_all_property_names(env, object, napi_key_own_only, napi_key_enumerable | napi_key_skip_symbols,
+                                     napi_key_numbers_to_strings, keys) == napi_ok;
+}
+
 static const cffi_field *find_field(const cffi_layout *layout, const char *name) {
   for (uint32_t i = 0; i < layout->count; i++)
     if (strcmp(layout->fields[i].name, name) == 0) return &layout->fields[i];
@@ -191,9 +217,7 @@ static bool aggregate_from_js(cffi_call *call, const cffi_layout *layout, napi_v
   uint32_t count;
   /* Getters and Proxy traps are user JS (see cffi_call_before_js). */
   cffi_call_before_js(call);
-  if (napi_get_all_property_names(env, value, napi_key_own_only, napi_key_enumerable | napi_key_skip_symbols,
-                                  napi_key_numbers_to_strings, &keys) != napi_ok ||
-      napi_get_array_length(env, keys, &count) != napi_ok)
+  if (!own_keys(env, value, &keys) || napi_get_array_length(env, keys, &count) != napi_ok)
     return false;
   const cffi_field *chosen = NULL;
   for (uint32_t i = 0; i < count; i++) {

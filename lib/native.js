@@ -42,4 +42,6 @@ const addon = load();
 // (src/library/library.c), taken from node:timers here rather than from the
 // global, which fake timers may have replaced before this first require.
 addon.useSetImmediate(require("node:timers").setImmediate);
+// Async calls make the ArrayBuffers they hand to C untransferable (docs/async.md).
+addon.asyncUseUntransferable(require("node:worker_threads").markAsUntransferable);
 module.exports = addon;

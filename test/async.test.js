@@ -180,6 +180,30 @@ describe("buffers", () => {
     assert.equal(r.stdout.trim(), "bad=0");
   });
 
+  test("an ArrayBuffer in use by an async call cannot be transferred away (its new owner could free it under C)", () => {
+    // Before: SIGSEGV (C wrote into memory the transferred-to buffer's GC had freed).
+    const r = runChild(`
+      const calls = [];
+      let refused = 0;
+      for (let i = 0; i < 8; i++) {
+        const view = new Uint8Array(1 << 20);
+        calls.push(S.async_fill_check.async(view, view.length, i, 150));
+        try {
+          structuredClone(view.buffer, { transfer: [view.buffer] }); // Node 20: a copy, the original stays
+        } catch (error) {
+          if (error.name !== "DataCloneError") throw error; // Node 22+: refused
+          refused++;
+        }
+        if (view.length !== 1 << 20) throw new Error("the view was detached");
+      }
+      for (let i = 0; i < 10; i++) { globalThis.gc(); new Uint8Array(1 << 20).fill(0xee); }
+      const bad = (await Promise.all(calls)).reduce((a, b) => a + b, 0);
+      console.log("bad=" + bad + " refused=" + (refused === 0 || refused === 8));
+    `, { args: ["--expose-gc"] });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), "bad=0 refused=true");
+  });
+
   test("a JS string is copied: long and non-ASCII strings arrive whole", async () => {
     const long = "\u00e9".repeat(5000);
     const results = await Promise.all([S.async_strlen_after.async(long, 20), S.async_strlen_after.async("", 0), S.async_strlen_after.async(null, 0)]);

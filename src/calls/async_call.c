@@ -41,6 +41,11 @@ typedef struct cffi_async_env {
   uint32_t pending;                 /* begun, not yet completed */
   napi_ref keep_key;                /* a Symbol: async function -> its bound function */
   napi_ref resizable_getter;        /* ArrayBuffer.prototype.resizable's getter, or NULL */
+  /* worker_threads.markAsUntransferable, handed over by lib/native.js (NULL
+   * before): an ArrayBuffer C uses on a pool thread must not be transferred
+   * away (structuredClone/postMessage with transfer), since its new owner
+   * could be collected and free the memory while C still writes it. */
+  napi_ref untransferable;
 } cffi_async_env;
 
 static atomic_bool process_exiting;
@@ -178,6 +183,30 @@ static bool is_resizable(napi_env env, cffi_async_env *async, napi_value buffer)
   return resizable;
 }
 
+/* From now on a transfer of this ArrayBuffer copies it (Node 20) or throws
+ * (Node 22+) instead of moving its memory away from the C call using it. */
+static bool mark_untransferable(napi_env env, cffi_async_env *async, napi_value buffer) {
+  napi_value mark, undefined, ignored;
+  if (!async->untransferable || napi_get_reference_value(env, async->untransferable, &mark) != napi_ok) return true;
+  napi_get_undefined(env, &undefined);
+  return napi_call_function(env, undefined, mark, 1, &buffer, &ignored) == napi_ok;
+}
+
+/* asyncUseUntransferable(markAsUntransferable): once per env, from lib/native.js. */
+static napi_value use_untransferable(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  size_t argc = 1;
+  napi_valuetype t = napi_undefined;
+  cffi_env_state *state = NULL;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_get_instance_data(env, (void **)&state);
+  if (argc < 1 || napi_typeof(env, argv[0], &t) != napi_ok || t != napi_function)
+    return cffi_throw(env, "TypeError", "asyncUseUntransferable(fn) expects worker_threads.markAsUntransferable");
+  if (state && state->async && !state->async->untransferable)
+    napi_create_reference(env, argv[0], 1, &state->async->untransferable);
+  return NULL;
+}
+
 static napi_value throw_refused(napi_env env, const cffi_function *fn, const char *fmt_what, unsigned index) {
   if (index == UINT32_MAX)
     return cffi_throw(env, "TypeError", "%s cannot be called asynchronously: it returns %s, which belongs to the JS thread",
@@ -255,6 +284,10 @@ cffi_prepared_call *cffi_prepared_call_new(napi_env env, cffi_function *fn, size
       return NULL;
     }
     if (napi_create_reference(env, argv[i], 1, &pc->kept[pc->kept_count]) == napi_ok) pc->kept_count++;
+    if (buffer_under(env, argv[i], &buffer) && !mark_untransferable(env, state->async, buffer)) {
+      cffi_prepared_call_free(env, pc);
+      return NULL;
+    }
   }
   pc->owner = fn->owner;
   fn->owner->refs++;
@@ -643,6 +676,7 @@ void cffi_make_async_exports(napi_env env, napi_value exports) {
   cffi_set_function(env, exports, "asyncSync", sync_target, NULL);
   cffi_set_function(env, exports, "asyncClose", executor_close, NULL);
   cffi_set_function(env, exports, "asyncThreads", pool_threads, NULL);
+  cffi_set_function(env, exports, "asyncUseUntransferable", use_untransferable, NULL);
 }
 
 /* ---- the env ------------------------------------------------------------ */

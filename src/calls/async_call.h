@@ -82,4 +82,8 @@ napi_value cffi_prepared_call_result(napi_env env, const cffi_prepared_call *pc,
 /* Releases everything; env NULL when the env has ended (memory only). */
 void cffi_prepared_call_free(napi_env env, cffi_prepared_call *pc);
 
+/* JS thread, in a job's complete: rejects with the pending exception if
+ * there is one (a result that failed to convert), else resolves with value. */
+void cffi_settle_deferred(napi_env env, napi_deferred deferred, napi_value value);
+
 #endif /* CFFI_ASYNC_CALL_H */

@@ -437,13 +437,7 @@ static void settle_async_batch(napi_env env, cffi_async_job *job) {
       napi_set_named_property(env, results, "stoppedAt", value);
     }
     if (errnos) napi_set_named_property(env, results, "errno", errnos);
-    bool pending = false;
-    napi_value error;
-    napi_is_exception_pending(env, &pending);
-    if (pending && napi_get_and_clear_last_exception(env, &error) == napi_ok)
-      napi_reject_deferred(env, ab->deferred, error);
-    else
-      napi_resolve_deferred(env, ab->deferred, results);
+    cffi_settle_deferred(env, ab->deferred, results);
   }
   free_async_batch(env, ab);
 }

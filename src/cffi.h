@@ -403,6 +403,9 @@ cffi_function *cffi_function_new(napi_env env, cffi_owner *owner, const char *na
                                  const cffi_signature *sig);
 napi_value cffi_function_publish(napi_env env, cffi_function *fn);
 void cffi_function_discard(cffi_function *fn);
+/* The bound function behind a JS value (type-tagged at publish), or NULL
+ * with no exception: any other value, a function another addon wrapped. */
+cffi_function *cffi_function_of(napi_env env, napi_value value);
 /* The engine CFFI_BUN_ENGINE asks for: "ffi" (libffi for every call),
  * "registers" (no generated wrappers), "jit" (every wrapper compiled when
  * bound) or anything else (the default: a function gets its wrapper once
@@ -573,6 +576,10 @@ void cffi_jit_render_symbol(cffi_text *b, const char *name, const cffi_signature
 napi_value cffi_view_source(napi_env env, napi_callback_info info);
 
 /* addon.c helpers */
+/* What this addon wrapped in value (a napi_object or napi_function, as kind
+ * says) and tagged with tag, or NULL with no exception. The tag is what tells
+ * our wraps from other addons' (Node-API wraps share one private key). */
+void *cffi_unwrap_tagged(napi_env env, napi_value value, napi_valuetype kind, const napi_type_tag *tag);
 bool cffi_set_function(napi_env env, napi_value target, const char *name, napi_callback cb,
                        void *data);
 char *cffi_string_dup(napi_env env, napi_value value, const char *what);

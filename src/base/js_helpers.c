@@ -1,7 +1,7 @@
 /*
  * js_helpers.c - the bottom layer every other file uses: throwing formatted
  * errors, describing a received value for a message, copying JS strings,
- * listing an object's keys, attaching functions.
+ * listing an object's keys, attaching functions, unwrapping our own tagged objects.
  *
  * It depends on Node-API and libc only, so no subsystem has to include
  * another one (or addon.c, the top) to report an error.
@@ -126,4 +126,14 @@ bool cffi_set_function(napi_env env, napi_value target, const char *name, napi_c
   napi_value fn;
   return napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, data, &fn) == napi_ok &&
          napi_set_named_property(env, target, name, fn) == napi_ok;
+}
+
+void *cffi_unwrap_tagged(napi_env env, napi_value value, napi_valuetype kind, const napi_type_tag *tag) {
+  napi_valuetype t;
+  bool tagged = false;
+  void *data = NULL;
+  if (napi_typeof(env, value, &t) != napi_ok || t != kind) return NULL;
+  if (napi_check_object_type_tag(env, value, tag, &tagged) != napi_ok || !tagged) return NULL;
+  if (napi_unwrap(env, value, &data) != napi_ok) return NULL;
+  return data;
 }

@@ -386,13 +386,7 @@ static napi_value make_target(napi_env env, cffi_executor *ex, bool with_errno, 
 }
 
 static cffi_async_target *target_of(napi_env env, napi_value value) {
-  napi_valuetype t;
-  bool tagged = false;
-  void *target = NULL;
-  if (napi_typeof(env, value, &t) != napi_ok || t != napi_object) return NULL;
-  if (napi_check_object_type_tag(env, value, &TARGET_TAG, &tagged) != napi_ok || !tagged) return NULL;
-  if (napi_unwrap(env, value, &target) != napi_ok) return NULL;
-  return target;
+  return cffi_unwrap_tagged(env, value, napi_object, &TARGET_TAG);
 }
 
 /* ---- the entry -------------------------------------------------------- */

@@ -45,11 +45,7 @@ napi_value cffi_jit_result(napi_env env, cffi_function *fn, uint64_t raw);
 
 /* The bound function behind a JS value, or NULL (no exception). */
 static cffi_function *bound_function_of(napi_env env, napi_value value) {
-  napi_valuetype kind;
-  void *data = NULL;
-  if (napi_typeof(env, value, &kind) != napi_ok || kind != napi_function) return NULL;
-  if (napi_unwrap(env, value, &data) != napi_ok) return NULL;
-  return data;
+  return cffi_function_of(env, value);
 }
 
 /* The pending exception's message gets "batch entry N: " in front. */

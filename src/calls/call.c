@@ -611,6 +611,15 @@ cffi_function *cffi_function_new(napi_env env, cffi_owner *owner, const char *na
   return fn;
 }
 
+/* Marks the functions wrapped above: another addon may wrap functions of its
+ * own (Node-API wraps share one private key per isolate), and unwrapping one
+ * of those as a cffi_function would read foreign memory. */
+static const napi_type_tag bound_function_tag = {0x6366666962756e5fULL, 0x626f756e64666e31ULL};
+
+cffi_function *cffi_function_of(napi_env env, napi_value value) {
+  return cffi_unwrap_tagged(env, value, napi_function, &bound_function_tag);
+}
+
 napi_value cffi_function_publish(napi_env env, cffi_function *fn) {
   const cffi_signature *sig = &fn->sig;
   napi_callback entry = fn->jit_entry                                              ? fn->jit_entry
@@ -630,6 +639,7 @@ napi_value cffi_function_publish(napi_env env, cffi_function *fn) {
     cffi_function_discard(fn);
     return NULL;
   }
+  napi_type_tag_object(env, function, &bound_function_tag);
   napi_value ptr_value = cffi_address_to_js(env, (uintptr_t)fn->address), length;
   /* As in Bun, .length is the declared argument count (a native function's is 0). */
   napi_create_uint32(env, sig->nargs, &length);

@@ -394,6 +394,34 @@ describe("executor.callSync and the deadlock rule", () => {
       ex.close();
     }
   });
+  // Found in review (session 6), not fixed: C under callSync that waits for a
+  // thread of its own which calls a threadsafe callback hangs the process, as
+  // the callback waits for the JS thread that callSync blocks. Nothing tells
+  // that thread from an unrelated one (a library's background thread, which
+  // callSync merely delays), so refusing it would give such threads 0; the
+  // fix is for the blocked JS thread to run the callbacks of its env itself
+  // while callSync waits. docs/async.md's deadlock rule says what is detected.
+  test("callSync whose C waits for its own thread calling a threadsafe callback", {
+    skip: ccUnavailable() || (isWindows && "pthreads"),
+    todo: "hangs: the JS thread blocked in callSync does not run the callbacks C's other threads wait for",
+  }, () => {
+    const r = runChild(`
+      const lib = ffi.cc({ source: \`
+        #include <pthread.h>
+        typedef int (*cb_t)(int);
+        static cb_t g; static int r;
+        static void *body(void *a) { (void)a; r = g(20); return 0; }
+        int via_thread(cb_t cb) { pthread_t t; g = cb; pthread_create(&t, 0, body, 0); pthread_join(t, 0); return r + 1; }
+      \`, library: ["pthread"], symbols: { via_thread: { args: ["function"], returns: "i32" } } });
+      const cb = new ffi.JSCallback((x) => x * 2, { args: ["i32"], returns: "i32", threadsafe: true });
+      const ex = ffi.executor({ threads: 1 });
+      if (await ex.call(lib.symbols.via_thread, cb) !== 41) throw new Error("call");
+      if (ex.callSync(lib.symbols.via_thread, cb) !== 41) throw new Error("callSync");
+      ex.close(); cb.close(); lib.close();
+    `, { timeout: timeScale(5000) });
+    assert.equal(r.signal, null, "callSync hung (killed after 5 s)");
+    assert.equal(r.status, 0, r.stderr);
+  });
 });
 
 describe("library lifetime", () => {

@@ -7,7 +7,7 @@
  * larger than 16 bytes or with an unaligned member goes in memory. So the
  * layout gets elements that libffi classifies the same way (per eightbyte
  * a uint64 / smaller integers for INTEGER, a double or float for SSE; for
- * memory, filler of the same size and alignment), and libffi's own call
+ * memory, bytes of the same size), and libffi's own call
  * and closure code then do the rest. Only the bytes' meaning stays ours
  * (src/types/struct_values.c).
  *
@@ -125,13 +125,18 @@ bool cffi_layout_equivalent_ffi(napi_env env, cffi_layout *layout) {
   uint32_t count = 0;
   bool ok = true;
   if (memory) {
+    /* Bytes, not 8-byte integers: libffi copies a memory-class aggregate by
+     * its own size, which rounds up to the largest element's alignment (a
+     * 297-byte packed struct as uint64s is 304 to it, and a callback's
+     * result then overwrote the caller's 7 bytes after it). Its stack slot
+     * is 8-aligned whatever the elements; a 16-aligned type keeps a long
+     * double first (its size is then a multiple of 16 already). */
     uint32_t filled = 0;
     if (layout->align == 16) {
       elements[count++] = &ffi_type_longdouble;
       filled = 16;
     }
-    if ((size - filled) / 8) count = cffi_ffi_append_run(run, count, &ffi_type_uint64, (size - filled) / 8);
-    for (filled += (size - filled) / 8 * 8; filled < size; filled++) elements[count++] = &ffi_type_uint8;
+    count = cffi_ffi_append_run(run, count, &ffi_type_uint8, size - filled);
   } else {
     ok = eightbyte_elements(classes[0] == CLASS_NONE ? CLASS_INTEGER : classes[0], size < 8 ? size : 8, elements, &count);
     if (ok && size > 8)

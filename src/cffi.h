@@ -435,6 +435,17 @@ napi_value cffi_async_entry(napi_env env, napi_callback_info info);
 /* On a pool thread running executor().callSync's call for js_thread: true
  * (and that callSync throws) when C asks that thread to run a callback. */
 bool cffi_async_sync_blocks(cffi_thread_id js_thread);
+/* A threadsafe callback's call from any other thread while js_thread is
+ * blocked in callSync: handed to that thread, which runs serve(env, data)
+ * while it waits (the call would otherwise wait for callSync's end, and
+ * C waiting for it would never end). False when js_thread is not in callSync.
+ * `handover` is the caller's, untouched once serve has begun. */
+typedef struct cffi_sync_handover {
+  void (*serve)(napi_env env, void *data);
+  void *data;
+  struct cffi_sync_handover *next;
+} cffi_sync_handover;
+bool cffi_async_sync_hand_over(cffi_thread_id js_thread, cffi_sync_handover *handover);
 /* Gives a just-made bound function its .async (false with an exception pending). */
 bool cffi_async_publish(napi_env env, cffi_function *fn, napi_value function);
 /* library.c: a prepared call of owner's is freed (JS thread). */

@@ -394,16 +394,12 @@ describe("executor.callSync and the deadlock rule", () => {
       ex.close();
     }
   });
-  // Found in review (session 6), not fixed: C under callSync that waits for a
-  // thread of its own which calls a threadsafe callback hangs the process, as
-  // the callback waits for the JS thread that callSync blocks. Nothing tells
-  // that thread from an unrelated one (a library's background thread, which
-  // callSync merely delays), so refusing it would give such threads 0; the
-  // fix is for the blocked JS thread to run the callbacks of its env itself
-  // while callSync waits. docs/async.md's deadlock rule says what is detected.
-  test("callSync whose C waits for its own thread calling a threadsafe callback", {
+  // Found in review (session 6): C under callSync that waits for a thread of
+  // its own which calls a threadsafe callback hung the process, as the
+  // callback waited for the JS thread that callSync blocks. The blocked JS
+  // thread now runs the callbacks other threads hand it while it waits.
+  test("callSync whose C waits for its own thread calling a threadsafe callback: the callback runs, callSync returns", {
     skip: ccUnavailable() || (isWindows && "pthreads"),
-    todo: "hangs: the JS thread blocked in callSync does not run the callbacks C's other threads wait for",
   }, () => {
     const r = runChild(`
       const lib = ffi.cc({ source: \`
@@ -417,10 +413,15 @@ describe("executor.callSync and the deadlock rule", () => {
       const ex = ffi.executor({ threads: 1 });
       if (await ex.call(lib.symbols.via_thread, cb) !== 41) throw new Error("call");
       if (ex.callSync(lib.symbols.via_thread, cb) !== 41) throw new Error("callSync");
-      ex.close(); cb.close(); lib.close();
+      // On the shared pool too, and a callback whose JS itself calls callSync.
+      const nested = new ffi.JSCallback((x) => ex.callSync(S.async_add_after, x, 1, 0), { args: ["i32"], returns: "i32", threadsafe: true });
+      if (ffi.executor.shared.callSync(lib.symbols.via_thread, nested) !== 22) throw new Error("nested callSync");
+      console.log("done");
+      nested.close(); ex.close(); cb.close(); lib.close();
     `, { timeout: timeScale(5000) });
     assert.equal(r.signal, null, "callSync hung (killed after 5 s)");
     assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), "done");
   });
 });
 

@@ -415,6 +415,9 @@ static void dispatch_foreign_call(napi_env env, napi_value js_fn, void *context,
   if (last && cb->close_deferred) finish_close(env, cb);
 }
 
+/* A call handed to the JS thread blocked in callSync (src/calls/async_call.c). */
+static void serve_handed_over(napi_env env, void *data) { dispatch_foreign_call(env, NULL, NULL, data); }
+
 static uint64_t call_from_foreign_thread(cffi_callback *cb, const uint64_t *args) {
   const cffi_signature *sig = &cb->sig;
   if (!cb->threadsafe) {
@@ -450,9 +453,14 @@ static uint64_t call_from_foreign_thread(cffi_callback *cb, const uint64_t *args
    * only goes down, on the JS thread. */
   atomic_fetch_add(&cb->enqueuing, 1);
   napi_status status = napi_closing;
+  /* Its JS thread blocked in callSync runs it there (C under callSync may
+   * be waiting for this thread: through the queue it would wait forever). */
+  cffi_sync_handover handover = {serve_handed_over, call, NULL};
   if (!atomic_load(&cb->closed)) {
     atomic_fetch_add(&cb->queued, 1);
-    status = napi_call_threadsafe_function(cb->tsfn, call, napi_tsfn_blocking);
+    status = waits && cffi_async_sync_hand_over(cb->js_thread, &handover)
+                 ? napi_ok
+                 : napi_call_threadsafe_function(cb->tsfn, call, napi_tsfn_blocking);
     if (status != napi_ok) atomic_fetch_sub(&cb->queued, 1);
   }
   atomic_fetch_sub(&cb->enqueuing, 1);

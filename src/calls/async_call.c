@@ -427,15 +427,60 @@ static napi_value rejected(napi_env env, napi_deferred deferred, napi_value prom
  * What would deadlock is refused: the executor's thread already waiting for
  * this JS thread (a callback's result), or, during the call, asking it to
  * run a callback (C gets 0; callSync then throws). */
-typedef struct {
+typedef struct sync_job {
   cffi_pool_job job;
   cffi_prepared_call *pc;
-  cffi_event done;
+  cffi_event done;  /* a counter: +1 per hand-over, +SYNC_FINISHED when the call returns */
   cffi_thread_id js_thread;
   bool deadlocked;  /* C asked for a callback meanwhile (read after done) */
+  /* Under blocked_lock: callbacks other threads handed over, and the list of
+   * JS threads blocked in callSync that a hand-over looks for its own in. */
+  cffi_sync_handover *handovers;
+  struct sync_job *next_blocked;
 } sync_job;
 
+#define SYNC_FINISHED (1 << 30)
+
 static CFFI_THREAD_LOCAL sync_job *running_sync;
+static sync_job *blocked_in_sync;
+static cffi_mutex blocked_lock = CFFI_MUTEX_INIT;
+
+/* The wake-up is bumped under blocked_lock: once callSync has left the list
+ * (under the same lock) no thread touches its event again. */
+bool cffi_async_sync_hand_over(cffi_thread_id js_thread, cffi_sync_handover *handover) {
+  bool handed = false;
+  cffi_mutex_lock(&blocked_lock);
+  for (sync_job *sync = blocked_in_sync; sync; sync = sync->next_blocked) {
+    if (!cffi_same_thread(sync->js_thread, js_thread)) continue;
+    handover->next = sync->handovers;
+    sync->handovers = handover;
+    cffi_event_bump(&sync->done, 1);
+    handed = true;
+    break;
+  }
+  cffi_mutex_unlock(&blocked_lock);
+  return handed;
+}
+
+/* The JS thread in callSync: runs what other threads hand over until the
+ * call has returned and nothing is left, then leaves the list. */
+static void serve_until_finished(napi_env env, sync_job *sync) {
+  int seen = 0;
+  for (;;) {
+    cffi_mutex_lock(&blocked_lock);
+    cffi_sync_handover *handover = sync->handovers;
+    if (handover) sync->handovers = handover->next;
+    else if (seen & SYNC_FINISHED) {
+      sync_job **link = &blocked_in_sync;
+      while (*link != sync) link = &(*link)->next_blocked;
+      *link = sync->next_blocked;
+    }
+    cffi_mutex_unlock(&blocked_lock);
+    if (handover) handover->serve(env, handover->data);
+    else if (seen & SYNC_FINISHED) return;
+    else seen = cffi_event_wait_past(&sync->done, seen);
+  }
+}
 
 bool cffi_async_sync_blocks(cffi_thread_id js_thread) {
   sync_job *sync = running_sync;
@@ -449,7 +494,7 @@ static void run_sync(cffi_pool_job *job) {
   running_sync = sync;
   cffi_prepared_call_run(sync->pc);
   running_sync = NULL;
-  cffi_event_signal(&sync->done);
+  cffi_event_bump(&sync->done, SYNC_FINISHED);
 }
 
 static napi_value call_sync(napi_env env, cffi_function *fn, cffi_pool *pool, size_t argc, const napi_value *argv) {
@@ -463,8 +508,14 @@ static napi_value call_sync(napi_env env, cffi_function *fn, cffi_pool *pool, si
   sync_job sync = {.pc = pc, .js_thread = cffi_current_thread()};
   sync.job.run = run_sync;
   cffi_event_init(&sync.done);
+  cffi_mutex_lock(&blocked_lock);
+  sync.next_blocked = blocked_in_sync;
+  blocked_in_sync = &sync;
+  cffi_mutex_unlock(&blocked_lock);
   const bool submitted = cffi_pool_submit(pool, &sync.job);
-  if (submitted) cffi_event_wait(&sync.done);
+  /* Not submitted: nothing runs, so the call counts as returned. */
+  if (!submitted) cffi_event_bump(&sync.done, SYNC_FINISHED);
+  serve_until_finished(env, &sync);
   cffi_event_destroy(&sync.done);
   napi_value result = NULL;
   if (!submitted) {

@@ -270,6 +270,22 @@ static inline void cffi_event_wait(cffi_event *e) {
   ReleaseSRWLockExclusive(&e->lock);
 }
 static inline void cffi_event_destroy(cffi_event *e) { (void)e; }
+/* The same event as a counter that many signals bump (done counts them) and
+ * one thread waits on for a value other than the one it last saw. */
+static inline int cffi_event_bump(cffi_event *e, int add) {
+  AcquireSRWLockExclusive(&e->lock);
+  const int value = e->done += add;
+  WakeAllConditionVariable(&e->cond);
+  ReleaseSRWLockExclusive(&e->lock);
+  return value;
+}
+static inline int cffi_event_wait_past(cffi_event *e, int seen) {
+  AcquireSRWLockExclusive(&e->lock);
+  while (e->done == seen) SleepConditionVariableSRW(&e->cond, &e->lock, INFINITE, 0);
+  const int value = e->done;
+  ReleaseSRWLockExclusive(&e->lock);
+  return value;
+}
 static inline void cffi_yield_thread(void) { SwitchToThread(); }
 #else
 #include <pthread.h>
@@ -301,6 +317,22 @@ static inline void cffi_event_wait(cffi_event *e) {
 static inline void cffi_event_destroy(cffi_event *e) {
   pthread_mutex_destroy(&e->lock);
   pthread_cond_destroy(&e->cond);
+}
+/* The same event as a counter that many signals bump (done counts them) and
+ * one thread waits on for a value other than the one it last saw. */
+static inline int cffi_event_bump(cffi_event *e, int add) {
+  pthread_mutex_lock(&e->lock);
+  const int value = e->done += add;
+  pthread_cond_signal(&e->cond);
+  pthread_mutex_unlock(&e->lock);
+  return value;
+}
+static inline int cffi_event_wait_past(cffi_event *e, int seen) {
+  pthread_mutex_lock(&e->lock);
+  while (e->done == seen) pthread_cond_wait(&e->cond, &e->lock);
+  const int value = e->done;
+  pthread_mutex_unlock(&e->lock);
+  return value;
 }
 static inline void cffi_yield_thread(void) { sched_yield(); }
 #endif

@@ -117,6 +117,27 @@ function eligibleSignature(definition) {
 
 // ---- node:ffi itself: found, loaded and checked once --------------------
 
+// The addon's FFI state as the guards see it (src/calls/node_ffi.c): a
+// Uint32Array over the state's run of 32-bit fields, and the index of each
+// field used here. The layout number is the contract's version: an addon
+// whose run differs from what this file was written for leaves the engine
+// off rather than having the guards write the wrong fields.
+const STATE_LAYOUT = 2;
+const STATE_FIELDS = ["callDepth", "envCalls", "cleanupDepth", "foreignLatest"];
+function sharedState() {
+  const state = native.nodeFfiState();
+  if (state === null) return null;
+  const { memory, layout } = state;
+  const indexes = STATE_FIELDS.map((field) => state[field]);
+  const fits = memory instanceof Uint32Array && indexes.every((i) => Number.isInteger(i) && i >= 0 && i < memory.length) && new Set(indexes).size === indexes.length;
+  if (layout !== STATE_LAYOUT || !fits) {
+    if (DEBUG) debug(`node-ffi engine: the addon's shared state (layout ${layout}, fields at ${indexes.join(", ")}) is not layout ${STATE_LAYOUT}; the engine stays off`);
+    return null;
+  }
+  return state;
+}
+
+
 let nodeFfi; // undefined: not looked for yet; null: unusable
 let shared = null; // the addon's FFI state (src/calls/node_ffi.c)
 
@@ -136,7 +157,7 @@ function load() {
   if (!isBuiltin("node:ffi")) return null;
   // The permission model without --allow-ffi (audit mode included).
   if (process.permission && !process.permission.has("ffi")) return null;
-  if (shared === null) shared = native.nodeFfiState();
+  if (shared === null) shared = sharedState();
   if (shared === null) return null;
   const loaded = requireQuietly();
   if (loaded === null || !looksUsable(loaded)) return null;
@@ -337,7 +358,7 @@ function mayLoad() {
   const { isBuiltin } = require("node:module");
   if (!isBuiltin("node:ffi")) return false; // before Node 26, and under --no-experimental-ffi
   if (process.permission && !process.permission.has("ffi")) return false;
-  if (shared === null) shared = native.nodeFfiState();
+  if (shared === null) shared = sharedState();
   return shared !== null;
 }
 

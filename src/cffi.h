@@ -117,6 +117,9 @@ typedef struct cffi_callback cffi_callback;
  * thread) reads it. */
 typedef struct cffi_env_state {
   napi_env env;
+  /* From call_depth to foreign_latest: 32-bit integers only, which
+   * lib/node-ffi-engine.js reads and writes as a Uint32Array (the layout
+   * src/calls/node_ffi.c checks at compile time and tells JS). */
   uint32_t call_depth;          /* FFI calls in progress on the JS thread */
   int last_errno;               /* errno right after the latest FFI call */
 #ifdef _WIN32
@@ -134,6 +137,10 @@ typedef struct cffi_env_state {
    * returns next), 0 for nothing. FFI calls compare it with call_depth when
    * they leave and call cffi_callbacks_cleanup if it is greater. */
   uint32_t cleanup_depth;
+  /* src/calls/node_ffi.c: non-zero while the latest FFI call went through
+   * node:ffi (lib/node-ffi-engine.js writes it, the function's id): errno
+   * is then live, and the next call or errno() takes it as last_errno. */
+  uint32_t foreign_latest;
   napi_ref pending_exception;   /* thrown by a callback; rethrown by the next FFI call to return */
   napi_handle_scope kept_scope; /* kept open across callback calls of the FFI call at kept_scope_depth */
   uint32_t kept_scope_depth;
@@ -161,10 +168,6 @@ typedef struct cffi_env_state {
    * shim's converter of other libraries' struct definitions (or NULL). */
   struct cffi_named_layout *named_layouts;
   napi_ref struct_converter;
-  /* src/calls/node_ffi.c: non-zero while the latest FFI call went through
-   * node:ffi (lib/node-ffi-engine.js writes it, the function's id): errno
-   * is then live, and the next call or errno() takes it as last_errno. */
-  uint32_t foreign_latest;
   /* src/types/struct_values.c: Object.keys, which lists a struct argument's
    * fields in a fraction of napi_get_all_property_names' time (enum cache). */
   napi_ref object_keys;

@@ -228,55 +228,97 @@ function giveWarningOnUsersLoad(warning) {
 // dlopen(). CFFI_BUN_ENGINE=node-ffi moves each at its first call.
 const CALLS_BEFORE_NODE_FFI = ENGINE === "node-ffi" ? 1 : 500;
 
+// Ids are foreignLatest's values, so 1 to 2^32 - 1 (0: no node:ffi call).
 let guardCount = 0;
+const nextGuardId = () => (guardCount = (guardCount % 0xffffffff) + 1);
 let libraryCount = 0;
 // Every guard made -> its switch, for tests and diagnosis (callsThroughNodeFfi).
 const guards = new WeakMap();
-// The switch of the guard whose node:ffi call was the latest (when the
-// addon's foreignLatest says the latest FFI call was one), for errno().
-const latest = { on: null };
+// Guard id -> its switch (weakly), for errno(): a guard's node:ffi call
+// leaves its id in the addon's foreignLatest (a number store, where keeping
+// the switch itself would be a pointer store with a write barrier per call).
+const switchById = new Map();
+const forgetId = new FinalizationRegistry((id) => switchById.delete(id));
+
+// A switch off: the guard calls the addon from now on (close(), errno()).
+function turnOff(on) {
+  on.calls = false;
+  on.left = -1;
+  on.setNode(null);
+}
+
+// The addon's function given fewer arguments than declared (its TypeError),
+// out of the guards so that they need `arguments.length` only.
+function fewer(fn, count, ...values) {
+  return Reflect.apply(fn, undefined, values.slice(0, count));
+}
+
+// After a guard's node:ffi call threw (a value node:ffi refuses, before C
+// ran): the state as it was, and the addon's call instead. Out of the
+// guards, whose size decides whether V8 inlines node:ffi's own checks.
+function restore(depth, calls, addon, count, ...values) {
+  shared.memory[shared.callDepth] = depth;
+  shared.memory[shared.envCalls] = calls;
+  return count >= values.length ? Reflect.apply(addon, undefined, values) : fewer(addon, count, ...values);
+}
 
 // The guards of one dlopen(), compiled from one source in which each is a
 // function literal of its own: V8 keeps type feedback per literal, and a
 // call site inside a guard shared by many symbols could not inline any
-// node:ffi function. Guard i, while its switch is off, calls the addon's
-// function, counting down to its move (moveToNodeFfi(i)); once on, it
-// calls node:ffi for the values the tests accept, updating the addon's FFI
-// state around the call as the addon's own calls do.
+// node:ffi function. Guard k holds `node`, node:ffi's function, once it has
+// moved (null before, and after close() or errno() turned it off); it then
+// calls node for the values the tests accept, updating the addon's FFI
+// state around the call as the addon's own calls do. Everything else goes
+// to `slow`, a function of its own, which counts down to the move
+// (moveToNodeFfi(k)) and calls the addon's function.
+//
+// Each guard is kept small for V8: it is inlined into the caller, and
+// node:ffi's own JS wrapper (integer arguments are range-checked there) into
+// it, within one inlining budget; the guard's tests then let V8 drop
+// node:ffi's repeated checks. So the slow path is out of line, the state is
+// saved into locals and stored back (no reloads after the call), and
+// `arguments.length` is read only where a typeof test does not already
+// prove the last argument was given.
 function compileGuards(entries) {
   const { callDepth, envCalls, cleanupDepth, foreignLatest } = shared;
-  let source = `// cffi-bun node-ffi guards, library #${++libraryCount}\nconst guards = [];\n`;
+  let source = `"use strict";\n// cffi-bun node-ffi guards, library #${++libraryCount}\nconst guards = [], setters = [];\n`;
   entries.forEach(({ name, signature, id }, k) => {
     const n = signature.args.length;
     const params = signature.args.map((_, i) => `a${i}`);
-    const tests = [`arguments.length >= ${n}`];
+    const tests = ["node !== null"];
     const passes = [];
     signature.args.forEach((type, i) => {
       const { test, pass } = ARGUMENTS[type];
       if (test) tests.push(`(${test.replace(/\ba\b/g, params[i])})`);
       passes.push(pass.replace(/\ba\b/g, params[i]));
     });
+    if (n > 0 && !ARGUMENTS[signature.args[n - 1]].test) tests.splice(1, 0, `arguments.length >= ${n}`);
+    const given = params.map((p) => `, ${p}`).join("");
     source +=
       `// #${id} ${JSON.stringify(name).replace(/[\r\n\u2028\u2029]/g, "")}\n` +
-      `{\n  const on = switches[${k}], addon = addons[${k}];\n` +
-      `  guards[${k}] = function (${params.join(", ")}) {\n` +
-      `    if (on.calls && ${tests.join(" && ")}) {\n` +
-      `      S[${callDepth}]++;\n      S[${envCalls}]++;\n      let r, called = false;\n` +
+      `guards[${k}] = (function (on, addon) {\n  var node = null;\n` +
+      `  setters[${k}] = (fn) => { node = fn; };\n` +
+      `  return function (${params.join(", ")}) {\n` +
+      `    if (${tests.join(" && ")}) {\n` +
+      `      const depth = S[${callDepth}], calls = S[${envCalls}];\n` +
+      `      S[${callDepth}] = depth + 1;\n      S[${envCalls}] = calls + 1;\n      let r;\n` +
       // node:ffi throws only for a value it refuses, before C runs (a
       // JSCallback's exception never crosses C): the addon takes it then.
-      `      try {\n        r = nodes[${k}](${passes.join(", ")});\n        called = true;\n      } catch {\n      } finally {\n        S[${envCalls}]--;\n        S[${callDepth}]--;\n      }\n` +
-      `      if (called) {\n        S[${foreignLatest}] = 1;\n        latest.on = on;\n` +
-      `        if (S[${cleanupDepth}] > S[${callDepth}]) afterCall();\n` +
-      `        return ${RETURNS[signature.returns].result};\n      }\n` +
-      `    }\n` +
+      `      try {\n        r = node(${passes.join(", ")});\n      } catch {\n` +
+      `        return restore(depth, calls, addon, arguments.length${given});\n      }\n` +
+      `      S[${callDepth}] = depth;\n      S[${envCalls}] = calls;\n      S[${foreignLatest}] = ${id};\n` +
+      `      if (S[${cleanupDepth}] > depth) afterCall();\n` +
+      `      return ${RETURNS[signature.returns].result};\n    }\n` +
+      `    return slow(arguments.length${given});\n  };\n` +
+      `  function slow(count${given}) {\n` +
       `    if (--on.left === 0) moveToNodeFfi(${k});\n` +
-      `    return arguments.length === ${n} ? addon(${params.join(", ")}) : apply(addon, undefined, arguments);\n` +
-      `  };\n}\n`;
+      `    return count >= ${n} ? addon(${params.join(", ")}) : fewer(addon, count${given});\n  }\n` +
+      `})(switches[${k}], addons[${k}]);\n`;
   });
-  source += "return guards;\n";
+  source += "return { guards, setters };\n";
   // vm.compileFunction: new Function took 15-20 times as long for the same
   // source (about 250 us a guard here, against 15).
-  return compileFunction(source, ["switches", "addons", "nodes", "S", "afterCall", "apply", "moveToNodeFfi", "latest"]);
+  return compileFunction(source, ["switches", "addons", "S", "afterCall", "fewer", "moveToNodeFfi", "restore"]);
 }
 
 // The guard dressed as the addon's function: its own properties (name,
@@ -314,18 +356,19 @@ function adopt(lib, path, definitions) {
     }
     const addonFn = lib.symbols[name];
     if (signature !== null && typeof addonFn === "function" && signature.args.length === addonFn.length)
-      entries.push({ name, signature, addonFn, id: ++guardCount, on: { calls: false, left: CALLS_BEFORE_NODE_FFI, name } });
+      entries.push({ name, signature, addonFn, id: nextGuardId(), on: { calls: false, left: CALLS_BEFORE_NODE_FFI, name, setNode: null } });
   }
   if (entries.length === 0) return lib;
 
   const library = { path, closed: false, node: undefined };
-  // Guard k calls nodes[k], set when it moves.
-  const nodes = entries.map(() => null);
-  const moveToNodeFfi = (k) => move(library, entries[k], (fn) => (nodes[k] = fn));
-  const made = compileGuards(entries)(entries.map((e) => e.on), entries.map((e) => e.addonFn), nodes, sharedMemory(), native.nodeFfiAfterCall, Reflect.apply, moveToNodeFfi, latest);
+  const moveToNodeFfi = (k) => move(library, entries[k]);
+  const { guards: made, setters } = compileGuards(entries)(entries.map((e) => e.on), entries.map((e) => e.addonFn), sharedMemory(), native.nodeFfiAfterCall, fewer, moveToNodeFfi, restore);
   entries.forEach((entry, k) => {
+    entry.on.setNode = setters[k];
     const guard = dress(made[k], entry.addonFn);
     guards.set(guard, entry.on);
+    switchById.set(entry.id, new WeakRef(entry.on));
+    forgetId.register(entry.on, entry.id);
     lib.symbols[entry.name] = guard;
   });
 
@@ -335,10 +378,7 @@ function adopt(lib, path, definitions) {
       addonClose();
       if (library.closed) return;
       library.closed = true;
-      for (const { on } of entries) {
-        on.calls = false;
-        on.left = -1;
-      }
+      for (const { on } of entries) turnOff(on);
       const nodeLib = library.node;
       if (!nodeLib) return;
       // Inside an FFI call (a callback closing its library), node:ffi's
@@ -369,7 +409,7 @@ function sharedMemory() {
 // Guard entry's first move: binds its symbol in node:ffi (the library opened
 // there once), checks it is the addon's code, and turns the guard on. Tried
 // once; on any failure the symbol stays on the addon.
-function move(library, entry, setNode) {
+function move(library, entry) {
   entry.on.left = -1;
   if (library.closed || load() === null) return;
   if (library.node === undefined) {
@@ -398,7 +438,7 @@ function move(library, entry, setNode) {
     if (DEBUG) debug(`node-ffi engine: node:ffi's ${name} in "${library.path}" is not the addon's; it stays on the addon`);
     return;
   }
-  setNode(nodeFn);
+  entry.on.setNode(nodeFn);
   entry.on.calls = true;
   if (DEBUG) debug(`node-ffi engine: ${name} calls through node:ffi from now on (the addon for values node:ffi converts differently)`);
 }
@@ -408,12 +448,12 @@ function move(library, entry, setNode) {
 // addon for good, where errno is captured right after each call and
 // restored before it, exactly.
 function errno() {
-  if (shared !== null && shared.memory[shared.foreignLatest] !== 0) {
-    const { on } = latest;
-    latest.on = null;
-    if (on !== null && on.calls) {
-      on.calls = false;
-      on.left = -1;
+  const id = shared === null ? 0 : shared.memory[shared.foreignLatest];
+  if (id !== 0) {
+    const ref = switchById.get(id);
+    const on = ref === undefined ? undefined : ref.deref();
+    if (on !== undefined && on.calls) {
+      turnOff(on);
       if (DEBUG) debug(`node-ffi engine: errno() read after a node:ffi call of ${on.name}; it calls through the addon from now on`);
     }
   }

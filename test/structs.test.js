@@ -782,3 +782,34 @@ test("async calls refuse struct and out types clearly (not supported yet)", asyn
   await assert.rejects(async () => nonblocking.s8_swap({ a: 1 }), /s8_swap cannot be called asynchronously yet/);
   assert.deepEqual(symbols.s8_swap({ a: 1, b: 2 }), { a: 2, b: 1 }); // the synchronous call is unchanged
 });
+
+test("field names are cached per layout: many short-lived types, a worker's own types, Object.prototype names", async () => {
+  const { Worker } = require("node:worker_threads");
+  const file = buildFixture("structs.c");
+  // Types that die (their keys go to the env's dead list in GC finalizers, deleted later) while new ones convert.
+  for (let i = 0; i < 300; i++) {
+    const T = struct({ x: "f64", y: "f64" });
+    assert.deepEqual(dlopen(file, { d2_add: { args: [T, T], returns: T } }).symbols.d2_add({ x: i }, { y: 1 }), { x: i, y: 1 });
+  }
+  // A field named like an Object.prototype property is read only as an own property.
+  const C = struct({ constructor: "f64", y: "f64" });
+  const c = dlopen(file, { d2_add: { args: [C, C], returns: C } }).symbols;
+  assert.deepEqual(c.d2_add({ y: 1 }, { constructor: 2 }), { constructor: 2, y: 1 });
+  assert.throws(() => c.d2_add({ y: 1, z: 2 }, {}), { name: "TypeError", message: /unknown field "z"/ });
+  // Another prototype, a getter, an undefined-valued field: the general path, same answers.
+  class P { constructor() { this.x = 1; } get y() { return 5; } }
+  const s = dlopen(file, { d2_add: { args: [D2, D2], returns: D2 } }).symbols;
+  assert.deepEqual(s.d2_add(new P(), { get x() { return 2; }, y: undefined }), { x: 3, y: 0 });
+  // A worker converts with its own types and ends; this env's keys are untouched.
+  const source = `const { parentPort } = require("node:worker_threads");
+    const ffi = require(${JSON.stringify(require.resolve("../lib/index.js"))});
+    const T = ffi.struct({ x: "f64", y: "f64" });
+    const f = ffi.dlopen(${JSON.stringify(file)}, { d2_add: { args: [T, T], returns: T } }).symbols.d2_add;
+    parentPort.postMessage(f({ x: 1, y: 2 }, { x: 3, y: 4 }));`;
+  for (let i = 0; i < 2; i++) {
+    const worker = new Worker(source, { eval: true });
+    const [message] = await Promise.all([new Promise((resolve) => worker.once("message", resolve)), new Promise((resolve) => worker.once("exit", resolve))]);
+    assert.deepEqual(message, { x: 4, y: 6 });
+  }
+  assert.deepEqual(s.d2_add({ x: 1, y: 2 }, { x: 3, y: 4 }), { x: 4, y: 6 });
+});

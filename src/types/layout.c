@@ -42,6 +42,7 @@ void cffi_layout_retain(cffi_layout *layout) { layout->refs++; }
 /* Also run by the GC (type objects' finalizers): frees only. */
 void cffi_layout_release(cffi_layout *layout) {
   if (!layout || --layout->refs > 0) return;
+  if (layout->keys) cffi_layout_keys_forget(layout);
   for (uint32_t i = 0; i < (layout->kind <= CFFI_LAYOUT_UNION ? layout->count : 1); i++) {
     free(layout->fields[i].name);
     cffi_layout_release(layout->fields[i].layout);

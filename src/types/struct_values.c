@@ -150,16 +150,124 @@ too_long:
   return false;
 }
 
-/* Object.keys as it was when the addon loaded (a program that replaces it
- * later does not change what a struct argument's fields are). */
+/* ---- field names as JS strings ----------------------------------------
+ *
+ * Converting a struct reads each field by its name. Made into a JS string
+ * once per layout (and held by references), a name costs a reference read
+ * per use instead of a string's creation and internalisation. The keys
+ * belong to the env that made them; a layout used in another env (none is
+ * today: type objects do not cross workers) takes the general path. A
+ * layout that lets go in a GC finalizer cannot delete references there:
+ * its block goes to the env's dead list, emptied on the JS thread when the
+ * next block is made and when the env ends. */
+typedef struct cffi_layout_keys {
+  struct cffi_layout_keys *next, *prev; /* the env's live list, or (next) its dead list */
+  cffi_env_state *state;
+  cffi_layout *layout;                  /* NULL once dead */
+  uint32_t count;
+  bool inherited;                       /* a field name Object.prototype has: reads must check own-ness */
+  napi_ref refs[];
+} cffi_layout_keys;
+
+static void delete_keys(napi_env env, cffi_layout_keys *keys) {
+  for (uint32_t i = 0; i < keys->count; i++)
+    if (keys->refs[i]) napi_delete_reference(env, keys->refs[i]);
+  free(keys);
+}
+
+static void empty_dead_keys(napi_env env, cffi_env_state *state) {
+  cffi_layout_keys *keys = state->dead_layout_keys;
+  state->dead_layout_keys = NULL;
+  while (keys) {
+    cffi_layout_keys *next = keys->next;
+    delete_keys(env, keys);
+    keys = next;
+  }
+}
+
+void cffi_layout_keys_forget(cffi_layout *layout) {
+  cffi_layout_keys *keys = layout->keys;
+  cffi_env_state *state = keys->state;
+  layout->keys = NULL;
+  if (keys->prev) keys->prev->next = keys->next;
+  else state->layout_keys = keys->next;
+  if (keys->next) keys->next->prev = keys->prev;
+  keys->layout = NULL;
+  keys->prev = NULL;
+  keys->next = state->dead_layout_keys;
+  state->dead_layout_keys = keys;
+}
+
+/* The env's end (a cleanup hook, while its references can still be deleted):
+ * layouts that outlive it (kept by callbacks C may still call) lose their keys. */
+static void forget_all_keys(void *data) {
+  cffi_env_state *state = data;
+  state->keys_closed = true;
+  while (state->layout_keys) {
+    cffi_layout_keys *keys = state->layout_keys;
+    state->layout_keys = keys->next;
+    keys->layout->keys = NULL;
+    delete_keys(state->env, keys);
+  }
+  empty_dead_keys(state->env, state);
+}
+
+static const cffi_layout_keys *make_keys(napi_env env, cffi_layout *layout) {
+  cffi_env_state *state = NULL;
+  napi_value proto = NULL;
+  if (napi_get_instance_data(env, (void **)&state) != napi_ok || !state || state->keys_closed || !state->object_prototype ||
+      napi_get_reference_value(env, state->object_prototype, &proto) != napi_ok)
+    return NULL;
+  empty_dead_keys(env, state);
+  cffi_layout_keys *keys = calloc(1, sizeof *keys + layout->count * sizeof(napi_ref));
+  if (!keys) return NULL;
+  keys->state = state;
+  keys->layout = layout;
+  keys->count = layout->count;
+  for (uint32_t i = 0; i < layout->count; i++) {
+    napi_value key;
+    bool has = false;
+    if (napi_create_string_utf8(env, layout->fields[i].name, NAPI_AUTO_LENGTH, &key) != napi_ok ||
+        napi_has_property(env, proto, key, &has) != napi_ok ||
+        napi_create_reference(env, key, 1, &keys->refs[i]) != napi_ok) {
+      napi_value ignored;
+      napi_get_and_clear_last_exception(env, &ignored);
+      delete_keys(env, keys);
+      return NULL;
+    }
+    if (has) keys->inherited = true; /* "constructor", "toString", ... */
+  }
+  keys->next = state->layout_keys;
+  if (keys->next) keys->next->prev = keys;
+  state->layout_keys = keys;
+  layout->keys = keys;
+  return keys;
+}
+
+static inline const cffi_layout_keys *layout_keys(napi_env env, const cffi_layout *layout) {
+  const cffi_layout_keys *keys = layout->keys;
+  if (CFFI_LIKELY(keys != NULL)) return keys->state->env == env ? keys : NULL;
+  return make_keys(env, (cffi_layout *)layout);
+}
+
+/* Object.keys and Object.prototype as they were when the addon loaded (a
+ * program that replaces them later does not change what a struct
+ * argument's fields are). */
 void cffi_struct_values_init(napi_env env, cffi_env_state *state) {
-  napi_value global, object_ctor, keys_fn;
+  napi_value global, object_ctor, keys_fn, proto;
   if (napi_get_global(env, &global) != napi_ok || napi_get_named_property(env, global, "Object", &object_ctor) != napi_ok ||
       napi_get_named_property(env, object_ctor, "keys", &keys_fn) != napi_ok ||
       napi_create_reference(env, keys_fn, 1, &state->object_keys) != napi_ok) {
     napi_get_and_clear_last_exception(env, &global);
     state->object_keys = NULL;
   }
+  if (napi_get_global(env, &global) != napi_ok || napi_get_named_property(env, global, "Object", &object_ctor) != napi_ok ||
+      napi_get_named_property(env, object_ctor, "prototype", &proto) != napi_ok ||
+      napi_create_reference(env, proto, 1, &state->object_prototype) != napi_ok) {
+    napi_get_and_clear_last_exception(env, &global);
+    state->object_prototype = NULL;
+  }
+  napi_add_env_cleanup_hook(env, forget_all_keys, state);
 }
 
 /* An object's own enumerable string keys, numbers as strings (getters and
@@ -180,6 +288,49 @@ static const cffi_field *find_field(const cffi_layout *layout, const char *name)
   for (uint32_t i = 0; i < layout->count; i++)
     if (strcmp(layout->fields[i].name, name) == 0) return &layout->fields[i];
   return NULL;
+}
+
+/* Most struct values are object literals: fields read by their cached
+ * names, one lookup each. That reads what the general path below reads
+ * when the object's prototype is Object.prototype (which has none of the
+ * field names: make_keys checked) and every own enumerable key was a field
+ * found (their counts equal). 1: converted; 0: an exception is pending;
+ * -1: not such an object (another prototype, an unknown or undefined-valued
+ * key, two union members): the general path decides, and names what is
+ * wrong. */
+#define FIELDS_BY_NAME_MAX 64
+static int fields_by_name(cffi_call *call, const cffi_layout *layout, const cffi_layout_keys *keys, napi_value value,
+                          uint8_t *dest, const where_t *w) {
+  napi_env env = call->env;
+  const uint32_t n = layout->count;
+  if (n > FIELDS_BY_NAME_MAX) return -1;
+  napi_value proto, object_prototype, names, items[FIELDS_BY_NAME_MAX];
+  bool plain = false;
+  uint32_t own = 0, present = 0;
+  if (napi_get_prototype(env, value, &proto) != napi_ok ||
+      napi_get_reference_value(env, keys->state->object_prototype, &object_prototype) != napi_ok ||
+      napi_strict_equals(env, proto, object_prototype, &plain) != napi_ok)
+    return 0;
+  if (!plain) return -1;
+  if (!own_keys(env, value, &names) || napi_get_array_length(env, names, &own) != napi_ok) return 0;
+  if (own > n || (layout->kind == CFFI_LAYOUT_UNION && own > 1)) return -1;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value key;
+    napi_valuetype t;
+    if (napi_get_reference_value(env, keys->refs[i], &key) != napi_ok || napi_get_property(env, value, key, &items[i]) != napi_ok ||
+        napi_typeof(env, items[i], &t) != napi_ok)
+      return 0;
+    if (t == napi_undefined) items[i] = NULL;
+    else present++;
+  }
+  if (present != own) return -1;
+  for (uint32_t i = 0; i < n; i++) {
+    if (!items[i]) continue;
+    const cffi_field *f = &layout->fields[i];
+    const where_t inner = {w, f->name, -1};
+    if (!field_from_js(call, f, items[i], dest + f->offset, &inner)) return 0;
+  }
+  return 1;
 }
 
 /* A plain object's own enumerable properties, each a field; a missing field
@@ -213,10 +364,15 @@ static bool aggregate_from_js(cffi_call *call, const cffi_layout *layout, napi_v
                call->symbol, WHERE(w), what, layout->size, cffi_value_kind(env, value));
     return false;
   }
-  napi_value keys;
-  uint32_t count;
   /* Getters and Proxy traps are user JS (see cffi_call_before_js). */
   cffi_call_before_js(call);
+  const cffi_layout_keys *field_keys = layout_keys(env, layout);
+  if (field_keys && !field_keys->inherited) {
+    const int done = fields_by_name(call, layout, field_keys, value, dest, w);
+    if (done >= 0) return done;
+  }
+  napi_value keys;
+  uint32_t count;
   if (!own_keys(env, value, &keys) || napi_get_array_length(env, keys, &count) != napi_ok)
     return false;
   const cffi_field *chosen = NULL;
@@ -326,10 +482,16 @@ static napi_value array_to_js(napi_env env, const cffi_layout *layout, const uin
 static napi_value aggregate_to_js(napi_env env, const cffi_layout *layout, const uint8_t *src) {
   napi_value result;
   if (napi_create_object(env, &result) != napi_ok) return NULL;
+  const cffi_layout_keys *keys = layout_keys(env, layout);
   for (uint32_t i = 0; i < layout->count; i++) {
     const cffi_field *f = &layout->fields[i];
-    napi_value item = field_to_js(env, f, src + f->offset);
-    if (!item || napi_set_named_property(env, result, f->name, item) != napi_ok) return NULL;
+    napi_value item = field_to_js(env, f, src + f->offset), key;
+    if (!item) return NULL;
+    if (keys && napi_get_reference_value(env, keys->refs[i], &key) == napi_ok) {
+      if (napi_set_property(env, result, key, item) != napi_ok) return NULL;
+    } else if (napi_set_named_property(env, result, f->name, item) != napi_ok) {
+      return NULL;
+    }
   }
   return result;
 }

@@ -688,7 +688,6 @@ test("JSCallback: struct arguments and results both ways, compared with C", () =
   const bytes = new JSCallback(() => new Uint8Array([1, 0, 2, 0]), { returns: S3 });
   assert.equal(sym.cb_s3(bytes), 1002);
   for (const cb of [scale, mixed, big, bad, small, bytes]) cb.close();
-  assert.throws(() => new JSCallback(() => {}, { args: [S8], threadsafe: true }), { name: "TypeError", message: /threadsafe callback cannot take or return structs/ });
   assert.throws(() => new JSCallback(() => {}, { args: [out("i32")] }), { name: "TypeError", message: /out\(\)\/inout\(\) are not callback argument types \(args\[0\]\)/ });
   assert.match(viewSource({ args: [D2], returns: S3 }, true), /struct/);
 });
@@ -774,15 +773,121 @@ test("bun-ffi-structs definitions are accepted where struct types are", () => {
   assert.throws(() => struct({ o: { __type: "struct" } }), /has no describe\(\)/);
 });
 
-test("async calls refuse struct and out types clearly (not supported yet)", async () => {
-  const { symbols } = dlopen(buildFixture("structs.c"), { s8_swap: { args: [S8], returns: S8 }, out_i32: { args: [out("i32")] } });
-  await assert.rejects(symbols.s8_swap.async({ a: 1, b: 2 }), { name: "TypeError", message: /s8_swap cannot be called asynchronously yet: it has struct, union or out\(\)\/inout\(\) types/ });
-  await assert.rejects(symbols.out_i32.async([0]), /out_i32 cannot be called asynchronously yet/);
-  const nonblocking = dlopen(buildFixture("structs.c"), { s8_swap: { args: [S8], returns: S8, nonblocking: true } }).symbols;
-  await assert.rejects(async () => nonblocking.s8_swap({ a: 1 }), /s8_swap cannot be called asynchronously yet/);
+test("async calls: struct arguments and results, out and inout, copied on the JS thread", async () => {
+  const file = buildFixture("structs.c");
+  const { symbols } = dlopen(file, {
+    s8_swap: { args: [S8], returns: S8 },
+    big_between: { args: ["i32", Big, "i32"], returns: Big },
+    rect_move: { args: [Rect, F2], returns: Rect },
+    out_i32: { args: [out("i32")] },
+    divmod: { args: ["i32", "i32", out("i32"), out("i32")], returns: "i32" },
+    inout_i64: { args: [inout("i64")] },
+    grow_rect: { args: [inout(Rect)] },
+    out_rect: { args: [out(Rect)] },
+    u1_bits: { args: [U1, "i32"], returns: "i64" },
+    d2_add: { args: [D2, D2], returns: D2, returnsAs: "view" },
+  });
+  const arg = { a: 1, b: 2 };
+  const pending = symbols.s8_swap.async(arg);
+  arg.a = 99; // copied when the call began
+  assert.deepEqual(await pending, { a: 2, b: 1 });
+  const sync = symbols.big_between(7, { a: 1n, b: 2n, c: 3n, d: 0.5 }, 9);
+  assert.deepEqual(await symbols.big_between.async(7, { a: 1n, b: 2n, c: 3n, d: 0.5 }, 9), sync);
+  assert.deepEqual(await symbols.rect_move.async({ pos: { x: 1, y: 2 }, size: { x: 3, y: 4 } }, { x: 10, y: 20 }), symbols.rect_move({ pos: { x: 1, y: 2 }, size: { x: 3, y: 4 } }, { x: 10, y: 20 }));
+  assert.equal(await symbols.u1_bits.async({ i: 41n }, 1), 42n);
+  const view = await symbols.d2_add.async({ x: 1, y: 2 }, { x: 3, y: 4 });
+  assert.deepEqual([view.x, view.y], [4, 6]);
+  // A buffer of the struct's size is copied too: the call never writes it, and it stays transferable.
+  const bytes = new Uint8Array(S8.size);
+  S8.write(bytes, { a: 5, b: 6 });
+  assert.deepEqual(await symbols.s8_swap.async(bytes), { a: 6, b: 5 });
+  structuredClone(bytes.buffer, { transfer: [bytes.buffer] });
+  // Out cells are filled in on the JS thread when the Promise settles.
+  const cell = [0];
+  await symbols.out_i32.async(cell);
+  assert.deepEqual(cell, [-123456]);
+  const q = [0], r = new Int32Array(1);
+  assert.equal(await symbols.divmod.async(17, 5, q, r), 1);
+  assert.deepEqual([q[0], r[0]], [3, 2]);
+  const big = [5n];
+  await symbols.inout_i64.async(big);
+  assert.deepEqual(big, [15n]);
+  const rect = { pos: { x: 1, y: 1 }, size: { x: 2, y: 3 } };
+  const expected = structuredClone(rect);
+  symbols.grow_rect(expected);
+  await symbols.grow_rect.async(rect);
+  assert.deepEqual(rect, expected);
+  const filled = {};
+  await symbols.out_rect.async(filled);
+  const direct = {};
+  symbols.out_rect(direct);
+  assert.deepEqual(filled, direct);
+  // Bad input rejects with the synchronous call's message.
+  await assert.rejects(symbols.s8_swap.async({ a: 1, c: 2 }), { name: "TypeError", message: /s8_swap: args\[0\] has an unknown field "c"/ });
+  await assert.rejects(symbols.out_i32.async(5), { name: "TypeError", message: /out_i32: args\[0\] \(out\(i32\)\) expects a \[value\] array/ });
+  // nonblocking definitions, executors and callSync take them alike.
+  const nonblocking = dlopen(file, { s8_swap: { args: [S8], returns: S8, nonblocking: true } }).symbols;
+  assert.deepEqual(await nonblocking.s8_swap({ a: 3, b: 4 }), { a: 4, b: 3 });
+  const ex = ffi.executor({ threads: 1 });
+  try {
+    assert.deepEqual(await ex.call(symbols.s8_swap, { a: 8, b: 9 }), { a: 9, b: 8 });
+    const c2 = [0];
+    ex.callSync(symbols.out_i32, c2);
+    assert.deepEqual(c2, [-123456]);
+  } finally {
+    ex.close();
+  }
+  // Many in flight, each with its own bytes.
+  const all = await Promise.all(Array.from({ length: 50 }, (_, i) => symbols.s8_swap.async({ a: i, b: 100 + i })));
+  all.forEach((v, i) => assert.deepEqual(v, { a: 100 + i, b: i }));
   assert.deepEqual(symbols.s8_swap({ a: 1, b: 2 }), { a: 2, b: 1 }); // the synchronous call is unchanged
 });
 
+test("threadsafe JSCallbacks take and return structs by value from other threads", async () => {
+  const file = buildFixture("structs.c");
+  const sym = dlopen(file, {
+    cb_d2_here: { args: ["function", D2, "i32"], returns: D2 },
+    notify_from_thread: { args: ["function", "i32"], returns: "i32" },
+    big_from_thread: { args: ["function"], returns: "i32" },
+    thread_result: { returns: Big },
+  }).symbols;
+  // An async call's pool thread calls the callback: struct in, struct out, the thread waiting for JS.
+  const scale = new JSCallback((v, k) => ({ x: v.x * k, y: v.y * k }), { args: [D2, "i32"], returns: D2, threadsafe: true });
+  assert.deepEqual(await sym.cb_d2_here.async(scale, { x: 1.5, y: -2 }, 4), { x: 6.5, y: -8 });
+  // And on the JS thread itself it runs at once.
+  assert.deepEqual(sym.cb_d2_here(scale, { x: 1, y: 1 }, 2), { x: 2.5, y: 2 });
+  // Concurrent callers each get their own result.
+  const results = await Promise.all(Array.from({ length: 16 }, (_, i) => sym.cb_d2_here.async(scale, { x: i, y: -i }, 3)));
+  results.forEach((v, i) => assert.deepEqual(v, { x: i * 3 + 0.5, y: -i * 3 }));
+  // A thread that does not wait (a void callback): its struct arguments, one in memory, were copied.
+  const seen = [];
+  let done;
+  const all = new Promise((resolve) => (done = resolve));
+  const note = new JSCallback(
+    (b, s) => {
+      seen.push([b, s]);
+      if (seen.length === 20) done();
+    },
+    { args: [Big, S8], threadsafe: true },
+  );
+  // Threadsafe callbacks do not keep the process alive (docs/callbacks.md): a timer does, meanwhile.
+  const alive = setInterval(() => {}, 1000);
+  assert.equal(sym.notify_from_thread(note, 20), 0);
+  await all;
+  clearInterval(alive);
+  seen.forEach(([b, s], i) => {
+    assert.deepEqual(b, { a: BigInt(i), b: BigInt(-i), c: BigInt(i) << 40n, d: i + 0.25 });
+    assert.deepEqual(s, { a: i * 3, b: -7 });
+  });
+  // A thread of its own getting a 32-byte struct result (returned in memory) from JS.
+  const make = new JSCallback((s, v) => ({ a: BigInt(s.a), b: BigInt(s.b), c: -1n, d: v.x + v.y + v.z }), { args: [S8, F3], returns: Big, threadsafe: true });
+  assert.equal(sym.big_from_thread(make), 0);
+  assert.deepEqual(await sym.thread_result.async(), { a: 5n, b: 6n, c: -1n, d: 3 });
+  // A value the struct does not take gives C zeros there too.
+  const bad = new JSCallback(() => ({ nope: 1 }), { args: [D2, "i32"], returns: D2, threadsafe: true });
+  assert.deepEqual(await sym.cb_d2_here.async(bad, { x: 1, y: 1 }, 1), { x: 0.5, y: 0 });
+  for (const cb of [scale, note, make, bad]) cb.close();
+});
 test("field names are cached per layout: many short-lived types, a worker's own types, Object.prototype names", async () => {
   const { Worker } = require("node:worker_threads");
   const file = buildFixture("structs.c");

@@ -168,11 +168,11 @@ typedef struct cffi_env_state {
   /* src/types/struct_values.c: Object.keys, which lists a struct argument's
    * fields in a fraction of napi_get_all_property_names' time (enum cache). */
   napi_ref object_keys;
-  /* src/types/struct_values.c: Object.prototype as it was at load, and the
-   * field names of the layouts converted in this env as JS strings (live
+  /* src/types/struct_values.c: Object.prototype as it was at load, the
+   * checker of object literals' keys (see own_field_count), and the field names of the layouts converted in this env as JS strings (live
    * ones, and those whose layout let go in a GC finalizer, deleted later on
    * the JS thread). keys_closed: the env is ending, no more are made. */
-  napi_ref object_prototype;
+  napi_ref object_prototype, own_field_count;
   struct cffi_layout_keys *layout_keys, *dead_layout_keys;
   bool keys_closed;
 } cffi_env_state;

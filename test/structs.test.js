@@ -918,3 +918,51 @@ test("field names are cached per layout: many short-lived types, a worker's own 
   }
   assert.deepEqual(s.d2_add({ x: 1, y: 2 }, { x: 3, y: 4 }), { x: 4, y: 6 });
 });
+
+test("object literals of number fields (the fast reader) convert exactly as any other object does", () => {
+  const Inner = struct({ c: "char", f: "f32" });
+  const T = struct({ a: "i8", b: "u8", c: "i16", d: "u16", e: "i32", f: "u32", g: "f32", h: "f64", in: Inner });
+  class Holder {}
+  // The same fields on an object whose prototype is not Object.prototype take the general path.
+  const general = (fields) => {
+    const o = Object.assign(new Holder(), fields);
+    if (fields.in) o.in = Object.assign(new Holder(), fields.in);
+    return o;
+  };
+  const values = [0, -0, 1, -1, 1.9, -1.9, 127, 128, 255, 256, -129, 32767, 32768, 65535, 65536, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 5,
+    -(2 ** 32) - 7, 2 ** 53, -(2 ** 53), 1e300, -1e300, 3.4e38, 3.5e38, 1e-46, Number.MIN_VALUE, NaN, Infinity, -Infinity, 0.1];
+  for (const v of values) {
+    const fields = { a: v, b: v, c: v, d: v, e: v, f: v, g: v, h: v, in: { c: v, f: v } };
+    const fast = new Uint8Array(T.size), slow = new Uint8Array(T.size);
+    T.write(fast, fields);
+    T.write(slow, general(fields));
+    assert.deepEqual(fast, slow, `value ${v}`);
+  }
+  // Missing fields, a missing nested struct and an empty nested one are zero either way.
+  for (const fields of [{}, { a: 5 }, { in: {} }, { in: { f: 2.5 } }, { h: 1.5, in: undefined }]) {
+    const fast = new Uint8Array(T.size).fill(7), slow = new Uint8Array(T.size).fill(7);
+    T.write(fast, fields);
+    T.write(slow, general(fields));
+    assert.deepEqual(fast, slow, JSON.stringify(fields));
+  }
+  // What the reader does not take goes to the general path: BigInts, booleans, views, getters, errors.
+  const s = dlopen(buildFixture("structs.c"), { rect_area: { args: [Rect], returns: "f32" }, s8_swap: { args: [S8], returns: S8 } }).symbols;
+  assert.deepEqual(s.s8_swap({ a: 5n, b: true }), { a: 1, b: 5 });
+  const v = F2.view();
+  v.x = 3;
+  v.y = 4;
+  assert.equal(s.rect_area({ size: v }), 12);
+  assert.equal(s.rect_area({ size: { get x() { return 2; }, y: 3 } }), 6);
+  assert.throws(() => s.rect_area({ size: { x: 1, w: 2 } }), { name: "TypeError", message: /args\[0\]\.size has an unknown field "w"/ });
+  assert.throws(() => s.rect_area({ pos: 1 }), { name: "TypeError", message: /args\[0\]\.pos expects struct/ });
+  assert.throws(() => s.rect_area({ pos: { x: {} } }), { name: "TypeError", message: /args\[0\]\.pos\.x expects f32/ });
+  // A getter that converts the same type meanwhile (re-entry) gets its own answer.
+  const nested = { x: 1, get y() { return s.rect_area({ size: { x: 2, y: 5 } }); } };
+  assert.equal(s.rect_area({ size: nested }), 10);
+  // A field name that needs escaping in generated code.
+  const Odd = struct({ 'a"b\\c\n': "i32", "ünï": "f64" });
+  const buf = new Uint8Array(Odd.size);
+  Odd.write(buf, { 'a"b\\c\n': 7, "ünï": 1.5 });
+  assert.deepEqual(Odd.read(buf), { 'a"b\\c\n': 7, "ünï": 1.5 });
+  assert.throws(() => Odd.write(buf, { "a": 1 }), { name: "TypeError", message: /unknown field "a"/ });
+});

@@ -173,7 +173,7 @@ typedef struct cffi_layout_keys {
   struct literal_leaf *leaves;
   double *values;                       /* the reader's Float64Array, and after it a Uint8Array of presence */
   uint8_t *present;
-  napi_ref reader;
+  napi_ref reader, maker;                /* read(object) -> 1 or 0; make() -> an object literal of the values */
   napi_ref refs[];                      /* count names, then an object with each name set to true */
 } cffi_layout_keys;
 
@@ -181,6 +181,7 @@ static void delete_keys(napi_env env, cffi_layout_keys *keys) {
   for (uint32_t i = 0; i <= keys->count; i++)
     if (keys->refs[i]) napi_delete_reference(env, keys->refs[i]);
   if (keys->reader) napi_delete_reference(env, keys->reader);
+  if (keys->maker) napi_delete_reference(env, keys->maker);
   free(keys->leaves);
   free(keys);
 }
@@ -271,16 +272,33 @@ static void emit_reader(cffi_text *b, const cffi_layout *layout, unsigned depth,
   cffi_text_append(b, ") return 0; } }\n");
 }
 
+/* An object literal of the layout's fields from x[] (results: see aggregate_to_js). */
+static void emit_maker(cffi_text *b, const cffi_layout *layout, uint32_t *leaf) {
+  cffi_text_append(b, "{");
+  for (uint32_t i = 0; i < layout->count; i++) {
+    const cffi_field *f = &layout->fields[i];
+    cffi_text_append(b, "%s", i ? ", " : " ");
+    js_string(b, f->name);
+    cffi_text_append(b, ": ");
+    if (f->layout) emit_maker(b, f->layout, leaf);
+    else cffi_text_append(b, "x[%u]", (*leaf)++);
+  }
+  cffi_text_append(b, " }");
+}
+
 /* Builds keys->reader for a layout it suits (else leaves leaf_count 0). */
 static void make_reader(napi_env env, cffi_env_state *state, const cffi_layout *layout, cffi_layout_keys *keys) {
   literal_leaf leaves[READER_LEAVES_MAX];
   uint32_t count = 0, objects = 0, leaf = 0;
   if (keys->inherited || !state->object_keys || !reader_leaves(layout, 0, leaves, &count, &objects) || count == 0) return;
   cffi_text b = {0};
-  cffi_text_append(&b, "((K, P, OP, x, h) => function read(o0) {\n");
+  cffi_text_append(&b, "((K, P, OP, x, h) => [function read(o0) {\n");
   emit_reader(&b, layout, 0, &leaf);
-  cffi_text_append(&b, "return 1; })");
-  napi_value script, factory, args[5], global, object_ctor, buffer, reader;
+  cffi_text_append(&b, "return 1; },\nfunction make() { return ");
+  leaf = 0;
+  emit_maker(&b, layout, &leaf);
+  cffi_text_append(&b, "; }])");
+  napi_value script, factory, args[5], global, object_ctor, buffer, pair, reader, maker;
   void *data;
   bool ok = !b.failed && (keys->leaves = malloc(count * sizeof *keys->leaves)) &&
             napi_create_string_utf8(env, b.text, b.length, &script) == napi_ok && napi_run_script(env, script, &factory) == napi_ok &&
@@ -291,8 +309,10 @@ static void make_reader(napi_env env, cffi_env_state *state, const cffi_layout *
             napi_create_arraybuffer(env, count * 9, &data, &buffer) == napi_ok &&
             napi_create_typedarray(env, napi_float64_array, count, buffer, 0, &args[3]) == napi_ok &&
             napi_create_typedarray(env, napi_uint8_array, count, buffer, count * 8, &args[4]) == napi_ok &&
-            napi_call_function(env, global, factory, 5, args, &reader) == napi_ok &&
-            napi_create_reference(env, reader, 1, &keys->reader) == napi_ok;
+            napi_call_function(env, global, factory, 5, args, &pair) == napi_ok &&
+            napi_get_element(env, pair, 0, &reader) == napi_ok && napi_get_element(env, pair, 1, &maker) == napi_ok &&
+            napi_create_reference(env, reader, 1, &keys->reader) == napi_ok &&
+            napi_create_reference(env, maker, 1, &keys->maker) == napi_ok;
   free(b.text);
   if (!ok) {
     napi_get_and_clear_last_exception(env, &script);
@@ -734,10 +754,38 @@ static napi_value array_to_js(napi_env env, const cffi_layout *layout, const uin
 }
 
 /* Every field; for a union, every member read from the same bytes. */
+/* A struct of number fields: its numbers into the reader's array, and the
+ * generated make() builds the objects as a literal does (V8 does that in a
+ * fraction of the per-property Node-API calls). */
+static napi_value made_by_maker(napi_env env, cffi_layout_keys *keys, const uint8_t *src) {
+  napi_value maker, undefined, result;
+  for (uint32_t i = 0; i < keys->leaf_count; i++) {
+    const uint8_t *at = src + keys->leaves[i].offset;
+    double d;
+    switch (keys->leaves[i].scalar) {
+      case CFFI_F64: memcpy(&d, at, 8); break;
+      case CFFI_F32: { float f; memcpy(&f, at, 4); d = f; break; }
+      case CFFI_I32: { int32_t v; memcpy(&v, at, 4); d = v; break; }
+      case CFFI_U32: { uint32_t v; memcpy(&v, at, 4); d = v; break; }
+      case CFFI_I16: { int16_t v; memcpy(&v, at, 2); d = v; break; }
+      case CFFI_U16: { uint16_t v; memcpy(&v, at, 2); d = v; break; }
+      case CFFI_U8: d = *at; break;
+      default: d = (int8_t)*at; break; /* i8, char */
+    }
+    keys->values[i] = d;
+  }
+  if (napi_get_reference_value(env, keys->maker, &maker) != napi_ok || napi_get_undefined(env, &undefined) != napi_ok ||
+      napi_call_function(env, undefined, maker, 0, NULL, &result) != napi_ok)
+    return NULL;
+  return result;
+}
+
 static napi_value aggregate_to_js(napi_env env, const cffi_layout *layout, const uint8_t *src) {
+  cffi_layout_keys *keys = (cffi_layout_keys *)layout_keys(env, layout);
+  /* Not while a reader's values are in use (a getter that gets a struct of this type). */
+  if (keys && keys->leaf_count && !keys->reading) return made_by_maker(env, keys, src);
   napi_value result;
   if (napi_create_object(env, &result) != napi_ok) return NULL;
-  const cffi_layout_keys *keys = layout_keys(env, layout);
   for (uint32_t i = 0; i < layout->count; i++) {
     const cffi_field *f = &layout->fields[i];
     napi_value item = field_to_js(env, f, src + f->offset), key;

@@ -171,6 +171,13 @@ typedef struct cffi_env_state {
   /* src/types/struct_values.c: Object.keys, which lists a struct argument's
    * fields in a fraction of napi_get_all_property_names' time (enum cache). */
   napi_ref object_keys;
+  /* src/types/struct_values.c: Object.prototype as it was at load, the
+   * checker of object literals' keys (see own_field_count), and the field names of the layouts converted in this env as JS strings (live
+   * ones, and those whose layout let go in a GC finalizer, deleted later on
+   * the JS thread). keys_closed: the env is ending, no more are made. */
+  napi_ref object_prototype, own_field_count;
+  struct cffi_layout_keys *layout_keys, *dead_layout_keys;
+  bool keys_closed;
 } cffi_env_state;
 
 /* A signature parsed from { args, returns } and prepared once. */
@@ -315,6 +322,7 @@ struct cffi_layout {
   uint32_t pack, declared_align; /* the options it was made with (0: none), for its C declaration */
   ffi_type ffi;          /* FFI_TYPE_STRUCT over `elements` */
   ffi_type **elements;
+  struct cffi_layout_keys *keys; /* its field names as JS strings, in the env that made them (struct_values.c) */
   cffi_field fields[];   /* count of them; an array or out has its element in fields[0] */
 };
 
@@ -366,6 +374,8 @@ void cffi_sig_ffi_types(cffi_signature *sig, ffi_type **returns);
 napi_value cffi_make_layout_exports(napi_env env, napi_value exports);
 /* struct_values.c: JS value <-> bytes. `where` names the value in messages. */
 void cffi_struct_values_init(napi_env env, cffi_env_state *state); /* at load */
+/* A layout letting go of its field-name keys (any time on the JS thread, GC finalizers included). */
+void cffi_layout_keys_forget(cffi_layout *layout);
 bool cffi_layout_from_js(cffi_call *call, const cffi_layout *layout, napi_value value, uint8_t *dest,
                          const char *where);
 napi_value cffi_layout_to_js(napi_env env, const cffi_layout *layout, const uint8_t *src);

@@ -93,8 +93,9 @@ struct cffi_callback {
 typedef struct {
   cffi_callback *cb;
   uint64_t args[CFFI_MAX_ARGS];
-  char *strings[CFFI_MAX_ARGS];  /* owned copies of cstring args (void calls) */
+  char *strings[CFFI_MAX_ARGS];  /* owned copies of cstring args and struct args' bytes (void calls) */
   uint64_t result;
+  uint8_t *struct_result;        /* a struct result's bytes, on the waiting caller's stack (or NULL) */
   char *result_string;           /* a cstring result, owned by the calling thread */
   bool waits;
   cffi_event done;
@@ -408,6 +409,11 @@ static void dispatch_foreign_call(napi_env env, napi_value js_fn, void *context,
     bool threw;
     call->result = run_js(env, cb, call->args, &threw, &call->result_string, 0);
     if (threw) report_uncaught(env);
+    /* The callback's own room is for its JS thread's calls: this one's copy is the caller's. */
+    if (call->struct_result && call->result) {
+      memcpy(call->struct_result, (const void *)(uintptr_t)call->result, cb->sig.layouts->returns->size);
+      call->result = (uintptr_t)call->struct_result;
+    }
   }
   const bool last = atomic_fetch_sub(&cb->queued, 1) == 1;
   if (call->waits) cffi_event_signal(&call->done);
@@ -439,10 +445,23 @@ static uint64_t call_from_foreign_thread(cffi_callback *cb, const uint64_t *args
   call->result_string = NULL;
   call->cb = cb;
   call->waits = waits;
+  /* Room for a struct result, as large as libffi's copy of it (closure_entry). */
+  const size_t result_room = sig->returns == CFFI_STRUCT_VALUE ? sig->layouts->returns->size + 16 : 1;
+  uint8_t struct_result[result_room];
+  call->struct_result = sig->returns == CFFI_STRUCT_VALUE ? struct_result : NULL;
   for (unsigned i = 0; i < sig->nargs; i++) {
     call->args[i] = args[i];
+    /* A caller that goes on takes its argument memory with it: copies. */
     if (!waits && sig->args[i] == CFFI_CSTRING && call->args[i]) {
       call->strings[i] = strdup((const char *)(uintptr_t)call->args[i]);
+      call->args[i] = (uintptr_t)call->strings[i];
+    } else if (!waits && sig->args[i] == CFFI_STRUCT_VALUE) {
+      const uint32_t size = sig->layouts->args[i]->size;
+      if ((call->strings[i] = malloc(size ? size : 1))) memcpy(call->strings[i], (const void *)(uintptr_t)args[i], size);
+      else {
+        free_foreign_call(call);
+        return 0;
+      }
       call->args[i] = (uintptr_t)call->strings[i];
     }
   }
@@ -844,8 +863,8 @@ static bool make_closure(napi_env env, cffi_callback *cb) {
 /* A signature naming struct types holds references to their layouts, which
  * only a finalizer can drop: it is an external (tagged, so that no other
  * external passes for one), freed with its layouts when V8 collects it. The
- * register closures and threadsafe calls do not carry structs: such
- * signatures use libffi closures, on the JS thread. */
+ * register closures do not carry structs: such signatures use libffi
+ * closures (threadsafe ones too: see call_from_foreign_thread). */
 static const napi_type_tag layout_signature_tag = {0x6366666962756e5fULL, 0x63627369676e3031ULL};
 
 static void free_layout_signature(napi_env env, void *data, void *hint) {
@@ -990,12 +1009,6 @@ static napi_value callback_create(napi_env env, napi_callback_info info) {
   }
   bool threadsafe = false;
   napi_get_value_bool(env, argv[2], &threadsafe);
-  if (threadsafe && cb->sig.layouts) {
-    free_callback(cb);
-    return cffi_throw(env, "TypeError",
-                      "JSCallback: a threadsafe callback cannot take or return structs by value yet: take a \"ptr\" "
-                      "and read it with T.read(ptr)");
-  }
   cb->threadsafe = threadsafe;
   cb->js_thread = cffi_current_thread();
   cb->state = state;

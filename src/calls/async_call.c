@@ -234,13 +234,6 @@ cffi_prepared_call *cffi_prepared_call_new(napi_env env, cffi_function *fn, size
     throw_refused(env, fn, "napi_value", UINT32_MAX);
     return NULL;
   }
-  /* Their bytes, cells and layouts live with the synchronous call (src/types/struct_values.c). */
-  if (sig->layouts) {
-    cffi_throw(env, "TypeError",
-               "%s cannot be called asynchronously yet: it has struct, union or out()/inout() types (docs/structs.md)",
-               fn->name);
-    return NULL;
-  }
   if (argc < sig->required) {
     cffi_jit_missing(env, fn, argc);
     return NULL;
@@ -263,17 +256,33 @@ cffi_prepared_call *cffi_prepared_call_new(napi_env env, cffi_function *fn, size
   }
   memcpy(&pc->sig, sig, sig_bytes);
   if (pc->sig.engine == CFFI_ENGINE_LIBFFI) pc->sig.cif.arg_types = pc->sig.ffi_args;
+  /* Struct, union and out() types: the call's own references to their
+   * layouts (the function may be collected meanwhile), and room for a
+   * struct result (libffi writes its descriptor's size, which may round
+   * the type's up: src/types/layout_abi.c). */
+  if (sig->layouts) {
+    const cffi_sig_layouts *layouts = sig->layouts;
+    pc->sig.layouts = NULL;
+    if (!cffi_sig_copy_layouts(&pc->sig, sig) ||
+        (sig->returns == CFFI_STRUCT_VALUE && !(pc->struct_result = calloc(1, layouts->returns->size + 32)))) {
+      cffi_prepared_call_free(env, pc);
+      cffi_throw(env, "RangeError", "%s: out of memory preparing an async call", fn->name);
+      return NULL;
+    }
+  }
   pc->slots = (uint64_t *)((char *)pc + slots_at);
   pc->kept = (napi_ref *)((char *)pc + kept_at);
   pc->address = fn->address;
   cffi_call_init(&pc->call, env, fn->name);
   if (!cffi_convert_call_arguments(&pc->call, fn, argv, pc->slots)) {
-    free(pc);
+    cffi_prepared_call_free(env, pc);
     return NULL;
   }
   cffi_env_state *state = fn->state;
+  pc->kept_count = sig->nargs;
   for (unsigned i = 0; i < sig->nargs; i++) {
-    if (!is_object(env, argv[i])) continue;
+    /* A struct argument was copied: its value is not C's to use. */
+    if (!is_object(env, argv[i]) || sig->args[i] == CFFI_STRUCT_VALUE) continue;
     napi_value buffer;
     if (buffer_under(env, argv[i], &buffer) && is_resizable(env, state->async, buffer)) {
       cffi_throw(env, "TypeError",
@@ -283,7 +292,7 @@ cffi_prepared_call *cffi_prepared_call_new(napi_env env, cffi_function *fn, size
       cffi_prepared_call_free(env, pc);
       return NULL;
     }
-    if (napi_create_reference(env, argv[i], 1, &pc->kept[pc->kept_count]) == napi_ok) pc->kept_count++;
+    napi_create_reference(env, argv[i], 1, &pc->kept[i]);
     if (buffer_under(env, argv[i], &buffer) && !mark_untransferable(env, state->async, buffer)) {
       cffi_prepared_call_free(env, pc);
       return NULL;
@@ -295,20 +304,54 @@ cffi_prepared_call *cffi_prepared_call_new(napi_env env, cffi_function *fn, size
   return pc;
 }
 
+/* libffi with struct types: a struct argument's slot holds the address of
+ * its bytes, a struct result goes to the call's own room. */
+static uint64_t call_with_layouts(cffi_prepared_call *pc) {
+  const cffi_signature *sig = &pc->sig;
+  void *values[sig->nargs ? sig->nargs : 1];
+  uint64_t raw[2] = {0, 0};
+  for (unsigned i = 0; i < sig->nargs; i++)
+    values[i] = sig->args[i] == CFFI_STRUCT_VALUE ? (void *)(uintptr_t)pc->slots[i] : (void *)&pc->slots[i];
+  ffi_call((ffi_cif *)&sig->cif, FFI_FN(pc->address), pc->struct_result ? (void *)pc->struct_result : (void *)raw, values);
+  return raw[0];
+}
+
 void cffi_prepared_call_run(cffi_prepared_call *pc) {
 #ifdef _WIN32
   SetLastError(0);
 #endif
   errno = 0;
-  pc->result = cffi_call_slots(&pc->sig, pc->address, pc->slots);
+  pc->result = pc->sig.layouts ? call_with_layouts(pc) : cffi_call_slots(&pc->sig, pc->address, pc->slots);
   pc->error_number = errno;
 #ifdef _WIN32
   pc->last_error = GetLastError();
 #endif
 }
 
+/* out()/inout() cells into the [value] arrays and objects they came from. */
+static bool out_values_back(napi_env env, const cffi_prepared_call *pc) {
+  const cffi_signature *sig = &pc->sig;
+  napi_value argv[CFFI_MAX_ARGS], undefined;
+  bool any = false;
+  napi_get_undefined(env, &undefined);
+  for (unsigned i = 0; i < sig->nargs; i++) {
+    argv[i] = undefined;
+    if (sig->args[i] != CFFI_OUT_POINTER || !pc->kept[i]) continue;
+    if (napi_get_reference_value(env, pc->kept[i], &argv[i]) != napi_ok) return false;
+    any = true;
+  }
+  return !any || cffi_out_arguments_back(env, sig, argv, pc->slots);
+}
+
 napi_value cffi_prepared_call_result(napi_env env, const cffi_prepared_call *pc, bool with_errno) {
-  napi_value value = cffi_types[pc->sig.returns].to_js(env, pc->result);
+  if (pc->sig.layouts && !out_values_back(env, pc)) return NULL;
+  napi_value value = pc->sig.returns == CFFI_STRUCT_VALUE ? cffi_struct_result(env, &pc->sig, pc->struct_result)
+                                                          : cffi_types[pc->sig.returns].to_js(env, pc->result);
+  if (!value) {
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) return NULL;
+  }
   if (!value) napi_get_undefined(env, &value);
   if (!with_errno) return value;
   napi_value object, number;
@@ -325,12 +368,17 @@ napi_value cffi_prepared_call_result(napi_env env, const cffi_prepared_call *pc,
 
 void cffi_prepared_call_free(napi_env env, cffi_prepared_call *pc) {
   if (env) {
-    for (uint32_t i = 0; i < pc->kept_count; i++) napi_delete_reference(env, pc->kept[i]);
+    for (uint32_t i = 0; i < pc->kept_count; i++)
+      if (pc->kept[i]) napi_delete_reference(env, pc->kept[i]);
     if (pc->owner) cffi_owner_async_done(pc->owner);
+    cffi_sig_release_layouts(&pc->sig);
   }
-  /* With the env gone its references went with it, and the owner stays
-   * pinned (a library stays loaded until close(), which can no longer come). */
+  /* With the env gone its references went with it, the owner stays pinned
+   * (a library stays loaded until close(), which can no longer come), and
+   * so do the layouts: their counts belong to the env's thread, which may
+   * still be ending while this runs on a pool thread. */
   cffi_call_release(&pc->call);
+  free(pc->struct_result);
   free(pc);
 }
 

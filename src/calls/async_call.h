@@ -62,7 +62,8 @@ typedef struct cffi_prepared_call {
   int error_number;       /* errno right after the C call (0 before it) */
   unsigned long last_error; /* GetLastError() likewise; 0 off Windows */
   uint32_t kept_count;
-  napi_ref *kept;         /* the object arguments, kept alive */
+  napi_ref *kept;         /* per argument: an object kept alive (and an out() value filled in after), or NULL */
+  uint8_t *struct_result; /* a by-value struct result's bytes, or NULL */
   uint64_t *slots;        /* register images (register engine) or libffi values */
   napi_deferred deferred; /* the Promise sym.async settles (other users: theirs to use) */
   bool with_errno;        /* sym.async: resolve to { value, errno } */

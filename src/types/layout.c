@@ -42,6 +42,7 @@ void cffi_layout_retain(cffi_layout *layout) { layout->refs++; }
 /* Also run by the GC (type objects' finalizers): frees only. */
 void cffi_layout_release(cffi_layout *layout) {
   if (!layout || --layout->refs > 0) return;
+  if (layout->keys) cffi_layout_keys_forget(layout);
   for (uint32_t i = 0; i < (layout->kind <= CFFI_LAYOUT_UNION ? layout->count : 1); i++) {
     free(layout->fields[i].name);
     cffi_layout_release(layout->fields[i].layout);
@@ -777,9 +778,9 @@ bool cffi_sig_add_layout(napi_env env, cffi_signature *sig, int arg, cffi_layout
   else if (layout->kind >= CFFI_LAYOUT_OUT && arg < 0)
     problem = "out()/inout() are argument types; a function returning a pointer returns \"ptr\"";
   else if (layout->kind <= CFFI_LAYOUT_UNION && !layout->by_value)
-    problem = "it cannot be passed by value here (packed members that are not aligned, in 16 bytes or less; an "
-              "alignment above 16; or a union or packed struct on a platform other than x86-64 System V and Win64): pass a "
-              "pointer to it instead (\"ptr\" with T.view() or a buffer written with T.write())";
+    problem = "it cannot be passed by value here (on x86-64 System V, packed members that are not aligned, in 16 bytes or "
+              "less; on AArch64, an alignment above 8 in 16 bytes or less; anywhere, an alignment above 16; or a union or "
+              "packed struct on a platform other than x86-64 and AArch64): pass a pointer to it instead (\"ptr\" with T.view() or a buffer written with T.write())";
   if (problem) {
     cffi_layout_release(layout);
     cffi_throw(env, "TypeError", "%s in %s of symbol \"%s\": %s", what, where, symbol, problem);

@@ -11,9 +11,9 @@
  * and closure code then do the rest. Only the bytes' meaning stays ours
  * (src/types/struct_values.c).
  *
- * Win64 decides by size alone (below). Elsewhere (AArch64, whose
- * homogeneous float aggregates need their members' types, ...) no rule is
- * written here yet: those layouts stay refused by value, with a message.
+ * Win64 decides by size alone, AArch64 by homogeneity and size (below).
+ * Elsewhere no rule is written: those layouts stay refused by value, with
+ * a message.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +37,7 @@ uint32_t cffi_ffi_append_run(cffi_ffi_run *run, uint32_t at, ffi_type *element, 
   return at;
 }
 
-#if (defined(__x86_64__) && !defined(_WIN32)) || defined(_WIN64)
+#if (defined(__x86_64__) && !defined(_WIN32)) || defined(_WIN64) || defined(__aarch64__) || defined(_M_ARM64)
 static void forget_elements(cffi_layout *layout) {
   free(layout->elements);
   layout->elements = NULL;
@@ -170,6 +170,76 @@ bool cffi_layout_equivalent_ffi(napi_env env, cffi_layout *layout) {
     elements[0] = size == 8 ? &ffi_type_uint64 : size == 4 ? &ffi_type_uint32 : size == 2 ? &ffi_type_uint16 : &ffi_type_uint8;
   else
     cffi_ffi_append_run(run, 0, &ffi_type_uint8, size);
+  use_elements(layout, elements, true);
+  return true;
+}
+#elif defined(__aarch64__) || defined(_M_ARM64)
+/* AAPCS64 looks at an aggregate after layout, whatever its members' names
+ * or packing: a homogeneous float aggregate (HFA: one to four members, all
+ * float or all double, counted through nested structs and arrays, a union
+ * counting as its largest member, with no padding: the size is the count
+ * times the member's) travels in s/d registers (s0-s3 / d0-d3 for a
+ * result); any other aggregate of 16 bytes or less as its bytes in x
+ * registers (x0/x1 for a result); a larger one by reference to a copy
+ * (through x8 for a result). libffi decides from its descriptor the same
+ * way (size, then the scalars' type), so the stand-in is that many floats
+ * or doubles for an HFA, else integers as wide as the type's alignment
+ * (the same size and alignment), or for a large type its bytes as one run.
+ * An alignment above 8 (an aligned() attribute) also moves a small
+ * aggregate to an even register pair or slot, which libffi's descriptor
+ * cannot say: refused then, and above 16 always, as on x86-64. */
+
+/* Members of an HFA candidate: the count and the one float type (CFFI_F32
+ * or CFFI_F64), or -1 when it is not homogeneous or has padding. */
+static int hfa_count(const cffi_field *f, uint8_t *base) {
+  if (!f->layout) {
+    if (f->scalar != CFFI_F32 && f->scalar != CFFI_F64) return -1;
+    if (*base != CFFI_VOID && *base != f->scalar) return -1;
+    *base = f->scalar;
+    return 1;
+  }
+  const cffi_layout *l = f->layout;
+  int count = 0;
+  if (l->kind == CFFI_LAYOUT_ARRAY) {
+    const int one = hfa_count(&l->fields[0], base);
+    if (one < 0 || (uint64_t)one * l->count > 4) return -1;
+    count = one * (int)l->count;
+  } else {
+    for (uint32_t i = 0; i < l->count; i++) {
+      const int one = hfa_count(&l->fields[i], base);
+      if (one < 0) return -1;
+      if (l->kind == CFFI_LAYOUT_UNION) count = one > count ? one : count;
+      else count += one;
+      if (count > 4) return -1;
+    }
+  }
+  /* Padding (an aligned member, a pack that leaves holes) breaks homogeneity. */
+  if (count == 0 || l->size != (uint32_t)count * (uint32_t)cffi_types[*base].ffi->size) return -1;
+  return count;
+}
+
+bool cffi_layout_equivalent_ffi(napi_env env, cffi_layout *layout) {
+  forget_elements(layout);
+  const uint32_t size = layout->size;
+  if (size == 0 || layout->align > 16 || (size <= 16 && layout->align > 8)) return true;
+  uint8_t base = CFFI_VOID;
+  const cffi_field whole = {.layout = layout};
+  const int hfa = hfa_count(&whole, &base);
+  cffi_ffi_run *run = calloc(1, sizeof *run);
+  if (!run) {
+    cffi_throw(env, "RangeError", "out of memory laying out a type");
+    return false;
+  }
+  ffi_type **elements = run->list;
+  if (hfa > 0) {
+    for (int i = 0; i < hfa; i++) elements[i] = cffi_types[base].ffi;
+  } else if (size <= 16) {
+    const uint32_t align = layout->align;
+    ffi_type *word = align == 8 ? &ffi_type_uint64 : align == 4 ? &ffi_type_uint32 : align == 2 ? &ffi_type_uint16 : &ffi_type_uint8;
+    for (uint32_t i = 0; i < size / align; i++) elements[i] = word;
+  } else {
+    cffi_ffi_append_run(run, 0, &ffi_type_uint8, size);
+  }
   use_elements(layout, elements, true);
   return true;
 }

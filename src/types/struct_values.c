@@ -9,6 +9,7 @@
  * argument of its type does; only the messages differ: they name the field
  * ("args[0].pos.x expects f32 ...").
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -150,16 +151,347 @@ too_long:
   return false;
 }
 
-/* Object.keys as it was when the addon loaded (a program that replaces it
- * later does not change what a struct argument's fields are). */
+/* ---- field names as JS strings ----------------------------------------
+ *
+ * Converting a struct reads each field by its name. Made into a JS string
+ * once per layout (and held by references), a name costs a reference read
+ * per use instead of a string's creation and internalisation. The keys
+ * belong to the env that made them; a layout used in another env (none is
+ * today: type objects do not cross workers) takes the general path. A
+ * layout that lets go in a GC finalizer cannot delete references there:
+ * its block goes to the env's dead list, emptied on the JS thread when the
+ * next block is made and when the env ends. */
+typedef struct cffi_layout_keys {
+  struct cffi_layout_keys *next, *prev; /* the env's live list, or (next) its dead list */
+  cffi_env_state *state;
+  cffi_layout *layout;                  /* NULL once dead */
+  uint32_t count;
+  bool inherited;                       /* a field name Object.prototype has: reads must check own-ness */
+  /* The literal reader (see literal_reader), or leaf_count 0: */
+  uint32_t leaf_count;
+  bool reading;                         /* its values are in use (a getter re-entering takes another path) */
+  struct literal_leaf *leaves;
+  double *values;                       /* the reader's Float64Array, and after it a Uint8Array of presence */
+  uint8_t *present;
+  napi_ref reader, maker;                /* read(object) -> 1 or 0; make() -> an object literal of the values */
+  napi_ref refs[];                      /* count names, then an object with each name set to true */
+} cffi_layout_keys;
+
+static void delete_keys(napi_env env, cffi_layout_keys *keys) {
+  for (uint32_t i = 0; i <= keys->count; i++)
+    if (keys->refs[i]) napi_delete_reference(env, keys->refs[i]);
+  if (keys->reader) napi_delete_reference(env, keys->reader);
+  if (keys->maker) napi_delete_reference(env, keys->maker);
+  free(keys->leaves);
+  free(keys);
+}
+
+/* ---- the literal reader ------------------------------------------------
+ *
+ * A struct argument of number fields (nested structs included), given as
+ * object literals, is the common case and the one worth making fast: for
+ * such a layout a JS function is generated once per env that reads every
+ * field by its name (JIT-compiled property reads, where Node-API pays a
+ * lookup per field), checks each object (Object.prototype its prototype,
+ * every own enumerable key a field, as many keys as fields found) and
+ * stores the numbers into a Float64Array the layout owns, with a presence
+ * byte per field. It converts nothing: C then reads the numbers and stores
+ * them by the type table's rules. Any other value (a BigInt, a string, a
+ * buffer or view where a nested struct goes, a getter's surprise) makes it
+ * answer 0, and the general path below decides, with its messages. */
+typedef struct literal_leaf {
+  uint32_t offset;
+  uint8_t scalar;
+} literal_leaf;
+
+#define READER_LEAVES_MAX 64
+#define READER_OBJECTS_MAX 16
+
+/* Number types whose conversion from a JS number is a plain C cast or ToInt32. */
+static bool number_leaf(uint8_t id) {
+  switch (id) {
+    case CFFI_F32: case CFFI_F64: case CFFI_CHAR: case CFFI_I8: case CFFI_U8:
+    case CFFI_I16: case CFFI_U16: case CFFI_I32: case CFFI_U32: return true;
+    default: return false;
+  }
+}
+
+static bool reader_leaves(const cffi_layout *layout, uint32_t base, literal_leaf *leaves, uint32_t *count,
+                          uint32_t *objects) {
+  if (layout->kind != CFFI_LAYOUT_STRUCT || ++*objects > READER_OBJECTS_MAX) return false;
+  for (uint32_t i = 0; i < layout->count; i++) {
+    const cffi_field *f = &layout->fields[i];
+    if (f->layout) {
+      if (!reader_leaves(f->layout, base + f->offset, leaves, count, objects)) return false;
+    } else {
+      if (!number_leaf(f->scalar) || *count == READER_LEAVES_MAX) return false;
+      leaves[(*count)++] = (literal_leaf){base + f->offset, f->scalar};
+    }
+  }
+  return true;
+}
+
+static void js_string(cffi_text *b, const char *s) {
+  cffi_text_append(b, "\"");
+  for (; *s; s++) {
+    const unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\') cffi_text_append(b, "\\%c", c);
+    else if (c < 0x20) cffi_text_append(b, "\\u%04x", c);
+    else cffi_text_append(b, "%c", c);
+  }
+  cffi_text_append(b, "\"");
+}
+
+/* The statements reading object o<depth> of `layout`; leaf numbering
+ * follows reader_leaves. Clears the presence of every leaf under an absent field. */
+static void emit_reader(cffi_text *b, const cffi_layout *layout, unsigned depth, uint32_t *leaf) {
+  cffi_text_append(b, "{ if (P(o%u) !== OP) return 0; let n%u = 0, v;\n", depth, depth);
+  for (uint32_t i = 0; i < layout->count; i++) {
+    const cffi_field *f = &layout->fields[i];
+    cffi_text_append(b, "v = o%u[", depth);
+    js_string(b, f->name);
+    cffi_text_append(b, "];\n");
+    if (!f->layout) {
+      cffi_text_append(b, "if (v === undefined) h[%u] = 0; else if (typeof v === \"number\") { x[%u] = v; h[%u] = 1; n%u++; } else return 0;\n",
+                       *leaf, *leaf, *leaf, depth);
+      ++*leaf;
+      continue;
+    }
+    const uint32_t first = *leaf;
+    cffi_text_append(b, "if (v !== undefined) { if (typeof v !== \"object\" || v === null) return 0; n%u++; const o%u = v;\n", depth,
+                     depth + 1);
+    emit_reader(b, f->layout, depth + 1, leaf);
+    cffi_text_append(b, "} else { h.fill(0, %u, %u); }\n", first, *leaf);
+  }
+  cffi_text_append(b, "const k%u = K(o%u); if (k%u.length !== n%u) return 0;\nfor (let i = 0; i < k%u.length; i++) { const k = k%u[i]; if (",
+                   depth, depth, depth, depth, depth, depth);
+  for (uint32_t i = 0; i < layout->count; i++) {
+    cffi_text_append(b, "%sk !== ", i ? " && " : "");
+    js_string(b, layout->fields[i].name);
+  }
+  cffi_text_append(b, ") return 0; } }\n");
+}
+
+/* An object literal of the layout's fields from x[] (results: see aggregate_to_js). */
+static void emit_maker(cffi_text *b, const cffi_layout *layout, uint32_t *leaf) {
+  cffi_text_append(b, "{");
+  for (uint32_t i = 0; i < layout->count; i++) {
+    const cffi_field *f = &layout->fields[i];
+    cffi_text_append(b, "%s", i ? ", " : " ");
+    js_string(b, f->name);
+    cffi_text_append(b, ": ");
+    if (f->layout) emit_maker(b, f->layout, leaf);
+    else cffi_text_append(b, "x[%u]", (*leaf)++);
+  }
+  cffi_text_append(b, " }");
+}
+
+/* Builds keys->reader for a layout it suits (else leaves leaf_count 0). */
+static void make_reader(napi_env env, cffi_env_state *state, const cffi_layout *layout, cffi_layout_keys *keys) {
+  literal_leaf leaves[READER_LEAVES_MAX];
+  uint32_t count = 0, objects = 0, leaf = 0;
+  if (keys->inherited || !state->object_keys || !reader_leaves(layout, 0, leaves, &count, &objects) || count == 0) return;
+  cffi_text b = {0};
+  cffi_text_append(&b, "((K, P, OP, x, h) => [function read(o0) {\n");
+  emit_reader(&b, layout, 0, &leaf);
+  cffi_text_append(&b, "return 1; },\nfunction make() { return ");
+  leaf = 0;
+  emit_maker(&b, layout, &leaf);
+  cffi_text_append(&b, "; }])");
+  napi_value script, factory, args[5], global, object_ctor, buffer, pair, reader, maker;
+  void *data;
+  bool ok = !b.failed && (keys->leaves = malloc(count * sizeof *keys->leaves)) &&
+            napi_create_string_utf8(env, b.text, b.length, &script) == napi_ok && napi_run_script(env, script, &factory) == napi_ok &&
+            napi_get_reference_value(env, state->object_keys, &args[0]) == napi_ok && napi_get_global(env, &global) == napi_ok &&
+            napi_get_named_property(env, global, "Object", &object_ctor) == napi_ok &&
+            napi_get_named_property(env, object_ctor, "getPrototypeOf", &args[1]) == napi_ok &&
+            napi_get_reference_value(env, state->object_prototype, &args[2]) == napi_ok &&
+            napi_create_arraybuffer(env, count * 9, &data, &buffer) == napi_ok &&
+            napi_create_typedarray(env, napi_float64_array, count, buffer, 0, &args[3]) == napi_ok &&
+            napi_create_typedarray(env, napi_uint8_array, count, buffer, count * 8, &args[4]) == napi_ok &&
+            napi_call_function(env, global, factory, 5, args, &pair) == napi_ok &&
+            napi_get_element(env, pair, 0, &reader) == napi_ok && napi_get_element(env, pair, 1, &maker) == napi_ok &&
+            napi_create_reference(env, reader, 1, &keys->reader) == napi_ok &&
+            napi_create_reference(env, maker, 1, &keys->maker) == napi_ok;
+  free(b.text);
+  if (!ok) {
+    napi_get_and_clear_last_exception(env, &script);
+    free(keys->leaves);
+    keys->leaves = NULL;
+    return;
+  }
+  memcpy(keys->leaves, leaves, count * sizeof *leaves);
+  keys->values = data;
+  keys->present = (uint8_t *)data + count * 8;
+  keys->leaf_count = count;
+}
+
+/* JS's ToInt32, as napi_get_value_int32 gives it (the general path's). */
+static uint32_t number_to_int32(double d) {
+  if (!(d == d) || d - d != 0) return 0; /* NaN, infinities */
+  double m = fmod(trunc(d), 4294967296.0);
+  if (m < 0) m += 4294967296.0;
+  return (uint32_t)m;
+}
+
+/* 1: converted; 0: an exception is pending; -1: not for the reader. */
+static int read_by_reader(cffi_call *call, const cffi_layout *layout, napi_value value, uint8_t *dest) {
+  cffi_layout_keys *keys = layout->keys;
+  if (!keys->leaf_count || keys->reading) return -1;
+  napi_env env = call->env;
+  napi_value reader, undefined, answer;
+  int32_t fits = 0;
+  if (napi_get_reference_value(env, keys->reader, &reader) != napi_ok) return -1;
+  napi_get_undefined(env, &undefined);
+  keys->reading = true;
+  const napi_status status = napi_call_function(env, undefined, reader, 1, &value, &answer);
+  keys->reading = false;
+  if (status != napi_ok) return 0;
+  if (napi_get_value_int32(env, answer, &fits) != napi_ok || !fits) return -1;
+  for (uint32_t i = 0; i < keys->leaf_count; i++) {
+    if (!keys->present[i]) continue;
+    const double d = keys->values[i];
+    uint8_t *at = dest + keys->leaves[i].offset;
+    uint32_t word;
+    switch (keys->leaves[i].scalar) {
+      case CFFI_F64: memcpy(at, &d, 8); break;
+      case CFFI_F32: {
+        const float f = (float)d;
+        memcpy(at, &f, 4);
+        break;
+      }
+      case CFFI_I32: case CFFI_U32: word = number_to_int32(d); memcpy(at, &word, 4); break;
+      case CFFI_I16: case CFFI_U16: word = number_to_int32(d); memcpy(at, &word, 2); break;
+      default: *at = (uint8_t)number_to_int32(d); break;
+    }
+  }
+  return 1;
+}
+
+static void empty_dead_keys(napi_env env, cffi_env_state *state) {
+  cffi_layout_keys *keys = state->dead_layout_keys;
+  state->dead_layout_keys = NULL;
+  while (keys) {
+    cffi_layout_keys *next = keys->next;
+    delete_keys(env, keys);
+    keys = next;
+  }
+}
+
+void cffi_layout_keys_forget(cffi_layout *layout) {
+  cffi_layout_keys *keys = layout->keys;
+  cffi_env_state *state = keys->state;
+  layout->keys = NULL;
+  if (keys->prev) keys->prev->next = keys->next;
+  else state->layout_keys = keys->next;
+  if (keys->next) keys->next->prev = keys->prev;
+  keys->layout = NULL;
+  keys->prev = NULL;
+  keys->next = state->dead_layout_keys;
+  state->dead_layout_keys = keys;
+}
+
+/* The env's end (a cleanup hook, while its references can still be deleted):
+ * layouts that outlive it (kept by callbacks C may still call) lose their keys. */
+static void forget_all_keys(void *data) {
+  cffi_env_state *state = data;
+  state->keys_closed = true;
+  while (state->layout_keys) {
+    cffi_layout_keys *keys = state->layout_keys;
+    state->layout_keys = keys->next;
+    keys->layout->keys = NULL;
+    delete_keys(state->env, keys);
+  }
+  empty_dead_keys(state->env, state);
+}
+
+static const cffi_layout_keys *make_keys(napi_env env, cffi_layout *layout) {
+  cffi_env_state *state = NULL;
+  napi_value proto = NULL;
+  if (napi_get_instance_data(env, (void **)&state) != napi_ok || !state || state->keys_closed || !state->object_prototype ||
+      napi_get_reference_value(env, state->object_prototype, &proto) != napi_ok)
+    return NULL;
+  empty_dead_keys(env, state);
+  cffi_layout_keys *keys = calloc(1, sizeof *keys + (layout->count + 1) * sizeof(napi_ref));
+  napi_value names, yes;
+  if (!keys) return NULL;
+  keys->state = state;
+  keys->layout = layout;
+  keys->count = layout->count;
+  if (napi_create_object(env, &names) != napi_ok || napi_get_boolean(env, true, &yes) != napi_ok ||
+      napi_create_reference(env, names, 1, &keys->refs[layout->count]) != napi_ok) {
+    delete_keys(env, keys);
+    return NULL;
+  }
+  for (uint32_t i = 0; i < layout->count; i++) {
+    napi_value key;
+    bool has = false;
+    if (napi_create_string_utf8(env, layout->fields[i].name, NAPI_AUTO_LENGTH, &key) != napi_ok ||
+        napi_has_property(env, proto, key, &has) != napi_ok || napi_set_property(env, names, key, yes) != napi_ok ||
+        napi_create_reference(env, key, 1, &keys->refs[i]) != napi_ok) {
+      napi_value ignored;
+      napi_get_and_clear_last_exception(env, &ignored);
+      delete_keys(env, keys);
+      return NULL;
+    }
+    if (has) keys->inherited = true; /* "constructor", "toString", ... */
+  }
+  make_reader(env, state, layout, keys);
+  keys->next = state->layout_keys;
+  if (keys->next) keys->next->prev = keys;
+  state->layout_keys = keys;
+  layout->keys = keys;
+  return keys;
+}
+
+static inline const cffi_layout_keys *layout_keys(napi_env env, const cffi_layout *layout) {
+  const cffi_layout_keys *keys = layout->keys;
+  if (CFFI_LIKELY(keys != NULL)) return keys->state->env == env ? keys : NULL;
+  return make_keys(env, (cffi_layout *)layout);
+}
+
+/* Object.keys and Object.prototype as they were when the addon loaded (a
+ * program that replaces them later does not change what a struct
+ * argument's fields are). */
 void cffi_struct_values_init(napi_env env, cffi_env_state *state) {
-  napi_value global, object_ctor, keys_fn;
+  napi_value global, object_ctor, keys_fn, proto;
   if (napi_get_global(env, &global) != napi_ok || napi_get_named_property(env, global, "Object", &object_ctor) != napi_ok ||
       napi_get_named_property(env, object_ctor, "keys", &keys_fn) != napi_ok ||
       napi_create_reference(env, keys_fn, 1, &state->object_keys) != napi_ok) {
     napi_get_and_clear_last_exception(env, &global);
     state->object_keys = NULL;
   }
+  if (napi_get_global(env, &global) != napi_ok || napi_get_named_property(env, global, "Object", &object_ctor) != napi_ok ||
+      napi_get_named_property(env, object_ctor, "prototype", &proto) != napi_ok ||
+      napi_create_reference(env, proto, 1, &state->object_prototype) != napi_ok) {
+    napi_get_and_clear_last_exception(env, &global);
+    state->object_prototype = NULL;
+  }
+  static const char counter_source[] =
+      "((keys, prototypeOf, objectPrototype) => function ownFieldCount() {\n"
+      "  let total = 0;\n"
+      "  for (let i = 0; i < arguments.length; i += 2) {\n"
+      "    const names = arguments[i], object = arguments[i + 1];\n"
+      "    if (prototypeOf(object) !== objectPrototype) return -1;\n"
+      "    const own = keys(object);\n"
+      "    for (let k = 0; k < own.length; k++) if (names[own[k]] !== true) return -1;\n"
+      "    total += own.length;\n"
+      "  }\n"
+      "  return total;\n"
+      "})";
+  napi_value script, factory, args[3], counter;
+  state->own_field_count = NULL;
+  if (state->object_keys && state->object_prototype &&
+      napi_create_string_utf8(env, counter_source, NAPI_AUTO_LENGTH, &script) == napi_ok &&
+      napi_run_script(env, script, &factory) == napi_ok &&
+      napi_get_reference_value(env, state->object_keys, &args[0]) == napi_ok &&
+      napi_get_named_property(env, object_ctor, "getPrototypeOf", &args[1]) == napi_ok &&
+      napi_get_reference_value(env, state->object_prototype, &args[2]) == napi_ok &&
+      napi_call_function(env, global, factory, 3, args, &counter) == napi_ok)
+    napi_create_reference(env, counter, 1, &state->own_field_count);
+  else
+    napi_get_and_clear_last_exception(env, &script);
+  napi_add_env_cleanup_hook(env, forget_all_keys, state);
 }
 
 /* An object's own enumerable string keys, numbers as strings (getters and
@@ -180,6 +512,103 @@ static const cffi_field *find_field(const cffi_layout *layout, const char *name)
   for (uint32_t i = 0; i < layout->count; i++)
     if (strcmp(layout->fields[i].name, name) == 0) return &layout->fields[i];
   return NULL;
+}
+
+/* Most struct values are object literals: their fields, nested ones
+ * included, are read by their cached names (one lookup each), then one JS
+ * call checks every object read at once: own_field_count(names, object,
+ * ...) is the sum of their own enumerable key counts (Object.keys, as at
+ * load), or -1 when one's prototype is not Object.prototype or one of its
+ * keys is not a field. Every key a field and the sum equal to the fields
+ * found: the fields found are the own keys, read as the general path
+ * below reads them (Object.prototype has none of the names: make_keys
+ * checked), and only then are the values converted. Anything
+ * else (another prototype, an unknown or undefined-valued key, two union
+ * members, a value that does not convert) goes to the general path, which
+ * decides again and names what is wrong. 1: converted; 0: an exception is
+ * pending; -1: the general path's turn. */
+#define LITERAL_OBJECTS_MAX 16
+#define LITERAL_LEAVES_MAX 64
+
+typedef struct {
+  napi_value objects[2 * LITERAL_OBJECTS_MAX]; /* (field names, object) pairs */
+  uint32_t object_count, present, leaf_count;
+  struct {
+    const cffi_field *field;
+    napi_value value;
+    uint8_t *dest;
+  } leaves[LITERAL_LEAVES_MAX];
+} literal_reads;
+
+static bool is_plain_object(napi_env env, napi_value value) {
+  napi_valuetype t;
+  bool is_array = false;
+  void *data;
+  size_t length;
+  return napi_typeof(env, value, &t) == napi_ok && t == napi_object && napi_is_array(env, value, &is_array) == napi_ok &&
+         !is_array && !cffi_plain_view_info(env, value, &data, &length);
+}
+
+static int read_literal(napi_env env, const cffi_layout *layout, napi_value value, uint8_t *dest, literal_reads *reads) {
+  const cffi_layout_keys *keys = layout_keys(env, layout);
+  if (!keys || keys->inherited || reads->object_count == 2 * LITERAL_OBJECTS_MAX) return -1;
+  if (napi_get_reference_value(env, keys->refs[layout->count], &reads->objects[reads->object_count]) != napi_ok) return -1;
+  reads->objects[reads->object_count + 1] = value;
+  reads->object_count += 2;
+  uint32_t found = 0;
+  for (uint32_t i = 0; i < layout->count; i++) {
+    const cffi_field *f = &layout->fields[i];
+    napi_value key, item;
+    napi_valuetype t;
+    if (napi_get_reference_value(env, keys->refs[i], &key) != napi_ok || napi_get_property(env, value, key, &item) != napi_ok ||
+        napi_typeof(env, item, &t) != napi_ok)
+      return 0;
+    if (t == napi_undefined) continue;
+    found++;
+    if (f->layout && f->layout->kind <= CFFI_LAYOUT_UNION && t == napi_object && is_plain_object(env, item)) {
+      const int nested = read_literal(env, f->layout, item, dest + f->offset, reads);
+      if (nested <= 0) return nested;
+      continue;
+    }
+    if (reads->leaf_count == LITERAL_LEAVES_MAX) return -1;
+    reads->leaves[reads->leaf_count].field = f;
+    reads->leaves[reads->leaf_count].value = item;
+    reads->leaves[reads->leaf_count++].dest = dest + f->offset;
+  }
+  if (layout->kind == CFFI_LAYOUT_UNION && found > 1) return -1;
+  reads->present += found;
+  return 1;
+}
+
+static int literal_from_js(cffi_call *call, const cffi_layout *layout, napi_value value, uint8_t *dest) {
+  napi_env env = call->env;
+  if (!layout_keys(env, layout)) return -1;
+  const int by_reader = read_by_reader(call, layout, value, dest);
+  if (by_reader >= 0) return by_reader;
+  cffi_env_state *state = layout->keys->state;
+  literal_reads reads;
+  napi_value counter, undefined, answer;
+  int32_t own = -1;
+  reads.object_count = reads.present = reads.leaf_count = 0;
+  const int read = read_literal(env, layout, value, dest, &reads);
+  if (read <= 0) return read;
+  if (!state) napi_get_instance_data(env, (void **)&state);
+  if (!state || !state->own_field_count || napi_get_reference_value(env, state->own_field_count, &counter) != napi_ok)
+    return -1;
+  napi_get_undefined(env, &undefined);
+  if (napi_call_function(env, undefined, counter, reads.object_count, reads.objects, &answer) != napi_ok) return 0;
+  if (napi_get_value_int32(env, answer, &own) != napi_ok || own < 0 || (uint32_t)own != reads.present) return -1;
+  static const where_t nowhere = {NULL, "value", -1};
+  for (uint32_t i = 0; i < reads.leaf_count; i++) {
+    if (!field_from_js(call, reads.leaves[i].field, reads.leaves[i].value, reads.leaves[i].dest, &nowhere)) {
+      /* The general path converts it again, with the message that names it. */
+      napi_value ignored;
+      napi_get_and_clear_last_exception(env, &ignored);
+      memset(dest, 0, layout->size);
+      return -1;
+    }
+  }
+  return 1;
 }
 
 /* A plain object's own enumerable properties, each a field; a missing field
@@ -213,10 +642,12 @@ static bool aggregate_from_js(cffi_call *call, const cffi_layout *layout, napi_v
                call->symbol, WHERE(w), what, layout->size, cffi_value_kind(env, value));
     return false;
   }
-  napi_value keys;
-  uint32_t count;
   /* Getters and Proxy traps are user JS (see cffi_call_before_js). */
   cffi_call_before_js(call);
+  const int literal = literal_from_js(call, layout, value, dest);
+  if (literal >= 0) return literal;
+  napi_value keys;
+  uint32_t count;
   if (!own_keys(env, value, &keys) || napi_get_array_length(env, keys, &count) != napi_ok)
     return false;
   const cffi_field *chosen = NULL;
@@ -323,13 +754,47 @@ static napi_value array_to_js(napi_env env, const cffi_layout *layout, const uin
 }
 
 /* Every field; for a union, every member read from the same bytes. */
+/* A struct of number fields: its numbers into the reader's array, and the
+ * generated make() builds the objects as a literal does (V8 does that in a
+ * fraction of the per-property Node-API calls). */
+static napi_value made_by_maker(napi_env env, cffi_layout_keys *keys, const uint8_t *src) {
+  napi_value maker, undefined, result;
+  for (uint32_t i = 0; i < keys->leaf_count; i++) {
+    const uint8_t *at = src + keys->leaves[i].offset;
+    double d;
+    switch (keys->leaves[i].scalar) {
+      case CFFI_F64: memcpy(&d, at, 8); break;
+      case CFFI_F32: { float f; memcpy(&f, at, 4); d = f; break; }
+      case CFFI_I32: { int32_t v; memcpy(&v, at, 4); d = v; break; }
+      case CFFI_U32: { uint32_t v; memcpy(&v, at, 4); d = v; break; }
+      case CFFI_I16: { int16_t v; memcpy(&v, at, 2); d = v; break; }
+      case CFFI_U16: { uint16_t v; memcpy(&v, at, 2); d = v; break; }
+      case CFFI_U8: d = *at; break;
+      default: d = (int8_t)*at; break; /* i8, char */
+    }
+    keys->values[i] = d;
+  }
+  if (napi_get_reference_value(env, keys->maker, &maker) != napi_ok || napi_get_undefined(env, &undefined) != napi_ok ||
+      napi_call_function(env, undefined, maker, 0, NULL, &result) != napi_ok)
+    return NULL;
+  return result;
+}
+
 static napi_value aggregate_to_js(napi_env env, const cffi_layout *layout, const uint8_t *src) {
+  cffi_layout_keys *keys = (cffi_layout_keys *)layout_keys(env, layout);
+  /* Not while a reader's values are in use (a getter that gets a struct of this type). */
+  if (keys && keys->leaf_count && !keys->reading) return made_by_maker(env, keys, src);
   napi_value result;
   if (napi_create_object(env, &result) != napi_ok) return NULL;
   for (uint32_t i = 0; i < layout->count; i++) {
     const cffi_field *f = &layout->fields[i];
-    napi_value item = field_to_js(env, f, src + f->offset);
-    if (!item || napi_set_named_property(env, result, f->name, item) != napi_ok) return NULL;
+    napi_value item = field_to_js(env, f, src + f->offset), key;
+    if (!item) return NULL;
+    if (keys && napi_get_reference_value(env, keys->refs[i], &key) == napi_ok) {
+      if (napi_set_property(env, result, key, item) != napi_ok) return NULL;
+    } else if (napi_set_named_property(env, result, f->name, item) != napi_ok) {
+      return NULL;
+    }
   }
   return result;
 }

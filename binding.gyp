@@ -28,6 +28,7 @@
         "src/calls/view_source.c",
         "src/calls/async_call.c",
         "src/calls/batch.c",
+        "src/calls/batch_buffer.c",
         "src/calls/node_ffi.c",
         "src/callbacks/callback.c",
         "src/callbacks/register_closure.c",

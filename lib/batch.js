@@ -1,22 +1,17 @@
 "use strict";
-// batch() and sym.map (docs/batch.md): the JS side only records and shapes.
-// add() records an entry in a flat array (no crossing into C); run() hands
-// the whole array to the addon, which converts and calls every entry with
-// one crossing (src/calls/batch.c). sym.map (and sym.async) are accessors on one prototype
+// batch() and sym.map (docs/batch.md): the JS side only stages and shapes.
+// add() converts an entry into the native command buffer (one crossing, or
+// none for plain numeric arguments, which it stages in a Float64Array);
+// run() is one crossing that only calls (src/calls/batch_buffer.c). sym.map (and sym.async) are accessors on one prototype
 // shared by every bound function, so binding creates nothing per function:
 // each is created on first access and cached on the function.
 const native = require("./native.js");
 
-const HEADER_CHAINED = 0x10000;
 const STOP_NONZERO = 1;
 const STOP_NEGATIVE = 2;
 const WITH_ERRNO = 4;
 const REF_RESULT = 1;
 const REF_DEREF = 2;
-// Values per crossing for very large batches (a call's argument count is
-// bounded by the stack); a batch under this runs in exactly one crossing.
-const CHUNK_VALUES = 32768;
-const RUN_PREFIX = 9; // results, raw, kinds, errnos, functions, first entry, flags, headers, entries
 
 // Functions standing in for a bound function (the node-ffi engine's guards,
 // lib/node-ffi-engine.js) -> that function: batches, map and async use it.
@@ -82,67 +77,128 @@ const KIND_I64 = 2;
 const KIND_U64 = 3;
 const KIND_BOOL = 4;
 const KIND_VALUE = 5;
-const FUNCTION_SHIFT = 0x20000; // header: the function's index from bit 17
+// How an argument may be staged (src/calls/batch_buffer.c's STAGE_*).
+const STAGE_INT = 1;
+const STAGE_FLOAT = 2;
+const STAGE_WIDE = 3;
+const STAGE_BOOL = 4;
+const STAGE_WORDS = 8192; // 64 KiB: flushed into the native buffer when full
+
+// Results as the single calls return them, from the words the addon wrote.
+function shapeResults(count, ran, raw, kinds, values, flags, stoppedAt, errnos) {
+  const results = values ?? new Array(count);
+  const bits = new BigInt64Array(raw.buffer, raw.byteOffset, raw.length);
+  for (let i = 0; i < count; i++) {
+    const kind = i < ran ? kinds[i] : 0;
+    if (kind === KIND_NUMBER) results[i] = raw[i];
+    else if (kind === KIND_I64) results[i] = bits[i];
+    else if (kind === KIND_U64) results[i] = BigInt.asUintN(64, bits[i]);
+    else if (kind === KIND_BOOL) results[i] = raw[i] !== 0;
+    else if (kind !== KIND_VALUE) results[i] = undefined; // void, or not run
+  }
+  if (results.length !== count) results.length = count;
+  if (flags & (STOP_NONZERO | STOP_NEGATIVE)) results.stoppedAt = stoppedAt;
+  if (flags & WITH_ERRNO) results.errno = errnos ?? new Int32Array(0);
+  return results;
+}
 
 class Batch {
-  // Entries: their arguments, then for chained entries the reference quads;
-  // each entry's header is in #headers.
-  // The first RUN_PREFIX slots are the run's own arguments (filled by run()),
-  // so the array is handed to the addon as it is, without a copy.
-  #flat = [undefined, undefined, undefined, undefined, undefined, 0, 0, undefined, 0];
-  #headers = new Float64Array(16); // per entry: argument count | CHAINED | function index << 17
-  #raw = new Float64Array(0); // per entry, reused across runs: results as numbers or bigint bits
-  #bits = new BigInt64Array(0);
-  #ubits = new BigUint64Array(0);
+  // The native command buffer (src/calls/batch_buffer.c) wraps #handle, an
+  // array in which it keeps every function and object argument alive.
+  // Entries whose arguments are plain numbers, booleans or bigints are
+  // written into #stage (no crossing into C) and moved into the buffer by
+  // the next native call; any other entry is converted by one native call.
+  #handle = [];
+  #stage = new Float64Array(STAGE_WORDS);
+  #bigs = new BigInt64Array(this.#stage.buffer);
+  #pos = 1; // word 0: how many words are staged (written before each native call)
+  #metas = new Map(); // bound function -> [index, nargs, ...stage kinds] or null
+  #lastSym = undefined;
+  #lastMeta = null;
+  #raw = new Float64Array(0); // per entry, reused across runs: result words
   #kinds = new Uint8Array(0);
-  #syms = []; // the distinct functions, each unwrapped once per run in C
-  #ids = new Map();
   #count = 0;
   #flags = 0;
 
   constructor(options) {
-    if (options === undefined) return;
-    if (options === null || typeof options !== "object")
-      throw typeError(`batch() expects an options object like { stopOn: "nonzero", errno: true }, received ${options === null ? "null" : typeof options}`);
-    const { stopOn, errno } = options;
-    if (stopOn === "nonzero") this.#flags |= STOP_NONZERO;
-    else if (stopOn === "negative") this.#flags |= STOP_NEGATIVE;
-    else if (stopOn !== undefined && stopOn !== null)
-      throw typeError(`batch(): stopOn must be "nonzero" or "negative", received ${JSON.stringify(stopOn)}`);
-    if (errno) this.#flags |= WITH_ERRNO;
+    if (options !== undefined) {
+      if (options === null || typeof options !== "object")
+        throw typeError(`batch() expects an options object like { stopOn: "nonzero", errno: true }, received ${options === null ? "null" : typeof options}`);
+      const { stopOn, errno } = options;
+      if (stopOn === "nonzero") this.#flags |= STOP_NONZERO;
+      else if (stopOn === "negative") this.#flags |= STOP_NEGATIVE;
+      else if (stopOn !== undefined && stopOn !== null)
+        throw typeError(`batch(): stopOn must be "nonzero" or "negative", received ${JSON.stringify(stopOn)}`);
+      if (errno) this.#flags |= WITH_ERRNO;
+    }
+    native.batchNew(this.#handle, this.#stage, this.#flags);
   }
 
   get length() {
     return this.#count;
   }
 
-  add(sym, ...args) {
-    if (typeof sym !== "function")
-      throw typeError(`batch.add(): entry ${this.#count}: expected a function bound by dlopen, linkSymbols, CFunction or cc(), received ${sym === null ? "null" : typeof sym}`);
-    sym = standIns.get(sym) ?? sym;
-    let id = this.#ids.get(sym);
-    if (id === undefined) {
-      id = this.#syms.length;
-      this.#syms.push(sym);
-      this.#ids.set(sym, id);
+  #metaOf(sym) {
+    let meta = this.#metas.get(sym);
+    if (meta === undefined) {
+      this.#stage[0] = this.#pos;
+      this.#pos = 1;
+      meta = typeof sym === "function" ? native.batchFunction.call(this.#handle, standIns.get(sym) ?? sym) : null;
+      this.#metas.set(sym, meta);
     }
-    const flat = this.#flat;
-    const count = this.#count;
-    if (count === this.#headers.length) {
-      const grown = new Float64Array(count * 2);
-      grown.set(this.#headers);
-      this.#headers = grown;
+    this.#lastSym = sym;
+    this.#lastMeta = meta;
+    return meta;
+  }
+
+  add(sym) {
+    const argc = arguments.length - 1;
+    const meta = sym === this.#lastSym ? this.#lastMeta : this.#metaOf(sym);
+    if (meta !== null && argc === meta[1]) {
+      let pos = this.#pos;
+      if (pos + argc + 1 > STAGE_WORDS) {
+        this.#stage[0] = pos;
+        native.batchFlush.call(this.#handle);
+        pos = 1;
+      }
+      const stage = this.#stage;
+      let bigints = 0;
+      let k = 0;
+      for (; k < argc; k++) {
+        const v = arguments[k + 1];
+        const kind = meta[k + 2];
+        const at = pos + 1 + k;
+        if (kind === STAGE_BOOL) stage[at] = v ? 1 : 0;
+        else if (typeof v === "number") stage[at] = kind === STAGE_INT ? v | 0 : v;
+        else if (typeof v === "boolean") stage[at] = v ? 1 : 0;
+        else if (typeof v === "bigint" && kind !== STAGE_FLOAT) {
+          this.#bigs[at] = v;
+          bigints |= 1 << k;
+        } else break;
+      }
+      if (k === argc) {
+        stage[pos] = meta[0] * 256 + bigints;
+        this.#pos = pos + argc + 1;
+        return this.#count++;
+      }
     }
-    this.#headers[count] = args.length + id * FUNCTION_SHIFT;
-    for (let k = 0; k < args.length; k++) flat.push(args[k]);
-    let refs;
-    for (let k = 0; k < args.length; k++) {
-      const arg = args[k];
-      if (arg instanceof BatchReference) (refs ??= []).push(k, arg.kind, arg.operand, arg.type);
+    // One crossing: the addon converts (and first moves what is staged).
+    this.#stage[0] = this.#pos;
+    this.#pos = 1;
+    let refs = null;
+    for (let k = 1; k <= argc; k++) {
+      const arg = arguments[k];
+      if (arg instanceof BatchReference) (refs ??= []).push(k - 1, arg.kind, arg.operand, arg.type);
     }
-    if (refs) {
-      this.#headers[count] += HEADER_CHAINED;
-      flat.push(refs.length / 4, ...refs);
+    const bound = standIns.get(sym); // a node-ffi engine guard (lib/node-ffi-engine.js): its bound function
+    if (refs === null && bound === undefined) Reflect.apply(native.batchAdd, this.#handle, arguments);
+    else {
+      const args = Array.prototype.slice.call(arguments, 1);
+      if (refs === null) native.batchAdd.call(this.#handle, bound, ...args);
+      else {
+        for (let q = 0; q < refs.length; q += 4) args[refs[q]] = 0; // placeholders
+        native.batchAddChained.call(this.#handle, refs, bound ?? sym, ...args);
+      }
     }
     return this.#count++;
   }
@@ -163,100 +219,46 @@ class Batch {
   }
 
   clear() {
-    this.#flat.length = RUN_PREFIX;
-    this.#syms.length = 0;
-    this.#ids.clear();
+    native.batchClear.call(this.#handle);
+    this.#pos = 1;
+    this.#metas.clear();
+    this.#lastSym = undefined;
+    this.#lastMeta = null;
     this.#count = 0;
   }
 
   run() {
-    const flat = this.#flat;
     const count = this.#count;
     const flags = this.#flags;
-    const results = new Array(count); // every element is set below
-    if (count === 0) return this.#shape(results, flags, -1, undefined);
     if (this.#raw.length < count) {
       const capacity = Math.max(count, this.#raw.length * 2);
       this.#raw = new Float64Array(capacity);
-      this.#bits = new BigInt64Array(this.#raw.buffer);
-      this.#ubits = new BigUint64Array(this.#raw.buffer);
       this.#kinds = new Uint8Array(capacity);
     }
-    const raw = this.#raw;
-    const kinds = this.#kinds;
     const errnos = flags & WITH_ERRNO ? new Int32Array(count) : undefined;
-    let stoppedAt = -1;
-    let ran = 0;
-    if (flat.length <= CHUNK_VALUES) {
-      flat[0] = results;
-      flat[1] = raw;
-      flat[2] = kinds;
-      flat[3] = errnos;
-      flat[4] = this.#syms;
-      flat[5] = 0;
-      flat[6] = flags;
-      flat[7] = this.#headers;
-      flat[8] = count;
-      let done;
-      try {
-        done = Reflect.apply(native.batchRun, undefined, flat);
-      } finally {
-        flat[0] = flat[3] = undefined; // the batch keeps no results alive
-      }
-      ran = done < 0 ? -done : done;
-      if (done < 0) stoppedAt = ran - 1;
-    } else {
-      const headers = this.#headers;
-      const prefix = [results, raw, kinds, errnos, this.#syms, 0, flags, headers, 0];
-      for (let at = RUN_PREFIX; ran < count; ) {
-        let end = at;
-        let entries = 0;
-        while (ran + entries < count && (end - at < CHUNK_VALUES || entries === 0)) {
-          const header = headers[ran + entries];
-          end += header & 0xffff;
-          if (header & HEADER_CHAINED) end += 1 + 4 * flat[end];
-          entries++;
-        }
-        prefix[5] = ran;
-        prefix[8] = entries;
-        const done = Reflect.apply(native.batchRun, undefined, prefix.concat(flat.slice(at, end)));
-        ran += done < 0 ? -done : done;
-        if (done < 0) {
-          stoppedAt = ran - 1;
-          break;
-        }
-        at = end;
-      }
-    }
-    // Numbers and bigints came back raw: one typed read each, no crossing.
-    const bits = this.#bits;
-    const ubits = this.#ubits;
-    for (let i = 0; i < count; i++) {
-      const kind = i < ran ? kinds[i] : 0;
-      if (kind === KIND_NUMBER) results[i] = raw[i];
-      else if (kind === KIND_I64) results[i] = bits[i];
-      else if (kind === KIND_U64) results[i] = ubits[i];
-      else if (kind === KIND_BOOL) results[i] = raw[i] !== 0;
-      else if (kind !== KIND_VALUE) results[i] = undefined; // void, or not run
-    }
-    return this.#shape(results, flags, stoppedAt, errnos);
+    const results = new Array(count);
+    this.#stage[0] = this.#pos;
+    this.#pos = 1;
+    const done = native.batchRun.call(this.#handle, results, this.#raw, this.#kinds, errnos);
+    const ran = done < 0 ? -done : done;
+    return shapeResults(count, ran, this.#raw, this.#kinds, results, flags, done < 0 ? ran - 1 : -1, errnos);
   }
 
-  #shape(results, flags, stoppedAt, errnos) {
-    if (flags & (STOP_NONZERO | STOP_NEGATIVE)) results.stoppedAt = stoppedAt;
-    if (flags & WITH_ERRNO) results.errno = errnos ?? new Int32Array(0);
-    return results;
-  }
-
-  // The whole batch on the shared pool's thread (docs/async.md's rules:
-  // arguments converted now, objects kept alive, strings copied). Bad input
-  // rejects, as sym.async does.
+  // The whole batch on the shared pool's thread, from the same native
+  // buffer (docs/async.md's rules: buffers kept and untransferable, strings
+  // already copied). Bad input rejects, as sym.async does.
   runAsync() {
+    const count = this.#count;
+    const flags = this.#flags;
+    let promise;
     try {
-      return Reflect.apply(native.batchRunAsync, undefined, [this.#count, this.#flags, this.#syms, this.#headers, ...this.#flat.slice(RUN_PREFIX)]);
+      this.#stage[0] = this.#pos;
+      this.#pos = 1;
+      promise = native.batchRunAsync.call(this.#handle, this.#handle.slice());
     } catch (error) {
       return Promise.reject(error);
     }
+    return promise.then((r) => shapeResults(count, r.ran, r.raw, r.kinds, r.values, flags, r.stoppedAt, r.errno));
   }
 }
 

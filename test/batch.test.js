@@ -113,33 +113,44 @@ describe("batch(): results", () => {
 });
 
 describe("batch(): errors name the entry", () => {
-  test("a bad argument: the entry's index, symbol, position, expected type and received value; entries before it ran", () => {
+  test("a bad argument throws at add(): the entry's index, symbol, position, expected type and received value; the batch stays usable", () => {
     const before = S.void_fn_calls();
     const b = batch();
     b.add(S.void_fn);
-    b.add(S.add_i32, 1, "two");
-    b.add(S.void_fn);
-    assert.throws(() => b.run(), (e) => {
+    assert.throws(() => b.add(S.add_i32, 1, "two"), (e) => {
       assert.equal(e.name, "TypeError");
       assert.match(e.message, /^batch entry 1: add_i32: args\[1\] expects i32 .*received a string/);
       assert.equal(e.entry, 1);
       return true;
     });
+    assert.equal(S.void_fn_calls(), before, "nothing ran");
+    assert.equal(b.length, 1, "the bad entry was not added");
+    assert.equal(b.add(S.add_i32, 1, 2), 1);
+    assert.deepEqual(b.run(), [undefined, 3]);
     assert.equal(S.void_fn_calls(), before + 1);
   });
 
-  test("a missing argument names the entry", () => {
+  test("a bad argument after staged entries: the index counts them (every kind of argument)", () => {
     const b = batch();
-    b.add(S.add_i32, 1);
-    assert.throws(() => b.run(), /^TypeError: batch entry 0: add_i32: args\[1\] \(i32\) is missing/);
+    b.add(S.add_i32, 1, 2); // staged (plain numbers)
+    b.add(S.add_f64, 1, true); // staged (a boolean)
+    b.add(S.my_strlen, "x"); // converted by the addon
+    assert.throws(() => b.add(S.add_i32, 1n << 70n, {}), { name: "TypeError", message: /^batch entry 3: add_i32: args\[1\]/ });
+    assert.equal(b.add(S.add_f64, 1, 2n), 3); // a bigint for f64: converted by the addon, as the single call does
+    assert.deepEqual(b.run(), [3, 2, 1n, 3]);
   });
 
-  test("add() refuses what is not a bound function; run() refuses a plain function", () => {
+  test("a missing argument names the entry (at add())", () => {
+    const b = batch();
+    assert.throws(() => b.add(S.add_i32, 1), /^TypeError: batch entry 0: add_i32: args\[1\] \(i32\) is missing/);
+  });
+
+  test("add() refuses what is not a bound function, naming the entry", () => {
     assert.throws(() => batch().add(42), { name: "TypeError", message: /entry 0: expected a function bound/ });
     const b = batch();
     b.add(S.void_fn);
-    b.add(() => 1);
-    assert.throws(() => b.run(), { message: /^batch entry 1: expected a function bound/ });
+    assert.throws(() => b.add(() => 1), { message: /entry 1: expected a function bound/ });
+    assert.deepEqual(b.run(), [undefined]);
   });
 
   test("options are checked", () => {
@@ -161,8 +172,59 @@ describe("batch(): errors name the entry", () => {
     const bytes = new Uint8Array(8);
     const b = batch();
     b.add(S.identity_i32, 1);
-    b.add(lib.symbols.sum_bytes, { get ptr() { lib.close(); return ptr(bytes); } }, 8);
-    assert.throws(() => b.run(), /^Error: batch entry 1: Cannot call "sum_bytes": .*closed by JavaScript that ran while args\[0\] was converted/);
+    assert.throws(() => b.add(lib.symbols.sum_bytes, { get ptr() { lib.close(); return ptr(bytes); } }, 8),
+      /^Error: batch entry 1: Cannot call "sum_bytes": .*closed by JavaScript that ran while args\[0\] was converted/);
+    assert.deepEqual(b.run(), [1]);
+  });
+
+  test("a buffer detached or shrunk between add() and run() is caught naming the entry; nothing reads freed memory", () => {
+    const bytes = new Uint8Array([1, 2, 3, 4]);
+    const b = batch();
+    b.add(S.identity_i32, 5);
+    b.add(S.sum_bytes, bytes, 4);
+    assert.deepEqual(b.run(), [5, 10]);
+    structuredClone(bytes.buffer, { transfer: [bytes.buffer] });
+    assert.throws(() => b.run(), { name: "TypeError", message: /^batch entry 1: sum_bytes: args\[0\] \(ptr\): its ArrayBuffer was detached after add\(\)/ });
+    const resizable = new ArrayBuffer(8, { maxByteLength: 16 });
+    const r = batch();
+    r.add(S.sum_bytes, resizable, 8);
+    resizable.resize(2);
+    assert.throws(() => r.run(), { name: "TypeError", message: /^batch entry 0: sum_bytes: args\[0\] \(ptr\): its memory changed after add\(\)/ });
+  });
+
+  test("a callback that detaches a later entry's buffer during run() is caught before that entry runs", () => {
+    const bytes = new Uint8Array([9, 9]);
+    const cb = new JSCallback((x) => {
+      structuredClone(bytes.buffer, { transfer: [bytes.buffer] });
+      return x;
+    }, { args: ["i32"], returns: "i32" });
+    try {
+      const b = batch();
+      b.add(S.call_i32_fn, cb, 1);
+      b.add(S.sum_bytes, bytes, 2);
+      assert.throws(() => b.run(), /^TypeError: batch entry 1: sum_bytes: args\[0\] \(ptr\): its ArrayBuffer was detached/);
+    } finally {
+      cb.close();
+    }
+  });
+
+  test("a JSCallback closed between add() and run() is refused naming the entry, never called", () => {
+    const cb = new JSCallback((x) => x + 1, { args: ["i32"], returns: "i32" });
+    const b = batch();
+    b.add(S.call_i32_fn, cb, 1);
+    assert.deepEqual(b.run(), [2]);
+    cb.close();
+    assert.throws(() => b.run(), /^TypeError: batch entry 0: call_i32_fn: args\[0\] expects function .*\.ptr is null \(a closed JSCallback\?\)/);
+  });
+
+  test("structs and napi_value arguments are refused at add() with the reason", () => {
+    const b = batch();
+    const Point = ffi.struct ? ffi.struct({ x: "i32", y: "i32" }) : null;
+    if (Point) {
+      const L = dlopen(FIX, { identity_i32: { args: [Point], returns: "i32" } }).symbols;
+      assert.throws(() => b.add(L.identity_i32, { x: 1, y: 2 }), /batch entry 0: identity_i32 cannot be batched: it has struct/);
+    }
+    assert.equal(b.length, 0);
   });
 
   test("b.result() must name an earlier entry", () => {
@@ -248,13 +310,11 @@ describe("batch(): chaining", () => {
     assert.deepEqual([...out], [104, 105]);
   });
 
-  test("deref of a type that cannot be read, and of null, throw naming the entry", () => {
+  test("deref of a type that cannot be read, and of null, throw at add() naming the entry", () => {
     const b = batch();
-    b.add(S.my_strlen, b.deref(ptr(new Uint8Array(8)), "cstring"));
-    assert.throws(() => b.run(), /batch entry 0: deref: cannot read a cstring/);
+    assert.throws(() => b.add(S.my_strlen, b.deref(ptr(new Uint8Array(8)), "cstring")), /batch entry 0: deref: cannot read a cstring/);
     const n = batch();
-    n.add(S.identity_i32, n.deref(0, "i32"));
-    assert.throws(() => n.run(), /batch entry 0: args\[0\]: deref of a null address/);
+    assert.throws(() => n.add(S.identity_i32, n.deref(0, "i32")), /batch entry 0: args\[0\]: deref of a null address/);
   });
 
   test("runAsync refuses chained entries", async () => {
@@ -352,10 +412,50 @@ describe("batch(): threads", () => {
     assert.equal(r.errno[2], 9);
   });
 
-  test("runAsync rejects bad input naming the entry", async () => {
+  test("runAsync rejects what the async rules refuse, naming the entry", async () => {
     const b = batch();
-    b.add(S.identity_i32, {});
-    await assert.rejects(b.runAsync(), /^TypeError: batch entry 0: identity_i32: args\[0\]/);
+    b.add(S.identity_i32, 1);
+    b.add(S.sum_bytes, new Uint8Array(new ArrayBuffer(4, { maxByteLength: 8 })), 4);
+    await assert.rejects(b.runAsync(), /^TypeError: batch entry 1: sum_bytes: args\[0\] \(ptr\): a resizable ArrayBuffer/);
+    const d = batch();
+    const bytes = new Uint8Array(4);
+    d.add(S.sum_bytes, bytes, 4);
+    structuredClone(bytes.buffer, { transfer: [bytes.buffer] });
+    await assert.rejects(d.runAsync(), /^TypeError: batch entry 0: sum_bytes: args\[0\] \(ptr\): its ArrayBuffer was detached/);
+  });
+
+  test("runAsync of 1M entries: no spread of arguments, every result", async () => {
+    const b = batch();
+    const n = 1_000_000;
+    for (let i = 0; i < n; i++) b.add(S.add_i32, i, 1);
+    const r = await b.runAsync();
+    assert.equal(r.length, n);
+    assert.equal(r[0], 1);
+    assert.equal(r[n - 1], n);
+    assert.equal(r[654321], 654322);
+  });
+
+  test("a batch changed while runAsync() runs: the run keeps what it was given, the batch goes on", async () => {
+    const b = batch();
+    b.add(S.my_strlen, "abc");
+    b.add(S.add_i32, 1, 2);
+    const first = b.runAsync();
+    b.add(S.my_strlen, "hello");
+    const second = b.runAsync();
+    b.clear();
+    b.add(S.identity_i32, 7);
+    assert.deepEqual(b.run(), [7]);
+    assert.deepEqual(await first, [3n, 3]);
+    assert.deepEqual(await second, [3n, 3, 5n]);
+  });
+
+  test("a library closed while runAsync() runs: later entries are refused, naming the entry", async () => {
+    const lib = dlopen(FIX, { void_fn: DEFS.void_fn, add_i32: DEFS.add_i32 });
+    const b = batch();
+    for (let i = 0; i < 3; i++) b.add(lib.symbols.add_i32, i, 1);
+    const promise = b.runAsync();
+    lib.close(); // before the pool thread can have started, usually; either outcome is sound
+    await promise.then((r) => assert.deepEqual(r, [1, 2, 3]), (e) => assert.match(e.message, /^batch entry \d: Cannot call "add_i32": its library .* is closed/));
   });
 });
 
@@ -467,5 +567,91 @@ describe("sym.map", () => {
     assert.equal(linked.async, linked.async);
     assert.ok(linked instanceof Function);
     assert.equal(typeof (() => 0).map, "undefined"); // other functions untouched
+  });
+});
+
+describe("batch(): staged entries (plain numeric arguments, no crossing at add())", () => {
+  const W = dlopen(FIX, {
+    identity_i64: { args: ["i64"], returns: "i64" },
+    identity_u64: { args: ["u64"], returns: "u64" },
+    identity_u8: { args: ["u8"], returns: "u8" },
+    identity_bool: { args: ["bool"], returns: "bool" },
+    identity_f32: { args: ["f32"], returns: "f32" },
+    add_i32: DEFS.add_i32,
+  }).symbols;
+
+  test("staged and converted entries keep their order across many flushes of the staging area", () => {
+    const b = batch();
+    const expected = [];
+    for (let i = 0; i < 20000; i++) {
+      if (i % 997 === 0) {
+        b.add(S.my_strlen, "x".repeat(i % 7));
+        expected.push(BigInt(i % 7));
+      } else {
+        b.add(W.add_i32, i, -1);
+        expected.push(i - 1);
+      }
+    }
+    assert.equal(b.length, 20000);
+    assert.deepEqual(b.run(), expected);
+  });
+
+  test("bigints, booleans, NaN, fractions and out-of-range numbers stage as the single call converts them", () => {
+    const cases = [
+      [W.identity_i64, [2n ** 63n - 1n, -(2n ** 63n), 2n ** 64n + 5n, 5, -1, 1e20, NaN, true]],
+      [W.identity_u64, [2n ** 64n - 1n, -1n, 7, -1, 2 ** 53 + 2, Infinity, false]],
+      [W.identity_u8, [255, 256, -1, 1.9, NaN, 1n, 2n ** 64n + 3n, true]],
+      [W.identity_bool, [0, 1, 2, NaN, -0, "", "x", {}, null, undefined, 0n, 3n]],
+      [W.identity_f32, [0.1, 1e39, -0, NaN, true]],
+      [W.add_i32, [2 ** 31, -(2 ** 31) - 1, 4294967296 + 7, -0.5]],
+    ];
+    const b = batch();
+    const single = [];
+    for (const [fn, values] of cases) {
+      for (const v of values) {
+        const args = fn === W.add_i32 ? [v, 1] : [v];
+        single.push(fn(...args));
+        b.add(fn, ...args);
+      }
+    }
+    const show = (v) => (typeof v === "bigint" ? `${v}n` : Object.is(v, -0) ? "-0" : String(v));
+    assert.deepEqual(b.run().map(show), single.map(show));
+  });
+
+  test("clear() from a callback during that batch's run() throws; add() is allowed and runs next time", () => {
+    let b;
+    let message;
+    const cb = new JSCallback((x) => {
+      try {
+        b.clear();
+      } catch (e) {
+        message = e.message;
+      }
+      b.add(W.add_i32, 40, 2);
+      return x;
+    }, { args: ["i32"], returns: "i32" });
+    try {
+      b = batch();
+      b.add(S.call_i32_fn, cb, 1);
+      assert.deepEqual(b.run(), [1]);
+      assert.match(message, /clear\(\) was called while this batch runs/);
+      assert.equal(b.length, 2);
+      b.clear();
+      b.add(W.add_i32, 40, 2);
+      assert.deepEqual(b.run(), [42]);
+    } finally {
+      cb.close();
+    }
+  });
+
+  test("a batch that is collected frees its buffer; a run after clear() reuses nothing stale", () => {
+    for (let round = 0; round < 50; round++) {
+      const b = batch();
+      for (let i = 0; i < 1000; i++) b.add(S.my_strlen, "abc");
+      assert.equal(b.run()[999], 3n);
+      b.clear();
+      b.add(W.add_i32, round, 0);
+      assert.deepEqual(b.run(), [round]);
+    }
   });
 });

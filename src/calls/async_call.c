@@ -805,3 +805,20 @@ void cffi_async_detach(cffi_env_state *state) {
   free(state->async);
   state->async = NULL;
 }
+
+/* ---- for batch().runAsync() (src/calls/batch_buffer.c) ----------------- */
+
+bool cffi_async_keep_buffer(napi_env env, napi_value value, const char *symbol, unsigned index, const char *type) {
+  cffi_env_state *state;
+  napi_value buffer;
+  napi_get_instance_data(env, (void **)&state);
+  if (!buffer_under(env, value, &buffer)) return true;
+  if (is_resizable(env, state->async, buffer)) {
+    cffi_throw(env, "TypeError",
+               "%s: args[%u] (%s): a resizable ArrayBuffer (or a view on one) cannot be passed to an async call: "
+               "its length could change while C runs on another thread; copy it into a fixed-length buffer",
+               symbol, index, type);
+    return false;
+  }
+  return mark_untransferable(env, state->async, buffer);
+}

@@ -87,4 +87,9 @@ void cffi_prepared_call_free(napi_env env, cffi_prepared_call *pc);
  * there is one (a result that failed to convert), else resolves with value. */
 void cffi_settle_deferred(napi_env env, napi_deferred deferred, napi_value value);
 
+/* JS thread, for other users of the pool (batch().runAsync()): the async
+ * rules for one buffer argument: a resizable one is refused (false, an
+ * exception pending), any other made untransferable. */
+bool cffi_async_keep_buffer(napi_env env, napi_value value, const char *symbol, unsigned index, const char *type);
+
 #endif /* CFFI_ASYNC_CALL_H */

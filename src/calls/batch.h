@@ -1,7 +1,8 @@
 /*
- * batch.h - batch() and sym.map() (src/calls/batch.c): many calls of bound
- * functions for one JS -> C crossing. The hooks src/calls/call.c and
- * src/addon.c call, and the one helper of call.c that batch.c calls.
+ * batch.h - batch() (src/calls/batch_buffer.c) and sym.map()
+ * (src/calls/batch.c, src/calls/map_jit.c): many calls of bound functions
+ * for one JS -> C crossing. The hooks src/calls/call.c and src/addon.c
+ * call, and the helpers of call.c and types.c these files use.
  */
 #ifndef CFFI_BATCH_H
 #define CFFI_BATCH_H
@@ -22,6 +23,15 @@ bool cffi_convert_register_arguments(napi_env env, const cffi_function *fn, cons
  * whose accessors create sym.map and sym.async on first use (nothing per
  * function); without lib/batch.js loaded, sym.async at once. */
 bool cffi_batch_publish(napi_env env, cffi_function *fn, napi_value function);
+
+/* batch.c: the bound function behind a JS value, or NULL (no exception). */
+cffi_function *cffi_bound_function_of(napi_env env, napi_value value);
+
+/* batch_buffer.c: batch()'s exports, from cffi_make_batch_exports. */
+void cffi_make_batch_buffer_exports(napi_env env, napi_value exports);
+
+/* types.c: a number as a 64-bit integer argument's image (ToInt64's wrap). */
+uint64_t cffi_number_to_u64(double d);
 
 /* addon.c */
 void cffi_make_batch_exports(napi_env env, napi_value exports);

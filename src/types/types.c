@@ -51,6 +51,9 @@ static uint64_t wrap_double_to_u64(double d) {
   return (uint64_t)m;
 }
 
+/* For batch() (src/calls/batch_buffer.c), whose staged numbers must wrap as these do. */
+uint64_t cffi_number_to_u64(double d) { return wrap_double_to_u64(d); }
+
 /* The slow path for integer-typed arguments: BigInt (wrapped) and booleans
  * (Bun's `val|0` makes them 0 and 1). Everything else is refused. */
 static bool integer_slow(cffi_call *call, napi_value value, uint64_t *out) {

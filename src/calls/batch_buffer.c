@@ -1,0 +1,1119 @@
+/*
+ * batch_buffer.c - batch()'s native command buffer: calls converted when
+ * they are added, run later in C with one crossing (docs/batch.md).
+ *
+ * Owns: the command buffer (per entry its bound function, its arguments'
+ * register images and what must be checked before it runs), add() (the
+ * synchronous call's conversions, once), run() (a loop over entries that
+ * only calls), runAsync() (the same buffer handed to the shared pool) and
+ * the staging area lib/batch.js fills without crossing into C.
+ *
+ * Why convert at add() time: converting at run() made each entry cost a
+ * single call's Node-API work plus the batch's own, so a batch was slower
+ * than the calls it replaced. Now run() makes no Node-API call per entry
+ * whose arguments are plain values, and runAsync() needs no copy of the
+ * arguments: strings are already encoded in memory the buffer owns.
+ *
+ * The staging area: lib/batch.js writes an entry whose arguments are all
+ * numbers, booleans or bigints for numeric parameters straight into a
+ * Float64Array (word 0: words staged; then per entry a header, the
+ * function's index * 256 + which arguments are bigints, and one word per
+ * argument, already ToInt32'd for 8-32-bit integers), and every native
+ * method first moves what is staged into the buffer (flush_stage). Those
+ * values convert the same way the single call converts them, without
+ * Node-API.
+ *
+ * What the batch keeps alive: its JS handle is an array (lib/batch.js) that
+ * this file wraps and fills with every bound function and every object
+ * argument it was given, so nothing an entry points at is collected; a view
+ * passed is checked before each run (detached or resized: a TypeError
+ * naming the entry, never a read of freed memory).
+ *
+ * Sharing with runAsync(): the buffer is reference counted; a run on the
+ * pool holds it, and a batch changed meanwhile (add, clear) continues on a
+ * copy whose strings stay in the original (`parent`).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "async_call.h"
+#include "batch.h"
+
+#define STOP_NONZERO 1u
+#define STOP_NEGATIVE 2u
+#define WITH_ERRNO 4u
+#define REF_RESULT 1
+#define REF_DEREF 2
+
+napi_value cffi_jit_closed(napi_env env, cffi_function *fn);
+napi_value cffi_jit_missing(napi_env env, cffi_function *fn, size_t argc);
+napi_value cffi_jit_result(napi_env env, cffi_function *fn, uint64_t raw);
+
+/* One env per thread: a run started while one runs on this thread is a
+ * callback's (re-entrant) run. */
+static _Thread_local unsigned running_batches;
+
+typedef struct {
+  cffi_function *fn;
+  uint32_t word_at; /* its arguments' images, in declaration order */
+  uint32_t extra;   /* 0, or 1 + its index in extras */
+} batch_entry;
+
+/* What an entry needs beyond its images: views to check, chained arguments. */
+typedef struct {
+  uint32_t pin_at, pin_count;
+  uint32_t ref_at, ref_count;
+} batch_extra;
+
+enum { PIN_VIEW = 1, PIN_OBJECT = 2 };
+typedef struct {
+  uint32_t handle_index; /* the value's index in the batch's JS handle */
+  uint8_t arg;
+  uint8_t kind;
+  void *data; /* PIN_VIEW: the memory converted; PIN_OBJECT: unused */
+  size_t length;
+} batch_pin;
+
+typedef struct {
+  uint8_t arg, kind, type;
+  uint64_t operand; /* REF_RESULT: the entry; REF_DEREF: the address */
+} batch_ref;
+
+#define GROWABLE(T, name) \
+  T *name;                \
+  uint32_t name##_count, name##_capacity
+
+typedef struct batch_commands {
+  uint32_t refs;                 /* the batch's, plus one per async run using it */
+  struct batch_commands *parent; /* holds the strings of entries copied from it */
+  GROWABLE(batch_entry, entries);
+  GROWABLE(uint64_t, words);
+  GROWABLE(batch_extra, extras);
+  GROWABLE(batch_pin, pins);
+  GROWABLE(batch_ref, chain);
+  GROWABLE(void *, strings);     /* heap lists of cffi_call (string memory), to free */
+  GROWABLE(cffi_function *, fns); /* distinct functions, by index (the staging area's) */
+  uint32_t first_chained;        /* UINT32_MAX: no entry uses b.result()/b.deref() */
+  uint32_t closes_seen;          /* env's close count when PIN_OBJECT pins were last checked */
+  uint32_t handle_length;        /* values in the JS handle */
+} batch_commands;
+
+/* The JS handle's native side. */
+typedef struct {
+  batch_commands *commands;
+  cffi_env_state *state;
+  napi_ref stage;     /* the staging Float64Array's buffer (weak: the batch holds it) */
+  double *stage_data; /* its memory, fixed while the batch lives */
+  size_t stage_words;
+  unsigned flags;
+  uint32_t running; /* run() of this batch in progress (a callback may call clear()) */
+} batch_handle;
+
+static bool grow(void **items, uint32_t *capacity, uint32_t needed, size_t size) {
+  if (needed <= *capacity) return true;
+  uint32_t next = *capacity ? *capacity : 16;
+  while (next < needed) {
+    if (next > UINT32_MAX / 2) return false;
+    next *= 2;
+  }
+  void *grown = realloc(*items, (size_t)next * size);
+  if (!grown) return false;
+  *items = grown;
+  *capacity = next;
+  return true;
+}
+#define GROW(c, name, extra) \
+  grow((void **)&(c)->name, &(c)->name##_capacity, (c)->name##_count + (extra), sizeof *(c)->name)
+
+static void free_strings(void *list) {
+  cffi_call owner;
+  cffi_call_init(&owner, NULL, "batch");
+  owner.heap = list;
+  cffi_call_release(&owner);
+}
+
+/* Memory only: callable from the GC (the values it kept are the handle's). */
+static void commands_release(batch_commands *c) {
+  while (c && --c->refs == 0) {
+    batch_commands *parent = c->parent;
+    for (uint32_t i = 0; i < c->strings_count; i++) free_strings(c->strings[i]);
+    free(c->entries), free(c->words), free(c->extras), free(c->pins), free(c->chain), free(c->strings), free(c->fns);
+    free(c);
+    c = parent;
+  }
+}
+
+static batch_commands *commands_new(void) {
+  batch_commands *c = calloc(1, sizeof *c);
+  if (c) {
+    c->refs = 1;
+    c->first_chained = UINT32_MAX;
+  }
+  return c;
+}
+
+#define COPY_ARRAY(to, from, name)                                                         \
+  do {                                                                                     \
+    if ((from)->name##_count) {                                                            \
+      if (!((to)->name = malloc((size_t)(from)->name##_count * sizeof *(from)->name))) goto fail; \
+      memcpy((to)->name, (from)->name, (size_t)(from)->name##_count * sizeof *(from)->name);   \
+    }                                                                                      \
+    (to)->name##_count = (to)->name##_capacity = (from)->name##_count;                     \
+  } while (0)
+
+/* The buffer the batch may change: its own, or a copy when a run on the
+ * pool still uses it. NULL when out of memory. */
+static batch_commands *writable_commands(batch_handle *h) {
+  batch_commands *c = h->commands;
+  if (c->refs == 1) return c;
+  batch_commands *copy = commands_new();
+  if (!copy) return NULL;
+  COPY_ARRAY(copy, c, entries);
+  COPY_ARRAY(copy, c, words);
+  COPY_ARRAY(copy, c, extras);
+  COPY_ARRAY(copy, c, pins);
+  COPY_ARRAY(copy, c, chain);
+  COPY_ARRAY(copy, c, fns);
+  copy->first_chained = c->first_chained;
+  copy->closes_seen = c->closes_seen;
+  copy->handle_length = c->handle_length;
+  copy->parent = c; /* takes over the batch's reference */
+  h->commands = copy;
+  return copy;
+fail:
+  copy->refs = 1;
+  copy->parent = NULL;
+  commands_release(copy);
+  return NULL;
+}
+
+static batch_handle *handle_of(napi_env env, napi_value value) {
+  void *data = NULL;
+  if (napi_unwrap(env, value, &data) != napi_ok || !data) {
+    cffi_throw(env, "TypeError", "batch: not a batch (internal)");
+    return NULL;
+  }
+  return data;
+}
+
+static void finalize_handle(napi_env env, void *data, void *hint) {
+  (void)env, (void)hint;
+  batch_handle *h = data;
+  commands_release(h->commands);
+  free(h);
+}
+
+static bool throw_oom(napi_env env) {
+  cffi_throw(env, "RangeError", "batch: out of memory");
+  return false;
+}
+
+/* The pending exception's message gets "batch entry N: " in front, and
+ * the error `.entry = N`. */
+static void name_entry_in_error(napi_env env, uint32_t entry) {
+  bool pending = false;
+  napi_value error, message;
+  napi_is_exception_pending(env, &pending);
+  if (!pending || napi_get_and_clear_last_exception(env, &error) != napi_ok) return;
+  char text[1024];
+  size_t length = 0;
+  if (napi_get_named_property(env, error, "message", &message) == napi_ok &&
+      napi_get_value_string_utf8(env, message, text, sizeof text, &length) == napi_ok) {
+    char prefixed[1100];
+    snprintf(prefixed, sizeof prefixed, "batch entry %u: %s", entry, text);
+    napi_value value, index;
+    napi_create_string_utf8(env, prefixed, NAPI_AUTO_LENGTH, &value);
+    napi_set_named_property(env, error, "message", value);
+    napi_create_uint32(env, entry, &index);
+    napi_set_named_property(env, error, "entry", index);
+  }
+  napi_throw(env, error);
+}
+
+/* Keeps `value` alive with the batch: appended to its JS handle. */
+static bool keep_in_handle(napi_env env, napi_value handle, batch_commands *c, napi_value value, uint32_t *index) {
+  *index = c->handle_length;
+  if (napi_set_element(env, handle, c->handle_length, value) != napi_ok) return false;
+  c->handle_length++;
+  return true;
+}
+
+/* The index of fn among the buffer's functions, added (and its JS function
+ * kept) on first use. */
+static bool function_index(napi_env env, napi_value handle, batch_commands *c, cffi_function *fn, napi_value sym,
+                           uint32_t *index) {
+  for (uint32_t i = c->fns_count; i-- > 0;)
+    if (c->fns[i] == fn) return *index = i, true;
+  uint32_t ignored;
+  if (!GROW(c, fns, 1)) return throw_oom(env);
+  if (!keep_in_handle(env, handle, c, sym, &ignored)) return false;
+  *index = c->fns_count;
+  c->fns[c->fns_count++] = fn;
+  return true;
+}
+
+/* ---- the staging area --------------------------------------------------- */
+
+/* How lib/batch.js may stage an argument of each type (0: it may not). */
+enum { STAGE_INT = 1, STAGE_FLOAT = 2, STAGE_WIDE = 3, STAGE_BOOL = 4 };
+
+static uint8_t stage_kind_of(uint8_t type) {
+  switch (type) {
+    case CFFI_CHAR: case CFFI_I8: case CFFI_U8: case CFFI_I16: case CFFI_U16: case CFFI_I32: case CFFI_U32:
+      return STAGE_INT;
+    case CFFI_F32: case CFFI_F64: return STAGE_FLOAT;
+    case CFFI_I64: case CFFI_U64: case CFFI_I64_FAST: case CFFI_U64_FAST: return STAGE_WIDE;
+    case CFFI_BOOL: return STAGE_BOOL;
+    default: return 0;
+  }
+}
+
+/* A staged word as the register image the type's to_c makes of the same
+ * JS value (src/types/types.c): 8-32-bit integers arrive ToInt32'd (or as
+ * a bigint's bits), floats as the number, 64-bit integers as the number
+ * (wrapped as ToInt64 does) or a bigint's bits, bool as 0 or 1. */
+static uint64_t staged_image(uint8_t type, double d, uint64_t bits, bool is_bigint) {
+  uint64_t wide = is_bigint ? bits : (uint64_t)(int64_t)(int32_t)d;
+  float f;
+  uint32_t f_bits;
+  switch (type) {
+    case CFFI_CHAR: case CFFI_I8: return (uint64_t)(int64_t)(int8_t)wide;
+    case CFFI_U8: return (uint8_t)wide;
+    case CFFI_I16: return (uint64_t)(int64_t)(int16_t)wide;
+    case CFFI_U16: return (uint16_t)wide;
+    case CFFI_I32: return (uint64_t)(int64_t)(int32_t)wide;
+    case CFFI_U32: return (uint32_t)wide;
+    case CFFI_I64: case CFFI_U64: case CFFI_I64_FAST: case CFFI_U64_FAST:
+      return is_bigint ? bits : cffi_number_to_u64(d);
+    case CFFI_F64: memcpy(&bits, &d, sizeof bits); return bits;
+    case CFFI_F32:
+      f = (float)d;
+      memcpy(&f_bits, &f, sizeof f_bits);
+      return f_bits;
+    case CFFI_BOOL: return d != 0;
+    default: return 0;
+  }
+}
+
+static bool append_entry(napi_env env, batch_commands *c, cffi_function *fn, uint32_t extra, uint64_t **words) {
+  const unsigned n = fn->sig.nargs;
+  if (!GROW(c, entries, 1) || !GROW(c, words, n)) return throw_oom(env);
+  batch_entry *e = &c->entries[c->entries_count++];
+  e->fn = fn;
+  e->word_at = c->words_count;
+  e->extra = extra;
+  *words = &c->words[c->words_count];
+  c->words_count += n;
+  return true;
+}
+
+/* Moves what lib/batch.js staged into the buffer (see the file's header). */
+static bool flush_stage(napi_env env, batch_handle *h) {
+  double *stage = h->stage_data;
+  const size_t used = (size_t)stage[0];
+  if (used <= 1) return true;
+  stage[0] = 1;
+  batch_commands *c = writable_commands(h);
+  if (!c) return throw_oom(env);
+  const uint64_t *bits = (const uint64_t *)stage;
+  for (size_t at = 1; at < used && at < h->stage_words;) {
+    const uint64_t header = (uint64_t)stage[at];
+    const uint32_t index = (uint32_t)(header >> 8);
+    const unsigned bigints = (unsigned)(header & 0xff);
+    if (index >= c->fns_count) return cffi_throw(env, "Error", "batch: staged entry malformed (internal)"), false;
+    cffi_function *fn = c->fns[index];
+    uint64_t *words;
+    if (!append_entry(env, c, fn, 0, &words)) return false;
+    for (unsigned k = 0; k < fn->sig.nargs; k++)
+      words[k] = staged_image(fn->sig.args[k], stage[at + 1 + k], bits[at + 1 + k], (bigints >> k) & 1);
+    at += 1 + fn->sig.nargs;
+  }
+  return true;
+}
+
+/* ---- add ---------------------------------------------------------------- */
+
+/* A reason fn cannot be batched, or NULL. */
+static const char *unbatchable(const cffi_function *fn) {
+  if (fn->sig.layouts) return "it has struct, union or out()/inout() types (not yet batched; docs/batch.md)";
+  if (fn->sig.returns == CFFI_NAPI_VALUE) return NULL;
+  for (unsigned i = 0; i < fn->sig.nargs; i++)
+    if (fn->sig.args[i] == CFFI_NAPI_VALUE) return "a napi_value argument belongs to the call it is made in";
+  return NULL;
+}
+
+static bool is_object(napi_env env, napi_value value) {
+  napi_valuetype t;
+  return napi_typeof(env, value, &t) == napi_ok && (t == napi_object || t == napi_function);
+}
+
+/* Converts argv as the single call does into a new entry; `refs` (may be
+ * NULL) marks the positions b.result()/b.deref() fill at run time. */
+static bool add_entry(napi_env env, napi_value handle, batch_handle *h, napi_value sym, size_t argc,
+                      const napi_value *argv, const batch_ref *chain, uint32_t chain_count) {
+  batch_commands *c = writable_commands(h);
+  if (!c) return throw_oom(env);
+  const uint32_t entry = c->entries_count;
+  cffi_function *fn = cffi_bound_function_of(env, sym);
+  if (!fn) {
+    cffi_throw(env, "TypeError", "batch.add(): entry %u: expected a function bound by dlopen, linkSymbols, CFunction or cc(), received %s",
+               entry, cffi_value_kind(env, sym));
+    return false;
+  }
+  const cffi_signature *sig = &fn->sig;
+  const char *why = unbatchable(fn);
+  bool ok;
+  if (why) ok = (cffi_throw(env, "TypeError", "%s cannot be batched: %s", fn->name, why), false);
+  else if (!fn->owner->open) ok = (cffi_jit_closed(env, fn), false);
+  else if (argc < sig->required) ok = (cffi_jit_missing(env, fn, argc), false);
+  else if (sig->variadic && argc > sig->nargs) ok = (cffi_variadic_too_many(env, fn, argc), false);
+  else if (sig->variadic && chain_count)
+    ok = (cffi_throw(env, "TypeError", "%s: b.result() and b.deref() cannot fill a variadic function's arguments", fn->name), false);
+  else ok = true;
+  if (!ok) {
+    name_entry_in_error(env, entry);
+    return false;
+  }
+  uint64_t slots[CFFI_MAX_ARGS + CFFI_INT_REGS + CFFI_FLOAT_REGS + 1];
+  memset(slots, 0, cffi_call_slot_count(sig) * sizeof slots[0]);
+  cffi_call call;
+  cffi_call_init(&call, env, fn->name);
+  call.scratch_used = CFFI_STRING_SCRATCH; /* strings to the heap: the buffer keeps them */
+  if (sig->engine == CFFI_ENGINE_REGISTERS && !sig->general_path) ok = cffi_convert_register_arguments(env, fn, argv, slots);
+  else ok = cffi_convert_call_arguments(&call, fn, argv, slots);
+  /* A getter may have closed the library meanwhile. */
+  if (ok && !fn->owner->open) ok = (cffi_jit_closed(env, fn), false);
+  uint32_t fn_index;
+  if (ok) ok = function_index(env, handle, c, fn, sym, &fn_index);
+  if (ok && call.heap && !GROW(c, strings, 1)) ok = throw_oom(env);
+  if (!ok) {
+    cffi_call_release(&call);
+    name_entry_in_error(env, entry);
+    return false;
+  }
+  if (call.heap) c->strings[c->strings_count++] = call.heap;
+  /* Pins: every object argument is kept; views are checked before each run. */
+  uint32_t pins_before = c->pins_count;
+  for (unsigned k = 0; k < sig->nargs && k < argc; k++) {
+    bool chained = false;
+    for (uint32_t q = 0; q < chain_count; q++) chained |= chain[q].arg == k;
+    if (chained || !is_object(env, argv[k])) continue;
+    batch_pin pin = {0};
+    pin.arg = (uint8_t)k;
+    pin.kind = cffi_plain_view_info(env, argv[k], &pin.data, &pin.length) ? PIN_VIEW : PIN_OBJECT;
+    if (!GROW(c, pins, 1) || !keep_in_handle(env, handle, c, argv[k], &pin.handle_index)) {
+      bool pending = false;
+      napi_is_exception_pending(env, &pending);
+      if (!pending) throw_oom(env);
+      c->pins_count = pins_before;
+      name_entry_in_error(env, entry);
+      return false;
+    }
+    c->pins[c->pins_count++] = pin;
+  }
+  uint32_t extra = 0;
+  if (c->pins_count > pins_before || chain_count) {
+    if (!GROW(c, extras, 1) || !GROW(c, chain, chain_count)) {
+      c->pins_count = pins_before;
+      return throw_oom(env);
+    }
+    batch_extra *x = &c->extras[c->extras_count];
+    x->pin_at = pins_before;
+    x->pin_count = c->pins_count - pins_before;
+    x->ref_at = c->chain_count;
+    x->ref_count = chain_count;
+    memcpy(&c->chain[c->chain_count], chain, chain_count * sizeof *chain);
+    c->chain_count += chain_count;
+    extra = ++c->extras_count;
+    if (chain_count && c->first_chained == UINT32_MAX) c->first_chained = entry;
+  }
+  uint64_t *words;
+  if (!append_entry(env, c, fn, extra, &words)) return false;
+  for (unsigned k = 0; k < sig->nargs; k++) words[k] = slots[sig->dest[k]];
+  (void)fn_index;
+  return true;
+}
+
+#define MAX_ADD_ARGS (CFFI_MAX_ARGS + 1)
+
+/* batchAdd.call(handle, sym, ...args) */
+static napi_value batch_add(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ADD_ARGS + 1], handle;
+  size_t argc = MAX_ADD_ARGS + 1;
+  napi_get_cb_info(env, info, &argc, argv, &handle, NULL);
+  batch_handle *h = handle_of(env, handle);
+  if (!h || !flush_stage(env, h)) return NULL;
+  if (argc < 1) return cffi_throw(env, "TypeError", "batch.add() expects a bound function and its arguments");
+  if (argc > MAX_ADD_ARGS) argc = MAX_ADD_ARGS;
+  add_entry(env, handle, h, argv[0], argc - 1, argv + 1, NULL, 0);
+  return NULL;
+}
+
+/* batchAddChained.call(handle, quads, sym, ...args): quads (argument, kind,
+ * operand, type) for the b.result()/b.deref() arguments, whose places in
+ * args hold placeholders. */
+static napi_value batch_add_chained(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ADD_ARGS + 2], handle;
+  size_t argc = MAX_ADD_ARGS + 2;
+  napi_get_cb_info(env, info, &argc, argv, &handle, NULL);
+  batch_handle *h = handle_of(env, handle);
+  if (!h || !flush_stage(env, h)) return NULL;
+  if (argc < 2) return cffi_throw(env, "TypeError", "batch.add() expects a bound function and its arguments");
+  if (argc > MAX_ADD_ARGS + 1) argc = MAX_ADD_ARGS + 1;
+  uint32_t length = 0;
+  napi_get_array_length(env, argv[0], &length);
+  batch_ref chain[CFFI_MAX_ARGS];
+  uint32_t count = 0;
+  const uint32_t entry = h->commands->entries_count;
+  for (uint32_t q = 0; q + 3 < length && count < CFFI_MAX_ARGS; q += 4) {
+    napi_value v[4];
+    double position = 0, kind = 0, operand_number = 0;
+    for (int j = 0; j < 4; j++) napi_get_element(env, argv[0], q + j, &v[j]);
+    napi_get_value_double(env, v[0], &position);
+    napi_get_value_double(env, v[1], &kind);
+    batch_ref *r = &chain[count++];
+    r->arg = (uint8_t)position;
+    r->kind = (uint8_t)kind;
+    r->type = CFFI_PTR;
+    if (kind == REF_RESULT) {
+      napi_get_value_double(env, v[2], &operand_number);
+      r->operand = (uint64_t)operand_number;
+    } else {
+      const cffi_function *fn = cffi_bound_function_of(env, argv[1]);
+      cffi_type_id type;
+      if (!cffi_value_to_address(env, v[2], "batch.deref()", &r->operand) ||
+          !cffi_type_from_value(env, v[3], "deref", (int)position, &type)) {
+        name_entry_in_error(env, entry);
+        return NULL;
+      }
+      if (!r->operand) {
+        cffi_throw(env, "TypeError", "args[%u]: deref of a null address", (unsigned)position);
+        name_entry_in_error(env, entry);
+        return NULL;
+      }
+      switch (type) {
+        case CFFI_CHAR: case CFFI_I8: case CFFI_U8: case CFFI_BOOL: case CFFI_I16: case CFFI_U16: case CFFI_I32:
+        case CFFI_U32: case CFFI_F32: case CFFI_PTR: case CFFI_I64: case CFFI_U64: case CFFI_I64_FAST:
+        case CFFI_U64_FAST: case CFFI_F64:
+          break;
+        default:
+          cffi_throw(env, "TypeError", "deref: cannot read a %s from memory (expected a number, bigint or ptr type)",
+                     cffi_types[type].name);
+          name_entry_in_error(env, entry);
+          return NULL;
+      }
+      (void)fn;
+      r->type = (uint8_t)type;
+    }
+  }
+  add_entry(env, handle, h, argv[1], argc - 2, argv + 2, chain, count);
+  return NULL;
+}
+
+/* batchFunction.call(handle, sym): [index, nargs, stage kinds...] for
+ * lib/batch.js's staging area, or null when fn's entries cannot be staged
+ * (some argument needs Node-API, or fn cannot be batched at all). */
+static napi_value batch_function(napi_env env, napi_callback_info info) {
+  napi_value argv[1], handle, result;
+  size_t argc = 1;
+  napi_get_cb_info(env, info, &argc, argv, &handle, NULL);
+  batch_handle *h = handle_of(env, handle);
+  if (!h || !flush_stage(env, h)) return NULL;
+  cffi_function *fn = argc ? cffi_bound_function_of(env, argv[0]) : NULL;
+  bool stageable = fn && !unbatchable(fn) && !fn->sig.variadic && !fn->sig.takes_env && fn->sig.nargs <= 8;
+  for (unsigned k = 0; stageable && k < fn->sig.nargs; k++) stageable = stage_kind_of(fn->sig.args[k]) != 0;
+  napi_get_null(env, &result);
+  if (!stageable) return result;
+  batch_commands *c = writable_commands(h);
+  uint32_t index;
+  if (!c) return throw_oom(env), NULL;
+  if (!function_index(env, handle, c, fn, argv[0], &index)) return NULL;
+  napi_value value;
+  napi_create_array_with_length(env, 2 + fn->sig.nargs, &result);
+  napi_create_uint32(env, index, &value);
+  napi_set_element(env, result, 0, value);
+  napi_create_uint32(env, fn->sig.nargs, &value);
+  napi_set_element(env, result, 1, value);
+  for (unsigned k = 0; k < fn->sig.nargs; k++) {
+    napi_create_uint32(env, stage_kind_of(fn->sig.args[k]), &value);
+    napi_set_element(env, result, 2 + k, value);
+  }
+  return result;
+}
+
+/* batchFlush.call(handle) */
+static napi_value batch_flush(napi_env env, napi_callback_info info) {
+  napi_value handle;
+  size_t argc = 0;
+  napi_get_cb_info(env, info, &argc, NULL, &handle, NULL);
+  batch_handle *h = handle_of(env, handle);
+  if (h) flush_stage(env, h);
+  return NULL;
+}
+
+/* batchClear.call(handle): forgets every entry (the handle's values too). */
+static napi_value batch_clear(napi_env env, napi_callback_info info) {
+  napi_value handle, zero;
+  size_t argc = 0;
+  napi_get_cb_info(env, info, &argc, NULL, &handle, NULL);
+  batch_handle *h = handle_of(env, handle);
+  if (!h) return NULL;
+  /* The run holds its functions through the handle's values. */
+  if (h->running)
+    return cffi_throw(env, "Error", "batch.clear() was called while this batch runs (from a callback); clear it after run() returns");
+  h->stage_data[0] = 1;
+  batch_commands *fresh = commands_new();
+  if (!fresh) return throw_oom(env), NULL;
+  commands_release(h->commands);
+  h->commands = fresh;
+  napi_create_uint32(env, 0, &zero);
+  napi_set_named_property(env, handle, "length", zero);
+  return NULL;
+}
+
+/* batchNew(handle, stage: Float64Array, flags): wraps the handle array. */
+static napi_value batch_new(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  size_t argc = 3;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  double flags = 0;
+  void *data = NULL;
+  size_t words = 0;
+  napi_typedarray_type kind;
+  if (argc < 3 || napi_get_typedarray_info(env, argv[1], &kind, &words, &data, NULL, NULL) != napi_ok ||
+      kind != napi_float64_array || words < 2 || !data)
+    return cffi_throw(env, "TypeError", "batchNew: internal arguments malformed");
+  napi_get_value_double(env, argv[2], &flags);
+  batch_handle *h = calloc(1, sizeof *h);
+  if (!h || !(h->commands = commands_new())) {
+    free(h);
+    return throw_oom(env), NULL;
+  }
+  napi_get_instance_data(env, (void **)&h->state);
+  h->stage_data = data;
+  h->stage_words = words;
+  h->stage_data[0] = 1;
+  h->flags = (unsigned)flags;
+  if (napi_wrap(env, argv[0], h, finalize_handle, NULL, NULL) != napi_ok) {
+    commands_release(h->commands);
+    free(h);
+    return NULL;
+  }
+  return NULL;
+}
+
+/* ---- run ---------------------------------------------------------------- */
+
+/* The raw result, as its return type reads it, stops the run? (either thread) */
+static bool raw_stops(cffi_type_id type, uint64_t raw, unsigned flags) {
+  int64_t value = 0;
+  double d;
+  float f;
+  bool is_signed = true;
+  switch (type) {
+    case CFFI_CHAR: case CFFI_I8: value = (int8_t)raw; break;
+    case CFFI_I16: value = (int16_t)raw; break;
+    case CFFI_I32: value = (int32_t)raw; break;
+    case CFFI_I64: case CFFI_I64_FAST: value = (int64_t)raw; break;
+    case CFFI_U8: case CFFI_BOOL: value = (uint8_t)raw, is_signed = false; break;
+    case CFFI_U16: value = (uint16_t)raw, is_signed = false; break;
+    case CFFI_U32: value = (uint32_t)raw, is_signed = false; break;
+    case CFFI_F32:
+      memcpy(&f, &raw, sizeof f);
+      return ((flags & STOP_NONZERO) && f != 0) || ((flags & STOP_NEGATIVE) && f < 0);
+    case CFFI_F64:
+      memcpy(&d, &raw, sizeof d);
+      return ((flags & STOP_NONZERO) && d != 0) || ((flags & STOP_NEGATIVE) && d < 0);
+    case CFFI_VOID: return false;
+    default: return (flags & STOP_NONZERO) && raw != 0; /* u64, pointers */
+  }
+  return ((flags & STOP_NONZERO) && value != 0) || ((flags & STOP_NEGATIVE) && is_signed && value < 0);
+}
+
+/* How a result reaches JS: numbers and bigints as raw words lib/batch.js
+ * reads from a typed array (no Node-API call per result), the rest as the
+ * type table makes them. */
+enum { KIND_NONE, KIND_NUMBER, KIND_I64, KIND_U64, KIND_BOOL, KIND_VALUE };
+
+static uint8_t result_kind_of(cffi_type_id type) {
+  switch (type) {
+    case CFFI_VOID: return KIND_NONE;
+    case CFFI_CHAR: case CFFI_I8: case CFFI_U8: case CFFI_I16: case CFFI_U16: case CFFI_I32: case CFFI_U32:
+    case CFFI_F32: case CFFI_F64:
+      return KIND_NUMBER;
+    case CFFI_I64: return KIND_I64;
+    case CFFI_U64: return KIND_U64;
+    case CFFI_BOOL: return KIND_BOOL;
+    default: return KIND_VALUE;
+  }
+}
+
+/* The raw result as the word lib/batch.js reads for its kind. */
+static uint64_t result_word(cffi_type_id type, uint8_t kind, uint64_t raw) {
+  float f;
+  double d;
+  uint64_t word = raw;
+  if (kind == KIND_BOOL) return (raw & 0xff) != 0;
+  if (kind != KIND_NUMBER) return raw;
+  switch (type) {
+    case CFFI_CHAR: case CFFI_I8: d = (int8_t)raw; break;
+    case CFFI_U8: d = (uint8_t)raw; break;
+    case CFFI_I16: d = (int16_t)raw; break;
+    case CFFI_U16: d = (uint16_t)raw; break;
+    case CFFI_I32: d = (int32_t)raw; break;
+    case CFFI_U32: d = (uint32_t)raw; break;
+    case CFFI_F32: memcpy(&f, &raw, sizeof f); d = f; break;
+    default: memcpy(&d, &raw, sizeof d); break;
+  }
+  memcpy(&word, &d, sizeof word);
+  return word;
+}
+
+static void *typed_data(napi_env env, napi_value value, size_t *length) {
+  void *data = NULL;
+  bool is_array = false;
+  *length = 0;
+  if (napi_is_typedarray(env, value, &is_array) != napi_ok || !is_array) return NULL;
+  napi_get_typedarray_info(env, value, NULL, length, &data, NULL, NULL);
+  return data;
+}
+
+/* A view an entry was given is still where and as long as at add(). */
+static bool pins_still_valid(napi_env env, napi_value handle, batch_commands *c, const batch_entry *e,
+                             const batch_extra *x, bool recheck_objects) {
+  for (uint32_t p = 0; p < x->pin_count; p++) {
+    const batch_pin *pin = &c->pins[x->pin_at + p];
+    napi_value value;
+    if (pin->kind == PIN_OBJECT && !recheck_objects) continue;
+    if (napi_get_element(env, handle, pin->handle_index, &value) != napi_ok) return false;
+    const char *type = cffi_types[e->fn->sig.args[pin->arg]].name;
+    if (pin->kind == PIN_VIEW) {
+      void *data = NULL;
+      size_t length = 0;
+      cffi_plain_view_info(env, value, &data, &length);
+      if (data == pin->data && length == pin->length) continue;
+      if (!data && cffi_view_detached(env, value))
+        cffi_throw(env, "TypeError", "%s: args[%u] (%s): its ArrayBuffer was detached after add(); nothing was called",
+                   e->fn->name, pin->arg, type);
+      else
+        cffi_throw(env, "TypeError", "%s: args[%u] (%s): its memory changed after add() (%zu bytes then, %zu now: a "
+                   "resizable ArrayBuffer resized?); nothing was called", e->fn->name, pin->arg, type, pin->length, length);
+      return false;
+    }
+    /* An object with .ptr (a JSCallback): after a close() anywhere, its
+     * address must still be the one converted (a closed JSCallback's is null). */
+    uint64_t now = 0;
+    cffi_call call;
+    cffi_call_init(&call, env, e->fn->name);
+    call.index = pin->arg;
+    call.type = e->fn->sig.args[pin->arg];
+    call.scratch_used = CFFI_STRING_SCRATCH;
+    bool same = cffi_types[call.type].to_c(&call, value, &now) && now == c->words[e->word_at + pin->arg];
+    bool failed = !same;
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    cffi_call_release(&call);
+    if (failed) {
+      if (!pending)
+        cffi_throw(env, "TypeError", "%s: args[%u] (%s): it no longer gives the address it gave at add() (a JSCallback "
+                   "or library closed since?); nothing was called", e->fn->name, pin->arg, type);
+      return false;
+    }
+  }
+  return true;
+}
+
+/* What one run works with. */
+typedef struct {
+  napi_value results; /* JS array: KIND_VALUE results */
+  uint64_t *raw;      /* per entry: result words */
+  uint8_t *kinds;     /* per entry: KIND_* */
+  int32_t *errnos;    /* per entry, or NULL */
+  cffi_call call;     /* chained arguments' strings, until the run ends */
+} run_state;
+
+static napi_value earlier_result(napi_env env, const run_state *run, uint32_t entry) {
+  napi_value value = NULL;
+  double d;
+  switch (run->kinds[entry]) {
+    case KIND_NUMBER: memcpy(&d, &run->raw[entry], sizeof d); napi_create_double(env, d, &value); break;
+    case KIND_I64: napi_create_bigint_int64(env, (int64_t)run->raw[entry], &value); break;
+    case KIND_U64: napi_create_bigint_uint64(env, run->raw[entry], &value); break;
+    case KIND_BOOL: napi_get_boolean(env, run->raw[entry] != 0, &value); break;
+    case KIND_VALUE: napi_get_element(env, run->results, entry, &value); break;
+    default: napi_get_undefined(env, &value); break;
+  }
+  return value;
+}
+
+/* The value of `type` at `address` now, as a JS value (chaining through memory). */
+static napi_value read_at(napi_env env, uint64_t address, cffi_type_id type) {
+  const void *p = (const void *)(uintptr_t)address;
+  uint64_t raw = 0;
+  switch (type) {
+    case CFFI_CHAR: case CFFI_I8: raw = (uint64_t)(int64_t) * (const int8_t *)p; break;
+    case CFFI_U8: case CFFI_BOOL: raw = *(const uint8_t *)p; break;
+    case CFFI_I16: raw = (uint64_t)(int64_t) * (const int16_t *)p; break;
+    case CFFI_U16: raw = *(const uint16_t *)p; break;
+    case CFFI_I32: raw = (uint64_t)(int64_t) * (const int32_t *)p; break;
+    case CFFI_U32: case CFFI_F32: raw = *(const uint32_t *)p; break;
+    case CFFI_PTR: raw = (uintptr_t) * (void *const *)p; break;
+    default: memcpy(&raw, p, sizeof raw); break; /* 64-bit types (checked at add()) */
+  }
+  return cffi_types[type].to_js(env, raw);
+}
+
+/* A chained entry's b.result()/b.deref() arguments, converted now. */
+static bool resolve_chain(napi_env env, run_state *run, batch_commands *c, const batch_entry *e,
+                          const batch_extra *x, uint32_t entry, uint64_t *words) {
+  const cffi_function *fn = e->fn;
+  for (uint32_t q = 0; q < x->ref_count; q++) {
+    const batch_ref *r = &c->chain[x->ref_at + q];
+    if (r->arg >= fn->sig.nargs) continue;
+    napi_value value;
+    if (r->kind == REF_RESULT) {
+      if (r->operand >= entry) {
+        cffi_throw(env, "RangeError", "args[%u]: b.result(%llu) is not an earlier entry", r->arg,
+                   (unsigned long long)r->operand);
+        return false;
+      }
+      value = earlier_result(env, run, (uint32_t)r->operand);
+    } else {
+      value = read_at(env, r->operand, r->type);
+    }
+    if (!value) return false;
+    run->call.index = r->arg;
+    run->call.type = fn->sig.args[r->arg];
+    run->call.symbol = fn->name;
+    if (!cffi_types[run->call.type].to_c(&run->call, value, &words[r->arg])) return false;
+  }
+  return true;
+}
+
+/* One entry: checks, call, result. False with an exception pending. */
+static inline bool run_entry(napi_env env, napi_value handle, run_state *run, batch_commands *c, uint32_t entry,
+                             uint64_t *regs, bool *recheck_objects, unsigned flags, bool *stopped) {
+  const batch_entry *e = &c->entries[entry];
+  cffi_function *fn = e->fn;
+  const cffi_signature *sig = &fn->sig;
+  if (CFFI_UNLIKELY(!fn->owner->open)) return cffi_jit_closed(env, fn), false;
+  const uint64_t *words = &c->words[e->word_at];
+  uint64_t chained[CFFI_MAX_ARGS];
+  if (CFFI_UNLIKELY(e->extra != 0)) {
+    const batch_extra *x = &c->extras[e->extra - 1];
+    if (*recheck_objects == false && fn->state->closes != c->closes_seen) *recheck_objects = true;
+    if (!pins_still_valid(env, handle, c, e, x, *recheck_objects)) return false;
+    if (x->ref_count) {
+      memcpy(chained, words, sig->nargs * sizeof *words);
+      if (!resolve_chain(env, run, c, e, x, entry, chained)) return false;
+      words = chained;
+    }
+  }
+  uint64_t raw;
+  if (sig->engine == CFFI_ENGINE_REGISTERS) {
+    for (unsigned k = 0; k < sig->nargs; k++) regs[sig->dest[k]] = words[k];
+    raw = cffi_call_slots_in_env(fn, regs);
+  } else {
+    raw = cffi_call_slots_in_env(fn, words);
+  }
+  cffi_env_state *state = fn->state;
+  if (CFFI_UNLIKELY(state->cleanup_depth > state->call_depth) && cffi_callbacks_cleanup(env, state)) return false;
+  if (run->errnos) run->errnos[entry] = state->last_errno;
+  const uint8_t kind = result_kind_of(sig->returns);
+  run->kinds[entry] = kind;
+  if (CFFI_UNLIKELY(kind == KIND_VALUE)) {
+    napi_value result = cffi_jit_result(env, fn, raw);
+    if (!result) return false;
+    napi_set_element(env, run->results, entry, result);
+  } else {
+    run->raw[entry] = result_word(sig->returns, kind, raw);
+  }
+  if ((flags & (STOP_NONZERO | STOP_NEGATIVE)) && raw_stops(sig->returns, raw, flags)) *stopped = true;
+  return true;
+}
+
+/* batchRun.call(handle, results, raw: Float64Array, kinds: Uint8Array,
+ * errnos: Int32Array | undefined): runs every entry in order; returns how
+ * many ran, negated when a result stopped the run. */
+static napi_value batch_run(napi_env env, napi_callback_info info) {
+  napi_value argv[4], handle;
+  size_t argc = 4;
+  napi_get_cb_info(env, info, &argc, argv, &handle, NULL);
+  batch_handle *h = handle_of(env, handle);
+  if (!h || !flush_stage(env, h)) return NULL;
+  if (running_batches)
+    return cffi_throw(env, "Error",
+                      "batch.run() was called while a batch runs on this thread (from a callback); batches do not nest");
+  batch_commands *c = h->commands;
+  const uint32_t count = c->entries_count;
+  run_state run = {.results = argv[0]};
+  size_t raw_length = 0, kinds_length = 0, errno_length = 0;
+  run.raw = typed_data(env, argv[1], &raw_length);
+  run.kinds = typed_data(env, argv[2], &kinds_length);
+  run.errnos = (h->flags & WITH_ERRNO) ? typed_data(env, argv[3], &errno_length) : NULL;
+  if (count && (!run.raw || !run.kinds || raw_length < count || kinds_length < count ||
+                ((h->flags & WITH_ERRNO) && (!run.errnos || errno_length < count))))
+    return cffi_throw(env, "Error", "batchRun: internal arguments malformed");
+  cffi_call_init(&run.call, env, "batch");
+  run.call.scratch_used = CFFI_STRING_SCRATCH;
+  c->refs++; /* a callback may add() meanwhile: it copies */
+  running_batches++;
+  h->running++;
+  uint64_t regs[CFFI_MAX_ARGS + CFFI_INT_REGS + CFFI_FLOAT_REGS + 1] = {0};
+  bool stopped = false, ok = true, recheck_objects = false;
+  uint32_t entry = 0;
+  for (; entry < count && !stopped; entry++) {
+    if (CFFI_UNLIKELY(!run_entry(env, handle, &run, c, entry, regs, &recheck_objects, h->flags, &stopped))) {
+      name_entry_in_error(env, entry);
+      ok = false;
+      break;
+    }
+  }
+  if (ok && recheck_objects) c->closes_seen = h->state->closes;
+  running_batches--;
+  h->running--;
+  cffi_call_release(&run.call);
+  commands_release(c);
+  if (!ok) return NULL;
+  napi_value ran;
+  napi_create_int64(env, stopped ? -(int64_t)entry : (int64_t)entry, &ran);
+  return ran;
+}
+
+/* ---- runAsync: the same buffer on the shared pool ---------------------- */
+
+typedef struct {
+  cffi_async_job job; /* first */
+  napi_deferred deferred;
+  batch_commands *commands; /* a reference of its own */
+  napi_ref kept;            /* a copy of the handle's values: functions and objects */
+  cffi_owner **owners;      /* distinct, each pinned as a prepared call pins it */
+  uint32_t owner_count;
+  unsigned flags;
+  uint32_t count, ran;
+  int64_t stopped_at;
+  int64_t closed_at;        /* an entry whose library was closed meanwhile, or -1 */
+  uint64_t *raw;
+  int32_t *errnos;
+} async_batch;
+
+static void free_async_batch(napi_env env, async_batch *ab) {
+  if (env) {
+    for (uint32_t i = 0; i < ab->owner_count; i++) cffi_owner_async_done(ab->owners[i]);
+    if (ab->kept) napi_delete_reference(env, ab->kept);
+    commands_release(ab->commands);
+  }
+  /* With the env gone, its references and the handle went with it; the
+   * owners stay pinned (a library stays loaded until a close() that can no
+   * longer come). The buffer is the handle's too: its finalizer may already
+   * have run, or never will. */
+  free(ab->owners);
+  free(ab->raw);
+  free(ab->errnos);
+  free(ab);
+}
+
+static void run_async_batch(cffi_pool_job *job) {
+  async_batch *ab = (async_batch *)job;
+  const batch_commands *c = ab->commands;
+  uint64_t regs[CFFI_MAX_ARGS + CFFI_INT_REGS + CFFI_FLOAT_REGS + 1] = {0};
+  for (uint32_t i = 0; i < ab->count; i++) {
+    const batch_entry *e = &c->entries[i];
+    const cffi_function *fn = e->fn;
+    const cffi_signature *sig = &fn->sig;
+    /* close() on the JS thread meanwhile refuses later entries (the code stays loaded). */
+    if (!__atomic_load_n(&fn->owner->open, __ATOMIC_RELAXED)) {
+      ab->closed_at = i;
+      break;
+    }
+    const uint64_t *words = &c->words[e->word_at];
+    errno = 0;
+#ifdef _WIN32
+    SetLastError(0);
+#endif
+    uint64_t raw;
+    if (sig->engine == CFFI_ENGINE_REGISTERS) {
+      for (unsigned k = 0; k < sig->nargs; k++) regs[sig->dest[k]] = words[k];
+      raw = cffi_call_slots(sig, fn->address, regs);
+    } else {
+      raw = cffi_call_slots(sig, fn->address, words);
+    }
+    if (ab->errnos) ab->errnos[i] = errno;
+    ab->raw[i] = raw;
+    ab->ran = i + 1;
+    if ((ab->flags & (STOP_NONZERO | STOP_NEGATIVE)) && raw_stops(sig->returns, raw, ab->flags)) {
+      ab->stopped_at = i;
+      break;
+    }
+  }
+  cffi_async_finish(&ab->job);
+}
+
+static napi_value new_typed(napi_env env, napi_typedarray_type type, size_t count, size_t size, void **data) {
+  napi_value buffer, array = NULL;
+  if (napi_create_arraybuffer(env, count * size, data, &buffer) != napi_ok ||
+      napi_create_typedarray(env, type, count, buffer, 0, &array) != napi_ok)
+    return NULL;
+  return array;
+}
+
+/* Resolves with { ran, stoppedAt, raw, kinds, values, errno }, which
+ * lib/batch.js shapes as run() does. */
+static void settle_async_batch(napi_env env, cffi_async_job *job) {
+  async_batch *ab = (async_batch *)job;
+  if (env) {
+    napi_value out, value, values, raw_array, kinds_array, errnos = NULL;
+    void *raw_data = NULL, *kinds_data = NULL, *errno_data = NULL;
+    const batch_commands *c = ab->commands;
+    bool ok = napi_create_object(env, &out) == napi_ok && napi_create_array(env, &values) == napi_ok &&
+              (raw_array = new_typed(env, napi_float64_array, ab->count, 8, &raw_data)) != NULL &&
+              (kinds_array = new_typed(env, napi_uint8_array, ab->count, 1, &kinds_data)) != NULL;
+    if (ok && ab->errnos) {
+      ok = (errnos = new_typed(env, napi_int32_array, ab->count, 4, &errno_data)) != NULL;
+      if (ok) memcpy(errno_data, ab->errnos, ab->count * sizeof(int32_t));
+    }
+    for (uint32_t i = 0; ok && i < ab->ran; i++) {
+      cffi_function *fn = c->entries[i].fn;
+      const uint8_t kind = result_kind_of(fn->sig.returns);
+      ((uint8_t *)kinds_data)[i] = kind;
+      if (kind == KIND_VALUE) {
+        napi_value result = cffi_jit_result(env, fn, ab->raw[i]);
+        if (!result) ok = false;
+        else napi_set_element(env, values, i, result);
+      } else {
+        ((uint64_t *)raw_data)[i] = result_word(fn->sig.returns, kind, ab->raw[i]);
+      }
+    }
+    if (ok && ab->closed_at >= 0) {
+      cffi_jit_closed(env, c->entries[ab->closed_at].fn);
+      name_entry_in_error(env, (uint32_t)ab->closed_at);
+      ok = false;
+    }
+    if (ok) {
+      napi_create_uint32(env, ab->ran, &value);
+      napi_set_named_property(env, out, "ran", value);
+      napi_create_int64(env, ab->stopped_at, &value);
+      napi_set_named_property(env, out, "stoppedAt", value);
+      napi_set_named_property(env, out, "raw", raw_array);
+      napi_set_named_property(env, out, "kinds", kinds_array);
+      napi_set_named_property(env, out, "values", values);
+      if (errnos) napi_set_named_property(env, out, "errno", errnos);
+    }
+    bool pending = false;
+    napi_value error;
+    napi_is_exception_pending(env, &pending);
+    if (pending && napi_get_and_clear_last_exception(env, &error) == napi_ok)
+      napi_reject_deferred(env, ab->deferred, error);
+    else
+      napi_resolve_deferred(env, ab->deferred, out);
+  }
+  free_async_batch(env, ab);
+}
+
+/* batchRunAsync.call(handle, keptCopy): a Promise; bad input throws before
+ * anything is queued (lib/batch.js turns that into a rejection). */
+static napi_value batch_run_async(napi_env env, napi_callback_info info) {
+  napi_value argv[1], handle;
+  size_t argc = 1;
+  napi_get_cb_info(env, info, &argc, argv, &handle, NULL);
+  batch_handle *h = handle_of(env, handle);
+  if (!h || !flush_stage(env, h)) return NULL;
+  if (argc < 1) return cffi_throw(env, "TypeError", "batchRunAsync: internal arguments missing");
+  batch_commands *c = h->commands;
+  if (c->first_chained != UINT32_MAX) {
+    const cffi_function *fn = c->entries[c->first_chained].fn;
+    cffi_throw(env, "TypeError", "%s: b.result() and b.deref() arguments run only in run(), not runAsync()", fn->name);
+    name_entry_in_error(env, c->first_chained);
+    return NULL;
+  }
+  /* The async rules, checked now (docs/async.md): no napi_env, no detached
+   * or resizable buffer, buffers untransferable until the run ends. */
+  const bool recheck_objects = h->state->closes != c->closes_seen;
+  for (uint32_t i = 0; i < c->entries_count; i++) {
+    const batch_entry *e = &c->entries[i];
+    bool ok = e->fn->owner->open || (cffi_jit_closed(env, e->fn), false);
+    if (ok && e->fn->sig.takes_env)
+      ok = (cffi_throw(env, "TypeError", "%s cannot be called asynchronously: it takes a napi_env, which belongs to the JS thread",
+                       e->fn->name), false);
+    if (ok && e->fn->sig.returns == CFFI_NAPI_VALUE)
+      ok = (cffi_throw(env, "TypeError", "%s cannot be called asynchronously: it returns napi_value, which belongs to the JS thread",
+                       e->fn->name), false);
+    if (ok && e->extra) {
+      const batch_extra *x = &c->extras[e->extra - 1];
+      ok = pins_still_valid(env, handle, c, e, x, recheck_objects);
+      for (uint32_t p = 0; ok && p < x->pin_count; p++) {
+        const batch_pin *pin = &c->pins[x->pin_at + p];
+        napi_value value;
+        if (pin->kind != PIN_VIEW || napi_get_element(env, handle, pin->handle_index, &value) != napi_ok) continue;
+        ok = cffi_async_keep_buffer(env, value, e->fn->name, pin->arg, cffi_types[e->fn->sig.args[pin->arg]].name);
+      }
+    }
+    if (!ok) {
+      name_entry_in_error(env, i);
+      return NULL;
+    }
+  }
+  if (recheck_objects) c->closes_seen = h->state->closes;
+  async_batch *ab = calloc(1, sizeof *ab);
+  const uint32_t count = c->entries_count;
+  if (!ab || !(ab->raw = malloc((count ? count : 1) * sizeof *ab->raw)) ||
+      ((h->flags & WITH_ERRNO) && !(ab->errnos = calloc(count ? count : 1, sizeof *ab->errnos))) ||
+      !(ab->owners = malloc((c->fns_count ? c->fns_count : 1) * sizeof *ab->owners))) {
+    if (ab) free(ab->raw), free(ab->errnos), free(ab->owners);
+    free(ab);
+    return throw_oom(env), NULL;
+  }
+  ab->count = count;
+  ab->flags = h->flags;
+  ab->stopped_at = -1;
+  ab->closed_at = -1;
+  ab->commands = c;
+  c->refs++;
+  for (uint32_t i = 0; i < c->fns_count; i++) {
+    cffi_owner *owner = c->fns[i]->owner;
+    bool seen = false;
+    for (uint32_t j = 0; j < ab->owner_count && !seen; j++) seen = ab->owners[j] == owner;
+    if (seen) continue;
+    owner->refs++;
+    owner->async_calls++;
+    ab->owners[ab->owner_count++] = owner;
+  }
+  cffi_pool *pool = cffi_pool_shared();
+  napi_value promise;
+  if (!pool) {
+    free_async_batch(env, ab);
+    return cffi_throw(env, "RangeError", "cffi-bun: out of memory starting the thread pool");
+  }
+  if (napi_create_reference(env, argv[0], 1, &ab->kept) != napi_ok ||
+      napi_create_promise(env, &ab->deferred, &promise) != napi_ok) {
+    free_async_batch(env, ab);
+    return NULL;
+  }
+  ab->job.pool_job.run = run_async_batch;
+  if (!cffi_async_begin(env, &ab->job, settle_async_batch)) {
+    free_async_batch(env, ab);
+    return NULL; /* the Promise is never returned: the exception is */
+  }
+  if (!cffi_pool_submit(pool, &ab->job.pool_job)) {
+    cffi_async_abandon(env, &ab->job);
+    free_async_batch(env, ab);
+    return cffi_throw(env, "Error", "batch.runAsync(): no thread could be started");
+  }
+  return promise;
+}
+
+void cffi_make_batch_buffer_exports(napi_env env, napi_value exports) {
+  running_batches = 0; /* a worker's env starts afresh */
+  napi_property_descriptor props[] = {
+      {"batchNew", NULL, batch_new, NULL, NULL, NULL, napi_default, NULL},
+      {"batchFunction", NULL, batch_function, NULL, NULL, NULL, napi_default, NULL},
+      {"batchAdd", NULL, batch_add, NULL, NULL, NULL, napi_default, NULL},
+      {"batchAddChained", NULL, batch_add_chained, NULL, NULL, NULL, napi_default, NULL},
+      {"batchFlush", NULL, batch_flush, NULL, NULL, NULL, napi_default, NULL},
+      {"batchClear", NULL, batch_clear, NULL, NULL, NULL, napi_default, NULL},
+      {"batchRun", NULL, batch_run, NULL, NULL, NULL, napi_default, NULL},
+      {"batchRunAsync", NULL, batch_run_async, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+}

@@ -82,40 +82,52 @@ const STAGE_INT = 1;
 const STAGE_FLOAT = 2;
 const STAGE_WIDE = 3;
 const STAGE_BOOL = 4;
-const STAGE_WORDS = 8192; // 64 KiB: flushed into the native buffer when full
+const STAGE_WORDS = 8192; // 64 KiB, one per thread: moved into the native buffer when full
 
 // Results as the single calls return them, from the words the addon wrote.
-function shapeResults(count, ran, raw, kinds, values, flags, stoppedAt, errnos) {
-  const results = values ?? new Array(count);
-  const bits = new BigInt64Array(raw.buffer, raw.byteOffset, raw.length);
-  for (let i = 0; i < count; i++) {
-    const kind = i < ran ? kinds[i] : 0;
-    if (kind === KIND_NUMBER) results[i] = raw[i];
-    else if (kind === KIND_I64) results[i] = bits[i];
-    else if (kind === KIND_U64) results[i] = BigInt.asUintN(64, bits[i]);
-    else if (kind === KIND_BOOL) results[i] = raw[i] !== 0;
-    else if (kind !== KIND_VALUE) results[i] = undefined; // void, or not run
+// `values` holds the results the addon made as JS values (KIND_VALUE);
+// `results` is built by push, so that even 1M entries stay a fast array.
+function shapeResults(count, ran, raw, bits, ubits, kinds, values, flags, stoppedAt, errnos) {
+  const results = [];
+  for (let i = 0; i < ran; i++) {
+    const kind = kinds[i];
+    if (kind === KIND_NUMBER) results.push(raw[i]);
+    else if (kind === KIND_I64) results.push(bits[i]);
+    else if (kind === KIND_U64) results.push(ubits[i]);
+    else if (kind === KIND_BOOL) results.push(raw[i] !== 0);
+    else if (kind === KIND_VALUE) results.push(values[i]);
+    else results.push(undefined); // void
   }
-  if (results.length !== count) results.length = count;
+  for (let i = ran; i < count; i++) results.push(undefined); // not run
   if (flags & (STOP_NONZERO | STOP_NEGATIVE)) results.stoppedAt = stoppedAt;
   if (flags & WITH_ERRNO) results.errno = errnos ?? new Int32Array(0);
   return results;
 }
 
+// The staging area, one per thread (the addon is told of it once): entries
+// of one batch at a time, moved into that batch's buffer before any native
+// call on it, or when another batch starts staging.
+const stage = new Float64Array(STAGE_WORDS);
+const stageBigs = new BigInt64Array(stage.buffer);
+let stagePos = 1; // word 0: how many words are staged (written before each native call)
+let stageOwner = null; // the Batch whose entries are staged
+native.batchStage(stage);
+// Bound function -> its parameters' stage kinds (null: not stageable), from the addon once.
+const stageKinds = new WeakMap();
+
 class Batch {
   // The native command buffer (src/calls/batch_buffer.c) wraps #handle, an
   // array in which it keeps every function and object argument alive.
   // Entries whose arguments are plain numbers, booleans or bigints are
-  // written into #stage (no crossing into C) and moved into the buffer by
-  // the next native call; any other entry is converted by one native call.
+  // staged (no crossing into C); any other entry is converted by one native call.
   #handle = [];
-  #stage = new Float64Array(STAGE_WORDS);
-  #bigs = new BigInt64Array(this.#stage.buffer);
-  #pos = 1; // word 0: how many words are staged (written before each native call)
-  #metas = new Map(); // bound function -> [index, nargs, ...stage kinds] or null
+  #indexes = new Map(); // bound function -> its index in the buffer (for staged entries)
   #lastSym = undefined;
-  #lastMeta = null;
+  #lastIndex = -1;
+  #lastKinds = null;
   #raw = new Float64Array(0); // per entry, reused across runs: result words
+  #bits = new BigInt64Array(0); // the same words, as bigints
+  #ubits = new BigUint64Array(0);
   #kinds = new Uint8Array(0);
   #count = 0;
   #flags = 0;
@@ -131,60 +143,90 @@ class Batch {
         throw typeError(`batch(): stopOn must be "nonzero" or "negative", received ${JSON.stringify(stopOn)}`);
       if (errno) this.#flags |= WITH_ERRNO;
     }
-    native.batchNew(this.#handle, this.#stage, this.#flags);
+    native.batchNew(this.#handle, this.#flags);
   }
 
   get length() {
     return this.#count;
   }
 
-  #metaOf(sym) {
-    let meta = this.#metas.get(sym);
-    if (meta === undefined) {
-      this.#stage[0] = this.#pos;
-      this.#pos = 1;
-      meta = typeof sym === "function" ? native.batchFunction.call(this.#handle, standIns.get(sym) ?? sym) : null;
-      this.#metas.set(sym, meta);
+  // Before a native call on this batch: the stage holds its entries (then
+  // word 0 says how many) or nothing.
+  #sync() {
+    if (stageOwner === this) {
+      stage[0] = stagePos;
+      stagePos = 1;
+      stageOwner = null;
+    } else stage[0] = 1;
+  }
+
+  // Makes the stage this batch's: another batch's entries go to its buffer first.
+  #own() {
+    if (stageOwner !== null && stageOwner !== this) {
+      stage[0] = stagePos;
+      native.batchFlush.call(stageOwner.#handle);
+    }
+    if (stageOwner !== this) {
+      stageOwner = this;
+      stagePos = 1;
+    }
+  }
+
+  #remember(sym) {
+    const bound = standIns.get(sym) ?? sym;
+    let kinds = stageKinds.get(bound);
+    if (kinds === undefined) {
+      kinds = typeof bound === "function" ? native.batchStageKinds(bound) : null;
+      if (typeof bound === "function") stageKinds.set(bound, kinds);
+    }
+    let index = -1;
+    if (kinds !== null) {
+      index = this.#indexes.get(bound);
+      if (index === undefined) {
+        this.#sync();
+        index = native.batchFunction.call(this.#handle, bound);
+        this.#indexes.set(bound, index);
+      }
     }
     this.#lastSym = sym;
-    this.#lastMeta = meta;
-    return meta;
+    this.#lastIndex = index;
+    this.#lastKinds = kinds;
   }
 
   add(sym) {
     const argc = arguments.length - 1;
-    const meta = sym === this.#lastSym ? this.#lastMeta : this.#metaOf(sym);
-    if (meta !== null && argc === meta[1]) {
-      let pos = this.#pos;
+    if (sym !== this.#lastSym) this.#remember(sym);
+    const kinds = this.#lastKinds;
+    if (kinds !== null && argc === kinds.length) {
+      if (stageOwner !== this) this.#own();
+      let pos = stagePos;
       if (pos + argc + 1 > STAGE_WORDS) {
-        this.#stage[0] = pos;
+        stage[0] = pos;
         native.batchFlush.call(this.#handle);
         pos = 1;
       }
-      const stage = this.#stage;
       let bigints = 0;
       let k = 0;
       for (; k < argc; k++) {
         const v = arguments[k + 1];
-        const kind = meta[k + 2];
+        const kind = kinds[k];
         const at = pos + 1 + k;
         if (kind === STAGE_BOOL) stage[at] = v ? 1 : 0;
         else if (typeof v === "number") stage[at] = kind === STAGE_INT ? v | 0 : v;
         else if (typeof v === "boolean") stage[at] = v ? 1 : 0;
         else if (typeof v === "bigint" && kind !== STAGE_FLOAT) {
-          this.#bigs[at] = v;
+          stageBigs[at] = v;
           bigints |= 1 << k;
         } else break;
       }
       if (k === argc) {
-        stage[pos] = meta[0] * 256 + bigints;
-        this.#pos = pos + argc + 1;
+        stage[pos] = this.#lastIndex * 256 + bigints;
+        stagePos = pos + argc + 1;
         return this.#count++;
       }
     }
     // One crossing: the addon converts (and first moves what is staged).
-    this.#stage[0] = this.#pos;
-    this.#pos = 1;
+    this.#sync();
     let refs = null;
     for (let k = 1; k <= argc; k++) {
       const arg = arguments[k];
@@ -219,11 +261,12 @@ class Batch {
   }
 
   clear() {
+    if (stageOwner === this) stageOwner = null; // its staged entries are dropped
+    stage[0] = 1;
     native.batchClear.call(this.#handle);
-    this.#pos = 1;
-    this.#metas.clear();
+    this.#indexes.clear();
     this.#lastSym = undefined;
-    this.#lastMeta = null;
+    this.#lastKinds = null;
     this.#count = 0;
   }
 
@@ -233,15 +276,16 @@ class Batch {
     if (this.#raw.length < count) {
       const capacity = Math.max(count, this.#raw.length * 2);
       this.#raw = new Float64Array(capacity);
+      this.#bits = new BigInt64Array(this.#raw.buffer);
+      this.#ubits = new BigUint64Array(this.#raw.buffer);
       this.#kinds = new Uint8Array(capacity);
     }
     const errnos = flags & WITH_ERRNO ? new Int32Array(count) : undefined;
-    const results = new Array(count);
-    this.#stage[0] = this.#pos;
-    this.#pos = 1;
-    const done = native.batchRun.call(this.#handle, results, this.#raw, this.#kinds, errnos);
+    const values = [];
+    this.#sync();
+    const done = native.batchRun.call(this.#handle, values, this.#raw, this.#kinds, errnos);
     const ran = done < 0 ? -done : done;
-    return shapeResults(count, ran, this.#raw, this.#kinds, results, flags, done < 0 ? ran - 1 : -1, errnos);
+    return shapeResults(count, ran, this.#raw, this.#bits, this.#ubits, this.#kinds, values, flags, done < 0 ? ran - 1 : -1, errnos);
   }
 
   // The whole batch on the shared pool's thread, from the same native
@@ -252,13 +296,13 @@ class Batch {
     const flags = this.#flags;
     let promise;
     try {
-      this.#stage[0] = this.#pos;
-      this.#pos = 1;
+      this.#sync();
       promise = native.batchRunAsync.call(this.#handle, this.#handle.slice());
     } catch (error) {
       return Promise.reject(error);
     }
-    return promise.then((r) => shapeResults(count, r.ran, r.raw, r.kinds, r.values, flags, r.stoppedAt, r.errno));
+    return promise.then((r) => shapeResults(count, r.ran, r.raw, new BigInt64Array(r.raw.buffer), new BigUint64Array(r.raw.buffer),
+      r.kinds, r.values, flags, r.stoppedAt, r.errno));
   }
 }
 

@@ -39,6 +39,7 @@
 
 #include "async_call.h"
 #include "batch.h"
+#include "register_call.h"
 
 #define STOP_NONZERO 1u
 #define STOP_NEGATIVE 2u
@@ -53,6 +54,9 @@ napi_value cffi_jit_result(napi_env env, cffi_function *fn, uint64_t raw);
 /* One env per thread: a run started while one runs on this thread is a
  * callback's (re-entrant) run. */
 static _Thread_local unsigned running_batches;
+/* The thread's staging area (lib/batch.js's, kept alive by its module). */
+static _Thread_local double *stage_data;
+static _Thread_local size_t stage_words;
 
 typedef struct {
   cffi_function *fn;
@@ -103,9 +107,6 @@ typedef struct batch_commands {
 typedef struct {
   batch_commands *commands;
   cffi_env_state *state;
-  napi_ref stage;     /* the staging Float64Array's buffer (weak: the batch holds it) */
-  double *stage_data; /* its memory, fixed while the batch lives */
-  size_t stage_words;
   unsigned flags;
   uint32_t running; /* run() of this batch in progress (a callback may call clear()) */
 } batch_handle;
@@ -310,14 +311,15 @@ static bool append_entry(napi_env env, batch_commands *c, cffi_function *fn, uin
 
 /* Moves what lib/batch.js staged into the buffer (see the file's header). */
 static bool flush_stage(napi_env env, batch_handle *h) {
-  double *stage = h->stage_data;
+  double *stage = stage_data;
+  if (!stage) return true;
   const size_t used = (size_t)stage[0];
   if (used <= 1) return true;
   stage[0] = 1;
   batch_commands *c = writable_commands(h);
   if (!c) return throw_oom(env);
   const uint64_t *bits = (const uint64_t *)stage;
-  for (size_t at = 1; at < used && at < h->stage_words;) {
+  for (size_t at = 1; at < used && at < stage_words;) {
     const uint64_t header = (uint64_t)stage[at];
     const uint32_t index = (uint32_t)(header >> 8);
     const unsigned bigints = (unsigned)(header & 0xff);
@@ -511,9 +513,28 @@ static napi_value batch_add_chained(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* batchFunction.call(handle, sym): [index, nargs, stage kinds...] for
- * lib/batch.js's staging area, or null when fn's entries cannot be staged
- * (some argument needs Node-API, or fn cannot be batched at all). */
+/* batchStageKinds(sym): per parameter how lib/batch.js may stage it, or
+ * null when fn's entries cannot be staged (some argument needs Node-API,
+ * or fn cannot be batched at all). */
+static napi_value batch_stage_kinds(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result;
+  size_t argc = 1;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  cffi_function *fn = argc ? cffi_bound_function_of(env, argv[0]) : NULL;
+  bool stageable = fn && !unbatchable(fn) && !fn->sig.variadic && !fn->sig.takes_env && fn->sig.nargs <= 8;
+  for (unsigned k = 0; stageable && k < fn->sig.nargs; k++) stageable = stage_kind_of(fn->sig.args[k]) != 0;
+  napi_get_null(env, &result);
+  if (!stageable) return result;
+  napi_value value;
+  napi_create_array_with_length(env, fn->sig.nargs, &result);
+  for (unsigned k = 0; k < fn->sig.nargs; k++) {
+    napi_create_uint32(env, stage_kind_of(fn->sig.args[k]), &value);
+    napi_set_element(env, result, k, value);
+  }
+  return result;
+}
+
+/* batchFunction.call(handle, sym): fn's index in the buffer, for staged entries. */
 static napi_value batch_function(napi_env env, napi_callback_info info) {
   napi_value argv[1], handle, result;
   size_t argc = 1;
@@ -521,24 +542,12 @@ static napi_value batch_function(napi_env env, napi_callback_info info) {
   batch_handle *h = handle_of(env, handle);
   if (!h || !flush_stage(env, h)) return NULL;
   cffi_function *fn = argc ? cffi_bound_function_of(env, argv[0]) : NULL;
-  bool stageable = fn && !unbatchable(fn) && !fn->sig.variadic && !fn->sig.takes_env && fn->sig.nargs <= 8;
-  for (unsigned k = 0; stageable && k < fn->sig.nargs; k++) stageable = stage_kind_of(fn->sig.args[k]) != 0;
-  napi_get_null(env, &result);
-  if (!stageable) return result;
+  if (!fn) return cffi_throw(env, "TypeError", "batchFunction: not a bound function (internal)");
   batch_commands *c = writable_commands(h);
   uint32_t index;
   if (!c) return throw_oom(env), NULL;
   if (!function_index(env, handle, c, fn, argv[0], &index)) return NULL;
-  napi_value value;
-  napi_create_array_with_length(env, 2 + fn->sig.nargs, &result);
-  napi_create_uint32(env, index, &value);
-  napi_set_element(env, result, 0, value);
-  napi_create_uint32(env, fn->sig.nargs, &value);
-  napi_set_element(env, result, 1, value);
-  for (unsigned k = 0; k < fn->sig.nargs; k++) {
-    napi_create_uint32(env, stage_kind_of(fn->sig.args[k]), &value);
-    napi_set_element(env, result, 2 + k, value);
-  }
+  napi_create_uint32(env, index, &result);
   return result;
 }
 
@@ -562,7 +571,6 @@ static napi_value batch_clear(napi_env env, napi_callback_info info) {
   /* The run holds its functions through the handle's values. */
   if (h->running)
     return cffi_throw(env, "Error", "batch.clear() was called while this batch runs (from a callback); clear it after run() returns");
-  h->stage_data[0] = 1;
   batch_commands *fresh = commands_new();
   if (!fresh) return throw_oom(env), NULL;
   commands_release(h->commands);
@@ -572,28 +580,36 @@ static napi_value batch_clear(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* batchNew(handle, stage: Float64Array, flags): wraps the handle array. */
+/* batchStage(stage: Float64Array): once per thread, from lib/batch.js. */
+static napi_value batch_stage(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  size_t argc = 1, words = 0;
+  void *data = NULL;
+  napi_typedarray_type kind;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 1 || napi_get_typedarray_info(env, argv[0], &kind, &words, &data, NULL, NULL) != napi_ok ||
+      kind != napi_float64_array || words < 2 || !data)
+    return cffi_throw(env, "TypeError", "batchStage: internal arguments malformed");
+  stage_data = data;
+  stage_words = words;
+  stage_data[0] = 1;
+  return NULL;
+}
+
+/* batchNew(handle, flags): wraps the handle array. */
 static napi_value batch_new(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  size_t argc = 3;
+  napi_value argv[2];
+  size_t argc = 2;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   double flags = 0;
-  void *data = NULL;
-  size_t words = 0;
-  napi_typedarray_type kind;
-  if (argc < 3 || napi_get_typedarray_info(env, argv[1], &kind, &words, &data, NULL, NULL) != napi_ok ||
-      kind != napi_float64_array || words < 2 || !data)
+  if (argc < 2 || napi_get_value_double(env, argv[1], &flags) != napi_ok)
     return cffi_throw(env, "TypeError", "batchNew: internal arguments malformed");
-  napi_get_value_double(env, argv[2], &flags);
   batch_handle *h = calloc(1, sizeof *h);
   if (!h || !(h->commands = commands_new())) {
     free(h);
     return throw_oom(env), NULL;
   }
   napi_get_instance_data(env, (void **)&h->state);
-  h->stage_data = data;
-  h->stage_words = words;
-  h->stage_data[0] = 1;
   h->flags = (unsigned)flags;
   if (napi_wrap(env, argv[0], h, finalize_handle, NULL, NULL) != napi_ok) {
     commands_release(h->commands);
@@ -636,7 +652,7 @@ static bool raw_stops(cffi_type_id type, uint64_t raw, unsigned flags) {
  * type table makes them. */
 enum { KIND_NONE, KIND_NUMBER, KIND_I64, KIND_U64, KIND_BOOL, KIND_VALUE };
 
-static uint8_t result_kind_of(cffi_type_id type) {
+static inline uint8_t result_kind_of(cffi_type_id type) {
   switch (type) {
     case CFFI_VOID: return KIND_NONE;
     case CFFI_CHAR: case CFFI_I8: case CFFI_U8: case CFFI_I16: case CFFI_U16: case CFFI_I32: case CFFI_U32:
@@ -650,7 +666,7 @@ static uint8_t result_kind_of(cffi_type_id type) {
 }
 
 /* The raw result as the word lib/batch.js reads for its kind. */
-static uint64_t result_word(cffi_type_id type, uint8_t kind, uint64_t raw) {
+static inline __attribute__((always_inline)) uint64_t result_word(cffi_type_id type, uint8_t kind, uint64_t raw) {
   float f;
   double d;
   uint64_t word = raw;
@@ -810,14 +826,20 @@ static inline bool run_entry(napi_env env, napi_value handle, run_state *run, ba
       words = chained;
     }
   }
-  uint64_t raw;
-  if (sig->engine == CFFI_ENGINE_REGISTERS) {
-    for (unsigned k = 0; k < sig->nargs; k++) regs[sig->dest[k]] = words[k];
-    raw = cffi_call_slots_in_env(fn, regs);
-  } else {
-    raw = cffi_call_slots_in_env(fn, words);
-  }
+  /* The synchronous call's bookkeeping and register call, inlined here. */
   cffi_env_state *state = fn->state;
+  uint64_t raw;
+  start_call(state, sig->takes_env);
+  if (CFFI_LIKELY(sig->engine == CFFI_ENGINE_REGISTERS && !sig->variadic)) {
+    for (unsigned k = 0; k < sig->nargs; k++) regs[sig->dest[k]] = words[k];
+    raw = register_call(fn->address, regs, sig->float_regs, cffi_types[sig->returns].reg == CFFI_CLASS_FLOAT);
+  } else if (sig->engine == CFFI_ENGINE_REGISTERS) {
+    for (unsigned k = 0; k < sig->nargs; k++) regs[sig->dest[k]] = words[k];
+    raw = cffi_call_slots(sig, fn->address, regs);
+  } else {
+    raw = cffi_call_slots(sig, fn->address, words);
+  }
+  end_call(state, sig->takes_env);
   if (CFFI_UNLIKELY(state->cleanup_depth > state->call_depth) && cffi_callbacks_cleanup(env, state)) return false;
   if (run->errnos) run->errnos[entry] = state->last_errno;
   const uint8_t kind = result_kind_of(sig->returns);
@@ -1105,8 +1127,11 @@ static napi_value batch_run_async(napi_env env, napi_callback_info info) {
 
 void cffi_make_batch_buffer_exports(napi_env env, napi_value exports) {
   running_batches = 0; /* a worker's env starts afresh */
+  stage_data = NULL;
   napi_property_descriptor props[] = {
       {"batchNew", NULL, batch_new, NULL, NULL, NULL, napi_default, NULL},
+      {"batchStage", NULL, batch_stage, NULL, NULL, NULL, napi_default, NULL},
+      {"batchStageKinds", NULL, batch_stage_kinds, NULL, NULL, NULL, napi_default, NULL},
       {"batchFunction", NULL, batch_function, NULL, NULL, NULL, napi_default, NULL},
       {"batchAdd", NULL, batch_add, NULL, NULL, NULL, napi_default, NULL},
       {"batchAddChained", NULL, batch_add_chained, NULL, NULL, NULL, napi_default, NULL},

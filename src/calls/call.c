@@ -98,49 +98,7 @@ void cffi_call_release(cffi_call *call) {
   call->heap = NULL;
 }
 
-#if CFFI_HAVE_REGISTER_CALLS
-/* See platform.h: one prototype that loads every argument register. When no
- * argument is float-class, a prototype with the integer registers only is
- * enough (and saves loading eight vector registers). */
-#if CFFI_INT_REGS == 6
-#define INT_PARAMS uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t
-#define INT_ARGS(r) r[0], r[1], r[2], r[3], r[4], r[5]
-#else
-#define INT_PARAMS uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t
-#define INT_ARGS(r) r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]
-#endif
-#define FLOAT_PARAMS double, double, double, double, double, double, double, double
-#define FLOAT_ARGS(f) f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7]
-typedef uint64_t (*int_result_fn)(INT_PARAMS, FLOAT_PARAMS);
-typedef double (*float_result_fn)(INT_PARAMS, FLOAT_PARAMS);
-typedef uint64_t (*int_only_int_result_fn)(INT_PARAMS);
-typedef double (*int_only_float_result_fn)(INT_PARAMS);
-
-static inline __attribute__((always_inline)) uint64_t register_call(void *address, const uint64_t *regs,
-                                                                    bool float_args, bool float_result) {
-  double d;
-  uint64_t raw;
-  if (!float_args) {
-    if (!float_result) return ((int_only_int_result_fn)address)(INT_ARGS(regs));
-    d = ((int_only_float_result_fn)address)(INT_ARGS(regs));
-  } else {
-    double f[CFFI_FLOAT_REGS];
-    memcpy(f, regs + CFFI_INT_REGS, sizeof f);
-    if (!float_result) return ((int_result_fn)address)(INT_ARGS(regs), FLOAT_ARGS(f));
-    d = ((float_result_fn)address)(INT_ARGS(regs), FLOAT_ARGS(f));
-  }
-  memcpy(&raw, &d, sizeof raw);
-  return raw;
-}
-#define REGISTER_SLOTS (CFFI_INT_REGS + CFFI_FLOAT_REGS)
-#else
-static inline uint64_t register_call(void *address, const uint64_t *regs, bool float_args,
-                                     bool float_result) {
-  (void)address, (void)regs, (void)float_args, (void)float_result;
-  abort(); /* never chosen: cffi_prepare_signature picks libffi here */
-}
-#define REGISTER_SLOTS 1
-#endif
+#include "register_call.h"
 
 static napi_value throw_closed(napi_env env, const cffi_function *fn) {
   return cffi_throw(env, "Error", "Cannot call \"%s\": its %s \"%s\" is closed", fn->name,
@@ -254,28 +212,6 @@ static bool convert_arguments(cffi_call *call, const cffi_function *fn, napi_val
   call->views_before = NULL;
   if (CFFI_UNLIKELY(sig->variadic)) cffi_variadic_promote_values(sig, slots);
   return true;
-}
-
-/* FFI calls share one errno that Node's own work in between cannot
- * disturb: a call that leaves errno alone leaves errno() as it was. */
-static inline void start_call(cffi_env_state *state, bool takes_env) {
-  state->call_depth++;
-  /* Callbacks it calls keep no handle scope open across calls while it
-   * may have opened one of its own (src/callbacks/callback.c). */
-  if (takes_env) state->env_calls++;
-  /* After a node:ffi call errno is still that call's (src/calls/node_ffi.c). */
-  if (CFFI_UNLIKELY(state->foreign_latest)) state->foreign_latest = 0;
-  else errno = state->last_errno;
-}
-
-/* Right after the C call: errno captured before anything can change it. */
-static inline void end_call(cffi_env_state *state, bool takes_env) {
-  state->last_errno = errno;
-  if (takes_env) state->env_calls--;
-#ifdef _WIN32
-  state->last_error = GetLastError();
-#endif
-  state->call_depth--;
 }
 
 /* C -> JS for the result: the commonest types inline, the rest through the

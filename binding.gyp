@@ -29,6 +29,7 @@
         "src/calls/async_call.c",
         "src/calls/batch.c",
         "src/calls/batch_buffer.c",
+        "src/calls/map_jit.c",
         "src/calls/node_ffi.c",
         "src/callbacks/callback.c",
         "src/callbacks/register_closure.c",

@@ -488,6 +488,37 @@ describe("sym.map", () => {
     });
   }
 
+  for (const engine of ["", "jit", "registers", "ffi"]) {
+    test(`every numeric type, columns and broadcasts, n=300: the same as single calls (CFFI_BUN_ENGINE=${engine || "unset"}; generated loop: ${engine === "" || engine === "jit" ? "yes" : "no"})`, () => {
+      const env = { ...process.env, CFFI_BUN_DEBUG: "1" };
+      if (engine) env.CFFI_BUN_ENGINE = engine;
+      else delete env.CFFI_BUN_ENGINE;
+      const child = spawnSync(process.execPath, [path.join(__dirname, "helpers", "map-parity.js")], { env, encoding: "utf8" });
+      assert.equal(child.status, 0, child.stderr);
+      const { checked, diffs } = JSON.parse(child.stdout);
+      assert.equal(checked, 15900);
+      assert.deepEqual(diffs, []);
+      const compiled = (child.stderr.match(/map jit: \S+ loop compiled/g) || []).length;
+      if (engine === "" || engine === "jit") {
+        if (/map jit: no loop/.test(child.stderr)) assert.fail(child.stderr);
+        assert.ok(compiled >= 50, `${compiled} loops compiled`);
+      } else assert.equal(compiled, 0);
+    });
+  }
+
+  test("the generated loop is compiled once per (function, columns) and reused; a map under 256 calls uses the C loop", () => {
+    const child = spawnSync(process.execPath, ["-e", `
+      const ffi = require(${JSON.stringify(path.join(__dirname, ".."))});
+      const S = ffi.dlopen(${JSON.stringify(LIBC)}, { abs: { args: ["i32"], returns: "i32" }, labs: { args: ["i64"], returns: "i64" } }).symbols;
+      const v = Int32Array.from({ length: 1000 }, (_, i) => -i);
+      S.abs.map(10, v.subarray(0, 10));
+      for (let r = 0; r < 5; r++) if (S.abs.map(1000, v)[999] !== 999) process.exit(1);
+      S.abs.map(300, -5);
+    `], { env: { ...process.env, CFFI_BUN_DEBUG: "1", CFFI_BUN_ENGINE: "" }, encoding: "utf8" });
+    assert.equal(child.status, 0, child.stderr);
+    assert.deepEqual(child.stderr.match(/map jit: abs's loop compiled \(columns 0x[01]\)/g), ["map jit: abs's loop compiled (columns 0x1)", "map jit: abs's loop compiled (columns 0x0)"]);
+  });
+
   test("bool returns a Uint8Array of 0/1; ptr a BigUint64Array of addresses; void undefined", () => {
     const L = dlopen(FIX, { identity_bool: { args: ["bool"], returns: "bool" }, identity_ptr: DEFS.identity_ptr }).symbols;
     assert.deepEqual([...L.identity_bool.map(3, new Uint8Array([0, 1, 2]))], [0, 1, 1]);
@@ -516,6 +547,26 @@ describe("sym.map", () => {
       assert.deepEqual([...S.call_i32_fn.map(3, cb, new Int32Array([1, 2, 3]))], [101, 102, 103]);
     } finally {
       cb.close();
+    }
+  });
+
+  test("callbacks inside a generated loop's calls (n=300): every call, in order; a throwing callback stops the map with its exception", () => {
+    const seen = [];
+    const cb = new JSCallback((x) => (seen.push(x), x * 3), { args: ["i32"], returns: "i32" });
+    const bad = new JSCallback((x) => {
+      if (x === 150) throw new Error("callback at 150");
+      return x;
+    }, { args: ["i32"], returns: "i32" });
+    try {
+      const values = Int32Array.from({ length: 300 }, (_, i) => i);
+      const out = S.call_i32_fn.map(300, cb, values);
+      assert.equal(out[299], 897);
+      assert.deepEqual(seen, [...values]);
+      assert.throws(() => S.call_i32_fn.map(300, bad, values), /callback at 150/);
+      assert.equal(S.call_i32_fn.map(300, cb, values)[1], 3); // the loop is usable after
+    } finally {
+      cb.close();
+      bad.close();
     }
   });
 

@@ -209,9 +209,30 @@ static napi_value map_call(napi_env env, napi_callback_info info) {
   cffi_env_state *state = fn->state;
   bool failed = false;
   uint32_t callbacks_seen = state->js_callbacks_run;
-  for (size_t i = 0; i < n && !failed; i++) {
+  /* The generated loop where there is one (src/calls/map_jit.c): it returns
+   * after any call during which JS ran, for the same checks as below. */
+  uint64_t column_mask = 0, scalars[CFFI_MAX_ARGS];
+  for (unsigned k = 0; k < sig->nargs; k++) {
+    if (column[k]) column_mask |= (uint64_t)1 << k;
+    scalars[k] = slots[sig->dest[k]];
+  }
+  cffi_map_loop_fn loop = cffi_map_loop_for(fn, column_mask, n);
+  for (size_t i = 0; loop && i < n && !failed;) {
+    i = loop(i, n, column, scalars, out);
+    if (state->cleanup_depth > state->call_depth && cffi_callbacks_cleanup(env, state)) failed = true;
+    if (!failed && state->js_callbacks_run != callbacks_seen) {
+      callbacks_seen = state->js_callbacks_run;
+      if (!fn->owner->open) {
+        cffi_call_release(&call);
+        return cffi_jit_closed(env, fn);
+      }
+      if (!map_columns_still_valid(env, fn, argv + 2, column, n)) failed = true;
+    }
+  }
+  for (size_t i = 0; !loop && i < n && !failed; i++) {
     for (unsigned k = 0; k < sig->nargs; k++)
-      if (column[k]) slots[sig->dest[k]] = load_element(column[k], column_kind[k], i);
+      if (column[k]) slots[sig->dest[k]] = sig->args[k] == CFFI_BOOL ? load_element(column[k], column_kind[k], i) != 0
+                                                                      : load_element(column[k], column_kind[k], i);
     uint64_t raw = cffi_call_slots_in_env(fn, slots);
     if (out) store_element(out, result_kind, i, raw, sig->returns);
     if (state->cleanup_depth > state->call_depth && cffi_callbacks_cleanup(env, state)) failed = true;
@@ -270,6 +291,7 @@ void cffi_make_batch_exports(napi_env env, napi_value exports) {
   bound_prototype = NULL;
   set_prototype_of = NULL;
   cffi_make_batch_buffer_exports(env, exports);
+  cffi_map_jit_attach(env);
   napi_property_descriptor props[] = {
       {"mapCall", NULL, map_call, NULL, NULL, NULL, napi_default, NULL},
       {"asyncOf", NULL, async_of, NULL, NULL, NULL, napi_default, NULL},

@@ -30,6 +30,18 @@ cffi_function *cffi_bound_function_of(napi_env env, napi_value value);
 /* batch_buffer.c: batch()'s exports, from cffi_make_batch_exports. */
 void cffi_make_batch_buffer_exports(napi_env env, napi_value exports);
 
+/* map_jit.c: sym.map's loop compiled for fn's prototype with the arguments
+ * in `columns` (bit k) read from columns[k][i] and the others from
+ * scalars[k] (register images, declaration order); it runs calls i..n-1,
+ * storing results in out, and returns where it stopped: n, or one past a
+ * call during which a callback ran JS or left work. NULL where there is no
+ * such loop (no TinyCC, CFFI_BUN_ENGINE=registers|ffi, a signature it does
+ * not take, or a small n not worth a compile): the caller's C loop runs. */
+typedef size_t (*cffi_map_loop_fn)(size_t i, size_t n, const void *const *columns, const uint64_t *scalars, void *out);
+cffi_map_loop_fn cffi_map_loop_for(const cffi_function *fn, uint64_t columns, size_t n);
+/* At module init: the env's loops are freed when it ends. */
+void cffi_map_jit_attach(napi_env env);
+
 /* types.c: a number as a 64-bit integer argument's image (ToInt64's wrap). */
 uint64_t cffi_number_to_u64(double d);
 

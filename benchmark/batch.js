@@ -57,10 +57,21 @@ if (kind === "nodeffi") {
   const abs = S.bench_abs;
   rows.loop = median(() => { for (let i = 0; i < N; i++) sink += abs(values[i]); }) / N;
   rows.map = median(() => { sink += abs.map(N, values)[N - 1]; }) / N;
+  const CHUNK = Math.min(4096, N);
+  const chunks = [];
+  for (let at = 0; at + CHUNK <= N; at += CHUNK) chunks.push(values.subarray(at, at + CHUNK));
+  rows.mapChunks = median(() => { for (const c of chunks) sink += abs.map(CHUNK, c)[CHUNK - 1]; }) / (chunks.length * CHUNK);
+  rows.allocate = median(() => { const a = new Int32Array(N); for (let i = 0; i < N; i += 1024) a[i] = 1; sink += a[0]; }) / N;
   rows.batchEntries = median(() => {
     const b = batch();
     for (let i = 0; i < N; i++) b.add(abs, values[i]);
     sink += b.run()[N - 1];
+  }) / N;
+  const reused = batch();
+  rows.batchReused = median(() => {
+    reused.clear();
+    for (let i = 0; i < N; i++) reused.add(abs, values[i]);
+    sink += reused.run()[N - 1];
   }) / N;
   const mixed = (f) => {
     for (let k = 0; k < 16; k++) {
@@ -78,6 +89,14 @@ if (kind === "nodeffi") {
       const fresh = batch();
       mixed((fn, ...args) => fresh.add(fn, ...args));
       sink += fresh.run().length;
+    }
+  }) / ROUNDS;
+  const again = batch();
+  rows.mixedBatchRefilled = median(() => {
+    for (let r = 0; r < ROUNDS; r++) {
+      again.clear();
+      mixed((fn, ...args) => again.add(fn, ...args));
+      sink += again.run().length;
     }
   }) / ROUNDS;
 }
@@ -115,14 +134,17 @@ function main() {
     const lines = [
       `abs over ${N} values, ns per call${QUICK ? " (--quick: no timing claims)" : ""}`,
       `  cffi-bun per-call loop         ${ns(cffi.loop)}`,
-      `  cffi-bun abs.map(n, values)    ${ns(cffi.map)}`,
+      `  cffi-bun abs.map(n, values)    ${ns(cffi.map)}  (its ${(N * 4) >> 20} MB result alone: ${ns(cffi.allocate)}, new Int32Array(n) touched)`,
+      `  cffi-bun abs.map, 4096 a time  ${ns(cffi.mapChunks)}`,
       `  cffi-bun batch, add()+run()    ${ns(cffi.batchEntries)}`,
+      `  cffi-bun batch reused (clear)  ${ns(cffi.batchReused)}`,
       `  node:ffi per-call (Node 26)    ${nodeffi ? ns(nodeffi.loop) : "skipped (no Node 26)"}`,
       `  Bun per-call loop              ${bunRows ? ns(bunRows.loop) : "skipped (no bun)"}`,
       `64 mixed calls (abs, add, addf64, id_u64), ns per 64`,
       `  64 single calls                ${ns(cffi.mixedSingles)}`,
       `  one batch, run() again         ${ns(cffi.mixedBatchRun)}  (${(cffi.mixedSingles / cffi.mixedBatchRun).toFixed(2)}x less)`,
       `  one batch, built and run       ${ns(cffi.mixedBatchBuilt)}  (${(cffi.mixedSingles / cffi.mixedBatchBuilt).toFixed(2)}x less)`,
+      `  one batch, cleared and refilled ${ns(cffi.mixedBatchRefilled)}  (${(cffi.mixedSingles / cffi.mixedBatchRefilled).toFixed(2)}x less)`,
     ];
     console.log(lines.join("\n"));
   } finally {

@@ -122,9 +122,11 @@ class Batch {
   // staged (no crossing into C); any other entry is converted by one native call.
   #handle = [];
   #indexes = new Map(); // bound function -> its index in the buffer (for staged entries)
-  #lastSym = undefined;
-  #lastIndex = -1;
-  #lastKinds = null;
+  // The last four functions added (a mixed batch alternates a few): no map lookup for them.
+  #recentSyms = [undefined, undefined, undefined, undefined];
+  #recentIndexes = [-1, -1, -1, -1];
+  #recentKinds = [null, null, null, null];
+  #recentNext = 0;
   #raw = new Float64Array(0); // per entry, reused across runs: result words
   #bits = new BigInt64Array(0); // the same words, as bigints
   #ubits = new BigUint64Array(0);
@@ -172,6 +174,7 @@ class Batch {
     }
   }
 
+  // Returns sym's slot in the recent cache.
   #remember(sym) {
     const bound = standIns.get(sym) ?? sym;
     let kinds = stageKinds.get(bound);
@@ -188,15 +191,19 @@ class Batch {
         this.#indexes.set(bound, index);
       }
     }
-    this.#lastSym = sym;
-    this.#lastIndex = index;
-    this.#lastKinds = kinds;
+    const slot = this.#recentNext;
+    this.#recentNext = (slot + 1) & 3;
+    this.#recentSyms[slot] = sym;
+    this.#recentIndexes[slot] = index;
+    this.#recentKinds[slot] = kinds;
+    return slot;
   }
 
   add(sym) {
     const argc = arguments.length - 1;
-    if (sym !== this.#lastSym) this.#remember(sym);
-    const kinds = this.#lastKinds;
+    const recent = this.#recentSyms;
+    const slot = recent[0] === sym ? 0 : recent[1] === sym ? 1 : recent[2] === sym ? 2 : recent[3] === sym ? 3 : this.#remember(sym);
+    const kinds = this.#recentKinds[slot];
     if (kinds !== null && argc === kinds.length) {
       if (stageOwner !== this) this.#own();
       let pos = stagePos;
@@ -220,7 +227,7 @@ class Batch {
         } else break;
       }
       if (k === argc) {
-        stage[pos] = this.#lastIndex * 256 + bigints;
+        stage[pos] = this.#recentIndexes[slot] * 256 + bigints;
         stagePos = pos + argc + 1;
         return this.#count++;
       }
@@ -265,8 +272,8 @@ class Batch {
     stage[0] = 1;
     native.batchClear.call(this.#handle);
     this.#indexes.clear();
-    this.#lastSym = undefined;
-    this.#lastKinds = null;
+    this.#recentSyms.fill(undefined);
+    this.#recentKinds.fill(null);
     this.#count = 0;
   }
 

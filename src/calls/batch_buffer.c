@@ -571,10 +571,19 @@ static napi_value batch_clear(napi_env env, napi_callback_info info) {
   /* The run holds its functions through the handle's values. */
   if (h->running)
     return cffi_throw(env, "Error", "batch.clear() was called while this batch runs (from a callback); clear it after run() returns");
-  batch_commands *fresh = commands_new();
-  if (!fresh) return throw_oom(env), NULL;
-  commands_release(h->commands);
-  h->commands = fresh;
+  batch_commands *c = h->commands;
+  if (c->refs == 1 && !c->parent) {
+    /* Kept for the next entries: a batch refilled in a loop allocates nothing. */
+    for (uint32_t i = 0; i < c->strings_count; i++) free_strings(c->strings[i]);
+    c->entries_count = c->words_count = c->extras_count = c->pins_count = c->chain_count = 0;
+    c->strings_count = c->fns_count = c->handle_length = 0;
+    c->first_chained = UINT32_MAX;
+  } else {
+    batch_commands *fresh = commands_new();
+    if (!fresh) return throw_oom(env), NULL;
+    commands_release(c);
+    h->commands = fresh;
+  }
   napi_create_uint32(env, 0, &zero);
   napi_set_named_property(env, handle, "length", zero);
   return NULL;

@@ -70,14 +70,11 @@ function wrongFunctions() {
 test("batch run and runAsync refuse every wrong kind of function with a TypeError", async () => {
   for (const [what, value] of wrongFunctions()) {
     const b = batch();
-    if (typeof value === "function") {
-      b.add(add_i32, 1, 2);
-      b.add(value, 1, 2);
-      assert.throws(() => b.run(), TypeError, what);
-      await assert.rejects(async () => b.runAsync(), TypeError, what);
-    } else {
-      assert.throws(() => b.add(value, 1, 2), TypeError, what);
-    }
+    b.add(add_i32, 1, 2);
+    // Arguments are converted by add() (docs/batch.md): it refuses, and the batch stays usable.
+    assert.throws(() => b.add(value, 1, 2), TypeError, what);
+    assert.deepEqual(b.run(), [3], what);
+    assert.deepEqual(await b.runAsync(), [3], what);
   }
   // The real one still works beside them.
   const b = batch();

@@ -739,21 +739,24 @@ export interface BatchOptions {
 /** The results of a run: index i for the entry added as i (undefined for void entries and entries not run). */
 export type BatchResults = unknown[] & { stoppedAt?: number; errno?: Int32Array };
 
-/** A command buffer of calls: recorded in JS by add(), run in C with one crossing. */
+/** A native command buffer of calls: converted by add(), run in C with one crossing. */
 export interface Batch {
   /** Entries recorded. */
   readonly length: number;
-  /** Records a call; returns its entry index. Nothing is converted or called until run(). */
+  /**
+   * Converts a call into the buffer and returns its entry index; nothing is called until run().
+   * A bad argument throws here, with "batch entry N: " in front and `.entry` set.
+   */
   add<F extends AnyFunction>(sym: F, ...args: unknown[]): number;
   /** An argument that is entry `i`'s result (an earlier entry) when the batch runs (run() only). */
   result(i: number): BatchReference;
   /** An argument read from `address` as `type` (default "ptr") when its entry runs (run() only). */
   deref(address: number | bigint | ArrayBufferView | ArrayBuffer, type?: string | number): BatchReference;
-  /** Runs every entry in order; throws the first error with "batch entry N: " in front and `.entry` set. */
+  /** Runs every entry in order (again on each call); throws the first error with "batch entry N: " in front and `.entry` set. */
   run(): BatchResults;
-  /** Runs the whole batch on the shared pool (docs/async.md's rules). */
+  /** Runs the whole batch on the shared pool from the same buffer (docs/async.md's rules). */
   runAsync(): Promise<BatchResults>;
-  /** Forgets every entry; the batch can be reused. */
+  /** Forgets every entry (keeping the memory); the batch can be reused. */
   clear(): void;
 }
 

@@ -189,9 +189,12 @@ fail:
   return NULL;
 }
 
+/* Marks a batch's handle (src/base/js_helpers.c's cffi_unwrap_tagged). */
+static const napi_type_tag BATCH_TAG = {0x6366666962756e42ULL, 0x6174636842756666ULL};
+
 static batch_handle *handle_of(napi_env env, napi_value value) {
-  void *data = NULL;
-  if (napi_unwrap(env, value, &data) != napi_ok || !data) {
+  void *data = cffi_unwrap_tagged(env, value, napi_object, &BATCH_TAG);
+  if (!data) {
     cffi_throw(env, "TypeError", "batch: not a batch (internal)");
     return NULL;
   }
@@ -625,6 +628,7 @@ static napi_value batch_new(napi_env env, napi_callback_info info) {
     free(h);
     return NULL;
   }
+  napi_type_tag_object(env, argv[0], &BATCH_TAG);
   return NULL;
 }
 
@@ -1031,13 +1035,7 @@ static void settle_async_batch(napi_env env, cffi_async_job *job) {
       napi_set_named_property(env, out, "values", values);
       if (errnos) napi_set_named_property(env, out, "errno", errnos);
     }
-    bool pending = false;
-    napi_value error;
-    napi_is_exception_pending(env, &pending);
-    if (pending && napi_get_and_clear_last_exception(env, &error) == napi_ok)
-      napi_reject_deferred(env, ab->deferred, error);
-    else
-      napi_resolve_deferred(env, ab->deferred, out);
+    cffi_settle_deferred(env, ab->deferred, out);
   }
   free_async_batch(env, ab);
 }

@@ -14,8 +14,8 @@
  * through a switch); the generated loop passes each element straight to
  * the real prototype, as a hand-written C loop would. It keeps the
  * synchronous call's bookkeeping (call depth, errno), and returns
- * to its caller after any call during which a callback ran JS or left
- * work (an exception, a kept handle scope), so that the caller can check
+ * to its caller after any call during which a callback ran JS (only those
+ * leave work: an exception, a kept handle scope), so that the caller can check
  * its columns again and resume (the same checks as the C loop).
  *
  * Without TinyCC (or on Windows, as for jit wrappers) cffi_map_loop_for
@@ -109,7 +109,7 @@ static void render_loop(cffi_text *b, const cffi_signature *sig, uint64_t column
                       "typedef long long int64_t;\ntypedef unsigned long long uint64_t;\n"
                       "typedef _Bool bool;\n"
                       "union cffi_f32 { uint32_t u; float f; };\nunion cffi_f64 { uint64_t u; double d; };\n"
-                      "extern unsigned cffi_call_depth, cffi_cleanup_depth, cffi_foreign_latest, cffi_js_callbacks_run;\n"
+                      "extern unsigned cffi_call_depth, cffi_foreign_latest, cffi_js_callbacks_run;\n"
                       "extern int cffi_last_errno, cffi_errno;\n");
   cffi_text_append(b, "extern %s cffi_target(", return_type(sig->returns));
   if (n == 0) cffi_text_append(b, "void");
@@ -137,7 +137,7 @@ static void render_loop(cffi_text *b, const cffi_signature *sig, uint64_t column
    * call: between two calls nothing but this loop runs (a callback that ran
    * JS, or left work, ends the loop), so each call starts as the
    * synchronous call would start it. */
-  cffi_text_append(b, "  const unsigned seen = cffi_js_callbacks_run;\n  const unsigned depth = ++cffi_call_depth;\n"
+  cffi_text_append(b, "  const unsigned seen = cffi_js_callbacks_run;\n  ++cffi_call_depth;\n"
                       "  if (cffi_foreign_latest) cffi_foreign_latest = 0;\n  else cffi_errno = cffi_last_errno;\n"
                       "  for (; i < n; i++) {\n    ");
   if (sig->returns != CFFI_VOID) cffi_text_append(b, "r = ");
@@ -151,7 +151,8 @@ static void render_loop(cffi_text *b, const cffi_signature *sig, uint64_t column
   cffi_text_append(b, ");\n");
   if (sig->returns == CFFI_BOOL) cffi_text_append(b, "    o[i] = (r & 0xff) != 0;\n");
   else if (sig->returns != CFFI_VOID) cffi_text_append(b, "    o[i] = (%s)r;\n", store_type(sig->returns));
-  cffi_text_append(b, "    if (cffi_cleanup_depth >= depth || cffi_js_callbacks_run != seen) {\n"
+  /* Only a callback that ran JS leaves work (cleanup_depth): one test. */
+  cffi_text_append(b, "    if (cffi_js_callbacks_run != seen) {\n"
                       "      cffi_last_errno = cffi_errno;\n      --cffi_call_depth;\n      return i + 1;\n    }\n"
                       "  }\n  cffi_last_errno = cffi_errno;\n  --cffi_call_depth;\n  return n;\n}\n");
 }
@@ -181,7 +182,6 @@ static void compile_loop_trapped(void *arg) {
   tcc_set_output_type(s, TCC_OUTPUT_MEMORY);
   cffi_env_state *state = job->fn->state;
   tcc_add_symbol(s, "cffi_call_depth", &state->call_depth);
-  tcc_add_symbol(s, "cffi_cleanup_depth", &state->cleanup_depth);
   tcc_add_symbol(s, "cffi_foreign_latest", &state->foreign_latest);
   tcc_add_symbol(s, "cffi_js_callbacks_run", &state->js_callbacks_run);
   tcc_add_symbol(s, "cffi_last_errno", &state->last_errno);

@@ -706,3 +706,24 @@ describe("batch(): staged entries (plain numeric arguments, no crossing at add()
     }
   });
 });
+
+describe("batch(): native memory", () => {
+  test("batches dropped without clear() give their buffers and strings back (RSS stays bounded)", () => {
+    const child = spawnSync(process.execPath, ["-e", `
+      const ffi = require(${JSON.stringify(path.join(__dirname, ".."))});
+      const S = ffi.dlopen(${JSON.stringify(FIX)}, { my_strlen: { args: ["cstring"], returns: "u64" } }).symbols;
+      const s = "x".repeat(100);
+      let first = 0;
+      for (let round = 0; round < 40; round++) {
+        const b = ffi.batch();
+        for (let i = 0; i < 50000; i++) b.add(S.my_strlen, s); // ~10 MB of native buffer and strings
+        if (b.run()[49999] !== 100n) process.exit(2);
+        if (round === 4) first = process.memoryUsage().rss;
+      }
+      console.log(JSON.stringify({ growth: process.memoryUsage().rss - first }));
+    `], { encoding: "utf8" });
+    assert.equal(child.status, 0, child.stderr);
+    const { growth } = JSON.parse(child.stdout);
+    assert.ok(growth < 200 * 1024 * 1024, `RSS grew ${growth} bytes over 35 dropped batches of ~10 MB`);
+  });
+});

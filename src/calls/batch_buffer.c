@@ -109,6 +109,7 @@ typedef struct {
   cffi_env_state *state;
   unsigned flags;
   uint32_t running; /* run() of this batch in progress (a callback may call clear()) */
+  int64_t reported; /* bytes of its buffer told to V8 as external memory */
 } batch_handle;
 
 static bool grow(void **items, uint32_t *capacity, uint32_t needed, size_t size) {
@@ -152,6 +153,18 @@ static batch_commands *commands_new(void) {
     c->first_chained = UINT32_MAX;
   }
   return c;
+}
+
+/* The buffer's bytes, told to V8 as they change, so that a batch dropped
+ * without clear() is collected in time (its memory is freed only then). */
+static void report_memory(napi_env env, batch_handle *h) {
+  const batch_commands *c = h->commands;
+  const int64_t bytes = (int64_t)sizeof *c + (int64_t)c->entries_capacity * sizeof *c->entries +
+                        (int64_t)c->words_capacity * sizeof *c->words + (int64_t)c->extras_capacity * sizeof *c->extras +
+                        (int64_t)c->pins_capacity * sizeof *c->pins + (int64_t)c->chain_capacity * sizeof *c->chain +
+                        (int64_t)c->fns_capacity * sizeof *c->fns;
+  int64_t ignored;
+  if (bytes != h->reported && napi_adjust_external_memory(env, bytes - h->reported, &ignored) == napi_ok) h->reported = bytes;
 }
 
 #define COPY_ARRAY(to, from, name)                                                         \
@@ -202,8 +215,10 @@ static batch_handle *handle_of(napi_env env, napi_value value) {
 }
 
 static void finalize_handle(napi_env env, void *data, void *hint) {
-  (void)env, (void)hint;
+  (void)hint;
   batch_handle *h = data;
+  int64_t ignored;
+  if (h->reported) napi_adjust_external_memory(env, -h->reported, &ignored);
   commands_release(h->commands);
   free(h);
 }
@@ -452,6 +467,7 @@ static napi_value batch_add(napi_env env, napi_callback_info info) {
   if (argc < 1) return cffi_throw(env, "TypeError", "batch.add() expects a bound function and its arguments");
   if (argc > MAX_ADD_ARGS) argc = MAX_ADD_ARGS;
   add_entry(env, handle, h, argv[0], argc - 1, argv + 1, NULL, 0);
+  report_memory(env, h);
   return NULL;
 }
 
@@ -513,6 +529,7 @@ static napi_value batch_add_chained(napi_env env, napi_callback_info info) {
     }
   }
   add_entry(env, handle, h, argv[1], argc - 2, argv + 2, chain, count);
+  report_memory(env, h);
   return NULL;
 }
 
@@ -560,7 +577,7 @@ static napi_value batch_flush(napi_env env, napi_callback_info info) {
   size_t argc = 0;
   napi_get_cb_info(env, info, &argc, NULL, &handle, NULL);
   batch_handle *h = handle_of(env, handle);
-  if (h) flush_stage(env, h);
+  if (h && flush_stage(env, h)) report_memory(env, h);
   return NULL;
 }
 
@@ -589,6 +606,7 @@ static napi_value batch_clear(napi_env env, napi_callback_info info) {
   }
   napi_create_uint32(env, 0, &zero);
   napi_set_named_property(env, handle, "length", zero);
+  report_memory(env, h);
   return NULL;
 }
 
@@ -877,6 +895,7 @@ static napi_value batch_run(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, &handle, NULL);
   batch_handle *h = handle_of(env, handle);
   if (!h || !flush_stage(env, h)) return NULL;
+  report_memory(env, h);
   if (running_batches)
     return cffi_throw(env, "Error",
                       "batch.run() was called while a batch runs on this thread (from a callback); batches do not nest");

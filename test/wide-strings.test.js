@@ -136,6 +136,17 @@ test(`${ENGINE}: read.cstring16 / read.wstring (ptr, byteOffset?, byteLength?)`,
   assert.equal(read.wstring(ptr(wide)), SAMPLE);
   assert.equal(read.wstring(ptr(wide), WCHAR, 2 * WCHAR), "\u00e9l");
   if (WCHAR === 4) assert.throws(() => read.wstring(ptr(wide), 0, 6), { name: "RangeError", message: /multiple of 4/ });
+  // wchar_t's own alignment (4 on Linux and macOS, 2 on Windows), and the error names the function called.
+  assert.throws(() => read.wstring(ptr(wide) + WCHAR / 2), {
+    name: "RangeError",
+    message: new RegExp(`^read\\.wstring: address 0x[0-9a-f]+ is not aligned to ${WCHAR} bytes$`),
+  });
+  if (WCHAR === 2) {
+    // Windows: wchar_t is UTF-16, so wstring and cstring16 read the same units the same way.
+    assert.equal(read.wstring(ptr(u16)), read.cstring16(ptr(u16)));
+    assert.equal(read.wstring(ptr(u16), 2, 6), "\u{1F600}\uD800");
+    assert.throws(() => read.wstring(ptr(u16), 0, 3), { name: "RangeError", message: /^read\.wstring: byteLength must be a multiple of 2/ });
+  }
 });
 
 test(`${ENGINE}: read.* of a view is bounds-checked: the NUL must be inside it`, () => {
@@ -147,7 +158,15 @@ test(`${ENGINE}: read.* of a view is bounds-checked: the NUL must be inside it`,
   assert.throws(() => read.cstring16(u16, 6), { name: "RangeError", message: /read\.cstring16: no NUL terminator in the 2 bytes left in the view/ });
   assert.throws(() => read.cstring16(u16, 8), { name: "RangeError", message: /read\.cstring16: 2 bytes at offset 8 is outside the 8-byte view/ });
   assert.throws(() => read.cstring16(u16, 0, 10), { name: "RangeError", message: /10 bytes at offset 0 is outside the 8-byte view/ });
-  assert.throws(() => read.wstring(new Uint8Array(3)), { name: "RangeError", message: new RegExp(`${WCHAR} bytes at offset 0 is outside the 3-byte view`) });
+  // A view shorter than one wchar_t (3 bytes on Linux, 1 on Windows).
+  assert.throws(() => read.wstring(new Uint8Array(WCHAR - 1)), {
+    name: "RangeError",
+    message: new RegExp(`^read\\.wstring: ${WCHAR} bytes at offset 0 is outside the ${WCHAR - 1}-byte view`),
+  });
+  assert.throws(() => read.wstring(new Uint8Array(WCHAR).fill(0x61)), {
+    name: "RangeError",
+    message: `read.wstring: no NUL terminator in the ${WCHAR} bytes left in the view`,
+  });
   assert.throws(() => read.wstring("0x1000"), { name: "TypeError", message: /read\.wstring expects a pointer/ });
 });
 
@@ -168,6 +187,17 @@ test(`${ENGINE}: write.cstring16 / write.wstring (target, string, byteOffset?) w
   assert.throws(() => write.wstring(buf), { name: "TypeError", message: /write\.wstring\(target, value, byteOffset\?\) expects 2 arguments, received 1/ });
   assert.throws(() => write.cstring16(0, "x"), { name: "TypeError", message: /write\.cstring16: refusing to access address 0x0/ });
   assert.throws(() => write.cstring16(buf, "x", 63), { name: "RangeError", message: /at offset 63 is outside the 64-byte view/ });
+  assert.throws(() => write.wstring(new Uint8Array(WCHAR), "a"), {
+    name: "RangeError",
+    message: new RegExp(`^write\\.wstring: ${2 * WCHAR} bytes at offset 0 is outside the ${WCHAR}-byte view`),
+  });
+  if (WCHAR === 2) {
+    // Windows: write.wstring writes UTF-16, exactly what write.cstring16 writes.
+    const a = new Uint8Array(16), b = new Uint8Array(16);
+    assert.equal(write.wstring(a, "h\u{1F600}\uDC00"), write.cstring16(b, "h\u{1F600}\uDC00"));
+    assert.deepEqual(a, b);
+    assert.equal(c.w_len(a), 4);
+  }
 });
 
 test(`${ENGINE}: wrong kinds name the symbol, the position and the type`, () => {
@@ -187,10 +217,12 @@ test(`${ENGINE}: JSCallback definitions refuse the wide string types, pointing a
   });
 });
 
-test(`${ENGINE}: a variadic wide call: swprintf with a wstring and an int`, { skip: isWindows && "msvcrt's swprintf differs" }, () => {
-  const { symbols, close } = dlopen(LIBC, { swprintf: { args: ["ptr", "usize", "wstring", "..."], returns: "i32" } });
+test(`${ENGINE}: a variadic wide call: swprintf with a wstring and an int`, () => {
+  // msvcrt's swprintf has no count (pre-C99); _snwprintf is its C99-shaped one.
+  const name = isWindows ? "_snwprintf" : "swprintf";
+  const { symbols, close } = dlopen(LIBC, { [name]: { args: ["ptr", "usize", "wstring", "..."], returns: "i32" } });
   const buf = new Uint8Array(256);
-  assert.equal(symbols.swprintf.with("wstring", "i32")(buf, 64, "%ls=%d", "\u2713\u{1F600}", 42), WCHAR === 4 ? 5 : 6);
+  assert.equal(symbols[name].with("wstring", "i32")(buf, 64, "%ls=%d", "\u2713\u{1F600}", 42), WCHAR === 4 ? 5 : 6);
   assert.equal(read.wstring(ptr(buf)), "\u2713\u{1F600}=42");
   close();
 });

@@ -152,6 +152,15 @@ napi_value cffi_to_js_wstring(napi_env env, uint64_t raw) {
   return decode(env, (const void *)(uintptr_t)raw, sizeof(wchar_t), -1);
 }
 
+/* Each read.* / write.* function's own name and unit: on Windows wstring and
+ * cstring16 have the same 2-byte unit, and an error still names the one called. */
+typedef struct {
+  const char *name;
+  size_t unit;
+} wide_accessor;
+static const wide_accessor read_cstring16 = {"read.cstring16", 2}, read_wstring = {"read.wstring", sizeof(wchar_t)},
+                           write_cstring16 = {"write.cstring16", 2}, write_wstring = {"write.wstring", sizeof(wchar_t)};
+
 /* read.cstring16(ptr, byteOffset?, byteLength?) / read.wstring(...): a copy
  * of the string at ptr (an address, or a view: bounds-checked), up to the
  * first NUL unit, or of byteLength bytes (whole units). `data` is the unit
@@ -161,8 +170,9 @@ static napi_value read_wide(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   void *data;
   napi_get_cb_info(env, info, &argc, argv, NULL, &data);
-  const size_t unit = (size_t)(uintptr_t)data;
-  const char *fn = unit == 2 ? "read.cstring16" : "read.wstring";
+  const wide_accessor *accessor = data;
+  const size_t unit = accessor->unit;
+  const char *fn = accessor->name;
   uint8_t *at;
   int64_t length;
   if (!cffi_memory_string_args(env, fn, argc, argv, unit, &at, &length, &available)) return NULL;
@@ -170,7 +180,8 @@ static napi_value read_wide(napi_env env, napi_callback_info info) {
     return cffi_throw(env, "RangeError", "%s: byteLength must be a multiple of %zu (whole code units), received %lld",
                       fn, unit, (long long)length);
   if ((uintptr_t)at % unit != 0)
-    return cffi_throw(env, "RangeError", "%s: address %p is not aligned to %zu bytes", fn, (void *)at, unit);
+    return cffi_throw(env, "RangeError", "%s: address 0x%llx is not aligned to %zu bytes", fn,
+                      (unsigned long long)(uintptr_t)at, unit);
   if (length < 0 && available != SIZE_MAX) {
     /* In a view: the NUL must be inside it. */
     size_t units = available / unit, n = 0;
@@ -191,8 +202,9 @@ static napi_value write_wide(napi_env env, napi_callback_info info) {
   napi_value argv[3], result;
   void *data;
   napi_get_cb_info(env, info, &argc, argv, NULL, &data);
-  const size_t unit = (size_t)(uintptr_t)data;
-  const char *fn = unit == 2 ? "write.cstring16" : "write.wstring";
+  const wide_accessor *accessor = data;
+  const size_t unit = accessor->unit;
+  const char *fn = accessor->name;
   if (argc < 2) return cffi_throw(env, "TypeError", "%s(target, value, byteOffset?) expects 2 arguments, received %zu", fn, argc);
   cffi_call call;
   uint64_t encoded;
@@ -217,11 +229,11 @@ static napi_value write_wide(napi_env env, napi_callback_info info) {
 }
 
 void cffi_wide_strings_read_exports(napi_env env, napi_value read) {
-  cffi_set_function(env, read, "cstring16", read_wide, (void *)(uintptr_t)2);
-  cffi_set_function(env, read, "wstring", read_wide, (void *)(uintptr_t)sizeof(wchar_t));
+  cffi_set_function(env, read, "cstring16", read_wide, (void *)&read_cstring16);
+  cffi_set_function(env, read, "wstring", read_wide, (void *)&read_wstring);
 }
 
 void cffi_wide_strings_write_exports(napi_env env, napi_value write) {
-  cffi_set_function(env, write, "cstring16", write_wide, (void *)(uintptr_t)2);
-  cffi_set_function(env, write, "wstring", write_wide, (void *)(uintptr_t)sizeof(wchar_t));
+  cffi_set_function(env, write, "cstring16", write_wide, (void *)&write_cstring16);
+  cffi_set_function(env, write, "wstring", write_wide, (void *)&write_wstring);
 }

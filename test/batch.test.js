@@ -12,14 +12,7 @@ const { Worker } = require("node:worker_threads");
 const ffi = require("..");
 const { dlopen, batch, JSCallback, ptr, linkSymbols } = ffi;
 const { fixturePath } = require("./helpers/fixture");
-const { libcName } = (() => {
-  try {
-    return require("./helpers/platform");
-  } catch {
-    return {};
-  }
-})();
-
+const { LIBC, isWindows } = require("./helpers/platform");
 const FIX = fixturePath();
 const DEFS = {
   identity_i32: { args: ["i32"], returns: "i32" },
@@ -33,17 +26,25 @@ const DEFS = {
   void_fn_calls: { args: [], returns: "i32" },
 };
 const S = dlopen(FIX, DEFS).symbols;
-const LIBC = process.platform === "linux" ? "libc.so.6" : libcName;
-const C = dlopen(LIBC, {
+// The POSIX descriptor calls, by msvcrt's names on Windows (there _pipe also
+// takes a buffer size and a mode, and _read/_write take and return int).
+const POSIX = isWindows
+  ? { pipe: "_pipe", write: "_write", read: "_read", close: "_close" }
+  : { pipe: "pipe", write: "write", read: "read", close: "close" };
+const IO_SIZE = isWindows ? "u32" : "u64";
+const IO_RESULT = isWindows ? "i32" : "i64";
+const libcSymbols = dlopen(LIBC, {
   abs: { args: ["i32"], returns: "i32" },
   malloc: { args: ["u64"], returns: "ptr" },
   memset: { args: ["ptr", "i32", "u64"], returns: "ptr" },
   free: { args: ["ptr"], returns: "void" },
-  pipe: { args: ["ptr"], returns: "i32" },
-  write: { args: ["i32", "ptr", "u64"], returns: "i64" },
-  read: { args: ["i32", "ptr", "u64"], returns: "i64" },
-  close: { args: ["i32"], returns: "i32" },
+  [POSIX.pipe]: { args: isWindows ? ["ptr", "u32", "i32"] : ["ptr"], returns: "i32" },
+  [POSIX.write]: { args: ["i32", "ptr", IO_SIZE], returns: IO_RESULT },
+  [POSIX.read]: { args: ["i32", "ptr", IO_SIZE], returns: IO_RESULT },
+  [POSIX.close]: { args: ["i32"], returns: "i32" },
 }).symbols;
+const C = { ...libcSymbols };
+for (const [name, cName] of Object.entries(POSIX)) C[name] = libcSymbols[cName];
 
 describe("batch(): results", () => {
   for (const engine of ["", "jit", "registers", "ffi"]) {
@@ -299,14 +300,15 @@ describe("batch(): chaining", () => {
     const message = new Uint8Array([104, 105]);
     const out = new Uint8Array(2);
     const b = batch({ stopOn: "negative" });
-    b.add(C.pipe, fds);
+    b.add(C.pipe, fds, ...(isWindows ? [64, 0x8000 /* _O_BINARY */] : []));
     b.add(C.write, b.deref(ptr(fds) + 4, "i32"), message, 2);
     b.add(C.read, b.deref(fds, "i32"), out, 2);
     b.add(C.close, b.deref(fds, "i32"));
     b.add(C.close, b.deref(ptr(fds) + 4, "i32"));
     const r = b.run();
     assert.equal(r.stoppedAt, -1);
-    assert.deepEqual([...r], [0, 2n, 2n, 0, 0]);
+    const two = IO_RESULT === "i64" ? 2n : 2;
+    assert.deepEqual([...r], [0, two, two, 0, 0]);
     assert.deepEqual([...out], [104, 105]);
   });
 
@@ -582,11 +584,11 @@ describe("sym.map", () => {
       cb.close();
     }
     // write(fd, buf, n) on fd -1: EBADF, harmless; the getter runs after the fd column was read.
-    const libc = dlopen(LIBC, { write: { args: ["i32", "ptr", "u64"], returns: "i64" } });
+    const libc = dlopen(LIBC, { [POSIX.write]: { args: ["i32", "ptr", IO_SIZE], returns: IO_RESULT } });
     try {
       const fds = new Int32Array(16).fill(-1);
       const detaching = { get ptr() { structuredClone(fds.buffer, { transfer: [fds.buffer] }); return 0; } };
-      assert.throws(() => libc.symbols.write.map(16, fds, detaching, 0), /write\.map: args\[0\] \(i32\) was detached or resized/);
+      assert.throws(() => libc.symbols[POSIX.write].map(16, fds, detaching, 0), /write\.map: args\[0\] \(i32\) was detached or resized/);
     } finally {
       libc.close();
     }

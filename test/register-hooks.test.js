@@ -10,11 +10,14 @@ const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const { spawnSync } = require("node:child_process");
+const { pathToFileURL } = require("node:url");
 const { timeScale, noCompiler } = require("./helpers/platform.js");
 
 const ROOT = path.join(__dirname, "..");
 const REGISTER_CJS = path.join(ROOT, "lib", "register.cjs");
-const REGISTER_MJS = path.join(ROOT, "lib", "register.mjs");
+// --import and import take URLs: an absolute Windows path (Z:\\...) reads as
+// the URL scheme "z:", so files are named by their file: URL.
+const REGISTER_MJS = pathToFileURL(path.join(ROOT, "lib", "register.mjs")).href;
 const Module = require("node:module");
 const inThread = typeof Module.registerHooks === "function";
 const [major] = process.versions.node.split(".").map(Number);
@@ -47,7 +50,7 @@ test("require() and import of \"bun:ffi\" give cffi-bun's own objects with eithe
   const dir = scratch(t);
   const app = path.join(dir, "app.mjs");
   fs.writeFileSync(app, `import * as bun from "bun:ffi";
-import * as own from ${JSON.stringify(path.join(ROOT, "lib", "index.mjs"))};
+import * as own from ${JSON.stringify(pathToFileURL(path.join(ROOT, "lib", "index.mjs")).href)};
 import { createRequire } from "node:module";
 const require = createRequire(import.meta.url);
 const cjs = require("bun:ffi");

@@ -14,7 +14,7 @@ const v8 = require("node:v8");
 const vm = require("node:vm");
 const { dlopen, linkSymbols, JSCallback, viewSource } = require("..");
 const { buildFixture } = require("./helpers/fixture.js");
-const { LIBC, isWindows, timeScale } = require("./helpers/platform.js");
+const { LIBC, SNPRINTF, isWindows, timeScale } = require("./helpers/platform.js");
 
 require("./helpers/variadic-battery.js")("default engine");
 
@@ -30,8 +30,9 @@ for (const engine of ["ffi", "registers", "jit"]) {
     });
     assert.equal(run.status, 0, run.stdout + run.stderr);
     assert.match(run.stdout, /^(?:# |ℹ )fail 0$/m); // TAP (Node 20) or spec (Node 26)
-    // The engine asked for is the one that ran the short tails.
-    const via = { ffi: "via libffi", registers: "via registers", jit: "via a jit wrapper" }[engine];
+    // The engine asked for is the one that ran the short tails (on Windows every call is libffi's:
+    // Win64 assigns registers by position, and there is no TinyCC for wrappers; docs/platforms.md).
+    const via = isWindows ? "via libffi" : { ffi: "via libffi", registers: "via registers", jit: "via a jit wrapper" }[engine];
     assert.match(run.stderr, new RegExp(`bound va_weighted at \\S+: \\(i32, \\.\\.\\.: f64\\) -> f64 ${via}`));
     assert.match(run.stderr, /bound va_weighted at \S+: \(i32, \.\.\.\) -> f64/);
   });
@@ -39,10 +40,15 @@ for (const engine of ["ffi", "registers", "jit"]) {
 
 const libc = dlopen(LIBC, {
   printf: { args: ["cstring", "..."], returns: "i32" },
-  snprintf: { args: ["ptr", "usize", "cstring", "..."], returns: "i32" },
+  [SNPRINTF]: { args: ["ptr", "usize", "cstring", "..."], returns: "i32" },
   abs: { args: ["i32"], returns: "i32" },
   ...(isWindows
-    ? {}
+    ? {
+        // msvcrt: int _open(const char *path, int flags, ...), the mode read only with _O_CREAT.
+        _open: { args: ["cstring", "i32", "..."], returns: "i32" },
+        _close: { args: ["i32"], returns: "i32" },
+        _errno: { returns: "ptr" },
+      }
     : {
         open: { args: ["cstring", "i32", "..."], returns: "i32" },
         fcntl: { args: ["i32", "i32", "..."], returns: "i32" },
@@ -50,7 +56,7 @@ const libc = dlopen(LIBC, {
       }),
 });
 
-test("printf to stdout prints what gcc's printf call prints", { skip: isWindows && "stdout of node.exe under wine" }, () => {
+test("printf to stdout prints what gcc's printf call prints", () => {
   const script = `
     const { dlopen } = require(${JSON.stringify(path.join(__dirname, ".."))});
     const libc = dlopen(${JSON.stringify(LIBC)}, {
@@ -59,7 +65,7 @@ test("printf to stdout prints what gcc's printf call prints", { skip: isWindows 
     });
     const fixture = dlopen(${JSON.stringify(buildFixture("variadic.c"))}, { ref_printf: { returns: "i32" } });
     const n = libc.symbols.printf.with("i32", "cstring", "f64", "u64", "char")(
-      "printf: %d %s %.3f %llu %c\\n", -12, "from C", 2 / 3, 2n ** 64n - 1n, 122);
+      ${JSON.stringify(isWindows ? "printf: %d %s %.3f %I64u %c\n" : "printf: %d %s %.3f %llu %c\n")}, -12, "from C", 2 / 3, 2n ** 64n - 1n, 122);
     libc.symbols.fflush(null);
     const m = fixture.symbols.ref_printf();
     libc.symbols.printf("done\\n");
@@ -68,14 +74,14 @@ test("printf to stdout prints what gcc's printf call prints", { skip: isWindows 
   `;
   const run = spawnSync(process.execPath, ["-e", script], { encoding: "utf8" });
   assert.equal(run.status, 0, run.stderr);
-  const lines = run.stdout.split("\n");
+  const lines = run.stdout.split(/\r?\n/); // msvcrt's stdout is in text mode: \r\n
   assert.equal(lines[0], "printf: -12 from C 0.667 18446744073709551615 z");
   assert.equal(lines[1], lines[0]);
   assert.equal(lines[2], "done");
   assert.equal(run.stderr, `${lines[0].length + 1} ${lines[0].length + 1}`);
 });
 
-test("open(path, flags, mode) creates the file with that mode; fcntl reads and sets flags", { skip: isWindows }, () => {
+test("open(path, flags, mode) creates the file with that mode; fcntl reads and sets flags", { skip: isWindows && "POSIX open and fcntl: Windows has _open (the next test)" }, () => {
   const { O_CREAT, O_WRONLY, O_EXCL, O_NONBLOCK } = fs.constants;
   const F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, FD_CLOEXEC = 1;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cffi-bun-variadic-"));
@@ -98,6 +104,36 @@ test("open(path, flags, mode) creates the file with that mode; fcntl reads and s
     assert.equal(libc.symbols.open.with("u32")(file, O_CREAT | O_WRONLY | O_EXCL, 0o600), -1);
     assert.equal(require("..").errno(), os.constants.errno.EEXIST);
   } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("Windows: _open(path, flags, mode) creates the file with that mode; the mode is read only with _O_CREAT", { skip: !isWindows && "msvcrt's _open" }, () => {
+  // msvcrt's <fcntl.h> and <sys/stat.h> values.
+  const _O_WRONLY = 0x1, _O_CREAT = 0x100, _O_EXCL = 0x400, _O_BINARY = 0x8000, _S_IREAD = 0x100, _S_IWRITE = 0x80;
+  const { _open, _close, _errno } = libc.symbols;
+  const msvcrtErrno = () => require("..").read.i32(_errno()); // msvcrt's own errno, whichever CRT the addon uses
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cffi-bun-variadic-"));
+  const readOnly = path.join(dir, "read-only"), writable = path.join(dir, "writable");
+  try {
+    const open = _open.with("i32");
+    const fd = open(readOnly, _O_CREAT | _O_WRONLY | _O_EXCL | _O_BINARY, _S_IREAD);
+    assert.ok(fd >= 0, `_open failed: ${fd}`);
+    assert.equal(_close(fd), 0);
+    assert.equal(fs.statSync(readOnly).mode & 0o222, 0, "_S_IREAD alone: a read-only file");
+    const fd2 = open(writable, _O_CREAT | _O_WRONLY | _O_EXCL, _S_IREAD | _S_IWRITE);
+    assert.ok(fd2 >= 0, `_open failed: ${fd2}`);
+    assert.equal(_close(fd2), 0);
+    assert.notEqual(fs.statSync(writable).mode & 0o200, 0, "_S_IREAD | _S_IWRITE: writable");
+    // Without a tail (the variadic symbol itself): an existing file opened for reading.
+    const fd3 = _open(writable, 0 /* _O_RDONLY */);
+    assert.ok(fd3 >= 0);
+    assert.equal(_close(fd3), 0);
+    // _O_EXCL on an existing file: -1, errno EEXIST (17).
+    assert.equal(open(writable, _O_CREAT | _O_WRONLY | _O_EXCL, _S_IWRITE), -1);
+    assert.equal(msvcrtErrno(), 17);
+  } finally {
+    fs.chmodSync(readOnly, 0o666);
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
@@ -126,16 +162,16 @@ test("definition errors: \"...\" not last, alone, in returns; in JSCallback defi
 });
 
 test("with(): bad tail types, with() of a non-variadic symbol or of a with() callable", () => {
-  const { snprintf, abs } = libc.symbols;
+  const { [SNPRINTF]: snprintf, abs } = libc.symbols;
   assert.throws(() => snprintf.with("i32", "nope"), {
     name: "TypeError",
-    message: 'Unknown type "nope" in args[4] of symbol "snprintf" (see FFIType for the names)',
+    message: `Unknown type "nope" in args[4] of symbol "${SNPRINTF}" (see FFIType for the names)`,
   });
   for (const type of ["void", "napi_env", 13, 18]) {
-    assert.throws(() => snprintf.with(type), { name: "TypeError", message: /^snprintf\.with: (void|napi_env) is not a valid variadic argument type \(args\[3\]\)$/ });
+    assert.throws(() => snprintf.with(type), { name: "TypeError", message: new RegExp(`^${SNPRINTF}\\.with: (void|napi_env) is not a valid variadic argument type \\(args\\[3\\]\\)$`) });
   }
-  assert.throws(() => snprintf.with("..."), { message: 'snprintf.with: args[3] is "...": with() takes the types of the variadic arguments' });
-  assert.throws(() => snprintf.with({}), { message: /Type in args\[3\] of symbol "snprintf" must be an FFIType number or name, received an object/ });
+  assert.throws(() => snprintf.with("..."), { message: `${SNPRINTF}.with: args[3] is "...": with() takes the types of the variadic arguments` });
+  assert.throws(() => snprintf.with({}), { message: `Type in args[3] of symbol "${SNPRINTF}" must be an FFIType number or name, received an object` });
   assert.throws(() => snprintf.with(...new Array(62).fill("i32")), { name: "RangeError", message: /3 fixed \+ 62 variadic arguments; at most 64/ });
   assert.throws(() => abs.with("i32"), { name: "TypeError", message: /^abs\.with\(\.\.\.types\) is only for variadic functions: end the definition's args with "\.\.\."/ });
   assert.throws(() => snprintf.with("i32").with("i32"), { name: "TypeError", message: /is only for variadic functions/ });
@@ -181,7 +217,7 @@ test("with() holds its callables weakly: a referenced one stays the same across 
 });
 
 test("linkSymbols and CFunction definitions may be variadic too", () => {
-  const { snprintf } = libc.symbols;
+  const { [SNPRINTF]: snprintf } = libc.symbols;
   const linked = linkSymbols({ fmt: { ptr: snprintf.ptr, args: ["ptr", "usize", "cstring", "..."], returns: "i32" } });
   const buf = Buffer.alloc(32);
   assert.equal(linked.symbols.fmt.with("u64")(buf, 32, "%llu", 2n ** 63n), 19);

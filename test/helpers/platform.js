@@ -20,6 +20,12 @@ const SUFFIX = isWindows ? "dll" : isMac ? "dylib" : "so";
 // library's functions (strlen, malloc, abs, qsort, ...).
 const LIBC = isLinux ? "libc.so.6" : isWindows ? "msvcrt.dll" : isMac ? "libc.dylib" : `libc.${SUFFIX}.7`;
 
+// The C library's snprintf by its exported name: msvcrt.dll has no
+// "snprintf", only "_snprintf" (the same arguments; it returns -1 instead of
+// the full length when the output is cut). Its printf family takes %I64d and
+// %Iu rather than C99's %lld and %zu on every Windows.
+const SNPRINTF = isWindows ? "_snprintf" : "snprintf";
+
 const TIME_SCALE = Math.max(1, Number(process.env.CFFI_BUN_TIME_SCALE) || 1);
 function timeScale(ms) {
   return ms * TIME_SCALE;
@@ -63,5 +69,5 @@ function openLibc(symbols) {
 }
 
 module.exports = {
-  SUFFIX, LIBC, isLinux, isWindows, isMac, TIME_SCALE, timeScale, ccUnavailable, noCompiler, prebuiltFixtures, openLibc, libraryMapped,
+  SUFFIX, LIBC, SNPRINTF, isLinux, isWindows, isMac, TIME_SCALE, timeScale, ccUnavailable, noCompiler, prebuiltFixtures, openLibc, libraryMapped,
 };

@@ -6,7 +6,7 @@
 const { test } = require("node:test");
 const assert = require("node:assert/strict");
 const { buildFixture } = require("./fixture.js");
-const { LIBC } = require("./platform.js");
+const { LIBC, SNPRINTF, isWindows } = require("./platform.js");
 
 function battery(label) {
   const { dlopen } = require("../..");
@@ -22,16 +22,16 @@ function battery(label) {
     ref_weighted: { returns: "f64" },
     ref_after_float: { returns: "f64" },
   });
-  const libc = dlopen(LIBC, { snprintf: { args: ["ptr", "usize", "cstring", "..."], returns: "i32" } });
+  const libc = dlopen(LIBC, { [SNPRINTF]: { args: ["ptr", "usize", "cstring", "..."], returns: "i32" } });
   // The same C function with its type codes as a JS string (cstring).
   const withString = dlopen(buildFixture("variadic.c"), {
     va_describe: { args: ["ptr", "usize", "cstring", "..."], returns: "i32" },
   }).symbols.va_describe;
   const { symbols: c } = lib;
-  const snprintf = libc.symbols.snprintf;
+  const snprintf = libc.symbols[SNPRINTF];
   // msvcrt's printf family lacks some C99 conversions (%hhd, %zu): the
   // libc rows compare the fixture's own callee there instead.
-  const noC99Printf = process.platform === "win32" && "msvcrt's snprintf lacks C99 conversions";
+  const noC99Printf = isWindows && "msvcrt's _snprintf lacks C99 conversions (its own rows follow)";
   const text = (buf) => buf.toString("utf8", 0, buf.indexOf(0));
   const cstr = (s) => Buffer.from(`${s}\0`);
   // What gcc's call wrote, and its return value.
@@ -57,6 +57,33 @@ function battery(label) {
       300, 70000, -1, 2n ** 64n - 1n, 3.4e38, 1e39);
     assert.deepEqual([n, text(buf)], reference(c.ref_wrapping));
     assert.equal(text(buf), "44 4464 4294967295 -1 3.39999995e+38 inf");
+  });
+
+  // Windows: msvcrt's own _snprintf, with its conversions, against gcc's call of it (test/fixture/variadic.c).
+  const msvcrt = isWindows && dlopen(buildFixture("variadic.c"), {
+    ref_msvcrt_every_type: { args: ["ptr", "usize"], returns: "i32" },
+    ref_msvcrt_wrapping: { args: ["ptr", "usize"], returns: "i32" },
+  }).symbols;
+  const onlyWindows = !isWindows && "msvcrt's _snprintf: Windows only";
+
+  test(`${label}: msvcrt's _snprintf with every type and 20 arguments (more than the registers), as gcc calls it`, { skip: onlyWindows }, () => {
+    const format = "%hd %hu %hd %hu %d %u %I64d %I64u %I64d %I64u %.9g %.17g %g %p %s %c %d %d %Iu %hd %x %e";
+    const call = snprintf.with("i8", "u8", "i16", "u16", "i32", "u32", "i64", "u64", "i64_fast", "u64_fast",
+      "f32", "f64", "f64", "ptr", "cstring", "char", "bool", "i8", "usize", "i16", "u32", "f64");
+    const buf = Buffer.alloc(1024);
+    const n = call(buf, buf.length, format, -128, 255, -32768, 65535, -2147483648, 4294967295, -(2n ** 63n),
+      2n ** 64n - 1n, -42, 9007199254740993n, 0.1, 1.7976931348623157e308, -0, 0x12345678, "text", 65, true, -1n, 4096,
+      -2, 0xdeadbeef, 6.02214076e23);
+    assert.deepEqual([n, text(buf)], reference(msvcrt.ref_msvcrt_every_type));
+    assert.match(text(buf), /^-128 255 -32768 65535 -2147483648 4294967295 -9223372036854775808 18446744073709551615 -42 9007199254740993 0\.100000001 1\.7976931348623157e\+0?308 -0 0*12345678 text A 1 -1 4096 -2 deadbeef 6\.022141e\+0?23$/);
+  });
+
+  test(`${label}: msvcrt's _snprintf: tail values wrap to their declared type, then C's promotions apply`, { skip: onlyWindows }, () => {
+    const buf = Buffer.alloc(256);
+    const n = snprintf.with("i8", "u16", "u32", "i64", "f32", "f32")(buf, 256, "%d %hu %u %I64d %.9g %g",
+      300, 70000, -1, 2n ** 64n - 1n, 3.4e38, 1e39);
+    assert.deepEqual([n, text(buf)], reference(msvcrt.ref_msvcrt_wrapping));
+    assert.match(text(buf), /^44 4464 4294967295 -1 3\.39999995e\+0?38 /);
   });
 
   test(`${label}: 20 doubles and 20 ints interleaved (more than the registers) arrive as va_arg reads them`, () => {
@@ -112,14 +139,14 @@ function battery(label) {
     assert.equal(snprintf.with(["c_int", 9]), a);
     assert.notEqual(snprintf.with("f64", "i32"), a);
     assert.equal(a.length, 5);
-    assert.equal(a.name, "snprintf");
+    assert.equal(a.name, SNPRINTF);
   });
 
   test(`${label}: wrong counts and values name the symbol and the position counting fixed + tail`, () => {
     const buf = Buffer.alloc(64);
     assert.throws(() => snprintf(buf, 64, "%d", 1), {
       name: "TypeError",
-      message: /^snprintf is variadic: it takes 3 fixed arguments, received 4; declare the types of the variadic arguments with snprintf\.with/,
+      message: new RegExp(`^${SNPRINTF} is variadic: it takes 3 fixed arguments, received 4; declare the types of the variadic arguments with ${SNPRINTF}\\.with`),
     });
     const call = c.va_describe.with("i32");
     assert.throws(() => call(buf, 64, cstr("i"), 1, 2), {
@@ -131,7 +158,7 @@ function battery(label) {
       name: "TypeError",
       message: /^va_describe: args\[4\] expects f64 \(a number\), received a string/,
     });
-    assert.throws(() => snprintf.with("i32", "foo"), { name: "TypeError", message: /Unknown type "foo" in args\[4\] of symbol "snprintf"/ });
+    assert.throws(() => snprintf.with("i32", "foo"), { name: "TypeError", message: `Unknown type "foo" in args[4] of symbol "${SNPRINTF}" (see FFIType for the names)` });
   });
 
   test(`${label}: close() makes the with() callables and with() itself throw`, () => {

@@ -12,7 +12,7 @@ const { Worker } = require("node:worker_threads");
 const ffi = require("..");
 const { dlopen, batch, JSCallback, ptr, linkSymbols } = ffi;
 const { fixturePath } = require("./helpers/fixture");
-const { LIBC, isWindows } = require("./helpers/platform");
+const { LIBC, isWindows, errnoLibcName } = require("./helpers/platform");
 const FIX = fixturePath();
 const DEFS = {
   identity_i32: { args: ["i32"], returns: "i32" },
@@ -26,25 +26,27 @@ const DEFS = {
   void_fn_calls: { args: [], returns: "i32" },
 };
 const S = dlopen(FIX, DEFS).symbols;
-// The POSIX descriptor calls, by msvcrt's names on Windows (there _pipe also
-// takes a buffer size and a mode, and _read/_write take and return int).
+// The POSIX descriptor calls, by the C runtime's names on Windows (there _pipe
+// also takes a buffer size and a mode, and _read/_write take and return int),
+// from the runtime whose errno errno() reports.
 const POSIX = isWindows
   ? { pipe: "_pipe", write: "_write", read: "_read", close: "_close" }
   : { pipe: "pipe", write: "write", read: "read", close: "close" };
 const IO_SIZE = isWindows ? "u32" : "u64";
 const IO_RESULT = isWindows ? "i32" : "i64";
-const libcSymbols = dlopen(LIBC, {
+const C = dlopen(LIBC, {
   abs: { args: ["i32"], returns: "i32" },
   malloc: { args: ["u64"], returns: "ptr" },
   memset: { args: ["ptr", "i32", "u64"], returns: "ptr" },
   free: { args: ["ptr"], returns: "void" },
+}).symbols;
+const io = dlopen(errnoLibcName(), {
   [POSIX.pipe]: { args: isWindows ? ["ptr", "u32", "i32"] : ["ptr"], returns: "i32" },
   [POSIX.write]: { args: ["i32", "ptr", IO_SIZE], returns: IO_RESULT },
   [POSIX.read]: { args: ["i32", "ptr", IO_SIZE], returns: IO_RESULT },
   [POSIX.close]: { args: ["i32"], returns: "i32" },
 }).symbols;
-const C = { ...libcSymbols };
-for (const [name, cName] of Object.entries(POSIX)) C[name] = libcSymbols[cName];
+for (const [name, cName] of Object.entries(POSIX)) C[name] = io[cName];
 
 describe("batch(): results", () => {
   for (const engine of ["", "jit", "registers", "ffi"]) {
@@ -584,7 +586,7 @@ describe("sym.map", () => {
       cb.close();
     }
     // write(fd, buf, n) on fd -1: EBADF, harmless; the getter runs after the fd column was read.
-    const libc = dlopen(LIBC, { [POSIX.write]: { args: ["i32", "ptr", IO_SIZE], returns: IO_RESULT } });
+    const libc = dlopen(errnoLibcName(), { [POSIX.write]: { args: ["i32", "ptr", IO_SIZE], returns: IO_RESULT } });
     try {
       const fds = new Int32Array(16).fill(-1);
       const detaching = { get ptr() { structuredClone(fds.buffer, { transfer: [fds.buffer] }); return 0; } };

@@ -63,11 +63,29 @@ function libraryMapped(file) {
   return kernel32.symbols.GetModuleHandleW(Buffer.from(`${file}\0`, "utf16le")) !== null;
 }
 
+// The C library whose errno errno() reports. On Windows that is the C runtime
+// the addon was built against (docs/platforms.md): msvcrt.dll for a mingw-w64
+// build (the wine run), the UCRT (ucrtbase.dll) for a Visual Studio or
+// clang-cl one (the workflow); a call that sets errno in the other runtime is
+// not seen. Told apart by msvcrt's strtol overflowing (ERANGE in its errno).
+let errnoLibc;
+function errnoLibcName() {
+  if (!isWindows) return LIBC;
+  if (errnoLibc === undefined) {
+    const { errno } = require("../..");
+    const msvcrt = dlopen("msvcrt.dll", { strtol: { args: ["cstring", "ptr", "i32"], returns: "i32" } });
+    msvcrt.symbols.strtol("99999999999999999999", null, 10);
+    errnoLibc = errno() === 34 /* ERANGE */ ? "msvcrt.dll" : "ucrtbase.dll";
+    msvcrt.close();
+  }
+  return errnoLibc;
+}
+
 // Assert that dlopen(LIBC) works once: a wrong LIBC fails here, by name.
 function openLibc(symbols) {
   return dlopen(LIBC, symbols);
 }
 
 module.exports = {
-  SUFFIX, LIBC, SNPRINTF, isLinux, isWindows, isMac, TIME_SCALE, timeScale, ccUnavailable, noCompiler, prebuiltFixtures, openLibc, libraryMapped,
+  SUFFIX, LIBC, SNPRINTF, errnoLibcName, isLinux, isWindows, isMac, TIME_SCALE, timeScale, ccUnavailable, noCompiler, prebuiltFixtures, openLibc, libraryMapped,
 };

@@ -6,7 +6,7 @@ const path = require("node:path");
 const { spawnSync } = require("node:child_process");
 const { dlopen, JSCallback, CFunction, linkSymbols, errno } = require("..");
 const { buildFixture, fixturePath } = require("./helpers/fixture.js");
-const { LIBC, isWindows, timeScale, ccUnavailable } = require("./helpers/platform.js");
+const { LIBC, isWindows, timeScale, ccUnavailable, errnoLibcName } = require("./helpers/platform.js");
 
 const ROOT = path.join(__dirname, "..");
 const onLinuxX64 = process.platform === "linux" && process.arch === "x64";
@@ -141,15 +141,17 @@ test("debug logging is off by default (and with BUN_DEBUG_FFI=0)", () => {
   }
 });
 
-test("errno(): ENOENT after open() of a missing file; a later call that leaves errno alone keeps it", { skip: isWindows && "msvcrt has no open()" }, () => {
-  const libc = dlopen(LIBC, {
-    open: { args: ["cstring", "i32"], returns: "i32" },
-    getpid: { returns: "i32" },
+test("errno(): ENOENT after open() of a missing file; a later call that leaves errno alone keeps it", () => {
+  // On Windows: _open and _getpid of the C runtime whose errno errno() reports.
+  const [open, getpid] = isWindows ? ["_open", "_getpid"] : ["open", "getpid"];
+  const libc = dlopen(errnoLibcName(), {
+    [open]: { args: ["cstring", "i32"], returns: "i32" },
+    [getpid]: { returns: "i32" },
     abs: { args: ["i32"], returns: "i32" },
   });
-  assert.equal(libc.symbols.open("/nonexistent/cffi-bun/file", 0), -1);
-  assert.equal(errno(), 2); // ENOENT on Linux
-  libc.symbols.getpid();
+  assert.equal(libc.symbols[open]("/nonexistent/cffi-bun/file", 0), -1);
+  assert.equal(errno(), 2); // ENOENT
+  libc.symbols[getpid]();
   libc.symbols.abs(-1);
   assert.equal(errno(), 2);
   libc.close();

@@ -21,8 +21,9 @@
 # Downloads and the libffi build are cached under $CFFI_BUN_CACHE (default
 # /var/cache/cffi-bun) when it is writable; nothing depends on the cache.
 #
-# Time on this 2-core machine: warm (cache filled) 915 s measured at load 12-17
-# (addon 132 s, suite of 1025 tests 770 s, prebuild check 9 s); cold (empty cache, apt packages already installed)
+# Time on this 2-core machine: warm (cache filled) 706 s measured at load 11-13
+# (addon 105 s, suite of 1025 tests 588 s, prebuild check 10 s), 915 s at load
+# 12-17 (addon 132 s, suite 770 s); cold (empty cache, apt packages already installed)
 # 1352 s measured at load 17 (libffi 437 s, Node + wine prefix 82 s, addon
 # 169 s, suite 642 s), about 10-12 min unloaded (estimated). A new machine adds the apt
 # install of wine64 and mingw-w64.

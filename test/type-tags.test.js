@@ -10,7 +10,7 @@ const { test } = require("node:test");
 const assert = require("node:assert/strict");
 const ffi = require("..");
 const { dlopen, cc, batch, executor, JSCallback, struct } = ffi;
-const { fixturePath } = require("./helpers/fixture");
+const { fixturePath, buildFixture } = require("./helpers/fixture");
 
 const isWindows = process.platform === "win32";
 const FIX = fixturePath();
@@ -121,13 +121,13 @@ test("struct types and views: foreign-wrapped objects and other cffi-bun objects
   for (const [what, value] of wrongTypes) assert.throws(() => printf.with(value), TypeError, what);
   // A struct argument given a view of another layout, or a foreign-wrapped object.
   const Other = struct({ a: "f64" });
-  const takesPoint = cc({
-    source: "typedef struct { int x, y; } P; int sum(P p) { return p.x + p.y; }",
-    symbols: { sum: { args: [Point], returns: "i32" } },
-  }).symbols.sum;
-  assert.equal(takesPoint(Point.view(new Int32Array([2, 3]))), 5);
+  // s8_swap takes and returns a struct of two int32 (Point's layout); a fixture, not cc(), which
+  // Windows and macOS builds lack.
+  const swap = dlopen(buildFixture("structs.c"), { s8_swap: { args: [Point], returns: Point } }).symbols.s8_swap;
+  const takesPoint = (p) => { const r = swap(p); return r.x * 10 + r.y; };
+  assert.equal(takesPoint(Point.view(new Int32Array([2, 3]))), 32);
   assert.throws(() => takesPoint(Other.view()), TypeError);
   // A foreign-wrapped object is a plain object here (its fields), not a view.
-  if (foreign) assert.equal(takesPoint(foreign.wrap_foreign(undefined, { x: 4, y: 5 })), 9);
+  if (foreign) assert.equal(takesPoint(foreign.wrap_foreign(undefined, { x: 4, y: 5 })), 54);
   assert.throws(() => Point.read(foreign ? foreign.wrap_foreign(undefined, {}) : {}), TypeError);
 });

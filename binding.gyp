@@ -24,6 +24,7 @@
         "src/platform/windows.c",
         "src/calls/call.c",
         "src/calls/jit.c",
+        "src/calls/precompiled.c",
         "src/calls/variadic.c",
         "src/calls/view_source.c",
         "src/calls/async_call.c",

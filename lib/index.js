@@ -73,9 +73,12 @@ function releaseKeptTargets() {
   keptTargets.fill(undefined);
 }
 
+// Read once: the addon's exports object has too many properties for V8 to
+// cache a load from it, so `native.ptr` cost ~100 instructions per ptr().
+const nativePtr = native.ptr;
 function ptr(view, byteOffset) {
   // One argument takes the addon's fast path; other counts go through as given.
-  const address = arguments.length === 1 ? native.ptr(view) : native.ptr(...arguments);
+  const address = arguments.length === 1 ? nativePtr(view) : nativePtr(...arguments);
   keptTargets[keptCount++ & (PTR_KEPT - 1)] = view;
   if (!releaseScheduled) {
     releaseScheduled = true;

@@ -178,6 +178,9 @@ typedef struct cffi_env_state {
   napi_ref object_prototype, own_field_count;
   struct cffi_layout_keys *layout_keys, *dead_layout_keys;
   bool keys_closed;
+  /* src/calls/precompiled.c: the JS thread's errno, found once (an
+   * __errno_location() call per read costs a wrapper 6 instructions). */
+  int *errno_at;
 } cffi_env_state;
 
 /* A signature parsed from { args, returns } and prepared once. */
@@ -229,6 +232,12 @@ typedef struct cffi_function {
   struct cffi_stub_slot *jit_stub; /* its entry stub while on the generic entry (src/calls/jit.c), or NULL */
   uint32_t jit_countdown;    /* generic calls left before the wrapper is compiled; 0: never */
   uint32_t native_bytes;     /* reported to V8 as external memory until it is freed */
+  /* src/calls/precompiled.c: what its entry stub's slot points at once it
+   * runs a precompiled wrapper: that wrapper and this function. */
+  struct {
+    void *entry;
+    struct cffi_function *fn;
+  } precompiled_hop;
   /* Last, so that a function whose engine is not libffi is allocated
    * without the signature's libffi part (cif, ffi_args): see
    * cffi_function_new. */
@@ -423,7 +432,13 @@ cffi_function *cffi_function_of(napi_env env, napi_value value);
  * "registers" (no generated wrappers), "jit" (every wrapper compiled when
  * bound) or anything else (the default: a function gets its wrapper once
  * it is hot, see src/calls/jit.c). */
-typedef enum { CFFI_PREFER_TIERED, CFFI_PREFER_JIT, CFFI_PREFER_REGISTERS, CFFI_PREFER_LIBFFI } cffi_engine_preference;
+typedef enum { CFFI_PREFER_TIERED, CFFI_PREFER_JIT, CFFI_PREFER_REGISTERS, CFFI_PREFER_LIBFFI,
+               CFFI_PREFER_PRECOMPILED } cffi_engine_preference;
+/* src/calls/precompiled.c: "precompiled" (tests): as the default, but a
+ * function whose signature has a precompiled wrapper takes it when bound.
+ * cffi_precompiled_take points fn's entry stub at its precompiled wrapper;
+ * false (nothing changed) if its signature has none. */
+bool cffi_precompiled_take(cffi_function *fn);
 extern cffi_engine_preference cffi_engine_preferred;
 void *cffi_call_alloc(cffi_call *call, size_t size);
 /* Called by a conversion just before it may run user JS (a .ptr getter, a

@@ -25,6 +25,7 @@ void cffi_set_forced_engine(const char *name) {
   if (name && strcmp(name, "ffi") == 0) cffi_engine_preferred = CFFI_PREFER_LIBFFI;
   else if (name && strcmp(name, "registers") == 0) cffi_engine_preferred = CFFI_PREFER_REGISTERS;
   else if (name && strcmp(name, "jit") == 0) cffi_engine_preferred = CFFI_PREFER_JIT;
+  else if (name && strcmp(name, "precompiled") == 0) cffi_engine_preferred = CFFI_PREFER_PRECOMPILED;
   else cffi_engine_preferred = CFFI_PREFER_TIERED;
 }
 

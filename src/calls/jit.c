@@ -54,7 +54,8 @@ bool cffi_jit_eligible(const cffi_signature *sig) {
   /* cstring arguments need memory for the call (the generic path's
    * cffi_call); other conventions go through libffi. */
   return CFFI_HAVE_JIT &&
-         (cffi_engine_preferred == CFFI_PREFER_TIERED || cffi_engine_preferred == CFFI_PREFER_JIT) &&
+         (cffi_engine_preferred == CFFI_PREFER_TIERED || cffi_engine_preferred == CFFI_PREFER_JIT ||
+          cffi_engine_preferred == CFFI_PREFER_PRECOMPILED) &&
          sig->abi == FFI_DEFAULT_ABI && !sig->has_strings && !sig->layouts;
 }
 
@@ -86,8 +87,11 @@ static read_kind read_kind_of(uint8_t type) {
     case CFFI_U32: return READ_INT32;
     case CFFI_F64: return READ_DOUBLE;
     case CFFI_F32: return READ_FLOAT;
-    case CFFI_I64: case CFFI_U64: return READ_BIGINT;
-    case CFFI_I64_FAST: case CFFI_U64_FAST: return READ_NUMBER64;
+    case CFFI_U64: return READ_BIGINT;
+    /* i64 takes a number first: signed 64-bit arguments (offsets, sizes,
+     * counts) come as numbers far more often, and a failed BigInt read
+     * costs ~40 instructions (mix6 in benchmark/). Same values either way. */
+    case CFFI_I64: case CFFI_I64_FAST: case CFFI_U64_FAST: return READ_NUMBER64;
     case CFFI_PTR: return READ_VIEW;
     case CFFI_NAPI_ENV: return READ_ENV;
     case CFFI_NAPI_VALUE: return READ_VALUE;
@@ -475,6 +479,9 @@ void cffi_jit_prepare(cffi_function **fns, uint32_t count) {
     for (uint32_t k = 0; k < n; k++) {
       cffi_function *fn = fns[which[k]];
       if ((fn->jit_stub = cffi_stub_take(fn->state))) fn->jit_countdown = JIT_HOT_CALLS;
+      /* CFFI_BUN_ENGINE=precompiled: such wrappers from the first call. */
+      if (fn->jit_stub && cffi_engine_preferred == CFFI_PREFER_PRECOMPILED && cffi_precompiled_take(fn))
+        fn->jit_countdown = 0;
     }
   }
   free(which);
@@ -482,7 +489,10 @@ void cffi_jit_prepare(cffi_function **fns, uint32_t count) {
 
 void cffi_jit_tier_up(cffi_function *fn) {
   const uint32_t only = 0;
-  if (compile_wrappers(&fn, &only, 1)) {
+  /* A signature with a wrapper compiled with the addon needs no TinyCC. */
+  if (cffi_precompiled_take(fn)) {
+    CFFI_DEBUG("jit: %s is hot (%d calls): it takes its precompiled wrapper", fn->name, JIT_HOT_CALLS);
+  } else if (compile_wrappers(&fn, &only, 1)) {
     fn->jit_stub->target = (void *)fn->jit_entry;
     CFFI_DEBUG("jit: %s is hot (%d calls): its wrapper is compiled", fn->name, JIT_HOT_CALLS);
   } else {

@@ -1,0 +1,285 @@
+/*
+ * precompiled.c - wrappers compiled with the addon (by gcc or clang) for the
+ * commonest signatures, which a hot symbol takes instead of a TinyCC
+ * wrapper (src/calls/jit.c) when its signature is one of them.
+ *
+ * Owns: the shapes (up to two arguments, each i32/u32, f64, ptr or
+ * i64/u64; a void, integer-class or f64 result), one wrapper per shape,
+ * and the hop from a symbol's entry stub into its wrapper.
+ *
+ * Why: TinyCC allocates no registers. Every local lives on the stack, every
+ * address it is given is loaded from its GOT at each use and every call
+ * goes through its PLT, so a TinyCC wrapper for `int abs(int)` runs ~88
+ * instructions where a hand-written addon's runs 27 (callgrind). These
+ * wrappers do what a TinyCC wrapper does, statement for statement (the
+ * same fast conversions, the same slow paths into src/calls/call.c, the
+ * same errno and call-depth bookkeeping), as an optimising compiler
+ * writes it. Each shape calls its C function through the real prototype
+ * of its register classes (an i32 is passed in a 64-bit integer register,
+ * a double in a vector register), which is what the register engine does.
+ *
+ * The hop: a wrapper needs its cffi_function without asking Node-API for
+ * it (napi_get_cb_info's data costs more than the whole wrapper for a
+ * `void f(void)`). The symbol's entry stub (src/platform/stubs.c) loads its
+ * slot's data into a scratch register and jumps to its target. Here the
+ * data is the function's precompiled hop, {wrapper, function}, and the
+ * target a three-instruction routine that passes the function as the
+ * wrapper's third argument and jumps to the wrapper.
+ *
+ * x86-64 System V (ELF) only for now; elsewhere nothing is precompiled and
+ * hot symbols get TinyCC wrappers as before.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "../cffi.h"
+
+/* The generic path's slow paths (src/calls/call.c), as TinyCC wrappers call them. */
+napi_value cffi_jit_closed(napi_env env, cffi_function *fn);
+napi_value cffi_jit_missing(napi_env env, cffi_function *fn, size_t argc);
+int cffi_jit_argument(napi_env env, cffi_function *fn, unsigned index, const napi_value *argv, uint64_t *out);
+napi_value cffi_jit_result(napi_env env, cffi_function *fn, uint64_t raw);
+int cffi_jit_after_callbacks(napi_env env, cffi_function *fn);
+
+#if defined(__x86_64__) && defined(__ELF__) && !defined(_WIN32) && CFFI_HAVE_REGISTER_CALLS
+#define CFFI_HAVE_PRECOMPILED 1
+#else
+#define CFFI_HAVE_PRECOMPILED 0
+#endif
+
+#if CFFI_HAVE_PRECOMPILED
+/* At entry: r10 = the slot's data, the function's hop {wrapper, function};
+ * rdi, rsi = env, info as Node-API passed them. endbr64: reached by the
+ * stub's indirect jump. */
+void cffi_precompiled_hop_entry(void);
+__asm__(".text\n"
+        ".globl cffi_precompiled_hop_entry\n"
+        ".hidden cffi_precompiled_hop_entry\n"
+        ".type cffi_precompiled_hop_entry, @function\n"
+        ".p2align 4\n"
+        "cffi_precompiled_hop_entry:\n"
+        "  endbr64\n"
+        "  movq 8(%r10), %rdx\n"
+        "  jmpq *(%r10)\n"
+        ".size cffi_precompiled_hop_entry, .-cffi_precompiled_hop_entry\n");
+
+/* How an argument is read from JS (the TinyCC wrapper's read kinds). */
+enum { K_NONE, K_I32, K_U32, K_F64, K_PTR, K_I64 };
+/* How the result goes back; R_TABLE: any other integer-class type, through
+ * the type table (as a TinyCC wrapper's cffi_jit_result). */
+enum { R_VOID, R_I32, R_U32, R_I64, R_U64, R_F64, R_CSTRING, R_TABLE };
+
+typedef napi_value (*shaped_wrapper)(napi_env env, napi_callback_info info, cffi_function *fn);
+
+/* JS -> C for one argument: the one Node-API call of the fast case, as in
+ * render_wrapper (src/calls/jit.c); anything else through the generic
+ * conversion, which gives the same values and every error message. */
+static inline __attribute__((always_inline)) bool take_argument(napi_env env, cffi_function *fn, unsigned index,
+                                                                const napi_value *argv, int kind, uint64_t *out) {
+  int32_t small;
+  double d;
+  switch (kind) {
+    case K_I32:
+      if (CFFI_LIKELY(napi_get_value_int32(env, argv[index], &small) == napi_ok)) {
+        *out = (uint64_t)(int64_t)small;
+        return true;
+      }
+      break;
+    case K_U32:
+      if (CFFI_LIKELY(napi_get_value_int32(env, argv[index], &small) == napi_ok)) {
+        *out = (uint32_t)small;
+        return true;
+      }
+      break;
+    case K_F64:
+      if (CFFI_LIKELY(napi_get_value_double(env, argv[index], &d) == napi_ok)) {
+        memcpy(out, &d, sizeof d);
+        return true;
+      }
+      break;
+    case K_PTR: {
+      void *data;
+      if (napi_get_typedarray_info(env, argv[index], NULL, NULL, &data, NULL, NULL) == napi_ok && data) {
+        *out = (uintptr_t)data;
+        return true;
+      }
+      break;
+    }
+    case K_I64: {
+      /* A BigInt (wrapped), or a number whose truncation fits int64 (the
+       * TinyCC wrapper's test: what wrap_double_to_u64 gives there). */
+      int64_t big;
+      bool lossless;
+      if (CFFI_LIKELY(napi_get_value_bigint_int64(env, argv[index], &big, &lossless) == napi_ok)) {
+        *out = (uint64_t)big;
+        return true;
+      }
+      if (napi_get_value_double(env, argv[index], &d) == napi_ok && d > -9.2e18 && d < 9.2e18) {
+        *out = (uint64_t)(int64_t)d;
+        return true;
+      }
+      break;
+    }
+    default: break;
+  }
+  /* Into a value of its own, so that *out's address never escapes and the
+   * fast path keeps it in a register. */
+  uint64_t converted;
+  if (!cffi_jit_argument(env, fn, index, argv, &converted)) return false;
+  *out = converted;
+  return true;
+}
+
+static inline __attribute__((always_inline)) double as_double(uint64_t bits) {
+  double d;
+  memcpy(&d, &bits, sizeof d);
+  return d;
+}
+
+/* The C call through the prototype of the shape's register classes. */
+static inline __attribute__((always_inline)) uint64_t call_shape(void *target, unsigned n, int k0, int k1,
+                                                                 bool float_result, uint64_t a0, uint64_t a1) {
+  const bool f0 = k0 == K_F64, f1 = k1 == K_F64;
+#define CALL(result_type, params, ...) (((result_type(*) params)target)(__VA_ARGS__))
+#define CALL_AS(params, ...)                                                        \
+  do {                                                                              \
+    if (!float_result) return CALL(uint64_t, params, __VA_ARGS__);                  \
+    double d = CALL(double, params, __VA_ARGS__);                                   \
+    uint64_t bits;                                                                  \
+    memcpy(&bits, &d, sizeof bits);                                                 \
+    return bits;                                                                    \
+  } while (0)
+  if (n == 0) CALL_AS((void));
+  if (n == 1) {
+    if (f0) CALL_AS((double), as_double(a0));
+    CALL_AS((uint64_t), a0);
+  }
+  if (f0 && f1) CALL_AS((double, double), as_double(a0), as_double(a1));
+  if (f0) CALL_AS((double, uint64_t), as_double(a0), a1);
+  if (f1) CALL_AS((uint64_t, double), a0, as_double(a1));
+  CALL_AS((uint64_t, uint64_t), a0, a1);
+#undef CALL_AS
+#undef CALL
+}
+
+/* One wrapper's body, with its shape as constants: the statements of
+ * render_wrapper (src/calls/jit.c) in the same order. */
+static inline __attribute__((always_inline)) napi_value shaped(napi_env env, napi_callback_info info,
+                                                               cffi_function *fn, unsigned n, int k0, int k1,
+                                                               int result_kind) {
+  napi_value argv[2];
+  uint64_t a0 = 0, a1 = 0;
+  if (CFFI_UNLIKELY(!fn->owner->open)) return cffi_jit_closed(env, fn);
+  if (n) {
+    size_t argc = n;
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    if (CFFI_UNLIKELY(argc < n)) return cffi_jit_missing(env, fn, argc);
+    if (!take_argument(env, fn, 0, argv, k0, &a0)) return NULL;
+    if (n > 1 && !take_argument(env, fn, 1, argv, k1, &a1)) return NULL;
+  }
+  cffi_env_state *state = fn->state;
+  ++state->call_depth;
+  if (CFFI_UNLIKELY(state->foreign_latest)) state->foreign_latest = 0;
+  else *state->errno_at = state->last_errno;
+  const uint64_t raw = call_shape(fn->address, n, k0, k1, result_kind == R_F64, a0, a1);
+  /* Read from fn again rather than kept across the call: fewer registers
+   * to save and restore. */
+  state = fn->state;
+  state->last_errno = *state->errno_at;
+  if (CFFI_UNLIKELY(state->cleanup_depth > --state->call_depth) && cffi_jit_after_callbacks(env, fn)) return NULL;
+  napi_value result;
+  switch (result_kind) {
+    case R_VOID: return NULL;
+    case R_I32: napi_create_int32(env, (int32_t)raw, &result); break;
+    case R_U32: napi_create_uint32(env, (uint32_t)raw, &result); break;
+    case R_I64: napi_create_bigint_int64(env, (int64_t)raw, &result); break;
+    case R_U64: napi_create_bigint_uint64(env, raw, &result); break;
+    case R_F64: napi_create_double(env, as_double(raw), &result); break;
+    case R_CSTRING:
+      if (!raw) napi_get_null(env, &result);
+      else napi_create_string_utf8(env, (const char *)(uintptr_t)raw, NAPI_AUTO_LENGTH, &result);
+      break;
+    default: return cffi_jit_result(env, fn, raw);
+  }
+  return result;
+}
+
+/* Every shape's wrapper, and the table that finds it. */
+#define RETURNS(X, n, a, b)                                                                                      \
+  X(n, a, b, R_VOID) X(n, a, b, R_I32) X(n, a, b, R_U32) X(n, a, b, R_I64) X(n, a, b, R_U64) X(n, a, b, R_F64) \
+  X(n, a, b, R_CSTRING) X(n, a, b, R_TABLE)
+#define SECOND(X, a) \
+  RETURNS(X, 2, a, K_I32) RETURNS(X, 2, a, K_U32) RETURNS(X, 2, a, K_F64) RETURNS(X, 2, a, K_PTR) RETURNS(X, 2, a, K_I64)
+#define EVERY_SHAPE(X)                                                                                          \
+  RETURNS(X, 0, K_NONE, K_NONE)                                                                                  \
+  RETURNS(X, 1, K_I32, K_NONE) RETURNS(X, 1, K_U32, K_NONE) RETURNS(X, 1, K_F64, K_NONE)                         \
+  RETURNS(X, 1, K_PTR, K_NONE) RETURNS(X, 1, K_I64, K_NONE)                                                      \
+  SECOND(X, K_I32) SECOND(X, K_U32) SECOND(X, K_F64) SECOND(X, K_PTR) SECOND(X, K_I64)
+
+/* No frame pointer: three instructions of a `void f(void)` wrapper's ~30. */
+#define DEFINE_WRAPPER(n, a, b, r)                                                                     \
+  __attribute__((optimize("omit-frame-pointer"))) static napi_value wrapper_##n##_##a##_##b##_##r(napi_env env, napi_callback_info info, cffi_function *fn) { \
+    return shaped(env, info, fn, n, a, b, r);                                                           \
+  }
+EVERY_SHAPE(DEFINE_WRAPPER)
+#undef DEFINE_WRAPPER
+
+/* [first argument's kind][second's][result's]; arity is implied by K_NONE. */
+static const shaped_wrapper wrappers[K_I64 + 1][K_I64 + 1][R_TABLE + 1] = {
+#define LIST_WRAPPER(n, a, b, r) [a][b][r] = wrapper_##n##_##a##_##b##_##r,
+    EVERY_SHAPE(LIST_WRAPPER)
+#undef LIST_WRAPPER
+};
+
+static int argument_kind(uint8_t type) {
+  switch (type) {
+    case CFFI_I32: return K_I32;
+    case CFFI_U32: return K_U32;
+    case CFFI_F64: return K_F64;
+    case CFFI_PTR: return K_PTR;
+    case CFFI_I64: case CFFI_U64: return K_I64;
+    default: return -1;
+  }
+}
+
+static int result_kind(uint8_t type) {
+  switch (type) {
+    case CFFI_VOID: return R_VOID;
+    case CFFI_I32: return R_I32;
+    case CFFI_U32: return R_U32;
+    case CFFI_I64: return R_I64;
+    case CFFI_U64: return R_U64;
+    case CFFI_F64: return R_F64;
+    case CFFI_CSTRING: return R_CSTRING;
+    case CFFI_NAPI_ENV: case CFFI_NAPI_VALUE: return -1;
+    default: return cffi_types[type].reg == CFFI_CLASS_INT ? R_TABLE : -1;
+  }
+}
+
+static shaped_wrapper wrapper_for(const cffi_signature *sig) {
+  if (!cffi_jit_eligible(sig) || sig->variadic || sig->takes_env || sig->nargs > 2 || sig->required != sig->nargs)
+    return NULL;
+  int kinds[2] = {K_NONE, K_NONE};
+  for (unsigned i = 0; i < sig->nargs; i++)
+    if ((kinds[i] = argument_kind(sig->args[i])) < 0) return NULL;
+  const int r = result_kind(sig->returns);
+  return r < 0 ? NULL : wrappers[kinds[0]][kinds[1]][r];
+}
+
+bool cffi_precompiled_take(cffi_function *fn) {
+  const shaped_wrapper wrapper = fn->jit_stub ? wrapper_for(&fn->sig) : NULL;
+  if (!wrapper) return false;
+  /* Wrappers run on the env's thread only, whose errno this is. */
+  fn->state->errno_at = &errno;
+  fn->precompiled_hop.entry = (void *)wrapper;
+  fn->precompiled_hop.fn = fn;
+  fn->jit_stub->data = &fn->precompiled_hop;
+  fn->jit_stub->target = (void *)cffi_precompiled_hop_entry;
+  return true;
+}
+#else
+bool cffi_precompiled_take(cffi_function *fn) {
+  (void)fn;
+  return false;
+}
+#endif

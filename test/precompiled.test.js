@@ -1,0 +1,140 @@
+"use strict";
+// Precompiled wrappers (src/calls/precompiled.c): a hot symbol whose
+// signature is one of the common shapes takes a wrapper compiled with the
+// addon instead of a TinyCC one. The type battery runs them at every limit
+// (types-precompiled.test.js); these tests cover the switch under the
+// default engine: the same results, errors, errno and callback behaviour on
+// both sides of it, and the shapes that still go to TinyCC.
+const { test } = require("node:test");
+const assert = require("node:assert/strict");
+const path = require("node:path");
+const { spawnSync } = require("node:child_process");
+const { timeScale } = require("./helpers/platform.js");
+
+const ROOT = path.join(__dirname, "..");
+const HOT = 1000;
+const x64Linux = {
+  skip: !(process.platform === "linux" && process.arch === "x64") && "precompiled wrappers are x86-64 Linux only",
+};
+
+function runChild(code) {
+  const prelude = `const ffi = require(${JSON.stringify(ROOT)}); const assert = require("node:assert/strict");\n`;
+  const r = spawnSync(process.execPath, ["-e", prelude + code], {
+    encoding: "utf8",
+    timeout: timeScale(60000),
+    // The addon's default (tiered) engine: the node-ffi engine would take these symbols on Node 26.
+    env: { ...process.env, CFFI_BUN_ENGINE: "addon", CFFI_BUN_DEBUG: "1" },
+  });
+  assert.equal(r.status, 0, `child failed (${r.status} ${r.signal}):\n${r.stderr}`);
+  return r;
+}
+
+const SOURCE = `
+  #include <errno.h>
+  int set_errno_i32(int v) { if (v) errno = v; return v; }
+  double scale(double x, int k) { return x * k; }
+  unsigned long long add_u64_f64(unsigned long long a, double b) { return a + (unsigned long long)b; }
+  long long negate_i64(long long a) { return -a; }
+  const char *name_of(int k) { return k ? "hot" : 0; }
+  int first_byte(const unsigned char *p, unsigned n) { return n ? p[0] : -1; }
+  void *same_ptr(void *p) { return p; }
+  unsigned add_u32(unsigned x, unsigned y) { return x + y; }
+  static int nothing_calls;
+  void nothing(void) { nothing_calls++; }
+  int nothing_count(void) { return nothing_calls; }
+  float half_f32(float x) { return x / 2; }
+  int call_twice(int (*cb)(int), int x) { return cb(x) + cb(x + 1); }
+`;
+const SYMBOLS = `{
+  set_errno_i32: { args: ["i32"], returns: "i32" },
+  scale: { args: ["f64", "i32"], returns: "f64" },
+  add_u64_f64: { args: ["u64", "f64"], returns: "u64" },
+  negate_i64: { args: ["i64"], returns: "i64" },
+  name_of: { args: ["i32"], returns: "cstring" },
+  first_byte: { args: ["ptr", "u32"], returns: "i32" },
+  same_ptr: { args: ["ptr"], returns: "ptr" },
+  add_u32: { args: ["u32", "u32"], returns: "u32" },
+  nothing: { returns: "void" },
+  nothing_count: { returns: "i32" },
+  half_f32: { args: ["f32"], returns: "f32" },
+  call_twice: { args: ["ptr", "i32"], returns: "i32" },
+}`;
+const PRECOMPILED = ["add_u32", "add_u64_f64", "call_twice", "first_byte", "name_of", "negate_i64", "nothing",
+  "same_ptr", "scale", "set_errno_i32"];
+
+const hotLines = (stderr) => stderr.split("\n").filter((l) => /jit: .* is hot/.test(l));
+
+test("hot symbols of the common shapes take precompiled wrappers, with the same results before and after", x64Linux, () => {
+  const { stderr } = runChild(`
+    const lib = ffi.cc({ source: ${JSON.stringify(SOURCE)}, symbols: ${SYMBOLS} });
+    const S = lib.symbols;
+    const view = new Uint8Array([201, 2, 3]);
+    const double = new ffi.JSCallback((x) => 2 * x, { args: ["i32"], returns: "i32" });
+    const messages = (i) => {
+      const caught = [];
+      for (const f of [() => S.scale("1", 2), () => S.scale(1), () => S.add_u64_f64({}, 1), () => S.first_byte(true, 1),
+                       () => S.negate_i64("1"), () => S.add_u32(1)]) {
+        try { f(); caught.push("no throw"); } catch (e) { caught.push(e.constructor.name + ": " + e.message); }
+      }
+      return caught;
+    };
+    const before = messages();
+    for (let i = 0; i < ${HOT * 3}; i++) {
+      if (i === ${HOT - 1} || i === ${HOT}) console.error("call " + i);
+      assert.equal(S.set_errno_i32(i), i);
+      assert.equal(S.set_errno_i32(-2147483648), -2147483648);
+      assert.equal(S.set_errno_i32(2 ** 32 + 5), 5);
+      assert.equal(S.scale(i + 0.5, -3), (i + 0.5) * -3);
+      assert.equal(S.scale(1.5, 2 ** 31), 1.5 * -(2 ** 31));
+      assert.equal(S.add_u64_f64(2n ** 64n - 1n, 1), 0n);
+      assert.equal(S.add_u64_f64(i, 2.9), BigInt(i + 2));
+      assert.equal(S.add_u64_f64(-1n, 0), 2n ** 64n - 1n);
+      assert.equal(S.negate_i64(-(2n ** 63n)), -(2n ** 63n));
+      assert.equal(S.negate_i64(i), -BigInt(i));
+      assert.equal(S.negate_i64(1e20), -BigInt.asIntN(64, 100000000000000000000n));
+      assert.equal(S.name_of(i + 1), "hot");
+      assert.equal(S.name_of(0), null);
+      assert.equal(S.first_byte(view, 3), 201);
+      assert.equal(S.first_byte(null, 0), -1);
+      assert.equal(S.same_ptr(view), ffi.ptr(view));
+      assert.equal(S.same_ptr(0), null);
+      assert.equal(S.same_ptr(2 ** 53), 2n ** 53n);
+      assert.equal(S.add_u32(2 ** 32 - 1, 1), 0);
+      assert.equal(S.add_u32(-1, 0), 2 ** 32 - 1);
+      assert.equal(S.nothing(), undefined);
+      assert.equal(S.half_f32(i), i / 2);
+      assert.equal(S.call_twice(double, i), 4 * i + 2);
+    }
+    assert.equal(S.nothing_count(), ${HOT * 3});
+    assert.deepEqual(messages(), before);
+    assert.ok(!before.includes("no throw"), before.join("\\n"));
+
+    // errno: a call that leaves errno alone leaves errno() as it was, whatever Node did in between.
+    S.set_errno_i32(34);
+    assert.equal(ffi.errno(), 34);
+    try { require("node:fs").readFileSync("/nonexistent/precompiled"); } catch {}
+    S.set_errno_i32(0);
+    assert.equal(ffi.errno(), 34);
+
+    // A callback's exception is rethrown by the call its C returns to; the next calls work.
+    const thrower = new ffi.JSCallback((x) => { if (x > 10) throw new Error("boom " + x); return x; }, { args: ["i32"], returns: "i32" });
+    assert.throws(() => S.call_twice(thrower, 20), /boom 20/);
+    assert.equal(S.call_twice(thrower, 1), 3);
+
+    // Closed: the precompiled wrappers throw as the generic entry does.
+    lib.close();
+    assert.throws(() => S.nothing(), /Cannot call "nothing": its .* is closed/);
+    assert.throws(() => S.scale(1, 2), /Cannot call "scale": its .* is closed/);
+    console.error("done");
+  `);
+  assert.match(stderr, /done/);
+  const hot = hotLines(stderr);
+  const precompiled = hot.filter((l) => /takes its precompiled wrapper/.test(l)).map((l) => l.match(/jit: (\w+) is hot/)[1]);
+  assert.deepEqual(precompiled.sort(), PRECOMPILED);
+  // A shape with no precompiled wrapper still gets its TinyCC one.
+  assert.ok(hot.some((l) => /half_f32 is hot .*its wrapper is compiled/.test(l)), hot.join("\n"));
+  // The switch happens on the 1000th call (nothing() is called once per round).
+  const lines = stderr.split("\n");
+  const at = lines.findIndex((l) => / nothing is hot/.test(l));
+  assert.ok(at > lines.indexOf(`call ${HOT - 1}`) && at < lines.indexOf(`call ${HOT}`), stderr);
+});

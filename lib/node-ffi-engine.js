@@ -23,7 +23,7 @@ const DEBUG = flagSet(process.env.BUN_DEBUG_FFI) || flagSet(process.env.CFFI_BUN
 const debug = (line) => process.stderr.write(`[cffi-bun] ${line}\n`);
 // The addon's own engines, when asked for by name, turn this one off
 // ("addon": the addon's default, tiered, engine).
-const ADDON_ENGINES = new Set(["ffi", "registers", "jit", "addon"]);
+const ADDON_ENGINES = new Set(["ffi", "registers", "jit", "precompiled", "addon"]);
 
 // FFIType number -> how a guard takes an argument of that type: the node:ffi
 // type, the test a value must pass to go to node:ffi (as a JS expression of

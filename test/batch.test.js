@@ -731,3 +731,54 @@ describe("batch(): native memory", () => {
     assert.ok(growth < 200 * 1024 * 1024, `RSS grew ${growth} bytes over 35 dropped batches of ~10 MB`);
   });
 });
+
+// JS that runs inside the addon (a .ptr getter) may change the batch, its
+// library or its views; each case runs in a child, since the defects crashed.
+describe("batch(): JavaScript run by a .ptr getter inside add() and run()", () => {
+  function runChild(body) {
+    const child = spawnSync(process.execPath, ["-e", `
+      const ffi = require(${JSON.stringify(path.join(__dirname, ".."))});
+      const FIX = ${JSON.stringify(FIX)};
+      ${body}
+    `], { encoding: "utf8" });
+    assert.equal(child.status, 0, `exit ${child.status} signal ${child.signal}\n${child.stderr}`);
+    return child.stdout.trim();
+  }
+
+  test("a getter that clear()s the batch inside add(): the entry goes to the cleared batch (was a use-after-free)", () => {
+    const out = runChild(`
+      const S = ffi.dlopen(FIX, { identity_ptr: { args: ["ptr"], returns: "ptr" } }).symbols;
+      (async () => {
+        const b = ffi.batch();
+        b.add(S.identity_ptr, 1);
+        const p = b.runAsync();
+        b.add(S.identity_ptr, 2); // continues on a copy of the buffer the pool runs
+        await p;
+        b.add(S.identity_ptr, { get ptr() { b.clear(); return 1234; } });
+        b.add(S.identity_ptr, 5678);
+        const inPlace = ffi.batch();
+        inPlace.add(S.identity_ptr, 3);
+        inPlace.add(S.identity_ptr, { get ptr() { inPlace.clear(); return 99; } });
+        console.log(JSON.stringify([b.length, b.run(), inPlace.length, inPlace.run()]));
+      })();
+    `);
+    assert.deepEqual(JSON.parse(out), [2, [1234, 5678], 1, [99]]);
+  });
+
+  test("a getter that starts runAsync() inside add(): the pool's run and the new entry do not share memory", () => {
+    const out = runChild(`
+      const S = ffi.dlopen(FIX, { identity_ptr: { args: ["ptr"], returns: "ptr" } }).symbols;
+      (async () => {
+        const b = ffi.batch();
+        for (let i = 0; i < 1000; i++) b.add(S.identity_ptr, { ptr: i + 1 });
+        let pending;
+        b.add(S.identity_ptr, { get ptr() { pending ??= b.runAsync(); return 7; } });
+        for (let i = 0; i < 5000; i++) b.add(S.identity_ptr, { ptr: 8 }); // grows the buffer while the pool reads
+        const early = await pending;
+        const all = b.run();
+        console.log(JSON.stringify([early.length, early[999], all.length, all[1000], all[6000]]));
+      })();
+    `);
+    assert.deepEqual(JSON.parse(out), [1000, 1000, 6001, 7, 8]);
+  });
+});

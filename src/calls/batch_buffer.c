@@ -372,9 +372,9 @@ static bool is_object(napi_env env, napi_value value) {
  * NULL) marks the positions b.result()/b.deref() fill at run time. */
 static bool add_entry(napi_env env, napi_value handle, batch_handle *h, napi_value sym, size_t argc,
                       const napi_value *argv, const batch_ref *chain, uint32_t chain_count) {
-  batch_commands *c = writable_commands(h);
-  if (!c) return throw_oom(env);
-  const uint32_t entry = c->entries_count;
+  /* The buffer is taken only after the conversions: a getter they run may
+   * clear() this batch (freeing the buffer) or start a runAsync() on it. */
+  const uint32_t entry = h->commands->entries_count;
   cffi_function *fn = cffi_bound_function_of(env, sym);
   if (!fn) {
     cffi_throw(env, "TypeError", "batch.add(): entry %u: expected a function bound by dlopen, linkSymbols, CFunction or cc(), received %s",
@@ -404,6 +404,8 @@ static bool add_entry(napi_env env, napi_value handle, batch_handle *h, napi_val
   else ok = cffi_convert_call_arguments(&call, fn, argv, slots);
   /* A getter may have closed the library meanwhile. */
   if (ok && !fn->owner->open) ok = (cffi_jit_closed(env, fn), false);
+  batch_commands *c = ok ? writable_commands(h) : NULL;
+  if (ok && !c) ok = throw_oom(env);
   uint32_t fn_index;
   if (ok) ok = function_index(env, handle, c, fn, sym, &fn_index);
   if (ok && call.heap && !GROW(c, strings, 1)) ok = throw_oom(env);

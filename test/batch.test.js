@@ -781,4 +781,17 @@ describe("batch(): JavaScript run by a .ptr getter inside add() and run()", () =
     `);
     assert.deepEqual(JSON.parse(out), [1000, 1000, 6001, 7, 8]);
   });
+
+  test("a getter checked at run() that closes the entry's library: a TypeError, not a call into unmapped code", () => {
+    const out = runChild(`
+      const lib = ffi.dlopen(FIX, { identity_ptr: { args: ["ptr"], returns: "ptr" } });
+      let armed = false;
+      const b = ffi.batch();
+      b.add(lib.symbols.identity_ptr, { get ptr() { if (armed) lib.close(); return 8; } });
+      ffi.dlopen("libm.so.6", { cos: { args: ["f64"], returns: "f64" } }).close(); // objects are rechecked after any close()
+      armed = true;
+      try { b.run(); console.log("called"); } catch (e) { console.log(e.message); }
+    `);
+    assert.match(out, /^batch entry 0: Cannot call "identity_ptr": its library .* is closed$/);
+  });
 });

@@ -858,6 +858,8 @@ static inline bool run_entry(napi_env env, napi_value handle, run_state *run, ba
       if (!resolve_chain(env, run, c, e, x, entry, chained)) return false;
       words = chained;
     }
+    /* A .ptr getter the checks ran may have closed the library. */
+    if (CFFI_UNLIKELY(!fn->owner->open)) return cffi_jit_closed(env, fn), false;
   }
   /* The synchronous call's bookkeeping and register call, inlined here. */
   cffi_env_state *state = fn->state;

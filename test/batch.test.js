@@ -794,4 +794,19 @@ describe("batch(): JavaScript run by a .ptr getter inside add() and run()", () =
     `);
     assert.match(out, /^batch entry 0: Cannot call "identity_ptr": its library .* is closed$/);
   });
+
+  test("a getter checked at run() that detaches a view argument of the same entry: a TypeError, nothing written", () => {
+    const out = runChild(`
+      const C = ffi.dlopen("libc.so.6", { memcpy: { args: ["ptr", "ptr", "u64"], returns: "ptr" } }).symbols;
+      const dst = new Uint8Array(1 << 20);
+      const src = new Uint8Array(1 << 20).fill(7);
+      let armed = false;
+      const b = ffi.batch();
+      b.add(C.memcpy, dst, { get ptr() { if (armed) structuredClone(dst.buffer, { transfer: [dst.buffer] }); return ffi.ptr(src); } }, 1 << 20);
+      ffi.dlopen("libm.so.6", { cos: { args: ["f64"], returns: "f64" } }).close();
+      armed = true;
+      try { b.run(); console.log("called"); } catch (e) { console.log(e.message); }
+    `);
+    assert.equal(out, "batch entry 0: memcpy: args[0] (ptr): its ArrayBuffer was detached after add(); nothing was called");
+  });
 });

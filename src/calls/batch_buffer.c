@@ -731,9 +731,12 @@ static void *typed_data(napi_env env, napi_value value, size_t *length) {
 /* A view an entry was given is still where and as long as at add(). */
 static bool pins_still_valid(napi_env env, napi_value handle, batch_commands *c, const batch_entry *e,
                              const batch_extra *x, bool recheck_objects) {
-  for (uint32_t p = 0; p < x->pin_count; p++) {
-    const batch_pin *pin = &c->pins[x->pin_at + p];
+  /* Objects first: their .ptr getters run JS, which may detach a view
+   * already checked. */
+  for (uint32_t p = 0; p < 2 * x->pin_count; p++) {
+    const batch_pin *pin = &c->pins[x->pin_at + p % x->pin_count];
     napi_value value;
+    if ((pin->kind == PIN_OBJECT) != (p < x->pin_count)) continue;
     if (pin->kind == PIN_OBJECT && !recheck_objects) continue;
     if (napi_get_element(env, handle, pin->handle_index, &value) != napi_ok) return false;
     const char *type = cffi_types[e->fn->sig.args[pin->arg]].name;

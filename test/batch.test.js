@@ -782,6 +782,30 @@ describe("batch(): JavaScript run by a .ptr getter inside add() and run()", () =
     assert.deepEqual(JSON.parse(out), [1000, 1000, 6001, 7, 8]);
   });
 
+  test("a getter runAsync() checks that add()s to or clear()s the batch: the run keeps the entries it was started with", () => {
+    const out = runChild(`
+      const S = ffi.dlopen(FIX, { identity_ptr: { args: ["ptr"], returns: "ptr" } }).symbols;
+      (async () => {
+        const b = ffi.batch();
+        let mode = "";
+        for (let i = 0; i < 3; i++) b.add(S.identity_ptr, { get ptr() {
+          if (mode === "grow") { mode = ""; for (let k = 0; k < 5000; k++) b.add(S.identity_ptr, 9); }
+          if (mode === "clear") { mode = ""; b.clear(); }
+          return i + 1;
+        } });
+        ffi.dlopen("libm.so.6", { cos: { args: ["f64"], returns: "f64" } }).close(); // objects are rechecked after any close()
+        mode = "grow";
+        const grown = await b.runAsync(); // its checks run the getters
+        const after = b.length;
+        ffi.dlopen("libm.so.6", { cos: { args: ["f64"], returns: "f64" } }).close();
+        mode = "clear";
+        const cleared = await b.runAsync();
+        console.log(JSON.stringify([grown, after, cleared, b.length]));
+      })();
+    `);
+    assert.deepEqual(JSON.parse(out), [[1, 2, 3], 5003, [1, 2, 3, ...Array(5000).fill(9)], 0]);
+  });
+
   test("a getter checked at run() that closes the entry's library: a TypeError, not a call into unmapped code", () => {
     const out = runChild(`
       const lib = ffi.dlopen(FIX, { identity_ptr: { args: ["ptr"], returns: "ptr" } });

@@ -1085,6 +1085,9 @@ static napi_value batch_run_async(napi_env env, napi_callback_info info) {
   /* The async rules, checked now (docs/async.md): no napi_env, no detached
    * or resizable buffer, buffers untransferable until the run ends. */
   const bool recheck_objects = h->state->closes != c->closes_seen;
+  /* The run's reference, taken now: a .ptr getter the checks run may add()
+   * (growing the buffer) or clear() (freeing it); either goes to a copy. */
+  c->refs++;
   for (uint32_t i = 0; i < c->entries_count; i++) {
     const batch_entry *e = &c->entries[i];
     bool ok = e->fn->owner->open || (cffi_jit_closed(env, e->fn), false);
@@ -1096,15 +1099,17 @@ static napi_value batch_run_async(napi_env env, napi_callback_info info) {
                        e->fn->name), false);
     if (ok && e->extra) {
       const batch_extra *x = &c->extras[e->extra - 1];
-      ok = pins_still_valid(env, handle, c, e, x, recheck_objects);
+      /* From the copy of the handle's values: a getter's clear() empties the handle. */
+      ok = pins_still_valid(env, argv[0], c, e, x, recheck_objects);
       for (uint32_t p = 0; ok && p < x->pin_count; p++) {
         const batch_pin *pin = &c->pins[x->pin_at + p];
         napi_value value;
-        if (pin->kind != PIN_VIEW || napi_get_element(env, handle, pin->handle_index, &value) != napi_ok) continue;
+        if (pin->kind != PIN_VIEW || napi_get_element(env, argv[0], pin->handle_index, &value) != napi_ok) continue;
         ok = cffi_async_keep_buffer(env, value, e->fn->name, pin->arg, cffi_types[e->fn->sig.args[pin->arg]].name);
       }
     }
     if (!ok) {
+      commands_release(c);
       name_entry_in_error(env, i);
       return NULL;
     }
@@ -1117,14 +1122,14 @@ static napi_value batch_run_async(napi_env env, napi_callback_info info) {
       !(ab->owners = malloc((c->fns_count ? c->fns_count : 1) * sizeof *ab->owners))) {
     if (ab) free(ab->raw), free(ab->errnos), free(ab->owners);
     free(ab);
+    commands_release(c);
     return throw_oom(env), NULL;
   }
   ab->count = count;
   ab->flags = h->flags;
   ab->stopped_at = -1;
   ab->closed_at = -1;
-  ab->commands = c;
-  c->refs++;
+  ab->commands = c; /* the reference taken before the checks */
   for (uint32_t i = 0; i < c->fns_count; i++) {
     cffi_owner *owner = c->fns[i]->owner;
     bool seen = false;

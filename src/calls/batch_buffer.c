@@ -445,7 +445,7 @@ static bool add_entry(napi_env env, napi_value handle, batch_handle *h, napi_val
     x->pin_count = c->pins_count - pins_before;
     x->ref_at = c->chain_count;
     x->ref_count = chain_count;
-    memcpy(&c->chain[c->chain_count], chain, chain_count * sizeof *chain);
+    if (chain_count) memcpy(&c->chain[c->chain_count], chain, chain_count * sizeof *chain); /* chain: NULL from add() */
     c->chain_count += chain_count;
     extra = ++c->extras_count;
     if (chain_count && c->first_chained == UINT32_MAX) c->first_chained = entry;

@@ -739,6 +739,7 @@ describe("batch(): JavaScript run by a .ptr getter inside add() and run()", () =
     const child = spawnSync(process.execPath, ["-e", `
       const ffi = require(${JSON.stringify(path.join(__dirname, ".."))});
       const FIX = ${JSON.stringify(FIX)};
+      const LIBC = ${JSON.stringify(LIBC)};
       ${body}
     `], { encoding: "utf8" });
     assert.equal(child.status, 0, `exit ${child.status} signal ${child.signal}\n${child.stderr}`);
@@ -793,11 +794,11 @@ describe("batch(): JavaScript run by a .ptr getter inside add() and run()", () =
           if (mode === "clear") { mode = ""; b.clear(); }
           return i + 1;
         } });
-        ffi.dlopen("libm.so.6", { cos: { args: ["f64"], returns: "f64" } }).close(); // objects are rechecked after any close()
+        ffi.dlopen(LIBC, { abs: { args: ["i32"], returns: "i32" } }).close(); // objects are rechecked after any close()
         mode = "grow";
         const grown = await b.runAsync(); // its checks run the getters
         const after = b.length;
-        ffi.dlopen("libm.so.6", { cos: { args: ["f64"], returns: "f64" } }).close();
+        ffi.dlopen(LIBC, { abs: { args: ["i32"], returns: "i32" } }).close();
         mode = "clear";
         const cleared = await b.runAsync();
         console.log(JSON.stringify([grown, after, cleared, b.length]));
@@ -812,7 +813,7 @@ describe("batch(): JavaScript run by a .ptr getter inside add() and run()", () =
       let armed = false;
       const b = ffi.batch();
       b.add(lib.symbols.identity_ptr, { get ptr() { if (armed) lib.close(); return 8; } });
-      ffi.dlopen("libm.so.6", { cos: { args: ["f64"], returns: "f64" } }).close(); // objects are rechecked after any close()
+      ffi.dlopen(LIBC, { abs: { args: ["i32"], returns: "i32" } }).close(); // objects are rechecked after any close()
       armed = true;
       try { b.run(); console.log("called"); } catch (e) { console.log(e.message); }
     `);
@@ -821,13 +822,13 @@ describe("batch(): JavaScript run by a .ptr getter inside add() and run()", () =
 
   test("a getter checked at run() that detaches a view argument of the same entry: a TypeError, nothing written", () => {
     const out = runChild(`
-      const C = ffi.dlopen("libc.so.6", { memcpy: { args: ["ptr", "ptr", "u64"], returns: "ptr" } }).symbols;
+      const C = ffi.dlopen(LIBC, { memcpy: { args: ["ptr", "ptr", "u64"], returns: "ptr" } }).symbols;
       const dst = new Uint8Array(1 << 20);
       const src = new Uint8Array(1 << 20).fill(7);
       let armed = false;
       const b = ffi.batch();
       b.add(C.memcpy, dst, { get ptr() { if (armed) structuredClone(dst.buffer, { transfer: [dst.buffer] }); return ffi.ptr(src); } }, 1 << 20);
-      ffi.dlopen("libm.so.6", { cos: { args: ["f64"], returns: "f64" } }).close();
+      ffi.dlopen(LIBC, { abs: { args: ["i32"], returns: "i32" } }).close();
       armed = true;
       try { b.run(); console.log("called"); } catch (e) { console.log(e.message); }
     `);

@@ -204,7 +204,11 @@ test("workers that end hand their entry stubs to later workers (no mapping per w
   const chunks = stderr.split("\n").filter((l) => /new entry stubs at/.test(l));
   assert.equal(chunks.length, 1, `${3 + WORKERS} workers mapped ${chunks.length} chunks of stubs:\n${chunks.join("\n")}`);
   const { before, after } = JSON.parse(stdout.trim().split("\n").pop());
-  assert.ok(after - before < WORKERS / 2, `mappings went from ${before} to ${after} over ${WORKERS} workers`);
+  // ASan maps allocator regions per thread, so there the chunk count above is
+  // the whole proof.
+  if (process.env.CFFI_BUN_ASAN !== "1") {
+    assert.ok(after - before < WORKERS / 2, `mappings went from ${before} to ${after} over ${WORKERS} workers`);
+  }
 });
 
 test("an exit() inside libtcc during a tier-up is trapped: the symbol stays on the generic engine, the process goes on", linux, () => {

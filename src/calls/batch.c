@@ -119,6 +119,21 @@ static bool map_columns_still_valid(napi_env env, const cffi_function *fn, const
   return true;
 }
 
+typedef enum { MAP_GO_ON, MAP_FAILED, MAP_LIBRARY_CLOSED } map_step;
+
+/* After calls of the map's loop: the cleanups of callbacks that threw, then,
+ * if JS ran since *callbacks_seen, the library still open and the columns
+ * still valid. One truth for the generated loop and the C loop. */
+static map_step map_after_calls(napi_env env, cffi_function *fn, const napi_value *values, const void **column,
+                                size_t n, uint32_t *callbacks_seen) {
+  cffi_env_state *state = fn->state;
+  if (state->cleanup_depth > state->call_depth && cffi_callbacks_cleanup(env, state)) return MAP_FAILED;
+  if (state->js_callbacks_run == *callbacks_seen) return MAP_GO_ON;
+  *callbacks_seen = state->js_callbacks_run;
+  if (!fn->owner->open) return MAP_LIBRARY_CLOSED;
+  return map_columns_still_valid(env, fn, values, column, n) ? MAP_GO_ON : MAP_FAILED;
+}
+
 /* mapCall(sym, n, ...args) */
 static napi_value map_call(napi_env env, napi_callback_info info) {
   napi_value argv[CFFI_MAX_ARGS + 2];
@@ -219,15 +234,12 @@ static napi_value map_call(napi_env env, napi_callback_info info) {
   cffi_map_loop_fn loop = cffi_map_loop_for(fn, column_mask, n);
   for (size_t i = 0; loop && i < n && !failed;) {
     i = loop(i, n, column, scalars, out);
-    if (state->cleanup_depth > state->call_depth && cffi_callbacks_cleanup(env, state)) failed = true;
-    if (!failed && state->js_callbacks_run != callbacks_seen) {
-      callbacks_seen = state->js_callbacks_run;
-      if (!fn->owner->open) {
-        cffi_call_release(&call);
-        return cffi_jit_closed(env, fn);
-      }
-      if (!map_columns_still_valid(env, fn, argv + 2, column, n)) failed = true;
+    const map_step step = map_after_calls(env, fn, argv + 2, column, n, &callbacks_seen);
+    if (step == MAP_LIBRARY_CLOSED) {
+      cffi_call_release(&call);
+      return cffi_jit_closed(env, fn);
     }
+    failed = step == MAP_FAILED;
   }
   for (size_t i = 0; !loop && i < n && !failed; i++) {
     for (unsigned k = 0; k < sig->nargs; k++)
@@ -235,15 +247,12 @@ static napi_value map_call(napi_env env, napi_callback_info info) {
                                                                       : load_element(column[k], column_kind[k], i);
     uint64_t raw = cffi_call_slots_in_env(fn, slots);
     if (out) store_element(out, result_kind, i, raw, sig->returns);
-    if (state->cleanup_depth > state->call_depth && cffi_callbacks_cleanup(env, state)) failed = true;
-    if (!failed && state->js_callbacks_run != callbacks_seen) {
-      callbacks_seen = state->js_callbacks_run;
-      if (!fn->owner->open) {
-        cffi_call_release(&call);
-        return cffi_jit_closed(env, fn);
-      }
-      if (!map_columns_still_valid(env, fn, argv + 2, column, n)) failed = true;
+    const map_step step = map_after_calls(env, fn, argv + 2, column, n, &callbacks_seen);
+    if (step == MAP_LIBRARY_CLOSED) {
+      cffi_call_release(&call);
+      return cffi_jit_closed(env, fn);
     }
+    failed = step == MAP_FAILED;
   }
   cffi_call_release(&call);
   return failed ? NULL : result;

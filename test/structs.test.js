@@ -412,9 +412,6 @@ test("struct types in definitions: what C cannot pass by value is refused clearl
 
 test("unions and packed structs by value: libffi told their classification, values as C computes them", (t) => {
   if (process.arch !== "x64" && process.arch !== "arm64") return t.skip("classification written for x86-64 (System V and Win64) and AArch64 only");
-  const win64 = process.platform === "win32";
-  // Win64 and AArch64 pass a packed struct of 16 bytes or less as its bytes, System V in memory.
-  const asBytes = win64 || process.arch === "arm64";
   const FI = union({ f: "f32", i: "i32" }); // one INTEGER eightbyte
   const DD = union({ d: "f64", f: array("f32", 2) }); // one SSE eightbyte
   const P17 = struct({ a: "char", b: "f64", c: "f64" }, { pack: 1 }); // over 16 bytes: in memory
@@ -452,20 +449,17 @@ test("unions and packed structs by value: libffi told their classification, valu
   const cb = new JSCallback((dd, fiv) => dd.d * 10 + fiv.f, { args: [DD, FI], returns: "f64" });
   assert.equal(sym.cb_union(cb, 1.5, 0.25), 15.25);
   cb.close();
-  // System V: an unaligned member in 16 bytes or less (gcc passes it in memory; libffi cannot be told).
-  // Win64 passes those by size alone (L3's 10 bytes by reference, L13's 8 in a register), AArch64 as
-  // their bytes in x registers. All: an alignment above 16.
-  if (asBytes) {
-    const packed = dlopen(buildFixture("structs.c"), { l3_sum: { args: [L3], returns: "f64" }, l13_twice: { args: [L13], returns: L13 } }).symbols;
-    assert.equal(packed.l3_sum({ a: 1, b: 0.5, c: 2 }), 3.5);
-    assert.deepEqual(packed.l13_twice({ a: 1, b: -2, c: 3 }), { a: 2, b: -4, c: 6 });
-  }
-  for (const [T, name] of asBytes ? [[L6, "l6_sum"]] : [[L3, "l3_sum"], [L13, "l13_twice"], [L6, "l6_sum"]])
-    assert.throws(() => dlopen(buildFixture("structs.c"), { [name]: { args: [T] } }), {
-      name: "TypeError",
-      message: new RegExp(`in args\\[0\\] of symbol "${name}": it cannot be passed by value here .*pass a pointer to it instead`),
-    });
-  if (!asBytes) assert.throws(() => new JSCallback(() => {}, { args: [L3] }), /cannot be passed by value here/);
+  // An unaligned member in 16 bytes or less: System V passes it in memory (libffi told so by a
+  // stand-in of the type's own size), Win64 by size alone (L3's 10 bytes by reference, L13's 8 in a
+  // register), AArch64 as its bytes in x registers. All: an alignment above 16 is refused.
+  const packed = dlopen(buildFixture("structs.c"), { l3_sum: { args: [L3], returns: "f64" }, l13_twice: { args: [L13], returns: L13 } }).symbols;
+  assert.equal(packed.l3_sum({ a: 1, b: 0.5, c: 2 }), 3.5);
+  assert.deepEqual(packed.l13_twice({ a: 1, b: -2, c: 3 }), { a: 2, b: -4, c: 6 });
+  assert.throws(() => dlopen(buildFixture("structs.c"), { l6_sum: { args: [L6] } }), {
+    name: "TypeError",
+    message: /in args\[0\] of symbol "l6_sum": it cannot be passed by value here .*pass a pointer to it instead/,
+  });
+  assert.throws(() => new JSCallback(() => {}, { args: [L6] }), /cannot be passed by value here/);
   // AArch64: an alignment above 8 moves a small aggregate to an even register pair, which libffi cannot be told.
   if (process.arch === "arm64") assert.throws(() => dlopen(buildFixture("structs.c"), { l6_sum: { args: [layouts.L14] } }), /cannot be passed by value here/);
 });
@@ -533,16 +527,10 @@ test("homogeneous float aggregates (unions, packed, inline arrays) and their nei
   assert.equal(sym.umix_sum(1, { d: 2 }, 3), 1 + 20 + 300);
   assert.deepEqual(sym.pf3_make(1, 2, 3), { x: 1, y: 2, z: 3 });
   assert.equal(sym.pf3_sum({ x: 1, y: 2, z: 3 }, 4), 1 + 4 + 12 + 32);
-  // An unaligned member: System V passes it in memory, which libffi cannot be told in 5 bytes (refused there);
-  // AArch64 and Win64 pass it as its bytes in an integer register.
-  const pmix = { pmix_make: { args: ["char", "f32"], returns: PMix }, pmix_sum: { args: ["f32", PMix, "f32"], returns: "f32" } };
-  if (process.arch === "x64" && process.platform !== "win32") {
-    assert.throws(() => dlopen(buildFixture("structs.c"), pmix), /in returns of symbol "pmix_make": it cannot be passed by value here/);
-  } else {
-    const p = dlopen(buildFixture("structs.c"), pmix).symbols;
-    assert.deepEqual(p.pmix_make(-7, 2.5), { tag: -7, f: 2.5 });
-    assert.equal(p.pmix_sum(1, { tag: 2, f: 3 }, 4), 1 + 20 + 300 + 4000);
-  }
+  // An unaligned member: System V passes it in memory, AArch64 and Win64 as its bytes in an integer register.
+  const p = dlopen(buildFixture("structs.c"), { pmix_make: { args: ["char", "f32"], returns: PMix }, pmix_sum: { args: ["f32", PMix, "f32"], returns: "f32" } }).symbols;
+  assert.deepEqual(p.pmix_make(-7, 2.5), { tag: -7, f: 2.5 });
+  assert.equal(p.pmix_sum(1, { tag: 2, f: 3 }, 4), 1 + 20 + 300 + 4000);
   assert.deepEqual([...sym.fa3_scale({ v: [1, -2, 3] }, 2).v], [2, -4, 6]);
   assert.deepEqual(sym.da_make(1, 2, 3), { a: 1, b: new Float64Array([2, 3]) });
   assert.equal(sym.da_sum(0.5, { a: 1, b: [2, 3] }), 0.5 + 1 + 20 + 300);
@@ -575,9 +563,8 @@ test("named struct strings work in definitions, and viewSource shows the struct"
   assert.match(source, /typedef struct \{\n  double x; \/\* offset 0 \*\/\n  double y; \/\* offset 8 \*\/\n\} cffi_t0; \/\* size 16, align 8 \*\/\n\/\* args\[0\]: cffi_t0 \*\/\n\/\* args\[1\]: cffi_t0 \*\/\n\/\* returns: cffi_t0 \*\//);
   const [packed] = viewSource({ f: { args: [out(layouts.L13), out(layouts.L16), inout("i32")] } });
   assert.match(packed, /#pragma pack\(push, 2\)\ntypedef struct \{\n  char a; \/\* offset 0 \*\/\n  int32_t b __attribute__\(\(aligned\(8\)\)\); \/\* offset 2 \*\//);
-  // Win64 passes a packed struct by its size alone and AArch64 as its bytes, so there it goes by value.
-  if ((process.platform === "win32" && process.arch === "x64") || process.arch === "arm64") assert.doesNotMatch(packed, /not passed by value here/);
-  else assert.match(packed, /not passed by value here/);
+  // Passed by value on x86-64 (System V in memory, Win64 by size) and AArch64 (as its bytes).
+  if (process.arch === "x64" || process.arch === "arm64") assert.doesNotMatch(packed, /not passed by value here/);
   assert.match(packed, /typedef union \{\n  uint8_t b; \/\* offset 0 \*\/\n  cffi_t\d+ s;/);
   assert.match(packed, /int16_t s\[2\]; \/\* offset 12 \*\//);
   assert.match(packed, /args\[1\]: cffi_t\d+ \* \(out\)/);

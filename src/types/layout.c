@@ -778,9 +778,9 @@ bool cffi_sig_add_layout(napi_env env, cffi_signature *sig, int arg, cffi_layout
   else if (layout->kind >= CFFI_LAYOUT_OUT && arg < 0)
     problem = "out()/inout() are argument types; a function returning a pointer returns \"ptr\"";
   else if (layout->kind <= CFFI_LAYOUT_UNION && !layout->by_value)
-    problem = "it cannot be passed by value here (on x86-64 System V, packed members that are not aligned, in 16 bytes or "
-              "less; on AArch64, an alignment above 8 in 16 bytes or less; anywhere, an alignment above 16; or a union or "
-              "packed struct on a platform other than x86-64 and AArch64): pass a pointer to it instead (\"ptr\" with T.view() or a buffer written with T.write())";
+    problem = "it cannot be passed by value here (on AArch64, an alignment above 8 in 16 bytes or less; anywhere, an "
+              "alignment above 16; or a union or packed struct on a platform other than x86-64 and AArch64): pass a "
+              "pointer to it instead (\"ptr\" with T.view() or a buffer written with T.write())";
   if (problem) {
     cffi_layout_release(layout);
     cffi_throw(env, "TypeError", "%s in %s of symbol \"%s\": %s", what, where, symbol, problem);

@@ -7,9 +7,19 @@
  * larger than 16 bytes or with an unaligned member goes in memory. So the
  * layout gets elements that libffi classifies the same way (per eightbyte
  * a uint64 / smaller integers for INTEGER, a double or float for SSE; for
- * memory, bytes of the same size), and libffi's own call
- * and closure code then do the rest. Only the bytes' meaning stays ours
+ * memory, one element libffi always classifies MEMORY), and libffi's own
+ * call and closure code then do the rest. There the stand-in carries the
+ * type's own size and alignment, set before libffi sees it (libffi computes
+ * them only for a descriptor whose size is 0): libffi copies an argument,
+ * a result and a callback's result by that size, and places a stack
+ * argument by that alignment. Only the bytes' meaning stays ours
  * (src/types/struct_values.c).
+ *
+ * Why not TinyCC-generated C with the real declaration: TinyCC 0.9.27
+ * (Debian's 2020 snapshot) passes a packed struct with an unaligned member
+ * in registers and merges a struct's members into one class ({ double,
+ * int } arrives wrong), measured against gcc; libffi told the
+ * classification is right on every engine.
  *
  * Win64 decides by size alone, AArch64 by homogeneity and size (below).
  * Elsewhere no rule is written: those layouts stay refused by value, with
@@ -104,6 +114,12 @@ static bool eightbyte_elements(sysv_class c, uint32_t n, ffi_type **out, uint32_
   return true;
 }
 
+/* What libffi passes in memory by its classification alone: an aggregate
+ * over 32 bytes is MEMORY before its elements are looked at, and so is
+ * any aggregate holding one. Its size is set, so libffi never lays it out. */
+static ffi_type *in_memory_elements[] = {&ffi_type_uint8, NULL};
+static ffi_type in_memory = {.size = 64, .alignment = 1, .type = FFI_TYPE_STRUCT, .elements = in_memory_elements};
+
 bool cffi_layout_equivalent_ffi(napi_env env, cffi_layout *layout) {
   forget_elements(layout);
   const uint32_t size = layout->size;
@@ -112,10 +128,8 @@ bool cffi_layout_equivalent_ffi(napi_env env, cffi_layout *layout) {
   const cffi_field whole = {.layout = layout};
   classify(&whole, 0, classes, &unaligned);
   const bool memory = size > 16 || unaligned || classes[0] == CLASS_MEMORY || classes[1] == CLASS_MEMORY;
-  /* Memory: libffi puts anything over 16 bytes there; an unaligned member
-   * in 16 bytes or less cannot be described to it. Past 16 its stack
-   * slots align to at most 16 (long double's, whose class is moot there). */
-  if (memory && (size <= 16 || layout->align > 16)) return true;
+  /* Above 16, gcc's placement of a stack argument is not libffi's. */
+  if (layout->align > 16) return true;
   cffi_ffi_run *run = calloc(1, sizeof *run);
   if (!run) {
     cffi_throw(env, "RangeError", "out of memory laying out a type");
@@ -125,24 +139,22 @@ bool cffi_layout_equivalent_ffi(napi_env env, cffi_layout *layout) {
   uint32_t count = 0;
   bool ok = true;
   if (memory) {
-    /* Bytes, not 8-byte integers: libffi copies a memory-class aggregate by
-     * its own size, which rounds up to the largest element's alignment (a
-     * 297-byte packed struct as uint64s is 304 to it, and a callback's
-     * result then overwrote the caller's 7 bytes after it). Its stack slot
-     * is 8-aligned whatever the elements; a 16-aligned type keeps a long
-     * double first (its size is then a multiple of 16 already). */
-    uint32_t filled = 0;
-    if (layout->align == 16) {
-      elements[count++] = &ffi_type_longdouble;
-      filled = 16;
-    }
-    count = cffi_ffi_append_run(run, count, &ffi_type_uint8, size - filled);
+    /* Memory, whatever the size (an unaligned member in 5 bytes, or 297
+     * packed ones): the caller's copy on the stack (8-aligned, or 16 for a
+     * 16-aligned type) or the hidden result pointer; libffi copies exactly
+     * the size set below. */
+    elements[count++] = &in_memory;
   } else {
     ok = eightbyte_elements(classes[0] == CLASS_NONE ? CLASS_INTEGER : classes[0], size < 8 ? size : 8, elements, &count);
     if (ok && size > 8)
       ok = eightbyte_elements(classes[1] == CLASS_NONE ? CLASS_INTEGER : classes[1], size - 8, elements, &count);
   }
   use_elements(layout, elements, ok);
+  /* The elements' own layout may be larger: a packed { u64, u32 } as a
+   * uint64 and a uint32 is 16 bytes to libffi, whose register copies then
+   * read and write 4 bytes past a 12-byte value. */
+  layout->ffi.size = size;
+  layout->ffi.alignment = (unsigned short)layout->align;
   return true;
 }
 #elif defined(_WIN64)

@@ -278,8 +278,11 @@ static void emit_maker(cffi_text *b, const cffi_layout *layout, uint32_t *leaf) 
   for (uint32_t i = 0; i < layout->count; i++) {
     const cffi_field *f = &layout->fields[i];
     cffi_text_append(b, "%s", i ? ", " : " ");
+    /* A literal's "__proto__": sets the prototype; a computed key defines the field. */
+    const bool proto = strcmp(f->name, "__proto__") == 0;
+    cffi_text_append(b, proto ? "[" : "");
     js_string(b, f->name);
-    cffi_text_append(b, ": ");
+    cffi_text_append(b, proto ? "]: " : ": ");
     if (f->layout) emit_maker(b, f->layout, leaf);
     else cffi_text_append(b, "x[%u]", (*leaf)++);
   }
@@ -780,6 +783,15 @@ static napi_value made_by_maker(napi_env env, cffi_layout_keys *keys, const uint
   return result;
 }
 
+/* A field named __proto__ is an own property like any other: assigning it
+ * would set the object's prototype instead (and drop a number). */
+static bool is_proto_name(const char *name) { return name[0] == '_' && strcmp(name, "__proto__") == 0; }
+
+static bool define_own(napi_env env, napi_value object, const char *name, napi_value value) {
+  const napi_property_descriptor own = {name, NULL, NULL, NULL, NULL, value, napi_default_jsproperty, NULL};
+  return napi_define_properties(env, object, 1, &own) == napi_ok;
+}
+
 static napi_value aggregate_to_js(napi_env env, const cffi_layout *layout, const uint8_t *src) {
   cffi_layout_keys *keys = (cffi_layout_keys *)layout_keys(env, layout);
   /* Not while a reader's values are in use (a getter that gets a struct of this type). */
@@ -790,7 +802,9 @@ static napi_value aggregate_to_js(napi_env env, const cffi_layout *layout, const
     const cffi_field *f = &layout->fields[i];
     napi_value item = field_to_js(env, f, src + f->offset), key;
     if (!item) return NULL;
-    if (keys && napi_get_reference_value(env, keys->refs[i], &key) == napi_ok) {
+    if (CFFI_UNLIKELY(is_proto_name(f->name))) {
+      if (!define_own(env, result, f->name, item)) return NULL;
+    } else if (keys && napi_get_reference_value(env, keys->refs[i], &key) == napi_ok) {
       if (napi_set_property(env, result, key, item) != napi_ok) return NULL;
     } else if (napi_set_named_property(env, result, f->name, item) != napi_ok) {
       return NULL;
@@ -1074,16 +1088,13 @@ bool cffi_out_arguments_back(napi_env env, const cffi_signature *sig, const napi
       continue;
     }
     /* An object: its fields assigned from the result, so the caller's object is filled in. */
-    napi_value names;
-    uint32_t count;
-    if (napi_get_all_property_names(env, result, napi_key_own_only, napi_key_enumerable | napi_key_skip_symbols,
-                                    napi_key_numbers_to_strings, &names) != napi_ok ||
-        napi_get_array_length(env, names, &count) != napi_ok)
-      return false;
-    for (uint32_t k = 0; k < count; k++) {
-      napi_value key, item;
-      if (napi_get_element(env, names, k, &key) != napi_ok || napi_get_property(env, result, key, &item) != napi_ok ||
-          napi_set_property(env, argv[i], key, item) != napi_ok)
+    const cffi_layout *fields = target->layout;
+    for (uint32_t k = 0; k < fields->count; k++) {
+      const char *name = fields->fields[k].name;
+      napi_value item;
+      if (napi_get_named_property(env, result, name, &item) != napi_ok) return false;
+      if (is_proto_name(name) ? !define_own(env, argv[i], name, item)
+                              : napi_set_named_property(env, argv[i], name, item) != napi_ok)
         return false;
     }
   }

@@ -24,6 +24,8 @@ const Outer = struct({ p: P5, n: "i32" });
 const types = { P5, P9, P16, P12, P3, PD, A16M, A16R, Outer };
 
 const file = buildFixture("packed.c");
+// AArch64 refuses a 16-aligned aggregate of 16 bytes or less by value (an even register pair).
+const aligned16 = process.arch !== "arm64";
 const i64s = (n) => Array(n).fill("i64");
 const definitions = {
   layouts: { returns: "cstring" },
@@ -39,16 +41,20 @@ const definitions = {
   p12_sum: { args: [P12], returns: "u64" },
   pd_make: { args: ["f64", "f32"], returns: PD },
   pd_sum: { args: [PD, "f32"], returns: "f64" },
-  a16m_make: { args: ["char", "f64"], returns: A16M },
-  a16r_make: { args: ["i64", "i64"], returns: A16R },
   outer_make: { args: ["char", "f32", "i32"], returns: Outer },
   outer_sum: { args: ["i32", Outer], returns: "f64" },
-  mixed: { args: [...i64s(5), P5, P9, "i64", A16M, P16, "i32", A16R, P3, "f64"], returns: "f64" },
-  call_p16: { args: ["function", "i32"], returns: "f64" },
+  mixed_small: { args: [...i64s(5), P5, P9, "i64", P16, "i32", P3, PD], returns: "f64" },
+  call_p16_small: { args: ["function", "i32"], returns: "f64" },
   call_p5: { args: ["function"], returns: "f64" },
   call_p12: { args: ["function"], returns: "u64" },
 };
-const big = 0x0102030405060708n;
+const definitions16 = {
+  a16m_make: { args: ["char", "f64"], returns: A16M },
+  a16r_make: { args: ["i64", "i64"], returns: A16R },
+  mixed: { args: [...i64s(5), P5, P9, "i64", A16M, P16, "i32", A16R, P3, "f64"], returns: "f64" },
+  call_p16: { args: ["function", "i32"], returns: "f64" },
+};
+if (aligned16) Object.assign(definitions, definitions16);
 const p16 = { a: 200, b: 0xfedcba9876543210n, c: 0xdeadbeef, d: 0xfffe, e: -100 };
 
 test("every layout's size, alignment and offsets equal gcc's", () => {
@@ -81,14 +87,28 @@ test("by value as arguments and results, as gcc passes them", () => {
   assert.equal(s.p12_sum({ a: 1n << 40n, b: 7 }), (1n << 40n) + 7n);
   assert.deepEqual(s.pd_make(-1.5, 0.25), { d: -1.5, f: 0.25 });
   assert.equal(s.pd_sum({ d: 1, f: 2 }, 3), 1 + 20 + 300);
-  assert.deepEqual(s.a16m_make(-3, 1e300), { a: -3, b: 1e300 });
-  assert.deepEqual(s.a16r_make(-1n, 1n << 62n), { a: -1n, b: 1n << 62n });
   assert.deepEqual(s.outer_make(5, -0.5, -9), { p: { tag: 5, f: -0.5 }, n: -9 });
   assert.equal(s.outer_sum(1, { p: { tag: 2, f: 3 }, n: 4 }), 1 + 20 + 300 + 4000);
   // Buffers of exactly the size are the bytes.
   const bytes = new Uint8Array(P5.size);
   P5.write(bytes, { tag: 1, f: 1 });
   assert.equal(s.p5_sum(0, bytes, 0), 10 + 100);
+  assert.equal(
+    s.mixed_small(1, 2, 3, 4, 5, { tag: 1, f: 1 }, { a: 3, b: 4n }, 0, { a: 1, b: 2n, c: 3, d: 4, e: 5 }, 6, { a: -1, b: 2 }, { d: 1, f: 2 }),
+    15 + 1 + 10 + 700 + 15e5 + 6e6 + 1e8 + 3e9,
+  );
+  lib.close();
+});
+
+test("16-aligned ones (a packed member inside, and in registers) among stack arguments", (t) => {
+  if (!aligned16) {
+    assert.throws(() => dlopen(file, { a16m_make: definitions16.a16m_make }), /cannot be passed by value here \(on AArch64, an alignment above 8/);
+    return t.skip("AArch64 refuses them by value");
+  }
+  const lib = dlopen(file, definitions);
+  const s = lib.symbols;
+  assert.deepEqual(s.a16m_make(-3, 1e300), { a: -3, b: 1e300 });
+  assert.deepEqual(s.a16r_make(-1n, 1n << 62n), { a: -1n, b: 1n << 62n });
   const expected = 15 + 1 + 10 + (3 + 4) * 100 + 5e3 + 0.5e4 + (1 + 2 + 3 + 4 + 5) * 1e5 + 6e6 + (1 + 2) * 1e7 + (-1 + 2) * 1e8 + 2e9;
   assert.equal(
     s.mixed(1, 2, 3, 4, 5, { tag: 1, f: 1 }, { a: 3, b: 4n }, 0, { a: 5, b: 0.5 }, { a: 1, b: 2n, c: 3, d: 4, e: 5 }, 6, { a: 1n, b: 2n }, { a: -1, b: 2 }, 2),
@@ -100,15 +120,28 @@ test("by value as arguments and results, as gcc passes them", () => {
 test("JSCallbacks take and return them, called by C", () => {
   const lib = dlopen(file, definitions);
   let seen;
-  const cb16 = new JSCallback(
+  const cbSmall = new JSCallback(
     (a, k, b, c) => {
       seen = [a, k, b, c];
       return { a: 1, b: 2n, c: 3, d: 4, e: -5 };
     },
-    { args: [P5, "i32", P9, A16M], returns: P16 },
+    { args: [P5, "i32", P9, PD], returns: P16 },
   );
-  assert.equal(lib.symbols.call_p16(cb16, 42), 1 + 2 + 6 + 16 - 40);
-  assert.deepEqual(seen, [{ tag: 3, f: 0.5 }, 42, { a: 7, b: 0x0102030405060708n }, { a: -2, b: 0.25 }]);
+  assert.equal(lib.symbols.call_p16_small(cbSmall, 42), 1 + 2 + 6 + 16 - 40);
+  assert.deepEqual(seen, [{ tag: 3, f: 0.5 }, 42, { a: 7, b: 0x0102030405060708n }, { d: -2, f: 0.25 }]);
+  cbSmall.close();
+  if (aligned16) {
+    const cb16 = new JSCallback(
+      (a, k, b, c) => {
+        seen = [a, k, b, c];
+        return { a: 1, b: 2n, c: 3, d: 4, e: -5 };
+      },
+      { args: [P5, "i32", P9, A16M], returns: P16 },
+    );
+    assert.equal(lib.symbols.call_p16(cb16, 42), 1 + 2 + 6 + 16 - 40);
+    assert.deepEqual(seen, [{ tag: 3, f: 0.5 }, 42, { a: 7, b: 0x0102030405060708n }, { a: -2, b: 0.25 }]);
+    cb16.close();
+  }
   const cb5 = new JSCallback(
     (a, b) => {
       seen = [a, b];
@@ -120,7 +153,7 @@ test("JSCallbacks take and return them, called by C", () => {
   assert.deepEqual(seen, [{ a: -5, b: 300 }, { a: 1n << 40n, b: 9 }]);
   const cb12 = new JSCallback((a) => ({ a: a.a + 1n, b: a.b * 2 }), { args: [P12], returns: P12 });
   assert.equal(lib.symbols.call_p12(cb12), 101n * 1000n + 14n);
-  for (const cb of [cb16, cb5, cb12]) cb.close();
+  for (const cb of [cb5, cb12]) cb.close();
   lib.close();
 });
 
@@ -151,7 +184,7 @@ test("a packed { u64, u32 } is 12 bytes to libffi too: nothing past the value re
 });
 
 test("viewSource shows their C declarations, passed by value", () => {
-  const [source] = viewSource({ f: { args: [P5, A16M], returns: P16 } });
+  const [source] = viewSource({ f: { args: [P5, PD], returns: P16 } });
   assert.match(source, /#pragma pack\(push, 1\)\ntypedef struct \{\n  char tag; \/\* offset 0 \*\/\n  float f; \/\* offset 1 \*\//);
   assert.doesNotMatch(source, /not passed by value here/);
 });

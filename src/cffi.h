@@ -383,6 +383,8 @@ void cffi_sig_ffi_types(cffi_signature *sig, ffi_type **returns);
 napi_value cffi_make_layout_exports(napi_env env, napi_value exports);
 /* struct_values.c: JS value <-> bytes. `where` names the value in messages. */
 void cffi_struct_values_init(napi_env env, cffi_env_state *state); /* at load */
+/* types.c: a JS number as an i64/u64 argument takes it (wrapped modulo 2^64); struct fields too. */
+uint64_t cffi_number_to_u64(double d);
 /* A layout letting go of its field-name keys (any time on the JS thread, GC finalizers included). */
 void cffi_layout_keys_forget(cffi_layout *layout);
 bool cffi_layout_from_js(cffi_call *call, const cffi_layout *layout, napi_value value, uint8_t *dest,

@@ -961,3 +961,51 @@ test("object literals of number fields (the fast reader) convert exactly as any 
   assert.deepEqual(Odd.read(buf), { 'a"b\\c\n': 7, "ünï": 1.5 });
   assert.throws(() => Odd.write(buf, { "a": 1 }), { name: "TypeError", message: /unknown field "a"/ });
 });
+
+test("64-bit integer fields (i64, u64, i64_fast, u64_fast) through the generated reader and maker convert as the general path does", () => {
+  const Inner = struct({ q: "i64", r: "u64_fast" });
+  const T = struct({ a: "i64", b: "u64", c: "i64_fast", d: "u64_fast", e: "i32", in: Inner });
+  class Holder {}
+  const general = (fields) => {
+    const o = Object.assign(new Holder(), fields);
+    if (fields.in) o.in = Object.assign(new Holder(), fields.in);
+    return o;
+  };
+  const values = [0, -0, 1, -1, 1.9, -1.9, 2 ** 31, 2 ** 32, 2 ** 53 - 1, 2 ** 53, -(2 ** 53), 2 ** 63, 2 ** 64, 2 ** 64 + 2 ** 12, -(2 ** 63), 1e20, -1e20,
+    1e300, NaN, Infinity, -Infinity, 0n, 1n, -1n, 2n ** 53n, 2n ** 63n - 1n, 2n ** 63n, -(2n ** 63n), 2n ** 64n - 1n, 2n ** 64n, 2n ** 64n + 5n, -(2n ** 64n) - 3n, 2n ** 200n + 9n];
+  for (const v of values) {
+    const fields = { a: v, b: v, c: v, d: v, e: 3, in: { q: v, r: v } };
+    const fast = new Uint8Array(T.size), slow = new Uint8Array(T.size);
+    T.write(fast, fields);
+    T.write(slow, general(fields));
+    assert.deepEqual(fast, slow, `value ${v}`);
+  }
+  // Mixed kinds in one object, and booleans (the general path's) next to BigInts.
+  const mixed = { a: 5n, b: -1, c: 7n, d: true, in: { q: false, r: 2n ** 64n - 1n } };
+  const fast = new Uint8Array(T.size), slow = new Uint8Array(T.size);
+  T.write(fast, mixed);
+  T.write(slow, general(mixed));
+  assert.deepEqual(fast, slow);
+  assert.deepEqual(T.read(fast), { a: 5n, b: 2n ** 64n - 1n, c: 7, d: 1, e: 0, in: { q: 0n, r: 2n ** 64n - 1n } });
+  assert.throws(() => T.write(fast, { a: "1" }), { name: "TypeError", message: /value\.a expects i64/ });
+  // Results: i64/u64 are BigInts, the _fast ones numbers while safe, as a view reads them.
+  const edges = [0n, 1n, -1n, 2n ** 53n - 1n, 2n ** 53n, -(2n ** 53n) + 1n, -(2n ** 53n), 2n ** 63n - 1n, -(2n ** 63n)];
+  for (const e of edges) {
+    const bytes = new Uint8Array(T.size);
+    const dv = new DataView(bytes.buffer);
+    for (const at of [0, 16, T.offsetof("in.q")]) dv.setBigInt64(at, e, true);
+    for (const at of [8, 24, T.offsetof("in.r")]) dv.setBigUint64(at, BigInt.asUintN(64, e), true);
+    const object = T.read(bytes), view = T.view(bytes);
+    for (const k of ["a", "b", "c", "d"]) assert.ok(Object.is(object[k], view[k]), `${k} ${e}: ${object[k]} vs ${view[k]}`);
+    assert.ok(Object.is(object.in.q, view.in.q) && Object.is(object.in.r, view.in.r), `in ${e}`);
+    assert.equal(typeof object.c, e >= -(2n ** 53n) + 1n && e <= 2n ** 53n - 1n ? "number" : "bigint", `c ${e}`);
+  }
+  // By value through C: the fixture's Big { i64 a, b, c; f64 d } both ways.
+  const Big = struct({ a: "i64", b: "i64", c: "i64", d: "f64" });
+  const s = dlopen(buildFixture("structs.c"), {
+    big_make: { args: ["i64", "i64", "i64", "f64"], returns: Big },
+    big_between: { args: ["i32", Big, "i32"], returns: Big },
+  }).symbols;
+  assert.deepEqual(s.big_make(-(2n ** 63n), 2n ** 63n - 1n, -1n, 0.5), { a: -(2n ** 63n), b: 2n ** 63n - 1n, c: -1n, d: 0.5 });
+  assert.deepEqual(s.big_between(1, { a: 1, b: 2n, c: -3 }, 2), s.big_between(1, general({ a: 1, b: 2n, c: -3 }), 2));
+});

@@ -207,12 +207,17 @@ typedef struct literal_leaf {
 #define READER_LEAVES_MAX 64
 #define READER_OBJECTS_MAX 16
 
-/* Number types whose conversion from a JS number is a plain C cast or ToInt32. */
+/* Number types whose conversion from a JS number is a plain C cast or
+ * ToInt32, and the 64-bit integers, which also take a BigInt (its low 64
+ * bits, as a BigInt64Array store keeps them and the general path wraps). */
+static bool wide_leaf(uint8_t id) {
+  return id == CFFI_I64 || id == CFFI_U64 || id == CFFI_I64_FAST || id == CFFI_U64_FAST;
+}
 static bool number_leaf(uint8_t id) {
   switch (id) {
     case CFFI_F32: case CFFI_F64: case CFFI_CHAR: case CFFI_I8: case CFFI_U8:
     case CFFI_I16: case CFFI_U16: case CFFI_I32: case CFFI_U32: return true;
-    default: return false;
+    default: return wide_leaf(id);
   }
 }
 
@@ -251,6 +256,14 @@ static void emit_reader(cffi_text *b, const cffi_layout *layout, unsigned depth,
     cffi_text_append(b, "v = o%u[", depth);
     js_string(b, f->name);
     cffi_text_append(b, "];\n");
+    if (!f->layout && wide_leaf(f->scalar)) {
+      /* h: 1 a number in x, 2 a BigInt's low 64 bits in the same 8 bytes (b). */
+      cffi_text_append(b, "if (v === undefined) h[%u] = 0; else if (typeof v === \"bigint\") { b[%u] = v; h[%u] = 2; n%u++; } "
+                          "else if (typeof v === \"number\") { x[%u] = v; h[%u] = 1; n%u++; } else return 0;\n",
+                       *leaf, *leaf, *leaf, depth, *leaf, *leaf, depth);
+      ++*leaf;
+      continue;
+    }
     if (!f->layout) {
       cffi_text_append(b, "if (v === undefined) h[%u] = 0; else if (typeof v === \"number\") { x[%u] = v; h[%u] = 1; n%u++; } else return 0;\n",
                        *leaf, *leaf, *leaf, depth);
@@ -284,6 +297,14 @@ static void emit_maker(cffi_text *b, const cffi_layout *layout, uint32_t *leaf) 
     js_string(b, f->name);
     cffi_text_append(b, proto ? "]: " : ": ");
     if (f->layout) emit_maker(b, f->layout, leaf);
+    /* i64/u64 are BigInts (b, u: the 8 bytes as signed or unsigned); the
+     * _fast ones a number when C found them safe (h 1), else a BigInt. */
+    else if (f->scalar == CFFI_I64) cffi_text_append(b, "b[%u]", (*leaf)++);
+    else if (f->scalar == CFFI_U64) cffi_text_append(b, "u[%u]", (*leaf)++);
+    else if (wide_leaf(f->scalar)) {
+      cffi_text_append(b, "(h[%u] === 1 ? x[%u] : %s[%u])", *leaf, *leaf, f->scalar == CFFI_I64_FAST ? "b" : "u", *leaf);
+      ++*leaf;
+    }
     else cffi_text_append(b, "x[%u]", (*leaf)++);
   }
   cffi_text_append(b, " }");
@@ -295,13 +316,13 @@ static void make_reader(napi_env env, cffi_env_state *state, const cffi_layout *
   uint32_t count = 0, objects = 0, leaf = 0;
   if (keys->inherited || !state->object_keys || !reader_leaves(layout, 0, leaves, &count, &objects) || count == 0) return;
   cffi_text b = {0};
-  cffi_text_append(&b, "((K, P, OP, x, h) => [function read(o0) {\n");
+  cffi_text_append(&b, "((K, P, OP, x, h, b, u) => [function read(o0) {\n");
   emit_reader(&b, layout, 0, &leaf);
   cffi_text_append(&b, "return 1; },\nfunction make() { return ");
   leaf = 0;
   emit_maker(&b, layout, &leaf);
   cffi_text_append(&b, "; }])");
-  napi_value script, factory, args[5], global, object_ctor, buffer, pair, reader, maker;
+  napi_value script, factory, args[7], global, object_ctor, buffer, pair, reader, maker;
   void *data;
   bool ok = !b.failed && (keys->leaves = malloc(count * sizeof *keys->leaves)) &&
             napi_create_string_utf8(env, b.text, b.length, &script) == napi_ok && napi_run_script(env, script, &factory) == napi_ok &&
@@ -312,7 +333,9 @@ static void make_reader(napi_env env, cffi_env_state *state, const cffi_layout *
             napi_create_arraybuffer(env, count * 9, &data, &buffer) == napi_ok &&
             napi_create_typedarray(env, napi_float64_array, count, buffer, 0, &args[3]) == napi_ok &&
             napi_create_typedarray(env, napi_uint8_array, count, buffer, count * 8, &args[4]) == napi_ok &&
-            napi_call_function(env, global, factory, 5, args, &pair) == napi_ok &&
+            napi_create_typedarray(env, napi_bigint64_array, count, buffer, 0, &args[5]) == napi_ok &&
+            napi_create_typedarray(env, napi_biguint64_array, count, buffer, 0, &args[6]) == napi_ok &&
+            napi_call_function(env, global, factory, 7, args, &pair) == napi_ok &&
             napi_get_element(env, pair, 0, &reader) == napi_ok && napi_get_element(env, pair, 1, &maker) == napi_ok &&
             napi_create_reference(env, reader, 1, &keys->reader) == napi_ok &&
             napi_create_reference(env, maker, 1, &keys->maker) == napi_ok;
@@ -365,6 +388,14 @@ static int read_by_reader(cffi_call *call, const cffi_layout *layout, napi_value
       }
       case CFFI_I32: case CFFI_U32: word = number_to_int32(d); memcpy(at, &word, 4); break;
       case CFFI_I16: case CFFI_U16: word = number_to_int32(d); memcpy(at, &word, 2); break;
+      case CFFI_I64: case CFFI_U64: case CFFI_I64_FAST: case CFFI_U64_FAST: {
+        /* A BigInt's bits as they are; a number wrapped as the general path wraps it. */
+        uint64_t bits;
+        if (keys->present[i] == 2) memcpy(&bits, &keys->values[i], 8);
+        else bits = cffi_number_to_u64(d);
+        memcpy(at, &bits, 8);
+        break;
+      }
       default: *at = (uint8_t)number_to_int32(d); break;
     }
   }
@@ -773,6 +804,19 @@ static napi_value made_by_maker(napi_env env, cffi_layout_keys *keys, const uint
       case CFFI_I16: { int16_t v; memcpy(&v, at, 2); d = v; break; }
       case CFFI_U16: { uint16_t v; memcpy(&v, at, 2); d = v; break; }
       case CFFI_U8: d = *at; break;
+      case CFFI_I64: case CFFI_U64: memcpy(&keys->values[i], at, 8); continue; /* read as BigInts by make() */
+      case CFFI_I64_FAST: case CFFI_U64_FAST: {
+        /* A number when it is a safe integer (as to_js_*_fast decide), else the bits for a BigInt. */
+        uint64_t bits;
+        memcpy(&bits, at, 8);
+        const bool safe = keys->leaves[i].scalar == CFFI_I64_FAST
+                              ? (int64_t)bits >= -(int64_t)9007199254740991 && (int64_t)bits <= (int64_t)9007199254740991
+                              : bits <= 9007199254740991u;
+        keys->present[i] = safe ? 1 : 2;
+        if (safe) keys->values[i] = keys->leaves[i].scalar == CFFI_I64_FAST ? (double)(int64_t)bits : (double)bits;
+        else memcpy(&keys->values[i], &bits, 8);
+        continue;
+      }
       default: d = (int8_t)*at; break; /* i8, char */
     }
     keys->values[i] = d;

@@ -367,6 +367,8 @@ bool cffi_sig_copy_layouts(cffi_signature *to, const cffi_signature *from);
  * over-aligned members), elements that libffi passes the way the C ABI passes
  * the real type; sets by_value (false where none can be given). */
 bool cffi_layout_equivalent_ffi(napi_env env, cffi_layout *layout);
+/* Why TinyCC-compiled code (cc()) takes or returns the layout by value differently from gcc, or NULL. */
+const char *cffi_layout_tinycc_mismatch(const cffi_layout *layout);
 /* A long run of one element type for libffi in a few descriptors (chunks of
  * 2^k copies nested), instead of one pointer per copy: array("u8", 2**30)
  * would otherwise take 8 GiB. Only for aggregates passed in memory by every

@@ -1067,9 +1067,45 @@ static bool abi_honoured(napi_env env, const char *name, napi_value definition) 
   return false;
 }
 
+/* A struct or union by value that TinyCC passes otherwise than gcc would
+ * reach the compiled function wrong (src/types/layout_abi.c): refused. */
+static bool refuses_layout(napi_env env, const char *name, napi_value type, const char *where) {
+  cffi_layout *layout = NULL;
+  const int found = cffi_layout_lookup(env, type, &layout, NULL);
+  if (found <= 0) return found < 0;
+  const char *why = layout->kind <= CFFI_LAYOUT_UNION ? cffi_layout_tinycc_mismatch(layout) : NULL;
+  if (why) {
+    char what[128];
+    cffi_layout_describe(layout, what, sizeof what);
+    cffi_throw(env, "TypeError", "%s in %s of cc() symbol \"%s\" cannot be passed by value to TinyCC-compiled code: %s; "
+               "pass a pointer to it instead (\"ptr\")", what, where, name, why);
+  }
+  cffi_layout_release(layout);
+  return why != NULL;
+}
+
+static bool structs_as_gcc_passes(napi_env env, const char *name, napi_value definition) {
+  napi_value args, returns, item;
+  bool is_array = false, has = false;
+  uint32_t count = 0;
+  char where[24];
+  if (napi_has_named_property(env, definition, "returns", &has) == napi_ok && has &&
+      napi_get_named_property(env, definition, "returns", &returns) == napi_ok && refuses_layout(env, name, returns, "returns"))
+    return false;
+  if (napi_has_named_property(env, definition, "args", &has) != napi_ok || !has ||
+      napi_get_named_property(env, definition, "args", &args) != napi_ok || napi_is_array(env, args, &is_array) != napi_ok ||
+      !is_array || napi_get_array_length(env, args, &count) != napi_ok)
+    return true;
+  for (uint32_t i = 0; i < count; i++) {
+    snprintf(where, sizeof where, "args[%u]", i);
+    if (napi_get_element(env, args, i, &item) == napi_ok && refuses_layout(env, name, item, where)) return false;
+  }
+  return true;
+}
+
 static bool resolve_from_state(napi_env env, cffi_owner *owner, const char *name, napi_value definition,
                                void **address) {
-  if (!abi_honoured(env, name, definition)) return false;
+  if (!abi_honoured(env, name, definition) || !structs_as_gcc_passes(env, name, definition)) return false;
   *address = tcc_get_symbol(owner->handle, name);
   if (*address) return true;
   throw_undefined(env, owner, name);
@@ -1081,7 +1117,7 @@ static bool resolve_from_state(napi_env env, cffi_owner *owner, const char *name
  * compiled code count, as with tcc_get_symbol. */
 static bool resolve_from_object(napi_env env, cffi_owner *owner, const char *name, napi_value definition,
                                 void **address) {
-  if (!abi_honoured(env, name, definition)) return false;
+  if (!abi_honoured(env, name, definition) || !structs_as_gcc_passes(env, name, definition)) return false;
   struct link_map *self = NULL, *found = NULL;
   Dl_info info;
   void *p = dlsym(owner->handle, name);

@@ -157,6 +157,23 @@ bool cffi_layout_equivalent_ffi(napi_env env, cffi_layout *layout) {
   layout->ffi.alignment = (unsigned short)layout->align;
   return true;
 }
+/* TinyCC 0.9.27 compiles cc() code, so there both sides of a by-value
+ * aggregate must be passed as gcc (and libffi, told gcc's rule) passes it.
+ * Measured against gcc: it passes an unaligned member's struct of 16 bytes
+ * or less in registers (gcc: in memory), and gets a struct whose eightbytes
+ * are of different classes wrong ({ double, int } as an argument, { int,
+ * double } as a result); same-class ones, and anything over 16 bytes, agree. */
+const char *cffi_layout_tinycc_mismatch(const cffi_layout *layout) {
+  if (layout->size > 16) return NULL;
+  sysv_class classes[2] = {CLASS_NONE, CLASS_NONE};
+  bool unaligned = false;
+  const cffi_field whole = {.layout = (cffi_layout *)layout};
+  classify(&whole, 0, classes, &unaligned);
+  if (unaligned) return "gcc passes it in memory (a member is not aligned), TinyCC in registers";
+  if (classes[0] != CLASS_NONE && classes[1] != CLASS_NONE && classes[0] != classes[1])
+    return "its two eightbytes are of different classes (INTEGER and SSE), which TinyCC passes differently from gcc";
+  return NULL;
+}
 #elif defined(_WIN64)
 /* Win64 looks at an aggregate's size only: 1, 2, 4 or 8 bytes travel as
  * that integer (in a register or a stack slot, floats or not; RAX for a
@@ -260,5 +277,13 @@ bool cffi_layout_equivalent_ffi(napi_env env, cffi_layout *layout) {
   (void)env;
   layout->by_value = false;
   return true;
+}
+#endif
+
+#if !(defined(__x86_64__) && !defined(_WIN32))
+/* Not measured elsewhere (cc() has no TinyCC on Windows; AArch64's tests pass). */
+const char *cffi_layout_tinycc_mismatch(const cffi_layout *layout) {
+  (void)layout;
+  return NULL;
 }
 #endif

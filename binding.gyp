@@ -31,6 +31,7 @@
         "src/calls/batch.c",
         "src/calls/batch_buffer.c",
         "src/calls/map_jit.c",
+        "src/calls/map_precompiled.c",
         "src/calls/node_ffi.c",
         "src/callbacks/callback.c",
         "src/callbacks/register_closure.c",

@@ -493,37 +493,46 @@ describe("sym.map", () => {
   }
 
   // The generated loop is TinyCC's: where cc() is unavailable (Windows) every
-  // engine takes the C loop.
+  // engine takes the C loop, or the precompiled one (src/calls/map_precompiled.c),
+  // which the default and precompiled engines take for the common shapes.
   const loopFor = (engine) => (engine === "" || engine === "jit") && !ccUnavailable();
-  for (const engine of ["", "jit", "registers", "ffi"]) {
-    test(`every numeric type, columns and broadcasts, n=300: the same as single calls (CFFI_BUN_ENGINE=${engine || "unset"}; generated loop: ${loopFor(engine) ? "yes" : "no"})`, () => {
+  const precompiledFor = (engine) => engine === "" || engine === "precompiled";
+  for (const engine of ["", "jit", "registers", "ffi", "precompiled"]) {
+    test(`every numeric type, columns and broadcasts, n=300: the same as single calls (CFFI_BUN_ENGINE=${engine || "unset"}; generated loop: ${loopFor(engine) ? "yes" : "no"}; precompiled loops: ${precompiledFor(engine) ? "yes" : "no"})`, () => {
       const env = { ...process.env, CFFI_BUN_DEBUG: "1" };
       if (engine) env.CFFI_BUN_ENGINE = engine;
       else delete env.CFFI_BUN_ENGINE;
       const child = spawnSync(process.execPath, [path.join(__dirname, "helpers", "map-parity.js")], { env, encoding: "utf8" });
       assert.equal(child.status, 0, child.stderr);
-      const { checked, diffs } = JSON.parse(child.stdout);
+      const { checked, intoChecked, diffs } = JSON.parse(child.stdout);
       assert.equal(checked, 15900);
+      assert.equal(intoChecked, 53);
       assert.deepEqual(diffs, []);
       const compiled = (child.stderr.match(/map jit: \S+ loop compiled/g) || []).length;
+      const precompiled = new Set(child.stderr.match(/map: \S+ runs the precompiled loop/g) || []);
+      // The precompiled shapes: i32, u32, i64, u64, f64, i64_fast, u64_fast; identity and add of each.
+      if (precompiledFor(engine)) assert.equal(precompiled.size, 14, [...precompiled].join("\n"));
+      else assert.equal(precompiled.size, 0);
       if (loopFor(engine)) {
         if (/map jit: no loop/.test(child.stderr)) assert.fail(child.stderr);
-        assert.ok(compiled >= 50, `${compiled} loops compiled`);
+        // Under the default engine only the shapes not precompiled are compiled.
+        assert.ok(compiled >= (engine === "" ? 20 : 50), `${compiled} loops compiled`);
       } else assert.equal(compiled, 0);
     });
   }
 
   test("the generated loop is compiled once per (function, columns) and reused; a map under 256 calls uses the C loop", { skip: ccUnavailable() }, () => {
+    // i16 is not one of the precompiled shapes: TinyCC's loop under the default engine.
     const child = spawnSync(process.execPath, ["-e", `
       const ffi = require(${JSON.stringify(path.join(__dirname, ".."))});
-      const S = ffi.dlopen(${JSON.stringify(LIBC)}, { abs: { args: ["i32"], returns: "i32" }, labs: { args: ["i64"], returns: "i64" } }).symbols;
-      const v = Int32Array.from({ length: 1000 }, (_, i) => -i);
-      S.abs.map(10, v.subarray(0, 10));
-      for (let r = 0; r < 5; r++) if (S.abs.map(1000, v)[999] !== 999) process.exit(1);
-      S.abs.map(300, -5);
+      const S = ffi.dlopen(${JSON.stringify(FIX)}, { identity_i16: { args: ["i16"], returns: "i16" } }).symbols;
+      const v = Int16Array.from({ length: 1000 }, (_, i) => -i);
+      S.identity_i16.map(10, v.subarray(0, 10));
+      for (let r = 0; r < 5; r++) if (S.identity_i16.map(1000, v)[999] !== -999) process.exit(1);
+      S.identity_i16.map(300, -5);
     `], { env: { ...process.env, CFFI_BUN_DEBUG: "1", CFFI_BUN_ENGINE: "" }, encoding: "utf8" });
     assert.equal(child.status, 0, child.stderr);
-    assert.deepEqual(child.stderr.match(/map jit: abs's loop compiled \(columns 0x[01]\)/g), ["map jit: abs's loop compiled (columns 0x1)", "map jit: abs's loop compiled (columns 0x0)"]);
+    assert.deepEqual(child.stderr.match(/map jit: identity_i16's loop compiled \(columns 0x[01]\)/g), ["map jit: identity_i16's loop compiled (columns 0x1)", "map jit: identity_i16's loop compiled (columns 0x0)"]);
   });
 
   test("bool returns a Uint8Array of 0/1; ptr a BigUint64Array of addresses; void undefined", () => {
@@ -625,6 +634,100 @@ describe("sym.map", () => {
     assert.equal(linked.async, linked.async);
     assert.ok(linked instanceof Function);
     assert.equal(typeof (() => 0).map, "undefined"); // other functions untouched
+  });
+});
+
+describe("sym.map(n, ...args, { into })", () => {
+  const values = Int32Array.from({ length: 1000 }, (_, i) => (i % 3 ? -i : i));
+
+  test("the results go into the array given, which is returned; on every loop (C, precompiled, generated)", () => {
+    const into = new Int32Array(1000).fill(-7);
+    assert.equal(C.abs.map(1000, values, { into }), into);
+    assert.deepEqual([...into], [...values].map((v) => Math.abs(v)));
+    const small = new Int32Array(3);
+    assert.equal(S.add_i32.map(3, values.subarray(0, 3), 10, { into: small }), small); // the C loop (n < 256)
+    assert.deepEqual([...small], [10, 9, 8]);
+    const f = new Float64Array(2);
+    assert.equal(S.add_f64.map(2, 0.5, Float64Array.of(1, 2), { into: f }), f);
+    assert.deepEqual([...f], [1.5, 2.5]);
+    const L = dlopen(FIX, { identity_i16: { args: ["i16"], returns: "i16" }, identity_bool: { args: ["bool"], returns: "bool" } }).symbols;
+    const shorts = Int16Array.from({ length: 300 }, (_, i) => -i);
+    const outShorts = new Int16Array(300);
+    assert.equal(L.identity_i16.map(300, shorts, { into: outShorts }), outShorts);
+    assert.deepEqual([...outShorts], [...shorts]);
+    const clamped = new Uint8ClampedArray(4);
+    assert.equal(L.identity_bool.map(4, Uint8Array.of(0, 1, 2, 0), { into: clamped }), clamped);
+    assert.deepEqual([...clamped], [0, 1, 1, 0]);
+  });
+
+  test("an array reused across maps; an in-place map (into is the column itself)", () => {
+    const into = new Int32Array(1000);
+    for (let r = 0; r < 3; r++) C.abs.map(1000, values, { into });
+    assert.equal(into[999], 999);
+    const column = values.slice();
+    assert.equal(C.abs.map(1000, column, { into: column }), column);
+    assert.deepEqual([...column], [...values].map((v) => Math.abs(v)));
+  });
+
+  test("{ into: undefined } is no array: a new one; an argument count without the options object is unchanged", () => {
+    const out = C.abs.map(3, values.subarray(0, 3), { into: undefined });
+    assert.ok(out instanceof Int32Array);
+    assert.deepEqual([...out], [0, 1, 2]);
+    // An object without `into` in that place is an argument (here: refused as an i32), not options.
+    assert.throws(() => C.abs.map(1, { other: 1 }), /abs: args\[0\] expects i32/);
+  });
+
+  test("errors: wrong kind, length, detached, not a TypedArray, a void function, a partial overlap; nothing is called", () => {
+    let calls = 0;
+    const counting = new JSCallback((x) => (calls++, x), { args: ["i32"], returns: "i32" });
+    try {
+      const ten = new Int32Array(10);
+      assert.throws(() => S.call_i32_fn.map(10, counting, ten, { into: new Float64Array(10) }),
+        { name: "TypeError", message: "call_i32_fn.map: options.into must be a Int32Array (the results of a i32 function), received a Float64Array" });
+      assert.throws(() => S.call_i32_fn.map(10, counting, ten, { into: new Int32Array(11) }),
+        { name: "RangeError", message: "call_i32_fn.map: options.into has 11 elements for 10 calls" });
+      assert.throws(() => S.call_i32_fn.map(10, counting, ten, { into: [] }),
+        { name: "TypeError", message: /call_i32_fn\.map: options\.into must be a Int32Array of 10 elements \(the results of a i32 function\), received/ });
+      const detached = new Int32Array(10);
+      structuredClone(detached.buffer, { transfer: [detached.buffer] });
+      // A detached view has 0 elements: refused for 10 calls, harmless for none.
+      assert.throws(() => S.call_i32_fn.map(10, counting, ten, { into: detached }),
+        { name: "RangeError", message: "call_i32_fn.map: options.into has 0 elements for 10 calls" });
+      assert.equal(S.call_i32_fn.map(0, counting, new Int32Array(0), { into: detached }), detached);
+      const shared = new Int32Array(20);
+      assert.throws(() => S.call_i32_fn.map(10, counting, shared.subarray(0, 10), { into: shared.subarray(5, 15) }),
+        { name: "RangeError", message: /call_i32_fn\.map: options\.into overlaps args\[1\]'s memory/ });
+      assert.throws(() => S.void_fn.map(3, { into: new Int32Array(3) }),
+        { name: "TypeError", message: "void_fn.map: options.into: a void function has no results to store" });
+      assert.equal(calls, 0);
+    } finally {
+      counting.close();
+    }
+  });
+
+  test("a callback that detaches into mid-map stops it with a TypeError, never a write into freed memory (every loop)", () => {
+    for (const n of [10, 4096]) { // the C loop and the precompiled (or generated) loop
+      const into = new Int32Array(n);
+      let seen = 0;
+      const cb = new JSCallback((x) => {
+        if (++seen === 3) structuredClone(into.buffer, { transfer: [into.buffer] });
+        return x;
+      }, { args: ["i32"], returns: "i32" });
+      try {
+        assert.throws(() => S.call_i32_fn.map(n, cb, new Int32Array(n).fill(1), { into }),
+          { name: "TypeError", message: "call_i32_fn.map: options.into was detached or resized by JavaScript during the map" });
+        assert.equal(seen, 3);
+      } finally {
+        cb.close();
+      }
+    }
+  });
+
+  test("a getter on the options object that closes the library: the closed-library error, nothing called", () => {
+    const lib = dlopen(FIX, { identity_i32: DEFS.identity_i32 });
+    const fn = lib.symbols.identity_i32;
+    const options = { get into() { lib.close(); return new Int32Array(1); } };
+    assert.throws(() => fn.map(1, Int32Array.of(1), options), /Cannot call "identity_i32": its library .* is closed/);
   });
 });
 

@@ -337,7 +337,8 @@ export type BoundFunction<D> = ConvertFn<D> & {
    * Not in Bun: `n` calls for one crossing (docs/batch.md). Each argument is a
    * TypedArray of exactly `n` elements of the argument's type (one per call)
    * or a single value for every call; the results come in a TypedArray of
-   * the return type (undefined for void).
+   * the return type (undefined for void). A last argument `{ into }`
+   * ({@link MapOptions}) gives the array to store them in, and map returns it.
    */
   readonly map: (n: number, ...args: unknown[]) => MapResult<D>;
 } & VariadicWith<D>;
@@ -379,6 +380,10 @@ type MapResultOf<R> = R extends "i8" | "int8_t" | "char" | 1 | 0
                     : R extends "void" | 13
                       ? undefined
                       : Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array | Float32Array | Float64Array | undefined;
+/** `sym.map(n, ...args, { into })`: the results go into `into` (exactly `n` elements of the result's TypedArray kind), which is returned. */
+export interface MapOptions<D = unknown> {
+  into?: MapResult<D>;
+}
 /** What `sym.map` returns for a definition. */
 export type MapResult<D> = D extends { readonly returns: infer R } ? MapResultOf<R> : D extends { readonly returns?: undefined } ? undefined : ReturnType<Extract<D, AnyFunction>> extends void ? undefined : MapResultOf<unknown>;
 

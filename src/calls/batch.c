@@ -2,9 +2,11 @@
  * batch.c - sym.map() and the shared prototype of bound functions; batch()
  * itself is src/calls/batch_buffer.c.
  *
- * Owns: sym.map's loop over TypedArrays (a TinyCC-generated loop over the
- * real prototype where the jit is available, src/calls/map_jit.c; this
- * file's C loop over the register engine's or libffi's call elsewhere),
+ * Owns: sym.map's loop over TypedArrays (a loop compiled with the addon
+ * for the commonest shapes, src/calls/map_precompiled.c; a TinyCC-generated
+ * loop over the real prototype where the jit is available,
+ * src/calls/map_jit.c; this file's C loop over the register engine's or
+ * libffi's call elsewhere), the output array (new, or options.into),
  * recognising a bound function from its JS value, and the prototype whose
  * accessors create sym.map and sym.async on first use.
  */
@@ -119,19 +121,112 @@ static bool map_columns_still_valid(napi_env env, const cffi_function *fn, const
   return true;
 }
 
+/* The array map stores its results in: a new one, or options.into. */
+typedef struct {
+  napi_value array; /* NULL for a void function */
+  void *data;
+  int kind;
+  bool given; /* options.into: JS may detach it during the map */
+} map_output;
+
+/* options.into, after user JS ran: still attached and as long. */
+static bool map_output_still_valid(napi_env env, const cffi_function *fn, map_output *output, size_t n) {
+  if (!output->given) return true;
+  size_t length = 0;
+  void *data = NULL;
+  if (napi_get_typedarray_info(env, output->array, NULL, &length, &data, NULL, NULL) != napi_ok || length != n ||
+      (!data && n)) {
+    cffi_throw(env, "TypeError", "%s.map: options.into was detached or resized by JavaScript during the map", fn->name);
+    return false;
+  }
+  output->data = data;
+  return true;
+}
+
 typedef enum { MAP_GO_ON, MAP_FAILED, MAP_LIBRARY_CLOSED } map_step;
 
 /* After calls of the map's loop: the cleanups of callbacks that threw, then,
  * if JS ran since *callbacks_seen, the library still open and the columns
- * still valid. One truth for the generated loop and the C loop. */
+ * and output still valid. One truth for every loop. */
 static map_step map_after_calls(napi_env env, cffi_function *fn, const napi_value *values, const void **column,
-                                size_t n, uint32_t *callbacks_seen) {
+                                map_output *output, size_t n, uint32_t *callbacks_seen) {
   cffi_env_state *state = fn->state;
   if (state->cleanup_depth > state->call_depth && cffi_callbacks_cleanup(env, state)) return MAP_FAILED;
   if (state->js_callbacks_run == *callbacks_seen) return MAP_GO_ON;
   *callbacks_seen = state->js_callbacks_run;
   if (!fn->owner->open) return MAP_LIBRARY_CLOSED;
-  return map_columns_still_valid(env, fn, values, column, n) ? MAP_GO_ON : MAP_FAILED;
+  return map_columns_still_valid(env, fn, values, column, n) && map_output_still_valid(env, fn, output, n)
+             ? MAP_GO_ON
+             : MAP_FAILED;
+}
+
+/* sym.map(n, ...args, { into }): the options object, when the call has one
+ * argument more than the function and that is a plain object (not a view,
+ * not an ArrayBuffer) with an `into` property. */
+static bool map_options_of(napi_env env, napi_value value, napi_value *into) {
+  napi_valuetype type;
+  bool is_view = false, is_buffer = false, has = false;
+  if (napi_typeof(env, value, &type) != napi_ok || type != napi_object) return false;
+  if (napi_is_typedarray(env, value, &is_view) != napi_ok || is_view) return false;
+  if (napi_is_dataview(env, value, &is_view) != napi_ok || is_view) return false;
+  if (napi_is_arraybuffer(env, value, &is_buffer) != napi_ok || is_buffer) return false;
+  if (napi_has_named_property(env, value, "into", &has) != napi_ok || !has) return false;
+  if (napi_get_named_property(env, value, "into", into) != napi_ok) return false;
+  if (napi_typeof(env, *into, &type) == napi_ok && type == napi_undefined) *into = NULL; /* { into: undefined }: none */
+  return true;
+}
+
+/* options.into checked: a TypedArray of the result kind with exactly n
+ * elements, attached, and sharing no memory with an input column unless
+ * it is that column, element for element (an in-place map). */
+static bool map_output_from(napi_env env, const cffi_function *fn, napi_value into, int result_kind, size_t n,
+                            const void **column, const int *column_kind, map_output *output) {
+  const cffi_signature *sig = &fn->sig;
+  bool is_array = false;
+  if (sig->returns == CFFI_VOID) {
+    cffi_throw(env, "TypeError", "%s.map: options.into: a void function has no results to store", fn->name);
+    return false;
+  }
+  napi_typedarray_type kind;
+  size_t length = 0;
+  void *data = NULL;
+  if (napi_is_typedarray(env, into, &is_array) != napi_ok || !is_array) {
+    cffi_throw(env, "TypeError", "%s.map: options.into must be a %s of %zu elements (the results of a %s function), received %s",
+               fn->name, array_name(result_kind), n, cffi_types[sig->returns].name, cffi_value_kind(env, into));
+    return false;
+  }
+  napi_get_typedarray_info(env, into, &kind, &length, &data, NULL, NULL);
+  const int accepted = kind == napi_uint8_clamped_array && result_kind == napi_uint8_array ? napi_uint8_array : (int)kind;
+  if (accepted != result_kind) {
+    cffi_throw(env, "TypeError", "%s.map: options.into must be a %s (the results of a %s function), received a %s", fn->name,
+               array_name(result_kind), cffi_types[sig->returns].name, array_name(kind));
+    return false;
+  }
+  if (length != n) {
+    cffi_throw(env, "RangeError", "%s.map: options.into has %zu elements for %zu calls", fn->name, length, n);
+    return false;
+  }
+  if (!data && n) {
+    cffi_throw(env, "TypeError", "%s.map: options.into: its ArrayBuffer is detached", fn->name);
+    return false;
+  }
+  const size_t size = element_size(result_kind);
+  for (unsigned k = 0; k < sig->nargs && n; k++) {
+    if (!column[k]) continue;
+    const char *in = column[k], *out = data;
+    const size_t in_size = element_size(column_kind[k]);
+    if (in == out && in_size == size) continue; /* in place: each call reads its element before the store */
+    if (in < out + n * size && out < in + n * in_size) {
+      cffi_throw(env, "RangeError", "%s.map: options.into overlaps args[%u]'s memory (only the very same elements, an "
+                 "in-place map, may be shared)", fn->name, k);
+      return false;
+    }
+  }
+  output->array = into;
+  output->data = data;
+  output->kind = result_kind;
+  output->given = true;
+  return true;
 }
 
 /* mapCall(sym, n, ...args) */
@@ -147,7 +242,11 @@ static napi_value map_call(napi_env env, napi_callback_info info) {
     return cffi_throw(env, "TypeError", "%s.map: n (the call count) must be a non-negative integer", fn->name);
   const size_t n = (size_t)count_number;
   const cffi_signature *sig = &fn->sig;
-  const size_t given = argc - 2;
+  size_t given = argc - 2;
+  napi_value into = NULL;
+  if (!sig->variadic && given == (size_t)sig->nargs + 1 && map_options_of(env, argv[argc - 1], &into)) given--;
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return NULL; /* an `into` getter threw */
   if (!fn->owner->open) return cffi_jit_closed(env, fn);
   if (given < sig->required) return cffi_jit_missing(env, fn, given);
   if (sig->takes_env || sig->returns == CFFI_NAPI_VALUE)
@@ -212,50 +311,71 @@ static napi_value map_call(napi_env env, napi_callback_info info) {
     cffi_call_release(&call);
     return NULL;
   }
-  napi_value buffer = NULL, result = NULL;
-  void *out = NULL;
-  if (!returns_void) {
-    if (napi_create_arraybuffer(env, n * element_size(result_kind), &out, &buffer) != napi_ok ||
-        napi_create_typedarray(env, (napi_typedarray_type)result_kind, n, buffer, 0, &result) != napi_ok) {
+  map_output output = {NULL, NULL, result_kind, false};
+  if (into && !map_output_from(env, fn, into, result_kind, n, column, column_kind, &output)) {
+    cffi_call_release(&call);
+    return NULL;
+  }
+  if (!returns_void && !output.given) {
+    napi_value buffer;
+    if (napi_create_arraybuffer(env, n * element_size(result_kind), &output.data, &buffer) != napi_ok ||
+        napi_create_typedarray(env, (napi_typedarray_type)result_kind, n, buffer, 0, &output.array) != napi_ok) {
       cffi_call_release(&call);
       return NULL;
     }
   }
   cffi_env_state *state = fn->state;
-  bool failed = false;
   uint32_t callbacks_seen = state->js_callbacks_run;
-  /* The generated loop where there is one (src/calls/map_jit.c): it returns
-   * after any call during which JS ran, for the same checks as below. */
+  /* Each loop returns after any call during which JS ran, for the checks
+   * of map_after_calls, and is resumed. */
   uint64_t column_mask = 0, scalars[CFFI_MAX_ARGS];
   for (unsigned k = 0; k < sig->nargs; k++) {
     if (column[k]) column_mask |= (uint64_t)1 << k;
     scalars[k] = slots[sig->dest[k]];
   }
-  cffi_map_loop_fn loop = cffi_map_loop_for(fn, column_mask, n);
-  for (size_t i = 0; loop && i < n && !failed;) {
-    i = loop(i, n, column, scalars, out);
-    const map_step step = map_after_calls(env, fn, argv + 2, column, n, &callbacks_seen);
-    if (step == MAP_LIBRARY_CLOSED) {
-      cffi_call_release(&call);
-      return cffi_jit_closed(env, fn);
+  /* The loop compiled with the addon for the commonest shapes
+   * (src/calls/map_precompiled.c); a broadcast is a column of stride 0. */
+  cffi_map_compiled_fn compiled = cffi_map_precompiled_for(fn);
+  union { int32_t w; int64_t l; double d; } broadcast[2];
+  cffi_map_frame frame = {fn->address, state, {NULL, NULL}, {0, 0}, NULL};
+  if (compiled) {
+    CFFI_DEBUG("map: %s runs the precompiled loop", fn->name);
+    for (unsigned k = 0; k < sig->nargs; k++) {
+      const bool is_f64 = sig->args[k] == CFFI_F64, is_32 = sig->args[k] == CFFI_I32 || sig->args[k] == CFFI_U32;
+      if (column[k]) {
+        frame.stride[k] = is_32 ? 4 : 8;
+        continue;
+      }
+      if (is_f64) memcpy(&broadcast[k].d, &scalars[k], sizeof broadcast[k].d);
+      else if (is_32) broadcast[k].w = (int32_t)(uint32_t)scalars[k];
+      else broadcast[k].l = (int64_t)scalars[k];
+      frame.arg[k] = (const char *)&broadcast[k];
     }
-    failed = step == MAP_FAILED;
   }
-  for (size_t i = 0; !loop && i < n && !failed; i++) {
+  cffi_map_loop_fn loop = compiled ? NULL : cffi_map_loop_for(fn, column_mask, n);
+  map_step step = MAP_GO_ON;
+  for (size_t i = 0; (compiled || loop) && i < n && step == MAP_GO_ON;) {
+    if (compiled) {
+      for (unsigned k = 0; k < sig->nargs; k++)
+        if (column[k]) frame.arg[k] = column[k]; /* refreshed by map_after_calls */
+      frame.out = output.data;
+      i = compiled(&frame, i, n);
+    } else {
+      i = loop(i, n, column, scalars, output.data);
+    }
+    step = map_after_calls(env, fn, argv + 2, column, &output, n, &callbacks_seen);
+  }
+  for (size_t i = 0; !compiled && !loop && i < n && step == MAP_GO_ON; i++) {
     for (unsigned k = 0; k < sig->nargs; k++)
       if (column[k]) slots[sig->dest[k]] = sig->args[k] == CFFI_BOOL ? load_element(column[k], column_kind[k], i) != 0
                                                                       : load_element(column[k], column_kind[k], i);
     uint64_t raw = cffi_call_slots_in_env(fn, slots);
-    if (out) store_element(out, result_kind, i, raw, sig->returns);
-    const map_step step = map_after_calls(env, fn, argv + 2, column, n, &callbacks_seen);
-    if (step == MAP_LIBRARY_CLOSED) {
-      cffi_call_release(&call);
-      return cffi_jit_closed(env, fn);
-    }
-    failed = step == MAP_FAILED;
+    if (output.data) store_element(output.data, result_kind, i, raw, sig->returns);
+    step = map_after_calls(env, fn, argv + 2, column, &output, n, &callbacks_seen);
   }
   cffi_call_release(&call);
-  return failed ? NULL : result;
+  if (step == MAP_LIBRARY_CLOSED) return cffi_jit_closed(env, fn);
+  return step == MAP_FAILED ? NULL : output.array;
 }
 
 /* ---- publishing --------------------------------------------------------- */

@@ -42,6 +42,22 @@ cffi_map_loop_fn cffi_map_loop_for(const cffi_function *fn, uint64_t columns, si
 /* At module init: the env's loops are freed when it ends. */
 void cffi_map_jit_attach(napi_env env);
 
+/* map_precompiled.c: sym.map's loop compiled with the addon for fn's shape
+ * (up to two i32/u32, i64/u64/ptr or f64 arguments; a void, 32-bit, 64-bit
+ * or f64 result) under the default and precompiled engines, or NULL. It
+ * runs calls i..n-1 as cffi_map_loop_fn does: argument k is read from
+ * arg[k] + i * stride[k] (stride 0: a broadcast value of the parameter's
+ * class), results stored in out. */
+typedef struct {
+  void *address;
+  cffi_env_state *state;
+  const char *arg[2];
+  size_t stride[2];
+  void *out;
+} cffi_map_frame;
+typedef size_t (*cffi_map_compiled_fn)(const cffi_map_frame *frame, size_t i, size_t n);
+cffi_map_compiled_fn cffi_map_precompiled_for(const cffi_function *fn);
+
 /* types.c: a number as a 64-bit integer argument's image (ToInt64's wrap). */
 uint64_t cffi_number_to_u64(double d);
 

@@ -2,7 +2,8 @@
 // Run as a child by test/batch.test.js under each CFFI_BUN_ENGINE: sym.map
 // over every numeric type (columns, broadcasts, both) with n large enough
 // for the generated loop (src/calls/map_jit.c) where the engine has one,
-// against single calls; prints the mismatches and which loops compiled.
+// against single calls (and again into an array given as options.into);
+// prints the mismatches and which loops compiled.
 const ffi = require("../..");
 const { fixturePath } = require("./fixture");
 
@@ -33,6 +34,7 @@ for (const t of ["i64_fast", "u64_fast"]) {
 const show = (v) => (typeof v === "bigint" ? `${v}n` : Object.is(v, -0) ? "-0" : String(v));
 const diffs = [];
 let checked = 0;
+let intoChecked = 0;
 for (const [t, [Store, seeds]] of Object.entries(TYPES)) {
   const column = Store.from({ length: N }, (_, i) => seeds[i % seeds.length]);
   const other = Store.from({ length: N }, (_, i) => seeds[(i + 1) % seeds.length]);
@@ -41,6 +43,11 @@ for (const [t, [Store, seeds]] of Object.entries(TYPES)) {
   if (t !== "bool") cases.push([`add_${t}`, [column, other]], [`add_${t}`, [column, scalar]], [`add_${t}`, [scalar, other]]);
   for (const [name, args] of cases) {
     const mapped = S[name].map(N, ...args);
+    // options.into: the same results in the array given, which is returned.
+    const into = new mapped.constructor(N).fill(typeof mapped[0] === "bigint" ? 5n : 5);
+    const again = S[name].map(N, ...args, { into });
+    intoChecked++;
+    if (again !== into || [...into].map(show).join() !== [...mapped].map(show).join()) diffs.push({ name, into: true });
     for (let i = 0; i < N; i++) {
       const single = S[name](...args.map((a) => (ArrayBuffer.isView(a) ? a[i] : a)));
       // bool results come back as 0/1 in a Uint8Array; everything else as the single call's value.
@@ -53,4 +60,4 @@ for (const [t, [Store, seeds]] of Object.entries(TYPES)) {
     }
   }
 }
-process.stdout.write(JSON.stringify({ checked, diffs }));
+process.stdout.write(JSON.stringify({ checked, intoChecked, diffs }));

@@ -18,7 +18,7 @@ import {
   viewSource,
   write,
 } from "cffi-bun";
-import type { Pointer } from "cffi-bun";
+import type { MapOptions, Pointer } from "cffi-bun";
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 function assertType<A, B>(_proof: Equal<A, B>): void {}
@@ -260,6 +260,8 @@ import type { Batch, BatchResults } from "cffi-bun";
   expectType<Float64Array>(lib.symbols.fabs.map(2, 1.5));
   expectType<BigInt64Array>(lib.symbols.big.map(1, 1n));
   expectType<undefined>(lib.symbols.none.map(3));
+  const into: MapOptions<{ args: ["i32"]; returns: "i32" }> = { into: new Int32Array(2) };
+  expectType<Int32Array>(lib.symbols.abs.map(2, new Int32Array(2), into));
   // @ts-expect-error stopOn takes two words
   batch({ stopOn: "zero" });
 }

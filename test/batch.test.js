@@ -842,6 +842,36 @@ describe("batch(): native memory", () => {
 
 // JS that runs inside the addon (a .ptr getter) may change the batch, its
 // library or its views; each case runs in a child, since the defects crashed.
+describe("batch(): index setters on Array.prototype and Object.prototype", () => {
+  test("run no user JS inside add() or run(), and cannot make the batch drop what it keeps alive (was: a view collected)", () => {
+    const child = spawnSync(process.execPath, ["--expose-gc", "-e", `
+      const { dlopen, batch, JSCallback } = require(${JSON.stringify(path.join(__dirname, ".."))});
+      const S = dlopen(${JSON.stringify(FIX)}, ${JSON.stringify({ sum_bytes: DEFS.sum_bytes, call_i32_fn: DEFS.call_i32_fn, my_strlen: DEFS.my_strlen })}).symbols;
+      const doubled = new JSCallback((x) => x * 2, { args: ["i32"], returns: "i32" });
+      let ran = 0;
+      for (const proto of [Array.prototype, Object.prototype])
+        for (let i = 0; i < 8; i++) Object.defineProperty(proto, i, { set() { ran++; }, get() { return undefined; }, configurable: true });
+      const b = batch();
+      b.add(S.sum_bytes, Uint8Array.of(1, 2, 3), 3);
+      b.add(S.call_i32_fn, doubled, 21);
+      b.add(S.my_strlen, "abc");
+      b.add(S.my_strlen, "abcd"); // staged and converted entries; u64 results are made in C
+      for (let r = 0; r < 3; r++) { gc(); gc({ type: "minor" }); }
+      b.run();
+      const addRan = ran;
+      for (const proto of [Array.prototype, Object.prototype]) for (let i = 0; i < 8; i++) delete proto[i];
+      const again = b.run();
+      console.log(JSON.stringify({ ran: addRan, results: [...again].map(String) }));
+    `], { encoding: "utf8" });
+    assert.equal(child.status, 0, child.stderr);
+    const { ran, results } = JSON.parse(child.stdout);
+    assert.deepEqual(results, ["6", "42", "3", "4"]);
+    // The results array itself is built in JS by push, which (like any JS
+    // assignment) meets a program's setters: 4 calls, one per entry.
+    assert.equal(ran, 4, "an index setter ran during add() or inside run()");
+  });
+});
+
 describe("batch(): JavaScript run by a .ptr getter inside add() and run()", () => {
   function runChild(body) {
     const child = spawnSync(process.execPath, ["-e", `

@@ -250,10 +250,24 @@ static void name_entry_in_error(napi_env env, uint32_t entry) {
   napi_throw(env, error);
 }
 
+/* array[index] = value as an own data property: napi_set_element is a JS
+ * assignment, which runs an index setter a program put on Array.prototype
+ * or Object.prototype (user JS in the middle of add() or run()) and then
+ * stores nothing, so a value the batch keeps alive would not be kept. */
+static bool define_element(napi_env env, napi_value array, uint32_t index, napi_value value) {
+  char digits[16];
+  napi_value key; /* a name (napi_define_properties takes no number): "7" is index 7 */
+  const int length = snprintf(digits, sizeof digits, "%u", index);
+  if (napi_create_string_latin1(env, digits, (size_t)length, &key) != napi_ok) return false;
+  const napi_property_descriptor property = {NULL, key, NULL, NULL, NULL, value,
+                                             napi_writable | napi_enumerable | napi_configurable, NULL};
+  return napi_define_properties(env, array, 1, &property) == napi_ok;
+}
+
 /* Keeps `value` alive with the batch: appended to its JS handle. */
 static bool keep_in_handle(napi_env env, napi_value handle, batch_commands *c, napi_value value, uint32_t *index) {
   *index = c->handle_length;
-  if (napi_set_element(env, handle, c->handle_length, value) != napi_ok) return false;
+  if (!define_element(env, handle, c->handle_length, value)) return false;
   c->handle_length++;
   return true;
 }
@@ -551,7 +565,7 @@ static napi_value batch_stage_kinds(napi_env env, napi_callback_info info) {
   napi_create_array_with_length(env, fn->sig.nargs, &result);
   for (unsigned k = 0; k < fn->sig.nargs; k++) {
     napi_create_uint32(env, stage_kind_of(fn->sig.args[k]), &value);
-    napi_set_element(env, result, k, value);
+    define_element(env, result, k, value);
   }
   return result;
 }
@@ -885,7 +899,7 @@ static inline bool run_entry(napi_env env, napi_value handle, run_state *run, ba
   if (CFFI_UNLIKELY(kind == KIND_VALUE)) {
     napi_value result = cffi_jit_result(env, fn, raw);
     if (!result) return false;
-    napi_set_element(env, run->results, entry, result);
+    define_element(env, run->results, entry, result);
   } else {
     run->raw[entry] = result_word(sig->returns, kind, raw);
   }
@@ -1041,7 +1055,7 @@ static void settle_async_batch(napi_env env, cffi_async_job *job) {
       if (kind == KIND_VALUE) {
         napi_value result = cffi_jit_result(env, fn, ab->raw[i]);
         if (!result) ok = false;
-        else napi_set_element(env, values, i, result);
+        else define_element(env, values, i, result);
       } else {
         ((uint64_t *)raw_data)[i] = result_word(fn->sig.returns, kind, ab->raw[i]);
       }

@@ -5,8 +5,10 @@
 #      of binding.gyp + src/, so build/ is untouched) and lays it out as a
 #      package there (build-tsan/pkg: lib/, package.json, build/Release), so
 #      the shim loads it as a local build;
-#   2. runs test/soak/workers-stress.js against that package with libtsan
-#      preloaded into an uninstrumented Node (its children inherit it).
+#   2. runs test/soak/workers-stress.js, then test/soak/batch-async-close.js
+#      (a batch on the pool racing close() of its library), against that
+#      package with libtsan preloaded into an uninstrumented Node (its
+#      children inherit it).
 #
 # Node and V8 are not instrumented, so TSan cannot see their own locking and
 # reports races between their threads (V8's job workers, MessagePort, libuv
@@ -46,6 +48,10 @@ rc=0
 CFFI_BUN_STRESS_ROOT="$OUT/pkg" TSAN_OPTIONS="report_signal_unsafe=0 exitcode=0 log_path=$OUT/logs/tsan" \
   LD_PRELOAD="$runtime" setarch -R node "$ROOT/test/soak/workers-stress.js" --runs="$RUNS" --per-child=2 --procs=1 || rc=$?
 [[ $rc -eq 0 ]] || { log "FAILED: the stress test failed under TSan (exit $rc)"; exit "$rc"; }
+log "batch().runAsync() racing close() of its library"
+CFFI_BUN_STRESS_ROOT="$OUT/pkg" TSAN_OPTIONS="report_signal_unsafe=0 exitcode=0 log_path=$OUT/logs/tsan" \
+  LD_PRELOAD="$runtime" setarch -R node "$ROOT/test/soak/batch-async-close.js" --rounds=20 || rc=$?
+[[ $rc -eq 0 ]] || { log "FAILED: batch-async-close failed under TSan (exit $rc)"; exit "$rc"; }
 
 ours=0 total=0
 for f in "$OUT"/logs/tsan*; do

@@ -39,9 +39,13 @@ void cffi_owner_release(cffi_owner *owner) {
   free(owner);
 }
 
+/* A pool thread running a batch (src/calls/batch_buffer.c) reads `open`
+ * before each entry while this thread may clear it: both sides atomic. */
+static void mark_closed(cffi_owner *owner) { __atomic_store_n(&owner->open, false, __ATOMIC_RELAXED); }
+
 void cffi_owner_close(cffi_owner *owner) {
   if (!owner->open) return;
-  owner->open = false;
+  mark_closed(owner);
   CFFI_DEBUG("closed %s \"%s\"", owner->kind, owner->path);
   if (owner->unload) owner->unload(owner->handle);
 }
@@ -118,14 +122,14 @@ static napi_value close_entry(napi_env env, napi_callback_info info) {
   if (owner->open && state) state->closes++; /* see cffi_env_state */
   /* Async calls in flight (src/calls/async_call.c) may be inside its code. */
   if (owner->open && owner->unload && owner->async_calls > 0) {
-    owner->open = false;
+    mark_closed(owner);
     owner->unload_after_async = true;
     CFFI_DEBUG("closed %s \"%s\" with %u async calls in flight; unloading it after them", owner->kind,
                owner->path, owner->async_calls);
     return NULL;
   }
   if (owner->open && owner->unload && state && state->call_depth > 0) {
-    owner->open = false;
+    mark_closed(owner);
     CFFI_DEBUG("closed %s \"%s\" during an FFI call; unloading it afterwards", owner->kind, owner->path);
     close_later(env, state, owner);
     return NULL;

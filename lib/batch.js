@@ -84,21 +84,32 @@ const STAGE_WIDE = 3;
 const STAGE_BOOL = 4;
 const STAGE_WORDS = 8192; // 64 KiB, one per thread: moved into the native buffer when full
 
-// Results as the single calls return them, from the words the addon wrote.
-// `values` holds the results the addon made as JS values (KIND_VALUE);
-// `results` is built by push, so that even 1M entries stay a fast array.
+// Up to this many results, the array is made at its length (no growing);
+// beyond, V8's new Array(n) would be a slow dictionary: push.
+const PREALLOCATED_RESULTS = 65536;
+
+// Entry i's result as the single call returns it, from the word the addon
+// wrote; `values` holds the results the addon made as JS values (KIND_VALUE).
+function resultAt(i, raw, bits, ubits, kinds, values) {
+  const kind = kinds[i];
+  if (kind === KIND_NUMBER) return raw[i];
+  if (kind === KIND_I64) return bits[i];
+  if (kind === KIND_U64) return ubits[i];
+  if (kind === KIND_BOOL) return raw[i] !== 0;
+  return kind === KIND_VALUE ? values[i] : undefined; // void
+}
+
 function shapeResults(count, ran, raw, bits, ubits, kinds, values, flags, stoppedAt, errnos) {
-  const results = [];
-  for (let i = 0; i < ran; i++) {
-    const kind = kinds[i];
-    if (kind === KIND_NUMBER) results.push(raw[i]);
-    else if (kind === KIND_I64) results.push(bits[i]);
-    else if (kind === KIND_U64) results.push(ubits[i]);
-    else if (kind === KIND_BOOL) results.push(raw[i] !== 0);
-    else if (kind === KIND_VALUE) results.push(values[i]);
-    else results.push(undefined); // void
+  let results;
+  if (count <= PREALLOCATED_RESULTS) {
+    results = new Array(count);
+    for (let i = 0; i < ran; i++) results[i] = resultAt(i, raw, bits, ubits, kinds, values);
+    for (let i = ran; i < count; i++) results[i] = undefined; // not run
+  } else {
+    results = [];
+    for (let i = 0; i < ran; i++) results.push(resultAt(i, raw, bits, ubits, kinds, values));
+    for (let i = ran; i < count; i++) results.push(undefined);
   }
-  for (let i = ran; i < count; i++) results.push(undefined); // not run
   if (flags & (STOP_NONZERO | STOP_NEGATIVE)) results.stoppedAt = stoppedAt;
   if (flags & WITH_ERRNO) results.errno = errnos ?? new Int32Array(0);
   return results;
@@ -281,16 +292,20 @@ class Batch {
     const count = this.#count;
     const flags = this.#flags;
     if (this.#raw.length < count) {
+      // Given to the addon first (it refuses during another run): the old ones stay until it takes them.
       const capacity = Math.max(count, this.#raw.length * 2);
-      this.#raw = new Float64Array(capacity);
-      this.#bits = new BigInt64Array(this.#raw.buffer);
-      this.#ubits = new BigUint64Array(this.#raw.buffer);
-      this.#kinds = new Uint8Array(capacity);
+      const raw = new Float64Array(capacity);
+      const kinds = new Uint8Array(capacity);
+      native.batchResults.call(this.#handle, raw, kinds);
+      this.#raw = raw;
+      this.#bits = new BigInt64Array(raw.buffer);
+      this.#ubits = new BigUint64Array(raw.buffer);
+      this.#kinds = kinds;
     }
     const errnos = flags & WITH_ERRNO ? new Int32Array(count) : undefined;
     const values = [];
     this.#sync();
-    const done = native.batchRun.call(this.#handle, values, this.#raw, this.#kinds, errnos);
+    const done = native.batchRun.call(this.#handle, values, errnos);
     const ran = done < 0 ? -done : done;
     return shapeResults(count, ran, this.#raw, this.#bits, this.#ubits, this.#kinds, values, flags, done < 0 ? ran - 1 : -1, errnos);
   }

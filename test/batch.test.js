@@ -49,7 +49,7 @@ const io = dlopen(errnoLibcName(), {
 for (const [name, cName] of Object.entries(POSIX)) C[name] = io[cName];
 
 describe("batch(): results", () => {
-  for (const engine of ["", "jit", "registers", "ffi"]) {
+  for (const engine of ["", "jit", "registers", "ffi", "precompiled"]) {
     test(`every type gives what the single call gives (CFFI_BUN_ENGINE=${engine || "unset"}), run() and runAsync()`, () => {
       const env = { ...process.env };
       if (engine) env.CFFI_BUN_ENGINE = engine;
@@ -61,6 +61,24 @@ describe("batch(): results", () => {
       assert.deepEqual(diffs, []);
     });
   }
+
+  test("every class of the run's invokers (W, L, D, void; none, one and two arguments, mixed) gives the single call's result", () => {
+    const L = dlopen(LIBC, {
+      ldexp: { args: ["f64", "i32"], returns: "f64" }, strchr: { args: ["cstring", "i32"], returns: "ptr" },
+      labs: { args: ["i64"], returns: "i64" }, toupper: { args: ["i32"], returns: "i32" },
+      llabs: { args: ["i64"], returns: "u64" }, srand: { args: ["u32"], returns: "void" },
+    }).symbols;
+    const F = dlopen(FIX, { string_byte_at: { args: ["cstring", "i32"], returns: "i32" }, identity_i8: { args: ["i8"], returns: "i8" },
+      identity_bool: { args: ["bool"], returns: "bool" }, add_u64: { args: ["u64", "u64"], returns: "u64" } }).symbols;
+    const text = Buffer.from("hello\0");
+    const calls = [[L.ldexp, 1.5, 4], [L.strchr, text, 0x6c], [L.labs, -(2n ** 62n)], [L.toupper, 0x61],
+      [L.llabs, -5n], [S.void_fn], [L.srand, 7], [F.string_byte_at, "abc", 2], [F.identity_i8, -128], [F.identity_i8, 255],
+      [F.identity_bool, 2], [F.add_u64, 2n ** 64n - 1n, 2n], [S.add_f64, 0.25, -0.5], [S.identity_ptr, 12345]];
+    const b = batch();
+    for (const [fn, ...args] of calls) b.add(fn, ...args);
+    const show = (v) => (typeof v === "bigint" ? `${v}n` : String(v));
+    assert.deepEqual(b.run().map(show), calls.map(([fn, ...args]) => show(fn(...args))));
+  });
 
   test("add() returns the entry index; results are indexed by it; void entries are undefined", () => {
     const b = batch();

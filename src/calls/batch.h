@@ -56,6 +56,21 @@ typedef struct {
   void *out;
 } cffi_map_frame;
 typedef size_t (*cffi_map_compiled_fn)(const cffi_map_frame *frame, size_t i, size_t n);
+/* Where a signature of up to two arguments sits in a table of precompiled
+ * loops (map_precompiled.c) or invokers (batch_buffer.c), [result][shape]:
+ * result 0 for void, else 1 + its class; shape 0 for no argument, 1 + c for
+ * one of class c, 4 + 3 * c + d for two. False when there are more
+ * arguments or a type has no class (class_of gives -1). */
+static inline bool cffi_two_arg_shape(const cffi_signature *sig, int (*class_of)(cffi_type_id), int *result, int *shape) {
+  if (sig->nargs > 2) return false;
+  *result = sig->returns == CFFI_VOID ? 0 : class_of(sig->returns) + 1;
+  if (*result <= 0 && sig->returns != CFFI_VOID) return false;
+  const int first = sig->nargs >= 1 ? class_of(sig->args[0]) : 0;
+  const int second = sig->nargs == 2 ? class_of(sig->args[1]) : 0;
+  if (first < 0 || second < 0) return false;
+  *shape = sig->nargs == 0 ? 0 : sig->nargs == 1 ? 1 + first : 4 + 3 * first + second;
+  return true;
+}
 cffi_map_compiled_fn cffi_map_precompiled_for(const cffi_function *fn);
 
 /* types.c: a number as a 64-bit integer argument's image (ToInt64's wrap). */

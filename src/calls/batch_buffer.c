@@ -59,10 +59,19 @@ static _Thread_local double *stage_data;
 static _Thread_local size_t stage_words;
 
 typedef struct {
-  cffi_function *fn;
-  uint32_t word_at; /* its arguments' images, in declaration order */
-  uint32_t extra;   /* 0, or 1 + its index in extras */
+  uint32_t fn_index; /* its function, in the buffer's fns (and plans) */
+  uint32_t word_at;  /* its arguments' images, in declaration order */
+  uint32_t extra;    /* 0, or 1 + its index in extras */
 } batch_entry;
+
+/* How run() calls a function's entries (one per distinct function): its C
+ * function through the prototype of its argument classes, or NULL for the
+ * general path (libffi, variadic, napi_env, f32 or more than two arguments). */
+typedef uint64_t (*batch_invoke_fn)(void *address, const uint64_t *words);
+typedef struct {
+  batch_invoke_fn invoke;
+  uint8_t kind; /* KIND_* of its result */
+} batch_plan;
 
 /* What an entry needs beyond its images: views to check, chained arguments. */
 typedef struct {
@@ -98,6 +107,7 @@ typedef struct batch_commands {
   GROWABLE(batch_ref, chain);
   GROWABLE(void *, strings);     /* heap lists of cffi_call (string memory), to free */
   GROWABLE(cffi_function *, fns); /* distinct functions, by index (the staging area's) */
+  batch_plan *plans;             /* per function, as many as fns_capacity */
   uint32_t first_chained;        /* UINT32_MAX: no entry uses b.result()/b.deref() */
   uint32_t closes_seen;          /* env's close count when PIN_OBJECT pins were last checked */
   uint32_t handle_length;        /* values in the JS handle */
@@ -110,6 +120,13 @@ typedef struct {
   unsigned flags;
   uint32_t running; /* run() of this batch in progress (a callback may call clear()) */
   int64_t reported; /* bytes of its buffer told to V8 as external memory */
+  /* lib/batch.js's per-entry result words and kinds, reused across runs
+   * (given by batchResults when they grow, held by the two references):
+   * run() then asks Node-API for nothing to find them. */
+  napi_ref raw_ref, kinds_ref;
+  uint64_t *raw;
+  uint8_t *kinds;
+  size_t capacity;
 } batch_handle;
 
 static bool grow(void **items, uint32_t *capacity, uint32_t needed, size_t size) {
@@ -141,6 +158,7 @@ static void commands_release(batch_commands *c) {
     batch_commands *parent = c->parent;
     for (uint32_t i = 0; i < c->strings_count; i++) free_strings(c->strings[i]);
     free(c->entries), free(c->words), free(c->extras), free(c->pins), free(c->chain), free(c->strings), free(c->fns);
+    free(c->plans);
     free(c);
     c = parent;
   }
@@ -189,6 +207,10 @@ static batch_commands *writable_commands(batch_handle *h) {
   COPY_ARRAY(copy, c, pins);
   COPY_ARRAY(copy, c, chain);
   COPY_ARRAY(copy, c, fns);
+  if (c->fns_count) {
+    if (!(copy->plans = malloc((size_t)c->fns_count * sizeof *c->plans))) goto fail;
+    memcpy(copy->plans, c->plans, (size_t)c->fns_count * sizeof *c->plans);
+  }
   copy->first_chained = c->first_chained;
   copy->closes_seen = c->closes_seen;
   copy->handle_length = c->handle_length;
@@ -219,6 +241,8 @@ static void finalize_handle(napi_env env, void *data, void *hint) {
   batch_handle *h = data;
   int64_t ignored;
   if (h->reported) napi_adjust_external_memory(env, -h->reported, &ignored);
+  if (h->raw_ref) napi_delete_reference(env, h->raw_ref);
+  if (h->kinds_ref) napi_delete_reference(env, h->kinds_ref);
   commands_release(h->commands);
   free(h);
 }
@@ -272,6 +296,97 @@ static bool keep_in_handle(napi_env env, napi_value handle, batch_commands *c, n
   return true;
 }
 
+static inline cffi_function *entry_fn(const batch_commands *c, const batch_entry *e) { return c->fns[e->fn_index]; }
+
+/* How a result reaches JS: numbers and bigints as raw words lib/batch.js
+ * reads from a typed array (no Node-API call per result), the rest as the
+ * type table makes them. */
+enum { KIND_NONE, KIND_NUMBER, KIND_I64, KIND_U64, KIND_BOOL, KIND_VALUE };
+
+static inline uint8_t result_kind_of(cffi_type_id type) {
+  switch (type) {
+    case CFFI_VOID: return KIND_NONE;
+    case CFFI_CHAR: case CFFI_I8: case CFFI_U8: case CFFI_I16: case CFFI_U16: case CFFI_I32: case CFFI_U32:
+    case CFFI_F32: case CFFI_F64:
+      return KIND_NUMBER;
+    case CFFI_I64: return KIND_I64;
+    case CFFI_U64: return KIND_U64;
+    case CFFI_BOOL: return KIND_BOOL;
+    default: return KIND_VALUE;
+  }
+}
+
+/* The invokers: a function of up to two arguments, each a 32-bit or
+ * narrower integer (W: passed sign- or zero-extended to 32 bits, as its
+ * image already is), a 64-bit integer or pointer (L) or an f64 (D), with a
+ * void, W, L or f64 result, called through that prototype (plain C for
+ * every default ABI), the result as the register image. */
+typedef int32_t W;
+typedef int64_t L;
+typedef double D;
+#define IMAGE_W(r) ((uint64_t)(uint32_t)(r))
+#define IMAGE_L(r) ((uint64_t)(r))
+static inline uint64_t image_d(double d) {
+  uint64_t raw;
+  memcpy(&raw, &d, sizeof raw);
+  return raw;
+}
+#define IMAGE_D(r) image_d(r)
+static inline double arg_d(uint64_t word) {
+  double d;
+  memcpy(&d, &word, sizeof d);
+  return d;
+}
+#define ARG_W(w) ((W)(w))
+#define ARG_L(w) ((L)(w))
+#define ARG_D(w) arg_d(w)
+#define INVOKE0_V static uint64_t invoke0_V(void *f, const uint64_t *a) { (void)a; ((void (*)(void))f)(); return 0; }
+#define INVOKE0(R) static uint64_t invoke0_##R(void *f, const uint64_t *a) { (void)a; return IMAGE_##R(((R(*)(void))f)()); }
+#define INVOKE1_V(P) static uint64_t invoke1_V##P(void *f, const uint64_t *a) { ((void (*)(P))f)(ARG_##P(a[0])); return 0; }
+#define INVOKE1(R, P) static uint64_t invoke1_##R##P(void *f, const uint64_t *a) { return IMAGE_##R(((R(*)(P))f)(ARG_##P(a[0]))); }
+#define INVOKE2_V(P, Q) \
+  static uint64_t invoke2_V##P##Q(void *f, const uint64_t *a) { ((void (*)(P, Q))f)(ARG_##P(a[0]), ARG_##Q(a[1])); return 0; }
+#define INVOKE2(R, P, Q) \
+  static uint64_t invoke2_##R##P##Q(void *f, const uint64_t *a) { return IMAGE_##R(((R(*)(P, Q))f)(ARG_##P(a[0]), ARG_##Q(a[1]))); }
+#define INVOKERS_V INVOKE0_V INVOKE1_V(W) INVOKE1_V(L) INVOKE1_V(D) \
+  INVOKE2_V(W, W) INVOKE2_V(W, L) INVOKE2_V(W, D) INVOKE2_V(L, W) INVOKE2_V(L, L) INVOKE2_V(L, D) \
+  INVOKE2_V(D, W) INVOKE2_V(D, L) INVOKE2_V(D, D)
+#define INVOKERS(R) INVOKE0(R) INVOKE1(R, W) INVOKE1(R, L) INVOKE1(R, D) \
+  INVOKE2(R, W, W) INVOKE2(R, W, L) INVOKE2(R, W, D) INVOKE2(R, L, W) INVOKE2(R, L, L) INVOKE2(R, L, D) \
+  INVOKE2(R, D, W) INVOKE2(R, D, L) INVOKE2(R, D, D)
+INVOKERS_V
+INVOKERS(W)
+INVOKERS(L)
+INVOKERS(D)
+/* [result class][shape], as cffi_two_arg_shape places them (W = 0, L = 1, D = 2). */
+#define INVOKER_ROW(R) \
+  {invoke0_##R, invoke1_##R##W, invoke1_##R##L, invoke1_##R##D, invoke2_##R##W##W, invoke2_##R##W##L, invoke2_##R##W##D, \
+   invoke2_##R##L##W, invoke2_##R##L##L, invoke2_##R##L##D, invoke2_##R##D##W, invoke2_##R##D##L, invoke2_##R##D##D}
+static const batch_invoke_fn invokers[4][13] = {INVOKER_ROW(V), INVOKER_ROW(W), INVOKER_ROW(L), INVOKER_ROW(D)};
+
+/* A type's class for the invokers, or -1. */
+static int invoke_class(cffi_type_id type) {
+  switch (type) {
+    case CFFI_CHAR: case CFFI_I8: case CFFI_U8: case CFFI_I16: case CFFI_U16: case CFFI_I32: case CFFI_U32: case CFFI_BOOL:
+      return 0;
+    case CFFI_I64: case CFFI_U64: case CFFI_I64_FAST: case CFFI_U64_FAST: case CFFI_PTR: case CFFI_CSTRING:
+    case CFFI_FUNCTION: case CFFI_BUFFER:
+      return 1;
+    case CFFI_F64: return 2;
+    default: return -1;
+  }
+}
+
+static batch_plan plan_for(const cffi_function *fn) {
+  const cffi_signature *sig = &fn->sig;
+  batch_plan plan = {NULL, result_kind_of(sig->returns)};
+  int result, shape;
+  if (sig->engine == CFFI_ENGINE_REGISTERS && !sig->variadic && !sig->takes_env && sig->abi == FFI_DEFAULT_ABI &&
+      !sig->layouts && cffi_two_arg_shape(sig, invoke_class, &result, &shape))
+    plan.invoke = invokers[result][shape];
+  return plan;
+}
+
 /* The index of fn among the buffer's functions, added (and its JS function
  * kept) on first use. */
 static bool function_index(napi_env env, napi_value handle, batch_commands *c, cffi_function *fn, napi_value sym,
@@ -279,9 +394,16 @@ static bool function_index(napi_env env, napi_value handle, batch_commands *c, c
   for (uint32_t i = c->fns_count; i-- > 0;)
     if (c->fns[i] == fn) return *index = i, true;
   uint32_t ignored;
+  const uint32_t capacity = c->fns_capacity;
   if (!GROW(c, fns, 1)) return throw_oom(env);
+  if (c->fns_capacity != capacity || !c->plans) {
+    batch_plan *plans = realloc(c->plans, (size_t)c->fns_capacity * sizeof *plans);
+    if (!plans) return throw_oom(env);
+    c->plans = plans;
+  }
   if (!keep_in_handle(env, handle, c, sym, &ignored)) return false;
   *index = c->fns_count;
+  c->plans[c->fns_count] = plan_for(fn);
   c->fns[c->fns_count++] = fn;
   return true;
 }
@@ -329,11 +451,11 @@ static uint64_t staged_image(uint8_t type, double d, uint64_t bits, bool is_bigi
   }
 }
 
-static bool append_entry(napi_env env, batch_commands *c, cffi_function *fn, uint32_t extra, uint64_t **words) {
-  const unsigned n = fn->sig.nargs;
+static bool append_entry(napi_env env, batch_commands *c, uint32_t fn_index, uint32_t extra, uint64_t **words) {
+  const unsigned n = c->fns[fn_index]->sig.nargs;
   if (!GROW(c, entries, 1) || !GROW(c, words, n)) return throw_oom(env);
   batch_entry *e = &c->entries[c->entries_count++];
-  e->fn = fn;
+  e->fn_index = fn_index;
   e->word_at = c->words_count;
   e->extra = extra;
   *words = &c->words[c->words_count];
@@ -358,7 +480,7 @@ static bool flush_stage(napi_env env, batch_handle *h) {
     if (index >= c->fns_count) return cffi_throw(env, "Error", "batch: staged entry malformed (internal)"), false;
     cffi_function *fn = c->fns[index];
     uint64_t *words;
-    if (!append_entry(env, c, fn, 0, &words)) return false;
+    if (!append_entry(env, c, index, 0, &words)) return false;
     for (unsigned k = 0; k < fn->sig.nargs; k++)
       words[k] = staged_image(fn->sig.args[k], stage[at + 1 + k], bits[at + 1 + k], (bigints >> k) & 1);
     at += 1 + fn->sig.nargs;
@@ -465,9 +587,8 @@ static bool add_entry(napi_env env, napi_value handle, batch_handle *h, napi_val
     if (chain_count && c->first_chained == UINT32_MAX) c->first_chained = entry;
   }
   uint64_t *words;
-  if (!append_entry(env, c, fn, extra, &words)) return false;
+  if (!append_entry(env, c, fn_index, extra, &words)) return false;
   for (unsigned k = 0; k < sig->nargs; k++) words[k] = slots[sig->dest[k]];
-  (void)fn_index;
   return true;
 }
 
@@ -694,24 +815,6 @@ static bool raw_stops(cffi_type_id type, uint64_t raw, unsigned flags) {
   return ((flags & STOP_NONZERO) && value != 0) || ((flags & STOP_NEGATIVE) && is_signed && value < 0);
 }
 
-/* How a result reaches JS: numbers and bigints as raw words lib/batch.js
- * reads from a typed array (no Node-API call per result), the rest as the
- * type table makes them. */
-enum { KIND_NONE, KIND_NUMBER, KIND_I64, KIND_U64, KIND_BOOL, KIND_VALUE };
-
-static inline uint8_t result_kind_of(cffi_type_id type) {
-  switch (type) {
-    case CFFI_VOID: return KIND_NONE;
-    case CFFI_CHAR: case CFFI_I8: case CFFI_U8: case CFFI_I16: case CFFI_U16: case CFFI_I32: case CFFI_U32:
-    case CFFI_F32: case CFFI_F64:
-      return KIND_NUMBER;
-    case CFFI_I64: return KIND_I64;
-    case CFFI_U64: return KIND_U64;
-    case CFFI_BOOL: return KIND_BOOL;
-    default: return KIND_VALUE;
-  }
-}
-
 /* The raw result as the word lib/batch.js reads for its kind. */
 static inline __attribute__((always_inline)) uint64_t result_word(cffi_type_id type, uint8_t kind, uint64_t raw) {
   float f;
@@ -745,6 +848,7 @@ static void *typed_data(napi_env env, napi_value value, size_t *length) {
 /* A view an entry was given is still where and as long as at add(). */
 static bool pins_still_valid(napi_env env, napi_value handle, batch_commands *c, const batch_entry *e,
                              const batch_extra *x, bool recheck_objects) {
+  const cffi_function *fn = entry_fn(c, e);
   /* Objects first: their .ptr getters run JS, which may detach a view
    * already checked. */
   for (uint32_t p = 0; p < 2 * x->pin_count; p++) {
@@ -753,7 +857,7 @@ static bool pins_still_valid(napi_env env, napi_value handle, batch_commands *c,
     if ((pin->kind == PIN_OBJECT) != (p < x->pin_count)) continue;
     if (pin->kind == PIN_OBJECT && !recheck_objects) continue;
     if (napi_get_element(env, handle, pin->handle_index, &value) != napi_ok) return false;
-    const char *type = cffi_types[e->fn->sig.args[pin->arg]].name;
+    const char *type = cffi_types[fn->sig.args[pin->arg]].name;
     if (pin->kind == PIN_VIEW) {
       void *data = NULL;
       size_t length = 0;
@@ -761,19 +865,19 @@ static bool pins_still_valid(napi_env env, napi_value handle, batch_commands *c,
       if (data == pin->data && length == pin->length) continue;
       if (!data && cffi_view_detached(env, value))
         cffi_throw(env, "TypeError", "%s: args[%u] (%s): its ArrayBuffer was detached after add(); nothing was called",
-                   e->fn->name, pin->arg, type);
+                   fn->name, pin->arg, type);
       else
         cffi_throw(env, "TypeError", "%s: args[%u] (%s): its memory changed after add() (%zu bytes then, %zu now: a "
-                   "resizable ArrayBuffer resized?); nothing was called", e->fn->name, pin->arg, type, pin->length, length);
+                   "resizable ArrayBuffer resized?); nothing was called", fn->name, pin->arg, type, pin->length, length);
       return false;
     }
     /* An object with .ptr (a JSCallback): after a close() anywhere, its
      * address must still be the one converted (a closed JSCallback's is null). */
     uint64_t now = 0;
     cffi_call call;
-    cffi_call_init(&call, env, e->fn->name);
+    cffi_call_init(&call, env, fn->name);
     call.index = pin->arg;
-    call.type = e->fn->sig.args[pin->arg];
+    call.type = fn->sig.args[pin->arg];
     call.scratch_used = CFFI_STRING_SCRATCH;
     bool same = cffi_types[call.type].to_c(&call, value, &now) && now == c->words[e->word_at + pin->arg];
     bool failed = !same;
@@ -783,7 +887,7 @@ static bool pins_still_valid(napi_env env, napi_value handle, batch_commands *c,
     if (failed) {
       if (!pending)
         cffi_throw(env, "TypeError", "%s: args[%u] (%s): it no longer gives the address it gave at add() (a JSCallback "
-                   "or library closed since?); nothing was called", e->fn->name, pin->arg, type);
+                   "or library closed since?); nothing was called", fn->name, pin->arg, type);
       return false;
     }
   }
@@ -796,6 +900,7 @@ typedef struct {
   uint64_t *raw;      /* per entry: result words */
   uint8_t *kinds;     /* per entry: KIND_* */
   int32_t *errnos;    /* per entry, or NULL */
+  int *errno_at;      /* this thread's errno */
   cffi_call call;     /* chained arguments' strings, until the run ends */
 } run_state;
 
@@ -833,7 +938,7 @@ static napi_value read_at(napi_env env, uint64_t address, cffi_type_id type) {
 /* A chained entry's b.result()/b.deref() arguments, converted now. */
 static bool resolve_chain(napi_env env, run_state *run, batch_commands *c, const batch_entry *e,
                           const batch_extra *x, uint32_t entry, uint64_t *words) {
-  const cffi_function *fn = e->fn;
+  const cffi_function *fn = entry_fn(c, e);
   for (uint32_t q = 0; q < x->ref_count; q++) {
     const batch_ref *r = &c->chain[x->ref_at + q];
     if (r->arg >= fn->sig.nargs) continue;
@@ -861,7 +966,8 @@ static bool resolve_chain(napi_env env, run_state *run, batch_commands *c, const
 static inline bool run_entry(napi_env env, napi_value handle, run_state *run, batch_commands *c, uint32_t entry,
                              uint64_t *regs, bool *recheck_objects, unsigned flags, bool *stopped) {
   const batch_entry *e = &c->entries[entry];
-  cffi_function *fn = e->fn;
+  cffi_function *fn = entry_fn(c, e);
+  const batch_plan *plan = &c->plans[e->fn_index];
   const cffi_signature *sig = &fn->sig;
   if (CFFI_UNLIKELY(!fn->owner->open)) return cffi_jit_closed(env, fn), false;
   const uint64_t *words = &c->words[e->word_at];
@@ -881,8 +987,10 @@ static inline bool run_entry(napi_env env, napi_value handle, run_state *run, ba
   /* The synchronous call's bookkeeping and register call, inlined here. */
   cffi_env_state *state = fn->state;
   uint64_t raw;
-  start_call(state, sig->takes_env);
-  if (CFFI_LIKELY(sig->engine == CFFI_ENGINE_REGISTERS && !sig->variadic)) {
+  start_call_at(state, sig->takes_env, run->errno_at);
+  if (CFFI_LIKELY(plan->invoke != NULL)) {
+    raw = plan->invoke(fn->address, words);
+  } else if (sig->engine == CFFI_ENGINE_REGISTERS && !sig->variadic) {
     for (unsigned k = 0; k < sig->nargs; k++) regs[sig->dest[k]] = words[k];
     raw = register_call(fn->address, regs, sig->float_regs, cffi_types[sig->returns].reg == CFFI_CLASS_FLOAT);
   } else if (sig->engine == CFFI_ENGINE_REGISTERS) {
@@ -891,10 +999,10 @@ static inline bool run_entry(napi_env env, napi_value handle, run_state *run, ba
   } else {
     raw = cffi_call_slots(sig, fn->address, words);
   }
-  end_call(state, sig->takes_env);
+  end_call_at(state, sig->takes_env, run->errno_at);
   if (CFFI_UNLIKELY(state->cleanup_depth > state->call_depth) && cffi_callbacks_cleanup(env, state)) return false;
   if (run->errnos) run->errnos[entry] = state->last_errno;
-  const uint8_t kind = result_kind_of(sig->returns);
+  const uint8_t kind = plan->kind;
   run->kinds[entry] = kind;
   if (CFFI_UNLIKELY(kind == KIND_VALUE)) {
     napi_value result = cffi_jit_result(env, fn, raw);
@@ -907,28 +1015,61 @@ static inline bool run_entry(napi_env env, napi_value handle, run_state *run, ba
   return true;
 }
 
-/* batchRun.call(handle, results, raw: Float64Array, kinds: Uint8Array,
- * errnos: Int32Array | undefined): runs every entry in order; returns how
- * many ran, negated when a result stopped the run. */
+#define NESTED_RUN_MESSAGE "batch.run() was called while a batch runs on this thread (from a callback); batches do not nest"
+
+/* batchResults.call(handle, raw: Float64Array, kinds: Uint8Array): where
+ * run() writes each entry's result word and kind (as long as each other). */
+static napi_value batch_results(napi_env env, napi_callback_info info) {
+  napi_value argv[2], handle;
+  size_t argc = 2, raw_length = 0, kinds_length = 0;
+  napi_typedarray_type raw_type, kinds_type;
+  void *raw = NULL, *kinds = NULL;
+  napi_get_cb_info(env, info, &argc, argv, &handle, NULL);
+  batch_handle *h = handle_of(env, handle);
+  if (!h) return NULL;
+  bool raw_is_array = false, kinds_is_array = false;
+  if (argc < 2 || napi_is_typedarray(env, argv[0], &raw_is_array) != napi_ok || !raw_is_array ||
+      napi_is_typedarray(env, argv[1], &kinds_is_array) != napi_ok || !kinds_is_array)
+    return cffi_throw(env, "Error", "batchResults: internal arguments malformed");
+  napi_get_typedarray_info(env, argv[0], &raw_type, &raw_length, &raw, NULL, NULL);
+  napi_get_typedarray_info(env, argv[1], &kinds_type, &kinds_length, &kinds, NULL, NULL);
+  if (raw_type != napi_float64_array || kinds_type != napi_uint8_array || raw_length != kinds_length || !raw || !kinds)
+    return cffi_throw(env, "Error", "batchResults: internal arguments malformed");
+  /* A callback's run() of this batch, which grew it: the outer run writes into the current ones. */
+  if (running_batches) return cffi_throw(env, "Error", NESTED_RUN_MESSAGE);
+  napi_ref raw_ref, kinds_ref;
+  if (napi_create_reference(env, argv[0], 1, &raw_ref) != napi_ok) return NULL;
+  if (napi_create_reference(env, argv[1], 1, &kinds_ref) != napi_ok) {
+    napi_delete_reference(env, raw_ref);
+    return NULL;
+  }
+  if (h->raw_ref) napi_delete_reference(env, h->raw_ref);
+  if (h->kinds_ref) napi_delete_reference(env, h->kinds_ref);
+  h->raw_ref = raw_ref;
+  h->kinds_ref = kinds_ref;
+  h->raw = raw;
+  h->kinds = kinds;
+  h->capacity = raw_length;
+  return NULL;
+}
+
+/* batchRun.call(handle, results, errnos: Int32Array | undefined): runs
+ * every entry in order into the words and kinds batchResults gave; returns
+ * how many ran, negated when a result stopped the run. */
 static napi_value batch_run(napi_env env, napi_callback_info info) {
-  napi_value argv[4], handle;
-  size_t argc = 4;
+  napi_value argv[2], handle;
+  size_t argc = 2;
   napi_get_cb_info(env, info, &argc, argv, &handle, NULL);
   batch_handle *h = handle_of(env, handle);
   if (!h || !flush_stage(env, h)) return NULL;
   report_memory(env, h);
-  if (running_batches)
-    return cffi_throw(env, "Error",
-                      "batch.run() was called while a batch runs on this thread (from a callback); batches do not nest");
+  if (running_batches) return cffi_throw(env, "Error", NESTED_RUN_MESSAGE);
   batch_commands *c = h->commands;
   const uint32_t count = c->entries_count;
-  run_state run = {.results = argv[0]};
-  size_t raw_length = 0, kinds_length = 0, errno_length = 0;
-  run.raw = typed_data(env, argv[1], &raw_length);
-  run.kinds = typed_data(env, argv[2], &kinds_length);
-  run.errnos = (h->flags & WITH_ERRNO) ? typed_data(env, argv[3], &errno_length) : NULL;
-  if (count && (!run.raw || !run.kinds || raw_length < count || kinds_length < count ||
-                ((h->flags & WITH_ERRNO) && (!run.errnos || errno_length < count))))
+  run_state run = {.results = argv[0], .raw = h->raw, .kinds = h->kinds, .errno_at = &errno};
+  size_t errno_length = 0;
+  run.errnos = (h->flags & WITH_ERRNO) ? typed_data(env, argv[1], &errno_length) : NULL;
+  if (count && (h->capacity < count || ((h->flags & WITH_ERRNO) && (!run.errnos || errno_length < count))))
     return cffi_throw(env, "Error", "batchRun: internal arguments malformed");
   cffi_call_init(&run.call, env, "batch");
   run.call.scratch_used = CFFI_STRING_SCRATCH;
@@ -995,7 +1136,7 @@ static void run_async_batch(cffi_pool_job *job) {
   uint64_t regs[CFFI_MAX_ARGS + CFFI_INT_REGS + CFFI_FLOAT_REGS + 1] = {0};
   for (uint32_t i = 0; i < ab->count; i++) {
     const batch_entry *e = &c->entries[i];
-    const cffi_function *fn = e->fn;
+    const cffi_function *fn = entry_fn(c, e);
     const cffi_signature *sig = &fn->sig;
     /* close() on the JS thread meanwhile refuses later entries (the code stays loaded). */
     if (!__atomic_load_n(&fn->owner->open, __ATOMIC_RELAXED)) {
@@ -1049,7 +1190,7 @@ static void settle_async_batch(napi_env env, cffi_async_job *job) {
       if (ok) memcpy(errno_data, ab->errnos, ab->count * sizeof(int32_t));
     }
     for (uint32_t i = 0; ok && i < ab->ran; i++) {
-      cffi_function *fn = c->entries[i].fn;
+      cffi_function *fn = entry_fn(c, &c->entries[i]);
       const uint8_t kind = result_kind_of(fn->sig.returns);
       ((uint8_t *)kinds_data)[i] = kind;
       if (kind == KIND_VALUE) {
@@ -1061,7 +1202,7 @@ static void settle_async_batch(napi_env env, cffi_async_job *job) {
       }
     }
     if (ok && ab->closed_at >= 0) {
-      cffi_jit_closed(env, c->entries[ab->closed_at].fn);
+      cffi_jit_closed(env, entry_fn(c, &c->entries[ab->closed_at]));
       name_entry_in_error(env, (uint32_t)ab->closed_at);
       ok = false;
     }
@@ -1091,7 +1232,7 @@ static napi_value batch_run_async(napi_env env, napi_callback_info info) {
   if (argc < 1) return cffi_throw(env, "TypeError", "batchRunAsync: internal arguments missing");
   batch_commands *c = h->commands;
   if (c->first_chained != UINT32_MAX) {
-    const cffi_function *fn = c->entries[c->first_chained].fn;
+    const cffi_function *fn = entry_fn(c, &c->entries[c->first_chained]);
     cffi_throw(env, "TypeError", "%s: b.result() and b.deref() arguments run only in run(), not runAsync()", fn->name);
     name_entry_in_error(env, c->first_chained);
     return NULL;
@@ -1104,13 +1245,14 @@ static napi_value batch_run_async(napi_env env, napi_callback_info info) {
   c->refs++;
   for (uint32_t i = 0; i < c->entries_count; i++) {
     const batch_entry *e = &c->entries[i];
-    bool ok = e->fn->owner->open || (cffi_jit_closed(env, e->fn), false);
-    if (ok && e->fn->sig.takes_env)
+    cffi_function *fn = entry_fn(c, e);
+    bool ok = fn->owner->open || (cffi_jit_closed(env, fn), false);
+    if (ok && fn->sig.takes_env)
       ok = (cffi_throw(env, "TypeError", "%s cannot be called asynchronously: it takes a napi_env, which belongs to the JS thread",
-                       e->fn->name), false);
-    if (ok && e->fn->sig.returns == CFFI_NAPI_VALUE)
+                       fn->name), false);
+    if (ok && fn->sig.returns == CFFI_NAPI_VALUE)
       ok = (cffi_throw(env, "TypeError", "%s cannot be called asynchronously: it returns napi_value, which belongs to the JS thread",
-                       e->fn->name), false);
+                       fn->name), false);
     if (ok && e->extra) {
       const batch_extra *x = &c->extras[e->extra - 1];
       /* From the copy of the handle's values: a getter's clear() empties the handle. */
@@ -1119,7 +1261,7 @@ static napi_value batch_run_async(napi_env env, napi_callback_info info) {
         const batch_pin *pin = &c->pins[x->pin_at + p];
         napi_value value;
         if (pin->kind != PIN_VIEW || napi_get_element(env, argv[0], pin->handle_index, &value) != napi_ok) continue;
-        ok = cffi_async_keep_buffer(env, value, e->fn->name, pin->arg, cffi_types[e->fn->sig.args[pin->arg]].name);
+        ok = cffi_async_keep_buffer(env, value, fn->name, pin->arg, cffi_types[fn->sig.args[pin->arg]].name);
       }
     }
     if (!ok) {
@@ -1190,6 +1332,7 @@ void cffi_make_batch_buffer_exports(napi_env env, napi_value exports) {
       {"batchFlush", NULL, batch_flush, NULL, NULL, NULL, napi_default, NULL},
       {"batchClear", NULL, batch_clear, NULL, NULL, NULL, napi_default, NULL},
       {"batchRun", NULL, batch_run, NULL, NULL, NULL, napi_default, NULL},
+      {"batchResults", NULL, batch_results, NULL, NULL, NULL, napi_default, NULL},
       {"batchRunAsync", NULL, batch_run_async, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

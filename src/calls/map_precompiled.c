@@ -118,8 +118,7 @@ FOR_RESULT(W)
 FOR_RESULT(L)
 FOR_RESULT(D)
 
-/* [result class][shape]: shape 0 no argument, 1 + c one argument of class
- * c, 4 + 3 * c + d two arguments (classes W = 0, L = 1, D = 2). */
+/* [result class][shape], as cffi_two_arg_shape places them (W = 0, L = 1, D = 2). */
 #define ROW1(R) loop1_##R##W, loop1_##R##L, loop1_##R##D
 #define ROW2(R, P) loop2_##R##P##W, loop2_##R##P##L, loop2_##R##P##D
 #define ROW(R) {loop0_##R, ROW1(R), ROW2(R, W), ROW2(R, L), ROW2(R, D)}
@@ -137,21 +136,10 @@ static int arg_class(cffi_type_id type) {
 
 cffi_map_compiled_fn cffi_map_precompiled_for(const cffi_function *fn) {
   const cffi_signature *sig = &fn->sig;
+  int result, shape;
   if ((cffi_engine_preferred != CFFI_PREFER_TIERED && cffi_engine_preferred != CFFI_PREFER_PRECOMPILED) ||
-      sig->abi != FFI_DEFAULT_ABI || sig->layouts || sig->variadic || sig->takes_env || sig->nargs > 2)
+      sig->abi != FFI_DEFAULT_ABI || sig->layouts || sig->variadic || sig->takes_env ||
+      !cffi_two_arg_shape(sig, arg_class, &result, &shape))
     return NULL;
-  const int result = sig->returns == CFFI_VOID ? 0 : arg_class(sig->returns) + 1;
-  if (result <= 0 && sig->returns != CFFI_VOID) return NULL;
-  int shape = 0;
-  if (sig->nargs >= 1) {
-    const int first = arg_class(sig->args[0]);
-    if (first < 0) return NULL;
-    shape = 1 + first;
-    if (sig->nargs == 2) {
-      const int second = arg_class(sig->args[1]);
-      if (second < 0) return NULL;
-      shape = 4 + 3 * first + second;
-    }
-  }
   return loops[result][shape];
 }

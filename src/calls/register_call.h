@@ -59,25 +59,28 @@ static inline uint64_t register_call(void *address, const uint64_t *regs, bool f
 #endif
 
 /* FFI calls share one errno that Node's own work in between cannot
- * disturb: a call that leaves errno alone leaves errno() as it was. */
-static inline void start_call(cffi_env_state *state, bool takes_env) {
+ * disturb: a call that leaves errno alone leaves errno() as it was.
+ * errno_at: this thread's errno (a loop of calls finds it once). */
+static inline void start_call_at(cffi_env_state *state, bool takes_env, int *errno_at) {
   state->call_depth++;
   /* Callbacks it calls keep no handle scope open across calls while it
    * may have opened one of its own (src/callbacks/callback.c). */
   if (takes_env) state->env_calls++;
   /* After a node:ffi call errno is still that call's (src/calls/node_ffi.c). */
   if (CFFI_UNLIKELY(state->foreign_latest)) state->foreign_latest = 0;
-  else errno = state->last_errno;
+  else *errno_at = state->last_errno;
 }
+static inline void start_call(cffi_env_state *state, bool takes_env) { start_call_at(state, takes_env, &errno); }
 
 /* Right after the C call: errno captured before anything can change it. */
-static inline void end_call(cffi_env_state *state, bool takes_env) {
-  state->last_errno = errno;
+static inline void end_call_at(cffi_env_state *state, bool takes_env, const int *errno_at) {
+  state->last_errno = *errno_at;
   if (takes_env) state->env_calls--;
 #ifdef _WIN32
   state->last_error = GetLastError();
 #endif
   state->call_depth--;
 }
+static inline void end_call(cffi_env_state *state, bool takes_env) { end_call_at(state, takes_env, &errno); }
 
 #endif /* CFFI_REGISTER_CALL_H */

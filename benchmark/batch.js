@@ -3,7 +3,8 @@
 // abs over 1M values through sym.map, through one batch of 1M entries
 // (add() + run()) and through a per-call loop, with node:ffi's fast path on
 // Node 26 and Bun's per-call loop as context; and a batch of 64 mixed calls
-// against the same 64 single calls. Each contender runs in a child process
+// against the same 64 single calls. The cffi-bun rows run under this Node
+// and again under Node 26 when it is found. Each contender runs in a child process
 // of its own (Node 26: CFFI_BUN_NODE26 or /tmp/node26/node_modules/.bin/node;
 // Bun: CFFI_BUN_BUN or a bun on PATH; absent ones are skipped and said so).
 // Each row is the median of 5 timed runs after a warm-up; ns per call.
@@ -57,6 +58,8 @@ if (kind === "nodeffi") {
   const abs = S.bench_abs;
   rows.loop = median(() => { for (let i = 0; i < N; i++) sink += abs(values[i]); }) / N;
   rows.map = median(() => { sink += abs.map(N, values)[N - 1]; }) / N;
+  const into = new Int32Array(N);
+  rows.mapInto = median(() => { sink += abs.map(N, values, { into })[N - 1]; }) / N;
   const CHUNK = Math.min(4096, N);
   const chunks = [];
   for (let at = 0; at + CHUNK <= N; at += CHUNK) chunks.push(values.subarray(at, at + CHUNK));
@@ -73,21 +76,25 @@ if (kind === "nodeffi") {
     for (let i = 0; i < N; i++) reused.add(abs, values[i]);
     sink += reused.run()[N - 1];
   }) / N;
-  const mixed = (f) => {
+  // Written out as a program would write them: direct calls, direct add()s.
+  const singles = () => {
     for (let k = 0; k < 16; k++) {
-      f(S.bench_abs, -k); f(S.add, k, 2); f(S.addf64, k, 0.5); f(S.id_u64, 7n);
+      sink += S.bench_abs(-k); sink += S.add(k, 2); sink += S.addf64(k, 0.5); sink += Number(S.id_u64(7n));
     }
   };
-  rows.mixedSingles = median(() => {
-    for (let r = 0; r < ROUNDS; r++) mixed((fn, ...args) => fn(...args));
-  }) / ROUNDS;
+  const fill = (into) => {
+    for (let k = 0; k < 16; k++) {
+      into.add(S.bench_abs, -k); into.add(S.add, k, 2); into.add(S.addf64, k, 0.5); into.add(S.id_u64, 7n);
+    }
+  };
+  rows.mixedSingles = median(() => { for (let r = 0; r < ROUNDS; r++) singles(); }) / ROUNDS;
   const b = batch();
-  mixed((fn, ...args) => b.add(fn, ...args));
+  fill(b);
   rows.mixedBatchRun = median(() => { for (let r = 0; r < ROUNDS; r++) sink += b.run().length; }) / ROUNDS;
   rows.mixedBatchBuilt = median(() => {
     for (let r = 0; r < ROUNDS; r++) {
       const fresh = batch();
-      mixed((fn, ...args) => fresh.add(fn, ...args));
+      fill(fresh);
       sink += fresh.run().length;
     }
   }) / ROUNDS;
@@ -95,7 +102,7 @@ if (kind === "nodeffi") {
   rows.mixedBatchRefilled = median(() => {
     for (let r = 0; r < ROUNDS; r++) {
       again.clear();
-      mixed((fn, ...args) => again.add(fn, ...args));
+      fill(again);
       sink += again.run().length;
     }
   }) / ROUNDS;
@@ -130,21 +137,31 @@ function main() {
     const bun = findBun();
     const nodeffi = node26 ? run(node26, "nodeffi", ["--no-warnings"]) : null;
     const bunRows = bun ? run(bun, "bun") : null;
+    const cffi26 = node26 ? run(node26, "cffi", ["--no-warnings"]) : null;
     const ns = (v) => (v == null ? "skipped" : v.toFixed(2));
+    // One column per Node the addon ran under (Node 26 when found).
+    const both = (key, digits = ns) => `${digits(cffi[key]).padStart(9)}${cffi26 ? digits(cffi26[key]).padStart(11) : ""}`;
+    const ratio = (key) => (r) => (r ? `${(r.mixedSingles / r[key]).toFixed(2)}x` : "");
+    const times = (key) => `${ratio(key)(cffi).padStart(9)}${cffi26 ? ratio(key)(cffi26).padStart(11) : ""}`;
     const lines = [
-      `abs over ${N} values, ns per call${QUICK ? " (--quick: no timing claims)" : ""}`,
-      `  cffi-bun per-call loop         ${ns(cffi.loop)}`,
-      `  cffi-bun abs.map(n, values)    ${ns(cffi.map)}  (its ${(N * 4) >> 20} MB result alone: ${ns(cffi.allocate)}, new Int32Array(n) touched)`,
-      `  cffi-bun abs.map, 4096 a time  ${ns(cffi.mapChunks)}`,
-      `  cffi-bun batch, add()+run()    ${ns(cffi.batchEntries)}`,
-      `  cffi-bun batch reused (clear)  ${ns(cffi.batchReused)}`,
-      `  node:ffi per-call (Node 26)    ${nodeffi ? ns(nodeffi.loop) : "skipped (no Node 26)"}`,
-      `  Bun per-call loop              ${bunRows ? ns(bunRows.loop) : "skipped (no bun)"}`,
+      `abs over ${N} values, ns per call${QUICK ? " (--quick: no timing claims)" : ""}   ${process.version.padStart(9)}${cffi26 ? "   Node 26" : ""}`,
+      `  cffi-bun per-call loop                ${both("loop")}`,
+      `  cffi-bun abs.map(n, values)           ${both("map")}`,
+      `  cffi-bun abs.map(n, values, { into }) ${both("mapInto")}`,
+      `  cffi-bun abs.map, 4096 a time         ${both("mapChunks")}`,
+      `  new Int32Array(n), touched (alone)    ${both("allocate")}`,
+      `  cffi-bun batch, add() x n + run()     ${both("batchEntries")}`,
+      `  cffi-bun batch reused (clear, refill) ${both("batchReused")}`,
+      `  node:ffi per-call (Node 26)           ${nodeffi ? ns(nodeffi.loop).padStart(9) : "skipped (no Node 26)"}`,
+      `  Bun per-call loop                     ${bunRows ? ns(bunRows.loop).padStart(9) : "skipped (no bun)"}`,
       `64 mixed calls (abs, add, addf64, id_u64), ns per 64`,
-      `  64 single calls                ${ns(cffi.mixedSingles)}`,
-      `  one batch, run() again         ${ns(cffi.mixedBatchRun)}  (${(cffi.mixedSingles / cffi.mixedBatchRun).toFixed(2)}x less)`,
-      `  one batch, built and run       ${ns(cffi.mixedBatchBuilt)}  (${(cffi.mixedSingles / cffi.mixedBatchBuilt).toFixed(2)}x less)`,
-      `  one batch, cleared and refilled ${ns(cffi.mixedBatchRefilled)}  (${(cffi.mixedSingles / cffi.mixedBatchRefilled).toFixed(2)}x less)`,
+      `  64 single calls                       ${both("mixedSingles")}`,
+      `  one batch, run() again                ${both("mixedBatchRun")}`,
+      `    less than the singles by            ${times("mixedBatchRun")}`,
+      `  one batch, built and run              ${both("mixedBatchBuilt")}`,
+      `    less than the singles by            ${times("mixedBatchBuilt")}`,
+      `  one batch, cleared and refilled       ${both("mixedBatchRefilled")}`,
+      `    less than the singles by            ${times("mixedBatchRefilled")}`,
     ];
     console.log(lines.join("\n"));
   } finally {

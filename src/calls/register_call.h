@@ -60,27 +60,40 @@ static inline uint64_t register_call(void *address, const uint64_t *regs, bool f
 
 /* FFI calls share one errno that Node's own work in between cannot
  * disturb: a call that leaves errno alone leaves errno() as it was.
- * errno_at: this thread's errno (a loop of calls finds it once). */
+ * ERRNO: the thread's errno as an lvalue, `errno` itself or what a loop of
+ * calls found once (the _at forms); a macro so that `errno` is evaluated
+ * only where it is used, as the synchronous call always compiled it. */
+#define CFFI_START_CALL(state, takes_env, ERRNO)                                \
+  do {                                                                          \
+    (state)->call_depth++;                                                      \
+    /* Callbacks it calls keep no handle scope open across calls while it      \
+     * may have opened one of its own (src/callbacks/callback.c). */           \
+    if (takes_env) (state)->env_calls++;                                        \
+    /* After a node:ffi call errno is still that call's (src/calls/node_ffi.c). */ \
+    if (CFFI_UNLIKELY((state)->foreign_latest)) (state)->foreign_latest = 0;    \
+    else ERRNO = (state)->last_errno;                                           \
+  } while (0)
+static inline void start_call(cffi_env_state *state, bool takes_env) { CFFI_START_CALL(state, takes_env, errno); }
 static inline void start_call_at(cffi_env_state *state, bool takes_env, int *errno_at) {
-  state->call_depth++;
-  /* Callbacks it calls keep no handle scope open across calls while it
-   * may have opened one of its own (src/callbacks/callback.c). */
-  if (takes_env) state->env_calls++;
-  /* After a node:ffi call errno is still that call's (src/calls/node_ffi.c). */
-  if (CFFI_UNLIKELY(state->foreign_latest)) state->foreign_latest = 0;
-  else *errno_at = state->last_errno;
+  CFFI_START_CALL(state, takes_env, *errno_at);
 }
-static inline void start_call(cffi_env_state *state, bool takes_env) { start_call_at(state, takes_env, &errno); }
 
 /* Right after the C call: errno captured before anything can change it. */
-static inline void end_call_at(cffi_env_state *state, bool takes_env, const int *errno_at) {
-  state->last_errno = *errno_at;
-  if (takes_env) state->env_calls--;
 #ifdef _WIN32
-  state->last_error = GetLastError();
+#define CFFI_LAST_ERROR(state) ((state)->last_error = GetLastError())
+#else
+#define CFFI_LAST_ERROR(state) ((void)0)
 #endif
-  state->call_depth--;
+#define CFFI_END_CALL(state, takes_env, ERRNO) \
+  do {                                         \
+    (state)->last_errno = ERRNO;               \
+    if (takes_env) (state)->env_calls--;       \
+    CFFI_LAST_ERROR(state);                    \
+    (state)->call_depth--;                     \
+  } while (0)
+static inline void end_call(cffi_env_state *state, bool takes_env) { CFFI_END_CALL(state, takes_env, errno); }
+static inline void end_call_at(cffi_env_state *state, bool takes_env, const int *errno_at) {
+  CFFI_END_CALL(state, takes_env, *errno_at);
 }
-static inline void end_call(cffi_env_state *state, bool takes_env) { end_call_at(state, takes_env, &errno); }
 
 #endif /* CFFI_REGISTER_CALL_H */

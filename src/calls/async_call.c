@@ -17,9 +17,9 @@
  * dropped, the native calls themselves completed. The hub is refcounted
  * (the env and every job in flight) and freed by whichever lets go last.
  *
- * After process.exit() has begun (an atexit handler), finished jobs are
- * dropped: Node no longer runs the JS thread's queue and its teardown may be
- * under way. Pool threads are never joined, so a thread still in C ends
+ * After the main thread's exit has begun (src/base/process_exit.c), finished
+ * jobs are dropped: Node no longer runs the JS thread's queue and its
+ * teardown may be under way. Pool threads are never joined, so a thread still in C ends
  * with the process.
  */
 #include <errno.h>
@@ -47,11 +47,6 @@ typedef struct cffi_async_env {
    * could be collected and free the memory while C still writes it. */
   napi_ref untransferable;
 } cffi_async_env;
-
-static atomic_bool process_exiting;
-static atomic_flag exit_hook_added = ATOMIC_FLAG_INIT;
-
-static void mark_process_exiting(void) { atomic_store(&process_exiting, true); }
 
 /* ---- the hub ---------------------------------------------------------- */
 
@@ -103,7 +98,6 @@ static cffi_async_hub *env_hub(napi_env env, cffi_async_env *async) {
     return NULL;
   }
   napi_unref_threadsafe_function(env, hub->tsfn);
-  if (!atomic_flag_test_and_set(&exit_hook_added)) atexit(mark_process_exiting);
   async->hub = hub;
   return hub;
 }
@@ -137,7 +131,7 @@ void cffi_async_abandon(napi_env env, cffi_async_job *job) {
 
 void cffi_async_finish(cffi_async_job *job) {
   cffi_async_hub *hub = job->hub;
-  if (atomic_load(&process_exiting)) return; /* see the file's header */
+  if (cffi_process_exit_begun()) return; /* see the file's header */
   cffi_mutex_lock(&hub->lock);
   napi_status status = napi_closing;
   if (hub->alive) status = napi_call_threadsafe_function(hub->tsfn, job, napi_tsfn_nonblocking);

@@ -213,8 +213,24 @@ static napi_value throw_refused(napi_env env, const cffi_function *fn, const cha
 napi_value cffi_jit_closed(napi_env env, cffi_function *fn);
 napi_value cffi_jit_missing(napi_env env, cffi_function *fn, size_t argc);
 
+/* The async rules for the call's buffers: none resizable, each made
+ * untransferable. Before any argument is converted: the getter and
+ * markAsUntransferable were taken from JS at load and may be a user's
+ * replacements, whose JS could detach a buffer. Run first, what it does is
+ * what the conversion sees (a detached view converts to an error). */
+static bool keep_buffers(napi_env env, cffi_function *fn, const napi_value *argv) {
+  const cffi_signature *sig = &fn->sig;
+  for (unsigned i = 0; i < sig->nargs; i++) {
+    /* A struct argument is copied: its value is not C's to use. */
+    if (sig->args[i] == CFFI_STRUCT_VALUE || !is_object(env, argv[i])) continue;
+    if (!cffi_async_keep_buffer(env, argv[i], fn->name, i, cffi_types[sig->args[i]].name)) return false;
+  }
+  return true;
+}
+
 cffi_prepared_call *cffi_prepared_call_new(napi_env env, cffi_function *fn, size_t argc, const napi_value *argv) {
   const cffi_signature *sig = &fn->sig;
+  if (!keep_buffers(env, fn, argv)) return NULL;
   if (!fn->owner->open) {
     cffi_jit_closed(env, fn);
     return NULL;
@@ -272,25 +288,11 @@ cffi_prepared_call *cffi_prepared_call_new(napi_env env, cffi_function *fn, size
     cffi_prepared_call_free(env, pc);
     return NULL;
   }
-  cffi_env_state *state = fn->state;
   pc->kept_count = sig->nargs;
   for (unsigned i = 0; i < sig->nargs; i++) {
     /* A struct argument was copied: its value is not C's to use. */
     if (!is_object(env, argv[i]) || sig->args[i] == CFFI_STRUCT_VALUE) continue;
-    napi_value buffer;
-    if (buffer_under(env, argv[i], &buffer) && is_resizable(env, state->async, buffer)) {
-      cffi_throw(env, "TypeError",
-                 "%s: args[%u] (%s): a resizable ArrayBuffer (or a view on one) cannot be passed to an async call: "
-                 "its length could change while C runs on another thread; copy it into a fixed-length buffer",
-                 fn->name, i, cffi_types[sig->args[i]].name);
-      cffi_prepared_call_free(env, pc);
-      return NULL;
-    }
     napi_create_reference(env, argv[i], 1, &pc->kept[i]);
-    if (buffer_under(env, argv[i], &buffer) && !mark_untransferable(env, state->async, buffer)) {
-      cffi_prepared_call_free(env, pc);
-      return NULL;
-    }
   }
   pc->owner = fn->owner;
   fn->owner->refs++;

@@ -1036,9 +1036,13 @@ static napi_value callback_signature(napi_env env, napi_callback_info info) {
 }
 
 /* A buffer from callbackSignature, checked: the raw exports are reachable
- * (require of the .node file), so its bytes are not trusted. A signature
- * with struct types is a tagged external instead (see layout_signature). */
-static const cffi_signature *signature_in(napi_env env, napi_value value) {
+ * (require of the .node file), so its bytes are not trusted. Only the
+ * type ids and the ABI are read from it, each checked, into *own; every
+ * other field is what parsing gives a signature without struct types,
+ * variadic arguments or wide strings (callbackSignature refuses those or
+ * makes an external). A signature with struct types is a tagged external
+ * (see layout_signature). */
+static const cffi_signature *signature_in(napi_env env, napi_value value, cffi_signature *own) {
   void *data;
   size_t length;
   bool tagged = false;
@@ -1049,15 +1053,27 @@ static const cffi_signature *signature_in(napi_env env, napi_value value) {
     return data;
   if (napi_get_arraybuffer_info(env, value, &data, &length) != napi_ok || length != PARSED_SIGNATURE_SIZE)
     return NULL;
-  const cffi_signature *sig = data;
-  if (sig->nargs > CFFI_MAX_ARGS || sig->required > sig->nargs || sig->returns >= CFFI_TYPE_COUNT ||
-      !cffi_types[sig->returns].valid_return)
+  const uint8_t *bytes = data;
+  int abi;
+  memset(own, 0, PARSED_SIGNATURE_SIZE);
+  own->nargs = bytes[offsetof(cffi_signature, nargs)];
+  own->returns = bytes[offsetof(cffi_signature, returns)];
+  own->required = bytes[offsetof(cffi_signature, required)];
+  memcpy(own->args, bytes + offsetof(cffi_signature, args), sizeof own->args);
+  memcpy(&abi, bytes + offsetof(cffi_signature, abi), sizeof abi);
+  if (own->nargs > CFFI_MAX_ARGS || own->required > own->nargs || own->returns >= CFFI_TYPE_COUNT ||
+      !cffi_types[own->returns].valid_return || own->returns == CFFI_CSTRING16 || own->returns == CFFI_WSTRING ||
+      abi <= FFI_FIRST_ABI || abi >= FFI_LAST_ABI)
     return NULL;
-  for (unsigned i = 0; i < sig->nargs; i++) {
-    if (sig->args[i] >= CFFI_TYPE_COUNT || !cffi_types[sig->args[i]].valid_arg || sig->args[i] == CFFI_NAPI_ENV)
+  own->abi = (ffi_abi)abi;
+  for (unsigned i = 0; i < own->nargs; i++) {
+    const uint8_t id = own->args[i];
+    if (id >= CFFI_TYPE_COUNT || !cffi_types[id].valid_arg || id == CFFI_NAPI_ENV || id == CFFI_CSTRING16 ||
+        id == CFFI_WSTRING)
       return NULL;
+    own->has_strings |= id == CFFI_CSTRING;
   }
-  return sig;
+  return own;
 }
 
 /* callbackCreate(fn, signature, threadsafe) -> the callback's C address,
@@ -1066,6 +1082,7 @@ static napi_value callback_create(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
   const cffi_signature *sig;
+  cffi_signature checked;
   cffi_env_state *state;
   napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&state);
   empty_graveyard(state);
@@ -1074,7 +1091,7 @@ static napi_value callback_create(napi_env env, napi_callback_info info) {
   if (fn_type != napi_function)
     return cffi_throw(env, "TypeError", "JSCallback expects a function, received %s",
                       argc >= 1 ? cffi_value_kind(env, argv[0]) : "nothing");
-  if (argc < 3 || !(sig = signature_in(env, argv[1])))
+  if (argc < 3 || !(sig = signature_in(env, argv[1], &checked)))
     return cffi_throw(env, "TypeError", "JSCallback: not a signature from callbackSignature");
 
   /* malloc and memset: glibc's calloc skips its per-thread cache. Only the

@@ -12,6 +12,7 @@
         "src/base/js_helpers.c",
         "src/base/text.c",
         "src/base/debug_log.c",
+        "src/base/process_exit.c",
         "src/types/types.c",
         "src/types/wide_strings.c",
         "src/types/layout.c",

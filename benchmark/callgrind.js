@@ -3,18 +3,26 @@
 // wall-clock timings are not, so this is the guide for optimising the hot path.
 //
 //   node benchmark/callgrind.js [--rows=abs,add] [--contenders=cffi,floor,koffi]
-//                               [--iterations=20000,120000] [--warmup=20000]
+//                               [--warmup=200000] [--chunk=50000] [--chunks=5]
 //
 // For each contender and row, runs the benchmark worker once under
 //   valgrind --tool=callgrind --dump-before=bench_mark node --single-threaded worker.js
-// which, after a warm-up, runs the row's loop for the first iteration count
-// and then the second, calling the fixture's bench_mark() before, between and
-// after (callgrind writes its counters out at each). Instructions per call =
-// (Ir(second part) - Ir(first part)) / (calls in second - calls in first):
-// start-up, warm-up, JIT compilation and the marks themselves cancel out.
+// which, after a warm-up, runs the row's loop `chunks` times for `chunk`
+// iterations each, calling the fixture's bench_mark() before and after each
+// (callgrind writes its counters out at each). Instructions per call = the
+// median over the chunks of Ir(chunk) / calls in it; the spread (largest
+// minus smallest, over the median) is printed too. Why chunks and a long
+// warm-up: with --single-threaded V8 compiles on the counted thread, and
+// Node 26 was still tiering up 120,000 calls in (the old two-count
+// difference read abs at 441.7 with 20,000/120,000 calls and 393.0 with
+// 120,000/720,000); a compile now lands in one chunk, which the median
+// leaves out, and the warm-up (in four rounds: V8 also optimises the row's
+// run() itself after a few calls of it) lets the tiers settle first.
 // The callback rows count in sorts of ~1M comparator calls and in callbacks
 // made, so they have their own default counts (ROW_COUNTS).
-// Needs valgrind (apt-get install valgrind). Takes ~10 s per measurement.
+// CFFI_BUN_CALLGRIND_CHUNKS=1 prints every chunk's count on stderr.
+// Needs valgrind (apt-get install valgrind). About a minute per measurement
+// here on Node 26 (most of it Node's start-up under valgrind).
 
 const { execFileSync, spawnSync } = require("node:child_process");
 const fs = require("node:fs");
@@ -31,17 +39,16 @@ function option(name, fallback) {
 const rows = option("rows", ["abs"]);
 const contenders = option("contenders", ["cffi", "floor", "koffi"]);
 const ROW_COUNTS = {
-  callback: { warmup: 2, iterations: [1, 2] },
-  jscallback_new: { warmup: 2000, iterations: [2000, 12000] },
+  callback: { warmup: 2, chunk: 1, chunks: 5 },
+  jscallback_new: { warmup: 10000, chunk: 5000, chunks: 5 },
 };
-const givenIterations = option("iterations", null);
-const givenWarmup = option("warmup", null);
+if (option("iterations", null)) throw new Error("--iterations is gone: use --warmup, --chunk and --chunks (see the header)");
+const given = { warmup: option("warmup", null), chunk: option("chunk", null), chunks: option("chunks", null) };
 function countsFor(row) {
-  const own = ROW_COUNTS[row] || { warmup: 20000, iterations: [20000, 120000] };
-  return {
-    warmup: givenWarmup ? Number(givenWarmup[0]) : own.warmup,
-    iterations: givenIterations ? givenIterations.map(Number) : own.iterations,
-  };
+  const own = ROW_COUNTS[row] || { warmup: 200000, chunk: 50000, chunks: 5 };
+  const counts = {};
+  for (const key of ["warmup", "chunk", "chunks"]) counts[key] = given[key] ? Number(given[key][0]) : own[key];
+  return counts;
 }
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cffi-bun-callgrind-"));
@@ -61,24 +68,26 @@ function perCall(contender, row) {
   if (child.status !== 0) {
     throw new Error(`valgrind failed for ${contender}/${row}: ${(child.error && child.error.message) || child.stderr.slice(-500)}`);
   }
-  // Parts: out.1 = start-up and warm-up, out.2 = first count, out.3 = second count.
+  // Parts: out.1 = start-up and warm-up, out.(k + 2) = chunk k.
   const ir = (part) => Number(fs.readFileSync(`${out}.${part}`, "utf8").match(/^(?:summary|totals):\s*(\d+)/m)[1]);
   const result = JSON.parse(child.stdout.trim().split("\n").pop()).rows[row];
   if (result.na) return result.na;
-  const [first, second] = result.calls;
-  return (ir(3) - ir(2)) / (second - first);
+  const perChunk = result.calls.map((calls, k) => ir(k + 2) / calls).sort((a, b) => a - b);
+  const median = perChunk[Math.floor(perChunk.length / 2)];
+  if (process.env.CFFI_BUN_CALLGRIND_CHUNKS) process.stderr.write(`${contender}/${row} chunks: ${result.calls.map((calls, k) => (ir(k + 2) / calls).toFixed(1)).join(" ")}\n`);
+  return { median, spread: (perChunk[perChunk.length - 1] - perChunk[0]) / median };
 }
 
 try {
-  const lines = ["| row | contender | instructions per call |", "|---|---|---:|"];
+  const lines = ["| row | contender | instructions per call | spread over chunks |", "|---|---|---:|---:|"];
   for (const row of rows) {
     for (const contender of contenders) {
       let text;
       try {
         const count = perCall(contender, row);
-        text = typeof count === "number" ? count.toFixed(1) : `n/a (${count})`;
+        text = typeof count === "object" ? `${count.median.toFixed(1)} | ${(100 * count.spread).toFixed(2)}%` : `n/a (${count}) | `;
       } catch (error) {
-        text = `n/a (${error.message.split("\n")[0]})`;
+        text = `n/a (${error.message.split("\n")[0]}) | `;
       }
       lines.push(`| ${row} | ${contender} | ${text} |`);
       process.stderr.write(`${lines[lines.length - 1]}\n`);

@@ -3,7 +3,7 @@
 // (fresh JIT) by benchmark/run.js, under Node or Bun:
 //   <runtime> worker.js '<json config>'
 // config: { contender: "cffi"|"floor"|"koffi"|"nodeffi"|"bun", rows: [...], fixture, floor, root,
-//           targetMs, runs, ccSource?, callgrind?: { row, iterations, warmup } }
+//           targetMs, runs, ccSource?, callgrind?: { row, warmup, chunk, chunks } }
 // Prints one JSON line: { rows: { <row>: { ns, runs: [...], calls } | { na } } }.
 //
 // Call sites: every row's loop is its own function literal, created once, so
@@ -415,9 +415,9 @@ function main() {
   const out = { rows: {} };
   if (config.callgrind) {
     // Fixed counts, no timing: callgrind.js runs this under
-    // valgrind --dump-before=bench_mark and compares the two parts between
+    // valgrind --dump-before=bench_mark and reads the equal chunks between
     // the marks.
-    const { row, warmup, iterations } = config.callgrind;
+    const { row, warmup, chunk, chunks } = config.callgrind;
     const { mark } = require(config.floor);
     const run = ROWS[row](api);
     if (!run) {
@@ -425,13 +425,18 @@ function main() {
       return;
     }
     const callsOf = (n, result) => (run.callsOf ? run.callsOf(n, result) : n);
-    run(warmup);
+    // The warm-up in rounds: V8 optimises run() itself (not only its loop,
+    // by on-stack replacement) after a few calls of it, which otherwise
+    // landed in the first two chunks on Node 26.
+    const rounds = Math.min(warmup, 4);
+    for (let k = 0; k < rounds; k++) run(Math.ceil(warmup / rounds));
     mark();
-    const first = callsOf(iterations[0], run(iterations[0]));
-    mark();
-    const second = callsOf(iterations[1], run(iterations[1]));
-    mark();
-    out.rows[row] = { iterations, calls: [first, second] };
+    const calls = [];
+    for (let k = 0; k < chunks; k++) {
+      calls.push(callsOf(chunk, run(chunk)));
+      mark();
+    }
+    out.rows[row] = { chunk, calls };
   } else {
     for (const row of config.rows) {
       try {

@@ -44,4 +44,9 @@ const addon = load();
 addon.useSetImmediate(require("node:timers").setImmediate);
 // Async calls make the ArrayBuffers they hand to C untransferable (docs/async.md).
 addon.asyncUseUntransferable(require("node:worker_threads").markAsUntransferable);
+// The main thread's exit has begun: its JS thread will not run again, so
+// threads must stop waiting for it (src/base/process_exit.c). Prepended, so
+// it runs before 'exit' listeners that may block in C. A worker's end is
+// handled per env by its cleanup hooks.
+if (require("node:worker_threads").isMainThread) process.prependListener("exit", addon.markProcessExiting);
 module.exports = addon;

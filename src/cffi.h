@@ -403,6 +403,13 @@ napi_value cffi_struct_result(napi_env env, const cffi_signature *sig, const uin
 /* abi.c */
 bool cffi_abi_from_name(napi_env env, const char *name, const char *symbol, ffi_abi *out);
 
+/* process_exit.c: whether the main thread's exit has begun (its JS thread
+ * will not run again), and the one function told when it does (true: from
+ * the atexit fallback, where on Windows the other threads are gone). */
+bool cffi_process_exit_begun(void);
+void cffi_process_exit_notify(void (*fn)(bool from_atexit));
+void cffi_make_process_exit_exports(napi_env env, napi_value exports);
+
 /* debug_log.c: BUN_DEBUG_FFI / CFFI_BUN_DEBUG, read once at load. */
 extern bool cffi_debug_enabled;
 void cffi_debug_init(void);

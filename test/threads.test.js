@@ -265,6 +265,24 @@ describe("threads: misuse and shutdown (child processes)", () => {
     });
   }
 
+  // The library's own atexit handler stops its thread and joins it, as C libraries tear down.
+  // That thread is waiting for the JS thread, which never runs again once process.exit() has
+  // begun: the exit answers it (and every later call) with 0 instead of hanging for ever.
+  test("process.exit() while a thread waits for a threadsafe callback's result, which the library's exit handler joins: no hang", () => {
+    const r = runChild(`
+      const ret = new JSCallback((x) => x + 41, { args: ["i32"], returns: "i32", threadsafe: true });
+      C.exit_worker_start(ret);
+      waitFor(() => C.exit_worker_calls_made() > 20, "calls").then(() => {
+        console.log("calls arrived");
+        process.exit(3);
+      });
+    `, { timeout: timeScale(10000) });
+    assert.equal(r.signal, null, `killed by ${r.signal}: the exit hung in the library's join\n${r.stderr}`);
+    assert.equal(r.status, 3, r.stderr);
+    assert.equal(r.stdout, "calls arrived\n");
+    assert.match(r.stderr, /^worker joined at exit, last result (0|42)\n$/);
+  });
+
   test("closing a threadsafe callback while threads call it: no crash, only calls queued before close() run, later ones get 0", () => {
     const r = runChild(`
       let voidCalls = 0, retCalls = 0;

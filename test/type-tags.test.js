@@ -131,3 +131,36 @@ test("struct types and views: foreign-wrapped objects and other cffi-bun objects
   if (foreign) assert.equal(takesPoint(foreign.wrap_foreign(undefined, { x: 4, y: 5 })), 54);
   assert.throws(() => Point.read(foreign ? foreign.wrap_foreign(undefined, {}) : {}), TypeError);
 });
+
+// callbackSignature's result is an ArrayBuffer holding a parsed signature (cheaper than an
+// external), and the raw exports hand it back to callbackCreate; its bytes are the caller's.
+// Only the type ids and the ABI are read from it, checked; a forged pointer in it (the layouts
+// field, read as a struct signature's layouts) crashed the process. Each forgery runs in a child.
+test("callbackCreate: a forged signature buffer (every byte past the type ids sprayed) is refused or harmless, never a crash", () => {
+  const { spawnSync } = require("node:child_process");
+  const path = require("node:path");
+  const native = path.join(__dirname, "..", "lib", "native.js");
+  const script = (fill, from) => `
+    const native = require(${JSON.stringify(native)});
+    const real = new Uint8Array(native.callbackSignature({}, ["i32"], "i32", undefined));
+    const forged = new Uint8Array(real);
+    forged.fill(${fill}, real.length - ${from});
+    let out;
+    try {
+      const address = native.callbackCreate((x) => x + 1, forged.buffer, false);
+      native.callbackClose(address);
+      out = "created";
+    } catch (error) {
+      out = error.message;
+    }
+    console.log(out);
+  `;
+  for (const fill of [0x41, 0xff, 0x01]) {
+    for (const from of [8, 16, 64, 90]) {
+      const r = spawnSync(process.execPath, ["-e", script(fill, from)], { encoding: "utf8" });
+      assert.equal(r.signal, null, `fill 0x${fill.toString(16)} over the last ${from} bytes: killed by ${r.signal}`);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /^(created|JSCallback: not a signature from callbackSignature)\n$/);
+    }
+  }
+});

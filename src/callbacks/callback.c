@@ -87,10 +87,13 @@ struct cffi_callback {
   cffi_signature sig;         /* last: its libffi part is filled only when used */
 };
 
-/* A call from a foreign thread, handed to the JS thread. Calls that return
- * a value live on the caller's stack (it waits); void calls are copied to
- * the heap (the caller goes on, and its arguments with it). */
-typedef struct {
+/* A call from a foreign thread, handed to the JS thread, on the heap. Void
+ * calls are copied (the caller goes on, and its arguments with it) and
+ * freed by the dispatcher. A call that returns a value is also in the
+ * waiting list while its thread waits; it is answered once, by the JS
+ * thread or by the exit (see answer_waiting_at_exit), and freed by the
+ * last of its thread and the queue to let go. */
+typedef struct foreign_call {
   cffi_callback *cb;
   uint64_t args[CFFI_MAX_ARGS];
   char *strings[CFFI_MAX_ARGS];  /* owned copies of cstring args and struct args' bytes (void calls) */
@@ -99,7 +102,66 @@ typedef struct {
   char *result_string;           /* a cstring result, owned by the calling thread */
   bool waits;
   cffi_event done;
+  atomic_bool answered;          /* waits: result set and done signalled */
+  atomic_int refs;               /* waits: the waiting thread's and the queue's */
+  struct foreign_call *prev, *next; /* waits: in the waiting list */
 } foreign_call;
+
+/* ---- calls waiting for the JS thread, and the main thread's exit ------
+ *
+ * Once the exit has begun (src/base/process_exit.c) the JS thread never
+ * runs the queue again: every waiting call is answered with the zero value
+ * so its thread goes on (a library's exit handler may join it), and later
+ * calls get the zero value at once. Process-wide: only the main thread's
+ * exit sets the flag, and a worker's calls are answered by its env's end. */
+static cffi_mutex waiting_lock = CFFI_MUTEX_INIT;
+static struct foreign_call *waiting_calls;
+
+static bool waiting_add(foreign_call *call) {
+  cffi_mutex_lock(&waiting_lock);
+  /* Read under the lock the exit takes after setting the flag: a call
+   * added after the exit's sweep sees the flag. */
+  const bool exiting = cffi_process_exit_begun();
+  if (!exiting) {
+    call->next = waiting_calls;
+    if (waiting_calls) waiting_calls->prev = call;
+    waiting_calls = call;
+  }
+  cffi_mutex_unlock(&waiting_lock);
+  return !exiting;
+}
+
+static void waiting_remove(foreign_call *call) {
+  cffi_mutex_lock(&waiting_lock);
+  if (call->prev) call->prev->next = call->next;
+  else waiting_calls = call->next;
+  if (call->next) call->next->prev = call->prev;
+  cffi_mutex_unlock(&waiting_lock);
+}
+
+static void waiting_release(foreign_call *call) {
+  if (atomic_fetch_sub(&call->refs, 1) != 1) return;
+  cffi_event_destroy(&call->done);
+  free(call);
+}
+
+static void answer_waiting_at_exit(bool from_atexit) {
+#ifdef _WIN32
+  /* At DLL_PROCESS_DETACH: the waiting threads are gone, and one of them
+   * may have held the lock. */
+  if (from_atexit) return;
+#else
+  (void)from_atexit;
+#endif
+  cffi_mutex_lock(&waiting_lock);
+  for (foreign_call *call = waiting_calls; call; call = call->next) {
+    if (atomic_exchange(&call->answered, true)) continue;
+    call->result = 0;
+    call->result_string = NULL;
+    cffi_event_signal(&call->done);
+  }
+  cffi_mutex_unlock(&waiting_lock);
+}
 
 /* Constant-size copies, so the compiler inlines each (a call to memcpy per
  * argument showed up in the comparator benchmark). */
@@ -407,20 +469,31 @@ static void dispatch_foreign_call(napi_env env, napi_value js_fn, void *context,
   (void)js_fn, (void)context;
   foreign_call *call = data;
   cffi_callback *cb = call->cb;
-  call->result = 0;
-  if (env && cb->function) {
+  uint64_t result = 0;
+  char *result_string = NULL;
+  if (env && cb->function && !(call->waits && atomic_load(&call->answered))) {
     bool threw;
-    call->result = run_js(env, cb, call->args, &threw, &call->result_string, 0);
+    result = run_js(env, cb, call->args, &threw, &result_string, 0);
     if (threw) report_uncaught(env);
-    /* The callback's own room is for its JS thread's calls: this one's copy is the caller's. */
-    if (call->struct_result && call->result) {
-      memcpy(call->struct_result, (const void *)(uintptr_t)call->result, cb->sig.layouts->returns->size);
-      call->result = (uintptr_t)call->struct_result;
-    }
   }
   const bool last = atomic_fetch_sub(&cb->queued, 1) == 1;
-  if (call->waits) cffi_event_signal(&call->done);
-  else free_foreign_call(call);
+  if (!call->waits) {
+    free_foreign_call(call);
+  } else if (!atomic_exchange(&call->answered, true)) {
+    /* The callback's own room is for its JS thread's calls: this one's copy is
+     * the caller's, on its stack, which lives until the signal below. */
+    if (call->struct_result && result) {
+      memcpy(call->struct_result, (const void *)(uintptr_t)result, cb->sig.layouts->returns->size);
+      result = (uintptr_t)call->struct_result;
+    }
+    call->result = result;
+    call->result_string = result_string;
+    cffi_event_signal(&call->done);
+    waiting_release(call);
+  } else {
+    free(result_string); /* answered by the exit meanwhile */
+    waiting_release(call);
+  }
   if (last && cb->close_deferred) finish_close(env, cb);
 }
 
@@ -436,16 +509,14 @@ static uint64_t call_from_foreign_thread(cffi_callback *cb, const uint64_t *args
             "Create it with threadsafe: true.\n");
     return 0;
   }
+  if (cffi_process_exit_begun()) return 0; /* see answer_waiting_at_exit */
   bool waits = sig->returns != CFFI_VOID;
   /* The thread runs executor().callSync's call, whose JS thread blocks
    * until it returns: waiting for JS would never end (callSync then throws;
    * src/calls/async_call.c). */
   if (waits && cffi_async_sync_blocks(cb->js_thread)) return 0;
-  foreign_call stack_call;
-  foreign_call *call = waits ? &stack_call : calloc(1, sizeof *call);
+  foreign_call *call = calloc(1, sizeof *call);
   if (!call) return 0;
-  if (waits) memset(call->strings, 0, sizeof call->strings);
-  call->result_string = NULL;
   call->cb = cb;
   call->waits = waits;
   /* Room for a struct result, as large as libffi's copy of it (closure_entry). */
@@ -468,7 +539,15 @@ static uint64_t call_from_foreign_thread(cffi_callback *cb, const uint64_t *args
       call->args[i] = (uintptr_t)call->strings[i];
     }
   }
-  if (waits) cffi_event_init(&call->done);
+  if (waits) {
+    cffi_event_init(&call->done);
+    atomic_init(&call->refs, 2);
+    if (!waiting_add(call)) {
+      cffi_event_destroy(&call->done);
+      free(call);
+      return 0;
+    }
+  }
 
   /* `enqueuing` lets close() (and the env's end) wait until no thread is
    * between here and the end of the call below: after that, `queued`
@@ -488,17 +567,22 @@ static uint64_t call_from_foreign_thread(cffi_callback *cb, const uint64_t *args
   atomic_fetch_sub(&cb->enqueuing, 1);
 
   if (status != napi_ok) {
-    if (waits) cffi_event_destroy(&call->done);
-    else free_foreign_call(call);
+    if (waits) {
+      waiting_remove(call);
+      cffi_event_destroy(&call->done);
+    }
+    free_foreign_call(call);
     return 0;
   }
   if (!waits) return 0;
   cffi_pool_begin_js_wait(); /* see cffi_pool_waits_for_js */
   cffi_event_wait(&call->done);
   cffi_pool_end_js_wait();
-  cffi_event_destroy(&call->done);
+  waiting_remove(call);
+  const uint64_t result = call->result;
   if (call->result_string) keep_for_this_thread(call->result_string);
-  return call->result;
+  waiting_release(call);
+  return result;
 }
 
 /* Callbacks closed from inside their own call (a one-shot callback that
@@ -773,6 +857,7 @@ bool cffi_callbacks_attach(napi_env env, cffi_env_state *state) {
     return false;
   }
   napi_add_env_cleanup_hook(env, env_ending, state);
+  cffi_process_exit_notify(answer_waiting_at_exit);
   return true;
 }
 
@@ -951,9 +1036,13 @@ static napi_value callback_signature(napi_env env, napi_callback_info info) {
 }
 
 /* A buffer from callbackSignature, checked: the raw exports are reachable
- * (require of the .node file), so its bytes are not trusted. A signature
- * with struct types is a tagged external instead (see layout_signature). */
-static const cffi_signature *signature_in(napi_env env, napi_value value) {
+ * (require of the .node file), so its bytes are not trusted. Only the
+ * type ids and the ABI are read from it, each checked, into *own; every
+ * other field is what parsing gives a signature without struct types,
+ * variadic arguments or wide strings (callbackSignature refuses those or
+ * makes an external). A signature with struct types is a tagged external
+ * (see layout_signature). */
+static const cffi_signature *signature_in(napi_env env, napi_value value, cffi_signature *own) {
   void *data;
   size_t length;
   bool tagged = false;
@@ -964,15 +1053,27 @@ static const cffi_signature *signature_in(napi_env env, napi_value value) {
     return data;
   if (napi_get_arraybuffer_info(env, value, &data, &length) != napi_ok || length != PARSED_SIGNATURE_SIZE)
     return NULL;
-  const cffi_signature *sig = data;
-  if (sig->nargs > CFFI_MAX_ARGS || sig->required > sig->nargs || sig->returns >= CFFI_TYPE_COUNT ||
-      !cffi_types[sig->returns].valid_return)
+  const uint8_t *bytes = data;
+  int abi;
+  memset(own, 0, PARSED_SIGNATURE_SIZE);
+  own->nargs = bytes[offsetof(cffi_signature, nargs)];
+  own->returns = bytes[offsetof(cffi_signature, returns)];
+  own->required = bytes[offsetof(cffi_signature, required)];
+  memcpy(own->args, bytes + offsetof(cffi_signature, args), sizeof own->args);
+  memcpy(&abi, bytes + offsetof(cffi_signature, abi), sizeof abi);
+  if (own->nargs > CFFI_MAX_ARGS || own->required > own->nargs || own->returns >= CFFI_TYPE_COUNT ||
+      !cffi_types[own->returns].valid_return || own->returns == CFFI_CSTRING16 || own->returns == CFFI_WSTRING ||
+      abi <= FFI_FIRST_ABI || abi >= FFI_LAST_ABI)
     return NULL;
-  for (unsigned i = 0; i < sig->nargs; i++) {
-    if (sig->args[i] >= CFFI_TYPE_COUNT || !cffi_types[sig->args[i]].valid_arg || sig->args[i] == CFFI_NAPI_ENV)
+  own->abi = (ffi_abi)abi;
+  for (unsigned i = 0; i < own->nargs; i++) {
+    const uint8_t id = own->args[i];
+    if (id >= CFFI_TYPE_COUNT || !cffi_types[id].valid_arg || id == CFFI_NAPI_ENV || id == CFFI_CSTRING16 ||
+        id == CFFI_WSTRING)
       return NULL;
+    own->has_strings |= id == CFFI_CSTRING;
   }
-  return sig;
+  return own;
 }
 
 /* callbackCreate(fn, signature, threadsafe) -> the callback's C address,
@@ -981,6 +1082,7 @@ static napi_value callback_create(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
   const cffi_signature *sig;
+  cffi_signature checked;
   cffi_env_state *state;
   napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&state);
   empty_graveyard(state);
@@ -989,7 +1091,7 @@ static napi_value callback_create(napi_env env, napi_callback_info info) {
   if (fn_type != napi_function)
     return cffi_throw(env, "TypeError", "JSCallback expects a function, received %s",
                       argc >= 1 ? cffi_value_kind(env, argv[0]) : "nothing");
-  if (argc < 3 || !(sig = signature_in(env, argv[1])))
+  if (argc < 3 || !(sig = signature_in(env, argv[1], &checked)))
     return cffi_throw(env, "TypeError", "JSCallback: not a signature from callbackSignature");
 
   /* malloc and memset: glibc's calloc skips its per-thread cache. Only the

@@ -17,9 +17,9 @@
  * dropped, the native calls themselves completed. The hub is refcounted
  * (the env and every job in flight) and freed by whichever lets go last.
  *
- * After process.exit() has begun (an atexit handler), finished jobs are
- * dropped: Node no longer runs the JS thread's queue and its teardown may be
- * under way. Pool threads are never joined, so a thread still in C ends
+ * After the main thread's exit has begun (src/base/process_exit.c), finished
+ * jobs are dropped: Node no longer runs the JS thread's queue and its
+ * teardown may be under way. Pool threads are never joined, so a thread still in C ends
  * with the process.
  */
 #include <errno.h>
@@ -47,11 +47,6 @@ typedef struct cffi_async_env {
    * could be collected and free the memory while C still writes it. */
   napi_ref untransferable;
 } cffi_async_env;
-
-static atomic_bool process_exiting;
-static atomic_flag exit_hook_added = ATOMIC_FLAG_INIT;
-
-static void mark_process_exiting(void) { atomic_store(&process_exiting, true); }
 
 /* ---- the hub ---------------------------------------------------------- */
 
@@ -103,7 +98,6 @@ static cffi_async_hub *env_hub(napi_env env, cffi_async_env *async) {
     return NULL;
   }
   napi_unref_threadsafe_function(env, hub->tsfn);
-  if (!atomic_flag_test_and_set(&exit_hook_added)) atexit(mark_process_exiting);
   async->hub = hub;
   return hub;
 }
@@ -137,7 +131,7 @@ void cffi_async_abandon(napi_env env, cffi_async_job *job) {
 
 void cffi_async_finish(cffi_async_job *job) {
   cffi_async_hub *hub = job->hub;
-  if (atomic_load(&process_exiting)) return; /* see the file's header */
+  if (cffi_process_exit_begun()) return; /* see the file's header */
   cffi_mutex_lock(&hub->lock);
   napi_status status = napi_closing;
   if (hub->alive) status = napi_call_threadsafe_function(hub->tsfn, job, napi_tsfn_nonblocking);
@@ -219,8 +213,24 @@ static napi_value throw_refused(napi_env env, const cffi_function *fn, const cha
 napi_value cffi_jit_closed(napi_env env, cffi_function *fn);
 napi_value cffi_jit_missing(napi_env env, cffi_function *fn, size_t argc);
 
+/* The async rules for the call's buffers: none resizable, each made
+ * untransferable. Before any argument is converted: the getter and
+ * markAsUntransferable were taken from JS at load and may be a user's
+ * replacements, whose JS could detach a buffer. Run first, what it does is
+ * what the conversion sees (a detached view converts to an error). */
+static bool keep_buffers(napi_env env, cffi_function *fn, const napi_value *argv) {
+  const cffi_signature *sig = &fn->sig;
+  for (unsigned i = 0; i < sig->nargs; i++) {
+    /* A struct argument is copied: its value is not C's to use. */
+    if (sig->args[i] == CFFI_STRUCT_VALUE || !is_object(env, argv[i])) continue;
+    if (!cffi_async_keep_buffer(env, argv[i], fn->name, i, cffi_types[sig->args[i]].name)) return false;
+  }
+  return true;
+}
+
 cffi_prepared_call *cffi_prepared_call_new(napi_env env, cffi_function *fn, size_t argc, const napi_value *argv) {
   const cffi_signature *sig = &fn->sig;
+  if (!keep_buffers(env, fn, argv)) return NULL;
   if (!fn->owner->open) {
     cffi_jit_closed(env, fn);
     return NULL;
@@ -278,25 +288,11 @@ cffi_prepared_call *cffi_prepared_call_new(napi_env env, cffi_function *fn, size
     cffi_prepared_call_free(env, pc);
     return NULL;
   }
-  cffi_env_state *state = fn->state;
   pc->kept_count = sig->nargs;
   for (unsigned i = 0; i < sig->nargs; i++) {
     /* A struct argument was copied: its value is not C's to use. */
     if (!is_object(env, argv[i]) || sig->args[i] == CFFI_STRUCT_VALUE) continue;
-    napi_value buffer;
-    if (buffer_under(env, argv[i], &buffer) && is_resizable(env, state->async, buffer)) {
-      cffi_throw(env, "TypeError",
-                 "%s: args[%u] (%s): a resizable ArrayBuffer (or a view on one) cannot be passed to an async call: "
-                 "its length could change while C runs on another thread; copy it into a fixed-length buffer",
-                 fn->name, i, cffi_types[sig->args[i]].name);
-      cffi_prepared_call_free(env, pc);
-      return NULL;
-    }
     napi_create_reference(env, argv[i], 1, &pc->kept[i]);
-    if (buffer_under(env, argv[i], &buffer) && !mark_untransferable(env, state->async, buffer)) {
-      cffi_prepared_call_free(env, pc);
-      return NULL;
-    }
   }
   pc->owner = fn->owner;
   fn->owner->refs++;

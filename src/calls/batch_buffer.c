@@ -1243,6 +1243,24 @@ static napi_value batch_run_async(napi_env env, napi_callback_info info) {
   /* The run's reference, taken now: a .ptr getter the checks run may add()
    * (growing the buffer) or clear() (freeing it); either goes to a copy. */
   c->refs++;
+  /* Buffers made untransferable (and resizable ones refused) first: the
+   * markAsUntransferable and getter taken at load may be a user's, whose
+   * JS could detach a view; the checks below then see that. */
+  for (uint32_t i = 0; i < c->entries_count; i++) {
+    const batch_entry *e = &c->entries[i];
+    if (!e->extra) continue;
+    const batch_extra *x = &c->extras[e->extra - 1];
+    for (uint32_t p = 0; p < x->pin_count; p++) {
+      const batch_pin *pin = &c->pins[x->pin_at + p];
+      napi_value value;
+      if (pin->kind != PIN_VIEW || napi_get_element(env, argv[0], pin->handle_index, &value) != napi_ok) continue;
+      cffi_function *fn = entry_fn(c, e);
+      if (cffi_async_keep_buffer(env, value, fn->name, pin->arg, cffi_types[fn->sig.args[pin->arg]].name)) continue;
+      commands_release(c);
+      name_entry_in_error(env, i);
+      return NULL;
+    }
+  }
   for (uint32_t i = 0; i < c->entries_count; i++) {
     const batch_entry *e = &c->entries[i];
     cffi_function *fn = entry_fn(c, e);
@@ -1257,12 +1275,6 @@ static napi_value batch_run_async(napi_env env, napi_callback_info info) {
       const batch_extra *x = &c->extras[e->extra - 1];
       /* From the copy of the handle's values: a getter's clear() empties the handle. */
       ok = pins_still_valid(env, argv[0], c, e, x, recheck_objects);
-      for (uint32_t p = 0; ok && p < x->pin_count; p++) {
-        const batch_pin *pin = &c->pins[x->pin_at + p];
-        napi_value value;
-        if (pin->kind != PIN_VIEW || napi_get_element(env, argv[0], pin->handle_index, &value) != napi_ok) continue;
-        ok = cffi_async_keep_buffer(env, value, fn->name, pin->arg, cffi_types[fn->sig.args[pin->arg]].name);
-      }
     }
     if (!ok) {
       commands_release(c);

@@ -161,10 +161,25 @@ typedef struct {
 static const wide_accessor read_cstring16 = {"read.cstring16", 2}, read_wstring = {"read.wstring", sizeof(wchar_t)},
                            write_cstring16 = {"write.cstring16", 2}, write_wstring = {"write.wstring", sizeof(wchar_t)};
 
+/* Unit i of memory that may be unaligned (memcpy: a plain load where the
+ * CPU allows it, and defined C everywhere). */
+static inline uint32_t unit_at(const uint8_t *at, size_t unit, size_t i) {
+  if (unit == 2) {
+    char16_t u;
+    memcpy(&u, at + i * 2, 2);
+    return u;
+  }
+  uint32_t u;
+  memcpy(&u, at + i * 4, 4);
+  return u;
+}
+
 /* read.cstring16(ptr, byteOffset?, byteLength?) / read.wstring(...): a copy
  * of the string at ptr (an address, or a view: bounds-checked), up to the
  * first NUL unit, or of byteLength bytes (whole units). `data` is the unit
- * size. */
+ * size. Any address is accepted, as read.u16 / read.u32 (and Bun's read.*)
+ * accept one and write.cstring16 / write.wstring store at one: an unaligned
+ * string is copied to aligned memory before it is decoded. */
 static napi_value read_wide(napi_env env, napi_callback_info info) {
   size_t argc = 3, available;
   napi_value argv[3];
@@ -179,19 +194,23 @@ static napi_value read_wide(napi_env env, napi_callback_info info) {
   if (length >= 0 && length % (int64_t)unit != 0)
     return cffi_throw(env, "RangeError", "%s: byteLength must be a multiple of %zu (whole code units), received %lld",
                       fn, unit, (long long)length);
-  if ((uintptr_t)at % unit != 0)
-    return cffi_throw(env, "RangeError", "%s: address 0x%llx is not aligned to %zu bytes", fn,
-                      (unsigned long long)(uintptr_t)at, unit);
-  if (length < 0 && available != SIZE_MAX) {
-    /* In a view: the NUL must be inside it. */
-    size_t units = available / unit, n = 0;
-    if (unit == 2) while (n < units && ((const char16_t *)at)[n]) n++;
-    else while (n < units && ((const uint32_t *)at)[n]) n++;
+  if (length < 0) {
+    /* In a view the NUL must be inside it. */
+    const size_t units = available == SIZE_MAX ? SIZE_MAX : available / unit;
+    size_t n = 0;
+    while (n < units && unit_at(at, unit, n)) n++;
     if (n == units)
       return cffi_throw(env, "RangeError", "%s: no NUL terminator in the %zu bytes left in the view", fn, available);
     length = (int64_t)(n * unit);
   }
-  return decode(env, at, unit, length >= 0 ? length / (int64_t)unit : -1);
+  if ((uintptr_t)at % unit == 0) return decode(env, at, unit, length / (int64_t)unit);
+  uint32_t stack[STACK_UNITS];
+  void *aligned = (size_t)length <= sizeof stack ? stack : malloc((size_t)length);
+  if (!aligned) return cffi_throw(env, "RangeError", "%s: out of memory copying a %lld-byte string", fn, (long long)length);
+  memcpy(aligned, at, (size_t)length);
+  napi_value result = decode(env, aligned, unit, length / (int64_t)unit);
+  if (aligned != stack) free(aligned);
+  return result;
 }
 
 /* write.cstring16(target, string, byteOffset?) / write.wstring(...): the

@@ -41,6 +41,8 @@ function callbacksSymbols() {
     start_threads_str: { args: ["i32", "i32", "function"], returns: "i32" },
     start_threads_ret_slow: { args: ["i32", "i32", "i32", "function"], returns: "i32" },
     call_from_thread_and_join: { args: ["function", "i32"], returns: "i32" },
+    exit_worker_start: { args: ["function"], returns: "i32" },
+    exit_worker_calls_made: { returns: "i32" },
     call_void_from_thread_and_join: { args: ["function", "i32"], returns: "void" },
     call_void_from_detached_thread: { args: ["function", "i32"], returns: "void" },
   };

@@ -1,0 +1,54 @@
+/*
+ * process_exit.c - the process-wide "the exit has begun" flag.
+ *
+ * Once the main thread's exit has begun (process.exit(), or the end of the
+ * script), its JS thread never again runs what other threads queue for it:
+ * a pool thread finishing an async call must not touch Node's threadsafe
+ * functions while Node tears down, and a thread that calls a threadsafe
+ * JSCallback with a result must not wait for JS for ever (a C library's
+ * exit handler that joins that thread would hang the exit).
+ *
+ * The flag is set from the earliest point that runs on every platform: the
+ * main thread's 'exit' event, whose listener lib/native.js prepends
+ * (markProcessExiting). Node's env cleanup hooks do not run on the main
+ * thread's process.exit(), and on Windows a DLL's atexit handlers run at
+ * DLL_PROCESS_DETACH, after ExitProcess has ended every other thread. An
+ * atexit handler stays as the fallback for exit() called from C, where no
+ * 'exit' event is emitted. A worker's end needs none of this: its env's
+ * cleanup hooks and threadsafe-function finalisers run, and handle it per
+ * env (src/calls/async_call.c, src/callbacks/callback.c).
+ *
+ * Subsystems register a function to run once when the flag is set (the
+ * callbacks' one wakes the threads waiting for JS).
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "../cffi.h"
+
+static atomic_bool exit_begun;
+static atomic_flag atexit_added = ATOMIC_FLAG_INIT;
+static void (*on_exit_begun)(bool from_atexit);
+
+bool cffi_process_exit_begun(void) { return atomic_load(&exit_begun); }
+
+static void begin_exit(bool from_atexit) {
+  if (atomic_exchange(&exit_begun, true)) return;
+  if (on_exit_begun) on_exit_begun(from_atexit);
+}
+
+static void begin_exit_at_atexit(void) { begin_exit(true); }
+
+void cffi_process_exit_notify(void (*fn)(bool from_atexit)) { on_exit_begun = fn; }
+
+/* markProcessExiting(): from the main thread's 'exit' listener (lib/native.js). */
+static napi_value mark_process_exiting(napi_env env, napi_callback_info info) {
+  (void)env, (void)info;
+  begin_exit(false);
+  return NULL;
+}
+
+void cffi_make_process_exit_exports(napi_env env, napi_value exports) {
+  if (!atomic_flag_test_and_set(&atexit_added)) atexit(begin_exit_at_atexit);
+  cffi_set_function(env, exports, "markProcessExiting", mark_process_exiting, NULL);
+}

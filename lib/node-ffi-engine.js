@@ -126,7 +126,7 @@ function eligibleSignature(definition) {
 // leaves the engine off rather than having the guards write the wrong fields.
 const STATE_LAYOUT = 3;
 const STATE_FIELDS = ["callDepth", "lastErrno", "cleanupDepth"];
-const CALL_BIT = 0x80000000;
+const CALL_BIT = 0x20000000;
 function sharedState() {
   const state = native.nodeFfiState();
   if (state === null) return null;
@@ -256,7 +256,7 @@ function fewer(fn, count, ...values) {
 // exception came from node:ffi or V8 with C possibly run: it is thrown on,
 // and C is never called twice. Out of the guards, whose size decides
 // whether V8 inlines node:ffi's own checks.
-function refused(error, on, depth, addon, count, ...values) {
+function refused(error, { on, addonFn }, depth, count, ...values) {
   const { memory } = shared;
   memory[shared.lastErrno] = shared.errno[0];
   memory[shared.callDepth] = depth;
@@ -265,7 +265,7 @@ function refused(error, on, depth, addon, count, ...values) {
     if (memory[shared.cleanupDepth] > depth) native.nodeFfiAfterCall();
     throw error;
   }
-  return count >= values.length ? Reflect.apply(addon, undefined, values) : fewer(addon, count, ...values);
+  return count >= values.length ? Reflect.apply(addonFn, undefined, values) : fewer(addonFn, count, ...values);
 }
 
 // The guards of one dlopen(), compiled from one source in which each is a
@@ -311,7 +311,7 @@ function compileGuards(entries) {
       `      const depth = S[${callDepth}];\n` +
       `      S[${callDepth}] = (depth | ${CALL_BIT}) + 1;\n      E[0] = S[${lastErrno}];\n      let r;\n` +
       `      try {\n        r = node(${passes.join(", ")});\n      } catch (error) {\n` +
-      `        return refused(error, on, depth, addon, arguments.length${given});\n      }\n` +
+      `        return refused(error, depth, ${k}, arguments.length${given});\n      }\n` +
       `      S[${lastErrno}] = E[0];\n      S[${callDepth}] = depth;\n` +
       `      if (S[${cleanupDepth}] > depth) afterCall();\n` +
       `      return ${RETURNS[signature.returns].result};\n    }\n` +
@@ -368,7 +368,8 @@ function adopt(lib, path, definitions) {
 
   const library = { path, closed: false, node: undefined };
   const moveToNodeFfi = (k) => move(library, entries[k]);
-  const { guards: made, setters } = compileGuards(entries)(entries.map((e) => e.on), entries.map((e) => e.addonFn), shared.memory, shared.errno, native.nodeFfiAfterCall, fewer, moveToNodeFfi, refused);
+  const refusedIn = (error, depth, k, count, ...values) => refused(error, entries[k], depth, count, ...values);
+  const { guards: made, setters } = compileGuards(entries)(entries.map((e) => e.on), entries.map((e) => e.addonFn), shared.memory, shared.errno, native.nodeFfiAfterCall, fewer, moveToNodeFfi, refusedIn);
   entries.forEach((entry, k) => {
     entry.on.setNode = setters[k];
     const guard = dress(made[k], entry.addonFn);

@@ -126,8 +126,9 @@ typedef struct cffi_env_state {
    * calls nested in its callbacks keep the bit: a callback that sees it keeps
    * no handle scope across calls (src/callbacks/callback.c), since node:ffi's
    * frames (V8's API-call scope) lie between it and the guard that would
-   * close one. Depths stay ordered by nesting, so comparisons hold. */
-#define CFFI_NODE_FFI_CALL_BIT 0x80000000u
+   * close one. Depths stay ordered by nesting, so comparisons hold. Bit 29:
+   * the guard's `(depth | bit) + 1` then stays a V8 small integer. */
+#define CFFI_NODE_FFI_CALL_BIT 0x20000000u
   int last_errno;               /* errno right after the latest FFI call */
 #ifdef _WIN32
   unsigned long last_error;     /* GetLastError() right after the latest FFI call */

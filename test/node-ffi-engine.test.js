@@ -300,6 +300,35 @@ describe("around the C call: callbacks, exceptions, close() from a callback, err
     lib.close();
   });
 
+  test("in a worker thread too: its errno, not the main thread's", async () => {
+    const { Worker } = require("node:worker_threads");
+    const source = `
+      const { parentPort } = require("node:worker_threads");
+      const { dlopen, errno } = require(${JSON.stringify(ROOT)});
+      const { callsThroughNodeFfi } = require(${JSON.stringify(path.join(ROOT, "lib", "node-ffi-engine.js"))});
+      const s = dlopen(${JSON.stringify(LIB)}, { fail_with: { args: ["i32"], returns: "i32" }, read_errno: { returns: "i32" } }).symbols;
+      s.fail_with(0); s.read_errno();
+      const seen = [];
+      for (let i = 1; i <= 600; i++) {
+        s.fail_with(i);
+        try { require("node:fs").readdirSync("/no/such/dir/cffi-bun"); } catch {}
+        seen.push(errno() === i && s.read_errno() === i);
+      }
+      parentPort.postMessage({ all: seen.every(Boolean), through: callsThroughNodeFfi(s.fail_with) });
+    `;
+    const worker = new Worker(source, { eval: true, env: { ...process.env, CFFI_BUN_ENGINE: "node-ffi" } });
+    const message = await new Promise((resolve, reject) => {
+      worker.once("message", resolve);
+      worker.once("error", reject);
+    });
+    await worker.terminate();
+    assert.deepEqual(message, { all: true, through: true });
+    const lib = dlopen(LIB, DEFS);
+    lib.symbols.fail_with(41);
+    assert.equal(errno(), 41, "the main thread's own errno() is untouched by the worker");
+    lib.close();
+  });
+
   test("C sees errno as the last FFI call left it, not as Node's work left it", () => {
     const lib = dlopen(LIB, { ...DEFS, read_errno: { returns: "i32" } });
     const s = lib.symbols;

@@ -37,7 +37,7 @@ describe("the state the guards share with C", () => {
     assert.equal(state.layout, 3);
     assert.ok(state.errno instanceof Int32Array);
     assert.equal(state.errno.length, 1);
-    assert.equal(state.callBit, 0x80000000);
+    assert.equal(state.callBit, 0x20000000);
     const indexes = FIELDS.map((field) => state[field]);
     for (const [k, index] of indexes.entries()) {
       assert.ok(Number.isInteger(index) && index >= 0 && index < state.memory.length, `${FIELDS[k]} = ${index}`);
@@ -118,11 +118,11 @@ describe("the guards keep the state", needsNodeFfi, () => {
     // without a callback, so the state is set by hand as the guard sets it.
     const { memory } = native.nodeFfiState();
     const i = native.nodeFfiState().callDepth;
-    memory[i] = (0 | 0x80000000) + 1;
+    memory[i] = (0 | 0x20000000) + 1;
     try {
-      assert.equal(native.nodeFfiStateFields().callDepth, 0x80000001);
+      assert.equal(native.nodeFfiStateFields().callDepth, 0x20000001);
       assert.equal(f(1.5), 1, "an addon call nested there (a fraction: the addon's)");
-      assert.equal(memory[i], 0x80000001, "and call_depth is back to the guard's");
+      assert.equal(memory[i], 0x20000001, "and call_depth is back to the guard's");
     } finally {
       memory[i] = 0;
     }

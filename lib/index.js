@@ -369,7 +369,7 @@ function cc(options) {
 module.exports = {
   batch,
   CFunction,
-  errno: nodeFfiEngine.errno,
+  errno: native.errno,
   CString,
   executor,
   FFIType,

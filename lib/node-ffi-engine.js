@@ -6,8 +6,9 @@
 // does. Every other value (a fraction, a BigInt for an int, -0, a missing
 // argument, a closed library...) goes to the addon's function, which gives
 // today's results and error messages. Only the shaping is here: the addon
-// (src/calls/node_ffi.c) shares the FFI state the guards update, so that a
-// JSCallback C calls meanwhile, close() and errno() behave as in any call.
+// (src/calls/node_ffi.c) shares the FFI state the guards update, and the
+// JS thread's errno, so that a JSCallback C calls meanwhile, close() and
+// errno() behave as in any call.
 //
 // JS, not C, because the point is V8 inlining node:ffi's fast call into
 // the caller's optimised code, which only a JS function in between allows.
@@ -118,18 +119,21 @@ function eligibleSignature(definition) {
 // ---- node:ffi itself: found, loaded and checked once --------------------
 
 // The addon's FFI state as the guards see it (src/calls/node_ffi.c): a
-// Uint32Array over the state's run of 32-bit fields, and the index of each
-// field used here. The layout number is the contract's version: an addon
-// whose run differs from what this file was written for leaves the engine
-// off rather than having the guards write the wrong fields.
-const STATE_LAYOUT = 2;
-const STATE_FIELDS = ["callDepth", "envCalls", "cleanupDepth", "foreignLatest"];
+// Uint32Array over the state's run of 32-bit fields, the index of each
+// field used here, an Int32Array over the JS thread's errno, and the bit a
+// node:ffi call sets in call_depth. The layout number is the contract's
+// version: an addon whose run differs from what this file was written for
+// leaves the engine off rather than having the guards write the wrong fields.
+const STATE_LAYOUT = 3;
+const STATE_FIELDS = ["callDepth", "lastErrno", "cleanupDepth"];
+const CALL_BIT = 0x20000000;
 function sharedState() {
   const state = native.nodeFfiState();
   if (state === null) return null;
   const { memory, layout } = state;
   const indexes = STATE_FIELDS.map((field) => state[field]);
-  const fits = memory instanceof Uint32Array && indexes.every((i) => Number.isInteger(i) && i >= 0 && i < memory.length) && new Set(indexes).size === indexes.length;
+  const fits = memory instanceof Uint32Array && indexes.every((i) => Number.isInteger(i) && i >= 0 && i < memory.length) && new Set(indexes).size === indexes.length &&
+    state.errno instanceof Int32Array && state.errno.length === 1 && state.callBit === CALL_BIT;
   if (layout !== STATE_LAYOUT || !fits) {
     if (DEBUG) debug(`node-ffi engine: the addon's shared state (layout ${layout}, fields at ${indexes.join(", ")}) is not layout ${STATE_LAYOUT}; the engine stays off`);
     return null;
@@ -228,19 +232,11 @@ function giveWarningOnUsersLoad(warning) {
 // dlopen(). CFFI_BUN_ENGINE=node-ffi moves each at its first call.
 const CALLS_BEFORE_NODE_FFI = ENGINE === "node-ffi" ? 1 : 500;
 
-// Ids are foreignLatest's values, so 1 to 2^32 - 1 (0: no node:ffi call).
-let guardCount = 0;
-const nextGuardId = () => (guardCount = (guardCount % 0xffffffff) + 1);
 let libraryCount = 0;
 // Every guard made -> its switch, for tests and diagnosis (callsThroughNodeFfi).
 const guards = new WeakMap();
-// Guard id -> its switch (weakly), for errno(): a guard's node:ffi call
-// leaves its id in the addon's foreignLatest (a number store, where keeping
-// the switch itself would be a pointer store with a write barrier per call).
-const switchById = new Map();
-const forgetId = new FinalizationRegistry((id) => switchById.delete(id));
 
-// A switch off: the guard calls the addon from now on (close(), errno()).
+// A switch off: the guard calls the addon from now on (close()).
 function turnOff(on) {
   on.calls = false;
   on.left = -1;
@@ -253,22 +249,34 @@ function fewer(fn, count, ...values) {
   return Reflect.apply(fn, undefined, values.slice(0, count));
 }
 
-// After a guard's node:ffi call threw (a value node:ffi refuses, before C
-// ran): the state as it was, and the addon's call instead. Out of the
-// guards, whose size decides whether V8 inlines node:ffi's own checks.
-function restore(depth, calls, addon, count, ...values) {
-  shared.memory[shared.callDepth] = depth;
-  shared.memory[shared.envCalls] = calls;
-  return count >= values.length ? Reflect.apply(addon, undefined, values) : fewer(addon, count, ...values);
+// After a guard's node:ffi call threw: the state as it was, and then the
+// addon's call only if node:ffi refused an argument, which it does before C
+// runs and only for a BigInt out of its 64-bit type's range (the guard's
+// tests pass every other value it sends in node:ffi's range). Any other
+// exception came from node:ffi or V8 with C possibly run: it is thrown on,
+// and C is never called twice. Out of the guards, whose size decides
+// whether V8 inlines node:ffi's own checks.
+function refused(error, { on, addonFn }, depth, count, ...values) {
+  const { memory } = shared;
+  memory[shared.lastErrno] = shared.errno[0];
+  memory[shared.callDepth] = depth;
+  if (!on.bigArgs.some(([i, signed]) => (signed ? BigInt.asIntN : BigInt.asUintN)(64, values[i]) !== values[i])) {
+    // What a callback C called left for this call (its exception first).
+    if (memory[shared.cleanupDepth] > depth) native.nodeFfiAfterCall();
+    throw error;
+  }
+  return count >= values.length ? Reflect.apply(addonFn, undefined, values) : fewer(addonFn, count, ...values);
 }
 
 // The guards of one dlopen(), compiled from one source in which each is a
 // function literal of its own: V8 keeps type feedback per literal, and a
 // call site inside a guard shared by many symbols could not inline any
 // node:ffi function. Guard k holds `node`, node:ffi's function, once it has
-// moved (null before, and after close() or errno() turned it off); it then
-// calls node for the values the tests accept, updating the addon's FFI
-// state around the call as the addon's own calls do. Everything else goes
+// moved (null before, and after close() turned it off); it then calls node
+// for the values the tests accept, updating the addon's FFI state around the
+// call as the addon's own calls do: call_depth up, with the node:ffi bit
+// (no kept handle scope in callbacks meanwhile, src/callbacks/callback.c),
+// errno set from the last call's before and saved right after. Everything else goes
 // to `slow`, a function of its own, which counts down to the move
 // (moveToNodeFfi(k)) and calls the addon's function.
 //
@@ -280,9 +288,9 @@ function restore(depth, calls, addon, count, ...values) {
 // `arguments.length` is read only where a typeof test does not already
 // prove the last argument was given.
 function compileGuards(entries) {
-  const { callDepth, envCalls, cleanupDepth, foreignLatest } = shared;
+  const { callDepth, lastErrno, cleanupDepth } = shared;
   let source = `"use strict";\n// cffi-bun node-ffi guards, library #${++libraryCount}\nconst guards = [], setters = [];\n`;
-  entries.forEach(({ name, signature, id }, k) => {
+  entries.forEach(({ name, signature }, k) => {
     const n = signature.args.length;
     const params = signature.args.map((_, i) => `a${i}`);
     const tests = ["node !== null"];
@@ -295,18 +303,16 @@ function compileGuards(entries) {
     if (n > 0 && !ARGUMENTS[signature.args[n - 1]].test) tests.splice(1, 0, `arguments.length >= ${n}`);
     const given = params.map((p) => `, ${p}`).join("");
     source +=
-      `// #${id} ${JSON.stringify(name).replace(/[\r\n\u2028\u2029]/g, "")}\n` +
+      `// ${JSON.stringify(name).replace(/[\r\n\u2028\u2029]/g, "")}\n` +
       `guards[${k}] = (function (on, addon) {\n  var node = null;\n` +
       `  setters[${k}] = (fn) => { node = fn; };\n` +
       `  return function (${params.join(", ")}) {\n` +
       `    if (${tests.join(" && ")}) {\n` +
-      `      const depth = S[${callDepth}], calls = S[${envCalls}];\n` +
-      `      S[${callDepth}] = depth + 1;\n      S[${envCalls}] = calls + 1;\n      let r;\n` +
-      // node:ffi throws only for a value it refuses, before C runs (a
-      // JSCallback's exception never crosses C): the addon takes it then.
-      `      try {\n        r = node(${passes.join(", ")});\n      } catch {\n` +
-      `        return restore(depth, calls, addon, arguments.length${given});\n      }\n` +
-      `      S[${callDepth}] = depth;\n      S[${envCalls}] = calls;\n      S[${foreignLatest}] = ${id};\n` +
+      `      const depth = S[${callDepth}];\n` +
+      `      S[${callDepth}] = (depth | ${CALL_BIT}) + 1;\n      E[0] = S[${lastErrno}];\n      let r;\n` +
+      `      try {\n        r = node(${passes.join(", ")});\n      } catch (error) {\n` +
+      `        return refused(error, depth, ${k}, arguments.length${given});\n      }\n` +
+      `      S[${lastErrno}] = E[0];\n      S[${callDepth}] = depth;\n` +
       `      if (S[${cleanupDepth}] > depth) afterCall();\n` +
       `      return ${RETURNS[signature.returns].result};\n    }\n` +
       `    return slow(arguments.length${given});\n  };\n` +
@@ -318,7 +324,7 @@ function compileGuards(entries) {
   source += "return { guards, setters };\n";
   // vm.compileFunction: new Function took 15-20 times as long for the same
   // source (about 250 us a guard here, against 15).
-  return compileFunction(source, ["switches", "addons", "S", "afterCall", "fewer", "moveToNodeFfi", "restore"]);
+  return compileFunction(source, ["switches", "addons", "S", "E", "afterCall", "fewer", "moveToNodeFfi", "refused"]);
 }
 
 // The guard dressed as the addon's function: its own properties (name,
@@ -356,19 +362,18 @@ function adopt(lib, path, definitions) {
     }
     const addonFn = lib.symbols[name];
     if (signature !== null && typeof addonFn === "function" && signature.args.length === addonFn.length)
-      entries.push({ name, signature, addonFn, id: nextGuardId(), on: { calls: false, left: CALLS_BEFORE_NODE_FFI, name, setNode: null } });
+      entries.push({ name, signature, addonFn, on: { calls: false, left: CALLS_BEFORE_NODE_FFI, name, setNode: null, bigArgs: bigArguments(signature) } });
   }
   if (entries.length === 0) return lib;
 
   const library = { path, closed: false, node: undefined };
   const moveToNodeFfi = (k) => move(library, entries[k]);
-  const { guards: made, setters } = compileGuards(entries)(entries.map((e) => e.on), entries.map((e) => e.addonFn), sharedMemory(), native.nodeFfiAfterCall, fewer, moveToNodeFfi, restore);
+  const refusedIn = (error, depth, k, count, ...values) => refused(error, entries[k], depth, count, ...values);
+  const { guards: made, setters } = compileGuards(entries)(entries.map((e) => e.on), entries.map((e) => e.addonFn), shared.memory, shared.errno, native.nodeFfiAfterCall, fewer, moveToNodeFfi, refusedIn);
   entries.forEach((entry, k) => {
     entry.on.setNode = setters[k];
     const guard = dress(made[k], entry.addonFn);
     guards.set(guard, entry.on);
-    switchById.set(entry.id, new WeakRef(entry.on));
-    forgetId.register(entry.on, entry.id);
     lib.symbols[entry.name] = guard;
   });
 
@@ -402,8 +407,13 @@ function mayLoad() {
   return shared !== null;
 }
 
-function sharedMemory() {
-  return shared.memory;
+// [index, signed] of each 64-bit argument: the values node:ffi may refuse.
+function bigArguments(signature) {
+  const list = [];
+  signature.args.forEach((type, i) => {
+    if (ARGUMENTS[type].node === "int64" || ARGUMENTS[type].node === "uint64") list.push([i, ARGUMENTS[type].node === "int64"]);
+  });
+  return list;
 }
 
 // Guard entry's first move: binds its symbol in node:ffi (the library opened
@@ -439,33 +449,26 @@ function move(library, entry) {
     return;
   }
   entry.on.setNode(nodeFn);
+  entry.on.node = nodeFn;
   entry.on.calls = true;
   if (DEBUG) debug(`node-ffi engine: ${name} calls through node:ffi from now on (the addon for values node:ffi converts differently)`);
 }
 
-// errno() after a call through node:ffi: the addon reads errno live (the
-// call left it there; src/calls/node_ffi.c), and that function moves to the
-// addon for good, where errno is captured right after each call and
-// restored before it, exactly.
-function errno() {
-  const id = shared === null ? 0 : shared.memory[shared.foreignLatest];
-  if (id !== 0) {
-    const ref = switchById.get(id);
-    const on = ref === undefined ? undefined : ref.deref();
-    if (on !== undefined && on.calls) {
-      turnOff(on);
-      if (DEBUG) debug(`node-ffi engine: errno() read after a node:ffi call of ${on.name}; it calls through the addon from now on`);
-    }
-  }
-  return native.errno();
-}
-
 // Whether fn, a bound function, would call through node:ffi now (for
-// values node:ffi takes): false once its library is closed or errno() moved
-// it to the addon.
+// values node:ffi takes): false once its library is closed.
 function callsThroughNodeFfi(fn) {
   const on = guards.get(fn);
   return on !== undefined && on.calls;
 }
 
-module.exports = { adopt, errno, eligibleSignature, callsThroughNodeFfi };
+// For tests only: has fn's guard call wrap(node:ffi's function) instead,
+// until the returned function is called (an exception node:ffi could throw
+// after C ran is not reachable otherwise with today's types).
+function setNodeForTest(fn, wrap) {
+  const on = guards.get(fn);
+  if (on === undefined || !on.calls) throw new Error("not a guard calling through node:ffi");
+  on.setNode(wrap(on.node));
+  return () => on.calls && on.setNode(on.node);
+}
+
+module.exports = { adopt, eligibleSignature, callsThroughNodeFfi, setNodeForTest };

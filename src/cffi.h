@@ -121,6 +121,14 @@ typedef struct cffi_env_state {
    * lib/node-ffi-engine.js reads and writes as a Uint32Array (the layout
    * src/calls/node_ffi.c checks at compile time and tells JS). */
   uint32_t call_depth;          /* FFI calls in progress on the JS thread */
+  /* A node:ffi call of lib/node-ffi-engine.js sets CFFI_NODE_FFI_CALL_BIT in
+   * call_depth (and adds 1, as every call does) for as long as it runs, and
+   * calls nested in its callbacks keep the bit: a callback that sees it keeps
+   * no handle scope across calls (src/callbacks/callback.c), since node:ffi's
+   * frames (V8's API-call scope) lie between it and the guard that would
+   * close one. Depths stay ordered by nesting, so comparisons hold. Bit 29:
+   * the guard's `(depth | bit) + 1` then stays a V8 small integer. */
+#define CFFI_NODE_FFI_CALL_BIT 0x20000000u
   int last_errno;               /* errno right after the latest FFI call */
 #ifdef _WIN32
   unsigned long last_error;     /* GetLastError() right after the latest FFI call */
@@ -137,9 +145,10 @@ typedef struct cffi_env_state {
    * returns next), 0 for nothing. FFI calls compare it with call_depth when
    * they leave and call cffi_callbacks_cleanup if it is greater. */
   uint32_t cleanup_depth;
-  /* src/calls/node_ffi.c: non-zero while the latest FFI call went through
-   * node:ffi (lib/node-ffi-engine.js writes it, the function's id): errno
-   * is then live, and the next call or errno() takes it as last_errno. */
+  /* Non-zero: errno is live (the latest call left it), and the next call or
+   * errno() takes it as last_errno. The node-ffi engine's guards no longer
+   * set it (they save errno into last_errno themselves, layout 3 of
+   * src/calls/node_ffi.c); the engines still honour it. */
   uint32_t foreign_latest;
   napi_ref pending_exception;   /* thrown by a callback; rethrown by the next FFI call to return */
   napi_handle_scope kept_scope; /* kept open across callback calls of the FFI call at kept_scope_depth */

@@ -255,7 +255,7 @@ describe("around the C call: callbacks, exceptions, close() from a callback, err
     cb.close();
   });
 
-  test("errno() after a node:ffi call reports that call's errno; the function then moves to the addon", () => {
+  test("errno() after a node:ffi call is the errno saved right after its C call, as on the addon", () => {
     const lib = dlopen(LIB, DEFS);
     const s = lib.symbols;
     // The first call moves each to node:ffi, the next goes through it.
@@ -264,7 +264,7 @@ describe("around the C call: callbacks, exceptions, close() from a callback, err
     assert.equal(callsThroughNodeFfi(s.fail_with), true);
     assert.equal(errno(), 5);
     assert.equal(errno(), 5, "read twice, the same");
-    assert.equal(callsThroughNodeFfi(s.fail_with), false, "fail_with now calls through the addon");
+    assert.equal(callsThroughNodeFfi(s.fail_with), true, "reading errno() moves nothing: it stays on node:ffi");
     assert.equal(s.fail_with(6), -1);
     assert.equal(errno(), 6);
     // A node:ffi call that leaves errno alone leaves errno() as it was.
@@ -277,6 +277,97 @@ describe("around the C call: callbacks, exceptions, close() from a callback, err
     s.fail_with(8);
     assert.equal(s.leaves_errno(), 7);
     assert.equal(errno(), 8);
+    lib.close();
+  });
+
+  test("errno() is the call's even when Node's own work sets errno before it is read", () => {
+    const lib = dlopen(LIB, DEFS);
+    const s = lib.symbols;
+    s.fail_with(0);
+    s.leaves_errno();
+    // Optimised too: the guards' saves are in the inlined code then.
+    for (let round = 0; round < 3000; round++) {
+      assert.equal(s.fail_with(round % 100 + 1), -1);
+      assert.equal(callsThroughNodeFfi(s.fail_with), true);
+      // A failing system call in Node itself: errno is now ENOENT.
+      assert.throws(() => fs.readdirSync("/no/such/dir/cffi-bun"), { code: "ENOENT" });
+      assert.equal(errno(), round % 100 + 1, `round ${round}`);
+      // And a node:ffi call that leaves errno alone sees, and leaves, the saved one.
+      assert.throws(() => fs.readdirSync("/no/such/dir/cffi-bun"), { code: "ENOENT" });
+      assert.equal(s.leaves_errno(), 7);
+      assert.equal(errno(), round % 100 + 1, `round ${round}, after leaves_errno`);
+    }
+    lib.close();
+  });
+
+  test("in a worker thread too: its errno, not the main thread's", async () => {
+    const { Worker } = require("node:worker_threads");
+    const source = `
+      const { parentPort } = require("node:worker_threads");
+      const { dlopen, errno } = require(${JSON.stringify(ROOT)});
+      const { callsThroughNodeFfi } = require(${JSON.stringify(path.join(ROOT, "lib", "node-ffi-engine.js"))});
+      const s = dlopen(${JSON.stringify(LIB)}, { fail_with: { args: ["i32"], returns: "i32" }, read_errno: { returns: "i32" } }).symbols;
+      s.fail_with(0); s.read_errno();
+      const seen = [];
+      for (let i = 1; i <= 600; i++) {
+        s.fail_with(i);
+        try { require("node:fs").readdirSync("/no/such/dir/cffi-bun"); } catch {}
+        seen.push(errno() === i && s.read_errno() === i);
+      }
+      parentPort.postMessage({ all: seen.every(Boolean), through: callsThroughNodeFfi(s.fail_with) });
+    `;
+    const worker = new Worker(source, { eval: true, env: { ...process.env, CFFI_BUN_ENGINE: "node-ffi" } });
+    const message = await new Promise((resolve, reject) => {
+      worker.once("message", resolve);
+      worker.once("error", reject);
+    });
+    await worker.terminate();
+    assert.deepEqual(message, { all: true, through: true });
+    const lib = dlopen(LIB, DEFS);
+    lib.symbols.fail_with(41);
+    assert.equal(errno(), 41, "the main thread's own errno() is untouched by the worker");
+    lib.close();
+  });
+
+  test("C sees errno as the last FFI call left it, not as Node's work left it", () => {
+    const lib = dlopen(LIB, { ...DEFS, read_errno: { returns: "i32" } });
+    const s = lib.symbols;
+    s.read_errno();
+    s.fail_with(0);
+    for (let round = 0; round < 2000; round++) {
+      s.fail_with(33);
+      assert.throws(() => fs.readdirSync("/no/such/dir/cffi-bun"), { code: "ENOENT" });
+      assert.equal(s.read_errno(), 33, `round ${round}`);
+    }
+    assert.equal(callsThroughNodeFfi(s.read_errno), true);
+    lib.close();
+  });
+
+  test("an exception from node:ffi after C may have run is thrown on: C is never called twice", () => {
+    const lib = dlopen(LIB, { ...DEFS, count_calls: { args: ["i32"], returns: "i32" }, calls_so_far: { returns: "i32" } });
+    const s = lib.symbols;
+    s.count_calls(0);
+    assert.equal(callsThroughNodeFfi(s.count_calls), true);
+    const before = s.calls_so_far();
+    // node:ffi's function made to throw after C ran, as a failing result
+    // conversion would: its function is swapped for one that calls C then
+    // throws (the guard cannot tell the difference).
+    const { setNodeForTest } = require("../lib/node-ffi-engine.js");
+    const restore = setNodeForTest(s.count_calls, (real) => (x) => {
+      real(x);
+      throw new Error("after C");
+    });
+    try {
+      assert.throws(() => s.count_calls(1), { message: "after C" });
+      assert.equal(s.calls_so_far() - before, 1, "C ran once");
+      assert.equal(native.nodeFfiStateFields().callDepth, 0, "call_depth restored");
+    } finally {
+      restore();
+    }
+    assert.equal(s.count_calls(2), 2, "node:ffi's own function again");
+    assert.equal(s.calls_so_far() - before, 2);
+    assert.equal(s.count_calls(2.5), 2, "a fraction: the addon's call, once");
+    assert.equal(s.calls_so_far() - before, 3);
     lib.close();
   });
 });

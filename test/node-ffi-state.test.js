@@ -3,8 +3,9 @@
 // and the addon's FFI state (src/calls/node_ffi.c): the Uint32Array the
 // guards write covers exactly the run of 32-bit fields C says, each index
 // names the field C reads, the layout number is the one the engine was
-// written for (a different one leaves the engine off), and a guard's
-// node:ffi call leaves the state as it found it, also when node:ffi throws.
+// written for (a different one leaves the engine off), the errno view is
+// this thread's errno, and a guard's node:ffi call leaves the state as it
+// found it, also when node:ffi throws.
 if (!process.env.CFFI_BUN_ENGINE) process.env.CFFI_BUN_ENGINE = "node-ffi";
 const { test, describe } = require("node:test");
 const assert = require("node:assert/strict");
@@ -18,7 +19,7 @@ const { fixturePath } = require("./helpers/fixture");
 const { timeScale } = require("./helpers/platform.js");
 
 const ROOT = path.join(__dirname, "..");
-const FIELDS = ["callDepth", "envCalls", "cleanupDepth", "foreignLatest"];
+const FIELDS = ["callDepth", "lastErrno", "cleanupDepth"];
 const engineOff = ["ffi", "registers", "jit", "addon"].includes(process.env.CFFI_BUN_ENGINE);
 const ON = isBuiltin("node:ffi") && process.platform !== "win32" && !engineOff;
 const needsNodeFfi = { skip: !ON && "node:ffi is not available here (Node < 26, or the engine is turned off)" };
@@ -27,13 +28,16 @@ describe("the state the guards share with C", () => {
   const state = native.nodeFfiState();
   const noState = { skip: state === null && "this Node refuses external ArrayBuffers" };
 
-  test("a view of the 32-bit run only, layout 2, four distinct indexes inside it", noState, () => {
+  test("a view of the 32-bit run only, layout 3, three distinct indexes inside it, errno, the call bit", noState, () => {
     assert.ok(state.memory instanceof Uint32Array);
     // call_depth, last_errno, env_calls, closes, cleanup_depth, foreign_latest
     // (and last_error on Windows): no pointer of the state is in view.
     assert.equal(state.memory.length, process.platform === "win32" ? 7 : 6);
     assert.equal(state.memory.byteLength, state.memory.length * 4);
-    assert.equal(state.layout, 2);
+    assert.equal(state.layout, 3);
+    assert.ok(state.errno instanceof Int32Array);
+    assert.equal(state.errno.length, 1);
+    assert.equal(state.callBit, 0x20000000);
     const indexes = FIELDS.map((field) => state[field]);
     for (const [k, index] of indexes.entries()) {
       assert.ok(Number.isInteger(index) && index >= 0 && index < state.memory.length, `${FIELDS[k]} = ${index}`);
@@ -52,7 +56,26 @@ describe("the state the guards share with C", () => {
     } finally {
       saved.forEach((value, i) => (memory[i] = value));
     }
-    assert.deepEqual(native.nodeFfiStateFields(), { callDepth: 0, envCalls: 0, cleanupDepth: 0, foreignLatest: saved[state.foreignLatest] });
+    const after = native.nodeFfiStateFields();
+    assert.equal(after.callDepth, 0);
+    assert.equal(after.cleanupDepth, 0);
+    assert.equal(after.lastErrno, saved[state.lastErrno]);
+  });
+
+  test("the errno view is this thread's errno, both ways", noState, () => {
+    const saved = state.errno[0];
+    try {
+      state.errno[0] = 1234;
+      assert.equal(native.nodeFfiStateFields().errno, 1234, "C reads what the view wrote");
+      // A failing system call sets errno in C; the view sees it.
+      try {
+        require("node:fs").readdirSync("/no/such/dir/cffi-bun");
+      } catch {}
+      assert.equal(state.errno[0], native.nodeFfiStateFields().errno);
+      assert.notEqual(state.errno[0], 1234);
+    } finally {
+      state.errno[0] = saved;
+    }
   });
 });
 
@@ -81,19 +104,30 @@ describe("the guards keep the state", needsNodeFfi, () => {
     const fields = native.nodeFfiStateFields();
     assert.equal(fields.callDepth, 0, "call_depth");
     assert.equal(fields.envCalls, 0, "env_calls");
+    assert.equal(fields.foreignLatest, 0, "foreign_latest: the guards leave errno saved, never live");
     lib.close();
   });
 
-  test("a node:ffi call leaves its guard's id in foreignLatest, an addon call clears it", () => {
+  test("during a node:ffi call: call_depth has the node:ffi bit, and nested calls keep it", () => {
     const lib = dlopen(FIX, { identity_i32: { args: ["i32"], returns: "i32" } });
     const f = lib.symbols.identity_i32;
     f(1);
     assert.equal(callsThroughNodeFfi(f), true);
-    f(2);
-    const id = native.nodeFfiStateFields().foreignLatest;
-    assert.ok(id > 0, `foreignLatest = ${id}`);
-    f(1.5); // a fraction: the addon's call
-    assert.equal(native.nodeFfiStateFields().foreignLatest, 0);
+    // The view as the guard sees it, read from C by an addon call made where
+    // a callback's JS would run: nothing JS can do inside node:ffi's call
+    // without a callback, so the state is set by hand as the guard sets it.
+    const { memory } = native.nodeFfiState();
+    const i = native.nodeFfiState().callDepth;
+    memory[i] = (0 | 0x20000000) + 1;
+    try {
+      assert.equal(native.nodeFfiStateFields().callDepth, 0x20000001);
+      assert.equal(f(1.5), 1, "an addon call nested there (a fraction: the addon's)");
+      assert.equal(memory[i], 0x20000001, "and call_depth is back to the guard's");
+    } finally {
+      memory[i] = 0;
+    }
+    assert.equal(f(3), 3);
+    assert.equal(native.nodeFfiStateFields().callDepth, 0);
     lib.close();
   });
 });
@@ -117,5 +151,5 @@ test("an addon whose shared state has another layout leaves the engine off", nee
   });
   assert.equal(result.status, 0, result.stderr);
   assert.equal(result.stdout.trim(), "false");
-  assert.match(result.stderr, /is not layout 2; the engine stays off/);
+  assert.match(result.stderr, /is not layout 3; the engine stays off/);
 });

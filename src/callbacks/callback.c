@@ -361,6 +361,9 @@ static void report_uncaught(napi_env env) {
  *    around this call);
  *  - a function that takes the napi_env is running (its C may have opened
  *    a scope around this call);
+ *  - a node:ffi call is on the stack (CFFI_NODE_FFI_CALL_BIT in call_depth:
+ *    V8 opens a scope around node:ffi's native function, which returns
+ *    before the engine's guard could close a kept scope);
  *  - the kept scope belongs to an outer FFI call.
  * C that keeps a napi_env from an earlier call and opens handle scopes with
  * it around calls of a JSCallback defeats these checks; that is documented
@@ -400,6 +403,7 @@ static inline __attribute__((always_inline)) uint64_t call_on_js_thread(cffi_cal
   if (CFFI_UNLIKELY(state->pending_exception != NULL)) return 0;
   const uint32_t depth = state->call_depth;
   const bool kept = depth != 0 && state->js_callback_depth != depth && state->env_calls == 0 &&
+                    !(depth & CFFI_NODE_FFI_CALL_BIT) &&
                     (state->kept_scope_depth == depth || !state->kept_scope);
   napi_handle_scope own_scope = NULL;
   if (!kept) {

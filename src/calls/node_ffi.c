@@ -4,28 +4,31 @@
  * takes at V8's fast-API speed.
  *
  * Owns: the view of the env's FFI state that the engine's JS guards update
- * around each node:ffi call (call_depth and env_calls, so callbacks C calls
- * meanwhile, close() and exceptions behave as inside any FFI call;
- * foreign_latest, so errno() and the next call see that call's errno), and
- * the cleanup a guard asks for when a callback left something for the call
- * returning (cffi_callbacks_cleanup: a kept scope, a callback's exception).
- * The view is a Uint32Array over a run of the state's 32-bit fields: the
- * guards' updates are plain typed-array stores, with no Node-API call on the
- * hot path.
+ * around each node:ffi call (call_depth, with CFFI_NODE_FFI_CALL_BIT, so
+ * callbacks C calls meanwhile, close() and exceptions behave as inside any
+ * FFI call; last_errno, which a guard puts into errno before the call and
+ * takes from it right after, as every engine does), a view of the JS
+ * thread's errno itself, and the cleanup a guard asks for when a callback
+ * left something for the call returning (cffi_callbacks_cleanup: a kept
+ * scope, a callback's exception). The views are typed arrays over the
+ * state's run of 32-bit fields and over errno: the guards' updates are plain
+ * typed-array loads and stores, with no Node-API call on the hot path.
  */
+#include <errno.h>
 #include <stddef.h>
 
 #include "../cffi.h"
 
 /* The contract with lib/node-ffi-engine.js: JS gets a Uint32Array over the
  * run of fields from call_depth to foreign_latest (and nothing else of the
- * state: no pointer is visible to JS), the index in it of each field it
- * uses, and CFFI_NODE_FFI_LAYOUT, which the engine compares with its own
+ * state: no pointer is visible to JS), an Int32Array over this thread's
+ * errno, the index in the run of each field it uses, the bit it sets in
+ * call_depth, and CFFI_NODE_FFI_LAYOUT, which the engine compares with its own
  * and stays off when they differ. The asserts below make a reordering of
  * cffi_env_state that breaks the run (a field moved out of it, a pointer or
  * a wider field put into it) fail the build; changing which fields JS uses
  * or what they mean is a new layout number here and in the engine. */
-#define CFFI_NODE_FFI_LAYOUT 2
+#define CFFI_NODE_FFI_LAYOUT 3
 
 #define SHARED_FIRST offsetof(cffi_env_state, call_depth)
 #define SHARED_END (offsetof(cffi_env_state, foreign_latest) + sizeof(uint32_t))
@@ -39,13 +42,13 @@
                  #field " lies in the run shared with JS")
 
 SHARED_FIELD(call_depth);
-SHARED_FIELD(env_calls);
+SHARED_FIELD(last_errno);
 SHARED_FIELD(cleanup_depth);
-SHARED_FIELD(foreign_latest);
 /* Everything else in the run, so that its size proves it holds nothing but
  * these 32-bit fields. */
-SHARED_FIELD(last_errno);
+SHARED_FIELD(env_calls);
 SHARED_FIELD(closes);
+SHARED_FIELD(foreign_latest);
 #ifdef _WIN32
 SHARED_FIELD(last_error);
 #define SHARED_FIELDS 7
@@ -54,6 +57,7 @@ SHARED_FIELD(last_error);
 #endif
 _Static_assert(SHARED_END - SHARED_FIRST == SHARED_FIELDS * sizeof(uint32_t),
                "the run of cffi_env_state shared with JS holds only its 32-bit fields");
+_Static_assert(sizeof errno == sizeof(int32_t), "errno is seen from JS as one Int32Array element");
 
 static bool set_index(napi_env env, napi_value target, const char *name, size_t index) {
   napi_value value;
@@ -62,19 +66,23 @@ static bool set_index(napi_env env, napi_value target, const char *name, size_t 
 }
 
 /* nodeFfiState(): { memory: Uint32Array over the shared run of the env's
- * state, layout: CFFI_NODE_FFI_LAYOUT, callDepth, envCalls, cleanupDepth,
- * foreignLatest: indexes into memory }, or null where this Node refuses
- * external ArrayBuffers (the engine then stays off). The state outlives
- * every JS object of the env (src/addon.c), so the buffer needs no
- * finaliser. */
+ * state, errno: Int32Array over errno, layout: CFFI_NODE_FFI_LAYOUT,
+ * callDepth, lastErrno, cleanupDepth: indexes into memory, callBit:
+ * CFFI_NODE_FFI_CALL_BIT }, or null where this Node refuses external
+ * ArrayBuffers (the engine then stays off). The state outlives every JS
+ * object of the env (src/addon.c), and errno is the env's thread's, which
+ * runs as long as the env: neither buffer needs a finaliser. Called on the
+ * env's JS thread, so &errno is that thread's (errno is thread-local). */
 static napi_value state_entry(napi_env env, napi_callback_info info) {
   (void)info;
   cffi_env_state *state;
-  napi_value buffer, memory, result;
+  napi_value buffer, memory, errno_buffer, errno_memory, result;
   napi_get_instance_data(env, (void **)&state);
   if (!state ||
       napi_create_external_arraybuffer(env, &state->call_depth, SHARED_END - SHARED_FIRST, NULL, NULL, &buffer) != napi_ok ||
-      napi_create_typedarray(env, napi_uint32_array, SHARED_FIELDS, buffer, 0, &memory) != napi_ok) {
+      napi_create_typedarray(env, napi_uint32_array, SHARED_FIELDS, buffer, 0, &memory) != napi_ok ||
+      napi_create_external_arraybuffer(env, &errno, sizeof errno, NULL, NULL, &errno_buffer) != napi_ok ||
+      napi_create_typedarray(env, napi_int32_array, 1, errno_buffer, 0, &errno_memory) != napi_ok) {
     bool pending = false;
     napi_is_exception_pending(env, &pending);
     if (pending) {
@@ -86,11 +94,12 @@ static napi_value state_entry(napi_env env, napi_callback_info info) {
   }
   napi_create_object(env, &result);
   napi_set_named_property(env, result, "memory", memory);
+  napi_set_named_property(env, result, "errno", errno_memory);
   if (!set_index(env, result, "layout", CFFI_NODE_FFI_LAYOUT) ||
       !set_index(env, result, "callDepth", FIELD_INDEX(call_depth)) ||
-      !set_index(env, result, "envCalls", FIELD_INDEX(env_calls)) ||
+      !set_index(env, result, "lastErrno", FIELD_INDEX(last_errno)) ||
       !set_index(env, result, "cleanupDepth", FIELD_INDEX(cleanup_depth)) ||
-      !set_index(env, result, "foreignLatest", FIELD_INDEX(foreign_latest)))
+      !set_index(env, result, "callBit", CFFI_NODE_FFI_CALL_BIT))
     return NULL;
   return result;
 }
@@ -105,9 +114,11 @@ static napi_value state_fields_entry(napi_env env, napi_callback_info info) {
   napi_create_object(env, &result);
   if (!state) return result;
   if (!set_index(env, result, "callDepth", state->call_depth) ||
+      !set_index(env, result, "lastErrno", (uint32_t)state->last_errno) ||
       !set_index(env, result, "envCalls", state->env_calls) ||
       !set_index(env, result, "cleanupDepth", state->cleanup_depth) ||
-      !set_index(env, result, "foreignLatest", state->foreign_latest))
+      !set_index(env, result, "foreignLatest", state->foreign_latest) ||
+      !set_index(env, result, "errno", (uint32_t)errno))
     return NULL;
   return result;
 }

@@ -13,18 +13,23 @@
  * instructions where a hand-written addon's runs 27 (callgrind). These
  * wrappers do what a TinyCC wrapper does, statement for statement (the
  * same fast conversions, the same slow paths into src/calls/call.c, the
- * same errno and call-depth bookkeeping), as an optimising compiler
+ * same errno and call-depth bookkeeping; closed libraries are the stub's
+ * business, see below), as an optimising compiler
  * writes it. Each shape calls its C function through the real prototype
  * of its register classes (an i32 is passed in a 64-bit integer register,
  * a double in a vector register), which is what the register engine does.
  *
- * The hop: a wrapper needs its cffi_function without asking Node-API for
- * it (napi_get_cb_info's data costs more than the whole wrapper for a
- * `void f(void)`). The symbol's entry stub (src/platform/stubs.c) loads its
- * slot's data into a scratch register and jumps to its target. Here the
- * data is the function's precompiled hop, {wrapper, function}, and the
- * target a three-instruction routine that passes the function as the
- * wrapper's third argument and jumps to the wrapper.
+ * Finding the function: a wrapper needs its cffi_function without asking
+ * Node-API for it (napi_get_cb_info's data costs more than the whole
+ * wrapper for a `void f(void)`). The symbol's entry stub
+ * (src/platform/stubs.c) loads its slot's data into r10 and jumps to its
+ * target; here the data is the function and the target its wrapper, which
+ * takes the function from r10 as its first act (FUNCTION_FROM_STUB).
+ *
+ * Closed libraries: a wrapper does not test its owner's open flag. close()
+ * repoints the entry stubs of the owner's functions on precompiled wrappers
+ * (a list kept in the owner) at closed_wrapper, which throws what the
+ * generic entry throws.
  *
  * x86-64 System V (ELF) only for now; elsewhere nothing is precompiled and
  * hot symbols get TinyCC wrappers as before.
@@ -48,20 +53,15 @@ int cffi_jit_after_callbacks(napi_env env, cffi_function *fn);
 #endif
 
 #if CFFI_HAVE_PRECOMPILED
-/* At entry: r10 = the slot's data, the function's hop {wrapper, function};
- * rdi, rsi = env, info as Node-API passed them. endbr64: reached by the
- * stub's indirect jump. */
-void cffi_precompiled_hop_entry(void);
-__asm__(".text\n"
-        ".globl cffi_precompiled_hop_entry\n"
-        ".hidden cffi_precompiled_hop_entry\n"
-        ".type cffi_precompiled_hop_entry, @function\n"
-        ".p2align 4\n"
-        "cffi_precompiled_hop_entry:\n"
-        "  endbr64\n"
-        "  movq 8(%r10), %rdx\n"
-        "  jmpq *(%r10)\n"
-        ".size cffi_precompiled_hop_entry, .-cffi_precompiled_hop_entry\n");
+/* The function the entry stub left in r10 (the System V static chain,
+ * which no plain C function uses). The asm is the wrapper's first
+ * statement, volatile so that nothing is scheduled before it; what comes
+ * before it in the machine code is the prologue, which saves registers and
+ * leaves r10 alone (objdump -d shows it). */
+#define FUNCTION_FROM_STUB(fn)                         \
+  register cffi_function *from_stub_ __asm__("r10"); \
+  __asm__ volatile("" : "=r"(from_stub_));             \
+  cffi_function *const fn = from_stub_
 
 /* How an argument is read from JS (the TinyCC wrapper's read kinds). */
 enum { K_NONE, K_I32, K_U32, K_F64, K_PTR, K_I64 };
@@ -69,7 +69,7 @@ enum { K_NONE, K_I32, K_U32, K_F64, K_PTR, K_I64 };
  * the type table (as a TinyCC wrapper's cffi_jit_result). */
 enum { R_VOID, R_I32, R_U32, R_I64, R_U64, R_F64, R_CSTRING, R_TABLE };
 
-typedef napi_value (*shaped_wrapper)(napi_env env, napi_callback_info info, cffi_function *fn);
+typedef napi_value (*shaped_wrapper)(napi_env env, napi_callback_info info);
 
 /* JS -> C for one argument: the one Node-API call of the fast case, as in
  * render_wrapper (src/calls/jit.c); anything else through the generic
@@ -169,7 +169,6 @@ static inline __attribute__((always_inline)) napi_value shaped(napi_env env, nap
                                                                int result_kind) {
   napi_value argv[2];
   uint64_t a0 = 0, a1 = 0;
-  if (CFFI_UNLIKELY(!fn->owner->open)) return cffi_jit_closed(env, fn);
   if (n) {
     size_t argc = n;
     napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
@@ -182,9 +181,11 @@ static inline __attribute__((always_inline)) napi_value shaped(napi_env env, nap
   if (CFFI_UNLIKELY(state->foreign_latest)) state->foreign_latest = 0;
   else *state->errno_at = state->last_errno;
   const uint64_t raw = call_shape(fn->address, n, k0, k1, result_kind == R_F64, a0, a1);
-  /* Read from fn again rather than kept across the call: fewer registers
-   * to save and restore. */
+  /* Read from fn again rather than kept across the call, and env from
+   * the state (the same env: a function is called on its own env's thread
+   * only): fewer registers to save and restore. */
   state = fn->state;
+  env = state->env;
   state->last_errno = *state->errno_at;
   if (CFFI_UNLIKELY(state->cleanup_depth > --state->call_depth) && cffi_jit_after_callbacks(env, fn)) return NULL;
   napi_value result;
@@ -218,7 +219,8 @@ static inline __attribute__((always_inline)) napi_value shaped(napi_env env, nap
 
 /* No frame pointer: three instructions of a `void f(void)` wrapper's ~30. */
 #define DEFINE_WRAPPER(n, a, b, r)                                                                     \
-  __attribute__((optimize("omit-frame-pointer"))) static napi_value wrapper_##n##_##a##_##b##_##r(napi_env env, napi_callback_info info, cffi_function *fn) { \
+  __attribute__((optimize("omit-frame-pointer"))) static napi_value wrapper_##n##_##a##_##b##_##r(napi_env env, napi_callback_info info) { \
+    FUNCTION_FROM_STUB(fn);                                                                             \
     return shaped(env, info, fn, n, a, b, r);                                                           \
   }
 EVERY_SHAPE(DEFINE_WRAPPER)
@@ -266,20 +268,46 @@ static shaped_wrapper wrapper_for(const cffi_signature *sig) {
   return r < 0 ? NULL : wrappers[kinds[0]][kinds[1]][r];
 }
 
+/* Where close() points the entry stubs of a closed owner's functions. */
+__attribute__((optimize("omit-frame-pointer"))) static napi_value closed_wrapper(napi_env env, napi_callback_info info) {
+  FUNCTION_FROM_STUB(fn);
+  (void)info;
+  return cffi_jit_closed(env, fn);
+}
+
 bool cffi_precompiled_take(cffi_function *fn) {
   const shaped_wrapper wrapper = fn->jit_stub ? wrapper_for(&fn->sig) : NULL;
   if (!wrapper) return false;
   /* Wrappers run on the env's thread only, whose errno this is. */
   fn->state->errno_at = &errno;
-  fn->precompiled_hop.entry = (void *)wrapper;
-  fn->precompiled_hop.fn = fn;
-  fn->jit_stub->data = &fn->precompiled_hop;
-  fn->jit_stub->target = (void *)cffi_precompiled_hop_entry;
+  cffi_owner *owner = fn->owner;
+  fn->precompiled_link.next = owner->precompiled;
+  fn->precompiled_link.prev = &owner->precompiled;
+  if (owner->precompiled) owner->precompiled->precompiled_link.prev = &fn->precompiled_link.next;
+  owner->precompiled = fn;
+  fn->jit_stub->data = fn;
+  fn->jit_stub->target = (void *)(owner->open ? wrapper : closed_wrapper);
   return true;
+}
+
+void cffi_precompiled_owner_closed(cffi_owner *owner) {
+  for (cffi_function *fn = owner->precompiled; fn; fn = fn->precompiled_link.next)
+    fn->jit_stub->target = (void *)closed_wrapper;
+}
+
+void cffi_precompiled_forget(cffi_function *fn) {
+  if (!fn->precompiled_link.prev) return;
+  *fn->precompiled_link.prev = fn->precompiled_link.next;
+  if (fn->precompiled_link.next) fn->precompiled_link.next->precompiled_link.prev = fn->precompiled_link.prev;
+  fn->precompiled_link.prev = NULL;
 }
 #else
 bool cffi_precompiled_take(cffi_function *fn) {
   (void)fn;
   return false;
 }
+
+void cffi_precompiled_owner_closed(cffi_owner *owner) { (void)owner; }
+
+void cffi_precompiled_forget(cffi_function *fn) { (void)fn; }
 #endif

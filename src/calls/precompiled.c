@@ -71,36 +71,35 @@ enum { R_VOID, R_I32, R_U32, R_I64, R_U64, R_F64, R_CSTRING, R_TABLE };
 
 typedef napi_value (*shaped_wrapper)(napi_env env, napi_callback_info info);
 
+/* Where an argument's value waits for the call: Node-API writes it here,
+ * and it is read into its register only for the call, as a hand-written
+ * addon does. Kept in memory, the values need no callee-saved registers
+ * (each costs a push and a pop) while the other arguments are read. */
+typedef union {
+  int32_t i32; /* K_I32, K_U32 */
+  double f64;  /* K_F64 */
+  uint64_t u;  /* K_PTR, K_I64 */
+} argument_slot;
+
 /* JS -> C for one argument: the one Node-API call of the fast case, as in
  * render_wrapper (src/calls/jit.c); anything else through the generic
  * conversion, which gives the same values and every error message. */
 static inline __attribute__((always_inline)) bool take_argument(napi_env env, cffi_function *fn, unsigned index,
-                                                                const napi_value *argv, int kind, uint64_t *out) {
-  int32_t small;
+                                                                const napi_value *argv, int kind,
+                                                                argument_slot *slot) {
   double d;
   switch (kind) {
     case K_I32:
-      if (CFFI_LIKELY(napi_get_value_int32(env, argv[index], &small) == napi_ok)) {
-        *out = (uint64_t)(int64_t)small;
-        return true;
-      }
-      break;
     case K_U32:
-      if (CFFI_LIKELY(napi_get_value_int32(env, argv[index], &small) == napi_ok)) {
-        *out = (uint32_t)small;
-        return true;
-      }
+      if (CFFI_LIKELY(napi_get_value_int32(env, argv[index], &slot->i32) == napi_ok)) return true;
       break;
     case K_F64:
-      if (CFFI_LIKELY(napi_get_value_double(env, argv[index], &d) == napi_ok)) {
-        memcpy(out, &d, sizeof d);
-        return true;
-      }
+      if (CFFI_LIKELY(napi_get_value_double(env, argv[index], &slot->f64) == napi_ok)) return true;
       break;
     case K_PTR: {
       void *data;
       if (napi_get_typedarray_info(env, argv[index], NULL, NULL, &data, NULL, NULL) == napi_ok && data) {
-        *out = (uintptr_t)data;
+        slot->u = (uintptr_t)data;
         return true;
       }
       break;
@@ -111,23 +110,35 @@ static inline __attribute__((always_inline)) bool take_argument(napi_env env, cf
       int64_t big;
       bool lossless;
       if (CFFI_LIKELY(napi_get_value_bigint_int64(env, argv[index], &big, &lossless) == napi_ok)) {
-        *out = (uint64_t)big;
+        slot->u = (uint64_t)big;
         return true;
       }
       if (napi_get_value_double(env, argv[index], &d) == napi_ok && d > -9.2e18 && d < 9.2e18) {
-        *out = (uint64_t)(int64_t)d;
+        slot->u = (uint64_t)(int64_t)d;
         return true;
       }
       break;
     }
     default: break;
   }
-  /* Into a value of its own, so that *out's address never escapes and the
-   * fast path keeps it in a register. */
+  /* The register image of the generic conversion: an i32/u32 image is the
+   * 32-bit value sign- or zero-extended, which register_image restores. */
   uint64_t converted;
   if (!cffi_jit_argument(env, fn, index, argv, &converted)) return false;
-  *out = converted;
+  if (kind == K_I32 || kind == K_U32) slot->i32 = (int32_t)(uint32_t)converted;
+  else slot->u = converted;
   return true;
+}
+
+static inline __attribute__((always_inline)) uint64_t register_image(const argument_slot *slot, int kind) {
+  uint64_t bits;
+  switch (kind) {
+    case K_I32: return (uint64_t)(int64_t)slot->i32;
+    case K_U32: return (uint32_t)slot->i32;
+    case K_F64: memcpy(&bits, &slot->f64, sizeof bits); return bits;
+    case K_NONE: return 0;
+    default: return slot->u;
+  }
 }
 
 static inline __attribute__((always_inline)) double as_double(uint64_t bits) {
@@ -168,19 +179,20 @@ static inline __attribute__((always_inline)) napi_value shaped(napi_env env, nap
                                                                cffi_function *fn, unsigned n, int k0, int k1,
                                                                int result_kind) {
   napi_value argv[2];
-  uint64_t a0 = 0, a1 = 0;
+  argument_slot slots[2];
   if (n) {
     size_t argc = n;
     napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
     if (CFFI_UNLIKELY(argc < n)) return cffi_jit_missing(env, fn, argc);
-    if (!take_argument(env, fn, 0, argv, k0, &a0)) return NULL;
-    if (n > 1 && !take_argument(env, fn, 1, argv, k1, &a1)) return NULL;
+    if (!take_argument(env, fn, 0, argv, k0, &slots[0])) return NULL;
+    if (n > 1 && !take_argument(env, fn, 1, argv, k1, &slots[1])) return NULL;
   }
   cffi_env_state *state = fn->state;
   ++state->call_depth;
   if (CFFI_UNLIKELY(state->foreign_latest)) state->foreign_latest = 0;
   else *state->errno_at = state->last_errno;
-  const uint64_t raw = call_shape(fn->address, n, k0, k1, result_kind == R_F64, a0, a1);
+  const uint64_t raw = call_shape(fn->address, n, k0, k1, result_kind == R_F64, n > 0 ? register_image(&slots[0], k0) : 0,
+                                  n > 1 ? register_image(&slots[1], k1) : 0);
   /* Read from fn again rather than kept across the call, and env from
    * the state (the same env: a function is called on its own env's thread
    * only): fewer registers to save and restore. */

@@ -114,7 +114,15 @@ static bool resolve_target(napi_env env, const char *fn, napi_value target, int6
 static inline bool quick_read_address(napi_env env, size_t argc, napi_value *argv, uint8_t **at) {
   double address, offset = 0;
   if (napi_get_value_double(env, argv[0], &address) != napi_ok) return false;
-  if (argc > 1 && napi_get_value_double(env, argv[1], &offset) != napi_ok) return false;
+  /* No offset: the same tests on the address alone, and an int64 round
+   * trip (exact below 2^53) where the sum needs a uint64 one. */
+  if (CFFI_LIKELY(argc == 1)) {
+    if (!(address >= NULL_PAGE_LIMIT && address < QUICK_ADDRESS_LIMIT && address == (double)(int64_t)address))
+      return false;
+    *at = (uint8_t *)(uintptr_t)(uint64_t)address;
+    return true;
+  }
+  if (napi_get_value_double(env, argv[1], &offset) != napi_ok) return false;
   double sum = address + offset;
   if (!(address >= NULL_PAGE_LIMIT && sum >= NULL_PAGE_LIMIT && sum < QUICK_ADDRESS_LIMIT &&
         sum == (double)(uint64_t)sum && offset == (double)(int64_t)offset))

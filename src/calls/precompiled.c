@@ -39,10 +39,10 @@
 
 #include "../cffi.h"
 
-/* The generic path's slow paths (src/calls/call.c), as TinyCC wrappers call them. */
+/* The generic path (src/calls/call.c): its entry point for calls the
+ * wrappers do not take, and its slow paths, as TinyCC wrappers call them. */
+napi_value cffi_call_generic(napi_env env, napi_callback_info info, unsigned nargs);
 napi_value cffi_jit_closed(napi_env env, cffi_function *fn);
-napi_value cffi_jit_missing(napi_env env, cffi_function *fn, size_t argc);
-int cffi_jit_argument(napi_env env, cffi_function *fn, unsigned index, const napi_value *argv, uint64_t *out);
 napi_value cffi_jit_result(napi_env env, cffi_function *fn, uint64_t raw);
 int cffi_jit_after_callbacks(napi_env env, cffi_function *fn);
 
@@ -82,52 +82,41 @@ typedef union {
 } argument_slot;
 
 /* JS -> C for one argument: the one Node-API call of the fast case, as in
- * render_wrapper (src/calls/jit.c); anything else through the generic
- * conversion, which gives the same values and every error message. */
-static inline __attribute__((always_inline)) bool take_argument(napi_env env, cffi_function *fn, unsigned index,
-                                                                const napi_value *argv, int kind,
+ * render_wrapper (src/calls/jit.c). False for any other value: the wrapper
+ * then hands the whole call to the generic entry (cffi_call_generic),
+ * which gives the same values and every error message. Nothing here has
+ * side effects (no Node-API call that can run JS), so running the call
+ * again from the start there is unobservable. */
+static inline __attribute__((always_inline)) bool take_argument(napi_env env, napi_value value, int kind,
                                                                 argument_slot *slot) {
   double d;
   switch (kind) {
     case K_I32:
-    case K_U32:
-      if (CFFI_LIKELY(napi_get_value_int32(env, argv[index], &slot->i32) == napi_ok)) return true;
-      break;
-    case K_F64:
-      if (CFFI_LIKELY(napi_get_value_double(env, argv[index], &slot->f64) == napi_ok)) return true;
-      break;
+    case K_U32: return CFFI_LIKELY(napi_get_value_int32(env, value, &slot->i32) == napi_ok);
+    case K_F64: return CFFI_LIKELY(napi_get_value_double(env, value, &slot->f64) == napi_ok);
     case K_PTR: {
       void *data;
-      if (napi_get_typedarray_info(env, argv[index], NULL, NULL, &data, NULL, NULL) == napi_ok && data) {
-        slot->u = (uintptr_t)data;
-        return true;
-      }
-      break;
+      if (napi_get_typedarray_info(env, value, NULL, NULL, &data, NULL, NULL) != napi_ok || !data) return false;
+      slot->u = (uintptr_t)data;
+      return true;
     }
     case K_I64: {
       /* A BigInt (wrapped), or a number whose truncation fits int64 (the
        * TinyCC wrapper's test: what wrap_double_to_u64 gives there). */
       int64_t big;
       bool lossless;
-      if (CFFI_LIKELY(napi_get_value_bigint_int64(env, argv[index], &big, &lossless) == napi_ok)) {
+      if (CFFI_LIKELY(napi_get_value_bigint_int64(env, value, &big, &lossless) == napi_ok)) {
         slot->u = (uint64_t)big;
         return true;
       }
-      if (napi_get_value_double(env, argv[index], &d) == napi_ok && d > -9.2e18 && d < 9.2e18) {
+      if (napi_get_value_double(env, value, &d) == napi_ok && d > -9.2e18 && d < 9.2e18) {
         slot->u = (uint64_t)(int64_t)d;
         return true;
       }
-      break;
+      return false;
     }
-    default: break;
+    default: return false;
   }
-  /* The register image of the generic conversion: an i32/u32 image is the
-   * 32-bit value sign- or zero-extended, which register_image restores. */
-  uint64_t converted;
-  if (!cffi_jit_argument(env, fn, index, argv, &converted)) return false;
-  if (kind == K_I32 || kind == K_U32) slot->i32 = (int32_t)(uint32_t)converted;
-  else slot->u = converted;
-  return true;
 }
 
 static inline __attribute__((always_inline)) uint64_t register_image(const argument_slot *slot, int kind) {
@@ -178,14 +167,22 @@ static inline __attribute__((always_inline)) uint64_t call_shape(void *target, u
 static inline __attribute__((always_inline)) napi_value shaped(napi_env env, napi_callback_info info,
                                                                cffi_function *fn, unsigned n, int k0, int k1,
                                                                int result_kind) {
-  napi_value argv[2];
+  /* One struct, so that argc and the result get slots of their own: gcc
+   * gives two locals whose lives do not overlap one slot, and then keeps
+   * its address in a callee-saved register across the C call. */
+  struct {
+    size_t argc;
+    napi_value argv[2], result;
+  } frame;
   argument_slot slots[2];
   if (n) {
-    size_t argc = n;
-    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-    if (CFFI_UNLIKELY(argc < n)) return cffi_jit_missing(env, fn, argc);
-    if (!take_argument(env, fn, 0, argv, k0, &slots[0])) return NULL;
-    if (n > 1 && !take_argument(env, fn, 1, argv, k1, &slots[1])) return NULL;
+    /* In memory, not in a callee-saved register: only the way out reads it. */
+    volatile napi_callback_info info_for_fallback = info;
+    frame.argc = n;
+    napi_get_cb_info(env, info, &frame.argc, frame.argv, NULL, NULL);
+    if (CFFI_UNLIKELY(frame.argc < n) || CFFI_UNLIKELY(!take_argument(env, frame.argv[0], k0, &slots[0])) ||
+        (n > 1 && CFFI_UNLIKELY(!take_argument(env, frame.argv[1], k1, &slots[1]))))
+      return cffi_call_generic(env, info_for_fallback, n);
   }
   cffi_env_state *state = fn->state;
   ++state->call_depth;
@@ -200,21 +197,21 @@ static inline __attribute__((always_inline)) napi_value shaped(napi_env env, nap
   env = state->env;
   state->last_errno = *state->errno_at;
   if (CFFI_UNLIKELY(state->cleanup_depth > --state->call_depth) && cffi_jit_after_callbacks(env, fn)) return NULL;
-  napi_value result;
+  napi_value *const result = &frame.result;
   switch (result_kind) {
     case R_VOID: return NULL;
-    case R_I32: napi_create_int32(env, (int32_t)raw, &result); break;
-    case R_U32: napi_create_uint32(env, (uint32_t)raw, &result); break;
-    case R_I64: napi_create_bigint_int64(env, (int64_t)raw, &result); break;
-    case R_U64: napi_create_bigint_uint64(env, raw, &result); break;
-    case R_F64: napi_create_double(env, as_double(raw), &result); break;
+    case R_I32: napi_create_int32(env, (int32_t)raw, result); break;
+    case R_U32: napi_create_uint32(env, (uint32_t)raw, result); break;
+    case R_I64: napi_create_bigint_int64(env, (int64_t)raw, result); break;
+    case R_U64: napi_create_bigint_uint64(env, raw, result); break;
+    case R_F64: napi_create_double(env, as_double(raw), result); break;
     case R_CSTRING:
-      if (!raw) napi_get_null(env, &result);
-      else napi_create_string_utf8(env, (const char *)(uintptr_t)raw, NAPI_AUTO_LENGTH, &result);
+      if (!raw) napi_get_null(env, result);
+      else napi_create_string_utf8(env, (const char *)(uintptr_t)raw, NAPI_AUTO_LENGTH, result);
       break;
     default: return cffi_jit_result(env, fn, raw);
   }
-  return result;
+  return *result;
 }
 
 /* Every shape's wrapper, and the table that finds it. */

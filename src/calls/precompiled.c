@@ -5,17 +5,18 @@
  *
  * Owns: the shapes (up to two arguments, each i32/u32, f64, ptr or
  * i64/u64; a void, integer-class or f64 result), one wrapper per shape,
- * and the hop from a symbol's entry stub into its wrapper.
+ * how a wrapper finds its function, and each owner's list of functions on
+ * precompiled wrappers, which close() stops.
  *
  * Why: TinyCC allocates no registers. Every local lives on the stack, every
  * address it is given is loaded from its GOT at each use and every call
  * goes through its PLT, so a TinyCC wrapper for `int abs(int)` runs ~88
  * instructions where a hand-written addon's runs 27 (callgrind). These
- * wrappers do what a TinyCC wrapper does, statement for statement (the
- * same fast conversions, the same slow paths into src/calls/call.c, the
- * same errno and call-depth bookkeeping; closed libraries are the stub's
- * business, see below), as an optimising compiler
- * writes it. Each shape calls its C function through the real prototype
+ * wrappers do what a TinyCC wrapper does (the same fast conversions, the
+ * same errno and call-depth bookkeeping), as an optimising compiler writes
+ * it, except in two ways, both below: closed libraries are the stub's
+ * business, and any call outside the fast cases (an argument missing or of
+ * another kind) runs again on the generic entry. Each shape calls its C function through the real prototype
  * of its register classes (an i32 is passed in a 64-bit integer register,
  * a double in a vector register), which is what the register engine does.
  *

@@ -98,6 +98,9 @@ typedef struct cffi_owner {
   void (*unload)(void *handle); /* run once by close(); NULL: nothing to free */
   const char *kind; /* "library", "cc() result", "linkSymbols result": for messages */
   bool open;        /* false after close(): calls throw */
+  /* src/calls/precompiled.c: its functions on precompiled wrappers, which
+   * do not check `open`: close() repoints their entry stubs instead. */
+  struct cffi_function *precompiled;
   uint32_t refs;
   char *path;       /* as given, for messages */
   /* src/calls/async_call.c: prepared calls in flight keep the code loaded;
@@ -241,12 +244,11 @@ typedef struct cffi_function {
   struct cffi_stub_slot *jit_stub; /* its entry stub while on the generic entry (src/calls/jit.c), or NULL */
   uint32_t jit_countdown;    /* generic calls left before the wrapper is compiled; 0: never */
   uint32_t native_bytes;     /* reported to V8 as external memory until it is freed */
-  /* src/calls/precompiled.c: what its entry stub's slot points at once it
-   * runs a precompiled wrapper: that wrapper and this function. */
+  /* src/calls/precompiled.c: its place in its owner's list of functions
+   * on precompiled wrappers (prev: the pointer that points at it). */
   struct {
-    void *entry;
-    struct cffi_function *fn;
-  } precompiled_hop;
+    struct cffi_function *next, **prev;
+  } precompiled_link;
   /* Last, so that a function whose engine is not libffi is allocated
    * without the signature's libffi part (cif, ffi_args): see
    * cffi_function_new. */
@@ -459,6 +461,10 @@ typedef enum { CFFI_PREFER_TIERED, CFFI_PREFER_JIT, CFFI_PREFER_REGISTERS, CFFI_
  * cffi_precompiled_take points fn's entry stub at its precompiled wrapper;
  * false (nothing changed) if its signature has none. */
 bool cffi_precompiled_take(cffi_function *fn);
+/* close(): owner's functions on precompiled wrappers throw from now on. */
+void cffi_precompiled_owner_closed(cffi_owner *owner);
+/* fn is being freed: it leaves its owner's list. */
+void cffi_precompiled_forget(cffi_function *fn);
 extern cffi_engine_preference cffi_engine_preferred;
 void *cffi_call_alloc(cffi_call *call, size_t size);
 /* Called by a conversion just before it may run user JS (a .ptr getter, a

@@ -17,9 +17,9 @@ const x64Linux = {
   skip: !(process.platform === "linux" && process.arch === "x64") && "precompiled wrappers are x86-64 Linux only",
 };
 
-function runChild(code) {
+function runChild(code, nodeFlags = []) {
   const prelude = `const ffi = require(${JSON.stringify(ROOT)}); const assert = require("node:assert/strict");\n`;
-  const r = spawnSync(process.execPath, ["-e", prelude + code], {
+  const r = spawnSync(process.execPath, [...nodeFlags, "-e", prelude + code], {
     encoding: "utf8",
     timeout: timeScale(60000),
     // The addon's default (tiered) engine: the node-ffi engine would take these symbols on Node 26.
@@ -137,4 +137,53 @@ test("hot symbols of the common shapes take precompiled wrappers, with the same 
   const lines = stderr.split("\n");
   const at = lines.findIndex((l) => / nothing is hot/.test(l));
   assert.ok(at > lines.indexOf(`call ${HOT - 1}`) && at < lines.indexOf(`call ${HOT}`), stderr);
+});
+
+// Precompiled wrappers do not test the open flag: close() repoints the entry
+// stubs of its functions, kept in a list per owner that the GC's finalizers
+// leave. These cases reach that list at its edges.
+test("close() stops every precompiled function of its owner, with some collected first and one closed from inside a call", x64Linux, () => {
+  const { stderr } = runChild(`
+    const lib = ffi.cc({ source: ${JSON.stringify(SOURCE)}, symbols: ${SYMBOLS} });
+    const S = lib.symbols;
+    const addresses = Object.fromEntries(Object.keys(S).map((k) => [k, S[k].ptr]));
+    // linkSymbols owners whose functions are collected before and after being listed.
+    const linked = () => ffi.linkSymbols({
+      add_u32: { ptr: addresses.add_u32, args: ["u32", "u32"], returns: "u32" },
+      nothing: { ptr: addresses.nothing, returns: "void" },
+      scale: { ptr: addresses.scale, args: ["f64", "i32"], returns: "f64" },
+    });
+    const kept = linked();
+    for (let round = 0; round < 20; round++) {
+      const dropped = linked();
+      for (let i = 0; i < ${HOT + 1}; i++) dropped.symbols.add_u32(i, 1), dropped.symbols.scale(i, 2);
+      if (round % 2) dropped.close();
+    }
+    for (let i = 0; i < ${HOT + 1}; i++) {
+      assert.equal(kept.symbols.add_u32(i, 1), i + 1);
+      kept.symbols.nothing();
+      assert.equal(kept.symbols.scale(i, 2), 2 * i);
+    }
+    global.gc();
+    // Hot, then one left unlisted (never hot): both throw after close().
+    for (let i = 0; i < ${HOT + 1}; i++) S.add_u32(i, i), S.nothing();
+    // close() from a callback inside a precompiled call: the call returns, the next one throws.
+    let closedInside = false;
+    const closer = new ffi.JSCallback((x) => { if (x === 7) { kept.close(); closedInside = true; } return x; }, { args: ["i32"], returns: "i32" });
+    const callTwice = ffi.linkSymbols({ call_twice: { ptr: addresses.call_twice, args: ["ptr", "i32"], returns: "i32" } });
+    for (let i = 0; i < ${HOT + 1}; i++) assert.equal(callTwice.symbols.call_twice(closer, 100), 201);
+    assert.equal(callTwice.symbols.call_twice(closer, 6), 13);
+    assert.ok(closedInside);
+    for (const name of ["add_u32", "nothing", "scale"])
+      assert.throws(() => kept.symbols[name](1, 2), new RegExp('Cannot call "' + name + '": its .* is closed'));
+    assert.equal(callTwice.symbols.call_twice(closer, 1), 3);
+    lib.close();
+    assert.throws(() => S.add_u32(1, 2), /Cannot call "add_u32": its .* is closed/);
+    assert.throws(() => S.nothing(), /Cannot call "nothing": its .* is closed/);
+    assert.throws(() => S.negate_i64(1n), /Cannot call "negate_i64": its .* is closed/);
+    global.gc();
+    console.error("done");
+  `, ["--expose-gc"]);
+  assert.match(stderr, /done/);
+  assert.ok(hotLines(stderr).filter((l) => /add_u32 is hot .*precompiled/.test(l)).length >= 20, stderr);
 });

@@ -441,6 +441,12 @@ DEFINE_ENTRY_AS(entry_general, CFFI_MAX_ARGS, 0)
 static const napi_callback entries_by_arity[] = {entry_0, entry_1, entry_2, entry_3, entry_4,
                                                  entry_5, entry_6, entry_7, entry_8};
 
+/* src/calls/precompiled.c's way out: a call its wrapper does not take (an
+ * argument missing or of another kind) runs again from the start here. */
+napi_value cffi_call_generic(napi_env env, napi_callback_info info, unsigned nargs) {
+  return (nargs < sizeof entries_by_arity / sizeof entries_by_arity[0] ? entries_by_arity[nargs] : entry_general)(env, info);
+}
+
 /* The slow paths of src/calls/jit.c's generated wrappers: the generic path's own,
  * so both engines give the same results and messages. */
 napi_value cffi_jit_closed(napi_env env, cffi_function *fn) { return throw_closed(env, fn); }

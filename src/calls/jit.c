@@ -508,6 +508,7 @@ void cffi_jit_forget(cffi_function *fn) {
     munmap(block->memory, block->size);
     free(block);
   }
+  cffi_precompiled_forget(fn);
   if (fn->jit_stub) cffi_stub_release(fn->state, fn->jit_stub);
 }
 #else

@@ -5,26 +5,32 @@
  *
  * Owns: the shapes (up to two arguments, each i32/u32, f64, ptr or
  * i64/u64; a void, integer-class or f64 result), one wrapper per shape,
- * and the hop from a symbol's entry stub into its wrapper.
+ * how a wrapper finds its function, and each owner's list of functions on
+ * precompiled wrappers, which close() stops.
  *
  * Why: TinyCC allocates no registers. Every local lives on the stack, every
  * address it is given is loaded from its GOT at each use and every call
  * goes through its PLT, so a TinyCC wrapper for `int abs(int)` runs ~88
  * instructions where a hand-written addon's runs 27 (callgrind). These
- * wrappers do what a TinyCC wrapper does, statement for statement (the
- * same fast conversions, the same slow paths into src/calls/call.c, the
- * same errno and call-depth bookkeeping), as an optimising compiler
- * writes it. Each shape calls its C function through the real prototype
+ * wrappers do what a TinyCC wrapper does (the same fast conversions, the
+ * same errno and call-depth bookkeeping), as an optimising compiler writes
+ * it, except in two ways, both below: closed libraries are the stub's
+ * business, and any call outside the fast cases (an argument missing or of
+ * another kind) runs again on the generic entry. Each shape calls its C function through the real prototype
  * of its register classes (an i32 is passed in a 64-bit integer register,
  * a double in a vector register), which is what the register engine does.
  *
- * The hop: a wrapper needs its cffi_function without asking Node-API for
- * it (napi_get_cb_info's data costs more than the whole wrapper for a
- * `void f(void)`). The symbol's entry stub (src/platform/stubs.c) loads its
- * slot's data into a scratch register and jumps to its target. Here the
- * data is the function's precompiled hop, {wrapper, function}, and the
- * target a three-instruction routine that passes the function as the
- * wrapper's third argument and jumps to the wrapper.
+ * Finding the function: a wrapper needs its cffi_function without asking
+ * Node-API for it (napi_get_cb_info's data costs more than the whole
+ * wrapper for a `void f(void)`). The symbol's entry stub
+ * (src/platform/stubs.c) loads its slot's data into r10 and jumps to its
+ * target; here the data is the function and the target its wrapper, which
+ * takes the function from r10 as its first act (FUNCTION_FROM_STUB).
+ *
+ * Closed libraries: a wrapper does not test its owner's open flag. close()
+ * repoints the entry stubs of the owner's functions on precompiled wrappers
+ * (a list kept in the owner) at closed_wrapper, which throws what the
+ * generic entry throws.
  *
  * x86-64 System V (ELF) only for now; elsewhere nothing is precompiled and
  * hot symbols get TinyCC wrappers as before.
@@ -34,10 +40,10 @@
 
 #include "../cffi.h"
 
-/* The generic path's slow paths (src/calls/call.c), as TinyCC wrappers call them. */
+/* The generic path (src/calls/call.c): its entry point for calls the
+ * wrappers do not take, and its slow paths, as TinyCC wrappers call them. */
+napi_value cffi_call_generic(napi_env env, napi_callback_info info, unsigned nargs);
 napi_value cffi_jit_closed(napi_env env, cffi_function *fn);
-napi_value cffi_jit_missing(napi_env env, cffi_function *fn, size_t argc);
-int cffi_jit_argument(napi_env env, cffi_function *fn, unsigned index, const napi_value *argv, uint64_t *out);
 napi_value cffi_jit_result(napi_env env, cffi_function *fn, uint64_t raw);
 int cffi_jit_after_callbacks(napi_env env, cffi_function *fn);
 
@@ -48,20 +54,15 @@ int cffi_jit_after_callbacks(napi_env env, cffi_function *fn);
 #endif
 
 #if CFFI_HAVE_PRECOMPILED
-/* At entry: r10 = the slot's data, the function's hop {wrapper, function};
- * rdi, rsi = env, info as Node-API passed them. endbr64: reached by the
- * stub's indirect jump. */
-void cffi_precompiled_hop_entry(void);
-__asm__(".text\n"
-        ".globl cffi_precompiled_hop_entry\n"
-        ".hidden cffi_precompiled_hop_entry\n"
-        ".type cffi_precompiled_hop_entry, @function\n"
-        ".p2align 4\n"
-        "cffi_precompiled_hop_entry:\n"
-        "  endbr64\n"
-        "  movq 8(%r10), %rdx\n"
-        "  jmpq *(%r10)\n"
-        ".size cffi_precompiled_hop_entry, .-cffi_precompiled_hop_entry\n");
+/* The function the entry stub left in r10 (the System V static chain,
+ * which no plain C function uses). The asm is the wrapper's first
+ * statement, volatile so that nothing is scheduled before it; what comes
+ * before it in the machine code is the prologue, which saves registers and
+ * leaves r10 alone (objdump -d shows it). */
+#define FUNCTION_FROM_STUB(fn)                         \
+  register cffi_function *from_stub_ __asm__("r10"); \
+  __asm__ volatile("" : "=r"(from_stub_));             \
+  cffi_function *const fn = from_stub_
 
 /* How an argument is read from JS (the TinyCC wrapper's read kinds). */
 enum { K_NONE, K_I32, K_U32, K_F64, K_PTR, K_I64 };
@@ -69,65 +70,65 @@ enum { K_NONE, K_I32, K_U32, K_F64, K_PTR, K_I64 };
  * the type table (as a TinyCC wrapper's cffi_jit_result). */
 enum { R_VOID, R_I32, R_U32, R_I64, R_U64, R_F64, R_CSTRING, R_TABLE };
 
-typedef napi_value (*shaped_wrapper)(napi_env env, napi_callback_info info, cffi_function *fn);
+typedef napi_value (*shaped_wrapper)(napi_env env, napi_callback_info info);
+
+/* Where an argument's value waits for the call: Node-API writes it here,
+ * and it is read into its register only for the call, as a hand-written
+ * addon does. Kept in memory, the values need no callee-saved registers
+ * (each costs a push and a pop) while the other arguments are read. */
+typedef union {
+  int32_t i32; /* K_I32, K_U32 */
+  double f64;  /* K_F64 */
+  uint64_t u;  /* K_PTR, K_I64 */
+} argument_slot;
 
 /* JS -> C for one argument: the one Node-API call of the fast case, as in
- * render_wrapper (src/calls/jit.c); anything else through the generic
- * conversion, which gives the same values and every error message. */
-static inline __attribute__((always_inline)) bool take_argument(napi_env env, cffi_function *fn, unsigned index,
-                                                                const napi_value *argv, int kind, uint64_t *out) {
-  int32_t small;
+ * render_wrapper (src/calls/jit.c). False for any other value: the wrapper
+ * then hands the whole call to the generic entry (cffi_call_generic),
+ * which gives the same values and every error message. Nothing here has
+ * side effects (no Node-API call that can run JS), so running the call
+ * again from the start there is unobservable. */
+static inline __attribute__((always_inline)) bool take_argument(napi_env env, napi_value value, int kind,
+                                                                argument_slot *slot) {
   double d;
   switch (kind) {
     case K_I32:
-      if (CFFI_LIKELY(napi_get_value_int32(env, argv[index], &small) == napi_ok)) {
-        *out = (uint64_t)(int64_t)small;
-        return true;
-      }
-      break;
-    case K_U32:
-      if (CFFI_LIKELY(napi_get_value_int32(env, argv[index], &small) == napi_ok)) {
-        *out = (uint32_t)small;
-        return true;
-      }
-      break;
-    case K_F64:
-      if (CFFI_LIKELY(napi_get_value_double(env, argv[index], &d) == napi_ok)) {
-        memcpy(out, &d, sizeof d);
-        return true;
-      }
-      break;
+    case K_U32: return CFFI_LIKELY(napi_get_value_int32(env, value, &slot->i32) == napi_ok);
+    case K_F64: return CFFI_LIKELY(napi_get_value_double(env, value, &slot->f64) == napi_ok);
     case K_PTR: {
       void *data;
-      if (napi_get_typedarray_info(env, argv[index], NULL, NULL, &data, NULL, NULL) == napi_ok && data) {
-        *out = (uintptr_t)data;
-        return true;
-      }
-      break;
+      if (napi_get_typedarray_info(env, value, NULL, NULL, &data, NULL, NULL) != napi_ok || !data) return false;
+      slot->u = (uintptr_t)data;
+      return true;
     }
     case K_I64: {
       /* A BigInt (wrapped), or a number whose truncation fits int64 (the
        * TinyCC wrapper's test: what wrap_double_to_u64 gives there). */
       int64_t big;
       bool lossless;
-      if (CFFI_LIKELY(napi_get_value_bigint_int64(env, argv[index], &big, &lossless) == napi_ok)) {
-        *out = (uint64_t)big;
+      if (CFFI_LIKELY(napi_get_value_bigint_int64(env, value, &big, &lossless) == napi_ok)) {
+        slot->u = (uint64_t)big;
         return true;
       }
-      if (napi_get_value_double(env, argv[index], &d) == napi_ok && d > -9.2e18 && d < 9.2e18) {
-        *out = (uint64_t)(int64_t)d;
+      if (napi_get_value_double(env, value, &d) == napi_ok && d > -9.2e18 && d < 9.2e18) {
+        slot->u = (uint64_t)(int64_t)d;
         return true;
       }
-      break;
+      return false;
     }
-    default: break;
+    default: return false;
   }
-  /* Into a value of its own, so that *out's address never escapes and the
-   * fast path keeps it in a register. */
-  uint64_t converted;
-  if (!cffi_jit_argument(env, fn, index, argv, &converted)) return false;
-  *out = converted;
-  return true;
+}
+
+static inline __attribute__((always_inline)) uint64_t register_image(const argument_slot *slot, int kind) {
+  uint64_t bits;
+  switch (kind) {
+    case K_I32: return (uint64_t)(int64_t)slot->i32;
+    case K_U32: return (uint32_t)slot->i32;
+    case K_F64: memcpy(&bits, &slot->f64, sizeof bits); return bits;
+    case K_NONE: return 0;
+    default: return slot->u;
+  }
 }
 
 static inline __attribute__((always_inline)) double as_double(uint64_t bits) {
@@ -167,41 +168,51 @@ static inline __attribute__((always_inline)) uint64_t call_shape(void *target, u
 static inline __attribute__((always_inline)) napi_value shaped(napi_env env, napi_callback_info info,
                                                                cffi_function *fn, unsigned n, int k0, int k1,
                                                                int result_kind) {
-  napi_value argv[2];
-  uint64_t a0 = 0, a1 = 0;
-  if (CFFI_UNLIKELY(!fn->owner->open)) return cffi_jit_closed(env, fn);
+  /* One struct, so that argc and the result get slots of their own: gcc
+   * gives two locals whose lives do not overlap one slot, and then keeps
+   * its address in a callee-saved register across the C call. */
+  struct {
+    size_t argc;
+    napi_value argv[2], result;
+  } frame;
+  argument_slot slots[2];
   if (n) {
-    size_t argc = n;
-    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-    if (CFFI_UNLIKELY(argc < n)) return cffi_jit_missing(env, fn, argc);
-    if (!take_argument(env, fn, 0, argv, k0, &a0)) return NULL;
-    if (n > 1 && !take_argument(env, fn, 1, argv, k1, &a1)) return NULL;
+    /* In memory, not in a callee-saved register: only the way out reads it. */
+    volatile napi_callback_info info_for_fallback = info;
+    frame.argc = n;
+    napi_get_cb_info(env, info, &frame.argc, frame.argv, NULL, NULL);
+    if (CFFI_UNLIKELY(frame.argc < n) || CFFI_UNLIKELY(!take_argument(env, frame.argv[0], k0, &slots[0])) ||
+        (n > 1 && CFFI_UNLIKELY(!take_argument(env, frame.argv[1], k1, &slots[1]))))
+      return cffi_call_generic(env, info_for_fallback, n);
   }
   cffi_env_state *state = fn->state;
   ++state->call_depth;
   if (CFFI_UNLIKELY(state->foreign_latest)) state->foreign_latest = 0;
   else *state->errno_at = state->last_errno;
-  const uint64_t raw = call_shape(fn->address, n, k0, k1, result_kind == R_F64, a0, a1);
-  /* Read from fn again rather than kept across the call: fewer registers
-   * to save and restore. */
+  const uint64_t raw = call_shape(fn->address, n, k0, k1, result_kind == R_F64, n > 0 ? register_image(&slots[0], k0) : 0,
+                                  n > 1 ? register_image(&slots[1], k1) : 0);
+  /* Read from fn again rather than kept across the call, and env from
+   * the state (the same env: a function is called on its own env's thread
+   * only): fewer registers to save and restore. */
   state = fn->state;
+  env = state->env;
   state->last_errno = *state->errno_at;
   if (CFFI_UNLIKELY(state->cleanup_depth > --state->call_depth) && cffi_jit_after_callbacks(env, fn)) return NULL;
-  napi_value result;
+  napi_value *const result = &frame.result;
   switch (result_kind) {
     case R_VOID: return NULL;
-    case R_I32: napi_create_int32(env, (int32_t)raw, &result); break;
-    case R_U32: napi_create_uint32(env, (uint32_t)raw, &result); break;
-    case R_I64: napi_create_bigint_int64(env, (int64_t)raw, &result); break;
-    case R_U64: napi_create_bigint_uint64(env, raw, &result); break;
-    case R_F64: napi_create_double(env, as_double(raw), &result); break;
+    case R_I32: napi_create_int32(env, (int32_t)raw, result); break;
+    case R_U32: napi_create_uint32(env, (uint32_t)raw, result); break;
+    case R_I64: napi_create_bigint_int64(env, (int64_t)raw, result); break;
+    case R_U64: napi_create_bigint_uint64(env, raw, result); break;
+    case R_F64: napi_create_double(env, as_double(raw), result); break;
     case R_CSTRING:
-      if (!raw) napi_get_null(env, &result);
-      else napi_create_string_utf8(env, (const char *)(uintptr_t)raw, NAPI_AUTO_LENGTH, &result);
+      if (!raw) napi_get_null(env, result);
+      else napi_create_string_utf8(env, (const char *)(uintptr_t)raw, NAPI_AUTO_LENGTH, result);
       break;
     default: return cffi_jit_result(env, fn, raw);
   }
-  return result;
+  return *result;
 }
 
 /* Every shape's wrapper, and the table that finds it. */
@@ -218,7 +229,8 @@ static inline __attribute__((always_inline)) napi_value shaped(napi_env env, nap
 
 /* No frame pointer: three instructions of a `void f(void)` wrapper's ~30. */
 #define DEFINE_WRAPPER(n, a, b, r)                                                                     \
-  __attribute__((optimize("omit-frame-pointer"))) static napi_value wrapper_##n##_##a##_##b##_##r(napi_env env, napi_callback_info info, cffi_function *fn) { \
+  __attribute__((optimize("omit-frame-pointer"))) static napi_value wrapper_##n##_##a##_##b##_##r(napi_env env, napi_callback_info info) { \
+    FUNCTION_FROM_STUB(fn);                                                                             \
     return shaped(env, info, fn, n, a, b, r);                                                           \
   }
 EVERY_SHAPE(DEFINE_WRAPPER)
@@ -266,20 +278,46 @@ static shaped_wrapper wrapper_for(const cffi_signature *sig) {
   return r < 0 ? NULL : wrappers[kinds[0]][kinds[1]][r];
 }
 
+/* Where close() points the entry stubs of a closed owner's functions. */
+__attribute__((optimize("omit-frame-pointer"))) static napi_value closed_wrapper(napi_env env, napi_callback_info info) {
+  FUNCTION_FROM_STUB(fn);
+  (void)info;
+  return cffi_jit_closed(env, fn);
+}
+
 bool cffi_precompiled_take(cffi_function *fn) {
   const shaped_wrapper wrapper = fn->jit_stub ? wrapper_for(&fn->sig) : NULL;
   if (!wrapper) return false;
   /* Wrappers run on the env's thread only, whose errno this is. */
   fn->state->errno_at = &errno;
-  fn->precompiled_hop.entry = (void *)wrapper;
-  fn->precompiled_hop.fn = fn;
-  fn->jit_stub->data = &fn->precompiled_hop;
-  fn->jit_stub->target = (void *)cffi_precompiled_hop_entry;
+  cffi_owner *owner = fn->owner;
+  fn->precompiled_link.next = owner->precompiled;
+  fn->precompiled_link.prev = &owner->precompiled;
+  if (owner->precompiled) owner->precompiled->precompiled_link.prev = &fn->precompiled_link.next;
+  owner->precompiled = fn;
+  fn->jit_stub->data = fn;
+  fn->jit_stub->target = (void *)(owner->open ? wrapper : closed_wrapper);
   return true;
+}
+
+void cffi_precompiled_owner_closed(cffi_owner *owner) {
+  for (cffi_function *fn = owner->precompiled; fn; fn = fn->precompiled_link.next)
+    fn->jit_stub->target = (void *)closed_wrapper;
+}
+
+void cffi_precompiled_forget(cffi_function *fn) {
+  if (!fn->precompiled_link.prev) return;
+  *fn->precompiled_link.prev = fn->precompiled_link.next;
+  if (fn->precompiled_link.next) fn->precompiled_link.next->precompiled_link.prev = fn->precompiled_link.prev;
+  fn->precompiled_link.prev = NULL;
 }
 #else
 bool cffi_precompiled_take(cffi_function *fn) {
   (void)fn;
   return false;
 }
+
+void cffi_precompiled_owner_closed(cffi_owner *owner) { (void)owner; }
+
+void cffi_precompiled_forget(cffi_function *fn) { (void)fn; }
 #endif

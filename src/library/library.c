@@ -40,8 +40,12 @@ void cffi_owner_release(cffi_owner *owner) {
 }
 
 /* A pool thread running a batch (src/calls/batch_buffer.c) reads `open`
- * before each entry while this thread may clear it: both sides atomic. */
-static void mark_closed(cffi_owner *owner) { __atomic_store_n(&owner->open, false, __ATOMIC_RELAXED); }
+ * before each entry while this thread may clear it: both sides atomic.
+ * Precompiled wrappers do not read it: their entry stubs are repointed. */
+static void mark_closed(cffi_owner *owner) {
+  __atomic_store_n(&owner->open, false, __ATOMIC_RELAXED);
+  cffi_precompiled_owner_closed(owner);
+}
 
 void cffi_owner_close(cffi_owner *owner) {
   if (!owner->open) return;

@@ -514,9 +514,10 @@ void cffi_function_discard(cffi_function *fn) {
   /* Also run by the GC (see NAPI_EXPERIMENTAL in cffi.h): frees and counts only. */
   int64_t ignored;
   napi_adjust_external_memory(fn->state->env, -(int64_t)fn->native_bytes, &ignored);
+  /* Before the owner goes: a precompiled wrapper's function is on its owner's list. */
+  cffi_jit_forget(fn);
   cffi_owner_release(fn->owner);
   cffi_sig_release_layouts(&fn->sig);
-  cffi_jit_forget(fn);
   free(fn->name);
   free(fn);
 }

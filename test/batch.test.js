@@ -741,6 +741,22 @@ describe("sym.map(n, ...args, { into })", () => {
     }
   });
 
+  for (const engine of ["", "jit", "registers", "precompiled"]) {
+    test(`a callback on every call: each result stored once the output is checked again, none after a detach (CFFI_BUN_ENGINE=${engine || "unset"})`, () => {
+      // Each loop used to store the result of the call during which JS ran
+      // before checking options.into: a callback that detached it had that
+      // result written into memory the ArrayBuffer had handed on.
+      const env = { ...process.env };
+      if (engine) env.CFFI_BUN_ENGINE = engine;
+      else delete env.CFFI_BUN_ENGINE;
+      const child = spawnSync(process.execPath, [path.join(__dirname, "helpers", "map-held.js")], { env, encoding: "utf8" });
+      assert.equal(child.status, 0, child.stderr);
+      const { checked, diffs } = JSON.parse(child.stdout);
+      assert.deepEqual(diffs, []);
+      assert.equal(checked, ccUnavailable() ? 930 : 5580);
+    });
+  }
+
   test("a getter on the options object that closes the library: the closed-library error, nothing called", () => {
     const lib = dlopen(FIX, { identity_i32: DEFS.identity_i32 });
     const fn = lib.symbols.identity_i32;

@@ -337,7 +337,8 @@ static napi_value map_call(napi_env env, napi_callback_info info) {
    * (src/calls/map_precompiled.c); a broadcast is a column of stride 0. */
   cffi_map_compiled_fn compiled = cffi_map_precompiled_for(fn);
   union { int32_t w; int64_t l; double d; } broadcast[2];
-  cffi_map_frame frame = {fn->address, state, {NULL, NULL}, {0, 0}, NULL};
+  uint64_t held = 0; /* the result of the call during which JS ran (see cffi_map_loop_fn) */
+  cffi_map_frame frame = {fn->address, state, {NULL, NULL}, {0, 0}, NULL, &held};
   if (compiled) {
     CFFI_DEBUG("map: %s runs the precompiled loop", fn->name);
     for (unsigned k = 0; k < sig->nargs; k++) {
@@ -361,17 +362,20 @@ static napi_value map_call(napi_env env, napi_callback_info info) {
       frame.out = output.data;
       i = compiled(&frame, i, n);
     } else {
-      i = loop(i, n, column, scalars, output.data);
+      i = loop(i, n, column, scalars, output.data, &held);
     }
+    const bool result_held = state->js_callbacks_run != callbacks_seen;
     step = map_after_calls(env, fn, argv + 2, column, &output, n, &callbacks_seen);
+    if (result_held && step == MAP_GO_ON && output.data) store_element(output.data, result_kind, i - 1, held, sig->returns);
   }
   for (size_t i = 0; !compiled && !loop && i < n && step == MAP_GO_ON; i++) {
     for (unsigned k = 0; k < sig->nargs; k++)
       if (column[k]) slots[sig->dest[k]] = sig->args[k] == CFFI_BOOL ? load_element(column[k], column_kind[k], i) != 0
                                                                       : load_element(column[k], column_kind[k], i);
     uint64_t raw = cffi_call_slots_in_env(fn, slots);
-    if (output.data) store_element(output.data, result_kind, i, raw, sig->returns);
+    /* Checked before the store: JS that ran during the call may have detached options.into. */
     step = map_after_calls(env, fn, argv + 2, column, &output, n, &callbacks_seen);
+    if (step == MAP_GO_ON && output.data) store_element(output.data, result_kind, i, raw, sig->returns);
   }
   cffi_call_release(&call);
   if (step == MAP_LIBRARY_CLOSED) return cffi_jit_closed(env, fn);

@@ -37,7 +37,12 @@ void cffi_make_batch_buffer_exports(napi_env env, napi_value exports);
  * call during which a callback ran JS or left work. NULL where there is no
  * such loop (no TinyCC, CFFI_BUN_ENGINE=registers|ffi, a signature it does
  * not take, or a small n not worth a compile): the caller's C loop runs. */
-typedef size_t (*cffi_map_loop_fn)(size_t i, size_t n, const void *const *columns, const uint64_t *scalars, void *out);
+/* A call during which a callback ran JS ends the loop before its result is
+ * stored: JS may have detached the output (options.into). That result is
+ * left in *held as its register image, and the caller stores it at the
+ * returned index - 1 once the output has been checked again. */
+typedef size_t (*cffi_map_loop_fn)(size_t i, size_t n, const void *const *columns, const uint64_t *scalars, void *out,
+                                   uint64_t *held);
 cffi_map_loop_fn cffi_map_loop_for(const cffi_function *fn, uint64_t columns, size_t n);
 /* At module init: the env's loops are freed when it ends. */
 void cffi_map_jit_attach(napi_env env);
@@ -54,6 +59,7 @@ typedef struct {
   const char *arg[2];
   size_t stride[2];
   void *out;
+  uint64_t *held; /* the result of a call during which JS ran, as for cffi_map_loop_fn */
 } cffi_map_frame;
 typedef size_t (*cffi_map_compiled_fn)(const cffi_map_frame *frame, size_t i, size_t n);
 /* Where a signature of up to two arguments sits in a table of precompiled

@@ -115,7 +115,7 @@ static void render_loop(cffi_text *b, const cffi_signature *sig, uint64_t column
   if (n == 0) cffi_text_append(b, "void");
   for (unsigned k = 0; k < n; k++) cffi_text_append(b, "%s%s", k ? ", " : "", param_type(sig->args[k]));
   cffi_text_append(b, ");\n");
-  cffi_text_append(b, "size_t cffi_map_loop(size_t i, size_t n, void *const *columns, const uint64_t *scalars, void *out) {\n");
+  cffi_text_append(b, "size_t cffi_map_loop(size_t i, size_t n, void *const *columns, const uint64_t *scalars, void *out, uint64_t *held) {\n");
   for (unsigned k = 0; k < n; k++) {
     const uint8_t type = sig->args[k];
     if (columns >> k & 1) {
@@ -149,12 +149,17 @@ static void render_loop(cffi_text *b, const cffi_signature *sig, uint64_t column
     else cffi_text_append(b, "%sc%u[i]", sep, k);
   }
   cffi_text_append(b, ");\n");
+  /* Only a callback that ran JS leaves work (cleanup_depth): one test,
+   * before the store (that JS may have detached options.into): the result
+   * waits in *held, as its register image, for the caller to store. */
+  cffi_text_append(b, "    if (cffi_js_callbacks_run != seen) {\n");
+  if (sig->returns == CFFI_F64) cffi_text_append(b, "      union cffi_f64 h;\n      h.d = r;\n      *held = h.u;\n");
+  else if (sig->returns == CFFI_F32) cffi_text_append(b, "      union cffi_f32 h;\n      h.f = r;\n      *held = h.u;\n");
+  else if (sig->returns != CFFI_VOID) cffi_text_append(b, "      *held = r;\n");
+  cffi_text_append(b, "      cffi_last_errno = cffi_errno;\n      --cffi_call_depth;\n      return i + 1;\n    }\n");
   if (sig->returns == CFFI_BOOL) cffi_text_append(b, "    o[i] = (r & 0xff) != 0;\n");
   else if (sig->returns != CFFI_VOID) cffi_text_append(b, "    o[i] = (%s)r;\n", store_type(sig->returns));
-  /* Only a callback that ran JS leaves work (cleanup_depth): one test. */
-  cffi_text_append(b, "    if (cffi_js_callbacks_run != seen) {\n"
-                      "      cffi_last_errno = cffi_errno;\n      --cffi_call_depth;\n      return i + 1;\n    }\n"
-                      "  }\n  cffi_last_errno = cffi_errno;\n  --cffi_call_depth;\n  return n;\n}\n");
+  cffi_text_append(b, "  }\n  cffi_last_errno = cffi_errno;\n  --cffi_call_depth;\n  return n;\n}\n");
 }
 
 typedef struct {

@@ -42,9 +42,13 @@ typedef double D;   /* f64 */
   state->last_errno = errno; \
   state->call_depth--;      \
   return i;
-/* After each call: a callback that ran JS ends the loop (one load). */
-#define AFTER_CALL                                         \
+/* After each call: a callback that ran JS ends the loop (one load), before
+ * the result is stored: that JS may have detached options.into, so the
+ * result waits in *frame->held (its register image) for the caller, which
+ * stores it once it has checked the output again. */
+#define AFTER_CALL(hold)                                   \
   if (CFFI_UNLIKELY(state->js_callbacks_run != seen)) {    \
+    hold;                                                  \
     i++;                                                   \
     break;                                                 \
   }
@@ -64,7 +68,6 @@ typedef double D;   /* f64 */
     LOOP_BEGIN                                                                                \
     for (; i < n; i++) {                                                                      \
       R##_CALL(target());                                                                     \
-      AFTER_CALL                                                                              \
     }                                                                                         \
     LOOP_END                                                                                  \
   }
@@ -77,7 +80,6 @@ typedef double D;   /* f64 */
     for (; i < n; i++) {                                                                      \
       NEXT(0, P, x0)                                                                          \
       R##_CALL(target(x0));                                                                   \
-      AFTER_CALL                                                                              \
     }                                                                                         \
     LOOP_END                                                                                  \
   }
@@ -92,24 +94,24 @@ typedef double D;   /* f64 */
       NEXT(0, P, x0)                                                                          \
       NEXT(1, Q, x1)                                                                          \
       R##_CALL(target(x0, x1));                                                               \
-      AFTER_CALL                                                                              \
     }                                                                                         \
     LOOP_END                                                                                  \
   }
 
-/* Per result class: the prototype's return type, the output pointer, the call. */
+/* Per result class: the prototype's return type, the output pointer, the
+ * call with its check and store. */
 #define V_TYPE void
 #define V_OUTPTR
-#define V_CALL(expr) expr
+#define V_CALL(expr) expr; AFTER_CALL((void)0)
 #define W_TYPE W
 #define W_OUTPTR W *out = frame->out;
-#define W_CALL(expr) out[i] = expr
+#define W_CALL(expr) const W r_ = expr; AFTER_CALL(*frame->held = (uint32_t)r_) out[i] = r_;
 #define L_TYPE L
 #define L_OUTPTR L *out = frame->out;
-#define L_CALL(expr) out[i] = expr
+#define L_CALL(expr) const L r_ = expr; AFTER_CALL(*frame->held = (uint64_t)r_) out[i] = r_;
 #define D_TYPE D
 #define D_OUTPTR D *out = frame->out;
-#define D_CALL(expr) out[i] = expr
+#define D_CALL(expr) const D r_ = expr; AFTER_CALL(memcpy(frame->held, &r_, sizeof r_)) out[i] = r_;
 
 #define FOR_ARGS1(R) LOOP1(R, W) LOOP1(R, L) LOOP1(R, D)
 #define FOR_ARGS2(R, P) LOOP2(R, P, W) LOOP2(R, P, L) LOOP2(R, P, D)

@@ -1007,3 +1007,44 @@ describe("batch(): JavaScript run by a .ptr getter inside add() and run()", () =
     assert.equal(out, "batch entry 0: memcpy: args[0] (ptr): its ArrayBuffer was detached after add(); nothing was called");
   });
 });
+
+describe("batch: the raw exports' result arrays (lib/native.js takes them from any caller)", () => {
+  // batchResults kept the arrays' memory and batchRun wrote each result
+  // there, so a detached array had its memory written after it was handed
+  // on (or freed).
+  const native = require("../lib/native.js");
+  const fresh = (count) => {
+    const handle = [];
+    native.batchNew(handle, 0);
+    const raw = new Float64Array(count), kinds = new Uint8Array(count);
+    native.batchResults.call(handle, raw, kinds);
+    return { handle, raw, kinds };
+  };
+  const malformed = { name: "Error", message: /batchRun: internal arguments malformed \(result arrays detached or too short\)/ };
+
+  test("a result array detached before run(): an error, nothing written into the memory it handed on", () => {
+    for (const which of ["raw", "kinds"]) {
+      const { handle, raw, kinds } = fresh(4);
+      for (let i = 0; i < 4; i++) native.batchAdd.call(handle, S.identity_i32, -1234);
+      const moved = structuredClone((which === "raw" ? raw : kinds).buffer, { transfer: [(which === "raw" ? raw : kinds).buffer] });
+      assert.throws(() => native.batchRun.call(handle, [], undefined), malformed);
+      assert.deepEqual([...new Uint8Array(moved)], new Array(moved.byteLength).fill(0), which);
+    }
+  });
+
+  test("a result array detached by a callback during run(): the run stops there, nothing written after", () => {
+    const { handle, raw } = fresh(4);
+    let moved;
+    const cb = new JSCallback((x) => {
+      if (x === 2) moved = structuredClone(raw.buffer, { transfer: [raw.buffer] });
+      return x * 10;
+    }, { args: ["i32"], returns: "i32" });
+    try {
+      for (let i = 1; i <= 4; i++) native.batchAdd.call(handle, S.call_i32_fn, cb, i);
+      assert.throws(() => native.batchRun.call(handle, [], undefined), malformed);
+      assert.deepEqual([...new Float64Array(moved)], [10, 0, 0, 0]); // entry 0's result only, stored before the detach
+    } finally {
+      cb.close();
+    }
+  });
+});

@@ -122,11 +122,8 @@ typedef struct {
   int64_t reported; /* bytes of its buffer told to V8 as external memory */
   /* lib/batch.js's per-entry result words and kinds, reused across runs
    * (given by batchResults when they grow, held by the two references):
-   * run() then asks Node-API for nothing to find them. */
+   * run() finds their memory once, and again only after JS ran. */
   napi_ref raw_ref, kinds_ref;
-  uint64_t *raw;
-  uint8_t *kinds;
-  size_t capacity;
 } batch_handle;
 
 static bool grow(void **items, uint32_t *capacity, uint32_t needed, size_t size) {
@@ -902,7 +899,37 @@ typedef struct {
   int32_t *errnos;    /* per entry, or NULL */
   int *errno_at;      /* this thread's errno */
   cffi_call call;     /* chained arguments' strings, until the run ends */
+  /* Where the words, kinds and errnos were found (see run_arrays_attached),
+   * and js_callbacks_run then. */
+  batch_handle *h;
+  napi_value errnos_value;
+  uint32_t callbacks_seen;
 } run_state;
+
+/* The run's result words, kinds and errnos found again from their arrays:
+ * still attached and long enough. The raw exports take those arrays from
+ * any caller (lib/native.js), who may detach one at any time JS runs:
+ * before run(), or from a callback or getter during it. */
+static bool run_arrays_attached(napi_env env, run_state *run, uint32_t count) {
+  batch_handle *h = run->h;
+  napi_value raw_array, kinds_array;
+  size_t raw_length = 0, kinds_length = 0, errno_length = 0;
+  run->callbacks_seen = h->state->js_callbacks_run;
+  run->raw = NULL;
+  run->kinds = NULL;
+  if (h->raw_ref && napi_get_reference_value(env, h->raw_ref, &raw_array) == napi_ok && raw_array &&
+      napi_get_reference_value(env, h->kinds_ref, &kinds_array) == napi_ok && kinds_array) {
+    run->raw = typed_data(env, raw_array, &raw_length);
+    run->kinds = typed_data(env, kinds_array, &kinds_length);
+  }
+  run->errnos = (h->flags & WITH_ERRNO) ? typed_data(env, run->errnos_value, &errno_length) : NULL;
+  if (count && (!run->raw || !run->kinds || raw_length < count || kinds_length < count ||
+                ((h->flags & WITH_ERRNO) && (!run->errnos || errno_length < count)))) {
+    cffi_throw(env, "Error", "batchRun: internal arguments malformed (result arrays detached or too short)");
+    return false;
+  }
+  return true;
+}
 
 static napi_value earlier_result(napi_env env, const run_state *run, uint32_t entry) {
   napi_value value = NULL;
@@ -1001,6 +1028,10 @@ static inline bool run_entry(napi_env env, napi_value handle, run_state *run, ba
   }
   end_call_at(state, sig->takes_env, run->errno_at);
   if (CFFI_UNLIKELY(state->cleanup_depth > state->call_depth) && cffi_callbacks_cleanup(env, state)) return false;
+  /* JS ran (a callback, or a getter the checks above ran): the arrays may be detached. */
+  if (CFFI_UNLIKELY(e->extra != 0 || state->js_callbacks_run != run->callbacks_seen) &&
+      !run_arrays_attached(env, run, c->entries_count))
+    return false;
   if (run->errnos) run->errnos[entry] = state->last_errno;
   const uint8_t kind = plan->kind;
   run->kinds[entry] = kind;
@@ -1047,9 +1078,6 @@ static napi_value batch_results(napi_env env, napi_callback_info info) {
   if (h->kinds_ref) napi_delete_reference(env, h->kinds_ref);
   h->raw_ref = raw_ref;
   h->kinds_ref = kinds_ref;
-  h->raw = raw;
-  h->kinds = kinds;
-  h->capacity = raw_length;
   return NULL;
 }
 
@@ -1066,11 +1094,8 @@ static napi_value batch_run(napi_env env, napi_callback_info info) {
   if (running_batches) return cffi_throw(env, "Error", NESTED_RUN_MESSAGE);
   batch_commands *c = h->commands;
   const uint32_t count = c->entries_count;
-  run_state run = {.results = argv[0], .raw = h->raw, .kinds = h->kinds, .errno_at = &errno};
-  size_t errno_length = 0;
-  run.errnos = (h->flags & WITH_ERRNO) ? typed_data(env, argv[1], &errno_length) : NULL;
-  if (count && (h->capacity < count || ((h->flags & WITH_ERRNO) && (!run.errnos || errno_length < count))))
-    return cffi_throw(env, "Error", "batchRun: internal arguments malformed");
+  run_state run = {.results = argv[0], .errno_at = &errno, .h = h, .errnos_value = argv[1]};
+  if (!run_arrays_attached(env, &run, count)) return NULL;
   cffi_call_init(&run.call, env, "batch");
   run.call.scratch_used = CFFI_STRING_SCRATCH;
   c->refs++; /* a callback may add() meanwhile: it copies */

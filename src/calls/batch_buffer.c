@@ -917,11 +917,11 @@ static bool run_arrays_attached(napi_env env, run_state *run, uint32_t count) {
   run->callbacks_seen = h->state->js_callbacks_run;
   run->raw = NULL;
   run->kinds = NULL;
+  /* Typed arrays: batchResults checked their kinds, and a reference keeps them. */
   if (h->raw_ref && napi_get_reference_value(env, h->raw_ref, &raw_array) == napi_ok && raw_array &&
-      napi_get_reference_value(env, h->kinds_ref, &kinds_array) == napi_ok && kinds_array) {
-    run->raw = typed_data(env, raw_array, &raw_length);
-    run->kinds = typed_data(env, kinds_array, &kinds_length);
-  }
+      napi_get_reference_value(env, h->kinds_ref, &kinds_array) == napi_ok && kinds_array &&
+      napi_get_typedarray_info(env, raw_array, NULL, &raw_length, (void **)&run->raw, NULL, NULL) == napi_ok)
+    napi_get_typedarray_info(env, kinds_array, NULL, &kinds_length, (void **)&run->kinds, NULL, NULL);
   run->errnos = (h->flags & WITH_ERRNO) ? typed_data(env, run->errnos_value, &errno_length) : NULL;
   if (count && (!run->raw || !run->kinds || raw_length < count || kinds_length < count ||
                 ((h->flags & WITH_ERRNO) && (!run->errnos || errno_length < count)))) {
@@ -1008,8 +1008,9 @@ static inline bool run_entry(napi_env env, napi_value handle, run_state *run, ba
       if (!resolve_chain(env, run, c, e, x, entry, chained)) return false;
       words = chained;
     }
-    /* A .ptr getter the checks ran may have closed the library. */
+    /* A .ptr getter the checks ran may have closed the library, or detached the result arrays. */
     if (CFFI_UNLIKELY(!fn->owner->open)) return cffi_jit_closed(env, fn), false;
+    if (!run_arrays_attached(env, run, c->entries_count)) return false;
   }
   /* The synchronous call's bookkeeping and register call, inlined here. */
   cffi_env_state *state = fn->state;
@@ -1028,9 +1029,8 @@ static inline bool run_entry(napi_env env, napi_value handle, run_state *run, ba
   }
   end_call_at(state, sig->takes_env, run->errno_at);
   if (CFFI_UNLIKELY(state->cleanup_depth > state->call_depth) && cffi_callbacks_cleanup(env, state)) return false;
-  /* JS ran (a callback, or a getter the checks above ran): the arrays may be detached. */
-  if (CFFI_UNLIKELY(e->extra != 0 || state->js_callbacks_run != run->callbacks_seen) &&
-      !run_arrays_attached(env, run, c->entries_count))
+  /* A callback ran JS: the arrays may be detached. */
+  if (CFFI_UNLIKELY(state->js_callbacks_run != run->callbacks_seen) && !run_arrays_attached(env, run, c->entries_count))
     return false;
   if (run->errnos) run->errnos[entry] = state->last_errno;
   const uint8_t kind = plan->kind;

@@ -6,7 +6,7 @@
 // each row runs k1 then k2 rounds between bench_mark() calls, and
 // (Ir(k2) - Ir(k1)) / (calls in k2 - calls in k1) cancels start-up,
 // warm-up and compilation. Needs valgrind. Usage:
-//   node benchmark/batch-callgrind.js [--rows=singles64,run64,built64,refilled64,loop,map,mapInto,runN,batchN]
+//   node benchmark/batch-callgrind.js [--rows=singles64,run64,built64,refilled64,loop,map,mapInto,runN,batchN,refilledN]
 const { execFileSync, spawnSync } = require("node:child_process");
 const fs = require("node:fs");
 const os = require("node:os");
@@ -14,11 +14,11 @@ const path = require("node:path");
 
 const ROOT = path.join(__dirname, "..");
 const arg = process.argv.find((a) => a.startsWith("--rows="));
-const ROWS = arg ? arg.slice(7).split(",") : ["singles64", "run64", "built64", "refilled64", "loop", "map", "mapInto", "runN", "batchN"];
+const ROWS = arg ? arg.slice(7).split(",") : ["singles64", "run64", "built64", "refilled64", "loop", "map", "mapInto", "runN", "batchN", "refilledN"];
 // Per row: calls per round, and the two round counts.
 const PLAN = {
   singles64: [64, 3000, 13000], run64: [64, 3000, 13000], built64: [64, 3000, 13000], refilled64: [64, 3000, 13000],
-  loop: [4096, 20, 120], map: [4096, 20, 120], mapInto: [4096, 20, 120], runN: [4096, 20, 120], batchN: [4096, 20, 120],
+  loop: [4096, 20, 120], map: [4096, 20, 120], mapInto: [4096, 20, 120], runN: [4096, 20, 120], batchN: [4096, 20, 120], refilledN: [4096, 20, 120],
 };
 
 const CHILD = String.raw`
@@ -34,6 +34,7 @@ let sink = 0;
 const N = 4096;
 const values = Int32Array.from({ length: N }, (_, i) => (i % 2 ? -i : i));
 const into = new Int32Array(N);
+const results = [];
 const recorded = batch(); fill(recorded);
 const refilled = batch();
 const big = batch(); for (let i = 0; i < N; i++) big.add(S.bench_abs, values[i]);
@@ -47,6 +48,7 @@ const rows = {
   mapInto: (k) => { for (let r = 0; r < k; r++) sink += S.bench_abs.map(N, values, { into })[N - 1]; },
   runN: (k) => { for (let r = 0; r < k; r++) sink += big.run()[N - 1]; },
   batchN: (k) => { for (let r = 0; r < k; r++) { const b = batch(); for (let i = 0; i < N; i++) b.add(S.bench_abs, values[i]); sink += b.run()[N - 1]; } },
+  refilledN: (k) => { for (let r = 0; r < k; r++) { refilled.clear(); for (let i = 0; i < N; i++) refilled.add(S.bench_abs, values[i]); sink += refilled.run({ into: results })[N - 1]; } },
 };
 const f = rows[mode];
 f(Number(k1)); f(Number(k1));

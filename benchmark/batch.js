@@ -76,6 +76,12 @@ if (kind === "nodeffi") {
     for (let i = 0; i < N; i++) reused.add(abs, values[i]);
     sink += reused.run()[N - 1];
   }) / N;
+  const resultsInto = [];
+  rows.batchReusedInto = median(() => {
+    reused.clear();
+    for (let i = 0; i < N; i++) reused.add(abs, values[i]);
+    sink += reused.run({ into: resultsInto })[N - 1];
+  }) / N;
   // Written out as a program would write them: direct calls, direct add()s.
   const singles = () => {
     for (let k = 0; k < 16; k++) {
@@ -152,6 +158,7 @@ function main() {
       `  new Int32Array(n), touched (alone)    ${both("allocate")}`,
       `  cffi-bun batch, add() x n + run()     ${both("batchEntries")}`,
       `  cffi-bun batch reused (clear, refill) ${both("batchReused")}`,
+      `  the same, run({ into }) reused        ${both("batchReusedInto")}`,
       `  node:ffi per-call (Node 26)           ${nodeffi ? ns(nodeffi.loop).padStart(9) : "skipped (no Node 26)"}`,
       `  Bun per-call loop                     ${bunRows ? ns(bunRows.loop).padStart(9) : "skipped (no bun)"}`,
       `64 mixed calls (abs, add, addf64, id_u64), ns per 64`,

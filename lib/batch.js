@@ -2,7 +2,10 @@
 // batch() and sym.map (docs/batch.md): the JS side only stages and shapes.
 // add() converts an entry into the native command buffer (one crossing, or
 // none for plain numeric arguments, which it stages in a Float64Array);
-// run() is one crossing that only calls (src/calls/batch_buffer.c). sym.map (and sym.async) are accessors on one prototype
+// run() is one crossing that only calls (src/calls/batch_buffer.c). A batch
+// whose entries are all staged has no native side: run() calls straight
+// from the stage (the functions from the batch's list, the result words
+// shared by the thread's batches), so building and running it crosses once. sym.map (and sym.async) are accessors on one prototype
 // shared by every bound function, so binding creates nothing per function:
 // each is created on first access and cached on the function.
 const native = require("./native.js");
@@ -82,7 +85,18 @@ const STAGE_INT = 1;
 const STAGE_FLOAT = 2;
 const STAGE_WIDE = 3;
 const STAGE_BOOL = 4;
-const STAGE_WORDS = 8192; // 64 KiB, one per thread: moved into the native buffer when full
+const STAGE_WORDS = 8192; // 64 KiB to start with, one per thread
+// It doubles as entries are staged, up to STAGE_MAX_WORDS (32 MiB); past
+// that the entries move into the native buffer. After SHRINK_AFTER batches
+// in a row that used less than an eighth of a grown stage, it goes back to
+// STAGE_WORDS.
+const STAGE_MAX_WORDS = 1 << 22;
+const SHRINK_AFTER = 64;
+// A batch with no native side that loses the stage to another keeps its
+// entries in a copy of their words, up to this many (beyond, they move into
+// a native buffer made for it): a batch built, run and dropped in a loop
+// then never makes one.
+const SAVED_WORDS = 16384;
 
 // Up to this many results, the array is made at its length (no growing);
 // beyond, V8's new Array(n) would be a slow dictionary: push.
@@ -99,9 +113,14 @@ function resultAt(i, raw, bits, ubits, kinds, values) {
   return kind === KIND_VALUE ? values[i] : undefined; // void
 }
 
-function shapeResults(count, ran, raw, bits, ubits, kinds, values, flags, stoppedAt, errnos) {
+function shapeResults(count, ran, raw, bits, ubits, kinds, values, flags, stoppedAt, errnos, into) {
   let results;
-  if (count <= PREALLOCATED_RESULTS) {
+  if (into !== undefined) {
+    results = into;
+    if (into.length !== count) into.length = count;
+    for (let i = 0; i < ran; i++) into[i] = resultAt(i, raw, bits, ubits, kinds, values);
+    for (let i = ran; i < count; i++) into[i] = undefined; // not run
+  } else if (count <= PREALLOCATED_RESULTS) {
     results = new Array(count);
     for (let i = 0; i < ran; i++) results[i] = resultAt(i, raw, bits, ubits, kinds, values);
     for (let i = ran; i < count; i++) results[i] = undefined; // not run
@@ -115,35 +134,98 @@ function shapeResults(count, ran, raw, bits, ubits, kinds, values, flags, stoppe
   return results;
 }
 
+// Stages v for a parameter of stage kind `kind` at word `at`: 0 (as a
+// number), 1 (as a bigint's bits) or -1 (not stageable: the addon converts it).
+function stageValue(at, v, kind) {
+  if (kind === STAGE_BOOL) stage[at] = v ? 1 : 0;
+  else if (typeof v === "number") stage[at] = kind === STAGE_INT ? v | 0 : v;
+  else if (typeof v === "boolean") stage[at] = v ? 1 : 0;
+  else if (typeof v === "bigint" && kind !== STAGE_FLOAT) {
+    stageBigs[at] = v;
+    return 1;
+  } else return -1;
+  return 0;
+}
+
 // The staging area, one per thread (the addon is told of it once): entries
 // of one batch at a time, moved into that batch's buffer before any native
 // call on it, or when another batch starts staging.
-const stage = new Float64Array(STAGE_WORDS);
-const stageBigs = new BigInt64Array(stage.buffer);
+let stage = new Float64Array(STAGE_WORDS);
+let stageBigs = new BigInt64Array(stage.buffer);
 let stagePos = 1; // word 0: how many words are staged (written before each native call)
 let stageOwner = null; // the Batch whose entries are staged
+let stageBusy = 0; // a run from the stage is in progress: no batch may take it
+let stageSmallUses = 0; // batches in a row that used little of a grown stage
 native.batchStage(stage);
-// Bound function -> its parameters' stage kinds (null: not stageable), from the addon once.
-const stageKinds = new WeakMap();
+
+// The stage as a new array of `words` words, holding what is staged.
+function resizeStage(words) {
+  const grown = new Float64Array(words);
+  grown.set(stage.subarray(0, Math.min(stagePos, words)));
+  native.batchStage(grown); // a run from the old one keeps it alive (run()'s frame)
+  stage = grown;
+  stageBigs = new BigInt64Array(grown.buffer);
+}
+// Bound function (or stand-in) -> its plan: { bound, kinds (its parameters'
+// stage kinds, from the addon once; null: not stageable), id, index (its
+// index in the staged-function list of the batch whose #id is id) }.
+const plans = new WeakMap();
+let batchIds = 0;
+// The last four functions added, by the batch recentOwner (a mixed batch
+// alternates a few): no WeakMap lookup for them.
+let recentOwner = null;
+const recentSyms = [undefined, undefined, undefined, undefined];
+const recentIndexes = [-1, -1, -1, -1];
+const recentKinds = [null, null, null, null];
+let recentNext = 0;
+
+// The result words and kinds of a run, shared by this thread's batches
+// (runs do not nest; each run's results are copied out as it returns), so a
+// batch built and run once makes no typed arrays. Up to SHARED_RESULTS
+// entries they stay; larger ones are held by the batch that last used them
+// (and weakly here, for the next batch while they live).
+const SHARED_RESULTS = 65536;
+let results = null; // { raw, bits, ubits, kinds }
+let largeResults = null; // WeakRef of the same, above SHARED_RESULTS
+let registeredResults = null; // the ones the addon writes into
+
+function resultsFor(count) {
+  let r = results;
+  if (count > SHARED_RESULTS) {
+    r = largeResults?.deref();
+    if (r === undefined || r.raw.length < count) r = undefined;
+  } else if (r !== null && r.raw.length < count) r = undefined;
+  if (r === null || r === undefined) {
+    const capacity = count > SHARED_RESULTS ? count : Math.min(SHARED_RESULTS, Math.max(64, count, (results?.raw.length ?? 0) * 2));
+    const raw = new Float64Array(capacity);
+    r = { raw, bits: new BigInt64Array(raw.buffer), ubits: new BigUint64Array(raw.buffer), kinds: new Uint8Array(capacity) };
+  }
+  if (r !== registeredResults) {
+    native.batchResults(r.raw, r.kinds); // refused during a run (a callback's): nothing changes then
+    registeredResults = r;
+  }
+  if (count > SHARED_RESULTS) largeResults = new WeakRef(r);
+  else results = r;
+  return r;
+}
 
 class Batch {
   // The native command buffer (src/calls/batch_buffer.c) wraps #handle, an
-  // array in which it keeps every function and object argument alive.
-  // Entries whose arguments are plain numbers, booleans or bigints are
-  // staged (no crossing into C); any other entry is converted by one native call.
-  #handle = [];
-  #indexes = new Map(); // bound function -> its index in the buffer (for staged entries)
-  // The last four functions added (a mixed batch alternates a few): no map lookup for them.
-  #recentSyms = [undefined, undefined, undefined, undefined];
-  #recentIndexes = [-1, -1, -1, -1];
-  #recentKinds = [null, null, null, null];
-  #recentNext = 0;
-  #raw = new Float64Array(0); // per entry, reused across runs: result words
-  #bits = new BigInt64Array(0); // the same words, as bigints
-  #ubits = new BigUint64Array(0);
-  #kinds = new Uint8Array(0);
+  // array in which it keeps every function and object argument alive; it is
+  // made by the first native call on the batch (often run()). Entries whose
+  // arguments are plain numbers, booleans or bigints are staged (no crossing
+  // into C); any other entry is converted by one native call.
+  #fns = []; // the functions staged entries name (their headers hold the index); kept alive here
+  #handle = [this.#fns]; // element 0: #fns, where the addon finds them
+  #created = false;
+  #fnIndexes = null; // bound function -> its index in #fns, once #fns is long
+  #id = ++batchIds;
   #count = 0;
   #flags = 0;
+  #largeResults = null; // the results above SHARED_RESULTS this batch last used
+  #runningStaged = 0; // runs of this batch from the stage in progress
+  #ranStaged = false; // run once from the stage: the next run() moves it to a native buffer (faster to run again)
+  #saved = null; // its staged words (word 0: their end) while another batch has the stage
 
   constructor(options) {
     if (options !== undefined) {
@@ -156,11 +238,24 @@ class Batch {
         throw typeError(`batch(): stopOn must be "nonzero" or "negative", received ${JSON.stringify(stopOn)}`);
       if (errno) this.#flags |= WITH_ERRNO;
     }
-    native.batchNew(this.#handle, this.#flags);
   }
 
   get length() {
     return this.#count;
+  }
+
+  // The native side, made on first need.
+  #native() {
+    if (!this.#created) {
+      this.#created = true;
+      native.batchNew(this.#handle, this.#flags);
+    }
+    if (this.#saved !== null) {
+      const saved = this.#saved;
+      this.#saved = null;
+      native.batchFlush.call(this.#handle, saved);
+    }
+    return this.#handle;
   }
 
   // Before a native call on this batch: the stage holds its entries (then
@@ -173,77 +268,153 @@ class Batch {
     } else stage[0] = 1;
   }
 
-  // Makes the stage this batch's: another batch's entries go to its buffer first.
+  // Makes the stage this batch's (false while a run from it is in
+  // progress): another batch's entries go to its buffer first.
   #own() {
+    if (stageBusy !== 0) return false;
     if (stageOwner !== null && stageOwner !== this) {
+      const owner = stageOwner;
       stage[0] = stagePos;
-      native.batchFlush.call(stageOwner.#handle);
+      if (!owner.#created && stagePos <= SAVED_WORDS) owner.#saved = stage.slice(0, stagePos);
+      else native.batchFlush.call(owner.#native());
+      stageOwner = null;
     }
     if (stageOwner !== this) {
+      if (stage.length > STAGE_WORDS) {
+        stageSmallUses = stagePos < stage.length / 8 ? stageSmallUses + 1 : 0;
+        if (stageSmallUses >= SHRINK_AFTER) {
+          stagePos = 1;
+          resizeStage(STAGE_WORDS);
+          stageSmallUses = 0;
+        }
+      }
       stageOwner = this;
       stagePos = 1;
+      if (this.#saved !== null) {
+        // Its entries come back (bit for bit: bigints are staged as bits).
+        const saved = this.#saved;
+        this.#saved = null;
+        const end = saved[0];
+        if (end > stage.length) resizeStage(Math.min(STAGE_MAX_WORDS, Math.max(end, stage.length * 2)));
+        stage.set(saved.subarray(1, end), 1);
+        stagePos = end;
+      }
     }
+    return true;
+  }
+
+  // Room for `words` more staged words (false: none, the entry is converted by the addon).
+  #room(words) {
+    if (stagePos + words <= stage.length) return true;
+    if (stage.length < STAGE_MAX_WORDS) {
+      resizeStage(Math.min(STAGE_MAX_WORDS, stage.length * 2));
+      return true;
+    }
+    if (stageBusy !== 0) return false; // the run reads it: it must stay as it is
+    stage[0] = stagePos;
+    native.batchFlush.call(this.#native());
+    stagePos = 1;
+    return true;
+  }
+
+  // bound's index in #fns, listed on first use (the addon registers it when the stage moves).
+  #listed(bound) {
+    const fns = this.#fns;
+    let index;
+    if (this.#fnIndexes !== null) index = this.#fnIndexes.get(bound);
+    else {
+      index = fns.indexOf(bound);
+      if (index < 0) index = undefined;
+    }
+    if (index === undefined) {
+      index = fns.length;
+      fns.push(bound);
+      if (this.#fnIndexes !== null) this.#fnIndexes.set(bound, index);
+      else if (index >= 16) this.#fnIndexes = new Map(fns.map((f, k) => [f, k]));
+    }
+    return index;
   }
 
   // Returns sym's slot in the recent cache.
   #remember(sym) {
-    const bound = standIns.get(sym) ?? sym;
-    let kinds = stageKinds.get(bound);
-    if (kinds === undefined) {
-      kinds = typeof bound === "function" ? native.batchStageKinds(bound) : null;
-      if (typeof bound === "function") stageKinds.set(bound, kinds);
+    let plan = plans.get(sym);
+    if (plan === undefined) {
+      const bound = standIns.get(sym) ?? sym;
+      const kinds = typeof bound === "function" ? native.batchStageKinds(bound) : null;
+      plan = { bound, kinds, id: 0, index: -1 };
+      if (typeof sym === "function") plans.set(sym, plan);
     }
     let index = -1;
-    if (kinds !== null) {
-      index = this.#indexes.get(bound);
-      if (index === undefined) {
-        this.#sync();
-        index = native.batchFunction.call(this.#handle, bound);
-        this.#indexes.set(bound, index);
+    if (plan.kinds !== null) {
+      if (plan.id === this.#id) index = plan.index;
+      else {
+        index = this.#listed(plan.bound);
+        plan.id = this.#id;
+        plan.index = index;
       }
     }
-    const slot = this.#recentNext;
-    this.#recentNext = (slot + 1) & 3;
-    this.#recentSyms[slot] = sym;
-    this.#recentIndexes[slot] = index;
-    this.#recentKinds[slot] = kinds;
+    const slot = recentNext;
+    recentNext = (slot + 1) & 3;
+    recentSyms[slot] = sym;
+    recentIndexes[slot] = index;
+    recentKinds[slot] = plan.kinds;
     return slot;
   }
 
-  add(sym) {
+  // The commonest entries (up to two arguments, all stageable) without the
+  // arguments object: formal parameters, and the rest forwarded by apply,
+  // which V8 does without materializing it.
+  add(sym, a0, a1) {
     const argc = arguments.length - 1;
-    const recent = this.#recentSyms;
-    const slot = recent[0] === sym ? 0 : recent[1] === sym ? 1 : recent[2] === sym ? 2 : recent[3] === sym ? 3 : this.#remember(sym);
-    const kinds = this.#recentKinds[slot];
-    if (kinds !== null && argc === kinds.length) {
-      if (stageOwner !== this) this.#own();
-      let pos = stagePos;
-      if (pos + argc + 1 > STAGE_WORDS) {
-        stage[0] = pos;
-        native.batchFlush.call(this.#handle);
-        pos = 1;
+    if (argc <= 2) {
+      if (recentOwner !== this) {
+        recentOwner = this;
+        recentSyms.fill(undefined);
       }
+      const slot = recentSyms[0] === sym ? 0 : recentSyms[1] === sym ? 1 : recentSyms[2] === sym ? 2 : recentSyms[3] === sym ? 3 : this.#remember(sym);
+      const kinds = recentKinds[slot];
+      if (kinds !== null && argc === kinds.length && (stageOwner === this || this.#own()) && this.#room(3)) {
+        const pos = stagePos;
+        let bigints = argc === 0 ? 0 : stageValue(pos + 1, a0, kinds[0]);
+        if (argc === 2 && bigints >= 0) {
+          const second = stageValue(pos + 2, a1, kinds[1]);
+          bigints = second < 0 ? -1 : bigints | (second << 1);
+        }
+        if (bigints >= 0) {
+          stage[pos] = recentIndexes[slot] * 256 + bigints;
+          stagePos = pos + argc + 1;
+          return this.#count++;
+        }
+      }
+    }
+    return this.#addAny.apply(this, arguments);
+  }
+
+  #addAny(sym) {
+    const argc = arguments.length - 1;
+    if (recentOwner !== this) {
+      recentOwner = this;
+      recentSyms.fill(undefined);
+    }
+    const slot = recentSyms[0] === sym ? 0 : recentSyms[1] === sym ? 1 : recentSyms[2] === sym ? 2 : recentSyms[3] === sym ? 3 : this.#remember(sym);
+    const kinds = recentKinds[slot];
+    if (kinds !== null && argc === kinds.length && (stageOwner === this || this.#own()) && this.#room(argc + 1)) {
+      const pos = stagePos;
       let bigints = 0;
       let k = 0;
       for (; k < argc; k++) {
-        const v = arguments[k + 1];
-        const kind = kinds[k];
-        const at = pos + 1 + k;
-        if (kind === STAGE_BOOL) stage[at] = v ? 1 : 0;
-        else if (typeof v === "number") stage[at] = kind === STAGE_INT ? v | 0 : v;
-        else if (typeof v === "boolean") stage[at] = v ? 1 : 0;
-        else if (typeof v === "bigint" && kind !== STAGE_FLOAT) {
-          stageBigs[at] = v;
-          bigints |= 1 << k;
-        } else break;
+        const staged = stageValue(pos + 1 + k, arguments[k + 1], kinds[k]);
+        if (staged < 0) break;
+        bigints |= staged << k;
       }
       if (k === argc) {
-        stage[pos] = this.#recentIndexes[slot] * 256 + bigints;
+        stage[pos] = recentIndexes[slot] * 256 + bigints;
         stagePos = pos + argc + 1;
         return this.#count++;
       }
     }
     // One crossing: the addon converts (and first moves what is staged).
+    const handle = this.#native();
     this.#sync();
     let refs = null;
     for (let k = 1; k <= argc; k++) {
@@ -251,13 +422,13 @@ class Batch {
       if (arg instanceof BatchReference) (refs ??= []).push(k - 1, arg.kind, arg.operand, arg.type);
     }
     const bound = standIns.get(sym); // a node-ffi engine guard (lib/node-ffi-engine.js): its bound function
-    if (refs === null && bound === undefined) Reflect.apply(native.batchAdd, this.#handle, arguments);
+    if (refs === null && bound === undefined) Reflect.apply(native.batchAdd, handle, arguments);
     else {
       const args = Array.prototype.slice.call(arguments, 1);
-      if (refs === null) native.batchAdd.call(this.#handle, bound, ...args);
+      if (refs === null) native.batchAdd.call(handle, bound, ...args);
       else {
         for (let q = 0; q < refs.length; q += 4) args[refs[q]] = 0; // placeholders
-        native.batchAddChained.call(this.#handle, refs, bound ?? sym, ...args);
+        native.batchAddChained.call(handle, refs, bound ?? sym, ...args);
       }
     }
     return this.#count++;
@@ -279,35 +450,66 @@ class Batch {
   }
 
   clear() {
-    if (stageOwner === this) stageOwner = null; // its staged entries are dropped
+    // Refused (throws) from a callback during this batch's run: nothing changes then.
+    if (this.#runningStaged !== 0)
+      throw new Error("batch.clear() was called while this batch runs (from a callback); clear it after run() returns");
+    if (this.#created) native.batchClear.call(this.#handle);
+    if (stageOwner === this) {
+      stageOwner = null; // its staged entries are dropped
+      stagePos = 1;
+    }
     stage[0] = 1;
-    native.batchClear.call(this.#handle);
-    this.#indexes.clear();
-    this.#recentSyms.fill(undefined);
-    this.#recentKinds.fill(null);
+    this.#saved = null;
+    this.#ranStaged = false;
+    this.#fns.length = 0; // the addon forgot its map of them too
+    this.#fnIndexes = null;
+    this.#id = ++batchIds;
+    if (recentOwner === this) recentOwner = null;
     this.#count = 0;
   }
 
-  run() {
+  // run() or run({ into }): into, an Array, receives the results (its
+  // length set to the batch's) and is returned, instead of a new array.
+  run(options) {
+    let into;
+    if (options !== undefined) {
+      if (options === null || typeof options !== "object")
+        throw typeError(`batch.run() expects an options object like { into: array }, received ${options === null ? "null" : typeof options}`);
+      into = options.into;
+      if (into !== undefined && !Array.isArray(into))
+        throw typeError(`batch.run(): into must be an Array, received ${into === null ? "null" : ArrayBuffer.isView(into) ? into.constructor.name : typeof into}`);
+    }
     const count = this.#count;
     const flags = this.#flags;
-    if (this.#raw.length < count) {
-      // Given to the addon first (it refuses during another run): the old ones stay until it takes them.
-      const capacity = Math.max(count, this.#raw.length * 2);
-      const raw = new Float64Array(capacity);
-      const kinds = new Uint8Array(capacity);
-      native.batchResults.call(this.#handle, raw, kinds);
-      this.#raw = raw;
-      this.#bits = new BigInt64Array(raw.buffer);
-      this.#ubits = new BigUint64Array(raw.buffer);
-      this.#kinds = kinds;
-    }
+    const r = resultsFor(count);
+    if (count > SHARED_RESULTS) this.#largeResults = r;
     const errnos = flags & WITH_ERRNO ? new Int32Array(count) : undefined;
     const values = [];
-    this.#sync();
-    const done = native.batchRun.call(this.#handle, values, errnos);
+    let done;
+    if (this.#created) {
+      const handle = this.#native();
+      this.#sync();
+      done = native.batchRun.call(handle, values, errnos);
+    } else if (!this.#ranStaged && (stageOwner === this || (this.#saved !== null && this.#own()))) {
+      // Every entry is staged: run from the stage, which this batch keeps.
+      this.#ranStaged = true;
+      const reading = stage; // alive while the addon reads it, even if the stage grows meanwhile
+      reading[0] = stagePos;
+      stageBusy++;
+      this.#runningStaged++;
+      try {
+        done = native.batchRunStaged.call(this.#fns, values, errnos, flags, count);
+      } finally {
+        stageBusy--;
+        this.#runningStaged--;
+      }
+    } else {
+      const handle = this.#native(); // an empty batch, or one whose saved entries cannot take the stage now
+      this.#sync();
+      done = native.batchRun.call(handle, values, errnos);
+    }
     const ran = done < 0 ? -done : done;
-    return shapeResults(count, ran, this.#raw, this.#bits, this.#ubits, this.#kinds, values, flags, done < 0 ? ran - 1 : -1, errnos);
+    return shapeResults(count, ran, r.raw, r.bits, r.ubits, r.kinds, values, flags, done < 0 ? ran - 1 : -1, errnos, into);
   }
 
   // The whole batch on the shared pool's thread, from the same native
@@ -318,8 +520,10 @@ class Batch {
     const flags = this.#flags;
     let promise;
     try {
+      const handle = this.#native();
       this.#sync();
-      promise = native.batchRunAsync.call(this.#handle, this.#handle.slice());
+      // The run keeps a copy of what the batch keeps alive (its functions too: clear() empties #fns).
+      promise = native.batchRunAsync.call(handle, handle.concat(this.#fns));
     } catch (error) {
       return Promise.reject(error);
     }

@@ -741,6 +741,11 @@ export interface BatchOptions {
   readonly errno?: boolean;
 }
 
+/** b.run({ into }): the Array the results go in (docs/batch.md). */
+export interface BatchRunOptions<A extends unknown[] | undefined> {
+  readonly into?: A;
+}
+
 /** The results of a run: index i for the entry added as i (undefined for void entries and entries not run). */
 export type BatchResults = unknown[] & { stoppedAt?: number; errno?: Int32Array };
 
@@ -759,6 +764,9 @@ export interface Batch {
   deref(address: number | bigint | ArrayBufferView | ArrayBuffer, type?: string | number): BatchReference;
   /** Runs every entry in order (again on each call); throws the first error with "batch entry N: " in front and `.entry` set. */
   run(): BatchResults;
+  /** The same into `into` (its length set to the batch's), which is returned: no new result array. */
+  run<A extends unknown[]>(options: BatchRunOptions<A>): A & BatchResults;
+  run(options?: BatchRunOptions<undefined>): BatchResults;
   /** Runs the whole batch on the shared pool from the same buffer (docs/async.md's rules). */
   runAsync(): Promise<BatchResults>;
   /** Forgets every entry (keeping the memory); the batch can be reused. */

@@ -17,11 +17,14 @@
  * The staging area: lib/batch.js writes an entry whose arguments are all
  * numbers, booleans or bigints for numeric parameters straight into a
  * Float64Array (word 0: words staged; then per entry a header, the
- * function's index * 256 + which arguments are bigints, and one word per
- * argument, already ToInt32'd for 8-32-bit integers), and every native
- * method first moves what is staged into the buffer (flush_stage). Those
- * values convert the same way the single call converts them, without
- * Node-API.
+ * function's index in the batch's list of staged functions * 256 + which
+ * arguments are bigints, and one word per argument, already ToInt32'd for
+ * 8-32-bit integers), and every native method first moves what is staged
+ * into the buffer (flush_stage), registering the functions listed since.
+ * Those values convert the same way the single call converts them, without
+ * Node-API. A batch whose entries are all staged has no command buffer at
+ * all: run() calls straight from the stage (batch_run_staged), so building
+ * and running it crosses into C once.
  *
  * What the batch keeps alive: its JS handle is an array (lib/batch.js) that
  * this file wraps and fills with every bound function and every object
@@ -57,6 +60,10 @@ static _Thread_local unsigned running_batches;
 /* The thread's staging area (lib/batch.js's, kept alive by its module). */
 static _Thread_local double *stage_data;
 static _Thread_local size_t stage_words;
+/* lib/batch.js's per-entry result words and kinds, one pair per thread
+ * (runs do not nest), given by batchResults when they grow and kept alive
+ * by that module: a batch built and run once allocates none of its own. */
+static _Thread_local napi_ref result_raw_ref, result_kinds_ref;
 
 typedef struct {
   uint32_t fn_index; /* its function, in the buffer's fns (and plans) */
@@ -110,7 +117,7 @@ typedef struct batch_commands {
   batch_plan *plans;             /* per function, as many as fns_capacity */
   uint32_t first_chained;        /* UINT32_MAX: no entry uses b.result()/b.deref() */
   uint32_t closes_seen;          /* env's close count when PIN_OBJECT pins were last checked */
-  uint32_t handle_length;        /* values in the JS handle */
+  uint32_t handle_length;        /* values in the JS handle (element 0: lib/batch.js's staged-function list) */
 } batch_commands;
 
 /* The JS handle's native side. */
@@ -120,10 +127,12 @@ typedef struct {
   unsigned flags;
   uint32_t running; /* run() of this batch in progress (a callback may call clear()) */
   int64_t reported; /* bytes of its buffer told to V8 as external memory */
-  /* lib/batch.js's per-entry result words and kinds, reused across runs
-   * (given by batchResults when they grow, held by the two references):
-   * run() finds their memory once, and again only after JS ran. */
-  napi_ref raw_ref, kinds_ref;
+  /* lib/batch.js's list of the functions its staged entries name (the
+   * handle's element 0; a staged header holds an index into it), mapped to
+   * the buffer's function indexes when the stage is moved, so add() needs
+   * no crossing to register a function. The list keeps them alive. */
+  uint32_t *staged_fns_map; /* list index -> index in commands->fns */
+  uint32_t staged_fns_mapped, staged_fns_capacity;
 } batch_handle;
 
 static bool grow(void **items, uint32_t *capacity, uint32_t needed, size_t size) {
@@ -166,6 +175,7 @@ static batch_commands *commands_new(void) {
   if (c) {
     c->refs = 1;
     c->first_chained = UINT32_MAX;
+    c->handle_length = 1;
   }
   return c;
 }
@@ -238,9 +248,8 @@ static void finalize_handle(napi_env env, void *data, void *hint) {
   batch_handle *h = data;
   int64_t ignored;
   if (h->reported) napi_adjust_external_memory(env, -h->reported, &ignored);
-  if (h->raw_ref) napi_delete_reference(env, h->raw_ref);
-  if (h->kinds_ref) napi_delete_reference(env, h->kinds_ref);
   commands_release(h->commands);
+  free(h->staged_fns_map);
   free(h);
 }
 
@@ -387,7 +396,7 @@ static batch_plan plan_for(const cffi_function *fn) {
 /* The index of fn among the buffer's functions, added (and its JS function
  * kept) on first use. */
 static bool function_index(napi_env env, napi_value handle, batch_commands *c, cffi_function *fn, napi_value sym,
-                           uint32_t *index) {
+                           bool keep, uint32_t *index) {
   for (uint32_t i = c->fns_count; i-- > 0;)
     if (c->fns[i] == fn) return *index = i, true;
   uint32_t ignored;
@@ -398,7 +407,7 @@ static bool function_index(napi_env env, napi_value handle, batch_commands *c, c
     if (!plans) return throw_oom(env);
     c->plans = plans;
   }
-  if (!keep_in_handle(env, handle, c, sym, &ignored)) return false;
+  if (keep && !keep_in_handle(env, handle, c, sym, &ignored)) return false;
   *index = c->fns_count;
   c->plans[c->fns_count] = plan_for(fn);
   c->fns[c->fns_count++] = fn;
@@ -425,7 +434,7 @@ static uint8_t stage_kind_of(uint8_t type) {
  * JS value (src/types/types.c): 8-32-bit integers arrive ToInt32'd (or as
  * a bigint's bits), floats as the number, 64-bit integers as the number
  * (wrapped as ToInt64 does) or a bigint's bits, bool as 0 or 1. */
-static uint64_t staged_image(uint8_t type, double d, uint64_t bits, bool is_bigint) {
+static inline __attribute__((always_inline)) uint64_t staged_image(uint8_t type, double d, uint64_t bits, bool is_bigint) {
   uint64_t wide = is_bigint ? bits : (uint64_t)(int64_t)(int32_t)d;
   float f;
   uint32_t f_bits;
@@ -460,9 +469,27 @@ static bool append_entry(napi_env env, batch_commands *c, uint32_t fn_index, uin
   return true;
 }
 
-/* Moves what lib/batch.js staged into the buffer (see the file's header). */
-static bool flush_stage(napi_env env, batch_handle *h) {
-  double *stage = stage_data;
+/* The functions lib/batch.js listed since the last move, given their
+ * indexes in the buffer (and kept alive in the handle). */
+static bool map_staged_functions(napi_env env, napi_value handle, batch_handle *h, batch_commands *c) {
+  napi_value list, sym;
+  uint32_t length = 0;
+  if (napi_get_element(env, handle, 0, &list) != napi_ok || napi_get_array_length(env, list, &length) != napi_ok)
+    return cffi_throw(env, "Error", "batch: staged functions missing (internal)"), false;
+  if (!grow((void **)&h->staged_fns_map, &h->staged_fns_capacity, length, sizeof *h->staged_fns_map)) return throw_oom(env);
+  for (uint32_t i = h->staged_fns_mapped; i < length; i++) {
+    cffi_function *fn = napi_get_element(env, list, i, &sym) == napi_ok ? cffi_bound_function_of(env, sym) : NULL;
+    if (!fn) return cffi_throw(env, "Error", "batch: staged function malformed (internal)"), false;
+    if (!function_index(env, handle, c, fn, sym, false, &h->staged_fns_map[i])) return false;
+    h->staged_fns_mapped = i + 1;
+  }
+  return true;
+}
+
+/* Moves what lib/batch.js staged (in `stage`, of `stage_words` words: the
+ * thread's stage, or a batch's entries saved from it) into the buffer (see
+ * the file's header). */
+static bool flush_staged(napi_env env, napi_value handle, batch_handle *h, double *stage, size_t stage_words) {
   if (!stage) return true;
   const size_t used = (size_t)stage[0];
   if (used <= 1) return true;
@@ -472,9 +499,11 @@ static bool flush_stage(napi_env env, batch_handle *h) {
   const uint64_t *bits = (const uint64_t *)stage;
   for (size_t at = 1; at < used && at < stage_words;) {
     const uint64_t header = (uint64_t)stage[at];
-    const uint32_t index = (uint32_t)(header >> 8);
+    const uint32_t listed = (uint32_t)(header >> 8);
     const unsigned bigints = (unsigned)(header & 0xff);
-    if (index >= c->fns_count) return cffi_throw(env, "Error", "batch: staged entry malformed (internal)"), false;
+    if (listed >= h->staged_fns_mapped && !map_staged_functions(env, handle, h, c)) return false;
+    if (listed >= h->staged_fns_mapped) return cffi_throw(env, "Error", "batch: staged entry malformed (internal)"), false;
+    const uint32_t index = h->staged_fns_map[listed];
     cffi_function *fn = c->fns[index];
     uint64_t *words;
     if (!append_entry(env, c, index, 0, &words)) return false;
@@ -483,6 +512,10 @@ static bool flush_stage(napi_env env, batch_handle *h) {
     at += 1 + fn->sig.nargs;
   }
   return true;
+}
+
+static bool flush_stage(napi_env env, napi_value handle, batch_handle *h) {
+  return flush_staged(env, handle, h, stage_data, stage_words);
 }
 
 /* ---- add ---------------------------------------------------------------- */
@@ -540,7 +573,7 @@ static bool add_entry(napi_env env, napi_value handle, batch_handle *h, napi_val
   batch_commands *c = ok ? writable_commands(h) : NULL;
   if (ok && !c) ok = throw_oom(env);
   uint32_t fn_index;
-  if (ok) ok = function_index(env, handle, c, fn, sym, &fn_index);
+  if (ok) ok = function_index(env, handle, c, fn, sym, true, &fn_index);
   if (ok && call.heap && !GROW(c, strings, 1)) ok = throw_oom(env);
   if (!ok) {
     cffi_call_release(&call);
@@ -597,7 +630,7 @@ static napi_value batch_add(napi_env env, napi_callback_info info) {
   size_t argc = MAX_ADD_ARGS + 1;
   napi_get_cb_info(env, info, &argc, argv, &handle, NULL);
   batch_handle *h = handle_of(env, handle);
-  if (!h || !flush_stage(env, h)) return NULL;
+  if (!h || !flush_stage(env, handle, h)) return NULL;
   if (argc < 1) return cffi_throw(env, "TypeError", "batch.add() expects a bound function and its arguments");
   if (argc > MAX_ADD_ARGS) argc = MAX_ADD_ARGS;
   add_entry(env, handle, h, argv[0], argc - 1, argv + 1, NULL, 0);
@@ -613,7 +646,7 @@ static napi_value batch_add_chained(napi_env env, napi_callback_info info) {
   size_t argc = MAX_ADD_ARGS + 2;
   napi_get_cb_info(env, info, &argc, argv, &handle, NULL);
   batch_handle *h = handle_of(env, handle);
-  if (!h || !flush_stage(env, h)) return NULL;
+  if (!h || !flush_stage(env, handle, h)) return NULL;
   if (argc < 2) return cffi_throw(env, "TypeError", "batch.add() expects a bound function and its arguments");
   if (argc > MAX_ADD_ARGS + 1) argc = MAX_ADD_ARGS + 1;
   uint32_t length = 0;
@@ -688,30 +721,26 @@ static napi_value batch_stage_kinds(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* batchFunction.call(handle, sym): fn's index in the buffer, for staged entries. */
-static napi_value batch_function(napi_env env, napi_callback_info info) {
-  napi_value argv[1], handle, result;
-  size_t argc = 1;
+/* batchFlush.call(handle[, saved: Float64Array]): moves the stage, or the
+ * batch's entries lib/batch.js saved from it (the same layout), into the buffer. */
+static napi_value batch_flush(napi_env env, napi_callback_info info) {
+  napi_value handle, argv[1];
+  size_t argc = 1, words = 0;
   napi_get_cb_info(env, info, &argc, argv, &handle, NULL);
   batch_handle *h = handle_of(env, handle);
-  if (!h || !flush_stage(env, h)) return NULL;
-  cffi_function *fn = argc ? cffi_bound_function_of(env, argv[0]) : NULL;
-  if (!fn) return cffi_throw(env, "TypeError", "batchFunction: not a bound function (internal)");
-  batch_commands *c = writable_commands(h);
-  uint32_t index;
-  if (!c) return throw_oom(env), NULL;
-  if (!function_index(env, handle, c, fn, argv[0], &index)) return NULL;
-  napi_create_uint32(env, index, &result);
-  return result;
-}
-
-/* batchFlush.call(handle) */
-static napi_value batch_flush(napi_env env, napi_callback_info info) {
-  napi_value handle;
-  size_t argc = 0;
-  napi_get_cb_info(env, info, &argc, NULL, &handle, NULL);
-  batch_handle *h = handle_of(env, handle);
-  if (h && flush_stage(env, h)) report_memory(env, h);
+  if (!h) return NULL;
+  bool ok;
+  if (argc >= 1) {
+    napi_typedarray_type kind;
+    void *data = NULL;
+    if (napi_get_typedarray_info(env, argv[0], &kind, &words, &data, NULL, NULL) != napi_ok || kind != napi_float64_array ||
+        words < 1 || !data)
+      return cffi_throw(env, "TypeError", "batchFlush: internal arguments malformed");
+    ok = flush_staged(env, handle, h, data, words);
+  } else {
+    ok = flush_stage(env, handle, h);
+  }
+  if (ok) report_memory(env, h);
   return NULL;
 }
 
@@ -730,7 +759,8 @@ static napi_value batch_clear(napi_env env, napi_callback_info info) {
     /* Kept for the next entries: a batch refilled in a loop allocates nothing. */
     for (uint32_t i = 0; i < c->strings_count; i++) free_strings(c->strings[i]);
     c->entries_count = c->words_count = c->extras_count = c->pins_count = c->chain_count = 0;
-    c->strings_count = c->fns_count = c->handle_length = 0;
+    c->strings_count = c->fns_count = 0;
+    c->handle_length = 1;
     c->first_chained = UINT32_MAX;
   } else {
     batch_commands *fresh = commands_new();
@@ -738,7 +768,8 @@ static napi_value batch_clear(napi_env env, napi_callback_info info) {
     commands_release(c);
     h->commands = fresh;
   }
-  napi_create_uint32(env, 0, &zero);
+  h->staged_fns_mapped = 0; /* lib/batch.js empties its list too */
+  napi_create_uint32(env, 1, &zero); /* element 0 stays: the staged-function list */
   napi_set_named_property(env, handle, "length", zero);
   report_memory(env, h);
   return NULL;
@@ -760,14 +791,12 @@ static napi_value batch_stage(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* batchNew(handle, flags): wraps the handle array. */
-static napi_value batch_new(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  size_t argc = 2;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+/* Wraps lib/batch.js's handle array: made when a batch first needs it (an
+ * entry the addon converts, a stage too full, runAsync()), not by batch(). */
+static batch_handle *create_handle(napi_env env, napi_value handle, napi_value flags_value) {
   double flags = 0;
-  if (argc < 2 || napi_get_value_double(env, argv[1], &flags) != napi_ok)
-    return cffi_throw(env, "TypeError", "batchNew: internal arguments malformed");
+  if (napi_get_value_double(env, flags_value, &flags) != napi_ok)
+    return cffi_throw(env, "TypeError", "batchNew: internal arguments malformed"), NULL;
   batch_handle *h = calloc(1, sizeof *h);
   if (!h || !(h->commands = commands_new())) {
     free(h);
@@ -775,12 +804,23 @@ static napi_value batch_new(napi_env env, napi_callback_info info) {
   }
   napi_get_instance_data(env, (void **)&h->state);
   h->flags = (unsigned)flags;
-  if (napi_wrap(env, argv[0], h, finalize_handle, NULL, NULL) != napi_ok) {
+  if (napi_wrap(env, handle, h, finalize_handle, NULL, NULL) != napi_ok) {
+    cffi_throw(env, "Error", "batch: its native side could not be made (internal)");
     commands_release(h->commands);
     free(h);
     return NULL;
   }
-  napi_type_tag_object(env, argv[0], &BATCH_TAG);
+  napi_type_tag_object(env, handle, &BATCH_TAG);
+  return h;
+}
+
+/* batchNew(handle, flags) */
+static napi_value batch_new(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  size_t argc = 2;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 2) return cffi_throw(env, "TypeError", "batchNew: internal arguments malformed");
+  create_handle(env, argv[0], argv[1]);
   return NULL;
 }
 
@@ -901,7 +941,9 @@ typedef struct {
   cffi_call call;     /* chained arguments' strings, until the run ends */
   /* Where the words, kinds and errnos were found (see run_arrays_attached),
    * and js_callbacks_run then. */
-  batch_handle *h;
+  cffi_env_state *state;
+  unsigned flags;
+  uint32_t count; /* entries the arrays must hold */
   napi_value errnos_value;
   uint32_t callbacks_seen;
 } run_state;
@@ -910,21 +952,21 @@ typedef struct {
  * still attached and long enough. The raw exports take those arrays from
  * any caller (lib/native.js), who may detach one at any time JS runs:
  * before run(), or from a callback or getter during it. */
-static bool run_arrays_attached(napi_env env, run_state *run, uint32_t count) {
-  batch_handle *h = run->h;
+static bool run_arrays_attached(napi_env env, run_state *run) {
+  const uint32_t count = run->count;
   napi_value raw_array, kinds_array;
   size_t raw_length = 0, kinds_length = 0, errno_length = 0;
-  run->callbacks_seen = h->state->js_callbacks_run;
+  run->callbacks_seen = run->state->js_callbacks_run;
   run->raw = NULL;
   run->kinds = NULL;
   /* Typed arrays: batchResults checked their kinds, and a reference keeps them. */
-  if (h->raw_ref && napi_get_reference_value(env, h->raw_ref, &raw_array) == napi_ok && raw_array &&
-      napi_get_reference_value(env, h->kinds_ref, &kinds_array) == napi_ok && kinds_array &&
+  if (result_raw_ref && napi_get_reference_value(env, result_raw_ref, &raw_array) == napi_ok && raw_array &&
+      napi_get_reference_value(env, result_kinds_ref, &kinds_array) == napi_ok && kinds_array &&
       napi_get_typedarray_info(env, raw_array, NULL, &raw_length, (void **)&run->raw, NULL, NULL) == napi_ok)
     napi_get_typedarray_info(env, kinds_array, NULL, &kinds_length, (void **)&run->kinds, NULL, NULL);
-  run->errnos = (h->flags & WITH_ERRNO) ? typed_data(env, run->errnos_value, &errno_length) : NULL;
+  run->errnos = (run->flags & WITH_ERRNO) ? typed_data(env, run->errnos_value, &errno_length) : NULL;
   if (count && (!run->raw || !run->kinds || raw_length < count || kinds_length < count ||
-                ((h->flags & WITH_ERRNO) && (!run->errnos || errno_length < count)))) {
+                ((run->flags & WITH_ERRNO) && (!run->errnos || errno_length < count)))) {
     cffi_throw(env, "Error", "batchRun: internal arguments malformed (result arrays detached or too short)");
     return false;
   }
@@ -989,6 +1031,46 @@ static bool resolve_chain(napi_env env, run_state *run, batch_commands *c, const
   return true;
 }
 
+/* One entry's call (the synchronous call's bookkeeping and register call,
+ * inlined here) and its result stored for lib/batch.js. False with an
+ * exception pending. */
+static inline __attribute__((always_inline)) bool call_and_store(napi_env env, cffi_function *fn, const batch_plan *plan,
+                                                                 const uint64_t *words, uint64_t *regs, run_state *run,
+                                                                 uint32_t entry, unsigned flags, bool *stopped) {
+  int *errno_at = run->errno_at;
+  const cffi_signature *sig = &fn->sig;
+  cffi_env_state *state = fn->state;
+  uint64_t raw;
+  start_call_at(state, sig->takes_env, errno_at);
+  if (CFFI_LIKELY(plan->invoke != NULL)) {
+    raw = plan->invoke(fn->address, words);
+  } else if (sig->engine == CFFI_ENGINE_REGISTERS && !sig->variadic) {
+    for (unsigned k = 0; k < sig->nargs; k++) regs[sig->dest[k]] = words[k];
+    raw = register_call(fn->address, regs, sig->float_regs, cffi_types[sig->returns].reg == CFFI_CLASS_FLOAT);
+  } else if (sig->engine == CFFI_ENGINE_REGISTERS) {
+    for (unsigned k = 0; k < sig->nargs; k++) regs[sig->dest[k]] = words[k];
+    raw = cffi_call_slots(sig, fn->address, regs);
+  } else {
+    raw = cffi_call_slots(sig, fn->address, words);
+  }
+  end_call_at(state, sig->takes_env, errno_at);
+  if (CFFI_UNLIKELY(state->cleanup_depth > state->call_depth) && cffi_callbacks_cleanup(env, state)) return false;
+  /* A callback ran JS: the arrays may be detached. */
+  if (CFFI_UNLIKELY(state->js_callbacks_run != run->callbacks_seen) && !run_arrays_attached(env, run)) return false;
+  if (run->errnos) run->errnos[entry] = state->last_errno;
+  const uint8_t kind = plan->kind;
+  run->kinds[entry] = kind;
+  if (CFFI_UNLIKELY(kind == KIND_VALUE)) {
+    napi_value result = cffi_jit_result(env, fn, raw);
+    if (!result) return false;
+    define_element(env, run->results, entry, result);
+  } else {
+    run->raw[entry] = result_word(sig->returns, kind, raw);
+  }
+  if ((flags & (STOP_NONZERO | STOP_NEGATIVE)) && raw_stops(sig->returns, raw, flags)) *stopped = true;
+  return true;
+}
+
 /* One entry: checks, call, result. False with an exception pending. */
 static inline bool run_entry(napi_env env, napi_value handle, run_state *run, batch_commands *c, uint32_t entry,
                              uint64_t *regs, bool *recheck_objects, unsigned flags, bool *stopped) {
@@ -1010,54 +1092,22 @@ static inline bool run_entry(napi_env env, napi_value handle, run_state *run, ba
     }
     /* A .ptr getter the checks ran may have closed the library, or detached the result arrays. */
     if (CFFI_UNLIKELY(!fn->owner->open)) return cffi_jit_closed(env, fn), false;
-    if (!run_arrays_attached(env, run, c->entries_count)) return false;
+    if (!run_arrays_attached(env, run)) return false;
   }
-  /* The synchronous call's bookkeeping and register call, inlined here. */
-  cffi_env_state *state = fn->state;
-  uint64_t raw;
-  start_call_at(state, sig->takes_env, run->errno_at);
-  if (CFFI_LIKELY(plan->invoke != NULL)) {
-    raw = plan->invoke(fn->address, words);
-  } else if (sig->engine == CFFI_ENGINE_REGISTERS && !sig->variadic) {
-    for (unsigned k = 0; k < sig->nargs; k++) regs[sig->dest[k]] = words[k];
-    raw = register_call(fn->address, regs, sig->float_regs, cffi_types[sig->returns].reg == CFFI_CLASS_FLOAT);
-  } else if (sig->engine == CFFI_ENGINE_REGISTERS) {
-    for (unsigned k = 0; k < sig->nargs; k++) regs[sig->dest[k]] = words[k];
-    raw = cffi_call_slots(sig, fn->address, regs);
-  } else {
-    raw = cffi_call_slots(sig, fn->address, words);
-  }
-  end_call_at(state, sig->takes_env, run->errno_at);
-  if (CFFI_UNLIKELY(state->cleanup_depth > state->call_depth) && cffi_callbacks_cleanup(env, state)) return false;
-  /* A callback ran JS: the arrays may be detached. */
-  if (CFFI_UNLIKELY(state->js_callbacks_run != run->callbacks_seen) && !run_arrays_attached(env, run, c->entries_count))
-    return false;
-  if (run->errnos) run->errnos[entry] = state->last_errno;
-  const uint8_t kind = plan->kind;
-  run->kinds[entry] = kind;
-  if (CFFI_UNLIKELY(kind == KIND_VALUE)) {
-    napi_value result = cffi_jit_result(env, fn, raw);
-    if (!result) return false;
-    define_element(env, run->results, entry, result);
-  } else {
-    run->raw[entry] = result_word(sig->returns, kind, raw);
-  }
-  if ((flags & (STOP_NONZERO | STOP_NEGATIVE)) && raw_stops(sig->returns, raw, flags)) *stopped = true;
-  return true;
+  return call_and_store(env, fn, plan, words, regs, run, entry, flags, stopped);
 }
 
 #define NESTED_RUN_MESSAGE "batch.run() was called while a batch runs on this thread (from a callback); batches do not nest"
 
-/* batchResults.call(handle, raw: Float64Array, kinds: Uint8Array): where
- * run() writes each entry's result word and kind (as long as each other). */
+/* batchResults(raw: Float64Array, kinds: Uint8Array): where run() writes
+ * each entry's result word and kind (as long as each other), for every
+ * batch of this thread; lib/batch.js keeps both alive. */
 static napi_value batch_results(napi_env env, napi_callback_info info) {
-  napi_value argv[2], handle;
+  napi_value argv[2];
   size_t argc = 2, raw_length = 0, kinds_length = 0;
   napi_typedarray_type raw_type, kinds_type;
   void *raw = NULL, *kinds = NULL;
-  napi_get_cb_info(env, info, &argc, argv, &handle, NULL);
-  batch_handle *h = handle_of(env, handle);
-  if (!h) return NULL;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   bool raw_is_array = false, kinds_is_array = false;
   if (argc < 2 || napi_is_typedarray(env, argv[0], &raw_is_array) != napi_ok || !raw_is_array ||
       napi_is_typedarray(env, argv[1], &kinds_is_array) != napi_ok || !kinds_is_array)
@@ -1066,7 +1116,7 @@ static napi_value batch_results(napi_env env, napi_callback_info info) {
   napi_get_typedarray_info(env, argv[1], &kinds_type, &kinds_length, &kinds, NULL, NULL);
   if (raw_type != napi_float64_array || kinds_type != napi_uint8_array || raw_length != kinds_length || !raw || !kinds)
     return cffi_throw(env, "Error", "batchResults: internal arguments malformed");
-  /* A callback's run() of this batch, which grew it: the outer run writes into the current ones. */
+  /* A callback's run() that needs more: the outer run writes into the current ones. */
   if (running_batches) return cffi_throw(env, "Error", NESTED_RUN_MESSAGE);
   napi_ref raw_ref, kinds_ref;
   if (napi_create_reference(env, argv[0], 1, &raw_ref) != napi_ok) return NULL;
@@ -1074,28 +1124,29 @@ static napi_value batch_results(napi_env env, napi_callback_info info) {
     napi_delete_reference(env, raw_ref);
     return NULL;
   }
-  if (h->raw_ref) napi_delete_reference(env, h->raw_ref);
-  if (h->kinds_ref) napi_delete_reference(env, h->kinds_ref);
-  h->raw_ref = raw_ref;
-  h->kinds_ref = kinds_ref;
+  if (result_raw_ref) napi_delete_reference(env, result_raw_ref);
+  if (result_kinds_ref) napi_delete_reference(env, result_kinds_ref);
+  result_raw_ref = raw_ref;
+  result_kinds_ref = kinds_ref;
   return NULL;
 }
 
-/* batchRun.call(handle, results, errnos: Int32Array | undefined): runs
- * every entry in order into the words and kinds batchResults gave; returns
- * how many ran, negated when a result stopped the run. */
+/* batchRun.call(handle, results, errnos: Int32Array | undefined): runs every entry in order into the words and kinds
+ * batchResults gave; returns how many ran, negated when a result stopped
+ * the run. */
 static napi_value batch_run(napi_env env, napi_callback_info info) {
   napi_value argv[2], handle;
   size_t argc = 2;
   napi_get_cb_info(env, info, &argc, argv, &handle, NULL);
   batch_handle *h = handle_of(env, handle);
-  if (!h || !flush_stage(env, h)) return NULL;
+  if (!h || !flush_stage(env, handle, h)) return NULL;
   report_memory(env, h);
   if (running_batches) return cffi_throw(env, "Error", NESTED_RUN_MESSAGE);
   batch_commands *c = h->commands;
   const uint32_t count = c->entries_count;
-  run_state run = {.results = argv[0], .errno_at = &errno, .h = h, .errnos_value = argv[1]};
-  if (!run_arrays_attached(env, &run, count)) return NULL;
+  run_state run = {.results = argv[0], .errno_at = &errno, .state = h->state, .flags = h->flags, .count = count,
+                   .errnos_value = argv[1]};
+  if (!run_arrays_attached(env, &run)) return NULL;
   cffi_call_init(&run.call, env, "batch");
   run.call.scratch_used = CFFI_STRING_SCRATCH;
   c->refs++; /* a callback may add() meanwhile: it copies */
@@ -1117,6 +1168,90 @@ static napi_value batch_run(napi_env env, napi_callback_info info) {
   cffi_call_release(&run.call);
   commands_release(c);
   if (!ok) return NULL;
+  napi_value ran;
+  napi_create_int64(env, stopped ? -(int64_t)entry : (int64_t)entry, &ran);
+  return ran;
+}
+
+/* ---- run straight from the stage --------------------------------------- */
+
+/* batchRunStaged.call(list, results, errnos, flags, count): a batch with no native
+ * side yet, all of whose entries are in the stage (lib/batch.js), runs them
+ * from there, `list` being its staged-function list: no native object, no
+ * copy of the entries (a batch built and run once writes them only to the
+ * thread's warm stage). lib/batch.js keeps the stage as it is while this
+ * runs: a callback may append entries to it (they run next time) but
+ * another batch cannot take it. Same results and errors as batchRun. */
+static napi_value batch_run_staged(napi_env env, napi_callback_info info) {
+  napi_value argv[4], list, sym;
+  size_t argc = 4;
+  double flags_number = 0;
+  uint32_t length = 0, count = 0;
+  napi_get_cb_info(env, info, &argc, argv, &list, NULL);
+  if (argc < 4 || napi_get_value_double(env, argv[2], &flags_number) != napi_ok ||
+      napi_get_value_uint32(env, argv[3], &count) != napi_ok ||
+      napi_get_array_length(env, list, &length) != napi_ok)
+    return cffi_throw(env, "Error", "batchRunStaged: internal arguments malformed");
+  if (running_batches) return cffi_throw(env, "Error", NESTED_RUN_MESSAGE);
+  const unsigned flags = (unsigned)flags_number;
+  const double *stage = stage_data;
+  const uint64_t *bits = (const uint64_t *)stage;
+  const size_t words_staged = stage_words;
+  const size_t used = stage ? (size_t)stage[0] : 1;
+  cffi_function *few_fns[16];
+  batch_plan few_plans[16];
+  cffi_function **fns = length <= 16 ? few_fns : malloc(length * sizeof *fns);
+  batch_plan *plans = length <= 16 ? few_plans : malloc(length * sizeof *plans);
+  if (!fns || !plans) {
+    if (length > 16) free(fns), free(plans);
+    return throw_oom(env), NULL;
+  }
+  bool ok = true, stopped = false;
+  for (uint32_t i = 0; ok && i < length; i++) {
+    fns[i] = napi_get_element(env, list, i, &sym) == napi_ok ? cffi_bound_function_of(env, sym) : NULL;
+    if (fns[i]) plans[i] = plan_for(fns[i]);
+    else ok = (cffi_throw(env, "Error", "batch: staged function malformed (internal)"), false);
+  }
+  cffi_env_state *state = NULL;
+  napi_get_instance_data(env, (void **)&state);
+  run_state run = {.results = argv[0], .errno_at = &errno, .state = state, .flags = flags, .count = count,
+                   .errnos_value = argv[1]};
+  if (ok && !run_arrays_attached(env, &run)) ok = false;
+  uint64_t regs[CFFI_MAX_ARGS + CFFI_INT_REGS + CFFI_FLOAT_REGS + 1] = {0};
+  uint32_t entry = 0;
+  bool named = false; /* internal errors are not an entry's */
+  running_batches++;
+  for (size_t at = 1; ok && !stopped && at < used && at < words_staged; entry++) {
+    const uint64_t header = (uint64_t)stage[at];
+    const uint32_t listed = (uint32_t)(header >> 8);
+    const unsigned bigints = (unsigned)(header & 0xff);
+    if (listed >= length || entry >= count) {
+      ok = (cffi_throw(env, "Error", "batch: staged entry malformed (internal)"), false);
+      break;
+    }
+    cffi_function *fn = fns[listed];
+    const unsigned nargs = fn->sig.nargs;
+    if (nargs > 8 || at + 1 + nargs > used || at + 1 + nargs > words_staged) {
+      ok = (cffi_throw(env, "Error", "batch: staged entry malformed (internal)"), false);
+      break;
+    }
+    uint64_t words[8];
+    for (unsigned k = 0; k < nargs; k++)
+      words[k] = staged_image(fn->sig.args[k], stage[at + 1 + k], bits[at + 1 + k], (bigints >> k) & 1);
+    at += 1 + nargs;
+    if (CFFI_UNLIKELY(!fn->owner->open)) ok = (cffi_jit_closed(env, fn), false);
+    if (ok) ok = call_and_store(env, fn, &plans[listed], words, regs, &run, entry, flags, &stopped);
+    if (!ok) {
+      named = true;
+      break;
+    }
+  }
+  running_batches--;
+  if (length > 16) free(fns), free(plans);
+  if (!ok) {
+    if (named) name_entry_in_error(env, entry);
+    return NULL;
+  }
   napi_value ran;
   napi_create_int64(env, stopped ? -(int64_t)entry : (int64_t)entry, &ran);
   return ran;
@@ -1253,7 +1388,7 @@ static napi_value batch_run_async(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_get_cb_info(env, info, &argc, argv, &handle, NULL);
   batch_handle *h = handle_of(env, handle);
-  if (!h || !flush_stage(env, h)) return NULL;
+  if (!h || !flush_stage(env, handle, h)) return NULL;
   if (argc < 1) return cffi_throw(env, "TypeError", "batchRunAsync: internal arguments missing");
   batch_commands *c = h->commands;
   if (c->first_chained != UINT32_MAX) {
@@ -1359,16 +1494,18 @@ static napi_value batch_run_async(napi_env env, napi_callback_info info) {
 void cffi_make_batch_buffer_exports(napi_env env, napi_value exports) {
   running_batches = 0; /* a worker's env starts afresh */
   stage_data = NULL;
+  result_raw_ref = NULL; /* the env's references go with it */
+  result_kinds_ref = NULL;
   napi_property_descriptor props[] = {
       {"batchNew", NULL, batch_new, NULL, NULL, NULL, napi_default, NULL},
       {"batchStage", NULL, batch_stage, NULL, NULL, NULL, napi_default, NULL},
       {"batchStageKinds", NULL, batch_stage_kinds, NULL, NULL, NULL, napi_default, NULL},
-      {"batchFunction", NULL, batch_function, NULL, NULL, NULL, napi_default, NULL},
       {"batchAdd", NULL, batch_add, NULL, NULL, NULL, napi_default, NULL},
       {"batchAddChained", NULL, batch_add_chained, NULL, NULL, NULL, napi_default, NULL},
       {"batchFlush", NULL, batch_flush, NULL, NULL, NULL, napi_default, NULL},
       {"batchClear", NULL, batch_clear, NULL, NULL, NULL, napi_default, NULL},
       {"batchRun", NULL, batch_run, NULL, NULL, NULL, napi_default, NULL},
+      {"batchRunStaged", NULL, batch_run_staged, NULL, NULL, NULL, napi_default, NULL},
       {"batchResults", NULL, batch_results, NULL, NULL, NULL, napi_default, NULL},
       {"batchRunAsync", NULL, batch_run_async, NULL, NULL, NULL, napi_default, NULL},
   };

@@ -255,6 +255,11 @@ import type { Batch, BatchResults } from "cffi-bun";
   const r: BatchResults = b.run();
   expectType<number | undefined>(r.stoppedAt);
   expectType<Promise<BatchResults>>(b.runAsync());
+  const reused: unknown[] = [];
+  expectType<unknown[] & BatchResults>(b.run({ into: reused }));
+  expectType<BatchResults>(b.run({}));
+  // @ts-expect-error into is an Array (results may be bigints, booleans or undefined)
+  b.run({ into: new Int32Array(3) });
   b.clear();
   expectType<Int32Array>(lib.symbols.abs.map(2, new Int32Array(2)));
   expectType<Float64Array>(lib.symbols.fabs.map(2, 1.5));

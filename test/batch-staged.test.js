@@ -1,0 +1,246 @@
+"use strict";
+// batch() without crossings before run() (issue 21, docs/batch.md "Cost"):
+// a batch whose entries are all staged runs from the stage in run()'s one
+// crossing (no native object); one that loses the stage to another keeps its
+// entries bit for bit (or in a native buffer when large); functions
+// shared by interleaved batches keep their own indexes per batch; the
+// result words are shared by a thread's batches (large ones too); and
+// run({ into }) fills a given array.
+const { describe, test } = require("node:test");
+const assert = require("node:assert/strict");
+// The addon as lib/batch.js sees it, with its batch methods counted: put in
+// require's cache before the package loads (each test file is a process).
+const NATIVE = require.resolve("../lib/native.js");
+const addon = require(NATIVE);
+const counted = Object.create(addon);
+let calls = null; // the batch methods called while counting
+for (const name of Object.getOwnPropertyNames(addon).filter((k) => k.startsWith("batch"))) {
+  const method = addon[name];
+  const value = function (...args) {
+    if (calls !== null) calls.push(name);
+    return Reflect.apply(method, this, args);
+  };
+  Object.defineProperty(counted, name, { value }); // the addon's own are read-only
+}
+require.cache[NATIVE].exports = counted;
+const { dlopen, batch, JSCallback } = require("..");
+const { fixturePath } = require("./helpers/fixture");
+const FIX = fixturePath();
+const DEFS = {
+  identity_i32: { args: ["i32"], returns: "i32" },
+  add_i32: { args: ["i32", "i32"], returns: "i32" },
+  add_f64: { args: ["f64", "f64"], returns: "f64" },
+  identity_u64: { args: ["u64"], returns: "u64" },
+  call_i32_fn: { args: ["function", "i32"], returns: "i32" },
+};
+const S = dlopen(FIX, DEFS).symbols;
+
+// The addon's batch methods called while f runs.
+function nativeCalls(f) {
+  calls = [];
+  try {
+    f();
+    return calls;
+  } finally {
+    calls = null;
+  }
+}
+
+function fillMixed(b) {
+  for (let k = 0; k < 4; k++) {
+    b.add(S.identity_i32, 0 - k);
+    b.add(S.add_i32, k, 2);
+    b.add(S.add_f64, k, 0.5);
+    b.add(S.identity_u64, 7n);
+  }
+}
+const MIXED = [];
+for (let k = 0; k < 4; k++) MIXED.push(0 - k, k + 2, k + 0.5, 7n);
+
+describe("batch(): staged entries cross once", () => {
+  test("a new batch of staged entries makes one native call in all: run(), from the stage (no native object)", () => {
+    const warm = batch(); // each function's stage kinds are asked once per thread
+    fillMixed(warm);
+    warm.run();
+    let results;
+    const calls = nativeCalls(() => {
+      const b = batch();
+      fillMixed(b);
+      results = b.run();
+    });
+    assert.deepEqual(calls, ["batchRunStaged"]);
+    assert.deepEqual(results, MIXED);
+  });
+
+  test("run() again moves the entries to a native buffer once, then crosses once per run; clear() + refill too", () => {
+    const b = batch();
+    fillMixed(b);
+    b.run();
+    assert.deepEqual(nativeCalls(() => assert.deepEqual(b.run(), MIXED)), ["batchNew", "batchRun"]);
+    assert.deepEqual(nativeCalls(() => assert.deepEqual(b.run(), MIXED)), ["batchRun"]);
+    const calls = nativeCalls(() => {
+      b.clear();
+      fillMixed(b);
+      assert.deepEqual(b.run(), MIXED);
+    });
+    assert.deepEqual(calls, ["batchClear", "batchRun"]);
+    const fresh = batch();
+    fillMixed(fresh);
+    fresh.run();
+    const refilled = nativeCalls(() => {
+      fresh.clear(); // no native side yet: nothing crosses
+      fillMixed(fresh);
+      assert.deepEqual(fresh.run(), MIXED);
+    });
+    assert.deepEqual(refilled, ["batchRunStaged"]);
+    // With a native side (an entry the addon converts): clear() and run() cross.
+    const cb = new JSCallback((x) => x, { args: ["i32"], returns: "i32" });
+    try {
+      const withNative = batch();
+      withNative.add(S.call_i32_fn, cb, 6);
+      fillMixed(withNative);
+      assert.deepEqual(withNative.run(), [6, ...MIXED]);
+      assert.deepEqual(nativeCalls(() => withNative.run()), ["batchRun"]);
+      assert.deepEqual(nativeCalls(() => withNative.clear()), ["batchClear"]);
+    } finally {
+      cb.close();
+    }
+  });
+
+  test("a batch that lost the stage keeps its entries bit for bit (a bigint whose bits are a NaN) and runs them again", () => {
+    const NAN_BITS = 0xfff8000000000001n;
+    const a = batch();
+    a.add(S.identity_u64, NAN_BITS);
+    a.add(S.identity_u64, 0x7ff0000000000001n);
+    a.add(S.identity_i32, -7);
+    assert.deepEqual(a.run(), [NAN_BITS, 0x7ff0000000000001n, -7]);
+    const b = batch();
+    b.add(S.identity_i32, 1); // takes the stage: a's entries are saved
+    assert.deepEqual(a.run(), [NAN_BITS, 0x7ff0000000000001n, -7]); // its saved words, moved into a native buffer
+    const c = batch();
+    c.add(S.identity_u64, NAN_BITS);
+    c.add(S.identity_i32, 8);
+    const d = batch();
+    d.add(S.identity_i32, 1); // takes the stage: c's entries are saved
+    assert.deepEqual(nativeCalls(() => assert.deepEqual(c.run(), [NAN_BITS, 8])), ["batchRunStaged"]); // back in the stage
+    a.add(S.add_i32, 1, 1); // a has the stage again, with its entries back
+    assert.deepEqual(b.run(), [1]); // b's were saved in turn
+    assert.deepEqual(a.run(), [NAN_BITS, 0x7ff0000000000001n, -7, 2]);
+  });
+
+  test("a large batch that loses the stage moves into a native buffer; runAsync() of a saved batch", async () => {
+    const big = batch();
+    for (let i = 0; i < 20000; i++) big.add(S.identity_i32, i);
+    const small = batch();
+    small.add(S.add_i32, 4, 5);
+    const other = batch();
+    other.add(S.identity_i32, 3); // both lose the stage: big moves to a native buffer, small is saved
+    const results = big.run();
+    assert.equal(results.length, 20000);
+    assert.equal(results[19999], 19999);
+    assert.deepEqual(await small.runAsync(), [9]);
+    assert.deepEqual(small.run(), [9]);
+    assert.deepEqual(other.run(), [3]);
+  });
+
+  test("a callback during a run from the stage: clear() throws, run() does not nest, add() runs next time", () => {
+    // call_i32_fn bound with the callback's address as a u64: its entries are staged.
+    const call_by_address = dlopen(FIX, { call_i32_fn: { args: ["u64", "i32"], returns: "i32" } }).symbols.call_i32_fn;
+    const messages = [];
+    let b;
+    let adds = 0;
+    const other = batch();
+    other.add(S.identity_i32, 2);
+    const cb = new JSCallback((x) => {
+      for (const f of [() => b.clear(), () => b.run(), () => other.run()])
+        try {
+          f();
+        } catch (e) {
+          messages.push(e.message);
+        }
+      if (adds++ === 0) {
+        b.add(S.identity_i32, 77); // appended to the stage being run: runs next time
+        other.add(S.identity_i32, 3); // cannot take the stage now: converted by the addon
+      }
+      return x;
+    }, { args: ["i32"], returns: "i32" });
+    try {
+      b = batch();
+      b.add(S.identity_i32, 1);
+      b.add(call_by_address, cb.ptr, 9);
+      assert.deepEqual(nativeCalls(() => assert.deepEqual(b.run(), [1, 9])).slice(0, 1), ["batchRunStaged"]);
+      assert.equal(messages.length, 3);
+      assert.match(messages[0], /clear\(\) was called while this batch runs/);
+      assert.match(messages[1], /batches do not nest/);
+      assert.match(messages[2], /batches do not nest/);
+      assert.deepEqual(b.run(), [1, 9, 77]);
+      assert.deepEqual(other.run(), [2, 3]);
+      b.clear();
+      assert.equal(b.length, 0);
+    } finally {
+      cb.close();
+    }
+  });
+});
+
+describe("batch(): run({ into })", () => {
+  test("fills and returns the given array, its length set to the batch's", () => {
+    const b = batch();
+    fillMixed(b);
+    const into = [];
+    assert.equal(b.run({ into }), into);
+    assert.deepEqual(into, MIXED);
+    const longer = new Array(100).fill("old");
+    assert.equal(b.run({ into: longer }), longer);
+    assert.deepEqual(longer, MIXED);
+    const again = b.run({ into });
+    assert.equal(again, into);
+    assert.deepEqual(into, MIXED);
+    assert.deepEqual(b.run({ into: undefined }), MIXED);
+    assert.deepEqual(b.run({}), MIXED);
+  });
+
+  test("stopOn and errno are set on the given array; entries not run are undefined", () => {
+    const b = batch({ stopOn: "nonzero", errno: true });
+    b.add(S.identity_i32, 0);
+    b.add(S.identity_i32, 4);
+    b.add(S.identity_i32, 5);
+    const into = ["x", "y", "z", "w"];
+    assert.equal(b.run({ into }), into);
+    assert.deepEqual([...into], [0, 4, undefined]);
+    assert.equal(into.stoppedAt, 1);
+    assert.ok(into.errno instanceof Int32Array);
+    assert.equal(into.errno.length, 3);
+  });
+
+  test("a large batch into a reused array", () => {
+    const N = 100000;
+    const b = batch();
+    for (let i = 0; i < N; i++) b.add(S.identity_i32, i % 2 ? -i : i);
+    const into = [];
+    for (let run = 0; run < 2; run++) {
+      assert.equal(b.run({ into }), into);
+      assert.equal(into.length, N);
+      assert.equal(into[N - 1], -(N - 1));
+      assert.equal(into[12], 12);
+    }
+  });
+
+  test("bad options: TypeError naming what was received, nothing run", () => {
+    let calls = 0;
+    const cb = new JSCallback((x) => (calls++, x), { args: ["i32"], returns: "i32" });
+    try {
+      const b = batch();
+      b.add(S.call_i32_fn, cb, 1);
+      assert.throws(() => b.run(null), { name: "TypeError", message: /batch\.run\(\) expects an options object .*received null/ });
+      assert.throws(() => b.run(3), { name: "TypeError", message: /received number/ });
+      assert.throws(() => b.run({ into: new Int32Array(1) }), { name: "TypeError", message: /into must be an Array, received Int32Array/ });
+      assert.throws(() => b.run({ into: {} }), { name: "TypeError", message: /into must be an Array, received object/ });
+      assert.throws(() => b.run({ into: null }), { name: "TypeError", message: /into must be an Array, received null/ });
+      assert.equal(calls, 0);
+      assert.deepEqual(b.run(), [1]);
+    } finally {
+      cb.close();
+    }
+  });
+});

@@ -32,6 +32,7 @@ const S = dlopen(FIX, DEFS).symbols;
 const POSIX = isWindows
   ? { pipe: "_pipe", write: "_write", read: "_read", close: "_close" }
   : { pipe: "pipe", write: "write", read: "read", close: "close" };
+const LLABS = isWindows ? "_abs64" : "llabs"; // msvcrt.dll exports no llabs
 const IO_SIZE = isWindows ? "u32" : "u64";
 const IO_RESULT = isWindows ? "i32" : "i64";
 const C = dlopen(LIBC, {
@@ -66,13 +67,13 @@ describe("batch(): results", () => {
     const L = dlopen(LIBC, {
       ldexp: { args: ["f64", "i32"], returns: "f64" }, strchr: { args: ["cstring", "i32"], returns: "ptr" },
       labs: { args: ["i64"], returns: "i64" }, toupper: { args: ["i32"], returns: "i32" },
-      llabs: { args: ["i64"], returns: "u64" }, srand: { args: ["u32"], returns: "void" },
+      [LLABS]: { args: ["i64"], returns: "u64" }, srand: { args: ["u32"], returns: "void" },
     }).symbols;
     const F = dlopen(FIX, { string_byte_at: { args: ["cstring", "i32"], returns: "i32" }, identity_i8: { args: ["i8"], returns: "i8" },
       identity_bool: { args: ["bool"], returns: "bool" }, add_u64: { args: ["u64", "u64"], returns: "u64" } }).symbols;
     const text = Buffer.from("hello\0");
     const calls = [[L.ldexp, 1.5, 4], [L.strchr, text, 0x6c], [L.labs, -(2n ** 62n)], [L.toupper, 0x61],
-      [L.llabs, -5n], [S.void_fn], [L.srand, 7], [F.string_byte_at, "abc", 2], [F.identity_i8, -128], [F.identity_i8, 255],
+      [L[LLABS], -5n], [S.void_fn], [L.srand, 7], [F.string_byte_at, "abc", 2], [F.identity_i8, -128], [F.identity_i8, 255],
       [F.identity_bool, 2], [F.add_u64, 2n ** 64n - 1n, 2n], [S.add_f64, 0.25, -0.5], [S.identity_ptr, 12345]];
     const b = batch();
     for (const [fn, ...args] of calls) b.add(fn, ...args);

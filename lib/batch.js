@@ -188,6 +188,10 @@ const SHARED_RESULTS = 65536;
 let results = null; // { raw, bits, ubits, kinds }
 let largeResults = null; // WeakRef of the same, above SHARED_RESULTS
 let registeredResults = null; // the ones the addon writes into
+// Results being copied out of the shared words (into an Array whose
+// setters, or a Proxy's traps, may run JS): a batch run meanwhile gets
+// words of its own, so it cannot overwrite those being read.
+let shaping = 0;
 
 function resultsFor(count) {
   let r = results;
@@ -195,6 +199,7 @@ function resultsFor(count) {
     r = largeResults?.deref();
     if (r === undefined || r.raw.length < count) r = undefined;
   } else if (r !== null && r.raw.length < count) r = undefined;
+  if (shaping !== 0) r = undefined;
   if (r === null || r === undefined) {
     const capacity = count > SHARED_RESULTS ? count : Math.min(SHARED_RESULTS, Math.max(64, count, (results?.raw.length ?? 0) * 2));
     const raw = new Float64Array(capacity);
@@ -204,6 +209,7 @@ function resultsFor(count) {
     native.batchResults(r.raw, r.kinds); // refused during a run (a callback's): nothing changes then
     registeredResults = r;
   }
+  if (shaping !== 0) return r;
   if (count > SHARED_RESULTS) largeResults = new WeakRef(r);
   else results = r;
   return r;
@@ -509,7 +515,12 @@ class Batch {
       done = native.batchRun.call(handle, values, errnos);
     }
     const ran = done < 0 ? -done : done;
-    return shapeResults(count, ran, r.raw, r.bits, r.ubits, r.kinds, values, flags, done < 0 ? ran - 1 : -1, errnos, into);
+    shaping++;
+    try {
+      return shapeResults(count, ran, r.raw, r.bits, r.ubits, r.kinds, values, flags, done < 0 ? ran - 1 : -1, errnos, into);
+    } finally {
+      shaping--;
+    }
   }
 
   // The whole batch on the shared pool's thread, from the same native

@@ -226,6 +226,29 @@ describe("batch(): run({ into })", () => {
     }
   });
 
+  test("a setter on the given array that runs another batch does not change this batch's results", () => {
+    // The result words are shared by the thread's batches: the setter's run
+    // must not overwrite them while into is being filled.
+    const other = batch();
+    for (let k = 0; k < 4; k++) other.add(S.identity_i32, 1000 + k);
+    for (const shape of ["accessor", "proxy"]) {
+      const b = batch();
+      for (let k = 0; k < 4; k++) b.add(S.identity_i32, k + 1);
+      b.add(S.identity_u64, 0xffffffffffffffffn);
+      let seen = null;
+      let into = [];
+      if (shape === "accessor") {
+        let kept;
+        Object.defineProperty(into, 0, { set(v) { kept = v; seen = other.run(); }, get: () => kept, configurable: true });
+      } else {
+        into = new Proxy([], { set(target, key, v) { if (key === "0") seen = other.run(); target[key] = v; return true; } });
+      }
+      assert.equal(b.run({ into }), into);
+      assert.deepEqual([...into], [1, 2, 3, 4, 0xffffffffffffffffn], shape);
+      assert.deepEqual(seen, [1000, 1001, 1002, 1003], shape);
+    }
+  });
+
   test("bad options: TypeError naming what was received, nothing run", () => {
     let calls = 0;
     const cb = new JSCallback((x) => (calls++, x), { args: ["i32"], returns: "i32" });

@@ -113,6 +113,13 @@ function resultAt(i, raw, bits, ubits, kinds, values) {
   return kind === KIND_VALUE ? values[i] : undefined; // void
 }
 
+// What makes an array run({ into }) cannot fill.
+function unfillable(array) {
+  if (Object.isFrozen(array)) return "frozen";
+  if (Object.isSealed(array)) return "sealed";
+  return Object.isExtensible(array) ? "read-only length" : "non-extensible";
+}
+
 function shapeResults(count, ran, raw, bits, ubits, kinds, values, flags, stoppedAt, errnos, into) {
   let results;
   if (into !== undefined) {
@@ -484,6 +491,9 @@ class Batch {
       into = options.into;
       if (into !== undefined && !Array.isArray(into))
         throw typeError(`batch.run(): into must be an Array, received ${into === null ? "null" : ArrayBuffer.isView(into) ? into.constructor.name : typeof into}`);
+      // Checked before anything runs: filling it must not fail after the calls were made.
+      if (into !== undefined && (!Object.isExtensible(into) || !Object.getOwnPropertyDescriptor(into, "length").writable))
+        throw typeError(`batch.run(): into must be an extensible Array with a writable length, received a ${unfillable(into)} array`);
     }
     const count = this.#count;
     const flags = this.#flags;

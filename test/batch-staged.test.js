@@ -249,6 +249,32 @@ describe("batch(): run({ into })", () => {
     }
   });
 
+  test("a frozen, sealed or non-extensible array, or one whose length is read-only: TypeError before anything runs", () => {
+    let calls = 0;
+    const cb = new JSCallback((x) => (calls++, x), { args: ["i32"], returns: "i32" });
+    try {
+      const readOnlyLength = [];
+      Object.defineProperty(readOnlyLength, "length", { writable: false });
+      const cases = [
+        ["frozen", Object.freeze([1, 2])],
+        ["sealed", Object.seal([1, 2, 3, 4])],
+        ["non-extensible", Object.preventExtensions([1])],
+        ["read-only length", readOnlyLength],
+      ];
+      for (const [what, into] of cases) {
+        const b = batch();
+        b.add(S.call_i32_fn, cb, 1);
+        b.add(S.identity_i32, 2);
+        assert.throws(() => b.run({ into }), { name: "TypeError", message: new RegExp(`into must be an extensible Array with a writable length, received a ${what} array`) }, what);
+        assert.equal(calls, 0, what);
+        assert.deepEqual(b.run(), [1, 2]);
+        calls = 0;
+      }
+    } finally {
+      cb.close();
+    }
+  });
+
   test("bad options: TypeError naming what was received, nothing run", () => {
     let calls = 0;
     const cb = new JSCallback((x) => (calls++, x), { args: ["i32"], returns: "i32" });

@@ -26,13 +26,16 @@ function child(body) {
       store_callback: { args: ["function"], returns: "void" },
       fire: { args: ["i32"], returns: "i32" },
     }).symbols;
+    const say = (line) => console.log("> " + line); // the lines returned (a helper may load node:test, which prints too)
     const detach = (view) => structuredClone(view.buffer, { transfer: [view.buffer] });
-    const attempt = (f) => { try { console.log(String(f())); } catch (e) { console.log(e.message); } };
+    const attempt = (f) => { try { say(String(f())); } catch (e) { say(e.message); } };
   `;
-  const r = spawnSync(process.execPath, ["-e", prelude + body], { encoding: "utf8" });
+  const env = { ...process.env };
+  delete env.NODE_TEST_CONTEXT; // the child is no test of node:test's: plain stdout
+  const r = spawnSync(process.execPath, ["-e", prelude + body], { encoding: "utf8", env });
   assert.equal(r.signal, null, r.stderr);
   assert.equal(r.status, 0, r.stderr);
-  return r.stdout.trim().split("\n");
+  return r.stdout.split("\n").filter((line) => line.startsWith("> ")).map((line) => line.slice(2));
 }
 
 describe("raw batchStage: the staging area it is given is found again each run", () => {
@@ -103,5 +106,31 @@ describe("raw batchStage: the staging area it is given is found again each run",
       attempt(() => native.batchStage());
     `);
     assert.deepEqual(out, new Array(3).fill("batchStage: internal arguments malformed"));
+  });
+});
+
+describe("raw markProcessExiting: only once Node's exit has begun", () => {
+  // Called early, it made every later threadsafe callback with a result
+  // answer 0 without running, for the rest of the process.
+  test("called before the exit: refused, and threadsafe callbacks still answer", () => {
+    const out = child(`
+      attempt(() => native.markProcessExiting());
+      const { callbacksFixturePath, openCallbacksFixture } = require(${JSON.stringify(require.resolve("./helpers/callbacks-fixture"))});
+      const C = openCallbacksFixture(ffi.dlopen);
+      let total = 0;
+      const cb = new ffi.JSCallback((thread, seq) => (total++, (thread + 1) * 1000000 + seq),
+        { args: ["i32", "i32"], returns: "i32", threadsafe: true });
+      C.start_threads_ret(2, 50, cb);
+      const wait = () => C.threads_done() === 2
+        ? (say(total + " " + C.thread_mismatches()), cb.close())
+        : setTimeout(wait, 5);
+      wait();
+    `);
+    assert.deepEqual(out, ["markProcessExiting: only for the main thread's 'exit' event (process._exiting is not set)", "100 0"]);
+  });
+
+  test("from an 'exit' listener: accepted (what lib/native.js does)", () => {
+    const out = child(`process.on("exit", () => attempt(() => native.markProcessExiting()));`);
+    assert.deepEqual(out, ["undefined"]);
   });
 });

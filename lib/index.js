@@ -140,11 +140,13 @@ class CString extends String {
 // so a loop making a fresh definition per callback grew the heap by ~30 MB
 // per 200k before V8 collected them.
 const RECENT_DEFINITIONS = 8;
-const parsedSignatures = [];
+// Every slot an own element from the start (a literal): storing into it
+// never reaches a setter a program put on Array.prototype.
+const parsedSignatures = [null, null, null, null, null, null, null, null];
 let nextParsed = 0;
 
 function parsedFor(def) {
-  for (let i = 0; i < parsedSignatures.length; i++) if (parsedSignatures[i].def === def) return parsedSignatures[i];
+  for (let i = 0; i < RECENT_DEFINITIONS; i++) if (parsedSignatures[i] !== null && parsedSignatures[i].def === def) return parsedSignatures[i];
   return undefined;
 }
 

@@ -41,9 +41,24 @@ static void begin_exit_at_atexit(void) { begin_exit(true); }
 
 void cffi_process_exit_notify(void (*fn)(bool from_atexit)) { on_exit_begun = fn; }
 
-/* markProcessExiting(): from the main thread's 'exit' listener (lib/native.js). */
+/* markProcessExiting(): from the main thread's 'exit' listener (lib/native.js).
+ * Any JS can reach this raw export: called early, it would make every later
+ * threadsafe callback answer 0. So it acts only once Node has begun the exit
+ * (process._exiting, set before 'exit' is emitted, in the main thread and in
+ * a worker alike). A worker's own exit listener calling it still reaches it:
+ * Node-API tells no main thread from a worker here (lib/native.js adds the
+ * listener in the main thread only). */
+static bool process_flag(napi_env env, const char *object, const char *flag) {
+  napi_value global, holder, value;
+  bool set = false;
+  return napi_get_global(env, &global) == napi_ok && napi_get_named_property(env, global, object, &holder) == napi_ok &&
+         napi_get_named_property(env, holder, flag, &value) == napi_ok && napi_get_value_bool(env, value, &set) == napi_ok && set;
+}
+
 static napi_value mark_process_exiting(napi_env env, napi_callback_info info) {
-  (void)env, (void)info;
+  (void)info;
+  if (!process_flag(env, "process", "_exiting"))
+    return cffi_throw(env, "Error", "markProcessExiting: only for the main thread's 'exit' event (process._exiting is not set)");
   begin_exit(false);
   return NULL;
 }

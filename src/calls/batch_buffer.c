@@ -57,9 +57,10 @@ napi_value cffi_jit_result(napi_env env, cffi_function *fn, uint64_t raw);
 /* One env per thread: a run started while one runs on this thread is a
  * callback's (re-entrant) run. */
 static _Thread_local unsigned running_batches;
-/* The thread's staging area (lib/batch.js's, kept alive by its module). */
-static _Thread_local double *stage_data;
-static _Thread_local size_t stage_words;
+/* The thread's staging area (lib/batch.js's), held by a reference and found
+ * again from it once per run (stage_found): the raw exports take it from any
+ * caller, who may detach it at any time JS runs. */
+static _Thread_local napi_ref stage_ref;
 /* lib/batch.js's per-entry result words and kinds, one pair per thread
  * (runs do not nest), given by batchResults when they grow and kept alive
  * by that module: a batch built and run once allocates none of its own. */
@@ -486,25 +487,54 @@ static bool map_staged_functions(napi_env env, napi_value handle, batch_handle *
   return true;
 }
 
-/* Moves what lib/batch.js staged (in `stage`, of `stage_words` words: the
- * thread's stage, or a batch's entries saved from it) into the buffer (see
- * the file's header). */
-static bool flush_staged(napi_env env, napi_value handle, batch_handle *h, double *stage, size_t stage_words) {
+/* The memory of a staging-area-shaped Float64Array now: NULL (none, or
+ * detached) or at least 1 word. */
+static double *stage_memory(napi_env env, napi_value array, size_t *words) {
+  void *data = NULL;
+  napi_typedarray_type kind;
+  *words = 0;
+  if (!array || napi_get_typedarray_info(env, array, &kind, words, &data, NULL, NULL) != napi_ok ||
+      kind != napi_float64_array || !data || *words < 1)
+    return *words = 0, NULL;
+  return data;
+}
+
+/* The thread's staging area now (see stage_ref). */
+static double *stage_found(napi_env env, size_t *words) {
+  napi_value array = NULL;
+  if (stage_ref) napi_get_reference_value(env, stage_ref, &array);
+  return stage_memory(env, array, words);
+}
+
+/* Moves what lib/batch.js staged (in `array`: the thread's stage, or a
+ * batch's entries saved from it) into the buffer (see the file's header).
+ * Its memory is found again after anything that may run JS (the handle's
+ * elements: a raw caller's getters), and every read is bounded by it. */
+static bool flush_staged(napi_env env, napi_value handle, batch_handle *h, napi_value array) {
+  size_t stage_words;
+  double *stage = stage_memory(env, array, &stage_words);
   if (!stage) return true;
   const size_t used = (size_t)stage[0];
   if (used <= 1) return true;
   stage[0] = 1;
   batch_commands *c = writable_commands(h);
   if (!c) return throw_oom(env);
-  const uint64_t *bits = (const uint64_t *)stage;
   for (size_t at = 1; at < used && at < stage_words;) {
     const uint64_t header = (uint64_t)stage[at];
     const uint32_t listed = (uint32_t)(header >> 8);
     const unsigned bigints = (unsigned)(header & 0xff);
-    if (listed >= h->staged_fns_mapped && !map_staged_functions(env, handle, h, c)) return false;
+    if (listed >= h->staged_fns_mapped) {
+      if (!map_staged_functions(env, handle, h, c)) return false;
+      if (!(stage = stage_memory(env, array, &stage_words)) || at >= stage_words)
+        return cffi_throw(env, "Error", "batch: staging area detached (internal)"), false;
+      c = h->commands; /* the same: mapping adds functions only */
+    }
     if (listed >= h->staged_fns_mapped) return cffi_throw(env, "Error", "batch: staged entry malformed (internal)"), false;
     const uint32_t index = h->staged_fns_map[listed];
     cffi_function *fn = c->fns[index];
+    if (at + 1 + fn->sig.nargs > stage_words)
+      return cffi_throw(env, "Error", "batch: staged entry malformed (internal)"), false;
+    const uint64_t *bits = (const uint64_t *)stage;
     uint64_t *words;
     if (!append_entry(env, c, index, 0, &words)) return false;
     for (unsigned k = 0; k < fn->sig.nargs; k++)
@@ -515,7 +545,9 @@ static bool flush_staged(napi_env env, napi_value handle, batch_handle *h, doubl
 }
 
 static bool flush_stage(napi_env env, napi_value handle, batch_handle *h) {
-  return flush_staged(env, handle, h, stage_data, stage_words);
+  napi_value array = NULL;
+  if (stage_ref) napi_get_reference_value(env, stage_ref, &array);
+  return flush_staged(env, handle, h, array);
 }
 
 /* ---- add ---------------------------------------------------------------- */
@@ -731,12 +763,8 @@ static napi_value batch_flush(napi_env env, napi_callback_info info) {
   if (!h) return NULL;
   bool ok;
   if (argc >= 1) {
-    napi_typedarray_type kind;
-    void *data = NULL;
-    if (napi_get_typedarray_info(env, argv[0], &kind, &words, &data, NULL, NULL) != napi_ok || kind != napi_float64_array ||
-        words < 1 || !data)
-      return cffi_throw(env, "TypeError", "batchFlush: internal arguments malformed");
-    ok = flush_staged(env, handle, h, data, words);
+    if (!stage_memory(env, argv[0], &words)) return cffi_throw(env, "TypeError", "batchFlush: internal arguments malformed");
+    ok = flush_staged(env, handle, h, argv[0]);
   } else {
     ok = flush_stage(env, handle, h);
   }
@@ -785,9 +813,12 @@ static napi_value batch_stage(napi_env env, napi_callback_info info) {
   if (argc < 1 || napi_get_typedarray_info(env, argv[0], &kind, &words, &data, NULL, NULL) != napi_ok ||
       kind != napi_float64_array || words < 2 || !data)
     return cffi_throw(env, "TypeError", "batchStage: internal arguments malformed");
-  stage_data = data;
-  stage_words = words;
-  stage_data[0] = 1;
+  /* A staged run going on reads the stage it found (run_arrays_attached finds it again after JS ran). */
+  napi_ref ref;
+  if (napi_create_reference(env, argv[0], 1, &ref) != napi_ok) return NULL;
+  if (stage_ref) napi_delete_reference(env, stage_ref);
+  stage_ref = ref;
+  ((double *)data)[0] = 1;
   return NULL;
 }
 
@@ -946,6 +977,10 @@ typedef struct {
   uint32_t count; /* entries the arrays must hold */
   napi_value errnos_value;
   uint32_t callbacks_seen;
+  /* A staged run's stage, found again with the arrays (from_stage set). */
+  bool from_stage;
+  const double *stage;
+  size_t stage_words;
 } run_state;
 
 /* The run's result words, kinds and errnos found again from their arrays:
@@ -968,6 +1003,10 @@ static bool run_arrays_attached(napi_env env, run_state *run) {
   if (count && (!run->raw || !run->kinds || raw_length < count || kinds_length < count ||
                 ((run->flags & WITH_ERRNO) && (!run->errnos || errno_length < count)))) {
     cffi_throw(env, "Error", "batchRun: internal arguments malformed (result arrays detached or too short)");
+    return false;
+  }
+  if (run->from_stage && !(run->stage = stage_found(env, &run->stage_words))) {
+    cffi_throw(env, "Error", "batchRunStaged: internal arguments malformed (staging area detached)");
     return false;
   }
   return true;
@@ -1194,10 +1233,6 @@ static napi_value batch_run_staged(napi_env env, napi_callback_info info) {
     return cffi_throw(env, "Error", "batchRunStaged: internal arguments malformed");
   if (running_batches) return cffi_throw(env, "Error", NESTED_RUN_MESSAGE);
   const unsigned flags = (unsigned)flags_number;
-  const double *stage = stage_data;
-  const uint64_t *bits = (const uint64_t *)stage;
-  const size_t words_staged = stage_words;
-  const size_t used = stage ? (size_t)stage[0] : 1;
   cffi_function *few_fns[16];
   batch_plan few_plans[16];
   cffi_function **fns = length <= 16 ? few_fns : malloc(length * sizeof *fns);
@@ -1215,8 +1250,12 @@ static napi_value batch_run_staged(napi_env env, napi_callback_info info) {
   cffi_env_state *state = NULL;
   napi_get_instance_data(env, (void **)&state);
   run_state run = {.results = argv[0], .errno_at = &errno, .state = state, .flags = flags, .count = count,
-                   .errnos_value = argv[1]};
+                   .errnos_value = argv[1], .from_stage = true};
+  /* The stage is found after the list's elements were read (a getter may detach it). */
   if (ok && !run_arrays_attached(env, &run)) ok = false;
+  const double *stage = run.stage;
+  size_t words_staged = run.stage_words;
+  const size_t used = stage ? (size_t)stage[0] : 1;
   uint64_t regs[CFFI_MAX_ARGS + CFFI_INT_REGS + CFFI_FLOAT_REGS + 1] = {0};
   uint32_t entry = 0;
   bool named = false; /* internal errors are not an entry's */
@@ -1236,11 +1275,15 @@ static napi_value batch_run_staged(napi_env env, napi_callback_info info) {
       break;
     }
     uint64_t words[8];
+    const uint64_t *bits = (const uint64_t *)stage;
     for (unsigned k = 0; k < nargs; k++)
       words[k] = staged_image(fn->sig.args[k], stage[at + 1 + k], bits[at + 1 + k], (bigints >> k) & 1);
     at += 1 + nargs;
     if (CFFI_UNLIKELY(!fn->owner->open)) ok = (cffi_jit_closed(env, fn), false);
     if (ok) ok = call_and_store(env, fn, &plans[listed], words, regs, &run, entry, flags, &stopped);
+    /* A callback ran JS: the stage was found again (a grown one holds the same words). */
+    stage = run.stage;
+    words_staged = run.stage_words;
     if (!ok) {
       named = true;
       break;
@@ -1493,7 +1536,7 @@ static napi_value batch_run_async(napi_env env, napi_callback_info info) {
 
 void cffi_make_batch_buffer_exports(napi_env env, napi_value exports) {
   running_batches = 0; /* a worker's env starts afresh */
-  stage_data = NULL;
+  stage_ref = NULL;
   result_raw_ref = NULL; /* the env's references go with it */
   result_kinds_ref = NULL;
   napi_property_descriptor props[] = {

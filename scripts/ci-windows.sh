@@ -146,10 +146,14 @@ mapfile -t FIXTURE_LIBS < <(cd "$WORK" && node -p 'require("./test/helpers/fixtu
 # build does not have); openssl-version.c shows RTLD_DEEPBIND's effect, and a PE import names
 # the DLL it binds to, so node.exe's exports can never capture a library's calls there.
 LINUX_ONLY_FIXTURES=" malloc-preload openssl-version slow-sem-init "
+# windows-dep-user.c imports from windows-dep-leaf.c's DLL (built before it: the
+# glob is sorted), as test/windows.test.js links them on Windows.
 for src in "$WORK"/test/fixture/*.c "$WORK"/test/fixture/cc/layout.c; do
   base="$(basename "$src" .c)"
   [[ "$LINUX_ONLY_FIXTURES" == *" $base "* ]] && continue
-  $MINGW-gcc "${FIXTURE_FLAGS[@]}" -w -o "$WORK/fixtures/lib$base.dll" "$src" "${FIXTURE_LIBS[@]}" 2>"$WORK/fixture-$base.log" ||
+  imports=()
+  [[ "$base" == windows-dep-user ]] && imports=("$WORK/fixtures/libwindows-dep-leaf.dll")
+  $MINGW-gcc "${FIXTURE_FLAGS[@]}" -w "${imports[@]}" -o "$WORK/fixtures/lib$base.dll" "$src" "${FIXTURE_LIBS[@]}" 2>"$WORK/fixture-$base.log" ||
     log "fixture $base.c does not build for Windows: $(head -3 "$WORK/fixture-$base.log" | tr '\n' ' ')"
 done
 export CFFI_BUN_PREBUILT_FIXTURES="Z:$WORK/fixtures"

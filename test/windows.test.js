@@ -10,7 +10,7 @@ const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const { dlopen, cc, JSCallback, GetLastError } = require("..");
-const { fixturePath } = require("./helpers/fixture.js");
+const { buildFixture, fixturePath } = require("./helpers/fixture.js");
 const { isWindows, LIBC } = require("./helpers/platform.js");
 
 const onlyWindows = { skip: !isWindows && "Windows only" };
@@ -61,6 +61,54 @@ test("dlopen on Windows: the loader's failures in words a user can act on, with 
   assert.throws(() => dlopen(LIBC, { cffi_bun_nope: { returns: "i32" } }), {
     name: "TypeError", message: /^Symbol "cffi_bun_nope" not found in "msvcrt.dll": .* \(Windows error 127\)$/,
   });
+});
+
+// A DLL whose import sits beside it, in a folder that is not on PATH, not
+// node.exe's and not the current one: found because dlopen loads a path with
+// LOAD_WITH_ALTERED_SEARCH_PATH (src/platform/windows.c), as Node's
+// process.dlopen does. The pair is linked together (scripts/ci-windows.sh).
+function dependencyPair() {
+  const leaf = buildFixture("windows-dep-leaf.c");
+  return { leaf, user: buildFixture("windows-dep-user.c", [leaf]) };
+}
+
+test("dlopen on Windows: a DLL imported by the library is found in the library's own folder", onlyWindows, () => {
+  const { leaf, user } = dependencyPair();
+  const parent = fs.mkdtempSync(path.join(os.tmpdir(), "cffi-bun-deps-"));
+  const dir = path.join(parent, "beside");
+  fs.mkdirSync(dir);
+  const cwd = process.cwd();
+  try {
+    fs.copyFileSync(leaf, path.join(dir, path.basename(leaf)));
+    const copy = path.join(dir, path.basename(user));
+    fs.copyFileSync(user, copy);
+    const defs = { cffi_dep_user_value: { args: ["i32"], returns: "i32" } };
+    for (const given of [copy, copy.replace(/\\/g, "/")]) {
+      const lib = dlopen(given, defs);
+      assert.equal(lib.symbols.cffi_dep_user_value(5), 116, given);
+      lib.close();
+    }
+    // A relative path is made absolute first (the flag's meaning is undefined
+    // for one), from a current folder that is not the library's.
+    process.chdir(parent);
+    for (const given of [`beside\\${path.basename(user)}`, `./beside/${path.basename(user)}`]) {
+      const lib = dlopen(given, defs);
+      assert.equal(lib.symbols.cffi_dep_user_value(-1), 98, given);
+      lib.close();
+    }
+    process.chdir(cwd);
+    // Without its import beside it, the message still says what is missing.
+    fs.rmSync(path.join(dir, path.basename(leaf)));
+    assert.throws(() => dlopen(copy, defs), (error) => error.code === "ERR_DLOPEN_FAILED" &&
+      error.message.startsWith(`Failed to open library "${copy}": `) &&
+      error.message.endsWith("(Windows error 126): the file exists, so a DLL it imports was not found"));
+  } finally {
+    process.chdir(cwd);
+    // Best effort: wine keeps a DLL whose imports failed mapped, so it cannot be deleted.
+    try {
+      fs.rmSync(parent, { recursive: true, force: true });
+    } catch {}
+  }
 });
 
 test("GetLastError() after a Windows API call that fails, and after one that succeeds", onlyWindows, () => {

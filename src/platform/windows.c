@@ -8,7 +8,8 @@
  * loader's text comes back in UTF-8 too (localised systems), with its
  * "%1" filled in and the error number kept for searching. Error 126 means
  * both "no such file" and "a DLL it imports is missing"; the file's
- * existence tells them apart, which is the question a user has.
+ * existence tells them apart, which is the question a user has. A library
+ * opened by path finds the DLLs it imports beside it (load_module).
  * Compiles to nothing off Windows.
  */
 #ifdef _WIN32
@@ -51,6 +52,27 @@ static void system_text(DWORD code, const char *subject, char *out, size_t len) 
     snprintf(out, len, "%s", text);
 }
 
+/* A path with a folder in it is made absolute and loaded with
+ * LOAD_WITH_ALTERED_SEARCH_PATH, so the DLLs it imports are looked for in its
+ * own folder first, as Node's process.dlopen (libuv's uv_dlopen) and Bun's
+ * process.dlopen do (Bun's bun:ffi dlopen does not: docs/differences.md).
+ * The flag is undefined for a relative path, hence GetFullPathNameW. A bare
+ * name keeps the standard search order. */
+static HMODULE load_module(const char *path, const wchar_t *wide) {
+  if (!cffi_path_has_directory(path)) return LoadLibraryW(wide);
+  DWORD n = GetFullPathNameW(wide, 0, NULL, NULL);
+  wchar_t *full = n ? malloc((size_t)n * sizeof *full) : NULL;
+  if (!full || GetFullPathNameW(wide, n, full, NULL) == 0) {
+    free(full);
+    return LoadLibraryW(wide);
+  }
+  HMODULE handle = LoadLibraryExW(full, NULL, LOAD_WITH_ALTERED_SEARCH_PATH);
+  DWORD code = handle ? 0 : GetLastError();
+  free(full);
+  if (!handle) SetLastError(code);
+  return handle;
+}
+
 void *cffi_lib_open(const char *path, int deep_bind, char *err, size_t errlen) {
   (void)deep_bind;
   wchar_t *wide = wide_path(path);
@@ -60,7 +82,7 @@ void *cffi_lib_open(const char *path, int deep_bind, char *err, size_t errlen) {
   }
   /* No dialog box for a DLL that cannot be loaded: the caller gets the error. */
   UINT previous_mode = SetErrorMode(SEM_FAILCRITICALERRORS | SEM_NOOPENFILEERRORBOX);
-  HMODULE handle = LoadLibraryW(wide);
+  HMODULE handle = load_module(path, wide);
   DWORD code = handle ? 0 : GetLastError();
   SetErrorMode(previous_mode);
   if (!handle) {

@@ -6,7 +6,9 @@
 #      package there (build-tsan/pkg: lib/, package.json, build/Release), so
 #      the shim loads it as a local build;
 #   2. runs test/soak/workers-stress.js, then test/soak/batch-async-close.js
-#      (a batch on the pool racing close() of its library), against that
+#      (a batch on the pool racing close() of its library) and
+#      test/soak/exit-race.js (the exit's sweep racing a worker's argument
+#      conversion), against that
 #      package with libtsan preloaded into an uninstrumented Node (its
 #      children inherit it).
 #
@@ -52,6 +54,10 @@ log "batch().runAsync() racing close() of its library"
 CFFI_BUN_STRESS_ROOT="$OUT/pkg" TSAN_OPTIONS="report_signal_unsafe=0 exitcode=0 log_path=$OUT/logs/tsan" \
   LD_PRELOAD="$runtime" setarch -R node "$ROOT/test/soak/batch-async-close.js" --rounds=20 || rc=$?
 [[ $rc -eq 0 ]] || { log "FAILED: batch-async-close failed under TSan (exit $rc)"; exit "$rc"; }
+log "process.exit() while a worker converts a waiting callback call's arguments"
+CFFI_BUN_STRESS_ROOT="$OUT/pkg" TSAN_OPTIONS="report_signal_unsafe=0 exitcode=0 log_path=$OUT/logs/tsan" \
+  LD_PRELOAD="$runtime" setarch -R node "$ROOT/test/soak/exit-race.js" --rounds=4 || rc=$?
+[[ $rc -eq 0 ]] || { log "FAILED: exit-race failed under TSan (exit $rc)"; exit "$rc"; }
 
 ours=0 total=0
 for f in "$OUT"/logs/tsan*; do

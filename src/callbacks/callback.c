@@ -102,7 +102,7 @@ typedef struct foreign_call {
   char *result_string;           /* a cstring result, owned by the calling thread */
   bool waits;
   cffi_event done;
-  atomic_bool answered;          /* waits: result set and done signalled */
+  atomic_int claim;              /* waits: a waiting_claim, see answer_waiting_at_exit */
   atomic_int refs;               /* waits: the waiting thread's and the queue's */
   struct foreign_call *prev, *next; /* waits: in the waiting list */
 } foreign_call;
@@ -113,7 +113,24 @@ typedef struct foreign_call {
  * runs the queue again: every waiting call is answered with the zero value
  * so its thread goes on (a library's exit handler may join it), and later
  * calls get the zero value at once. Process-wide: only the main thread's
- * exit sets the flag, and a worker's calls are answered by its env's end. */
+ * exit sets the flag, and a worker's calls are answered by its env's end.
+ *
+ * A waiting call's arguments are not copied: a cstring or struct argument
+ * is the calling thread's memory, live only while it waits. The exit's
+ * sweep runs on the main thread (or on the thread that called exit()) while
+ * a worker's JS thread may be converting that call's arguments; answered
+ * then, the caller would return and free or reuse that memory under the
+ * conversion (torn strings, or a read of a dead thread's stack). So each
+ * waiting call has a claim: the JS thread that runs it takes it
+ * (WAITING_CONVERTING) for the conversion only, and the sweep answers only
+ * a call it finds WAITING_OPEN; one it finds being converted it leaves to
+ * that JS thread, which, its conversion done, sees the exit and answers it
+ * 0 itself without running JS. Both read the flag and the claim in
+ * sequentially consistent order, so one of them always answers. The JS
+ * that runs afterwards reads only its own copies (a "ptr" argument it
+ * dereferences is the caller's memory, as in any callback). */
+enum waiting_claim { WAITING_OPEN, WAITING_CONVERTING, WAITING_ANSWERED };
+
 static cffi_mutex waiting_lock = CFFI_MUTEX_INIT;
 static struct foreign_call *waiting_calls;
 
@@ -155,12 +172,20 @@ static void answer_waiting_at_exit(bool from_atexit) {
 #endif
   cffi_mutex_lock(&waiting_lock);
   for (foreign_call *call = waiting_calls; call; call = call->next) {
-    if (atomic_exchange(&call->answered, true)) continue;
+    int open = WAITING_OPEN;
+    if (!atomic_compare_exchange_strong(&call->claim, &open, WAITING_ANSWERED)) continue;
     call->result = 0;
     call->result_string = NULL;
     cffi_event_signal(&call->done);
   }
   cffi_mutex_unlock(&waiting_lock);
+}
+
+/* The JS thread, its conversion of a waiting call's arguments done: false
+ * when the exit has begun meanwhile (then the call answers 0 without JS). */
+static bool waiting_conversion_done(foreign_call *call) {
+  atomic_store(&call->claim, WAITING_OPEN);
+  return !cffi_process_exit_begun();
 }
 
 /* Constant-size copies, so the compiler inlines each (a call to memcpy per
@@ -250,7 +275,7 @@ static uint64_t struct_result_to_c(napi_env env, cffi_callback *cb, napi_value r
  * otherwise pays two more frames' register saves (~23 instructions of a
  * comparator call). */
 static inline __attribute__((always_inline)) uint64_t run_js(napi_env env, cffi_callback *cb, const uint64_t *args, bool *threw,
-                       char **string_copy, uint32_t kept_serial) {
+                       char **string_copy, uint32_t kept_serial, foreign_call *claimed) {
   const cffi_signature *sig = &cb->sig;
   napi_value argv[CFFI_MAX_ARGS], function, receiver, result;
   *threw = false;
@@ -272,6 +297,8 @@ static inline __attribute__((always_inline)) uint64_t run_js(napi_env env, cffi_
       default: argv[i] = cffi_types[sig->args[i]].to_js(env, args[i]); break;
     }
   }
+  /* A waiting foreign call: its caller's memory is read no more. */
+  if (claimed && !waiting_conversion_done(claimed)) return 0;
   if (kept_serial != 0 && cb->scoped_serial == kept_serial) {
     function = cb->scoped_function;
     receiver = cb->scoped_receiver;
@@ -420,7 +447,7 @@ static inline __attribute__((always_inline)) uint64_t call_on_js_thread(cffi_cal
   state->js_callback_depth = depth;
   state->js_callbacks_run++;
   bool threw;
-  uint64_t raw = run_js(env, cb, args, &threw, NULL, kept ? state->kept_scope_serial : 0);
+  uint64_t raw = run_js(env, cb, args, &threw, NULL, kept ? state->kept_scope_serial : 0, NULL);
   state->js_callback_depth = outer_js_callback;
 
   if (threw) {
@@ -475,15 +502,17 @@ static void dispatch_foreign_call(napi_env env, napi_value js_fn, void *context,
   cffi_callback *cb = call->cb;
   uint64_t result = 0;
   char *result_string = NULL;
-  if (env && cb->function && !(call->waits && atomic_load(&call->answered))) {
+  int open = WAITING_OPEN;
+  if (env && cb->function &&
+      (!call->waits || atomic_compare_exchange_strong(&call->claim, &open, WAITING_CONVERTING))) {
     bool threw;
-    result = run_js(env, cb, call->args, &threw, &result_string, 0);
+    result = run_js(env, cb, call->args, &threw, &result_string, 0, call->waits ? call : NULL);
     if (threw) report_uncaught(env);
   }
   const bool last = atomic_fetch_sub(&cb->queued, 1) == 1;
   if (!call->waits) {
     free_foreign_call(call);
-  } else if (!atomic_exchange(&call->answered, true)) {
+  } else if (atomic_exchange(&call->claim, WAITING_ANSWERED) != WAITING_ANSWERED) {
     /* The callback's own room is for its JS thread's calls: this one's copy is
      * the caller's, on its stack, which lives until the signal below. */
     if (call->struct_result && result) {

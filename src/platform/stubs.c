@@ -35,6 +35,23 @@
  * returns 0 (in the integer and the vector return register), so C calling a
  * stale pointer gets 0 rather than a jump into data, until the stub is
  * reused.
+ *
+ * A stub reads its data and its target in two loads, so a thread between
+ * them could in principle pair a slot's old data with its new target. No
+ * thread can see that pair in practice. Tiering stubs are entered only from
+ * their env's JS thread, the one thread that rewrites them. A register
+ * closure's slot changes only when the callback is created (before its
+ * address reaches JS or any C) and when its stub is released. A threadsafe
+ * callback's stub is released only after CLOSED_CALLBACK_QUARANTINE newer
+ * callbacks have been closed and no foreign thread is counted inside it
+ * (src/callbacks/callback.c). A torn pair would need a thread to stall
+ * between two adjacent instructions for that whole time. The same stall
+ * just after the stub (before run_callback counts the thread in
+ * foreign_inside) would give the same use-after-free, so one load (a
+ * 16-byte load, say) would not close the window. Only a count taken in the
+ * stub itself would, and that is a locked instruction on every call through
+ * every stub, the hot paths included. The quarantine bounds this window, as
+ * it bounds a stale pointer's.
  */
 #include <string.h>
 

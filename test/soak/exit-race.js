@@ -64,7 +64,7 @@ const library = buildLibrary();
 let failures = 0;
 for (let round = 0; round < ROUNDS; round++) {
   const delay = String(round % 7);
-  const r = spawnSync(process.execPath, ["-e", CHILD, ROOT, library, delay], { encoding: "utf8", timeout: 30000 });
+  const r = spawnSync(process.execPath, ["-e", CHILD, ROOT, library, delay], { encoding: "utf8", timeout: 120000 * Number(process.env.CFFI_BUN_TIME_SCALE || 1) });
   if (r.status !== 0 || r.signal || r.stderr !== "") {
     failures++;
     console.error(`exit-race: round ${round}: exit ${r.status}, signal ${r.signal}, stderr: ${r.stderr.slice(0, 400)}`);

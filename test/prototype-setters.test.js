@@ -55,6 +55,12 @@ test("batch add/run: no Array.prototype index setter runs, results are the calls
     mixed.clear(); mixed.add(S.add_f64, 1, 1); report("cleared", mixed.run());
     const n = ffi.batch(); for (let k = 0; k < 70000; k++) n.add(S.add_i32, k, 1);
     const big = n.run(); report("large", [big.length, big[0], big[69999], Object.hasOwn(big, 5)]);
+    const mid = ffi.batch(); for (let k = 0; k < 2000; k++) mid.add(S.add_i32, k, 1); // setters at high indexes, and on a swapped-in prototype
+    let high = 0; Object.defineProperty(Array.prototype, 1500, { set(v) { high++; }, configurable: true });
+    const other = { __proto__: Object.prototype }; Object.defineProperty(other, 1600, { set(v) { high++; }, configurable: true });
+    const midRun = mid.run(); const swapped = Object.setPrototypeOf(Array.prototype, other) && mid.run();
+    Object.setPrototypeOf(Array.prototype, Object.prototype); delete Array.prototype[1500];
+    report("mid", [midRun[1500], swapped[1600], Object.hasOwn(swapped, 1600), high]);
     const staged = ffi.batch(); staged.add(S.add_i32, 5, 5); // moved into a native buffer by a chained entry
     staged.add(S.add_i32, staged.result(0), 1); staged.add(S.add_i32, 1, 2);
     report("native", staged.run());
@@ -62,7 +68,7 @@ test("batch add/run: no Array.prototype index setter runs, results are the calls
   const mixed = [];
   for (let k = 0; k < 6; k++) mixed.push(k + 1, k + 0.5, k + 1);
   assert.deepEqual(out, ["run [3,7] setters:", "again [3,7] setters:", `mixed ${JSON.stringify(mixed.join(","))} setters:`,
-    "cleared [2] setters:", "large [70000,1,70000,true] setters:", "native [10,11,3] setters:"]);
+    "cleared [2] setters:", "large [70000,1,70000,true] setters:", "mid [1501,1601,true,0] setters:", "native [10,11,3] setters:"]);
 });
 
 test("batch run({ into }) and stopOn: no setter runs, into receives the results", () => {

@@ -98,9 +98,32 @@ const SHRINK_AFTER = 64;
 // then never makes one.
 const SAVED_WORDS = 16384;
 
-// Up to this many results, the array is made at its length (no growing);
-// beyond, V8's new Array(n) would be a slow dictionary: push.
-const PREALLOCATED_RESULTS = 65536;
+// A results array is a copy of a template whose every index is an own
+// element (made by concat, which defines them), so storing a result never
+// runs a setter a program put on Array.prototype's indexes (storing into a
+// hole of new Array(n), or push, would, and store nothing). Numbers copy
+// a template of doubles (stored unboxed), other results one of undefined.
+// Templates up to this many elements are kept; longer ones are made per run.
+const KEPT_TEMPLATE = 65536;
+let doublesTemplate = [0.5];
+let valuesTemplate = [undefined];
+
+function filledArray(template, count) {
+  let t = template;
+  while (t.length < count) t = t.concat(t);
+  if (count <= KEPT_TEMPLATE) {
+    if (template === doublesTemplate) doublesTemplate = t;
+    else valuesTemplate = t;
+  }
+  return t.slice(0, count); // never the template itself: the program owns what run() returns
+}
+
+// into's elements from its length up to count, defined (an assignment to a
+// hole would run an index setter on Array.prototype instead).
+function extendInto(into, count) {
+  for (let i = into.length; i < count; i++)
+    Object.defineProperty(into, i, { value: undefined, writable: true, enumerable: true, configurable: true });
+}
 
 // Entry i's result as the single call returns it, from the word the addon
 // wrote; `values` holds the results the addon made as JS values (KIND_VALUE).
@@ -124,17 +147,16 @@ function shapeResults(count, ran, raw, bits, ubits, kinds, values, flags, stoppe
   let results;
   if (into !== undefined) {
     results = into;
-    if (into.length !== count) into.length = count;
+    if (into.length > count) into.length = count;
+    else if (into.length < count) extendInto(into, count);
     for (let i = 0; i < ran; i++) into[i] = resultAt(i, raw, bits, ubits, kinds, values);
     for (let i = ran; i < count; i++) into[i] = undefined; // not run
-  } else if (count <= PREALLOCATED_RESULTS) {
-    results = new Array(count);
+  } else {
+    // The first and last results' kinds choose the template (a guess: a mixed batch only converts once).
+    const numbers = count !== 0 && kinds[0] === KIND_NUMBER && kinds[count - 1] === KIND_NUMBER && ran === count;
+    results = filledArray(numbers ? doublesTemplate : valuesTemplate, count);
     for (let i = 0; i < ran; i++) results[i] = resultAt(i, raw, bits, ubits, kinds, values);
     for (let i = ran; i < count; i++) results[i] = undefined; // not run
-  } else {
-    results = [];
-    for (let i = 0; i < ran; i++) results.push(resultAt(i, raw, bits, ubits, kinds, values));
-    for (let i = ran; i < count; i++) results.push(undefined);
   }
   if (flags & (STOP_NONZERO | STOP_NEGATIVE)) results.stoppedAt = stoppedAt;
   if (flags & WITH_ERRNO) results.errno = errnos ?? new Int32Array(0);
@@ -228,7 +250,13 @@ class Batch {
   // made by the first native call on the batch (often run()). Entries whose
   // arguments are plain numbers, booleans or bigints are staged (no crossing
   // into C); any other entry is converted by one native call.
-  #fns = []; // the functions staged entries name (their headers hold the index); kept alive here
+  // The functions staged entries name (their headers hold the index), kept
+  // alive here: its first #fnCount elements. Its slots are own elements from
+  // the start (a literal; more come by concat, which defines them), so
+  // listing a function stores into one and never runs a setter a program
+  // put on Array.prototype's indexes (push would, and store nothing).
+  #fns = [undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined];
+  #fnCount = 0;
   #handle = [this.#fns]; // element 0: #fns, where the addon finds them
   #created = false;
   #fnIndexes = null; // bound function -> its index in #fns, once #fns is long
@@ -332,18 +360,22 @@ class Batch {
 
   // bound's index in #fns, listed on first use (the addon registers it when the stage moves).
   #listed(bound) {
-    const fns = this.#fns;
+    let fns = this.#fns;
     let index;
     if (this.#fnIndexes !== null) index = this.#fnIndexes.get(bound);
     else {
       index = fns.indexOf(bound);
-      if (index < 0) index = undefined;
+      if (index < 0 || index >= this.#fnCount) index = undefined;
     }
     if (index === undefined) {
-      index = fns.length;
-      fns.push(bound);
+      index = this.#fnCount++;
+      if (index === fns.length) this.#fns = this.#handle[0] = fns = fns.concat(Array.from({ length: fns.length }));
+      fns[index] = bound;
       if (this.#fnIndexes !== null) this.#fnIndexes.set(bound, index);
-      else if (index >= 16) this.#fnIndexes = new Map(fns.map((f, k) => [f, k]));
+      else if (index >= 16) {
+        this.#fnIndexes = new Map();
+        for (let k = 0; k <= index; k++) this.#fnIndexes.set(fns[k], k);
+      }
     }
     return index;
   }
@@ -432,7 +464,10 @@ class Batch {
     let refs = null;
     for (let k = 1; k <= argc; k++) {
       const arg = arguments[k];
-      if (arg instanceof BatchReference) (refs ??= []).push(k - 1, arg.kind, arg.operand, arg.type);
+      if (arg instanceof BatchReference) {
+        const ref = [k - 1, arg.kind, arg.operand, arg.type]; // a literal and concat define (push would run an index setter)
+        refs = refs === null ? ref : refs.concat(ref);
+      }
     }
     const bound = standIns.get(sym); // a node-ffi engine guard (lib/node-ffi-engine.js): its bound function
     if (refs === null && bound === undefined) Reflect.apply(native.batchAdd, handle, arguments);
@@ -474,7 +509,8 @@ class Batch {
     stage[0] = 1;
     this.#saved = null;
     this.#ranStaged = false;
-    this.#fns.length = 0; // the addon forgot its map of them too
+    this.#fns.fill(undefined, 0, this.#fnCount); // the addon forgot its map of them too
+    this.#fnCount = 0;
     this.#fnIndexes = null;
     this.#id = ++batchIds;
     if (recentOwner === this) recentOwner = null;
@@ -514,7 +550,7 @@ class Batch {
       stageBusy++;
       this.#runningStaged++;
       try {
-        done = native.batchRunStaged.call(this.#fns, values, errnos, flags, count);
+        done = native.batchRunStaged.call(this.#fns, values, errnos, flags, count, this.#fnCount);
       } finally {
         stageBusy--;
         this.#runningStaged--;

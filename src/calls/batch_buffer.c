@@ -479,7 +479,10 @@ static bool map_staged_functions(napi_env env, napi_value handle, batch_handle *
     return cffi_throw(env, "Error", "batch: staged functions missing (internal)"), false;
   if (!grow((void **)&h->staged_fns_map, &h->staged_fns_capacity, length, sizeof *h->staged_fns_map)) return throw_oom(env);
   for (uint32_t i = h->staged_fns_mapped; i < length; i++) {
-    cffi_function *fn = napi_get_element(env, list, i, &sym) == napi_ok ? cffi_bound_function_of(env, sym) : NULL;
+    napi_valuetype type = napi_undefined;
+    if (napi_get_element(env, list, i, &sym) == napi_ok && napi_typeof(env, sym, &type) == napi_ok && type == napi_undefined)
+      break; /* the list's unused slots (lib/batch.js makes them up front) */
+    cffi_function *fn = type == napi_function ? cffi_bound_function_of(env, sym) : NULL;
     if (!fn) return cffi_throw(env, "Error", "batch: staged function malformed (internal)"), false;
     if (!function_index(env, handle, c, fn, sym, false, &h->staged_fns_map[i])) return false;
     h->staged_fns_mapped = i + 1;
@@ -1214,22 +1217,23 @@ static napi_value batch_run(napi_env env, napi_callback_info info) {
 
 /* ---- run straight from the stage --------------------------------------- */
 
-/* batchRunStaged.call(list, results, errnos, flags, count): a batch with no native
+/* batchRunStaged.call(list, results, errnos, flags, count, listed): a batch with no native
  * side yet, all of whose entries are in the stage (lib/batch.js), runs them
- * from there, `list` being its staged-function list: no native object, no
+ * from there, `list` being its staged-function list (its first `listed`
+ * elements; the rest are slots made up front): no native object, no
  * copy of the entries (a batch built and run once writes them only to the
  * thread's warm stage). lib/batch.js keeps the stage as it is while this
  * runs: a callback may append entries to it (they run next time) but
  * another batch cannot take it. Same results and errors as batchRun. */
 static napi_value batch_run_staged(napi_env env, napi_callback_info info) {
-  napi_value argv[4], list, sym;
-  size_t argc = 4;
+  napi_value argv[5], list, sym;
+  size_t argc = 5;
   double flags_number = 0;
   uint32_t length = 0, count = 0;
   napi_get_cb_info(env, info, &argc, argv, &list, NULL);
-  if (argc < 4 || napi_get_value_double(env, argv[2], &flags_number) != napi_ok ||
+  if (argc < 5 || napi_get_value_double(env, argv[2], &flags_number) != napi_ok ||
       napi_get_value_uint32(env, argv[3], &count) != napi_ok ||
-      napi_get_array_length(env, list, &length) != napi_ok)
+      napi_get_value_uint32(env, argv[4], &length) != napi_ok)
     return cffi_throw(env, "Error", "batchRunStaged: internal arguments malformed");
   if (running_batches) return cffi_throw(env, "Error", NESTED_RUN_MESSAGE);
   const unsigned flags = (unsigned)flags_number;

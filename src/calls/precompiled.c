@@ -187,8 +187,7 @@ static inline __attribute__((always_inline)) napi_value shaped(napi_env env, nap
   }
   cffi_env_state *state = fn->state;
   ++state->call_depth;
-  if (CFFI_UNLIKELY(state->foreign_latest)) state->foreign_latest = 0;
-  else *state->errno_at = state->last_errno;
+  *state->errno_at = state->last_errno;
   const uint64_t raw = call_shape(fn->address, n, k0, k1, result_kind == R_F64, n > 0 ? register_image(&slots[0], k0) : 0,
                                   n > 1 ? register_image(&slots[1], k1) : 0);
   /* Read from fn again rather than kept across the call, and env from

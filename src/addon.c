@@ -6,7 +6,6 @@
  * bun:ffi's API (CString, JSCallback, file: URLs, CFunction).
  */
 #include <stdatomic.h>
-#include <errno.h>
 #include <stdlib.h>
 
 #include "cffi.h"
@@ -37,11 +36,6 @@ static napi_value errno_entry(napi_env env, napi_callback_info info) {
   cffi_env_state *state;
   napi_value result;
   napi_get_instance_data(env, (void **)&state);
-  /* The latest call went through node:ffi: its errno is still live. */
-  if (state->foreign_latest) {
-    state->last_errno = errno;
-    state->foreign_latest = 0;
-  }
   napi_create_int32(env, state->last_errno, &result);
   return result;
 }

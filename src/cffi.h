@@ -120,7 +120,7 @@ typedef struct cffi_callback cffi_callback;
  * thread) reads it. */
 typedef struct cffi_env_state {
   napi_env env;
-  /* From call_depth to foreign_latest: 32-bit integers only, which
+  /* From call_depth to cleanup_depth: 32-bit integers only, which
    * lib/node-ffi-engine.js reads and writes as a Uint32Array (the layout
    * src/calls/node_ffi.c checks at compile time and tells JS). */
   uint32_t call_depth;          /* FFI calls in progress on the JS thread */
@@ -148,11 +148,6 @@ typedef struct cffi_env_state {
    * returns next), 0 for nothing. FFI calls compare it with call_depth when
    * they leave and call cffi_callbacks_cleanup if it is greater. */
   uint32_t cleanup_depth;
-  /* Non-zero: errno is live (the latest call left it), and the next call or
-   * errno() takes it as last_errno. The node-ffi engine's guards no longer
-   * set it (they save errno into last_errno themselves, layout 3 of
-   * src/calls/node_ffi.c); the engines still honour it. */
-  uint32_t foreign_latest;
   napi_ref pending_exception;   /* thrown by a callback; rethrown by the next FFI call to return */
   napi_handle_scope kept_scope; /* kept open across callback calls of the FFI call at kept_scope_depth */
   uint32_t kept_scope_depth;

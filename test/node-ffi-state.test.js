@@ -30,9 +30,9 @@ describe("the state the guards share with C", () => {
 
   test("a view of the 32-bit run only, layout 3, three distinct indexes inside it, errno, the call bit", noState, () => {
     assert.ok(state.memory instanceof Uint32Array);
-    // call_depth, last_errno, env_calls, closes, cleanup_depth, foreign_latest
-    // (and last_error on Windows): no pointer of the state is in view.
-    assert.equal(state.memory.length, process.platform === "win32" ? 7 : 6);
+    // call_depth, last_errno, env_calls, closes, cleanup_depth (and
+    // last_error on Windows): no pointer of the state is in view.
+    assert.equal(state.memory.length, process.platform === "win32" ? 6 : 5);
     assert.equal(state.memory.byteLength, state.memory.length * 4);
     assert.equal(state.layout, 3);
     assert.ok(state.errno instanceof Int32Array);
@@ -107,7 +107,6 @@ describe("the guards keep the state", needsNodeFfi, () => {
     const fields = native.nodeFfiStateFields();
     assert.equal(fields.callDepth, 0, "call_depth");
     assert.equal(fields.envCalls, 0, "env_calls");
-    assert.equal(fields.foreignLatest, 0, "foreign_latest: the guards leave errno saved, never live");
     lib.close();
   });
 

@@ -73,7 +73,7 @@ test("hot symbols of the common shapes take precompiled wrappers, with the same 
     const messages = (i) => {
       const caught = [];
       for (const f of [() => S.scale("1", 2), () => S.scale(1), () => S.add_u64_f64({}, 1), () => S.first_byte(true, 1),
-                       () => S.negate_i64("1"), () => S.add_u32(1)]) {
+                       () => S.negate_i64("1"), () => S.negate_i64(undefined), () => S.add_u64_f64("1", 0), () => S.add_u32(1)]) {
         try { f(); caught.push("no throw"); } catch (e) { caught.push(e.constructor.name + ": " + e.message); }
       }
       return caught;
@@ -92,6 +92,13 @@ test("hot symbols of the common shapes take precompiled wrappers, with the same 
       assert.equal(S.negate_i64(-(2n ** 63n)), -(2n ** 63n));
       assert.equal(S.negate_i64(i), -BigInt(i));
       assert.equal(S.negate_i64(1e20), -BigInt.asIntN(64, 100000000000000000000n));
+      // i64 reads a number first, u64 a BigInt first (the TinyCC wrapper's
+      // order); both kinds at their limits give the generic engine's values.
+      const i64s = [-0, 1.9, -1.9, 2 ** 53, -(2 ** 63), 9.1e18, 9.2e18, -9.2e18, NaN, Infinity, 2 ** 64, 2n ** 64n + 1n, -1];
+      assert.deepEqual(i64s.map((v) => S.negate_i64(v)), [0n, -1n, 1n, -(2n ** 53n), -(2n ** 63n), -9100000000000000000n,
+        -9200000000000000000n, 9200000000000000000n, 0n, 0n, 0n, -1n, 1n]);
+      assert.deepEqual(i64s.map((v) => S.add_u64_f64(v, 0)), [0n, 1n, 2n ** 64n - 1n, 2n ** 53n, 2n ** 63n,
+        9100000000000000000n, 9200000000000000000n, 9246744073709551616n, 0n, 0n, 0n, 1n, 2n ** 64n - 1n]);
       assert.equal(S.name_of(i + 1), "hot");
       assert.equal(S.name_of(0), null);
       assert.equal(S.first_byte(view, 3), 201);

@@ -134,8 +134,8 @@ static const char prelude[] =
 
 /* The wrapper's body. It names its constants: FN (the cffi_function), OPEN
  * (false once the library is closed), TARGET (the C function, through its
- * prototype), CALL_DEPTH, LAST_ERRNO, ERRNO, CLEANUP_DEPTH, ENV_CALLS and
- * FOREIGN_LATEST (the env's state and the thread's errno). The statements mirror invoke() in
+ * prototype), CALL_DEPTH, LAST_ERRNO, ERRNO, CLEANUP_DEPTH and ENV_CALLS
+ * (the env's state and the thread's errno). The statements mirror invoke() in
  * src/calls/call.c, in the same order. */
 static void render_wrapper(cffi_text *b, const char *wrapper, const cffi_signature *sig) {
   const unsigned n = sig->nargs;
@@ -205,7 +205,7 @@ static void render_wrapper(cffi_text *b, const char *wrapper, const cffi_signatu
     }
   }
 
-  cffi_text_append(b, "  ++CALL_DEPTH;\n%s  if (FOREIGN_LATEST) FOREIGN_LATEST = 0;\n  else ERRNO = LAST_ERRNO;\n  ",
+  cffi_text_append(b, "  ++CALL_DEPTH;\n%s  ERRNO = LAST_ERRNO;\n  ",
                    sig->takes_env ? "  ++ENV_CALLS;\n" : "");
   if (sig->returns != CFFI_VOID) cffi_text_append(b, "r = ");
   cffi_text_append(b, "TARGET(");
@@ -253,8 +253,7 @@ void cffi_jit_render_symbol(cffi_text *b, const char *name, const cffi_signature
                       " * TinyCC compiles this wrapper in memory once the symbol is hot (or when it\n"
                       " * is bound, with CFFI_BUN_ENGINE=jit); until then the generic engine runs it.\n"
                       " * Constants: FN and OPEN (the bound function, its library's open flag),\n"
-                      " * CALL_DEPTH, LAST_ERRNO, CLEANUP_DEPTH, ENV_CALLS, FOREIGN_LATEST (this thread's FFI\n"
-                      " * state; FOREIGN_LATEST: the latest call went through node:ffi), ERRNO. */\n",
+                      " * CALL_DEPTH, LAST_ERRNO, CLEANUP_DEPTH, ENV_CALLS (this thread's FFI state), ERRNO. */\n",
                    name, signature);
   cffi_text_append(b, "#define TARGET ((");
   render_prototype(b, sig, "(*)");
@@ -317,8 +316,7 @@ static void on_tcc_error(void *opaque, const char *message) {
 static void render_batch(cffi_text *b, cffi_function **fns, const uint32_t *which, uint32_t n) {
   cffi_text_append(b, "%s", prelude);
   cffi_text_append(b, "extern unsigned cffi_call_depth;\nextern int cffi_last_errno, cffi_errno;\n"
-                      "extern unsigned cffi_cleanup_depth, cffi_env_calls, cffi_foreign_latest;\n"
-                      "#define FOREIGN_LATEST cffi_foreign_latest\n"
+                      "extern unsigned cffi_cleanup_depth, cffi_env_calls;\n"
                       "#define CALL_DEPTH cffi_call_depth\n#define LAST_ERRNO cffi_last_errno\n"
                       "#define ERRNO cffi_errno\n#define CLEANUP_DEPTH cffi_cleanup_depth\n#define ENV_CALLS cffi_env_calls\n");
   for (uint32_t k = 0; k < n; k++) {
@@ -346,7 +344,6 @@ static void add_batch_symbols(TCCState *s, cffi_function **fns, const uint32_t *
   tcc_add_symbol(s, "cffi_last_errno", &state->last_errno);
   tcc_add_symbol(s, "cffi_cleanup_depth", &state->cleanup_depth);
   tcc_add_symbol(s, "cffi_env_calls", &state->env_calls);
-  tcc_add_symbol(s, "cffi_foreign_latest", &state->foreign_latest);
   /* Compiled on the env's thread, the only one that calls these wrappers. */
   tcc_add_symbol(s, "cffi_errno", &errno);
   for (uint32_t k = 0; k < n; k++) {

@@ -109,7 +109,7 @@ static void render_loop(cffi_text *b, const cffi_signature *sig, uint64_t column
                       "typedef long long int64_t;\ntypedef unsigned long long uint64_t;\n"
                       "typedef _Bool bool;\n"
                       "union cffi_f32 { uint32_t u; float f; };\nunion cffi_f64 { uint64_t u; double d; };\n"
-                      "extern unsigned cffi_call_depth, cffi_foreign_latest, cffi_js_callbacks_run;\n"
+                      "extern unsigned cffi_call_depth, cffi_js_callbacks_run;\n"
                       "extern int cffi_last_errno, cffi_errno;\n");
   cffi_text_append(b, "extern %s cffi_target(", return_type(sig->returns));
   if (n == 0) cffi_text_append(b, "void");
@@ -138,7 +138,7 @@ static void render_loop(cffi_text *b, const cffi_signature *sig, uint64_t column
    * JS, or left work, ends the loop), so each call starts as the
    * synchronous call would start it. */
   cffi_text_append(b, "  const unsigned seen = cffi_js_callbacks_run;\n  ++cffi_call_depth;\n"
-                      "  if (cffi_foreign_latest) cffi_foreign_latest = 0;\n  else cffi_errno = cffi_last_errno;\n"
+                      "  cffi_errno = cffi_last_errno;\n"
                       "  for (; i < n; i++) {\n    ");
   if (sig->returns != CFFI_VOID) cffi_text_append(b, "r = ");
   cffi_text_append(b, "cffi_target(");
@@ -187,7 +187,6 @@ static void compile_loop_trapped(void *arg) {
   tcc_set_output_type(s, TCC_OUTPUT_MEMORY);
   cffi_env_state *state = job->fn->state;
   tcc_add_symbol(s, "cffi_call_depth", &state->call_depth);
-  tcc_add_symbol(s, "cffi_foreign_latest", &state->foreign_latest);
   tcc_add_symbol(s, "cffi_js_callbacks_run", &state->js_callbacks_run);
   tcc_add_symbol(s, "cffi_last_errno", &state->last_errno);
   tcc_add_symbol(s, "cffi_errno", &errno); /* compiled on the env's thread, the only one running it */

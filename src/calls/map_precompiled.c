@@ -36,8 +36,7 @@ typedef double D;   /* f64 */
   cffi_env_state *state = frame->state;                     \
   const uint32_t seen = state->js_callbacks_run;            \
   state->call_depth++;                                      \
-  if (state->foreign_latest) state->foreign_latest = 0;     \
-  else errno = state->last_errno;
+  errno = state->last_errno;
 #define LOOP_END            \
   state->last_errno = errno; \
   state->call_depth--;      \

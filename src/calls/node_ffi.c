@@ -20,18 +20,20 @@
 #include "../cffi.h"
 
 /* The contract with lib/node-ffi-engine.js: JS gets a Uint32Array over the
- * run of fields from call_depth to foreign_latest (and nothing else of the
+ * run of fields from call_depth to cleanup_depth (and nothing else of the
  * state: no pointer is visible to JS), an Int32Array over this thread's
  * errno, the index in the run of each field it uses, the bit it sets in
  * call_depth, and CFFI_NODE_FFI_LAYOUT, which the engine compares with its own
  * and stays off when they differ. The asserts below make a reordering of
  * cffi_env_state that breaks the run (a field moved out of it, a pointer or
  * a wider field put into it) fail the build; changing which fields JS uses
- * or what they mean is a new layout number here and in the engine. */
+ * or what they mean is a new layout number here and in the engine. The
+ * run's length is not part of it (the engine checks that its indexes lie
+ * inside the view): dropping foreign_latest from its end kept layout 3. */
 #define CFFI_NODE_FFI_LAYOUT 3
 
 #define SHARED_FIRST offsetof(cffi_env_state, call_depth)
-#define SHARED_END (offsetof(cffi_env_state, foreign_latest) + sizeof(uint32_t))
+#define SHARED_END (offsetof(cffi_env_state, cleanup_depth) + sizeof(uint32_t))
 #define FIELD_INDEX(field) ((offsetof(cffi_env_state, field) - SHARED_FIRST) / sizeof(uint32_t))
 #define FIELD_SIZE(field) sizeof(((cffi_env_state *)0)->field)
 #define SHARED_FIELD(field)                                                                       \
@@ -48,12 +50,11 @@ SHARED_FIELD(cleanup_depth);
  * these 32-bit fields. */
 SHARED_FIELD(env_calls);
 SHARED_FIELD(closes);
-SHARED_FIELD(foreign_latest);
 #ifdef _WIN32
 SHARED_FIELD(last_error);
-#define SHARED_FIELDS 7
-#else
 #define SHARED_FIELDS 6
+#else
+#define SHARED_FIELDS 5
 #endif
 _Static_assert(SHARED_END - SHARED_FIRST == SHARED_FIELDS * sizeof(uint32_t),
                "the run of cffi_env_state shared with JS holds only its 32-bit fields");
@@ -117,7 +118,6 @@ static napi_value state_fields_entry(napi_env env, napi_callback_info info) {
       !set_index(env, result, "lastErrno", (uint32_t)state->last_errno) ||
       !set_index(env, result, "envCalls", state->env_calls) ||
       !set_index(env, result, "cleanupDepth", state->cleanup_depth) ||
-      !set_index(env, result, "foreignLatest", state->foreign_latest) ||
       !set_index(env, result, "errno", (uint32_t)errno))
     return NULL;
   return result;

@@ -65,7 +65,7 @@ int cffi_jit_after_callbacks(napi_env env, cffi_function *fn);
   cffi_function *const fn = from_stub_
 
 /* How an argument is read from JS (the TinyCC wrapper's read kinds). */
-enum { K_NONE, K_I32, K_U32, K_F64, K_PTR, K_I64 };
+enum { K_NONE, K_I32, K_U32, K_F64, K_PTR, K_I64, K_U64 };
 /* How the result goes back; R_TABLE: any other integer-class type, through
  * the type table (as a TinyCC wrapper's cffi_jit_result). */
 enum { R_VOID, R_I32, R_U32, R_I64, R_U64, R_F64, R_CSTRING, R_TABLE };
@@ -79,7 +79,7 @@ typedef napi_value (*shaped_wrapper)(napi_env env, napi_callback_info info);
 typedef union {
   int32_t i32; /* K_I32, K_U32 */
   double f64;  /* K_F64 */
-  uint64_t u;  /* K_PTR, K_I64 */
+  uint64_t u;  /* K_PTR, K_I64, K_U64 */
 } argument_slot;
 
 /* JS -> C for one argument: the one Node-API call of the fast case, as in
@@ -101,16 +101,25 @@ static inline __attribute__((always_inline)) bool take_argument(napi_env env, na
       slot->u = (uintptr_t)data;
       return true;
     }
-    case K_I64: {
-      /* A BigInt (wrapped), or a number whose truncation fits int64 (the
-       * TinyCC wrapper's test: what wrap_double_to_u64 gives there). */
+    /* A BigInt (wrapped), or a number whose truncation fits int64 (the
+     * TinyCC wrapper's test: what wrap_double_to_u64 gives there). Each
+     * type's usual kind first, as the TinyCC wrapper's READ_NUMBER64 and
+     * READ_BIGINT do: a failed read costs ~40 instructions. A value is one
+     * kind or the other, so the order changes no result. */
+    case K_I64:
+    case K_U64: {
       int64_t big;
       bool lossless;
+      if (kind == K_I64 && napi_get_value_double(env, value, &d) == napi_ok) {
+        if (CFFI_UNLIKELY(!(d > -9.2e18 && d < 9.2e18))) return false;
+        slot->u = (uint64_t)(int64_t)d;
+        return true;
+      }
       if (CFFI_LIKELY(napi_get_value_bigint_int64(env, value, &big, &lossless) == napi_ok)) {
         slot->u = (uint64_t)big;
         return true;
       }
-      if (napi_get_value_double(env, value, &d) == napi_ok && d > -9.2e18 && d < 9.2e18) {
+      if (kind == K_U64 && napi_get_value_double(env, value, &d) == napi_ok && d > -9.2e18 && d < 9.2e18) {
         slot->u = (uint64_t)(int64_t)d;
         return true;
       }
@@ -187,8 +196,7 @@ static inline __attribute__((always_inline)) napi_value shaped(napi_env env, nap
   }
   cffi_env_state *state = fn->state;
   ++state->call_depth;
-  if (CFFI_UNLIKELY(state->foreign_latest)) state->foreign_latest = 0;
-  else *state->errno_at = state->last_errno;
+  *state->errno_at = state->last_errno;
   const uint64_t raw = call_shape(fn->address, n, k0, k1, result_kind == R_F64, n > 0 ? register_image(&slots[0], k0) : 0,
                                   n > 1 ? register_image(&slots[1], k1) : 0);
   /* Read from fn again rather than kept across the call, and env from
@@ -220,12 +228,13 @@ static inline __attribute__((always_inline)) napi_value shaped(napi_env env, nap
   X(n, a, b, R_VOID) X(n, a, b, R_I32) X(n, a, b, R_U32) X(n, a, b, R_I64) X(n, a, b, R_U64) X(n, a, b, R_F64) \
   X(n, a, b, R_CSTRING) X(n, a, b, R_TABLE)
 #define SECOND(X, a) \
-  RETURNS(X, 2, a, K_I32) RETURNS(X, 2, a, K_U32) RETURNS(X, 2, a, K_F64) RETURNS(X, 2, a, K_PTR) RETURNS(X, 2, a, K_I64)
+  RETURNS(X, 2, a, K_I32) RETURNS(X, 2, a, K_U32) RETURNS(X, 2, a, K_F64) RETURNS(X, 2, a, K_PTR) RETURNS(X, 2, a, K_I64) \
+  RETURNS(X, 2, a, K_U64)
 #define EVERY_SHAPE(X)                                                                                          \
   RETURNS(X, 0, K_NONE, K_NONE)                                                                                  \
   RETURNS(X, 1, K_I32, K_NONE) RETURNS(X, 1, K_U32, K_NONE) RETURNS(X, 1, K_F64, K_NONE)                         \
-  RETURNS(X, 1, K_PTR, K_NONE) RETURNS(X, 1, K_I64, K_NONE)                                                      \
-  SECOND(X, K_I32) SECOND(X, K_U32) SECOND(X, K_F64) SECOND(X, K_PTR) SECOND(X, K_I64)
+  RETURNS(X, 1, K_PTR, K_NONE) RETURNS(X, 1, K_I64, K_NONE) RETURNS(X, 1, K_U64, K_NONE)                         \
+  SECOND(X, K_I32) SECOND(X, K_U32) SECOND(X, K_F64) SECOND(X, K_PTR) SECOND(X, K_I64) SECOND(X, K_U64)
 
 /* No frame pointer: three instructions of a `void f(void)` wrapper's ~30. */
 #define DEFINE_WRAPPER(n, a, b, r)                                                                     \
@@ -237,7 +246,7 @@ EVERY_SHAPE(DEFINE_WRAPPER)
 #undef DEFINE_WRAPPER
 
 /* [first argument's kind][second's][result's]; arity is implied by K_NONE. */
-static const shaped_wrapper wrappers[K_I64 + 1][K_I64 + 1][R_TABLE + 1] = {
+static const shaped_wrapper wrappers[K_U64 + 1][K_U64 + 1][R_TABLE + 1] = {
 #define LIST_WRAPPER(n, a, b, r) [a][b][r] = wrapper_##n##_##a##_##b##_##r,
     EVERY_SHAPE(LIST_WRAPPER)
 #undef LIST_WRAPPER
@@ -249,7 +258,8 @@ static int argument_kind(uint8_t type) {
     case CFFI_U32: return K_U32;
     case CFFI_F64: return K_F64;
     case CFFI_PTR: return K_PTR;
-    case CFFI_I64: case CFFI_U64: return K_I64;
+    case CFFI_I64: return K_I64;
+    case CFFI_U64: return K_U64;
     default: return -1;
   }
 }

@@ -69,9 +69,7 @@ static inline uint64_t register_call(void *address, const uint64_t *regs, bool f
     /* Callbacks it calls keep no handle scope open across calls while it      \
      * may have opened one of its own (src/callbacks/callback.c). */           \
     if (takes_env) (state)->env_calls++;                                        \
-    /* After a node:ffi call errno is still that call's (src/calls/node_ffi.c). */ \
-    if (CFFI_UNLIKELY((state)->foreign_latest)) (state)->foreign_latest = 0;    \
-    else ERRNO = (state)->last_errno;                                           \
+    ERRNO = (state)->last_errno;                                                \
   } while (0)
 static inline void start_call(cffi_env_state *state, bool takes_env) { CFFI_START_CALL(state, takes_env, errno); }
 static inline void start_call_at(cffi_env_state *state, bool takes_env, int *errno_at) {

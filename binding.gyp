@@ -55,7 +55,11 @@
           ],
           "libraries": [
             "<!@(node scripts/find-tcc.js libs <(target_arch))",
-            "-ldl", "-lm", "-lpthread"
+            "-ldl", "-lm", "-lpthread",
+            # Node unloads an addon when the last env that loaded it ends (a
+            # worker's), under C threads that may still call its callbacks'
+            # stubs: the code stays mapped so they find their callback closed.
+            "-Wl,-z,nodelete"
           ],
           "conditions": [
             ["cffi_static_libffi==''", {

@@ -300,6 +300,10 @@ bool cffi_parse_signature_parts(napi_env env, napi_value args, napi_value return
 napi_value cffi_make_ffitype_object(napi_env env);
 void cffi_throw_arg_error(cffi_call *call, napi_value value, const char *problem);
 bool cffi_value_to_address(napi_env env, napi_value value, const char *what, uint64_t *out);
+/* Addresses below this are never valid data: a NULL dereference with an offset. */
+#define CFFI_NULL_PAGE_LIMIT 4096
+/* address + offset if a helper may dereference it, else a TypeError naming fn (js_helpers.c). */
+bool cffi_dereferenceable(napi_env env, uint64_t address, int64_t offset, const char *fn, uint64_t *at);
 bool cffi_view_info(napi_env env, napi_value value, void **data, size_t *length);
 /* The same without SharedArrayBuffer (which can neither shrink nor be
  * detached): a few Node-API calls that never run JS. */

@@ -1,7 +1,8 @@
 /*
  * js_helpers.c - the bottom layer every other file uses: throwing formatted
  * errors, describing a received value for a message, copying JS strings,
- * listing an object's keys, attaching functions, unwrapping our own tagged objects.
+ * listing an object's keys, attaching functions, unwrapping our own tagged objects,
+ * refusing addresses no helper may dereference.
  *
  * It depends on Node-API and libc only, so no subsystem has to include
  * another one (or addon.c, the top) to report an error.
@@ -136,4 +137,25 @@ void *cffi_unwrap_tagged(napi_env env, napi_value value, napi_valuetype kind, co
   if (napi_check_object_type_tag(env, value, tag, &tagged) != napi_ok || !tagged) return NULL;
   if (napi_unwrap(env, value, &data) != napi_ok) return NULL;
   return data;
+}
+
+/* Every place that dereferences an address the program gave (read.*,
+ * write.*, toArrayBuffer, CString, struct types' read/write/view, batch's
+ * b.deref()) refuses the same ones: the first page, where a NULL result plus
+ * an offset lands (`null + 8` is 8 in JS), and anything at or above the
+ * user-space limit or wrapping through the offset. */
+bool cffi_dereferenceable(napi_env env, uint64_t address, int64_t offset, const char *fn, uint64_t *at) {
+  const uint64_t target = address + (uint64_t)offset;
+  if (address < CFFI_NULL_PAGE_LIMIT || target < CFFI_NULL_PAGE_LIMIT) {
+    cffi_throw(env, "TypeError", "%s: refusing to access address 0x%llx (a NULL pointer%s)", fn,
+               (unsigned long long)target, offset ? " plus an offset" : "");
+    return false;
+  }
+  if (target >= CFFI_USER_ADDRESS_LIMIT || (offset < 0 && target > address) || (offset > 0 && target < address)) {
+    cffi_throw(env, "TypeError", "%s: refusing to access address 0x%llx (0x%llx %+lld is not a valid address)", fn,
+               (unsigned long long)target, (unsigned long long)address, (long long)offset);
+    return false;
+  }
+  *at = target;
+  return true;
 }

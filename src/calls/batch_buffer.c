@@ -710,8 +710,10 @@ static napi_value batch_add_chained(napi_env env, napi_callback_info info) {
         name_entry_in_error(env, entry);
         return NULL;
       }
-      if (!r->operand) {
-        cffi_throw(env, "TypeError", "args[%u]: deref of a null address", (unsigned)position);
+      uint64_t checked;
+      char what[48];
+      snprintf(what, sizeof what, "args[%u]: batch.deref()", (unsigned)position);
+      if (!cffi_dereferenceable(env, r->operand, 0, what, &checked)) {
         name_entry_in_error(env, entry);
         return NULL;
       }

@@ -15,9 +15,6 @@
 
 #include "../cffi.h"
 
-/* Addresses below this are never valid data: reading them is a NULL
- * dereference with an offset. */
-#define NULL_PAGE_LIMIT 4096
 /* "No byteLength given": read up to the first NUL. */
 #define LENGTH_UNTIL_NUL INT64_MIN
 
@@ -90,17 +87,8 @@ static bool resolve_target(napi_env env, const char *fn, napi_value target, int6
   }
   uint64_t address;
   if (!cffi_value_to_address(env, target, fn, &address)) return false;
-  uint64_t at = address + (uint64_t)offset;
-  if (address < NULL_PAGE_LIMIT || at < NULL_PAGE_LIMIT) {
-    cffi_throw(env, "TypeError", "%s: refusing to access address 0x%llx (a NULL pointer%s)", fn,
-               (unsigned long long)at, offset ? " plus an offset" : "");
-    return false;
-  }
-  if (at >= CFFI_USER_ADDRESS_LIMIT || (offset < 0 && at > address) || (offset > 0 && at < address)) {
-    cffi_throw(env, "TypeError", "%s: refusing to access address 0x%llx (0x%llx %+lld is not a valid address)", fn,
-               (unsigned long long)at, (unsigned long long)address, (long long)offset);
-    return false;
-  }
+  uint64_t at;
+  if (!cffi_dereferenceable(env, address, offset, fn, &at)) return false;
   *out = (uint8_t *)(uintptr_t)at;
   return true;
 }
@@ -117,14 +105,14 @@ static inline bool quick_read_address(napi_env env, size_t argc, napi_value *arg
   /* No offset: the same tests on the address alone, and an int64 round
    * trip (exact below 2^53) where the sum needs a uint64 one. */
   if (CFFI_LIKELY(argc == 1)) {
-    if (!(address >= NULL_PAGE_LIMIT && address < QUICK_ADDRESS_LIMIT && address == (double)(int64_t)address))
+    if (!(address >= CFFI_NULL_PAGE_LIMIT && address < QUICK_ADDRESS_LIMIT && address == (double)(int64_t)address))
       return false;
     *at = (uint8_t *)(uintptr_t)(uint64_t)address;
     return true;
   }
   if (napi_get_value_double(env, argv[1], &offset) != napi_ok) return false;
   double sum = address + offset;
-  if (!(address >= NULL_PAGE_LIMIT && sum >= NULL_PAGE_LIMIT && sum < QUICK_ADDRESS_LIMIT &&
+  if (!(address >= CFFI_NULL_PAGE_LIMIT && sum >= CFFI_NULL_PAGE_LIMIT && sum < QUICK_ADDRESS_LIMIT &&
         sum == (double)(uint64_t)sum && offset == (double)(int64_t)offset))
     return false;
   *at = (uint8_t *)(uintptr_t)(uint64_t)sum;
@@ -279,13 +267,13 @@ static napi_value wrap_foreign_memory(napi_env env, napi_callback_info info, con
   uint64_t address;
   int64_t offset, length;
   if (!cffi_value_to_address(env, argv[0], fn, &address)) return NULL;
-  if (address < NULL_PAGE_LIMIT)
+  if (address < CFFI_NULL_PAGE_LIMIT)
     return cffi_throw(env, "TypeError", "%s: refusing to wrap address 0x%llx (a NULL pointer)", fn,
                       (unsigned long long)address);
   if (!optional_integer(env, fn, "byteOffset", argc, 1, argv[1], 0, &offset)) return NULL;
   /* The offset must not carry the address into the NULL page or wrap it. */
   uint64_t at = address + (uint64_t)offset;
-  if (at < NULL_PAGE_LIMIT || at >= CFFI_USER_ADDRESS_LIMIT || (offset < 0 && at > address) ||
+  if (at < CFFI_NULL_PAGE_LIMIT || at >= CFFI_USER_ADDRESS_LIMIT || (offset < 0 && at > address) ||
       (offset > 0 && at < address))
     return cffi_throw(env, "RangeError",
                       "%s: byteOffset %lld moves address 0x%llx to 0x%llx, which is not valid memory", fn,
@@ -308,7 +296,7 @@ static napi_value wrap_foreign_memory(napi_env env, napi_callback_info info, con
     snprintf(what, sizeof what, "%s: the deallocator", fn);
     if (!cffi_value_to_address(env, argv[dealloc_index], what, &fn_address)) return NULL;
     /* Called at some later GC, far from this line: refuse what cannot be code. */
-    if (fn_address && fn_address < NULL_PAGE_LIMIT)
+    if (fn_address && fn_address < CFFI_NULL_PAGE_LIMIT)
       return cffi_throw(env, "TypeError", "%s 0x%llx is not a function pointer (it is in the NULL page)", what,
                         (unsigned long long)fn_address);
     snprintf(what, sizeof what, "%s: the deallocator's context", fn);

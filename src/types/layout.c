@@ -575,7 +575,8 @@ static bool offset_argument(napi_env env, napi_value value, const char *method, 
 
 /* The memory `target` + byteOffset names for one value of the layout: a
  * TypedArray, DataView or ArrayBuffer (its length checked) or a pointer
- * (number, BigInt, object with .ptr: not checkable, NULL refused). */
+ * (number, BigInt, object with .ptr: not checkable; the first page and
+ * non-user addresses refused). */
 bool cffi_layout_memory(napi_env env, const cffi_layout *layout, napi_value target, napi_value offset_value,
                         const char *method, uint8_t **out, bool *is_js_memory) {
   uint32_t offset;
@@ -598,13 +599,11 @@ bool cffi_layout_memory(napi_env env, const cffi_layout *layout, napi_value targ
     if (is_js_memory) *is_js_memory = true;
     return true;
   }
-  uint64_t address;
-  if (!cffi_value_to_address(env, target, method, &address)) return false;
-  if (!address) {
-    cffi_throw(env, "TypeError", "%s: the pointer is NULL", method);
+  uint64_t address, at;
+  if (!cffi_value_to_address(env, target, method, &address) ||
+      !cffi_dereferenceable(env, address, (int64_t)offset, method, &at))
     return false;
-  }
-  *out = (uint8_t *)(uintptr_t)address + offset;
+  *out = (uint8_t *)(uintptr_t)at;
   if (is_js_memory) *is_js_memory = false;
   return true;
 }

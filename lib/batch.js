@@ -68,10 +68,11 @@ function typeError(message) {
 }
 
 class BatchReference {
-  constructor(kind, operand, type) {
+  constructor(kind, operand, type, memory = null) {
     this.kind = kind;
     this.operand = operand;
     this.type = type;
+    this.memory = memory; // b.deref()'s view or ArrayBuffer, which the batch keeps (its address is operand)
   }
 }
 
@@ -141,6 +142,16 @@ function unfillable(array) {
   if (Object.isFrozen(array)) return "frozen";
   if (Object.isSealed(array)) return "sealed";
   return Object.isExtensible(array) ? "read-only length" : "non-extensible";
+}
+
+// Before a run: no view a b.deref() entry reads was detached or shrunk since add().
+function checkDerefMemory(kept) {
+  for (let q = 0; q < kept.length; q += 4) {
+    if (kept[q + 2].byteLength >= kept[q + 3]) continue;
+    const error = typeError(`batch entry ${kept[q]}: args[${kept[q + 1]}]: the memory b.deref() reads was detached or shrunk after add(); nothing was called`);
+    error.entry = kept[q];
+    throw error;
+  }
 }
 
 function shapeResults(count, ran, raw, bits, ubits, kinds, values, flags, stoppedAt, errnos, into) {
@@ -267,6 +278,9 @@ class Batch {
   #runningStaged = 0; // runs of this batch from the stage in progress
   #ranStaged = false; // run once from the stage: the next run() moves it to a native buffer (faster to run again)
   #saved = null; // its staged words (word 0: their end) while another batch has the stage
+  // The views b.deref() entries read, kept alive with them (their addresses
+  // were taken at add()) and checked before each run: flat [entry, arg, view, byteLength, ...].
+  #derefMemory = null;
 
   constructor(options) {
     if (options !== undefined) {
@@ -477,6 +491,12 @@ class Batch {
       else {
         for (let q = 0; q < refs.length; q += 4) args[refs[q]] = 0; // placeholders
         native.batchAddChained.call(handle, refs, bound ?? sym, ...args);
+        for (let q = 0; q < refs.length; q += 4) {
+          const memory = arguments[refs[q] + 1].memory;
+          if (memory === null) continue;
+          const kept = [this.#count, refs[q], memory, memory.byteLength];
+          this.#derefMemory = this.#derefMemory === null ? kept : this.#derefMemory.concat(kept);
+        }
       }
     }
     return this.#count++;
@@ -491,10 +511,14 @@ class Batch {
 
   // An argument read from memory (a value of `type` at `address`) when its entry runs.
   deref(address, type = "ptr") {
-    if (ArrayBuffer.isView(address) || address instanceof ArrayBuffer) address = require("./index.js").ptr(address);
+    let memory = null;
+    if (ArrayBuffer.isView(address) || address instanceof ArrayBuffer) {
+      memory = address;
+      address = require("./index.js").ptr(address);
+    }
     if (typeof address !== "number" && typeof address !== "bigint")
       throw typeError(`batch.deref(): expected an address (a number, bigint, TypedArray or ArrayBuffer), received ${address === null ? "null" : typeof address}`);
-    return new BatchReference(REF_DEREF, address, type);
+    return new BatchReference(REF_DEREF, address, type, memory);
   }
 
   clear() {
@@ -508,6 +532,7 @@ class Batch {
     }
     stage[0] = 1;
     this.#saved = null;
+    this.#derefMemory = null;
     this.#ranStaged = false;
     this.#fns.fill(undefined, 0, this.#fnCount); // the addon forgot its map of them too
     this.#fnCount = 0;
@@ -531,6 +556,7 @@ class Batch {
       if (into !== undefined && (!Object.isExtensible(into) || !Object.getOwnPropertyDescriptor(into, "length").writable))
         throw typeError(`batch.run(): into must be an extensible Array with a writable length, received a ${unfillable(into)} array`);
     }
+    if (this.#derefMemory !== null) checkDerefMemory(this.#derefMemory);
     const count = this.#count;
     const flags = this.#flags;
     const r = resultsFor(count);

@@ -19,6 +19,8 @@
 #define _GNU_SOURCE
 #endif
 #include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -334,11 +336,72 @@ typedef struct {
   cc_options *o;
   size_t len;
   bool include_next; /* the previous word was a lone -I or -isystem */
+  bool takes_next;   /* the previous word was an option whose argument is the next word */
+  unsigned list_depth; /* @file list files being read, one inside another */
 } flag_sink;
+
+/* TinyCC 0.9.27's options whose argument may be the next word (HAS_ARG
+ * without NOSEP in its table): "@x" there is that argument, not a list file. */
+static bool takes_separate_argument(const char *arg) {
+  static const char *const names[] = {"-I", "-D", "-U", "-L", "-B", "-l", "-soname", "-o", "--param",
+                                      "-mfloat-abi", "-isystem", "-include", "-MF", "-x"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (strcmp(arg, names[i]) == 0) return true;
+  return false;
+}
+
+#define MAX_LIST_DEPTH 16
+
+static bool add_flag(void *data, const char *arg);
+
+/* "@file" in flags, as TinyCC means it: the file's words in its place, split
+ * by the flags string's rules (TinyCC splits list files with the same
+ * parser). Done here because TinyCC 0.9.27's tcc_set_options frees the
+ * argument list its list-file expansion has just handed to the state (a
+ * double free: SIGSEGV or an abort in the host, as in Bun 1.4.5); expanded
+ * here, the file's contents also reach the cache key. */
+static bool add_list_file(flag_sink *sink, const char *path) {
+  if (sink->list_depth >= MAX_LIST_DEPTH) {
+    cffi_throw(sink->env, "Error", "cc(): flags: list file '%s' is nested more than %d deep (does it name itself?)", path,
+               MAX_LIST_DEPTH);
+    return false;
+  }
+  FILE *file = fopen(path, "rb");
+  if (!file) {
+    cffi_throw(sink->env, "Error", "cc(): flags: cannot read list file '%s': %s", path, strerror(errno));
+    return false;
+  }
+  char *text = NULL;
+  size_t size = 0, room = 0;
+  for (;;) {
+    if (size + 1 >= room) {
+      char *grown = realloc(text, room = room ? room * 2 : 4096);
+      if (!grown) break;
+      text = grown;
+    }
+    size_t got = fread(text + size, 1, room - size - 1, file);
+    if (got == 0) break;
+    size += got;
+  }
+  fclose(file);
+  if (!text || size + 1 >= room) { /* out of memory: read_flags says so */
+    free(text);
+    return false;
+  }
+  text[size] = 0;
+  sink->list_depth++;
+  bool ok = split_flag_words(text, add_flag, sink);
+  sink->list_depth--;
+  free(text);
+  return ok;
+}
 
 /* Keeps a copy of include directories for __has_include (fixups.c). */
 static bool add_flag(void *data, const char *arg) {
   flag_sink *sink = data;
+  const bool option_argument = sink->takes_next;
+  sink->takes_next = takes_separate_argument(arg);
+  if (arg[0] == '@' && arg[1] && !option_argument) return add_list_file(sink, arg + 1);
   const char *dir = NULL;
   if (sink->include_next) dir = arg;
   else if (strncmp(arg, "-I", 2) == 0 && arg[2]) dir = arg + 2;
@@ -354,7 +417,7 @@ static bool add_flag(void *data, const char *arg) {
 static bool read_flags(napi_env env, napi_value v, cc_options *o) {
   strlist args = {0};
   bool ok = read_string_list(env, v, "flags", &args);
-  flag_sink sink = {env, o, 0, false};
+  flag_sink sink = {env, o, 0, false, false, 0};
   for (uint32_t i = 0; ok && i < args.count; i++) {
     if (is_string(env, v)) {
       ok = split_flag_words(args.items[i], add_flag, &sink);

@@ -941,16 +941,42 @@ static napi_value field_view(napi_env env, const cffi_field *f, uint8_t *address
   return cffi_layout_view(env, f->layout, address, keep);
 }
 
+/* A view over JS memory keeps only the address it was made on: a transfer
+ * of its ArrayBuffer (postMessage, structuredClone, buffer.transfer()) hands
+ * that memory to the new owner, and a resizable buffer may shrink below the
+ * field. So each access first checks that the buffer (the view's .buffer,
+ * read-only on a sealed view) still holds the field; *keep is that buffer,
+ * or NULL for a view over an address, which has none to check. */
+static bool field_in_buffer(napi_env env, napi_value self, const view_data *view, const cffi_field *f,
+                            napi_value *keep) {
+  napi_valuetype t;
+  if (napi_get_named_property(env, self, "buffer", keep) != napi_ok) return false;
+  napi_typeof(env, *keep, &t);
+  if (t == napi_undefined) {
+    *keep = NULL;
+    return true;
+  }
+  void *data;
+  size_t length;
+  const uint8_t *start = view->address + f->offset;
+  if (cffi_view_info(env, *keep, &data, &length) && data && start >= (const uint8_t *)data &&
+      (size_t)(start - (const uint8_t *)data) + element_size(f) <= length)
+    return true;
+  char what[128];
+  cffi_layout_describe(view->layout, what, sizeof what);
+  cffi_throw(env, "TypeError", "view: %s.%s: the view's memory is no longer in its buffer (detached, transferred or shrunk)",
+             what, f->name);
+  return false;
+}
+
 static napi_value view_get(napi_env env, napi_callback_info info) {
   size_t argc = 0;
   napi_value self, keep;
   view_data *view;
   const cffi_field *f;
   if (!accessor_target(env, info, &argc, NULL, &self, &view, &f)) return NULL;
-  napi_valuetype t;
-  if (napi_get_named_property(env, self, "buffer", &keep) != napi_ok) return NULL;
-  napi_typeof(env, keep, &t);
-  return field_view(env, f, view->address + f->offset, t == napi_undefined ? NULL : keep);
+  if (!field_in_buffer(env, self, view, f, &keep)) return NULL;
+  return field_view(env, f, view->address + f->offset, keep);
 }
 
 static napi_value view_set(napi_env env, napi_callback_info info) {
@@ -975,6 +1001,8 @@ static napi_value view_set(napi_env env, napi_callback_info info) {
     ok = false;
   }
   cffi_call_release(&call);
+  napi_value keep; /* checked after the conversion, whose valueOf or getters may have detached it */
+  if (ok) ok = field_in_buffer(env, self, view, f, &keep);
   if (ok) memcpy(view->address + f->offset, bytes, size);
   if (bytes != small) free(bytes);
   return NULL;

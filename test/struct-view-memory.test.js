@@ -82,3 +82,22 @@ test("views over addresses (not JS memory) are unchanged: no buffer to check", (
   assert.equal(v.buffer, undefined);
   assert.equal(new Int32Array(u8.buffer)[0], 11);
 });
+
+test("a view over a transferred buffer given for an out() argument is refused before C writes it", (t) => {
+  const { ccUnavailable } = require("./helpers/platform.js");
+  if (ccUnavailable()) return t.skip(ccUnavailable());
+  const { cc, out } = require("..");
+  const { symbols: S } = cc({
+    source: "typedef struct { int x, y; } P; void fill(P *p) { p->x = 0x41414141; p->y = 0x42424242; }",
+    symbols: { fill: { args: [out(Inner)], returns: "void" } },
+  });
+  const u8 = new Uint8Array(Inner.size + 8);
+  const v = Inner.view(u8, 8);
+  S.fill(v);
+  assert.deepEqual([v.x, v.y], [0x41414141, 0x42424242]);
+  structuredClone(u8.buffer, { transfer: [u8.buffer] });
+  assert.throws(() => S.fill(v), {
+    name: "TypeError",
+    message: /^fill: args\[0\]: the view's memory is no longer in its buffer \(detached, transferred or shrunk\)$/,
+  });
+});

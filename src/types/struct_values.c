@@ -947,25 +947,27 @@ static napi_value field_view(napi_env env, const cffi_field *f, uint8_t *address
  * field. So each access first checks that the buffer (the view's .buffer,
  * read-only on a sealed view) still holds the field; *keep is that buffer,
  * or NULL for a view over an address, which has none to check. */
-static bool field_in_buffer(napi_env env, napi_value self, const view_data *view, const cffi_field *f,
-                            napi_value *keep) {
-  napi_valuetype t;
-  if (napi_get_named_property(env, self, "buffer", keep) != napi_ok) return false;
-  napi_typeof(env, *keep, &t);
+static bool view_memory_held(napi_env env, napi_value self, const uint8_t *start, size_t size, napi_value *keep) {
+  napi_valuetype t = napi_undefined;
+  if (napi_get_named_property(env, self, "buffer", keep) == napi_ok) napi_typeof(env, *keep, &t);
   if (t == napi_undefined) {
     *keep = NULL;
     return true;
   }
   void *data;
   size_t length;
-  const uint8_t *start = view->address + f->offset;
-  if (cffi_view_info(env, *keep, &data, &length) && data && start >= (const uint8_t *)data &&
-      (size_t)(start - (const uint8_t *)data) + element_size(f) <= length)
-    return true;
+  return cffi_view_info(env, *keep, &data, &length) && data && start >= (const uint8_t *)data &&
+         (size_t)(start - (const uint8_t *)data) + size <= length;
+}
+
+#define VIEW_MEMORY_GONE "the view's memory is no longer in its buffer (detached, transferred or shrunk)"
+
+static bool field_in_buffer(napi_env env, napi_value self, const view_data *view, const cffi_field *f,
+                            napi_value *keep) {
+  if (view_memory_held(env, self, view->address + f->offset, element_size(f), keep)) return true;
   char what[128];
   cffi_layout_describe(view->layout, what, sizeof what);
-  cffi_throw(env, "TypeError", "view: %s.%s: the view's memory is no longer in its buffer (detached, transferred or shrunk)",
-             what, f->name);
+  cffi_throw(env, "TypeError", "view: %s.%s: " VIEW_MEMORY_GONE, what, f->name);
   return false;
 }
 
@@ -1093,9 +1095,14 @@ bool cffi_out_arg_to_c(cffi_call *call, napi_value value, uint64_t *out) {
   view_data *view;
   void *data;
   size_t length;
+  napi_value keep;
   if (view_of(env, value, &view)) {
     data = view->address;
     length = view->layout->size;
+    if (!view_memory_held(env, value, view->address, length, &keep)) {
+      cffi_throw(env, "TypeError", "%s: %s: " VIEW_MEMORY_GONE, call->symbol, WHERE(&root));
+      return false;
+    }
   } else if (!cffi_plain_view_info(env, value, &data, &length)) {
     data = NULL;
     length = SIZE_MAX;

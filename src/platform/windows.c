@@ -62,7 +62,11 @@ static HMODULE load_module(const char *path, const wchar_t *wide) {
   if (!cffi_path_has_directory(path)) return LoadLibraryW(wide);
   DWORD n = GetFullPathNameW(wide, 0, NULL, NULL);
   wchar_t *full = n ? malloc((size_t)n * sizeof *full) : NULL;
-  if (!full || GetFullPathNameW(wide, n, full, NULL) == 0) {
+  /* A second answer of n or more means the current folder changed between
+   * the two calls and nothing was written: fall back rather than load an
+   * unterminated buffer. */
+  DWORD written = full ? GetFullPathNameW(wide, n, full, NULL) : 0;
+  if (written == 0 || written >= n) {
     free(full);
     return LoadLibraryW(wide);
   }

@@ -186,6 +186,32 @@ describe("ptr() of a temporary stays valid for the calls that use it", () => {
     assert.ok(afterTurn <= 2, `${afterTurn} MB still held after the loop turned`);
   });
 
+  // ptr() of the view it was just given skips the ring (it is held
+  // already): the view must still be held until the loop turns, and let go
+  // then, however many times it was given.
+  const repeated = `
+    const { ptr } = require(${JSON.stringify(root)});
+    let ref;
+    (() => {
+      const view = new Uint8Array(2 ** 20);
+      ref = new WeakRef(view);
+      for (let i = 0; i < 1000; i++) ptr(view);
+    })();
+    gc();
+    gc();
+    const heldBeforeTurn = ref.deref() !== undefined;
+    setImmediate(() => {
+      gc();
+      gc();
+      console.log(JSON.stringify({ heldBeforeTurn, heldAfterTurn: ref.deref() !== undefined }));
+    });`;
+
+  test("a view given to ptr() again and again is held until the loop turns, then let go", () => {
+    const result = runNode(["--expose-gc", "-e", repeated]);
+    assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual(JSON.parse(result.stdout), { heldBeforeTurn: true, heldAfterTurn: false });
+  });
+
   test("the release does not keep the process alive", () => {
     const result = runNode(["-e", `require(${JSON.stringify(root)}).ptr(new Uint8Array(4)); setTimeout(() => console.log("timer"), 50);`]);
     assert.equal(result.stdout, "timer\n");

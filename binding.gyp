@@ -36,6 +36,7 @@
         "src/calls/node_ffi.c",
         "src/callbacks/callback.c",
         "src/callbacks/register_closure.c",
+        "src/callbacks/precompiled_callback.c",
         "src/memory/memory.c",
         "src/library/library.c",
         "src/cc/compiler.c",

@@ -517,6 +517,11 @@ void cffi_callbacks_detach(cffi_env_state *state);
  * (laid out as sig->dest indexes them) and the address C will return to;
  * returns the result's image. */
 uint64_t cffi_callback_from_registers(cffi_callback *cb, const uint64_t *registers, const void *return_address);
+/* precompiled_callback.c: the entry with the real prototype of sig's
+ * register classes that a register closure's stub jumps to, or NULL (the
+ * assembly entry then). It passes the argument images in order to: */
+void *cffi_precompiled_callback_entry(const cffi_signature *sig);
+uint64_t cffi_callback_from_images(cffi_callback *cb, const uint64_t *images, const void *return_address);
 /* For an FFI call whose C has returned (call_depth already back down) when
  * state->cleanup_depth > state->call_depth: closes what its callbacks kept
  * open and rethrows a callback's exception (then returns true). */

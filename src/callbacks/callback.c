@@ -708,6 +708,12 @@ uint64_t cffi_callback_from_registers(cffi_callback *cb, const uint64_t *registe
   for (unsigned i = 0; i < n; i++) images[i] = registers[cb->sig.dest[i]];
   return run_callback(cb, images);
 }
+
+uint64_t cffi_callback_from_images(cffi_callback *cb, const uint64_t *images, const void *return_address) {
+  if (CFFI_UNLIKELY(cffi_returns_into_sigreturn(return_address)) && signal_interrupts_js(cb))
+    return refuse_signal_handler();
+  return run_callback(cb, images);
+}
 #endif
 
 static void closure_entry(ffi_cif *cif, void *ret, void **args, void *user_data) {
@@ -959,7 +965,8 @@ static bool make_closure(napi_env env, cffi_callback *cb) {
 #if CFFI_HAVE_REGISTER_CLOSURES
   if (sig->engine == CFFI_ENGINE_REGISTERS && (cb->stub = cffi_stub_take(cb->state))) {
     cb->stub->data = cb;
-    cb->stub->target = (void *)cffi_register_closure_entry;
+    void *precompiled = cffi_precompiled_callback_entry(sig);
+    cb->stub->target = precompiled ? precompiled : (void *)cffi_register_closure_entry;
     cb->code = cffi_stub_code(cb->stub);
     return true;
   }

@@ -1,0 +1,123 @@
+/*
+ * precompiled_callback.c - C entries compiled with the addon (by gcc or
+ * clang) for the commonest JSCallback shapes, which a register closure's
+ * entry stub jumps to instead of the assembly entry in register_closure.c.
+ *
+ * Owns: the shapes (up to three arguments, each passed in an integer or a
+ * vector register; a void, integer-class or float-class result), one entry
+ * per shape with the real prototype of its register classes, and the
+ * choice of entry for a signature.
+ *
+ * Why: the assembly entry serves every register signature, so it spills
+ * all fourteen argument registers and cffi_callback_from_registers copies
+ * each argument out of that array through sig->dest[] (about 60
+ * instructions of a comparator call). An entry with the shape's prototype
+ * receives its arguments where the compiler wants them and hands them on
+ * in order: the same images, so everything after (thread, closed, scopes,
+ * exceptions, errno, close during a call: src/callbacks/callback.c) is the
+ * one path all callbacks take.
+ *
+ * Finding the callback: the entry stub (src/platform/stubs.c) loads its
+ * slot's data, the callback, into r10 and jumps; the entry takes it from
+ * r10 as its first act (as src/calls/precompiled.c's wrappers take their
+ * function), and its return address is the one C called the stub with
+ * (what the signal-handler check reads).
+ *
+ * x86-64 System V (ELF) only; elsewhere every register closure keeps the
+ * assembly entry.
+ */
+#include <string.h>
+
+#include "../cffi.h"
+
+#if CFFI_HAVE_REGISTER_CLOSURES && defined(__x86_64__) && defined(__ELF__) && !defined(_WIN32)
+#define CALLBACK_FROM_STUB(cb)                        \
+  register cffi_callback *from_stub_ __asm__("r10"); \
+  __asm__ volatile("" : "=r"(from_stub_));            \
+  cffi_callback *const cb = from_stub_
+
+/* Register classes: N none, I integer register, F vector register. */
+enum { N, I, F };
+
+static inline __attribute__((always_inline)) uint64_t bits_of(double d) {
+  uint64_t bits;
+  memcpy(&bits, &d, sizeof bits);
+  return bits;
+}
+
+static inline __attribute__((always_inline)) double double_of(uint64_t bits) {
+  double d;
+  memcpy(&d, &bits, sizeof d);
+  return d;
+}
+
+/* A parameter of class c, and its 64-bit image (a vector register's low
+ * 64 bits, as the assembly entry's movq stores them; an f32 is the low 32). */
+#define PARAM_N(name)
+#define PARAM_I(name) , uint64_t name
+#define PARAM_F(name) , double name
+#define IMAGE_N(name)
+#define IMAGE_I(name) name,
+#define IMAGE_F(name) bits_of(name),
+/* The result: void, an integer register, or the image in a vector register. */
+#define RESULT_TYPE_N void
+#define RESULT_TYPE_I uint64_t
+#define RESULT_TYPE_F double
+#define RETURN_N(raw) (void)(raw)
+#define RETURN_I(raw) return (raw)
+#define RETURN_F(raw) return double_of(raw)
+
+/* A leading dummy parameter would shift the registers: the parameter list
+ * is spliced without it (FIRST drops the first PARAM's comma, once the PARAMs have expanded). */
+#define FIRST_(dummy, ...) __VA_ARGS__
+#define FIRST(...) FIRST_(__VA_ARGS__)
+#define PARAMS(a, b, c) FIRST(0 PARAM_##a(a0) PARAM_##b(a1) PARAM_##c(a2))
+
+#define DEFINE_ENTRY(a, b, c, r)                                                               \
+  static RESULT_TYPE_##r entry_##a##b##c##_##r(PARAMS(a, b, c)) {                             \
+    CALLBACK_FROM_STUB(cb);                                                                    \
+    const uint64_t images[4] = {IMAGE_##a(a0) IMAGE_##b(a1) IMAGE_##c(a2) 0};                 \
+    RETURN_##r(cffi_callback_from_images(cb, images, __builtin_return_address(0)));           \
+  }
+#define RESULTS(X, a, b, c) X(a, b, c, N) X(a, b, c, I) X(a, b, c, F)
+#define EVERY_SHAPE(X)                                                                        \
+  RESULTS(X, N, N, N)                                                                         \
+  RESULTS(X, I, N, N) RESULTS(X, F, N, N)                                                     \
+  RESULTS(X, I, I, N) RESULTS(X, I, F, N) RESULTS(X, F, I, N) RESULTS(X, F, F, N)             \
+  RESULTS(X, I, I, I) RESULTS(X, I, I, F) RESULTS(X, I, F, I) RESULTS(X, I, F, F)             \
+  RESULTS(X, F, I, I) RESULTS(X, F, I, F) RESULTS(X, F, F, I) RESULTS(X, F, F, F)
+
+EVERY_SHAPE(DEFINE_ENTRY)
+#undef DEFINE_ENTRY
+
+/* [first][second][third][result] */
+static void *const entries[F + 1][F + 1][F + 1][F + 1] = {
+#define LIST_ENTRY(a, b, c, r) [a][b][c][r] = (void *)entry_##a##b##c##_##r,
+    EVERY_SHAPE(LIST_ENTRY)
+#undef LIST_ENTRY
+};
+
+static int register_class(uint8_t type) {
+  switch (cffi_types[type].reg) {
+    case CFFI_CLASS_FLOAT: return F;
+    case CFFI_CLASS_INT: return I;
+    default: return -1;
+  }
+}
+
+void *cffi_precompiled_callback_entry(const cffi_signature *sig) {
+  if (sig->engine != CFFI_ENGINE_REGISTERS || sig->layouts || sig->variadic || sig->takes_env || sig->nargs > 3)
+    return NULL;
+  int classes[3] = {N, N, N};
+  for (unsigned i = 0; i < sig->nargs; i++)
+    if ((classes[i] = register_class(sig->args[i])) < 0) return NULL;
+  int result = N;
+  if (sig->returns != CFFI_VOID && (result = register_class(sig->returns)) < 0) return NULL;
+  return entries[classes[0]][classes[1]][classes[2]][result];
+}
+#else
+void *cffi_precompiled_callback_entry(const cffi_signature *sig) {
+  (void)sig;
+  return NULL;
+}
+#endif

@@ -280,10 +280,16 @@ static inline __attribute__((always_inline)) uint64_t run_js(napi_env env, cffi_
   napi_value argv[CFFI_MAX_ARGS], function, receiver, result;
   *threw = false;
   /* The commonest argument types with their one Node-API call; the rest
-   * through the type table (same values). */
-  for (unsigned i = 0; i < sig->nargs; i++) {
+   * through the type table (same values). The count in a local and i32
+   * tested first: the Node-API calls could change what sig points at as
+   * far as the compiler knows, so it reloaded both each time round. */
+  const unsigned nargs = sig->nargs;
+  for (unsigned i = 0; i < nargs; i++) {
+    if (CFFI_LIKELY(sig->args[i] == CFFI_I32)) {
+      napi_create_int32(env, (int32_t)args[i], &argv[i]);
+      continue;
+    }
     switch (sig->args[i]) {
-      case CFFI_I32: napi_create_int32(env, (int32_t)args[i], &argv[i]); break;
       case CFFI_U32: napi_create_uint32(env, (uint32_t)args[i], &argv[i]); break;
       case CFFI_F64: {
         double d;
@@ -315,6 +321,10 @@ static inline __attribute__((always_inline)) uint64_t run_js(napi_env env, cffi_
     *threw = pending;
     return 0;
   }
+  int32_t small;
+  /* The commonest result first (a comparator's). */
+  if (CFFI_LIKELY(sig->returns == CFFI_I32) && napi_get_value_int32(env, result, &small) == napi_ok)
+    return (uint64_t)(int64_t)small;
   if (sig->returns == CFFI_VOID) return 0;
   if (sig->returns == CFFI_STRUCT_VALUE) return struct_result_to_c(env, cb, result);
   if (sig->returns == CFFI_CSTRING && !cstring_result_kind_ok(env, result)) {
@@ -323,12 +333,8 @@ static inline __attribute__((always_inline)) uint64_t run_js(napi_env env, cffi_
   }
   /* The commonest results with the one Node-API call they need; every
    * other case through the type table (same images). */
-  int32_t small;
   double d;
   switch (sig->returns) {
-    case CFFI_I32:
-      if (napi_get_value_int32(env, result, &small) == napi_ok) return (uint64_t)(int64_t)small;
-      break;
     case CFFI_U32:
       if (napi_get_value_int32(env, result, &small) == napi_ok) return (uint32_t)small;
       break;

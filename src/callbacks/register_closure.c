@@ -11,6 +11,10 @@
  * 64-bit result image in both the integer and the vector return register,
  * so the caller finds it wherever its prototype looks.
  *
+ * On x86-64 the commonest shapes (up to three register arguments) skip
+ * this for entries with their own prototype (precompiled_callback.c); this
+ * routine serves the rest.
+ *
  * Why: a libffi closure classifies every argument again at every call
  * (about 300 instructions for `int (*)(int, int)` here); this costs about
  * 30. Signatures that pass anything on the stack, other ABIs, and

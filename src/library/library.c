@@ -54,11 +54,30 @@ void cffi_owner_close(cffi_owner *owner) {
   if (owner->unload) owner->unload(owner->handle);
 }
 
+/* Whether C code of an FFI call may be on this thread's stack. Besides
+ * call_depth, which JS can write (the node-ffi engine's shared view,
+ * src/calls/node_ffi.c), the depth at which the innermost callback began to
+ * run JS, which only C sets: a raw export given odd values must not get a
+ * library unmapped under its own call. */
+static bool ffi_call_in_progress(const cffi_env_state *state) {
+  return state && (state->call_depth > 0 || state->js_callback_depth > 0);
+}
+
 /* The deferred half of a close() made during an FFI call (see close_entry). */
 static napi_value deferred_unload(napi_env env, napi_callback_info info) {
   void *data;
+  cffi_env_state *state = NULL;
   napi_get_cb_info(env, info, NULL, NULL, NULL, &data);
+  napi_get_instance_data(env, (void **)&state);
   cffi_owner *owner = data;
+  /* Run from inside a call only by a setImmediate that is not Node's (one a
+   * program gave the raw useSetImmediate before the shim loaded): the
+   * library then stays loaded, as when no setImmediate was given. */
+  if (ffi_call_in_progress(state)) {
+    CFFI_DEBUG("not unloading %s \"%s\": setImmediate ran during an FFI call", owner->kind, owner->path);
+    cffi_owner_release(owner);
+    return NULL;
+  }
   CFFI_DEBUG("unloading %s \"%s\" (closed during a call)", owner->kind, owner->path);
   owner->unload(owner->handle);
   cffi_owner_release(owner);
@@ -132,7 +151,7 @@ static napi_value close_entry(napi_env env, napi_callback_info info) {
                owner->path, owner->async_calls);
     return NULL;
   }
-  if (owner->open && owner->unload && state && state->call_depth > 0) {
+  if (owner->open && owner->unload && ffi_call_in_progress(state)) {
     mark_closed(owner);
     CFFI_DEBUG("closed %s \"%s\" during an FFI call; unloading it afterwards", owner->kind, owner->path);
     close_later(env, state, owner);

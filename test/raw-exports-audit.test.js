@@ -29,11 +29,11 @@
 //                                                           buffer in use by an async call be transferred.
 //                                                           Left: documented (docs/safety.md).
 // nodeFfiState              nothing -> writable views      writing call_depth from a callback broke the
-//                           of call_depth..cleanup_depth    kept handle scope's bookkeeping: Node aborts
-//                                                           (open_handle_scopes mismatch). close() no longer
-//                                                           trusts call_depth alone (FIXED); the abort is
-//                                                           left: the todo test below (the fix is a one-time
-//                                                           handout to the node-ffi engine).
+//                           of call_depth..cleanup_depth    kept handle scope's bookkeeping (Node aborted:
+//                                                           open_handle_scopes mismatch) and let close()
+//                                                           unmap a library under its call (SIGSEGV). FIXED:
+//                                                           a callback puts back what JS left there, and
+//                                                           close() asks the callbacks' own depth too.
 // nodeFfiStateFields        nothing                        reads only: safe.
 // nodeFfiAfterCall          nothing                        runs cffi_callbacks_cleanup: closes only what a
 //                                                           callback kept deeper than call_depth; safe.
@@ -214,14 +214,23 @@ describe("raw nodeFfiState: the view of call_depth", () => {
     assert.deepEqual(out, ["42", "survived"]);
   });
 
-  test("call_depth left at 0 by a callback", { todo: "Node aborts (open_handle_scopes mismatch): the view should be handed out once, to the node-ffi engine" }, () => {
+  test("call_depth, env_calls and cleanup_depth left at odd values by a callback: the call returns cleanly, the state is whole", () => {
+    // The callback's kept handle scope was left open when the call
+    // returned: Node aborted (open_handle_scopes mismatch).
     const out = child(`
       const lib = openCallbacks();
       const st = native.nodeFfiState();
-      const cb = new ffi.JSCallback((x) => { st.memory[st.callDepth] = 0; return x + 1; }, { args: ["i32"], returns: "i32" });
-      attempt(() => lib.symbols.apply(cb, 41));
-      say("survived");
+      const cb = new ffi.JSCallback((x) => {
+        if (st) { st.memory.fill(0); st.memory[st.callDepth] = x; }
+        return x + 1;
+      }, { args: ["i32"], returns: "i32" });
+      for (let i = 0; i < 3; i++) attempt(() => lib.symbols.apply(cb, 41 + i));
+      const thrower = new ffi.JSCallback(() => { if (st) st.memory.fill(0); throw new Error("from the callback"); },
+        { args: ["i32"], returns: "i32" });
+      attempt(() => lib.symbols.apply(thrower, 1));
+      attempt(() => lib.symbols.apply(cb, 1));
+      say(native.nodeFfiStateFields().callDepth);
     `);
-    assert.deepEqual(out, ["42", "survived"]);
+    assert.deepEqual(out, ["42", "43", "44", "from the callback", "2", "0"]);
   });
 });

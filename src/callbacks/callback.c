@@ -434,7 +434,7 @@ static inline __attribute__((always_inline)) uint64_t call_on_js_thread(cffi_cal
   napi_env env = state->env;
   /* A callback threw and its FFI call has not returned to JS yet. */
   if (CFFI_UNLIKELY(state->pending_exception != NULL)) return 0;
-  const uint32_t depth = state->call_depth;
+  const uint32_t depth = state->call_depth, env_calls = state->env_calls;
   const bool kept = depth != 0 && state->js_callback_depth != depth && state->env_calls == 0 &&
                     !(depth & CFFI_NODE_FFI_CALL_BIT) &&
                     (state->kept_scope_depth == depth || !state->kept_scope);
@@ -455,6 +455,14 @@ static inline __attribute__((always_inline)) uint64_t call_on_js_thread(cffi_cal
   bool threw;
   uint64_t raw = run_js(env, cb, args, &threw, NULL, kept ? state->kept_scope_serial : 0, NULL);
   state->js_callback_depth = outer_js_callback;
+  /* JS can write these (the node-ffi engine's view, src/calls/node_ffi.c),
+   * and every FFI call it makes meanwhile leaves them as they were: what a
+   * raw nodeFfiState() write left must not reach the scope bookkeeping of
+   * the call returning (Node aborts on a scope left open). */
+  state->call_depth = depth;
+  state->env_calls = env_calls;
+  if (state->pending_exception) state->cleanup_depth = UINT32_MAX;
+  else if (state->kept_scope && state->cleanup_depth < state->kept_scope_depth) state->cleanup_depth = state->kept_scope_depth;
 
   if (threw) {
     if (depth == 0) {

@@ -113,7 +113,10 @@ for (let i = 0; i < 250; i++) load();
 console.log("per load " + Math.round((rss() - before) / 250));
 `);
   const perLoad = Number(/per load (-?\d+)/.exec(out)[1]);
-  // Node keeps each load's napi_env until the thread's env ends; what a load
-  // costs beyond that must stay small (RSS reads 0 under qemu: then 0 passes).
-  assert.ok(perLoad < 64 * 1024, `each load grew RSS by ${perLoad} bytes`);
+  // Node keeps each load's napi_env, and so our per-env state, until the
+  // thread's env ends: 17-35 KB a load measured here (a bare Node-API addon:
+  // ~2 KB). A bound, not zero (RSS reads 0 under qemu: then 0 passes); the
+  // sanitizers' allocator keeps freed memory (160 KB a load), and their
+  // leak pass (scripts/test-asan.sh) runs this file instead.
+  if (process.env.CFFI_BUN_ASAN !== "1") assert.ok(perLoad < 64 * 1024, `each load grew RSS by ${perLoad} bytes`);
 });

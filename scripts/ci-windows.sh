@@ -168,9 +168,12 @@ log "under wine: $(tr -d '\r' <"$WORK/v.out")"
 rc=0
 (cd "$WORK" && "$WINE" "$NODE_EXE" --test --test-reporter=tap "${TESTS[@]}" >"$WORK/suite.out" 2>"$WORK/suite.err") || rc=$?
 "$WINESERVER" -w || true
-tr -d '\r' <"$WORK/suite.out" >"$CACHE/last-suite.tap" || true
-grep -E '^# (tests|pass|fail|skipped|todo) [0-9]+$' "$CACHE/last-suite.tap" | tr '\n' ' '; echo
-log "the TAP output: $CACHE/last-suite.tap"
+# This run's own file (kept after $WORK goes): runs that overlap, in one
+# cache, must not print each other's counts.
+SUITE_TAP="$(mktemp /tmp/cffi-bun-windows-suite.XXXXXX.tap)"
+tr -d '\r' <"$WORK/suite.out" >"$SUITE_TAP" || true
+grep -E '^# (tests|pass|fail|skipped|todo) [0-9]+$' "$SUITE_TAP" | tr '\n' ' '; echo
+log "the TAP output: $SUITE_TAP"
 if [[ $rc -ne 0 ]]; then
   tr -d '\r' <"$WORK/suite.out" | grep -B2 -A25 '^ *not ok' | head -300
   tail -20 "$WORK/suite.err"

@@ -22,7 +22,7 @@
 # /var/cache/cffi-bun) when it is writable; nothing depends on the cache.
 #
 # Time on this 2-core machine: warm (cache filled) 706 s measured at load 11-13
-# (addon 105 s, suite of 1025 tests 588 s, prebuild check 10 s), 915 s at load
+# (addon 105 s, suite 588 s, prebuild check 10 s; the suite has grown since), 915 s at load
 # 12-17 (addon 132 s, suite 770 s); cold (empty cache, apt packages already installed)
 # 1352 s measured at load 17 (libffi 437 s, Node + wine prefix 82 s, addon
 # 169 s, suite 642 s), about 10-12 min unloaded (estimated). A new machine adds the apt

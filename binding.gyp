@@ -20,6 +20,7 @@
         "src/types/layout_abi.c",
         "src/types/layout_c.c",
         "src/platform/abi.c",
+        "src/platform/pin.c",
         "src/platform/stubs.c",
         "src/platform/thread_pool.c",
         "src/platform/windows.c",

@@ -78,8 +78,10 @@ function perCall(contender, row) {
   return { median, spread: (perChunk[perChunk.length - 1] - perChunk[0]) / median };
 }
 
+// The table goes to stdout a line at a time, as each count is made (a
+// minute each): once, whether stdout is a terminal or a file.
 try {
-  const lines = ["| row | contender | instructions per call | spread over chunks |", "|---|---|---:|---:|"];
+  console.log("| row | contender | instructions per call | spread over chunks |\n|---|---|---:|---:|");
   for (const row of rows) {
     for (const contender of contenders) {
       let text;
@@ -89,11 +91,9 @@ try {
       } catch (error) {
         text = `n/a (${error.message.split("\n")[0]}) | `;
       }
-      lines.push(`| ${row} | ${contender} | ${text} |`);
-      process.stderr.write(`${lines[lines.length - 1]}\n`);
+      console.log(`| ${row} | ${contender} | ${text} |`);
     }
   }
-  console.log(lines.join("\n"));
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });
 }

@@ -126,6 +126,20 @@ function extendInto(into, count) {
     Object.defineProperty(into, i, { value: undefined, writable: true, enumerable: true, configurable: true });
 }
 
+// into's holes below count (new Array(n), [1, , 3]), defined as extendInto
+// defines new elements: a hole is not an own element, so storing there
+// would run an index setter too. Only a hole under an index the prototype
+// chain has can reach one, and `in` on the prototype is the cheap test
+// (Object.hasOwn per element doubled the cost of filling a 4096-entry into).
+function fillIntoHoles(into, count) {
+  const proto = Object.getPrototypeOf(into);
+  if (proto === null) return;
+  const end = Math.min(into.length, count);
+  for (let i = 0; i < end; i++)
+    if (i in proto && !Object.hasOwn(into, i))
+      Object.defineProperty(into, i, { value: undefined, writable: true, enumerable: true, configurable: true });
+}
+
 // Entry i's result as the single call returns it, from the word the addon
 // wrote; `values` holds the results the addon made as JS values (KIND_VALUE).
 function resultAt(i, raw, bits, ubits, kinds, values) {
@@ -159,7 +173,8 @@ function shapeResults(count, ran, raw, bits, ubits, kinds, values, flags, stoppe
   if (into !== undefined) {
     results = into;
     if (into.length > count) into.length = count;
-    else if (into.length < count) extendInto(into, count);
+    fillIntoHoles(into, count);
+    if (into.length < count) extendInto(into, count);
     for (let i = 0; i < ran; i++) into[i] = resultAt(i, raw, bits, ubits, kinds, values);
     for (let i = ran; i < count; i++) into[i] = undefined; // not run
   } else {

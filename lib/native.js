@@ -47,6 +47,12 @@ addon.asyncUseUntransferable(require("node:worker_threads").markAsUntransferable
 // The main thread's exit has begun: its JS thread will not run again, so
 // threads must stop waiting for it (src/base/process_exit.c). Prepended, so
 // it runs before 'exit' listeners that may block in C. A worker's end is
-// handled per env by its cleanup hooks.
-if (require("node:worker_threads").isMainThread) process.prependListener("exit", addon.markProcessExiting);
+// handled per env by its cleanup hooks. The flag is process-wide, so one
+// listener serves every load of the addon: the package required afresh
+// (cache deleted) must not add one per load (Node warns past ten).
+const EXIT_LISTENED = Symbol.for("cffi-bun.markProcessExiting");
+if (require("node:worker_threads").isMainThread && !process[EXIT_LISTENED]) {
+  Object.defineProperty(process, EXIT_LISTENED, { value: true });
+  process.prependListener("exit", addon.markProcessExiting);
+}
 module.exports = addon;

@@ -10,7 +10,8 @@
 #      and V8 do not free everything at exit;
 #      then the self-check (a deliberate use-after-free must be reported) and
 #      a 20k-call fuzz run under the same runtimes;
-#   3. a LeakSanitizer pass over test/bad-input.test.js and a short soak: every
+#   3. a LeakSanitizer pass over test/bad-input.test.js, test/addon-reload.test.js
+#      (the addon loaded again and again in one thread) and a short soak: every
 #      leak report whose allocation stack passes through cffi_bun.node is ours
 #      and fails the run; leaks with no frame of ours belong to Node/V8.
 # Any sanitizer report fails the run (halt_on_error / exitcode), and the logs
@@ -146,6 +147,7 @@ leak_run() {
   node "$ROOT/scripts/lsan-filter.js" "$logs"/"$name".leaks.*
 }
 leak_run bad-input node --test test/bad-input.test.js
+leak_run addon-reload node --test test/addon-reload.test.js
 leak_run soak node --expose-gc test/soak/soak.js --scale=0.01 --no-rss-check
 scan_reports || { log "FAILED: sanitizer reports (above)"; exit 1; }
 log "ok: no AddressSanitizer, UndefinedBehaviorSanitizer or LeakSanitizer reports of ours"

@@ -100,6 +100,9 @@ static napi_value init(napi_env env, napi_value exports) {
   cffi_types_init(env, state);
   cffi_struct_values_init(env, state);
   read_process_settings();
+  /* C threads may call into this module after the env that made their
+   * callbacks ended: it must not unload with that env. */
+  if (!cffi_platform_pin_addon()) CFFI_DEBUG("could not pin the addon: it may unload with the last env that loaded it");
   napi_set_named_property(env, exports, "FFIType", cffi_make_ffitype_object(env));
   cffi_set_function(env, exports, "dlopen", cffi_dlopen, NULL);
   cffi_set_function(env, exports, "linkSymbols", cffi_link_symbols, NULL);

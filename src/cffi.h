@@ -188,6 +188,16 @@ typedef struct cffi_env_state {
   /* src/calls/precompiled.c: the JS thread's errno, found once (an
    * __errno_location() call per read costs a wrapper 6 instructions). */
   int *errno_at;
+  /* src/calls/batch_buffer.c, batch.c, map_jit.c: per env, not per thread:
+   * loading the addon again in one thread (a re-require, a second
+   * process.dlopen) makes another env, with its own lib/batch.js. The
+   * references go with the env (Node deletes them when it ends). */
+  unsigned running_batches;                 /* runs in progress (a callback's run does not nest) */
+  napi_ref batch_stage;                     /* lib/batch.js's staging area */
+  napi_ref batch_result_raw, batch_result_kinds; /* its result words and kinds */
+  napi_ref batch_bound_prototype, batch_set_prototype_of; /* what bound functions get as prototype */
+  struct map_loop *map_loops;               /* sym.map's compiled loops */
+  unsigned map_loop_count;
 } cffi_env_state;
 
 /* A signature parsed from { args, returns } and prepared once. */

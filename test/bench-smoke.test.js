@@ -21,3 +21,29 @@ test("benchmark/run.js --quick --only=abs prints a table", { skip: noCompiler },
   assert.match(run.stdout, /^\| `int abs\(int\)` \| \d+(\.\d+)? \| \d+(\.\d+)? \|/m);
   assert.match(run.stdout, /Node v\d+/);
 });
+
+// benchmark/callgrind.js printed each row on stderr as it was counted and the
+// whole table again on stdout: twice on a terminal. A valgrind that fails at
+// once (first on PATH) makes every row "n/a" in a second.
+test("benchmark/callgrind.js prints its table once", { skip: noCompiler || process.platform === "win32" }, () => {
+  const fs = require("node:fs");
+  const os = require("node:os");
+  const bin = fs.mkdtempSync(path.join(os.tmpdir(), "cffi-bun-fake-valgrind-"));
+  try {
+    fs.writeFileSync(path.join(bin, "valgrind"), "#!/bin/sh\necho 'fake valgrind' >&2\nexit 1\n", { mode: 0o755 });
+    const run = spawnSync(process.execPath, [path.join(__dirname, "..", "benchmark", "callgrind.js"), "--rows=abs,add",
+      "--contenders=cffi,floor"], {
+      encoding: "utf8",
+      timeout: timeScale(60_000),
+      env: { ...process.env, PATH: `${bin}${path.delimiter}${process.env.PATH}` },
+    });
+    assert.strictEqual(run.status, 0, run.stderr);
+    const all = run.stdout + run.stderr;
+    assert.strictEqual(all.match(/^\| row \| contender \|/gm).length, 1, all);
+    for (const row of ["| abs | cffi |", "| abs | floor |", "| add | cffi |", "| add | floor |"])
+      assert.strictEqual(all.split("\n").filter((line) => line.startsWith(row)).length, 1, `${row}\n${all}`);
+    assert.match(run.stdout, /^\| abs \| cffi \| n\/a \(valgrind failed/m);
+  } finally {
+    fs.rmSync(bin, { recursive: true, force: true });
+  }
+});

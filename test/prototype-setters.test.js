@@ -77,10 +77,15 @@ test("batch run({ into }) and stopOn: no setter runs, into receives the results"
     const into = [];
     report("into", b.run({ into }) === into && into);
     report("shorter", b.run({ into: [9] }));
+    const holes = new Array(3); // holes inside its length: each store would be a setter's
+    report("holes", b.run({ into: holes }) === holes && [holes, [0, 1, 2].every((i) => Object.hasOwn(holes, i))]);
+    const sparse = [9, , 9, , 9]; // longer than the batch, a hole kept by the cut
+    report("sparse", b.run({ into: sparse }) === sparse && [sparse, Object.hasOwn(sparse, 1)]);
     const stop = ffi.batch({ stopOn: "nonzero" }); stop.add(S.add_i32, 0, 0); stop.add(S.add_i32, 1, 0); stop.add(S.add_i32, 2, 0);
     const r = stop.run(); report("stopped", [r.stoppedAt, r.length, r[0], r[1], r[2] === undefined, Object.hasOwn(r, 2)]);
   `);
-  assert.deepEqual(out, ["into [3,7,11] setters:", "shorter [3,7,11] setters:", "stopped [1,3,0,1,true,true] setters:"]);
+  assert.deepEqual(out, ["into [3,7,11] setters:", "shorter [3,7,11] setters:", "holes [[3,7,11],true] setters:",
+    "sparse [[3,7,11],true] setters:", "stopped [1,3,0,1,true,true] setters:"]);
 });
 
 test("sym.map and batch.runAsync: no setter runs", () => {

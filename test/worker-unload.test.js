@@ -2,10 +2,12 @@
 // The addon loaded only by a worker: when that worker ends, Node closes the
 // addon with the worker's env, while C threads of a library may still call
 // the worker's threadsafe callbacks through their stubs. The addon's code
-// must stay mapped (binding.gyp links it with -z nodelete) so those calls
-// find their callback closed and are answered 0; before, they jumped into
-// unmapped code (SIGSEGV in cffi_register_closure_entry). Each case is a
-// child process whose main thread never loads the package.
+// must stay mapped (it pins itself at load: cffi_platform_pin_addon in
+// src/platform/pin.c; on Linux binding.gyp also links it with -z nodelete)
+// so those calls find their callback closed and are answered 0; before,
+// they jumped into unmapped code (SIGSEGV in cffi_register_closure_entry;
+// under wine, before the pin, an access violation). Each case is a child
+// process whose main thread never loads the package.
 const { test } = require("node:test");
 const assert = require("node:assert");
 const path = require("node:path");
@@ -14,8 +16,6 @@ const { buildFixture } = require("./helpers/fixture");
 
 const ROOT = path.join(__dirname, "..");
 const TIME_SCALE = Number(process.env.CFFI_BUN_TIME_SCALE) || 1;
-const linuxOnly = process.platform === "linux" ? false
-  : "the addon is pinned in memory on Linux only (docs/platforms.md)";
 
 const CHILD = `
 const { Worker } = require("node:worker_threads");
@@ -39,8 +39,9 @@ worker.on("message", () => worker.terminate());
 worker.on("exit", () => setTimeout(() => { console.log("main thread outlived the worker"); process.exit(0); }, Number(lingerMs)));
 `;
 
-test("C threads calling a worker's threadsafe callback after the worker ended do not crash the process", { skip: linuxOnly }, () => {
-  const library = buildFixture("worker-unload.c", ["-pthread", "-Wl,-z,nodelete"]);
+test("C threads calling a worker's threadsafe callback after the worker ended do not crash the process", () => {
+  // The fixture pins itself (its header): its own code must outlive the worker too.
+  const library = buildFixture("worker-unload.c", process.platform === "win32" ? [] : ["-pthread"]);
   for (let round = 0; round < 3; round++) {
     const child = spawnSync(process.execPath, ["-e", CHILD, ROOT, library, String(300 * TIME_SCALE)], {
       encoding: "utf8",

@@ -17,7 +17,9 @@
 #include "async_call.h"
 #include "batch.h"
 
-static _Thread_local napi_ref bound_prototype, set_prototype_of;
+/* The prototype bound functions get, and Object.setPrototypeOf, are the
+ * env's (state->batch_bound_prototype, batch_set_prototype_of: each load
+ * of the addon has its own lib/batch.js). */
 
 napi_value cffi_jit_closed(napi_env env, cffi_function *fn);
 napi_value cffi_jit_missing(napi_env env, cffi_function *fn, size_t argc);
@@ -385,10 +387,12 @@ static napi_value map_call(napi_env env, napi_callback_info info) {
 /* ---- publishing --------------------------------------------------------- */
 
 bool cffi_batch_publish(napi_env env, cffi_function *fn, napi_value function) {
-  if (!bound_prototype) return cffi_async_publish(env, fn, function); /* the addon alone */
+  const cffi_env_state *state = fn->state;
+  if (!state->batch_bound_prototype) return cffi_async_publish(env, fn, function); /* the addon alone */
   napi_value proto, set_proto, global, args[2], ignored;
-  if (napi_get_reference_value(env, bound_prototype, &proto) != napi_ok ||
-      napi_get_reference_value(env, set_prototype_of, &set_proto) != napi_ok || napi_get_global(env, &global) != napi_ok)
+  if (napi_get_reference_value(env, state->batch_bound_prototype, &proto) != napi_ok ||
+      napi_get_reference_value(env, state->batch_set_prototype_of, &set_proto) != napi_ok ||
+      napi_get_global(env, &global) != napi_ok)
     return false;
   args[0] = function;
   args[1] = proto;
@@ -412,17 +416,16 @@ static napi_value batch_prototype(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 2) return NULL;
-  if (bound_prototype) napi_delete_reference(env, bound_prototype);
-  if (set_prototype_of) napi_delete_reference(env, set_prototype_of);
-  napi_create_reference(env, argv[0], 1, &bound_prototype);
-  napi_create_reference(env, argv[1], 1, &set_prototype_of);
+  cffi_env_state *state;
+  napi_get_instance_data(env, (void **)&state);
+  if (state->batch_bound_prototype) napi_delete_reference(env, state->batch_bound_prototype);
+  if (state->batch_set_prototype_of) napi_delete_reference(env, state->batch_set_prototype_of);
+  napi_create_reference(env, argv[0], 1, &state->batch_bound_prototype);
+  napi_create_reference(env, argv[1], 1, &state->batch_set_prototype_of);
   return NULL;
 }
 
 void cffi_make_batch_exports(napi_env env, napi_value exports) {
-  /* A worker's env starts without the previous env's references. */
-  bound_prototype = NULL;
-  set_prototype_of = NULL;
   cffi_make_batch_buffer_exports(env, exports);
   cffi_map_jit_attach(env);
   napi_property_descriptor props[] = {

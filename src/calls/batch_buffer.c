@@ -54,17 +54,19 @@ napi_value cffi_jit_closed(napi_env env, cffi_function *fn);
 napi_value cffi_jit_missing(napi_env env, cffi_function *fn, size_t argc);
 napi_value cffi_jit_result(napi_env env, cffi_function *fn, uint64_t raw);
 
-/* One env per thread: a run started while one runs on this thread is a
- * callback's (re-entrant) run. */
-static _Thread_local unsigned running_batches;
-/* The thread's staging area (lib/batch.js's), held by a reference and found
- * again from it once per run (stage_found): the raw exports take it from any
- * caller, who may detach it at any time JS runs. */
-static _Thread_local napi_ref stage_ref;
-/* lib/batch.js's per-entry result words and kinds, one pair per thread
- * (runs do not nest), given by batchResults when they grow and kept alive
- * by that module: a batch built and run once allocates none of its own. */
-static _Thread_local napi_ref result_raw_ref, result_kinds_ref;
+/* Per env (cffi_env_state): state->running_batches, runs in progress (a run
+ * started while one runs is a callback's, re-entrant, run); state->batch_stage,
+ * lib/batch.js's staging area, held by a reference and found again from it
+ * once per run (stage_found): the raw exports take it from any caller, who
+ * may detach it at any time JS runs; state->batch_result_raw and _kinds,
+ * lib/batch.js's per-entry result words and kinds (runs do not nest), given
+ * by batchResults when they grow and kept alive by that module: a batch
+ * built and run once allocates none of its own. */
+static cffi_env_state *state_of(napi_env env) {
+  cffi_env_state *state = NULL;
+  napi_get_instance_data(env, (void **)&state);
+  return state;
+}
 
 typedef struct {
   uint32_t fn_index; /* its function, in the buffer's fns (and plans) */
@@ -502,10 +504,10 @@ static double *stage_memory(napi_env env, napi_value array, size_t *words) {
   return data;
 }
 
-/* The thread's staging area now (see stage_ref). */
-static double *stage_found(napi_env env, size_t *words) {
+/* The env's staging area now (see state_of). */
+static double *stage_found(napi_env env, const cffi_env_state *state, size_t *words) {
   napi_value array = NULL;
-  if (stage_ref) napi_get_reference_value(env, stage_ref, &array);
+  if (state->batch_stage) napi_get_reference_value(env, state->batch_stage, &array);
   return stage_memory(env, array, words);
 }
 
@@ -549,7 +551,7 @@ static bool flush_staged(napi_env env, napi_value handle, batch_handle *h, napi_
 
 static bool flush_stage(napi_env env, napi_value handle, batch_handle *h) {
   napi_value array = NULL;
-  if (stage_ref) napi_get_reference_value(env, stage_ref, &array);
+  if (h->state->batch_stage) napi_get_reference_value(env, h->state->batch_stage, &array);
   return flush_staged(env, handle, h, array);
 }
 
@@ -819,10 +821,11 @@ static napi_value batch_stage(napi_env env, napi_callback_info info) {
       kind != napi_float64_array || words < 2 || !data)
     return cffi_throw(env, "TypeError", "batchStage: internal arguments malformed");
   /* A staged run going on reads the stage it found (run_arrays_attached finds it again after JS ran). */
+  cffi_env_state *state = state_of(env);
   napi_ref ref;
   if (napi_create_reference(env, argv[0], 1, &ref) != napi_ok) return NULL;
-  if (stage_ref) napi_delete_reference(env, stage_ref);
-  stage_ref = ref;
+  if (state->batch_stage) napi_delete_reference(env, state->batch_stage);
+  state->batch_stage = ref;
   ((double *)data)[0] = 1;
   return NULL;
 }
@@ -1000,8 +1003,9 @@ static bool run_arrays_attached(napi_env env, run_state *run) {
   run->raw = NULL;
   run->kinds = NULL;
   /* Typed arrays: batchResults checked their kinds, and a reference keeps them. */
-  if (result_raw_ref && napi_get_reference_value(env, result_raw_ref, &raw_array) == napi_ok && raw_array &&
-      napi_get_reference_value(env, result_kinds_ref, &kinds_array) == napi_ok && kinds_array &&
+  if (run->state->batch_result_raw &&
+      napi_get_reference_value(env, run->state->batch_result_raw, &raw_array) == napi_ok && raw_array &&
+      napi_get_reference_value(env, run->state->batch_result_kinds, &kinds_array) == napi_ok && kinds_array &&
       napi_get_typedarray_info(env, raw_array, NULL, &raw_length, (void **)&run->raw, NULL, NULL) == napi_ok)
     napi_get_typedarray_info(env, kinds_array, NULL, &kinds_length, (void **)&run->kinds, NULL, NULL);
   run->errnos = (run->flags & WITH_ERRNO) ? typed_data(env, run->errnos_value, &errno_length) : NULL;
@@ -1010,7 +1014,7 @@ static bool run_arrays_attached(napi_env env, run_state *run) {
     cffi_throw(env, "Error", "batchRun: internal arguments malformed (result arrays detached or too short)");
     return false;
   }
-  if (run->from_stage && !(run->stage = stage_found(env, &run->stage_words))) {
+  if (run->from_stage && !(run->stage = stage_found(env, run->state, &run->stage_words))) {
     cffi_throw(env, "Error", "batchRunStaged: internal arguments malformed (staging area detached)");
     return false;
   }
@@ -1161,17 +1165,18 @@ static napi_value batch_results(napi_env env, napi_callback_info info) {
   if (raw_type != napi_float64_array || kinds_type != napi_uint8_array || raw_length != kinds_length || !raw || !kinds)
     return cffi_throw(env, "Error", "batchResults: internal arguments malformed");
   /* A callback's run() that needs more: the outer run writes into the current ones. */
-  if (running_batches) return cffi_throw(env, "Error", NESTED_RUN_MESSAGE);
+  cffi_env_state *state = state_of(env);
+  if (state->running_batches) return cffi_throw(env, "Error", NESTED_RUN_MESSAGE);
   napi_ref raw_ref, kinds_ref;
   if (napi_create_reference(env, argv[0], 1, &raw_ref) != napi_ok) return NULL;
   if (napi_create_reference(env, argv[1], 1, &kinds_ref) != napi_ok) {
     napi_delete_reference(env, raw_ref);
     return NULL;
   }
-  if (result_raw_ref) napi_delete_reference(env, result_raw_ref);
-  if (result_kinds_ref) napi_delete_reference(env, result_kinds_ref);
-  result_raw_ref = raw_ref;
-  result_kinds_ref = kinds_ref;
+  if (state->batch_result_raw) napi_delete_reference(env, state->batch_result_raw);
+  if (state->batch_result_kinds) napi_delete_reference(env, state->batch_result_kinds);
+  state->batch_result_raw = raw_ref;
+  state->batch_result_kinds = kinds_ref;
   return NULL;
 }
 
@@ -1185,7 +1190,7 @@ static napi_value batch_run(napi_env env, napi_callback_info info) {
   batch_handle *h = handle_of(env, handle);
   if (!h || !flush_stage(env, handle, h)) return NULL;
   report_memory(env, h);
-  if (running_batches) return cffi_throw(env, "Error", NESTED_RUN_MESSAGE);
+  if (h->state->running_batches) return cffi_throw(env, "Error", NESTED_RUN_MESSAGE);
   batch_commands *c = h->commands;
   const uint32_t count = c->entries_count;
   run_state run = {.results = argv[0], .errno_at = &errno, .state = h->state, .flags = h->flags, .count = count,
@@ -1194,7 +1199,7 @@ static napi_value batch_run(napi_env env, napi_callback_info info) {
   cffi_call_init(&run.call, env, "batch");
   run.call.scratch_used = CFFI_STRING_SCRATCH;
   c->refs++; /* a callback may add() meanwhile: it copies */
-  running_batches++;
+  h->state->running_batches++;
   h->running++;
   uint64_t regs[CFFI_MAX_ARGS + CFFI_INT_REGS + CFFI_FLOAT_REGS + 1] = {0};
   bool stopped = false, ok = true, recheck_objects = false;
@@ -1207,7 +1212,7 @@ static napi_value batch_run(napi_env env, napi_callback_info info) {
     }
   }
   if (ok && recheck_objects) c->closes_seen = h->state->closes;
-  running_batches--;
+  h->state->running_batches--;
   h->running--;
   cffi_call_release(&run.call);
   commands_release(c);
@@ -1237,7 +1242,8 @@ static napi_value batch_run_staged(napi_env env, napi_callback_info info) {
       napi_get_value_uint32(env, argv[3], &count) != napi_ok ||
       napi_get_value_uint32(env, argv[4], &length) != napi_ok)
     return cffi_throw(env, "Error", "batchRunStaged: internal arguments malformed");
-  if (running_batches) return cffi_throw(env, "Error", NESTED_RUN_MESSAGE);
+  cffi_env_state *state = state_of(env);
+  if (state->running_batches) return cffi_throw(env, "Error", NESTED_RUN_MESSAGE);
   const unsigned flags = (unsigned)flags_number;
   cffi_function *few_fns[16];
   batch_plan few_plans[16];
@@ -1253,8 +1259,6 @@ static napi_value batch_run_staged(napi_env env, napi_callback_info info) {
     if (fns[i]) plans[i] = plan_for(fns[i]);
     else ok = (cffi_throw(env, "Error", "batch: staged function malformed (internal)"), false);
   }
-  cffi_env_state *state = NULL;
-  napi_get_instance_data(env, (void **)&state);
   run_state run = {.results = argv[0], .errno_at = &errno, .state = state, .flags = flags, .count = count,
                    .errnos_value = argv[1], .from_stage = true};
   /* The stage is found after the list's elements were read (a getter may detach it). */
@@ -1265,7 +1269,7 @@ static napi_value batch_run_staged(napi_env env, napi_callback_info info) {
   uint64_t regs[CFFI_MAX_ARGS + CFFI_INT_REGS + CFFI_FLOAT_REGS + 1] = {0};
   uint32_t entry = 0;
   bool named = false; /* internal errors are not an entry's */
-  running_batches++;
+  state->running_batches++;
   for (size_t at = 1; ok && !stopped && at < used && at < words_staged; entry++) {
     const uint64_t header = (uint64_t)stage[at];
     const uint32_t listed = (uint32_t)(header >> 8);
@@ -1295,7 +1299,7 @@ static napi_value batch_run_staged(napi_env env, napi_callback_info info) {
       break;
     }
   }
-  running_batches--;
+  state->running_batches--;
   if (length > 16) free(fns), free(plans);
   if (!ok) {
     if (named) name_entry_in_error(env, entry);
@@ -1541,10 +1545,6 @@ static napi_value batch_run_async(napi_env env, napi_callback_info info) {
 }
 
 void cffi_make_batch_buffer_exports(napi_env env, napi_value exports) {
-  running_batches = 0; /* a worker's env starts afresh */
-  stage_ref = NULL;
-  result_raw_ref = NULL; /* the env's references go with it */
-  result_kinds_ref = NULL;
   napi_property_descriptor props[] = {
       {"batchNew", NULL, batch_new, NULL, NULL, NULL, napi_default, NULL},
       {"batchStage", NULL, batch_stage, NULL, NULL, NULL, napi_default, NULL},

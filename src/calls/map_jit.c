@@ -54,9 +54,7 @@ typedef struct map_loop {
   size_t size;
 } map_loop;
 
-/* One env per thread. */
-static _Thread_local map_loop *loops;
-static _Thread_local unsigned loop_count;
+/* The env's loops are state->map_loops (state->map_loop_count of them). */
 
 /* A parameter's C type in the loop: the numeric types as themselves (char
  * is signed, as in Bun), every other type as the integer register it
@@ -229,11 +227,12 @@ static bool loop_eligible(const cffi_signature *sig) {
 cffi_map_loop_fn cffi_map_loop_for(const cffi_function *fn, uint64_t columns, size_t n) {
   const cffi_signature *sig = &fn->sig;
   if (!loop_eligible(sig)) return NULL;
-  for (map_loop *loop = loops; loop; loop = loop->next)
+  cffi_env_state *state = fn->state;
+  for (map_loop *loop = state->map_loops; loop; loop = loop->next)
     if (loop->address == fn->address && loop->columns == columns && loop->nargs == sig->nargs &&
         loop->returns == sig->returns && memcmp(loop->args, sig->args, sig->nargs) == 0)
       return loop->entry;
-  if ((n < MAP_JIT_MIN_CALLS && cffi_engine_preferred != CFFI_PREFER_JIT) || loop_count >= MAP_JIT_MAX_LOOPS) return NULL;
+  if ((n < MAP_JIT_MIN_CALLS && cffi_engine_preferred != CFFI_PREFER_JIT) || state->map_loop_count >= MAP_JIT_MAX_LOOPS) return NULL;
   map_loop *loop = calloc(1, sizeof *loop);
   if (!loop) return NULL;
   loop->address = fn->address;
@@ -242,27 +241,28 @@ cffi_map_loop_fn cffi_map_loop_for(const cffi_function *fn, uint64_t columns, si
   loop->returns = sig->returns;
   memcpy(loop->args, sig->args, sig->nargs);
   compile_loop(loop, fn);
-  loop->next = loops;
-  loops = loop;
-  loop_count++;
+  loop->next = state->map_loops;
+  state->map_loops = loop;
+  state->map_loop_count++;
   return loop->entry;
 }
 
 /* The env's end: its loops go (no map can run any more). */
 static void free_loops(void *data) {
-  (void)data;
-  while (loops) {
-    map_loop *next = loops->next;
-    if (loops->memory) munmap(loops->memory, loops->size);
-    free(loops);
-    loops = next;
+  cffi_env_state *state = data;
+  while (state->map_loops) {
+    map_loop *next = state->map_loops->next;
+    if (state->map_loops->memory) munmap(state->map_loops->memory, state->map_loops->size);
+    free(state->map_loops);
+    state->map_loops = next;
   }
-  loop_count = 0;
+  state->map_loop_count = 0;
 }
 
 void cffi_map_jit_attach(napi_env env) {
-  free_loops(NULL); /* a previous env of this thread already ended */
-  napi_add_env_cleanup_hook(env, free_loops, NULL);
+  cffi_env_state *state;
+  napi_get_instance_data(env, (void **)&state);
+  napi_add_env_cleanup_hook(env, free_loops, state);
 }
 #else
 cffi_map_loop_fn cffi_map_loop_for(const cffi_function *fn, uint64_t columns, size_t n) {

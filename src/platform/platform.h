@@ -337,4 +337,8 @@ static inline int cffi_event_wait_past(cffi_event *e, int seen) {
 static inline void cffi_yield_thread(void) { sched_yield(); }
 #endif
 
+/* Keeps this module mapped until the process ends, whatever unloads Node
+ * does when envs end (src/platform/pin.c); 1 when pinned. */
+int cffi_platform_pin_addon(void);
+
 #endif /* CFFI_PLATFORM_H */

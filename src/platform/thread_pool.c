@@ -48,25 +48,9 @@ static CFFI_THREAD_LOCAL cffi_pool *current_pool;
 
 cffi_pool *cffi_pool_current(void) { return current_pool; }
 
-/* Pool threads run this module's code, and they outlive envs: Node unloads
- * an addon when the last env that loaded it ends (a process whose workers
- * alone loaded it), which would leave them executing unmapped pages. So
- * before the first thread starts, the module takes a reference of its own
- * that is never dropped. */
-static void pin_this_module(void) {
-  static bool pinned;
-  if (pinned) return;
-#ifdef _WIN32
-  HMODULE self;
-  pinned = GetModuleHandleExA(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_PIN,
-                              (LPCSTR)(void *)pin_this_module, &self) != 0;
-#else
-  Dl_info info;
-  if (dladdr((void *)pin_this_module, &info) && info.dli_fname)
-    pinned = dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE) != NULL;
-#endif
-}
-
+/* Pool threads run this module's code, and they outlive envs: the module
+ * pinned itself when it loaded (src/platform/pin.c), so Node unloading it
+ * with the last env that loaded it cannot leave them on unmapped pages. */
 static void pool_thread_main(cffi_pool *pool) {
   current_pool = pool;
   cffi_mutex_lock(&pool->lock);
@@ -96,7 +80,6 @@ static DWORD WINAPI thread_entry(LPVOID arg) {
   return 0;
 }
 static bool start_thread(cffi_pool *pool) {
-  pin_this_module();
   HANDLE h = CreateThread(NULL, 0, thread_entry, pool, 0, NULL);
   if (!h) return false;
   CloseHandle(h);
@@ -108,7 +91,6 @@ static void *thread_entry(void *arg) {
   return NULL;
 }
 static bool start_thread(cffi_pool *pool) {
-  pin_this_module();
   pthread_t thread;
   pthread_attr_t attr;
   if (pthread_attr_init(&attr) != 0) return false;

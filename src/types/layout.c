@@ -107,11 +107,7 @@ static bool scalar_field_ok(uint8_t id) {
 }
 
 static bool is_layout_object(napi_env env, napi_value value, cffi_layout **out) {
-  napi_valuetype t;
-  bool tagged = false;
-  if (napi_typeof(env, value, &t) != napi_ok || t != napi_object) return false;
-  if (napi_check_object_type_tag(env, value, &layout_tag, &tagged) != napi_ok || !tagged) return false;
-  return napi_unwrap(env, value, (void **)out) == napi_ok && *out;
+  return (*out = cffi_unwrap_tagged(env, value, napi_object, &layout_tag)) != NULL;
 }
 
 static cffi_layout *find_named(cffi_env_state *state, const char *name) {

@@ -50,11 +50,7 @@ static uint32_t element_size(const cffi_field *f) {
 }
 
 static bool view_of(napi_env env, napi_value value, view_data **out) {
-  napi_valuetype t;
-  bool tagged = false;
-  return napi_typeof(env, value, &t) == napi_ok && t == napi_object &&
-         napi_check_object_type_tag(env, value, &view_tag, &tagged) == napi_ok && tagged &&
-         napi_unwrap(env, value, (void **)out) == napi_ok;
+  return (*out = cffi_unwrap_tagged(env, value, napi_object, &view_tag)) != NULL;
 }
 
 /* ---- JS -> bytes -------------------------------------------------------- */

@@ -51,34 +51,12 @@ static napi_value last_error_entry(napi_env env, napi_callback_info info) {
 }
 #endif
 
-/* A second load of this file in the same thread (process.dlopen again, or a
- * require after deleting it from require.cache) gets the first load's
- * exports: Node makes a fresh napi_env for each load of the file, and
- * setting up a second state for the same thread aborted the process
- * (a thread-wide cleanup hook added twice) and would free what the first
- * load's functions use (the map loops, the batch stage, both thread-wide).
- * Cleared when that env is deleted, so a later env of the thread loads
- * afresh. */
-static CFFI_THREAD_LOCAL napi_env loaded_env;
-static CFFI_THREAD_LOCAL napi_ref loaded_exports;
-
-static napi_value exports_of_earlier_load(void) {
-  napi_value exports = NULL;
-  if (napi_get_reference_value(loaded_env, loaded_exports, &exports) != napi_ok || !exports) return NULL;
-  return exports;
-}
-
-static void remember_load(napi_env env, napi_value exports) {
-  if (napi_create_reference(env, exports, 1, &loaded_exports) == napi_ok) loaded_env = env;
-}
-
 /* Node deletes an env (a worker's, or the main one at a normal exit) after
  * its cleanup hooks and every finaliser of its objects and threadsafe
  * functions have run, so nothing of this env reads the state any more. */
 static void env_deleted(napi_env env, void *data, void *hint) {
   (void)env, (void)hint;
   cffi_env_state *state = data;
-  if (loaded_env == state->env) loaded_env = NULL;
   cffi_callbacks_detach(state);
   cffi_async_detach(state);
   cffi_variadic_detach(state);
@@ -86,7 +64,6 @@ static void env_deleted(napi_env env, void *data, void *hint) {
 }
 
 static napi_value init(napi_env env, napi_value exports) {
-  if (loaded_env) return exports_of_earlier_load();
   cffi_env_state *state = calloc(1, sizeof *state);
   if (!state) return cffi_throw(env, "RangeError", "cffi-bun: out of memory");
   state->env = env;
@@ -120,7 +97,6 @@ static napi_value init(napi_env env, napi_value exports) {
   cffi_make_batch_exports(env, exports);
   cffi_make_node_ffi_exports(env, exports);
   cffi_make_process_exit_exports(env, exports);
-  remember_load(env, exports);
   return exports;
 }
 

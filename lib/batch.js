@@ -546,12 +546,26 @@ class Batch {
   // length set to the batch's) and is returned, instead of a new array.
   run(options) {
     let into;
+    let typed; // undefined: results in a JS array; true: in a new TypedArray; or the TypedArray given as into
     if (options !== undefined) {
       if (options === null || typeof options !== "object")
         throw typeError(`batch.run() expects an options object like { into: array }, received ${options === null ? "null" : typeof options}`);
       into = options.into;
+      const shape = options.results;
+      if (shape !== undefined && shape !== "array" && shape !== "typed")
+        throw typeError(`batch.run(): results must be "array" or "typed", received ${typeof shape === "string" ? JSON.stringify(shape) : shape === null ? "null" : typeof shape}`);
+      if (ArrayBuffer.isView(into) && !(into instanceof DataView)) {
+        if (shape === "array") throw typeError(`batch.run(): results is "array" but into is a TypedArray (${into.constructor.name})`);
+        if (this.#flags & (STOP_NONZERO | STOP_NEGATIVE | WITH_ERRNO) && !Object.isExtensible(into))
+          throw typeError(`batch.run(): into must be extensible to receive stoppedAt or errno, received a non-extensible ${into.constructor.name}`);
+        typed = into;
+        into = undefined;
+      } else if (shape === "typed") {
+        if (into !== undefined) throw typeError(`batch.run(): results "typed" needs into to be a TypedArray or absent, received ${Array.isArray(into) ? "an Array" : into === null ? "null" : typeof into}`);
+        typed = true;
+      }
       if (into !== undefined && !Array.isArray(into))
-        throw typeError(`batch.run(): into must be an Array, received ${into === null ? "null" : ArrayBuffer.isView(into) ? into.constructor.name : typeof into}`);
+        throw typeError(`batch.run(): into must be an Array or a TypedArray, received ${into === null ? "null" : ArrayBuffer.isView(into) ? into.constructor.name : typeof into}`);
       // Checked before anything runs: filling it must not fail after the calls were made.
       if (into !== undefined && (!Object.isExtensible(into) || !Object.getOwnPropertyDescriptor(into, "length").writable))
         throw typeError(`batch.run(): into must be an extensible Array with a writable length, received a ${unfillable(into)} array`);
@@ -567,7 +581,7 @@ class Batch {
     if (this.#created) {
       const handle = this.#native();
       this.#sync();
-      done = native.batchRun.call(handle, values, errnos);
+      done = native.batchRun.call(handle, values, errnos, typed);
     } else if (!this.#ranStaged && (stageOwner === this || (this.#saved !== null && this.#own()))) {
       // Every entry is staged: run from the stage, which this batch keeps.
       this.#ranStaged = true;
@@ -576,7 +590,7 @@ class Batch {
       stageBusy++;
       this.#runningStaged++;
       try {
-        done = native.batchRunStaged.call(this.#fns, values, errnos, flags, count, this.#fnCount);
+        done = native.batchRunStaged.call(this.#fns, values, errnos, flags, count, this.#fnCount, typed);
       } finally {
         stageBusy--;
         this.#runningStaged--;
@@ -584,9 +598,16 @@ class Batch {
     } else {
       const handle = this.#native(); // an empty batch, or one whose saved entries cannot take the stage now
       this.#sync();
-      done = native.batchRun.call(handle, values, errnos);
+      done = native.batchRun.call(handle, values, errnos, typed);
     }
     const ran = done < 0 ? -done : done;
+    if (typed !== undefined) {
+      // The addon filled the TypedArray (a new one comes as values[0]).
+      const results = typed === true ? values[0] : typed;
+      if (flags & (STOP_NONZERO | STOP_NEGATIVE)) results.stoppedAt = done < 0 ? ran - 1 : -1;
+      if (flags & WITH_ERRNO) results.errno = errnos;
+      return results;
+    }
     shaping++;
     try {
       return shapeResults(count, ran, r.raw, r.bits, r.ubits, r.kinds, values, flags, done < 0 ? ran - 1 : -1, errnos, into);

@@ -283,9 +283,10 @@ describe("batch(): run({ into })", () => {
       b.add(S.call_i32_fn, cb, 1);
       assert.throws(() => b.run(null), { name: "TypeError", message: /batch\.run\(\) expects an options object .*received null/ });
       assert.throws(() => b.run(3), { name: "TypeError", message: /received number/ });
-      assert.throws(() => b.run({ into: new Int32Array(1) }), { name: "TypeError", message: /into must be an Array, received Int32Array/ });
-      assert.throws(() => b.run({ into: {} }), { name: "TypeError", message: /into must be an Array, received object/ });
-      assert.throws(() => b.run({ into: null }), { name: "TypeError", message: /into must be an Array, received null/ });
+      // A TypedArray is taken (typed results: test/batch-typed.test.js); a DataView is not.
+      assert.throws(() => b.run({ into: new DataView(new ArrayBuffer(4)) }), { name: "TypeError", message: /into must be an Array or a TypedArray, received DataView/ });
+      assert.throws(() => b.run({ into: {} }), { name: "TypeError", message: /into must be an Array or a TypedArray, received object/ });
+      assert.throws(() => b.run({ into: null }), { name: "TypeError", message: /into must be an Array or a TypedArray, received null/ });
       assert.equal(calls, 0);
       assert.deepEqual(b.run(), [1]);
     } finally {

@@ -967,6 +967,101 @@ static bool pins_still_valid(napi_env env, napi_value handle, batch_commands *c,
   return true;
 }
 
+/* ---- results as a typed array ------------------------------------------ */
+
+/* run({ into: TypedArray }) and run({ results: "typed" }) (docs/batch.md):
+ * every entry's function returns one type that a TypedArray holds (the
+ * kind sym.map returns), checked before any call; the results are copied
+ * from the run's result words into that array as the run returns, so a
+ * large batch makes no JS array of results (nor the GC of one). */
+typedef struct {
+  napi_value array; /* NULL: results as a JS array (the default) */
+  int kind;
+  cffi_type_id type;
+} typed_results;
+
+/* `wanted` is undefined (no typed results), true (a new array, given to
+ * lib/batch.js as values[0]) or the caller's TypedArray. */
+static bool typed_results_begin(napi_env env, napi_value wanted, cffi_function *const *fns, uint32_t fn_count,
+                                uint32_t count, napi_value values, typed_results *t) {
+  napi_valuetype what = napi_undefined;
+  t->array = NULL;
+  if (!wanted || napi_typeof(env, wanted, &what) != napi_ok || what == napi_undefined) return true;
+  const cffi_function *first = NULL;
+  for (uint32_t i = 0; i < fn_count; i++) {
+    const cffi_function *fn = fns[i];
+    if (!first) first = fn;
+    else if (fn->sig.returns != first->sig.returns)
+      return cffi_throw(env, "TypeError", "batch.run(): typed results need every entry to return one type: %s returns %s, %s returns %s",
+                        first->name, cffi_types[first->sig.returns].name, fn->name, cffi_types[fn->sig.returns].name), false;
+  }
+  t->type = first ? first->sig.returns : CFFI_F64; /* an empty batch: a Float64Array of none */
+  t->kind = cffi_array_type_of(t->type);
+  if (t->kind < 0)
+    return cffi_throw(env, "TypeError", "batch.run(): typed results: %s returns %s, which no TypedArray holds", first->name,
+                      cffi_types[t->type].name), false;
+  if (what == napi_boolean) {
+    void *data;
+    napi_value buffer;
+    if (napi_create_arraybuffer(env, (size_t)count * cffi_array_element_size(t->kind), &data, &buffer) != napi_ok ||
+        napi_create_typedarray(env, (napi_typedarray_type)t->kind, count, buffer, 0, &t->array) != napi_ok ||
+        !define_element(env, values, 0, t->array))
+      return false;
+    return true;
+  }
+  napi_typedarray_type kind;
+  size_t length = 0;
+  bool is_typed = false;
+  if (napi_is_typedarray(env, wanted, &is_typed) != napi_ok || !is_typed ||
+      napi_get_typedarray_info(env, wanted, &kind, &length, NULL, NULL, NULL) != napi_ok)
+    return cffi_throw(env, "TypeError", "batch.run(): into must be an Array or a TypedArray (internal)"), false;
+  const bool same = !first || (int)kind == t->kind || (t->kind == napi_uint8_array && kind == napi_uint8_clamped_array);
+  if (!same)
+    return cffi_throw(env, "TypeError", "batch.run(): into must be %s %s for %s's %s results, received a %s",
+                      cffi_array_name(t->kind)[0] == 'I' || cffi_array_name(t->kind)[0] == 'U' ? "an" : "a",
+                      cffi_array_name(t->kind), first ? first->name : "an empty batch", cffi_types[t->type].name,
+                      cffi_array_name(kind)), false;
+  if (length != count)
+    return cffi_throw(env, "RangeError", "batch.run(): into must have exactly %u elements (the batch's entries), received %zu",
+                      count, length), false;
+  t->array = wanted;
+  return true;
+}
+
+/* The first `ran` results into the array (the rest 0: not run). The array
+ * is found again: a callback during the run may have detached it. */
+static bool typed_results_finish(napi_env env, const typed_results *t, const uint64_t *raw, uint32_t ran, uint32_t count) {
+  void *data = NULL;
+  size_t length = 0;
+  if (napi_get_typedarray_info(env, t->array, NULL, &length, &data, NULL, NULL) != napi_ok || length != count ||
+      (!data && count))
+    return cffi_throw(env, "TypeError", "batch.run(): into was detached or resized by JavaScript during the run; its results are lost"),
+           false;
+  double d;
+#define COPY_NUMBERS(T)                                 \
+  for (uint32_t i = 0; i < ran; i++) {                  \
+    memcpy(&d, &raw[i], sizeof d);                      \
+    ((T *)data)[i] = (T)d;                              \
+  }                                                     \
+  break;
+  switch (t->type) {
+    case CFFI_CHAR: case CFFI_I8: COPY_NUMBERS(int8_t)
+    case CFFI_U8: COPY_NUMBERS(uint8_t)
+    case CFFI_I16: COPY_NUMBERS(int16_t)
+    case CFFI_U16: COPY_NUMBERS(uint16_t)
+    case CFFI_I32: COPY_NUMBERS(int32_t)
+    case CFFI_U32: COPY_NUMBERS(uint32_t)
+    case CFFI_F32: COPY_NUMBERS(float)
+    case CFFI_F64: if (ran) memcpy(data, raw, (size_t)ran * sizeof *raw); break;
+    case CFFI_BOOL: for (uint32_t i = 0; i < ran; i++) ((uint8_t *)data)[i] = raw[i] != 0; break;
+    default: if (ran) memcpy(data, raw, (size_t)ran * sizeof *raw); break; /* 64-bit integers, pointers: the words */
+  }
+#undef COPY_NUMBERS
+  const size_t size = cffi_array_element_size(t->kind);
+  if (ran < count) memset((char *)data + (size_t)ran * size, 0, (size_t)(count - ran) * size);
+  return true;
+}
+
 /* What one run works with. */
 typedef struct {
   napi_value results; /* JS array: KIND_VALUE results */
@@ -986,6 +1081,9 @@ typedef struct {
   bool from_stage;
   const double *stage;
   size_t stage_words;
+  /* Typed results (run({ into: TypedArray })): pointer results kept as
+   * their raw words (KIND_U64) instead of made JS values. */
+  bool raw_values;
 } run_state;
 
 /* The run's result words, kinds and errnos found again from their arrays:
@@ -1104,7 +1202,10 @@ static inline __attribute__((always_inline)) bool call_and_store(napi_env env, c
   if (run->errnos) run->errnos[entry] = state->last_errno;
   const uint8_t kind = plan->kind;
   run->kinds[entry] = kind;
-  if (CFFI_UNLIKELY(kind == KIND_VALUE)) {
+  if (CFFI_UNLIKELY(kind == KIND_VALUE) && run->raw_values) {
+    run->kinds[entry] = KIND_U64;
+    run->raw[entry] = raw;
+  } else if (CFFI_UNLIKELY(kind == KIND_VALUE)) {
     napi_value result = cffi_jit_result(env, fn, raw);
     if (!result) return false;
     define_element(env, run->results, entry, result);
@@ -1179,8 +1280,8 @@ static napi_value batch_results(napi_env env, napi_callback_info info) {
  * batchResults gave; returns how many ran, negated when a result stopped
  * the run. */
 static napi_value batch_run(napi_env env, napi_callback_info info) {
-  napi_value argv[2], handle;
-  size_t argc = 2;
+  napi_value argv[3] = {NULL, NULL, NULL}, handle;
+  size_t argc = 3;
   napi_get_cb_info(env, info, &argc, argv, &handle, NULL);
   batch_handle *h = handle_of(env, handle);
   if (!h || !flush_stage(env, handle, h)) return NULL;
@@ -1190,6 +1291,9 @@ static napi_value batch_run(napi_env env, napi_callback_info info) {
   const uint32_t count = c->entries_count;
   run_state run = {.results = argv[0], .errno_at = &errno, .state = h->state, .flags = h->flags, .count = count,
                    .errnos_value = argv[1]};
+  typed_results typed;
+  if (!typed_results_begin(env, argv[2], c->fns, c->fns_count, count, argv[0], &typed)) return NULL;
+  run.raw_values = typed.array != NULL;
   if (!run_arrays_attached(env, &run)) return NULL;
   cffi_call_init(&run.call, env, "batch");
   run.call.scratch_used = CFFI_STRING_SCRATCH;
@@ -1211,6 +1315,7 @@ static napi_value batch_run(napi_env env, napi_callback_info info) {
   h->running--;
   cffi_call_release(&run.call);
   commands_release(c);
+  if (ok && typed.array) ok = run_arrays_attached(env, &run) && typed_results_finish(env, &typed, run.raw, entry, count);
   if (!ok) return NULL;
   napi_value ran;
   napi_create_int64(env, stopped ? -(int64_t)entry : (int64_t)entry, &ran);
@@ -1228,8 +1333,8 @@ static napi_value batch_run(napi_env env, napi_callback_info info) {
  * runs: a callback may append entries to it (they run next time) but
  * another batch cannot take it. Same results and errors as batchRun. */
 static napi_value batch_run_staged(napi_env env, napi_callback_info info) {
-  napi_value argv[5], list, sym;
-  size_t argc = 5;
+  napi_value argv[6] = {NULL, NULL, NULL, NULL, NULL, NULL}, list, sym;
+  size_t argc = 6;
   double flags_number = 0;
   uint32_t length = 0, count = 0;
   napi_get_cb_info(env, info, &argc, argv, &list, NULL);
@@ -1257,6 +1362,9 @@ static napi_value batch_run_staged(napi_env env, napi_callback_info info) {
   napi_get_instance_data(env, (void **)&state);
   run_state run = {.results = argv[0], .errno_at = &errno, .state = state, .flags = flags, .count = count,
                    .errnos_value = argv[1], .from_stage = true};
+  typed_results typed = {NULL, 0, CFFI_VOID};
+  if (ok) ok = typed_results_begin(env, argv[5], fns, length, count, argv[0], &typed);
+  run.raw_values = typed.array != NULL;
   /* The stage is found after the list's elements were read (a getter may detach it). */
   if (ok && !run_arrays_attached(env, &run)) ok = false;
   const double *stage = run.stage;
@@ -1301,6 +1409,7 @@ static napi_value batch_run_staged(napi_env env, napi_callback_info info) {
     if (named) name_entry_in_error(env, entry);
     return NULL;
   }
+  if (typed.array && !(run_arrays_attached(env, &run) && typed_results_finish(env, &typed, run.raw, entry, count))) return NULL;
   napi_value ran;
   napi_create_int64(env, stopped ? -(int64_t)entry : (int64_t)entry, &ran);
   return ran;

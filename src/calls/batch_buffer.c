@@ -79,6 +79,11 @@ typedef uint64_t (*batch_invoke_fn)(void *address, const uint64_t *words);
 typedef struct {
   batch_invoke_fn invoke;
   uint8_t kind; /* KIND_* of its result */
+  /* sym.map's precompiled loop for its shape (src/calls/map_precompiled.c),
+   * which runs of its consecutive entries take (run_segment), or NULL; and
+   * its result class there (0 void, 1 32-bit, 2 64-bit, 3 f64). */
+  cffi_map_compiled_fn loop;
+  uint8_t loop_result;
 } batch_plan;
 
 /* What an entry needs beyond its images: views to check, chained arguments. */
@@ -384,9 +389,26 @@ static int invoke_class(cffi_type_id type) {
   }
 }
 
+/* A result's class in map's precompiled loops (as cffi_two_arg_shape numbers them). */
+static uint8_t loop_result_of(cffi_type_id type) {
+  switch (type) {
+    case CFFI_I32: case CFFI_U32: return 1;
+    case CFFI_F64: return 3;
+    case CFFI_VOID: return 0;
+    default: return 2;
+  }
+}
+
 static batch_plan plan_for(const cffi_function *fn) {
   const cffi_signature *sig = &fn->sig;
-  batch_plan plan = {NULL, result_kind_of(sig->returns)};
+  batch_plan plan = {NULL, result_kind_of(sig->returns), NULL, 0};
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  /* The loops read a 32-bit argument from the low half of its 8-byte image. */
+  if (plan.kind != KIND_VALUE && plan.kind != KIND_BOOL) {
+    plan.loop = cffi_map_precompiled_for(fn);
+    plan.loop_result = loop_result_of(sig->returns);
+  }
+#endif
   int result, shape;
   if (sig->engine == CFFI_ENGINE_REGISTERS && !sig->variadic && !sig->takes_env && sig->abi == FFI_DEFAULT_ABI &&
       !sig->layouts && cffi_two_arg_shape(sig, invoke_class, &result, &shape))
@@ -1216,6 +1238,52 @@ static inline __attribute__((always_inline)) bool call_and_store(napi_env env, c
   return true;
 }
 
+/* ---- runs of one function ------------------------------------------------ */
+
+/* Consecutive entries of one function whose plan has a loop (up to two
+ * i32/u32, i64/u64 or f64 arguments) run through sym.map's precompiled
+ * loop over their argument images, SEGMENT at a time: the call's
+ * bookkeeping (call depth, errno) once per segment instead of per entry,
+ * and no indirect call per entry. Not with stopOn or errno: true (they
+ * need each entry's result and errno as it returns). The loop returns after
+ * a call during which a callback ran JS (its result held), so the arrays
+ * are found again before anything is stored, as call_and_store does. */
+#define SEGMENT 256
+static bool run_segment(napi_env env, cffi_function *fn, const batch_plan *plan, const uint64_t *images,
+                        unsigned stride_words, uint32_t n, run_state *run, uint32_t entry, uint32_t *ran) {
+  union {
+    int32_t w[SEGMENT];
+    int64_t l[SEGMENT];
+    double d[SEGMENT];
+  } out;
+  uint64_t held = 0;
+  cffi_env_state *state = fn->state;
+  cffi_map_frame frame = {fn->address, state, {NULL, NULL}, {0, 0}, &out, &held};
+  for (unsigned k = 0; k < fn->sig.nargs; k++) {
+    frame.arg[k] = (const char *)(images + k);
+    frame.stride[k] = (size_t)stride_words * sizeof *images;
+  }
+  const uint32_t done = (uint32_t)plan->loop(&frame, 0, n);
+  *ran = done;
+  const bool js_ran = state->js_callbacks_run != run->callbacks_seen;
+  if (CFFI_UNLIKELY(state->cleanup_depth > state->call_depth) && cffi_callbacks_cleanup(env, state)) return false;
+  if (CFFI_UNLIKELY(js_ran) && !run_arrays_attached(env, run)) return false;
+  const cffi_type_id returns = fn->sig.returns;
+  const uint8_t kind = plan->kind;
+  uint64_t *raw = run->raw + entry;
+  uint8_t *kinds = run->kinds + entry;
+  const uint32_t from_out = js_ran ? done - 1 : done;
+  switch (plan->loop_result) {
+    case 1: for (uint32_t i = 0; i < from_out; i++) raw[i] = result_word(returns, kind, (uint32_t)out.w[i]); break;
+    case 2: for (uint32_t i = 0; i < from_out; i++) raw[i] = (uint64_t)out.l[i]; break; /* I64, U64: the bits */
+    case 3: for (uint32_t i = 0; i < from_out; i++) raw[i] = image_d(out.d[i]); break;
+    default: for (uint32_t i = 0; i < from_out; i++) raw[i] = 0; break;
+  }
+  if (js_ran) raw[done - 1] = plan->loop_result == 0 ? 0 : result_word(returns, kind, held);
+  memset(kinds, kind, done);
+  return true;
+}
+
 /* One entry: checks, call, result. False with an exception pending. */
 static inline bool run_entry(napi_env env, napi_value handle, run_state *run, batch_commands *c, uint32_t entry,
                              uint64_t *regs, bool *recheck_objects, unsigned flags, bool *stopped) {
@@ -1303,7 +1371,22 @@ static napi_value batch_run(napi_env env, napi_callback_info info) {
   uint64_t regs[CFFI_MAX_ARGS + CFFI_INT_REGS + CFFI_FLOAT_REGS + 1] = {0};
   bool stopped = false, ok = true, recheck_objects = false;
   uint32_t entry = 0;
+  const bool segments = !(h->flags & (STOP_NONZERO | STOP_NEGATIVE | WITH_ERRNO));
   for (; entry < count && !stopped; entry++) {
+    const batch_entry *e = &c->entries[entry];
+    if (segments && c->plans[e->fn_index].loop && !e->extra && entry + 1 < count && e[1].fn_index == e->fn_index && !e[1].extra) {
+      cffi_function *fn = entry_fn(c, e);
+      uint32_t n = 2, ran = 0;
+      while (n < SEGMENT && entry + n < count && e[n].fn_index == e->fn_index && !e[n].extra) n++;
+      if (CFFI_UNLIKELY(!fn->owner->open)) ok = (cffi_jit_closed(env, fn), false);
+      else ok = run_segment(env, fn, &c->plans[e->fn_index], &c->words[e->word_at], fn->sig.nargs, n, &run, entry, &ran);
+      if (ran) entry += ran - 1;
+      if (!ok) {
+        name_entry_in_error(env, entry);
+        break;
+      }
+      continue;
+    }
     if (CFFI_UNLIKELY(!run_entry(env, handle, &run, c, entry, regs, &recheck_objects, h->flags, &stopped))) {
       name_entry_in_error(env, entry);
       ok = false;
@@ -1373,6 +1456,7 @@ static napi_value batch_run_staged(napi_env env, napi_callback_info info) {
   uint64_t regs[CFFI_MAX_ARGS + CFFI_INT_REGS + CFFI_FLOAT_REGS + 1] = {0};
   uint32_t entry = 0;
   bool named = false; /* internal errors are not an entry's */
+  const bool segments = !(flags & (STOP_NONZERO | STOP_NEGATIVE | WITH_ERRNO));
   running_batches++;
   for (size_t at = 1; ok && !stopped && at < used && at < words_staged; entry++) {
     const uint64_t header = (uint64_t)stage[at];
@@ -1387,6 +1471,32 @@ static napi_value batch_run_staged(napi_env env, napi_callback_info info) {
     if (nargs > 8 || at + 1 + nargs > used || at + 1 + nargs > words_staged) {
       ok = (cffi_throw(env, "Error", "batch: staged entry malformed (internal)"), false);
       break;
+    }
+    const size_t second = at + 1 + nargs;
+    if (segments && plans[listed].loop && second < used && second < words_staged &&
+        (uint32_t)((uint64_t)stage[second] >> 8) == listed) {
+      /* A run of entries of fn: their images, then its loop (see run_segment). */
+      uint64_t images[SEGMENT * 2];
+      const uint64_t *bits = (const uint64_t *)stage;
+      uint32_t n = 0, ran = 0;
+      for (size_t next = at; n < SEGMENT && entry + n < count && next + 1 + nargs <= used && next + 1 + nargs <= words_staged;
+           next += 1 + nargs, n++) {
+        const uint64_t next_header = (uint64_t)stage[next];
+        if ((uint32_t)(next_header >> 8) != listed) break;
+        for (unsigned k = 0; k < nargs; k++)
+          images[n * nargs + k] = staged_image(fn->sig.args[k], stage[next + 1 + k], bits[next + 1 + k], (next_header >> k) & 1);
+      }
+      if (CFFI_UNLIKELY(!fn->owner->open)) ok = (cffi_jit_closed(env, fn), false);
+      else ok = run_segment(env, fn, &plans[listed], images, nargs, n, &run, entry, &ran);
+      at += (size_t)ran * (1 + nargs);
+      if (ran) entry += ran - 1;
+      stage = run.stage;
+      words_staged = run.stage_words;
+      if (!ok) {
+        named = true;
+        break;
+      }
+      continue;
     }
     uint64_t words[8];
     const uint64_t *bits = (const uint64_t *)stage;

@@ -56,6 +56,12 @@ for (const [t] of inputs) {
     const tb = ffi.batch();
     for (const [, ...args] of own) tb.add(S[name], ...args);
     const runs = [tb.run({ results: "typed" }), tb.run({ results: "typed" }), tb.run({ into: new ARRAYS[t](own.length) })];
+    // The same consecutive entries as an Array (runs of one function take map's loop).
+    const fresh = ffi.batch();
+    for (const [, ...args] of own) fresh.add(S[name], ...args);
+    const singles = calls.flatMap(([n], i) => (n === name ? [show(single[i])] : [])).join();
+    for (const [run, got] of [["array, staged", fresh.run()], ["array, native", tb.run()]])
+      if (got.map(show).join() !== singles) typedDiffs.push({ name, run, got: got.map(show).join(), expected: singles });
     runs.forEach((got, run) => {
       if (got.constructor !== ARRAYS[t] || [...got].map(show).join() !== [...expected].map(show).join())
         typedDiffs.push({ name, run, got: [...got].map(show), expected: [...expected].map(show) });

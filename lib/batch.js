@@ -281,6 +281,12 @@ class Batch {
   // The views b.deref() entries read, kept alive with them (their addresses
   // were taken at add()) and checked before each run: flat [entry, arg, view, byteLength, ...].
   #derefMemory = null;
+  // add()'s shortest path: the function last staged with one argument that is
+  // not a bool (a number for it is staged as #addStaged stages it), its header, and
+  // whether its parameter is an 8-32-bit integer (staged ToInt32'd). Until clear().
+  #lastSym = undefined;
+  #lastHeader = 0;
+  #lastInt = false;
 
   constructor(options) {
     if (options !== undefined) {
@@ -420,10 +426,26 @@ class Batch {
     return slot;
   }
 
+  // The same one-argument function again with a number, the stage this
+  // batch's with room: two stores (a small function, so V8 may inline it
+  // into the caller's loop; 272 -> ~156 instructions per entry, callgrind).
+  add(sym, a0, a1) {
+    if (sym === this.#lastSym && arguments.length === 2 && typeof a0 === "number" && stageOwner === this) {
+      const pos = stagePos;
+      if (pos + 2 <= stage.length) {
+        stage[pos] = this.#lastHeader;
+        stage[pos + 1] = this.#lastInt ? a0 | 0 : a0;
+        stagePos = pos + 2;
+        return this.#count++;
+      }
+    }
+    return this.#addStaged.apply(this, arguments);
+  }
+
   // The commonest entries (up to two arguments, all stageable) without the
   // arguments object: formal parameters, and the rest forwarded by apply,
   // which V8 does without materializing it.
-  add(sym, a0, a1) {
+  #addStaged(sym, a0, a1) {
     const argc = arguments.length - 1;
     if (argc <= 2) {
       if (recentOwner !== this) {
@@ -442,6 +464,11 @@ class Batch {
         if (bigints >= 0) {
           stage[pos] = recentIndexes[slot] * 256 + bigints;
           stagePos = pos + argc + 1;
+          if (argc === 1 && kinds[0] !== STAGE_BOOL) {
+            this.#lastSym = sym;
+            this.#lastHeader = recentIndexes[slot] * 256;
+            this.#lastInt = kinds[0] === STAGE_INT;
+          }
           return this.#count++;
         }
       }
@@ -537,6 +564,7 @@ class Batch {
     this.#fns.fill(undefined, 0, this.#fnCount); // the addon forgot its map of them too
     this.#fnCount = 0;
     this.#fnIndexes = null;
+    this.#lastSym = undefined;
     this.#id = ++batchIds;
     if (recentOwner === this) recentOwner = null;
     this.#count = 0;

@@ -294,3 +294,30 @@ describe("batch(): run({ into })", () => {
     }
   });
 });
+
+describe("batch(): add()'s shortest path (the same one-argument function again)", () => {
+  test("numbers, then a bigint, a boolean, another function, clear() and another batch between: the single calls' results", () => {
+    const D = dlopen(FIX, { identity_i64: { args: ["i64"], returns: "i64" }, identity_bool: { args: ["bool"], returns: "bool" } }).symbols;
+    const a = batch();
+    const b = batch();
+    a.add(S.identity_i32, 1.9);
+    a.add(S.identity_i32, -(2 ** 31) - 1); // ToInt32 on the shortest path too
+    a.add(S.identity_i32, true);
+    a.add(D.identity_i64, 2 ** 53);
+    a.add(D.identity_i64, -(2n ** 63n));
+    a.add(D.identity_i64, -5);
+    b.add(S.identity_i32, 7); // b takes the stage: a's entries are saved
+    a.add(D.identity_i64, 6); // a takes it back
+    a.add(D.identity_bool, 2);
+    a.add(D.identity_bool, 0);
+    a.add(S.identity_i32, 3);
+    assert.deepEqual(a.run(), [1, 2147483647, 1, 2n ** 53n, -(2n ** 63n), -5n, 6n, true, false, 3]);
+    assert.deepEqual(b.run(), [7]);
+    a.clear();
+    a.add(D.identity_i64, 8); // after clear(): its index in the new list
+    a.add(S.identity_i32, 9);
+    a.add(S.identity_i32, 10);
+    assert.deepEqual(a.run(), [8n, 9, 10]);
+    assert.deepEqual(a.run({ results: "array" }), [8n, 9, 10]);
+  });
+});

@@ -287,12 +287,19 @@ class Batch {
   #lastSym = undefined;
   #lastHeader = 0;
   #lastInt = false;
+  #sizeWords = 0; // batch({ size }): the stage words it asks for when it takes the stage
 
   constructor(options) {
     if (options !== undefined) {
       if (options === null || typeof options !== "object")
         throw typeError(`batch() expects an options object like { stopOn: "nonzero", errno: true }, received ${options === null ? "null" : typeof options}`);
-      const { stopOn, errno } = options;
+      const { stopOn, errno, size } = options;
+      if (size !== undefined) {
+        if (typeof size !== "number" || !Number.isInteger(size) || size < 0)
+          throw typeError(`batch(): size must be a non-negative integer (the entries expected), received ${typeof size === "number" ? size : size === null ? "null" : typeof size}`);
+        // Words for entries of up to two arguments (a header and two words each).
+        this.#sizeWords = Math.min(STAGE_MAX_WORDS, 1 + 3 * size);
+      }
       if (stopOn === "nonzero") this.#flags |= STOP_NONZERO;
       else if (stopOn === "negative") this.#flags |= STOP_NEGATIVE;
       else if (stopOn !== undefined && stopOn !== null)
@@ -351,6 +358,8 @@ class Batch {
       }
       stageOwner = this;
       stagePos = 1;
+      // Grown once to the size asked for, not doubled (and copied) again and again.
+      if (this.#sizeWords > stage.length) resizeStage(this.#sizeWords);
       if (this.#saved !== null) {
         // Its entries come back (bit for bit: bigints are staged as bits).
         const saved = this.#saved;

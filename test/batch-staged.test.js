@@ -321,3 +321,32 @@ describe("batch(): add()'s shortest path (the same one-argument function again)"
     assert.deepEqual(a.run({ results: "array" }), [8n, 9, 10]);
   });
 });
+
+describe("batch({ size })", () => {
+  test("the stage grows once to the size asked for instead of doubling as entries come", () => {
+    const N = 150000; // more than the stage holds after any earlier test here (3 words an entry below)
+    const count = (options) => {
+      for (let k = 0; k < 70; k++) { // 64 small batches in a row shrink the stage back
+        const small = batch();
+        small.add(S.add_i32, 1, 2);
+        small.run();
+      }
+      const b = batch(options);
+      const stages = nativeCalls(() => {
+        for (let i = 0; i < N; i++) b.add(S.add_i32, i, 1);
+      }).filter((name) => name === "batchStage").length;
+      assert.equal(b.run()[N - 1], N);
+      b.clear();
+      return stages;
+    };
+    assert.equal(count({ size: N }), 1);
+    assert.ok(count(undefined) >= 5); // 64 KiB doubled to 3.6 MB
+    assert.equal(count({ size: 0 }), count(undefined));
+  });
+
+  test("size must be a non-negative integer", () => {
+    for (const [size, received] of [[-1, "-1"], [1.5, "1.5"], ["9", "string"], [null, "null"], [NaN, "NaN"]])
+      assert.throws(() => batch({ size }), { name: "TypeError", message: `batch(): size must be a non-negative integer (the entries expected), received ${received}` });
+    assert.equal(batch({ size: undefined }).length, 0);
+  });
+});

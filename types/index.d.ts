@@ -739,6 +739,8 @@ export interface BatchOptions {
   readonly stopOn?: "nonzero" | "negative";
   /** Record errno per entry in `results.errno` (an Int32Array). */
   readonly errno?: boolean;
+  /** The entries expected: the staging area grows once to hold them instead of doubling as they come. */
+  readonly size?: number;
 }
 
 /** b.run({ into }): the Array the results go in (docs/batch.md). */

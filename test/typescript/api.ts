@@ -271,6 +271,9 @@ import type { Batch, BatchResults, BatchTypedResults } from "cffi-bun";
   expectType<undefined>(lib.symbols.none.map(3));
   const into: MapOptions<{ args: ["i32"]; returns: "i32" }> = { into: new Int32Array(2) };
   expectType<Int32Array>(lib.symbols.abs.map(2, new Int32Array(2), into));
+  expectType<Batch>(batch({ size: 1_000_000 }));
+  // @ts-expect-error size is a number
+  batch({ size: "1M" });
   // @ts-expect-error stopOn takes two words
   batch({ stopOn: "zero" });
 }

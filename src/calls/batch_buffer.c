@@ -1374,7 +1374,8 @@ static napi_value batch_run(napi_env env, napi_callback_info info) {
   const bool segments = !(h->flags & (STOP_NONZERO | STOP_NEGATIVE | WITH_ERRNO));
   for (; entry < count && !stopped; entry++) {
     const batch_entry *e = &c->entries[entry];
-    if (segments && c->plans[e->fn_index].loop && !e->extra && entry + 1 < count && e[1].fn_index == e->fn_index && !e[1].extra) {
+    /* The next entry's function first: in a mixed batch it differs, and nothing else is read. */
+    if (entry + 1 < count && e[1].fn_index == e->fn_index && segments && c->plans[e->fn_index].loop && !e->extra && !e[1].extra) {
       cffi_function *fn = entry_fn(c, e);
       uint32_t n = 2, ran = 0;
       while (n < SEGMENT && entry + n < count && e[n].fn_index == e->fn_index && !e[n].extra) n++;
@@ -1473,8 +1474,8 @@ static napi_value batch_run_staged(napi_env env, napi_callback_info info) {
       break;
     }
     const size_t second = at + 1 + nargs;
-    if (segments && plans[listed].loop && second < used && second < words_staged &&
-        (uint32_t)((uint64_t)stage[second] >> 8) == listed) {
+    if (second < used && second < words_staged && (uint32_t)((uint64_t)stage[second] >> 8) == listed && segments &&
+        plans[listed].loop) {
       /* A run of entries of fn: their images, then its loop (see run_segment). */
       uint64_t images[SEGMENT * 2];
       const uint64_t *bits = (const uint64_t *)stage;

@@ -6,7 +6,9 @@
 // each row runs k1 then k2 rounds between bench_mark() calls, and
 // (Ir(k2) - Ir(k1)) / (calls in k2 - calls in k1) cancels start-up,
 // warm-up and compilation. Needs valgrind. Usage:
-//   node benchmark/batch-callgrind.js [--rows=singles64,run64,built64,refilled64,loop,map,mapInto,runN,batchN,refilledN]
+//   node benchmark/batch-callgrind.js [--rows=singles64,run64,built64,refilled64,loop,map,mapInto,runN,batchN,refilledN,
+//     addN,batchTypedN,refilledTypedN,runTypedN]
+// addN is add() alone (a cleared batch refilled, not run): refilledTypedN - addN is run({ into: Int32Array }).
 const { execFileSync, spawnSync } = require("node:child_process");
 const fs = require("node:fs");
 const os = require("node:os");
@@ -14,11 +16,13 @@ const path = require("node:path");
 
 const ROOT = path.join(__dirname, "..");
 const arg = process.argv.find((a) => a.startsWith("--rows="));
-const ROWS = arg ? arg.slice(7).split(",") : ["singles64", "run64", "built64", "refilled64", "loop", "map", "mapInto", "runN", "batchN", "refilledN"];
+const ROWS = arg ? arg.slice(7).split(",") : ["singles64", "run64", "built64", "refilled64", "loop", "map", "mapInto", "runN", "batchN", "refilledN",
+  "addN", "batchTypedN", "refilledTypedN", "runTypedN"];
 // Per row: calls per round, and the two round counts.
 const PLAN = {
   singles64: [64, 3000, 13000], run64: [64, 3000, 13000], built64: [64, 3000, 13000], refilled64: [64, 3000, 13000],
   loop: [4096, 20, 120], map: [4096, 20, 120], mapInto: [4096, 20, 120], runN: [4096, 20, 120], batchN: [4096, 20, 120], refilledN: [4096, 20, 120],
+  addN: [4096, 20, 120], batchTypedN: [4096, 20, 120], refilledTypedN: [4096, 20, 120], runTypedN: [4096, 20, 120],
 };
 
 const CHILD = String.raw`
@@ -49,6 +53,10 @@ const rows = {
   runN: (k) => { for (let r = 0; r < k; r++) sink += big.run()[N - 1]; },
   batchN: (k) => { for (let r = 0; r < k; r++) { const b = batch(); for (let i = 0; i < N; i++) b.add(S.bench_abs, values[i]); sink += b.run()[N - 1]; } },
   refilledN: (k) => { for (let r = 0; r < k; r++) { refilled.clear(); for (let i = 0; i < N; i++) refilled.add(S.bench_abs, values[i]); sink += refilled.run({ into: results })[N - 1]; } },
+  addN: (k) => { for (let r = 0; r < k; r++) { refilled.clear(); for (let i = 0; i < N; i++) refilled.add(S.bench_abs, values[i]); sink += refilled.length; } },
+  batchTypedN: (k) => { for (let r = 0; r < k; r++) { const b = batch(); for (let i = 0; i < N; i++) b.add(S.bench_abs, values[i]); sink += b.run({ results: "typed" })[N - 1]; } },
+  refilledTypedN: (k) => { for (let r = 0; r < k; r++) { refilled.clear(); for (let i = 0; i < N; i++) refilled.add(S.bench_abs, values[i]); sink += refilled.run({ into })[N - 1]; } },
+  runTypedN: (k) => { for (let r = 0; r < k; r++) sink += big.run({ into })[N - 1]; },
 };
 const f = rows[mode];
 f(Number(k1)); f(Number(k1));

@@ -82,6 +82,21 @@ if (kind === "nodeffi") {
     for (let i = 0; i < N; i++) reused.add(abs, values[i]);
     sink += reused.run({ into: resultsInto })[N - 1];
   }) / N;
+  rows.batchTyped = median(() => {
+    const b = batch();
+    for (let i = 0; i < N; i++) b.add(abs, values[i]);
+    sink += b.run({ results: "typed" })[N - 1];
+  }) / N;
+  rows.batchReusedTypedInto = median(() => {
+    reused.clear();
+    for (let i = 0; i < N; i++) reused.add(abs, values[i]);
+    sink += reused.run({ into })[N - 1];
+  }) / N;
+  rows.batchAddOnly = median(() => {
+    reused.clear();
+    for (let i = 0; i < N; i++) reused.add(abs, values[i]);
+    sink += reused.length;
+  }) / N;
   // Written out as a program would write them: direct calls, direct add()s.
   const singles = () => {
     for (let k = 0; k < 16; k++) {
@@ -159,6 +174,9 @@ function main() {
       `  cffi-bun batch, add() x n + run()     ${both("batchEntries")}`,
       `  cffi-bun batch reused (clear, refill) ${both("batchReused")}`,
       `  the same, run({ into }) reused        ${both("batchReusedInto")}`,
+      `  batch, run({ results: "typed" })      ${both("batchTyped")}`,
+      `  reused, run({ into: Int32Array })     ${both("batchReusedTypedInto")}`,
+      `    of which add() x n (clear, refill)  ${both("batchAddOnly")}`,
       `  node:ffi per-call (Node 26)           ${nodeffi ? ns(nodeffi.loop).padStart(9) : "skipped (no Node 26)"}`,
       `  Bun per-call loop                     ${bunRows ? ns(bunRows.loop).padStart(9) : "skipped (no bun)"}`,
       `64 mixed calls (abs, add, addf64, id_u64), ns per 64`,

@@ -283,13 +283,70 @@ describe("batch(): run({ into })", () => {
       b.add(S.call_i32_fn, cb, 1);
       assert.throws(() => b.run(null), { name: "TypeError", message: /batch\.run\(\) expects an options object .*received null/ });
       assert.throws(() => b.run(3), { name: "TypeError", message: /received number/ });
-      assert.throws(() => b.run({ into: new Int32Array(1) }), { name: "TypeError", message: /into must be an Array, received Int32Array/ });
-      assert.throws(() => b.run({ into: {} }), { name: "TypeError", message: /into must be an Array, received object/ });
-      assert.throws(() => b.run({ into: null }), { name: "TypeError", message: /into must be an Array, received null/ });
+      // A TypedArray is taken (typed results: test/batch-typed.test.js); a DataView is not.
+      assert.throws(() => b.run({ into: new DataView(new ArrayBuffer(4)) }), { name: "TypeError", message: /into must be an Array or a TypedArray, received DataView/ });
+      assert.throws(() => b.run({ into: {} }), { name: "TypeError", message: /into must be an Array or a TypedArray, received object/ });
+      assert.throws(() => b.run({ into: null }), { name: "TypeError", message: /into must be an Array or a TypedArray, received null/ });
       assert.equal(calls, 0);
       assert.deepEqual(b.run(), [1]);
     } finally {
       cb.close();
     }
+  });
+});
+
+describe("batch(): add()'s shortest path (the same one-argument function again)", () => {
+  test("numbers, then a bigint, a boolean, another function, clear() and another batch between: the single calls' results", () => {
+    const D = dlopen(FIX, { identity_i64: { args: ["i64"], returns: "i64" }, identity_bool: { args: ["bool"], returns: "bool" } }).symbols;
+    const a = batch();
+    const b = batch();
+    a.add(S.identity_i32, 1.9);
+    a.add(S.identity_i32, -(2 ** 31) - 1); // ToInt32 on the shortest path too
+    a.add(S.identity_i32, true);
+    a.add(D.identity_i64, 2 ** 53);
+    a.add(D.identity_i64, -(2n ** 63n));
+    a.add(D.identity_i64, -5);
+    b.add(S.identity_i32, 7); // b takes the stage: a's entries are saved
+    a.add(D.identity_i64, 6); // a takes it back
+    a.add(D.identity_bool, 2);
+    a.add(D.identity_bool, 0);
+    a.add(S.identity_i32, 3);
+    assert.deepEqual(a.run(), [1, 2147483647, 1, 2n ** 53n, -(2n ** 63n), -5n, 6n, true, false, 3]);
+    assert.deepEqual(b.run(), [7]);
+    a.clear();
+    a.add(D.identity_i64, 8); // after clear(): its index in the new list
+    a.add(S.identity_i32, 9);
+    a.add(S.identity_i32, 10);
+    assert.deepEqual(a.run(), [8n, 9, 10]);
+    assert.deepEqual(a.run({ results: "array" }), [8n, 9, 10]);
+  });
+});
+
+describe("batch({ size })", () => {
+  test("the stage grows once to the size asked for instead of doubling as entries come", () => {
+    const N = 150000; // more than the stage holds after any earlier test here (3 words an entry below)
+    const count = (options) => {
+      for (let k = 0; k < 70; k++) { // 64 small batches in a row shrink the stage back
+        const small = batch();
+        small.add(S.add_i32, 1, 2);
+        small.run();
+      }
+      const b = batch(options);
+      const stages = nativeCalls(() => {
+        for (let i = 0; i < N; i++) b.add(S.add_i32, i, 1);
+      }).filter((name) => name === "batchStage").length;
+      assert.equal(b.run()[N - 1], N);
+      b.clear();
+      return stages;
+    };
+    assert.equal(count({ size: N }), 1);
+    assert.ok(count(undefined) >= 5); // 64 KiB doubled to 3.6 MB
+    assert.equal(count({ size: 0 }), count(undefined));
+  });
+
+  test("size must be a non-negative integer", () => {
+    for (const [size, received] of [[-1, "-1"], [1.5, "1.5"], ["9", "string"], [null, "null"], [NaN, "NaN"]])
+      assert.throws(() => batch({ size }), { name: "TypeError", message: `batch(): size must be a non-negative integer (the entries expected), received ${received}` });
+    assert.equal(batch({ size: undefined }).length, 0);
   });
 });

@@ -739,12 +739,22 @@ export interface BatchOptions {
   readonly stopOn?: "nonzero" | "negative";
   /** Record errno per entry in `results.errno` (an Int32Array). */
   readonly errno?: boolean;
+  /** The entries expected: the staging area grows once to hold them instead of doubling as they come. */
+  readonly size?: number;
 }
 
 /** b.run({ into }): the Array the results go in (docs/batch.md). */
 export interface BatchRunOptions<A extends unknown[] | undefined> {
   readonly into?: A;
+  readonly results?: "array";
 }
+
+/** The TypedArray kinds typed results come in (the kind `sym.map` returns for the entries' return type). */
+export type BatchTypedArray = Int8Array | Uint8Array | Uint8ClampedArray | Int16Array | Uint16Array | Int32Array |
+  Uint32Array | Float32Array | Float64Array | BigInt64Array | BigUint64Array;
+
+/** Typed results: entry i's result at index i (0 for entries not run), `stoppedAt` and `errno` as for an Array. */
+export type BatchTypedResults<T extends BatchTypedArray = BatchTypedArray> = T & { stoppedAt?: number; errno?: Int32Array };
 
 /** The results of a run: index i for the entry added as i (undefined for void entries and entries not run). */
 export type BatchResults = unknown[] & { stoppedAt?: number; errno?: Int32Array };
@@ -767,6 +777,12 @@ export interface Batch {
   /** The same into `into` (its length set to the batch's), which is returned: no new result array. */
   run<A extends unknown[]>(options: BatchRunOptions<A>): A & BatchResults;
   run(options?: BatchRunOptions<undefined>): BatchResults;
+  /**
+   * Typed results, for a batch whose entries all return one type: into the TypedArray `into` (its kind, exactly
+   * as many elements as entries), or a new one with `results: "typed"`; no JS array of results is made.
+   */
+  run<T extends BatchTypedArray>(options: { readonly into: T; readonly results?: "typed" }): BatchTypedResults<T>;
+  run(options: { readonly results: "typed" }): BatchTypedResults;
   /** Runs the whole batch on the shared pool from the same buffer (docs/async.md's rules). */
   runAsync(): Promise<BatchResults>;
   /** Forgets every entry (keeping the memory); the batch can be reused. */

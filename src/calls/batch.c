@@ -78,6 +78,11 @@ static size_t element_size(int kind) {
   }
 }
 
+/* The same three for batch_buffer.c's typed results (run({ into: TypedArray })). */
+int cffi_array_type_of(cffi_type_id type) { return array_type_of(type); }
+const char *cffi_array_name(int kind) { return array_name(kind); }
+size_t cffi_array_element_size(int kind) { return element_size(kind); }
+
 /* Element i of a column as the argument's register image. */
 static inline uint64_t load_element(const void *data, int kind, size_t i) {
   switch (kind) {

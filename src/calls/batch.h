@@ -27,6 +27,13 @@ bool cffi_batch_publish(napi_env env, cffi_function *fn, napi_value function);
 /* batch.c: the bound function behind a JS value, or NULL (no exception). */
 cffi_function *cffi_bound_function_of(napi_env env, napi_value value);
 
+/* batch.c: the TypedArray kind (napi_typedarray_type) holding a numeric
+ * type's values as sym.map returns them (-1: none), a kind's name and its
+ * element size; batch_buffer.c's typed results use the same. */
+int cffi_array_type_of(cffi_type_id type);
+const char *cffi_array_name(int kind);
+size_t cffi_array_element_size(int kind);
+
 /* batch_buffer.c: batch()'s exports, from cffi_make_batch_exports. */
 void cffi_make_batch_buffer_exports(napi_env env, napi_value exports);
 

@@ -81,6 +81,11 @@ typedef uint64_t (*batch_invoke_fn)(void *address, const uint64_t *words);
 typedef struct {
   batch_invoke_fn invoke;
   uint8_t kind; /* KIND_* of its result */
+  /* sym.map's precompiled loop for its shape (src/calls/map_precompiled.c),
+   * which runs of its consecutive entries take (run_segment), or NULL; and
+   * its result class there (0 void, 1 32-bit, 2 64-bit, 3 f64). */
+  cffi_map_compiled_fn loop;
+  uint8_t loop_result;
 } batch_plan;
 
 /* What an entry needs beyond its images: views to check, chained arguments. */
@@ -386,9 +391,26 @@ static int invoke_class(cffi_type_id type) {
   }
 }
 
+/* A result's class in map's precompiled loops (as cffi_two_arg_shape numbers them). */
+static uint8_t loop_result_of(cffi_type_id type) {
+  switch (type) {
+    case CFFI_I32: case CFFI_U32: return 1;
+    case CFFI_F64: return 3;
+    case CFFI_VOID: return 0;
+    default: return 2;
+  }
+}
+
 static batch_plan plan_for(const cffi_function *fn) {
   const cffi_signature *sig = &fn->sig;
-  batch_plan plan = {NULL, result_kind_of(sig->returns)};
+  batch_plan plan = {NULL, result_kind_of(sig->returns), NULL, 0};
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  /* The loops read a 32-bit argument from the low half of its 8-byte image. */
+  if (plan.kind != KIND_VALUE && plan.kind != KIND_BOOL) {
+    plan.loop = cffi_map_precompiled_for(fn);
+    plan.loop_result = loop_result_of(sig->returns);
+  }
+#endif
   int result, shape;
   if (sig->engine == CFFI_ENGINE_REGISTERS && !sig->variadic && !sig->takes_env && sig->abi == FFI_DEFAULT_ABI &&
       !sig->layouts && cffi_two_arg_shape(sig, invoke_class, &result, &shape))
@@ -970,6 +992,101 @@ static bool pins_still_valid(napi_env env, napi_value handle, batch_commands *c,
   return true;
 }
 
+/* ---- results as a typed array ------------------------------------------ */
+
+/* run({ into: TypedArray }) and run({ results: "typed" }) (docs/batch.md):
+ * every entry's function returns one type that a TypedArray holds (the
+ * kind sym.map returns), checked before any call; the results are copied
+ * from the run's result words into that array as the run returns, so a
+ * large batch makes no JS array of results (nor the GC of one). */
+typedef struct {
+  napi_value array; /* NULL: results as a JS array (the default) */
+  int kind;
+  cffi_type_id type;
+} typed_results;
+
+/* `wanted` is undefined (no typed results), true (a new array, given to
+ * lib/batch.js as values[0]) or the caller's TypedArray. */
+static bool typed_results_begin(napi_env env, napi_value wanted, cffi_function *const *fns, uint32_t fn_count,
+                                uint32_t count, napi_value values, typed_results *t) {
+  napi_valuetype what = napi_undefined;
+  t->array = NULL;
+  if (!wanted || napi_typeof(env, wanted, &what) != napi_ok || what == napi_undefined) return true;
+  const cffi_function *first = NULL;
+  for (uint32_t i = 0; i < fn_count; i++) {
+    const cffi_function *fn = fns[i];
+    if (!first) first = fn;
+    else if (fn->sig.returns != first->sig.returns)
+      return cffi_throw(env, "TypeError", "batch.run(): typed results need every entry to return one type: %s returns %s, %s returns %s",
+                        first->name, cffi_types[first->sig.returns].name, fn->name, cffi_types[fn->sig.returns].name), false;
+  }
+  t->type = first ? first->sig.returns : CFFI_F64; /* an empty batch: a Float64Array of none */
+  t->kind = cffi_array_type_of(t->type);
+  if (t->kind < 0)
+    return cffi_throw(env, "TypeError", "batch.run(): typed results: %s returns %s, which no TypedArray holds", first->name,
+                      cffi_types[t->type].name), false;
+  if (what == napi_boolean) {
+    void *data;
+    napi_value buffer;
+    if (napi_create_arraybuffer(env, (size_t)count * cffi_array_element_size(t->kind), &data, &buffer) != napi_ok ||
+        napi_create_typedarray(env, (napi_typedarray_type)t->kind, count, buffer, 0, &t->array) != napi_ok ||
+        !define_element(env, values, 0, t->array))
+      return false;
+    return true;
+  }
+  napi_typedarray_type kind;
+  size_t length = 0;
+  bool is_typed = false;
+  if (napi_is_typedarray(env, wanted, &is_typed) != napi_ok || !is_typed ||
+      napi_get_typedarray_info(env, wanted, &kind, &length, NULL, NULL, NULL) != napi_ok)
+    return cffi_throw(env, "TypeError", "batch.run(): into must be an Array or a TypedArray (internal)"), false;
+  const bool same = !first || (int)kind == t->kind || (t->kind == napi_uint8_array && kind == napi_uint8_clamped_array);
+  if (!same)
+    return cffi_throw(env, "TypeError", "batch.run(): into must be %s %s for %s's %s results, received a %s",
+                      cffi_array_name(t->kind)[0] == 'I' || cffi_array_name(t->kind)[0] == 'U' ? "an" : "a",
+                      cffi_array_name(t->kind), first ? first->name : "an empty batch", cffi_types[t->type].name,
+                      cffi_array_name(kind)), false;
+  if (length != count)
+    return cffi_throw(env, "RangeError", "batch.run(): into must have exactly %u elements (the batch's entries), received %zu",
+                      count, length), false;
+  t->array = wanted;
+  return true;
+}
+
+/* The first `ran` results into the array (the rest 0: not run). The array
+ * is found again: a callback during the run may have detached it. */
+static bool typed_results_finish(napi_env env, const typed_results *t, const uint64_t *raw, uint32_t ran, uint32_t count) {
+  void *data = NULL;
+  size_t length = 0;
+  if (napi_get_typedarray_info(env, t->array, NULL, &length, &data, NULL, NULL) != napi_ok || length != count ||
+      (!data && count))
+    return cffi_throw(env, "TypeError", "batch.run(): into was detached or resized by JavaScript during the run; its results are lost"),
+           false;
+  double d;
+#define COPY_NUMBERS(T)                                 \
+  for (uint32_t i = 0; i < ran; i++) {                  \
+    memcpy(&d, &raw[i], sizeof d);                      \
+    ((T *)data)[i] = (T)d;                              \
+  }                                                     \
+  break;
+  switch (t->type) {
+    case CFFI_CHAR: case CFFI_I8: COPY_NUMBERS(int8_t)
+    case CFFI_U8: COPY_NUMBERS(uint8_t)
+    case CFFI_I16: COPY_NUMBERS(int16_t)
+    case CFFI_U16: COPY_NUMBERS(uint16_t)
+    case CFFI_I32: COPY_NUMBERS(int32_t)
+    case CFFI_U32: COPY_NUMBERS(uint32_t)
+    case CFFI_F32: COPY_NUMBERS(float)
+    case CFFI_F64: if (ran) memcpy(data, raw, (size_t)ran * sizeof *raw); break;
+    case CFFI_BOOL: for (uint32_t i = 0; i < ran; i++) ((uint8_t *)data)[i] = raw[i] != 0; break;
+    default: if (ran) memcpy(data, raw, (size_t)ran * sizeof *raw); break; /* 64-bit integers, pointers: the words */
+  }
+#undef COPY_NUMBERS
+  const size_t size = cffi_array_element_size(t->kind);
+  if (ran < count) memset((char *)data + (size_t)ran * size, 0, (size_t)(count - ran) * size);
+  return true;
+}
+
 /* What one run works with. */
 typedef struct {
   napi_value results; /* JS array: KIND_VALUE results */
@@ -989,6 +1106,9 @@ typedef struct {
   bool from_stage;
   const double *stage;
   size_t stage_words;
+  /* Typed results (run({ into: TypedArray })): pointer results kept as
+   * their raw words (KIND_U64) instead of made JS values. */
+  bool raw_values;
 } run_state;
 
 /* The run's result words, kinds and errnos found again from their arrays:
@@ -1108,7 +1228,10 @@ static inline __attribute__((always_inline)) bool call_and_store(napi_env env, c
   if (run->errnos) run->errnos[entry] = state->last_errno;
   const uint8_t kind = plan->kind;
   run->kinds[entry] = kind;
-  if (CFFI_UNLIKELY(kind == KIND_VALUE)) {
+  if (CFFI_UNLIKELY(kind == KIND_VALUE) && run->raw_values) {
+    run->kinds[entry] = KIND_U64;
+    run->raw[entry] = raw;
+  } else if (CFFI_UNLIKELY(kind == KIND_VALUE)) {
     napi_value result = cffi_jit_result(env, fn, raw);
     if (!result) return false;
     define_element(env, run->results, entry, result);
@@ -1116,6 +1239,52 @@ static inline __attribute__((always_inline)) bool call_and_store(napi_env env, c
     run->raw[entry] = result_word(sig->returns, kind, raw);
   }
   if ((flags & (STOP_NONZERO | STOP_NEGATIVE)) && raw_stops(sig->returns, raw, flags)) *stopped = true;
+  return true;
+}
+
+/* ---- runs of one function ------------------------------------------------ */
+
+/* Consecutive entries of one function whose plan has a loop (up to two
+ * i32/u32, i64/u64 or f64 arguments) run through sym.map's precompiled
+ * loop over their argument images, SEGMENT at a time: the call's
+ * bookkeeping (call depth, errno) once per segment instead of per entry,
+ * and no indirect call per entry. Not with stopOn or errno: true (they
+ * need each entry's result and errno as it returns). The loop returns after
+ * a call during which a callback ran JS (its result held), so the arrays
+ * are found again before anything is stored, as call_and_store does. */
+#define SEGMENT 256
+static bool run_segment(napi_env env, cffi_function *fn, const batch_plan *plan, const uint64_t *images,
+                        unsigned stride_words, uint32_t n, run_state *run, uint32_t entry, uint32_t *ran) {
+  union {
+    int32_t w[SEGMENT];
+    int64_t l[SEGMENT];
+    double d[SEGMENT];
+  } out;
+  uint64_t held = 0;
+  cffi_env_state *state = fn->state;
+  cffi_map_frame frame = {fn->address, state, {NULL, NULL}, {0, 0}, &out, &held};
+  for (unsigned k = 0; k < fn->sig.nargs; k++) {
+    frame.arg[k] = (const char *)(images + k);
+    frame.stride[k] = (size_t)stride_words * sizeof *images;
+  }
+  const uint32_t done = (uint32_t)plan->loop(&frame, 0, n);
+  *ran = done;
+  const bool js_ran = state->js_callbacks_run != run->callbacks_seen;
+  if (CFFI_UNLIKELY(state->cleanup_depth > state->call_depth) && cffi_callbacks_cleanup(env, state)) return false;
+  if (CFFI_UNLIKELY(js_ran) && !run_arrays_attached(env, run)) return false;
+  const cffi_type_id returns = fn->sig.returns;
+  const uint8_t kind = plan->kind;
+  uint64_t *raw = run->raw + entry;
+  uint8_t *kinds = run->kinds + entry;
+  const uint32_t from_out = js_ran ? done - 1 : done;
+  switch (plan->loop_result) {
+    case 1: for (uint32_t i = 0; i < from_out; i++) raw[i] = result_word(returns, kind, (uint32_t)out.w[i]); break;
+    case 2: for (uint32_t i = 0; i < from_out; i++) raw[i] = (uint64_t)out.l[i]; break; /* I64, U64: the bits */
+    case 3: for (uint32_t i = 0; i < from_out; i++) raw[i] = image_d(out.d[i]); break;
+    default: for (uint32_t i = 0; i < from_out; i++) raw[i] = 0; break;
+  }
+  if (js_ran) raw[done - 1] = plan->loop_result == 0 ? 0 : result_word(returns, kind, held);
+  memset(kinds, kind, done);
   return true;
 }
 
@@ -1184,8 +1353,8 @@ static napi_value batch_results(napi_env env, napi_callback_info info) {
  * batchResults gave; returns how many ran, negated when a result stopped
  * the run. */
 static napi_value batch_run(napi_env env, napi_callback_info info) {
-  napi_value argv[2], handle;
-  size_t argc = 2;
+  napi_value argv[3] = {NULL, NULL, NULL}, handle;
+  size_t argc = 3;
   napi_get_cb_info(env, info, &argc, argv, &handle, NULL);
   batch_handle *h = handle_of(env, handle);
   if (!h || !flush_stage(env, handle, h)) return NULL;
@@ -1195,6 +1364,9 @@ static napi_value batch_run(napi_env env, napi_callback_info info) {
   const uint32_t count = c->entries_count;
   run_state run = {.results = argv[0], .errno_at = &errno, .state = h->state, .flags = h->flags, .count = count,
                    .errnos_value = argv[1]};
+  typed_results typed;
+  if (!typed_results_begin(env, argv[2], c->fns, c->fns_count, count, argv[0], &typed)) return NULL;
+  run.raw_values = typed.array != NULL;
   if (!run_arrays_attached(env, &run)) return NULL;
   cffi_call_init(&run.call, env, "batch");
   run.call.scratch_used = CFFI_STRING_SCRATCH;
@@ -1204,7 +1376,23 @@ static napi_value batch_run(napi_env env, napi_callback_info info) {
   uint64_t regs[CFFI_MAX_ARGS + CFFI_INT_REGS + CFFI_FLOAT_REGS + 1] = {0};
   bool stopped = false, ok = true, recheck_objects = false;
   uint32_t entry = 0;
+  const bool segments = !(h->flags & (STOP_NONZERO | STOP_NEGATIVE | WITH_ERRNO));
   for (; entry < count && !stopped; entry++) {
+    const batch_entry *e = &c->entries[entry];
+    /* The next entry's function first: in a mixed batch it differs, and nothing else is read. */
+    if (entry + 1 < count && e[1].fn_index == e->fn_index && segments && c->plans[e->fn_index].loop && !e->extra && !e[1].extra) {
+      cffi_function *fn = entry_fn(c, e);
+      uint32_t n = 2, ran = 0;
+      while (n < SEGMENT && entry + n < count && e[n].fn_index == e->fn_index && !e[n].extra) n++;
+      if (CFFI_UNLIKELY(!fn->owner->open)) ok = (cffi_jit_closed(env, fn), false);
+      else ok = run_segment(env, fn, &c->plans[e->fn_index], &c->words[e->word_at], fn->sig.nargs, n, &run, entry, &ran);
+      if (ran) entry += ran - 1;
+      if (!ok) {
+        name_entry_in_error(env, entry);
+        break;
+      }
+      continue;
+    }
     if (CFFI_UNLIKELY(!run_entry(env, handle, &run, c, entry, regs, &recheck_objects, h->flags, &stopped))) {
       name_entry_in_error(env, entry);
       ok = false;
@@ -1216,6 +1404,7 @@ static napi_value batch_run(napi_env env, napi_callback_info info) {
   h->running--;
   cffi_call_release(&run.call);
   commands_release(c);
+  if (ok && typed.array) ok = run_arrays_attached(env, &run) && typed_results_finish(env, &typed, run.raw, entry, count);
   if (!ok) return NULL;
   napi_value ran;
   napi_create_int64(env, stopped ? -(int64_t)entry : (int64_t)entry, &ran);
@@ -1233,8 +1422,8 @@ static napi_value batch_run(napi_env env, napi_callback_info info) {
  * runs: a callback may append entries to it (they run next time) but
  * another batch cannot take it. Same results and errors as batchRun. */
 static napi_value batch_run_staged(napi_env env, napi_callback_info info) {
-  napi_value argv[5], list, sym;
-  size_t argc = 5;
+  napi_value argv[6] = {NULL, NULL, NULL, NULL, NULL, NULL}, list, sym;
+  size_t argc = 6;
   double flags_number = 0;
   uint32_t length = 0, count = 0;
   napi_get_cb_info(env, info, &argc, argv, &list, NULL);
@@ -1261,6 +1450,9 @@ static napi_value batch_run_staged(napi_env env, napi_callback_info info) {
   }
   run_state run = {.results = argv[0], .errno_at = &errno, .state = state, .flags = flags, .count = count,
                    .errnos_value = argv[1], .from_stage = true};
+  typed_results typed = {NULL, 0, CFFI_VOID};
+  if (ok) ok = typed_results_begin(env, argv[5], fns, length, count, argv[0], &typed);
+  run.raw_values = typed.array != NULL;
   /* The stage is found after the list's elements were read (a getter may detach it). */
   if (ok && !run_arrays_attached(env, &run)) ok = false;
   const double *stage = run.stage;
@@ -1269,6 +1461,7 @@ static napi_value batch_run_staged(napi_env env, napi_callback_info info) {
   uint64_t regs[CFFI_MAX_ARGS + CFFI_INT_REGS + CFFI_FLOAT_REGS + 1] = {0};
   uint32_t entry = 0;
   bool named = false; /* internal errors are not an entry's */
+  const bool segments = !(flags & (STOP_NONZERO | STOP_NEGATIVE | WITH_ERRNO));
   state->running_batches++;
   for (size_t at = 1; ok && !stopped && at < used && at < words_staged; entry++) {
     const uint64_t header = (uint64_t)stage[at];
@@ -1283,6 +1476,32 @@ static napi_value batch_run_staged(napi_env env, napi_callback_info info) {
     if (nargs > 8 || at + 1 + nargs > used || at + 1 + nargs > words_staged) {
       ok = (cffi_throw(env, "Error", "batch: staged entry malformed (internal)"), false);
       break;
+    }
+    const size_t second = at + 1 + nargs;
+    if (second < used && second < words_staged && (uint32_t)((uint64_t)stage[second] >> 8) == listed && segments &&
+        plans[listed].loop) {
+      /* A run of entries of fn: their images, then its loop (see run_segment). */
+      uint64_t images[SEGMENT * 2];
+      const uint64_t *bits = (const uint64_t *)stage;
+      uint32_t n = 0, ran = 0;
+      for (size_t next = at; n < SEGMENT && entry + n < count && next + 1 + nargs <= used && next + 1 + nargs <= words_staged;
+           next += 1 + nargs, n++) {
+        const uint64_t next_header = (uint64_t)stage[next];
+        if ((uint32_t)(next_header >> 8) != listed) break;
+        for (unsigned k = 0; k < nargs; k++)
+          images[n * nargs + k] = staged_image(fn->sig.args[k], stage[next + 1 + k], bits[next + 1 + k], (next_header >> k) & 1);
+      }
+      if (CFFI_UNLIKELY(!fn->owner->open)) ok = (cffi_jit_closed(env, fn), false);
+      else ok = run_segment(env, fn, &plans[listed], images, nargs, n, &run, entry, &ran);
+      at += (size_t)ran * (1 + nargs);
+      if (ran) entry += ran - 1;
+      stage = run.stage;
+      words_staged = run.stage_words;
+      if (!ok) {
+        named = true;
+        break;
+      }
+      continue;
     }
     uint64_t words[8];
     const uint64_t *bits = (const uint64_t *)stage;
@@ -1305,6 +1524,7 @@ static napi_value batch_run_staged(napi_env env, napi_callback_info info) {
     if (named) name_entry_in_error(env, entry);
     return NULL;
   }
+  if (typed.array && !(run_arrays_attached(env, &run) && typed_results_finish(env, &typed, run.raw, entry, count))) return NULL;
   napi_value ran;
   napi_create_int64(env, stopped ? -(int64_t)entry : (int64_t)entry, &ran);
   return ran;

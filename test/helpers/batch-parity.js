@@ -41,8 +41,35 @@ const single = calls.map(([name, ...args]) => S[name](...args));
 const b = ffi.batch();
 for (const [name, ...args] of calls) b.add(S[name], ...args);
 const batched = b.run();
+// Typed results (run({ results: "typed" }), run({ into })): one batch per
+// function, staged (plain values) or in a native buffer (a ptr argument, or
+// run again), against the single calls' results in the kind map returns.
+const ARRAYS = { i8: Int8Array, char: Int8Array, u8: Uint8Array, bool: Uint8Array, i16: Int16Array, u16: Uint16Array,
+  i32: Int32Array, u32: Uint32Array, i64: BigInt64Array, u64: BigUint64Array, ptr: BigUint64Array, f32: Float32Array,
+  f64: Float64Array };
+const typedDiffs = [];
+for (const [t] of inputs) {
+  for (const name of [`identity_${t}`, `add_${t}`]) {
+    const own = calls.filter(([n]) => n === name);
+    const expected = ARRAYS[t].from(calls.flatMap(([n], i) => (n === name ? [single[i]] : []))
+      .map((v) => (t === "ptr" ? BigInt(v ?? 0) : t === "bool" ? Number(v) : v)));
+    const tb = ffi.batch();
+    for (const [, ...args] of own) tb.add(S[name], ...args);
+    const runs = [tb.run({ results: "typed" }), tb.run({ results: "typed" }), tb.run({ into: new ARRAYS[t](own.length) })];
+    // The same consecutive entries as an Array (runs of one function take map's loop).
+    const fresh = ffi.batch();
+    for (const [, ...args] of own) fresh.add(S[name], ...args);
+    const singles = calls.flatMap(([n], i) => (n === name ? [show(single[i])] : [])).join();
+    for (const [run, got] of [["array, staged", fresh.run()], ["array, native", tb.run()]])
+      if (got.map(show).join() !== singles) typedDiffs.push({ name, run, got: got.map(show).join(), expected: singles });
+    runs.forEach((got, run) => {
+      if (got.constructor !== ARRAYS[t] || [...got].map(show).join() !== [...expected].map(show).join())
+        typedDiffs.push({ name, run, got: [...got].map(show), expected: [...expected].map(show) });
+    });
+  }
+}
 b.runAsync().then((asyncResults) => {
-  const diffs = [];
+  const diffs = typedDiffs;
   calls.forEach(([name, ...args], i) => {
     if (show(single[i]) !== show(batched[i]) || show(single[i]) !== show(asyncResults[i]))
       diffs.push({ i, name, args: args.map(show), single: show(single[i]), batch: show(batched[i]), async: show(asyncResults[i]) });

@@ -240,7 +240,7 @@ dlopen("user32.dll", { MessageBeep: { args: ["u32"], returns: "i32", abi: "stdca
 dlopen("user32.dll", { MessageBeep: { args: ["u32"], returns: "i32", abi: "pascal" } });
 // Batch calls (docs/batch.md).
 import { batch } from "cffi-bun";
-import type { Batch, BatchResults } from "cffi-bun";
+import type { Batch, BatchResults, BatchTypedResults } from "cffi-bun";
 {
   const lib = dlopen("libm.so.6", {
     abs: { args: ["i32"], returns: "i32" },
@@ -258,8 +258,12 @@ import type { Batch, BatchResults } from "cffi-bun";
   const reused: unknown[] = [];
   expectType<unknown[] & BatchResults>(b.run({ into: reused }));
   expectType<BatchResults>(b.run({}));
-  // @ts-expect-error into is an Array (results may be bigints, booleans or undefined)
-  b.run({ into: new Int32Array(3) });
+  expectType<Int32Array & BatchTypedResults<Int32Array>>(b.run({ into: new Int32Array(3) }));
+  expectType<BatchTypedResults>(b.run({ results: "typed" }));
+  // @ts-expect-error an Array into takes no typed results
+  b.run({ into: reused, results: "typed" });
+  // @ts-expect-error a DataView is not a TypedArray
+  b.run({ into: new DataView(new ArrayBuffer(8)) });
   b.clear();
   expectType<Int32Array>(lib.symbols.abs.map(2, new Int32Array(2)));
   expectType<Float64Array>(lib.symbols.fabs.map(2, 1.5));
@@ -267,6 +271,9 @@ import type { Batch, BatchResults } from "cffi-bun";
   expectType<undefined>(lib.symbols.none.map(3));
   const into: MapOptions<{ args: ["i32"]; returns: "i32" }> = { into: new Int32Array(2) };
   expectType<Int32Array>(lib.symbols.abs.map(2, new Int32Array(2), into));
+  expectType<Batch>(batch({ size: 1_000_000 }));
+  // @ts-expect-error size is a number
+  batch({ size: "1M" });
   // @ts-expect-error stopOn takes two words
   batch({ stopOn: "zero" });
 }

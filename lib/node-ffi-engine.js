@@ -280,12 +280,19 @@ function refused(error, { on, addonFn }, depth, count, ...values) {
 // to `slow`, a function of its own, which counts down to the move
 // (moveToNodeFfi(k)) and calls the addon's function.
 //
+// A call from the top level (call_depth 0, nearly every call) stores
+// constants: the bit and 1 before, 0 after, and compares cleanup_depth with
+// 0. Storing back a call_depth loaded before the call made a chain through
+// memory from each call to the next that cost a large part of the guard's
+// time (docs/engines.md has the probe's numbers). A call made
+// inside another FFI call (from a JSCallback C called) goes to `nested`,
+// out of line, which saves call_depth and stores it back.
+//
 // Each guard is kept small for V8: it is inlined into the caller, and
 // node:ffi's own JS wrapper (integer arguments are range-checked there) into
 // it, within one inlining budget; the guard's tests then let V8 drop
-// node:ffi's repeated checks. So the slow path is out of line, the state is
-// saved into locals and stored back (no reloads after the call), and
-// `arguments.length` is read only where a typeof test does not already
+// node:ffi's repeated checks. So the slow and nested paths are out of line,
+// and `arguments.length` is read only where a typeof test does not already
 // prove the last argument was given.
 function compileGuards(entries) {
   const { callDepth, lastErrno, cleanupDepth } = shared;
@@ -308,14 +315,22 @@ function compileGuards(entries) {
       `  setters[${k}] = (fn) => { node = fn; };\n` +
       `  return function (${params.join(", ")}) {\n` +
       `    if (${tests.join(" && ")}) {\n` +
-      `      const depth = S[${callDepth}];\n` +
-      `      S[${callDepth}] = (depth | ${CALL_BIT}) + 1;\n      E[0] = S[${lastErrno}];\n      let r;\n` +
+      `      if (S[${callDepth}] !== 0) return nested(arguments.length${given});\n` +
+      `      S[${callDepth}] = ${CALL_BIT + 1};\n      E[0] = S[${lastErrno}];\n      let r;\n` +
       `      try {\n        r = node(${passes.join(", ")});\n      } catch (error) {\n` +
-      `        return refused(error, depth, ${k}, arguments.length${given});\n      }\n` +
-      `      S[${lastErrno}] = E[0];\n      S[${callDepth}] = depth;\n` +
-      `      if (S[${cleanupDepth}] > depth) afterCall();\n` +
+      `        return refused(error, 0, ${k}, arguments.length${given});\n      }\n` +
+      `      S[${lastErrno}] = E[0];\n      S[${callDepth}] = 0;\n` +
+      `      if (S[${cleanupDepth}] !== 0) afterCall();\n` +
       `      return ${RETURNS[signature.returns].result};\n    }\n` +
       `    return slow(arguments.length${given});\n  };\n` +
+      `  function nested(count${given}) {\n` +
+      `    const depth = S[${callDepth}];\n` +
+      `    S[${callDepth}] = (depth | ${CALL_BIT}) + 1;\n    E[0] = S[${lastErrno}];\n    let r;\n` +
+      `    try {\n      r = node(${passes.join(", ")});\n    } catch (error) {\n` +
+      `      return refused(error, depth, ${k}, count${given});\n    }\n` +
+      `    S[${lastErrno}] = E[0];\n    S[${callDepth}] = depth;\n` +
+      `    if (S[${cleanupDepth}] > depth) afterCall();\n` +
+      `    return ${RETURNS[signature.returns].result};\n  }\n` +
       `  function slow(count${given}) {\n` +
       `    if (--on.left === 0) moveToNodeFfi(${k});\n` +
       `    return count >= ${n} ? addon(${params.join(", ")}) : fewer(addon, count${given});\n  }\n` +

@@ -23,7 +23,13 @@
 #define CFFI_NODE_FFI_READ_LIMIT \
   ((double)(CFFI_USER_ADDRESS_LIMIT < (UINT64_C(1) << 53) ? CFFI_USER_ADDRESS_LIMIT : (UINT64_C(1) << 53)))
 
+/* Exported from the addon's file (node:ffi binds by name); on Windows the
+ * engine is off, and nothing needs them. */
+#ifdef _WIN32
+#define EXPORTED
+#else
 #define EXPORTED __attribute__((visibility("default")))
+#endif
 #define READER(name, type)                                         \
   EXPORTED type cffi_bun_node_ffi_read_##name(double address) {    \
     type value;                                                    \

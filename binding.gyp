@@ -39,6 +39,7 @@
         "src/callbacks/register_closure.c",
         "src/callbacks/precompiled_callback.c",
         "src/memory/memory.c",
+        "src/memory/node_ffi_read.c",
         "src/library/library.c",
         "src/cc/compiler.c",
         "src/cc/cache.c",

@@ -390,7 +390,7 @@ module.exports = {
   dlopen,
   linkSymbols,
   ptr,
-  read: native.read,
+  read: nodeFfiEngine.adoptReads(native.read),
   suffix,
   toArrayBuffer: native.toArrayBuffer,
   toBuffer: native.toBuffer,

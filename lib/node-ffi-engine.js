@@ -280,12 +280,19 @@ function refused(error, { on, addonFn }, depth, count, ...values) {
 // to `slow`, a function of its own, which counts down to the move
 // (moveToNodeFfi(k)) and calls the addon's function.
 //
+// A call from the top level (call_depth 0, nearly every call) stores
+// constants: the bit and 1 before, 0 after, and compares cleanup_depth with
+// 0. Storing back a call_depth loaded before the call made a chain through
+// memory from each call to the next that cost a large part of the guard's
+// time (docs/engines.md has the probe's numbers). A call made
+// inside another FFI call (from a JSCallback C called) goes to `nested`,
+// out of line, which saves call_depth and stores it back.
+//
 // Each guard is kept small for V8: it is inlined into the caller, and
 // node:ffi's own JS wrapper (integer arguments are range-checked there) into
 // it, within one inlining budget; the guard's tests then let V8 drop
-// node:ffi's repeated checks. So the slow path is out of line, the state is
-// saved into locals and stored back (no reloads after the call), and
-// `arguments.length` is read only where a typeof test does not already
+// node:ffi's repeated checks. So the slow and nested paths are out of line,
+// and `arguments.length` is read only where a typeof test does not already
 // prove the last argument was given.
 function compileGuards(entries) {
   const { callDepth, lastErrno, cleanupDepth } = shared;
@@ -308,14 +315,22 @@ function compileGuards(entries) {
       `  setters[${k}] = (fn) => { node = fn; };\n` +
       `  return function (${params.join(", ")}) {\n` +
       `    if (${tests.join(" && ")}) {\n` +
-      `      const depth = S[${callDepth}];\n` +
-      `      S[${callDepth}] = (depth | ${CALL_BIT}) + 1;\n      E[0] = S[${lastErrno}];\n      let r;\n` +
+      `      if (S[${callDepth}] !== 0) return nested(arguments.length${given});\n` +
+      `      S[${callDepth}] = ${CALL_BIT + 1};\n      E[0] = S[${lastErrno}];\n      let r;\n` +
       `      try {\n        r = node(${passes.join(", ")});\n      } catch (error) {\n` +
-      `        return refused(error, depth, ${k}, arguments.length${given});\n      }\n` +
-      `      S[${lastErrno}] = E[0];\n      S[${callDepth}] = depth;\n` +
-      `      if (S[${cleanupDepth}] > depth) afterCall();\n` +
+      `        return refused(error, 0, ${k}, arguments.length${given});\n      }\n` +
+      `      S[${lastErrno}] = E[0];\n      S[${callDepth}] = 0;\n` +
+      `      if (S[${cleanupDepth}] !== 0) afterCall();\n` +
       `      return ${RETURNS[signature.returns].result};\n    }\n` +
       `    return slow(arguments.length${given});\n  };\n` +
+      `  function nested(count${given}) {\n` +
+      `    const depth = S[${callDepth}];\n` +
+      `    S[${callDepth}] = (depth | ${CALL_BIT}) + 1;\n    E[0] = S[${lastErrno}];\n    let r;\n` +
+      `    try {\n      r = node(${passes.join(", ")});\n    } catch (error) {\n` +
+      `      return refused(error, depth, ${k}, count${given});\n    }\n` +
+      `    S[${lastErrno}] = E[0];\n    S[${callDepth}] = depth;\n` +
+      `    if (S[${cleanupDepth}] > depth) afterCall();\n` +
+      `    return ${RETURNS[signature.returns].result};\n  }\n` +
       `  function slow(count${given}) {\n` +
       `    if (--on.left === 0) moveToNodeFfi(${k});\n` +
       `    return count >= ${n} ? addon(${params.join(", ")}) : fewer(addon, count${given});\n  }\n` +
@@ -454,6 +469,99 @@ function move(library, entry) {
   if (DEBUG) debug(`node-ffi engine: ${name} calls through node:ffi from now on (the addon for values node:ffi converts differently)`);
 }
 
+// ---- read.* -------------------------------------------------------------
+
+// read.u8 ... read.f64 through node:ffi: node:ffi binds the addon's own
+// readers (src/memory/node_ffi_read.c) and V8 calls them through its fast
+// API. A guard per type sends them what the addon's quick path takes (a
+// number that is an integer address at or above the first page and below
+// the quick limit, plus an optional integer offset, summed here) and
+// everything else to the addon's read.*, for its results and errors. As
+// for symbols, a type moves after CALLS_BEFORE_NODE_FFI calls, so that a
+// program reading memory a few times never loads node:ffi.
+// read.ptr/intptr (a number above 2^53 too) and the 64-bit reads (BigInt)
+// stay on the addon.
+const READS = { u8: "uint8", i8: "int8", u16: "uint16", i16: "int16", u32: "uint32", i32: "int32", f32: "float", f64: "double" };
+
+function compileReads(types, first, limit) {
+  let source = `"use strict";\nconst guards = {}, setters = {};\n`;
+  for (const type of types) {
+    source +=
+      `guards.${type} = (function (on, addon) {\n  var node = null;\n  setters.${type} = (fn) => { node = fn; };\n` +
+      `  return function (a, o) {\n` +
+      `    if (node !== null && typeof a === "number" && a >= ${first}) {\n` +
+      `      if (arguments.length === 1) {\n        if (a < ${limit} && Math.floor(a) === a) return node(a);\n` +
+      `      } else if (arguments.length === 2 && typeof o === "number") {\n        const at = a + o;\n` +
+      `        if (at >= ${first} && at < ${limit} && Math.floor(at) === at && Math.floor(o) === o) return node(at);\n      }\n    }\n` +
+      `    return slow(arguments.length, a, o);\n  };\n` +
+      `  function slow(count, a, o) {\n    if (--on.left === 0) move("${type}");\n` +
+      `    return count >= 2 ? addon(a, o) : count === 1 ? addon(a) : addon();\n  }\n` +
+      `})(switches.${type}, addons.${type});\n`;
+  }
+  source += "return { guards, setters };\n";
+  return compileFunction(source, ["switches", "addons", "move"]);
+}
+
+// The file the addon was loaded from, for node:ffi to open (already loaded:
+// the same handle, and so the same readers).
+function addonFile() {
+  for (const loaded of Object.values(require.cache))
+    if (loaded && loaded.exports === native && loaded.filename.endsWith(".node")) return loaded.filename;
+  return null;
+}
+
+// read: the addon's read object. Its scalar types are replaced, in place, by
+// guards dressed as the addon's functions (name, length, toString()), where
+// the engine may be used; otherwise it is left alone.
+function adoptReads(read) {
+  if (disabledByEnvironment() || nodeFfi === null || typeof native.nodeFfiReadInfo !== "function") return read;
+  if (nodeFfi === undefined && !mayLoad()) return read;
+  const { first, limit, prefix } = native.nodeFfiReadInfo();
+  const types = Object.keys(READS).filter((type) => typeof read[type] === "function");
+  const switches = {}, addons = {};
+  for (const type of types) {
+    switches[type] = { left: CALLS_BEFORE_NODE_FFI, calls: false };
+    addons[type] = read[type];
+  }
+  let library; // node:ffi's handle on the addon's file: undefined, or null when unusable
+  const move = (type) => {
+    switches[type].left = -1;
+    if (load() === null) return;
+    if (library === undefined) {
+      const file = addonFile();
+      try {
+        library = file === null ? null : nodeFfi.dlopen(file).lib;
+      } catch (error) {
+        library = null;
+        if (DEBUG) debug(`node-ffi engine: node:ffi cannot open the addon "${file}" (${error && error.message}); read.* stays on the addon`);
+      }
+    }
+    if (library === null) return;
+    let nodeFn;
+    try {
+      nodeFn = library.getFunction(prefix + type, { arguments: ["double"], return: READS[type] });
+    } catch (error) {
+      if (DEBUG) debug(`node-ffi engine: node:ffi refuses read.${type}'s reader (${error && error.message}); it stays on the addon`);
+      return;
+    }
+    if (typeof nodeFn !== "function" || typeof nodeFn.pointer !== "bigint" || nodeFn.pointer === 0n) return;
+    setters[type](nodeFn);
+    switches[type].calls = true;
+    if (DEBUG) debug(`node-ffi engine: read.${type} reads through node:ffi from now on (the addon for values its quick path does not take)`);
+  };
+  const { guards: made, setters } = compileReads(types, first, limit)(switches, addons, move);
+  for (const type of types) {
+    const guard = made[type];
+    const addonFn = addons[type];
+    const text = Function.prototype.toString.call(addonFn);
+    for (const key of ["length", "name"]) Object.defineProperty(guard, key, Object.getOwnPropertyDescriptor(addonFn, key));
+    Object.defineProperty(guard, "toString", { value: { toString() { return text; } }.toString, writable: true, configurable: true });
+    guards.set(guard, switches[type]);
+    read[type] = guard;
+  }
+  return read;
+}
+
 // Whether fn, a bound function, would call through node:ffi now (for
 // values node:ffi takes): false once its library is closed.
 function callsThroughNodeFfi(fn) {
@@ -471,4 +579,4 @@ function setNodeForTest(fn, wrap) {
   return () => on.calls && on.setNode(on.node);
 }
 
-module.exports = { adopt, eligibleSignature, callsThroughNodeFfi, setNodeForTest };
+module.exports = { adopt, adoptReads, eligibleSignature, callsThroughNodeFfi, setNodeForTest };

@@ -96,6 +96,7 @@ static napi_value init(napi_env env, napi_value exports) {
   cffi_library_init(env, exports);
   cffi_make_batch_exports(env, exports);
   cffi_make_node_ffi_exports(env, exports);
+  cffi_make_node_ffi_read_exports(env, exports);
   cffi_make_process_exit_exports(env, exports);
   return exports;
 }

@@ -515,6 +515,8 @@ bool cffi_async_publish(napi_env env, cffi_function *fn, napi_value function);
 void cffi_owner_async_done(cffi_owner *owner);
 /* node_ffi.c: what lib/node-ffi-engine.js shares with the addon. */
 void cffi_make_node_ffi_exports(napi_env env, napi_value exports);
+/* src/memory/node_ffi_read.c: read.* through node:ffi. */
+void cffi_make_node_ffi_read_exports(napi_env env, napi_value exports);
 
 /* callback.c */
 void cffi_make_callback_exports(napi_env env, napi_value exports);

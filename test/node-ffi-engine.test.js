@@ -255,6 +255,54 @@ describe("around the C call: callbacks, exceptions, close() from a callback, err
     cb.close();
   });
 
+  // A guard's call at the top level (call_depth 0) and one made inside an FFI
+  // call (from a JSCallback C called) take different paths in the guard;
+  // each must leave call_depth as it found it, with the node:ffi bit inside.
+  test("node:ffi calls nested in a callback of a node:ffi call: call_depth, errno and an inner exception", () => {
+    const lib = dlopen(LIB, DEFS);
+    const s = lib.symbols;
+    const seen = [];
+    const depth = () => native.nodeFfiStateFields().callDepth;
+    const cb = new JSCallback((x) => {
+      if (x < 100) return x;
+      seen.push(["in", x, depth()]);
+      if (x === 1000) throw new RangeError("from the inner callback");
+      let caught = null;
+      try {
+        s.fire(1000);
+      } catch (error) {
+        caught = error.message;
+      }
+      seen.push(["after inner fire", caught, depth()]);
+      const doubled = s.twice(x);
+      seen.push(["after twice", doubled, depth()]);
+      assert.equal(s.fail_with(23), -1);
+      seen.push(["after fail_with", errno(), depth()]);
+      return doubled;
+    }, { args: ["i32"], returns: "i32" });
+    s.store_callback(cb);
+    for (let i = 0; i < 600; i++) {
+      assert.equal(s.fire(i % 100), (i % 100) + 1);
+      assert.equal(s.twice(i), 2 * i);
+      assert.equal(s.fail_with(0), -1);
+    }
+    assert.equal(callsThroughNodeFfi(s.fire) && callsThroughNodeFfi(s.twice) && callsThroughNodeFfi(s.fail_with), true);
+    assert.equal(s.fire(100), 201);
+    assert.deepEqual(seen, [
+      ["in", 100, 0x20000001],
+      ["in", 1000, 0x20000002],
+      ["after inner fire", "from the inner callback", 0x20000001],
+      ["after twice", 200, 0x20000001],
+      ["after fail_with", 23, 0x20000001],
+    ]);
+    assert.equal(depth(), 0, "call_depth back to 0 at the top level");
+    assert.equal(errno(), 23, "the outer call saved the errno its C returned with");
+    assert.equal(s.twice(4), 8, "the top-level path again");
+    assert.equal(depth(), 0);
+    cb.close();
+    lib.close();
+  });
+
   test("errno() after a node:ffi call is the errno saved right after its C call, as on the addon", () => {
     const lib = dlopen(LIB, DEFS);
     const s = lib.symbols;

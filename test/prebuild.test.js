@@ -259,7 +259,9 @@ test("scripts/prebuild-check.js refuses a build that needs a shared libffi", { s
   const { check } = require("../scripts/prebuild-check.js");
   const result = check(LOCAL_BUILD);
   assert.ok(result.exported.includes("napi_register_module_v1"));
-  assert.deepEqual(result.exported.filter((n) => !/^(napi_register_module_v1|node_api_module_get_api_version_v1)$/.test(n)), []);
+  const readers = result.exported.filter((n) => /^cffi_bun_node_ffi_read_/.test(n));
+  assert.deepEqual(readers.sort(), ["f32", "f64", "i16", "i32", "i8", "u16", "u32", "u8"].map((t) => `cffi_bun_node_ffi_read_${t}`));
+  assert.deepEqual(result.exported.filter((n) => !/^(napi_register_module_v1|node_api_module_get_api_version_v1|cffi_bun_node_ffi_read_\w+)$/.test(n)), []);
   if (result.needed.some((n) => n.startsWith("libffi"))) {
     assert.ok(result.failures.some((f) => /beyond libc\/libm\/libdl\/libpthread: libffi/.test(f)), result.failures.join("; "));
   }

@@ -1023,13 +1023,18 @@ describe("batch: the raw exports' result arrays (lib/native.js takes them from a
   const malformed = { name: "Error", message: /batchRun: internal arguments malformed \(result arrays detached or too short\)/ };
 
   test("a result array detached before run(): an error, nothing written into the memory it handed on", () => {
+    // The raw batchAdd takes the addon's own bound function only: on Node 26
+    // an (i32) -> i32 symbol is a node:ffi engine guard, a function-pointer
+    // signature is not.
+    const identity = new JSCallback((x) => x, { args: ["i32"], returns: "i32" });
     for (const which of ["raw", "kinds"]) {
       const { handle, raw, kinds } = fresh(4);
-      for (let i = 0; i < 4; i++) native.batchAdd.call(handle, S.identity_i32, -1234);
+      for (let i = 0; i < 4; i++) native.batchAdd.call(handle, S.call_i32_fn, identity, -1234);
       const moved = structuredClone((which === "raw" ? raw : kinds).buffer, { transfer: [(which === "raw" ? raw : kinds).buffer] });
       assert.throws(() => native.batchRun.call(handle, [], undefined), malformed);
       assert.deepEqual([...new Uint8Array(moved)], new Array(moved.byteLength).fill(0), which);
     }
+    identity.close();
   });
 
   test("a result array detached by a callback during run(): the run stops there, nothing written after", () => {

@@ -577,6 +577,10 @@ typedef struct cffi_stub_slot {
 cffi_stub_slot *cffi_stub_take(cffi_env_state *state);
 void *cffi_stub_code(const cffi_stub_slot *slot);
 void cffi_stub_release(cffi_env_state *state, cffi_stub_slot *slot);
+/* At bind time (linkSymbols/CFunction): why a function pointer inside our
+ * stubs cannot be bound (a free stub: a closed JSCallback's; not a stub's
+ * start), or NULL for any other address and a stub in use. */
+const char *cffi_stub_refusal(const void *address);
 /* At module init: when the env ends, its free stubs go to later envs. */
 void cffi_stubs_attach(napi_env env, cffi_env_state *state);
 

@@ -227,6 +227,14 @@ static bool resolve_from_ptr(napi_env env, cffi_owner *owner, const char *name,
                     what, (unsigned long long)raw);
     return false;
   }
+  /* A closed JSCallback's saved .ptr: its free stub is reused by the next
+   * stub anyone takes, this function's own among them. */
+  const char *refusal = cffi_stub_refusal((void *)(uintptr_t)raw);
+  if (refusal) {
+    cffi_throw_code(env, "TypeError", CFFI_ERR_INVALID_ARG_TYPE, "%s is 0x%llx, %s", what, (unsigned long long)raw,
+                    refusal);
+    return false;
+  }
   *address = (void *)(uintptr_t)raw;
   return true;
 }

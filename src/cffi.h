@@ -456,6 +456,10 @@ cffi_function *cffi_function_new(napi_env env, cffi_owner *owner, const char *na
                                  const cffi_signature *sig);
 napi_value cffi_function_publish(napi_env env, cffi_function *fn);
 void cffi_function_discard(cffi_function *fn);
+/* data_symbol.c: publishes fn (consuming it, as cffi_function_publish
+ * does) as a function whose call throws: the loader says fn->address is
+ * data. Keeps .ptr, .native and .length. */
+napi_value cffi_data_symbol_publish(napi_env env, cffi_function *fn);
 /* The bound function behind a JS value (type-tagged at publish), or NULL
  * with no exception: any other value, a function another addon wrapped. */
 cffi_function *cffi_function_of(napi_env env, napi_value value);

@@ -5,7 +5,9 @@
 //    stub taken (the new function's own tiering stub among them) reuses it,
 //    so the call jumped into a Node-API entry with C's registers (SIGSEGV);
 //  - other addresses inside the entry stubs that are not a live
-//    JSCallback's (mid-stub, a free stub never used).
+//    JSCallback's (mid-stub);
+//  - a data symbol (environ): calling it jumped into non-executable memory
+//    (a SIGSEGV, as in Bun); now the call throws and .ptr stays.
 // Each case runs in a child process, so a crash fails its test instead of
 // ending the suite.
 const { test } = require("node:test");
@@ -96,4 +98,40 @@ test("addresses inside the entry stubs that are not a live JSCallback's are refu
   assert.match(lines[1], /^TypeError ERR_INVALID_ARG_TYPE .* inside cffi-bun's entry stubs, not the start of one/);
   assert.strictEqual(lines[2], "called: 0");
   assert.strictEqual(lines[3], "called: 7");
+});
+
+// On Linux the loaded segment holding the address says code or data;
+// elsewhere the kind is unknown and a data symbol is bound as a function.
+const linuxOnly = process.platform === "linux" ? false
+  : "data symbols are recognised on Linux only (src/platform/symbol_kind.c)";
+
+test("calling a data symbol (environ, stdout) is a TypeError naming it; its .ptr still reads", { skip: linuxOnly }, () => {
+  const lines = runChild(`${REPORT}
+    const lib = ffi.dlopen("libc.so.6", {
+      environ: { args: [], returns: "ptr" },
+      stdout: { args: ["i32"], returns: "void" },
+      getpid: { args: [], returns: "i32" },
+    });
+    const { environ, stdout, getpid } = lib.symbols;
+    attempt(() => environ);
+    attempt(() => stdout.native);
+    console.log("ptr: " + (typeof environ.ptr) + " " + (environ.ptr > 4096) + " length: " + stdout.length);
+    // Its .ptr reads (libc's own copy: the node binary may hold the one in use).
+    console.log("reads: " + (typeof ffi.read.u64(environ.ptr) === "bigint"));
+    console.log("getpid: " + (getpid() === process.pid));
+    // The saved address given to linkSymbols is the same data symbol.
+    attempt(() => ffi.linkSymbols({ env_copy: { ptr: environ.ptr, args: [], returns: "ptr" } }).symbols.env_copy);
+    // Not a bound function for the other call paths either.
+    attempt(() => () => ffi.batch().add(environ).run());
+    lib.close();
+    console.log("closed");
+  `);
+  assert.strictEqual(lines[0], 'TypeError ERR_INVALID_ARG_TYPE Cannot call "environ": it is a data symbol (an object in "libc.so.6"), not a function; read it through its .ptr (e.g. read.ptr(symbols.environ.ptr))');
+  assert.match(lines[1], /^TypeError ERR_INVALID_ARG_TYPE Cannot call "stdout": it is a data symbol/);
+  assert.strictEqual(lines[2], "ptr: number true length: 1");
+  assert.strictEqual(lines[3], "reads: true");
+  assert.strictEqual(lines[4], "getpid: true");
+  assert.match(lines[5], /^TypeError ERR_INVALID_ARG_TYPE Cannot call "env_copy": it is a data symbol \(an object in "linkSymbols"\), not a function/);
+  assert.match(lines[6], /^TypeError \S+ batch\.add\(\): entry 0: expected a function bound by dlopen/);
+  assert.strictEqual(lines[7], "closed");
 });

@@ -456,6 +456,10 @@ cffi_function *cffi_function_new(napi_env env, cffi_owner *owner, const char *na
                                  const cffi_signature *sig);
 napi_value cffi_function_publish(napi_env env, cffi_function *fn);
 void cffi_function_discard(cffi_function *fn);
+/* data_symbol.c: publishes fn (consuming it, as cffi_function_publish
+ * does) as a function whose call throws: the loader says fn->address is
+ * data. Keeps .ptr, .native and .length. */
+napi_value cffi_data_symbol_publish(napi_env env, cffi_function *fn);
 /* The bound function behind a JS value (type-tagged at publish), or NULL
  * with no exception: any other value, a function another addon wrapped. */
 cffi_function *cffi_function_of(napi_env env, napi_value value);
@@ -577,6 +581,10 @@ typedef struct cffi_stub_slot {
 cffi_stub_slot *cffi_stub_take(cffi_env_state *state);
 void *cffi_stub_code(const cffi_stub_slot *slot);
 void cffi_stub_release(cffi_env_state *state, cffi_stub_slot *slot);
+/* At bind time (linkSymbols/CFunction): why a function pointer inside our
+ * stubs cannot be bound (a free stub: a closed JSCallback's; not a stub's
+ * start), or NULL for any other address and a stub in use. */
+const char *cffi_stub_refusal(const void *address);
 /* At module init: when the env ends, its free stubs go to later envs. */
 void cffi_stubs_attach(napi_env env, cffi_env_state *state);
 

@@ -227,6 +227,14 @@ static bool resolve_from_ptr(napi_env env, cffi_owner *owner, const char *name,
                     what, (unsigned long long)raw);
     return false;
   }
+  /* A closed JSCallback's saved .ptr: its free stub is reused by the next
+   * stub anyone takes, this function's own among them. */
+  const char *refusal = cffi_stub_refusal((void *)(uintptr_t)raw);
+  if (refusal) {
+    cffi_throw_code(env, "TypeError", CFFI_ERR_INVALID_ARG_TYPE, "%s is 0x%llx, %s", what, (unsigned long long)raw,
+                    refusal);
+    return false;
+  }
   *address = (void *)(uintptr_t)raw;
   return true;
 }
@@ -266,7 +274,10 @@ napi_value cffi_bind_symbols(napi_env env, cffi_owner *owner, napi_value definit
     napi_create_object(env, &symbols);
     uint32_t published = 0;
     for (; published < count; published++) {
-      napi_value function = cffi_function_publish(env, fns[published]);
+      /* Calling a data symbol (environ) would jump into data: src/library/data_symbol.c. */
+      napi_value function = cffi_lib_symbol_kind(fns[published]->address) == CFFI_SYMBOL_DATA
+                                ? cffi_data_symbol_publish(env, fns[published])
+                                : cffi_function_publish(env, fns[published]);
       fns[published] = NULL; /* owned by the JS function now, or freed */
       if (!function) break;
       napi_set_property(env, symbols, keys[published], function);

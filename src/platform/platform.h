@@ -341,4 +341,9 @@ static inline void cffi_yield_thread(void) { sched_yield(); }
  * does when envs end (src/platform/pin.c); 1 when pinned. */
 int cffi_platform_pin_addon(void);
 
+/* src/platform/symbol_kind.c: what lies at a bound address, from the
+ * loaded segment that holds it (Linux only; elsewhere always unknown). */
+typedef enum { CFFI_SYMBOL_UNKNOWN, CFFI_SYMBOL_FUNCTION, CFFI_SYMBOL_DATA } cffi_symbol_kind;
+cffi_symbol_kind cffi_lib_symbol_kind(const void *address);
+
 #endif /* CFFI_PLATFORM_H */

@@ -53,6 +53,7 @@
  * every stub, the hot paths included. The quarantine bounds this window, as
  * it bounds a stale pointer's.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "../cffi.h"
@@ -119,6 +120,26 @@ static void write_stub(unsigned char *at, size_t page) {
 #endif
 }
 
+/* Every chunk ever mapped (they are never unmapped), so that binding a
+ * function pointer can tell an address inside our stubs from any other
+ * (cffi_stub_refusal). Appended under the lock; read only at bind time. */
+typedef struct stub_chunk {
+  unsigned char *code;
+  struct stub_chunk *next;
+} stub_chunk;
+static stub_chunk *chunks;
+static pthread_mutex_t chunks_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void remember_chunk(unsigned char *code) {
+  stub_chunk *chunk = malloc(sizeof *chunk);
+  if (!chunk) return; /* then its addresses are not recognised: today's behaviour */
+  chunk->code = code;
+  pthread_mutex_lock(&chunks_lock);
+  chunk->next = chunks;
+  chunks = chunk;
+  pthread_mutex_unlock(&chunks_lock);
+}
+
 /* A new chunk's slots, linked as free; NULL if no memory. */
 static cffi_stub_slot *new_chunk(void) {
   const size_t page = page_size();
@@ -139,6 +160,7 @@ static cffi_stub_slot *new_chunk(void) {
     return NULL;
   }
   CFFI_DEBUG("%zu new entry stubs at %p", count, (void *)code);
+  remember_chunk(code);
   return slots;
 }
 
@@ -197,7 +219,40 @@ void cffi_stub_release(cffi_env_state *state, cffi_stub_slot *slot) {
   slot->data = state->free_stubs;
   state->free_stubs = slot;
 }
+/* A free stub's address is about to be reused (by a tiering stub, another
+ * JSCallback), so a function bound to it now would call whatever takes it
+ * next: the very binding's own tiering stub, often. An address inside a
+ * chunk that is not a stub's start is never code (a slot page is not
+ * executable). A stub in use is allowed: a live JSCallback's, and a closed
+ * threadsafe one's still in quarantine, whose entry answers 0 (tiering
+ * stubs' addresses are never given to JS). */
+const char *cffi_stub_refusal(const void *address) {
+  const unsigned char *at = address;
+  const size_t page = page_size();
+  const char *refusal = NULL;
+  pthread_mutex_lock(&chunks_lock);
+  for (const stub_chunk *chunk = chunks; chunk; chunk = chunk->next) {
+    if (at < chunk->code || at >= chunk->code + 2 * page) continue;
+    const size_t offset = (size_t)(at - chunk->code);
+    if (offset >= page || offset % STUB_SIZE != 0) {
+      refusal = "inside cffi-bun's entry stubs, not the start of one (not a function)";
+      break;
+    }
+    const cffi_stub_slot *slot = (const cffi_stub_slot *)(chunk->code + page + offset);
+    if (__atomic_load_n(&slot->target, __ATOMIC_RELAXED) == (void *)cffi_stub_vacant)
+      refusal = "the address of a closed JSCallback (its entry stub is free and will be reused): "
+                "bind it before close(), or close the callback later";
+    break;
+  }
+  pthread_mutex_unlock(&chunks_lock);
+  return refusal;
+}
 #else
+const char *cffi_stub_refusal(const void *address) {
+  (void)address;
+  return NULL;
+}
+
 cffi_stub_slot *cffi_stub_take(cffi_env_state *state) {
   (void)state;
   return NULL;

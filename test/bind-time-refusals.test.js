@@ -1,0 +1,137 @@
+"use strict";
+// Addresses that linkSymbols/CFunction (and dlopen's symbols) must refuse or
+// guard when they are bound, because calling them would crash the process:
+//  - a closed JSCallback's saved .ptr: its entry stub is free, and the next
+//    stub taken (the new function's own tiering stub among them) reuses it,
+//    so the call jumped into a Node-API entry with C's registers (SIGSEGV);
+//  - other addresses inside the entry stubs that are not a live
+//    JSCallback's (mid-stub);
+//  - a data symbol (environ): calling it jumped into non-executable memory
+//    (a SIGSEGV, as in Bun); now the call throws and .ptr stays.
+// Each case runs in a child process, so a crash fails its test instead of
+// ending the suite.
+const { test } = require("node:test");
+const assert = require("node:assert");
+const path = require("node:path");
+const { spawnSync } = require("node:child_process");
+
+const ROOT = path.join(__dirname, "..");
+const TIME_SCALE = Number(process.env.CFFI_BUN_TIME_SCALE) || 1;
+// The stub area exists on x86-64 and AArch64 ELF (Linux); elsewhere a
+// JSCallback is a libffi closure and these addresses are not recognised.
+const stubsOnly = process.platform === "linux" && ["x64", "arm64"].includes(process.arch) ? false
+  : "entry stubs are Linux x86-64/AArch64 only (src/platform/stubs.c)";
+
+// Runs `body` in a child with the package as `ffi`; returns its stdout lines
+// after checking it exited normally.
+function runChild(body) {
+  const source = `const ffi = require(${JSON.stringify(ROOT)});\n${body}`;
+  const child = spawnSync(process.execPath, ["-e", source], { encoding: "utf8", timeout: 30000 * TIME_SCALE });
+  assert.strictEqual(child.signal, null, `killed by ${child.signal}\n${child.stdout}${child.stderr}`);
+  assert.strictEqual(child.status, 0, `exit ${child.status}\n${child.stdout}${child.stderr}`);
+  return child.stdout.trim().split("\n");
+}
+
+const REPORT = `
+function attempt(bind) {
+  try {
+    const f = bind();
+    console.log("called: " + f());
+  } catch (e) {
+    console.log(e.constructor.name + " " + e.code + " " + e.message);
+  }
+}
+`;
+
+test("CFunction of a closed JSCallback's saved .ptr is a TypeError at bind time, not a crash", { skip: stubsOnly }, () => {
+  const lines = runChild(`${REPORT}
+    const cb = new ffi.JSCallback(() => 7, { args: [], returns: "i32" });
+    const p = cb.ptr;
+    const before = new ffi.CFunction({ ptr: p, args: [], returns: "i32" });
+    console.log("live: " + before());
+    cb.close();
+    console.log("made before close: " + before());
+    attempt(() => new ffi.CFunction({ ptr: p, args: [], returns: "i32" }));
+    attempt(() => new ffi.CFunction({ ptr: BigInt(p), args: [], returns: "i32" }));
+    // A new callback may take the stub again: then the address is live and binds.
+    const again = new ffi.JSCallback(() => 9, { args: [], returns: "i32" });
+    console.log("reused: " + (again.ptr === p));
+    attempt(() => new ffi.CFunction({ ptr: again.ptr, args: [], returns: "i32" }));
+  `);
+  assert.strictEqual(lines[0], "live: 7");
+  assert.strictEqual(lines[1], "made before close: 0");
+  for (const line of lines.slice(2, 4)) {
+    assert.match(line, /^TypeError ERR_INVALID_ARG_TYPE Symbol "CFunction\d+" has an unusable "ptr" field\. .* is 0x[0-9a-f]+, the address of a closed JSCallback \(its entry stub is free/);
+  }
+  assert.match(lines[4], /^reused: (true|false)$/);
+  assert.strictEqual(lines[5], "called: 9");
+});
+
+test("linkSymbols with a closed JSCallback's saved .ptr is a TypeError naming the symbol", { skip: stubsOnly }, () => {
+  const lines = runChild(`${REPORT}
+    const cb = new ffi.JSCallback((a, b) => a + b, { args: ["i32", "i32"], returns: "i32" });
+    const p = cb.ptr;
+    cb.close();
+    attempt(() => { const lib = ffi.linkSymbols({ add_closed: { ptr: p, args: ["i32", "i32"], returns: "i32" } }); return () => lib.symbols.add_closed(1, 2); });
+    // Nothing of the refused set is bound: the other symbol is not published either.
+    attempt(() => ffi.linkSymbols({ fine: { ptr: ffi.ptr(new Uint8Array(8)), args: [], returns: "void" }, add_closed: { ptr: p, args: [], returns: "i32" } }));
+  `);
+  assert.match(lines[0], /^TypeError ERR_INVALID_ARG_TYPE Symbol "add_closed" has an unusable "ptr" field\. .*"ptr" of symbol "add_closed" is 0x[0-9a-f]+, the address of a closed JSCallback/);
+  assert.match(lines[1], /^TypeError ERR_INVALID_ARG_TYPE Symbol "add_closed"/);
+});
+
+test("addresses inside the entry stubs that are not a live JSCallback's are refused", { skip: stubsOnly }, () => {
+  const lines = runChild(`${REPORT}
+    const cb = new ffi.JSCallback(() => 7, { args: [], returns: "i32" });
+    const p = cb.ptr;
+    attempt(() => new ffi.CFunction({ ptr: p + 1, args: [], returns: "i32" }));
+    attempt(() => new ffi.CFunction({ ptr: p + 17, args: [], returns: "i32" }));
+    // The closed threadsafe callback stays in quarantine with its stub
+    // pointed at the closure entry, which answers 0: binding it is safe.
+    const ts = new ffi.JSCallback(() => 5, { args: [], returns: "i32", threadsafe: true });
+    const q = ts.ptr;
+    ts.close();
+    attempt(() => new ffi.CFunction({ ptr: q, args: [], returns: "i32" }));
+    attempt(() => new ffi.CFunction({ ptr: p, args: [], returns: "i32" }));
+  `);
+  assert.match(lines[0], /^TypeError ERR_INVALID_ARG_TYPE .* is 0x[0-9a-f]+, inside cffi-bun's entry stubs, not the start of one/);
+  assert.match(lines[1], /^TypeError ERR_INVALID_ARG_TYPE .* inside cffi-bun's entry stubs, not the start of one/);
+  assert.strictEqual(lines[2], "called: 0");
+  assert.strictEqual(lines[3], "called: 7");
+});
+
+// On Linux the loaded segment holding the address says code or data;
+// elsewhere the kind is unknown and a data symbol is bound as a function.
+const linuxOnly = process.platform === "linux" ? false
+  : "data symbols are recognised on Linux only (src/platform/symbol_kind.c)";
+
+test("calling a data symbol (environ, stdout) is a TypeError naming it; its .ptr still reads", { skip: linuxOnly }, () => {
+  const lines = runChild(`${REPORT}
+    const lib = ffi.dlopen("libc.so.6", {
+      environ: { args: [], returns: "ptr" },
+      stdout: { args: ["i32"], returns: "void" },
+      getpid: { args: [], returns: "i32" },
+    });
+    const { environ, stdout, getpid } = lib.symbols;
+    attempt(() => environ);
+    attempt(() => stdout.native);
+    console.log("ptr: " + (typeof environ.ptr) + " " + (environ.ptr > 4096) + " length: " + stdout.length);
+    // Its .ptr reads (libc's own copy: the node binary may hold the one in use).
+    console.log("reads: " + (typeof ffi.read.u64(environ.ptr) === "bigint"));
+    console.log("getpid: " + (getpid() === process.pid));
+    // The saved address given to linkSymbols is the same data symbol.
+    attempt(() => ffi.linkSymbols({ env_copy: { ptr: environ.ptr, args: [], returns: "ptr" } }).symbols.env_copy);
+    // Not a bound function for the other call paths either.
+    attempt(() => () => ffi.batch().add(environ).run());
+    lib.close();
+    console.log("closed");
+  `);
+  assert.strictEqual(lines[0], 'TypeError ERR_INVALID_ARG_TYPE Cannot call "environ": it is a data symbol (an object in "libc.so.6"), not a function; read it through its .ptr (e.g. read.ptr(symbols.environ.ptr))');
+  assert.match(lines[1], /^TypeError ERR_INVALID_ARG_TYPE Cannot call "stdout": it is a data symbol/);
+  assert.strictEqual(lines[2], "ptr: number true length: 1");
+  assert.strictEqual(lines[3], "reads: true");
+  assert.strictEqual(lines[4], "getpid: true");
+  assert.match(lines[5], /^TypeError ERR_INVALID_ARG_TYPE Cannot call "env_copy": it is a data symbol \(an object in "linkSymbols"\), not a function/);
+  assert.match(lines[6], /^TypeError \S+ batch\.add\(\): entry 0: expected a function bound by dlopen/);
+  assert.strictEqual(lines[7], "closed");
+});

@@ -239,7 +239,10 @@ const char *cffi_stub_refusal(const void *address) {
       break;
     }
     const cffi_stub_slot *slot = (const cffi_stub_slot *)(chunk->code + page + offset);
-    if (__atomic_load_n(&slot->target, __ATOMIC_RELAXED) == (void *)cffi_stub_vacant)
+    /* A taken stub with no data is a tiering stub (jit.c): its address never
+     * reaches JS, so the address was a closed JSCallback's, already reused. */
+    if (__atomic_load_n(&slot->target, __ATOMIC_RELAXED) == (void *)cffi_stub_vacant ||
+        __atomic_load_n(&slot->data, __ATOMIC_RELAXED) == NULL)
       refusal = "the address of a closed JSCallback (its entry stub is free and will be reused): "
                 "bind it before close(), or close the callback later";
     break;

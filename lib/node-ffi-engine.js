@@ -376,7 +376,8 @@ function adopt(lib, path, definitions) {
       signature = null;
     }
     const addonFn = lib.symbols[name];
-    if (signature !== null && typeof addonFn === "function" && signature.args.length === addonFn.length)
+    // A data symbol (environ) throws when called; node:ffi would call it.
+    if (signature !== null && typeof addonFn === "function" && signature.args.length === addonFn.length && !native.isDataSymbol(addonFn))
       entries.push({ name, signature, addonFn, on: { calls: false, left: CALLS_BEFORE_NODE_FFI, name, setNode: null, bigArgs: bigArguments(signature) } });
   }
   if (entries.length === 0) return lib;

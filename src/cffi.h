@@ -460,6 +460,8 @@ void cffi_function_discard(cffi_function *fn);
  * does) as a function whose call throws: the loader says fn->address is
  * data. Keeps .ptr, .native and .length. */
 napi_value cffi_data_symbol_publish(napi_env env, cffi_function *fn);
+/* The raw isDataSymbol(fn) export (the node-ffi engine skips those). */
+void cffi_make_data_symbol_exports(napi_env env, napi_value exports);
 /* The bound function behind a JS value (type-tagged at publish), or NULL
  * with no exception: any other value, a function another addon wrapped. */
 cffi_function *cffi_function_of(napi_env env, napi_value value);

@@ -135,3 +135,36 @@ test("calling a data symbol (environ, stdout) is a TypeError naming it; its .ptr
   assert.match(lines[6], /^TypeError \S+ batch\.add\(\): entry 0: expected a function bound by dlopen/);
   assert.strictEqual(lines[7], "closed");
 });
+
+test("a closed JSCallback's saved .ptr stays refused once a later bind took its stub for tiering", { skip: stubsOnly }, () => {
+  // Free stubs are reused last in, first out, and any new bound function
+  // takes one for its tiering: the slot was then no longer vacant and the
+  // CFunction bound to it jumped into that tiering entry (SIGSEGV).
+  const lines = runChild(`${REPORT}
+    const cb = new ffi.JSCallback(() => 1, { args: [], returns: "i32" });
+    const p = cb.ptr;
+    cb.close();
+    ffi.dlopen("libc.so.6", { abs: { args: ["i32"], returns: "i32" } });
+    attempt(() => new ffi.CFunction({ ptr: p, args: [], returns: "i32" }));
+    console.log("survived");
+  `);
+  assert.match(lines[0], /^TypeError ERR_INVALID_ARG_TYPE .* the address of a closed JSCallback/);
+  assert.strictEqual(lines[1], "survived");
+});
+
+test("a data symbol called past the node:ffi engine's tiering count still throws (the engine leaves it alone)", { skip: linuxOnly }, () => {
+  // On Node 26 the node-ffi engine took any function of an eligible
+  // definition; after 500 refused calls it bound environ in node:ffi and
+  // the next call jumped into the data (SIGSEGV). Elsewhere this runs as a
+  // plain loop of refusals.
+  const lines = runChild(`
+    const lib = ffi.dlopen("libc.so.6", { environ: { args: [], returns: "i32" }, stdout: { args: [], returns: "void" } });
+    let refused = 0;
+    for (let i = 0; i < 2000; i++) {
+      try { lib.symbols.environ(); } catch (e) { if (e instanceof TypeError) refused++; }
+      try { lib.symbols.stdout(); } catch (e) { if (e instanceof TypeError) refused++; }
+    }
+    console.log("refused " + refused);
+  `);
+  assert.deepStrictEqual(lines, ["refused 4000"]);
+});

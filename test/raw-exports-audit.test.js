@@ -26,6 +26,7 @@
 //                                                           unmapped a library under its own call (close()
 //                                                           from a callback): FIXED, the deferred unload
 //                                                           checks again that no FFI call is running.
+// isDataSymbol              any value                      reads a type tag only; safe.
 // asyncUseUntransferable    a function (first one kept)    a no-op given before the shim loads lets a
 //                                                           buffer in use by an async call be transferred.
 //                                                           Left: documented (docs/safety.md).

@@ -14,6 +14,11 @@
 
 #include "../cffi.h"
 
+/* Marks the functions published here, so the node-ffi engine
+ * (lib/node-ffi-engine.js), which takes any function of a definition it can
+ * call, leaves them alone: bound in node:ffi, a data symbol would be called. */
+static const napi_type_tag DATA_SYMBOL_TAG = {0x6366666962756e44ULL, 0x61746153796d626fULL};
+
 static napi_value call_data_symbol(napi_env env, napi_callback_info info) {
   const char *message;
   napi_get_cb_info(env, info, NULL, NULL, NULL, (void **)&message);
@@ -52,8 +57,26 @@ napi_value cffi_data_symbol_publish(napi_env env, cffi_function *fn) {
       {"length", NULL, NULL, NULL, NULL, length, napi_configurable, NULL},
   };
   napi_define_properties(env, function, 3, props);
+  napi_type_tag_object(env, function, &DATA_SYMBOL_TAG);
   CFFI_DEBUG("bound %s at %p as a data symbol: calling it throws", fn->name, fn->address);
 done:
   cffi_function_discard(fn);
   return function;
+}
+
+/* isDataSymbol(fn): true for a function published here. */
+static napi_value is_data_symbol(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value arg = NULL, result;
+  bool tagged = false;
+  napi_get_cb_info(env, info, &argc, &arg, NULL, NULL);
+  napi_valuetype t = napi_undefined;
+  if (argc >= 1 && napi_typeof(env, arg, &t) == napi_ok && t == napi_function)
+    napi_check_object_type_tag(env, arg, &DATA_SYMBOL_TAG, &tagged);
+  napi_get_boolean(env, tagged, &result);
+  return result;
+}
+
+void cffi_make_data_symbol_exports(napi_env env, napi_value exports) {
+  cffi_set_function(env, exports, "isDataSymbol", is_data_symbol, NULL);
 }

@@ -105,6 +105,7 @@ static napi_value use_set_immediate(napi_env env, napi_callback_info info) {
 
 void cffi_library_init(napi_env env, napi_value exports) {
   cffi_set_function(env, exports, "useSetImmediate", use_set_immediate, NULL);
+  cffi_make_data_symbol_exports(env, exports);
 }
 
 void cffi_owner_async_done(cffi_owner *owner) {

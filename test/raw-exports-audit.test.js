@@ -79,7 +79,7 @@ const ADDON = addonCandidates().find((c) => fs.existsSync(c.file)).file;
 function child(body, prelude = "") {
   const script = `
     const say = (line) => console.log("> " + line);
-    const attempt = (f) => { try { say(String(f())); } catch (e) { say(e.message.replace(/"[/][^"]*"/g, "PATH")); } };
+    const attempt = (f) => { try { say(String(f())); } catch (e) { say(e.message.replace(/"(?:[/]|[A-Za-z]:\\\\)[^"]*"/g, "PATH")); } };
     const ADDON = ${JSON.stringify(ADDON)};
     ${prelude}
     const ffi = require(${JSON.stringify(ROOT)});

@@ -211,13 +211,30 @@ let stagePos = 1; // word 0: how many words are staged (written before each nati
 let stageOwner = null; // the Batch whose entries are staged
 let stageBusy = 0; // a run from the stage is in progress: no batch may take it
 let stageSmallUses = 0; // batches in a row that used little of a grown stage
-native.batchStage(stage);
+// The addon keeps one stage and one set of result words per load, but two
+// copies of this file can share a load (the package's JS deleted from
+// require.cache and the .node kept, as Jest's resetModules does): each would
+// read the other's. The copy that registered last is noted on the addon's
+// object, and a copy about to hand the addon work registers its own again
+// when another one was last (a property read on each native call, none on add()).
+const STAGE_OWNER = Symbol.for("cffi-bun.batchStageOwner");
+const THIS_COPY = Object.freeze({});
+function registerStage(array) {
+  native.batchStage(array);
+  if (native[STAGE_OWNER] !== THIS_COPY) {
+    native[STAGE_OWNER] = THIS_COPY;
+    registeredResults = null; // the other copy's may be the addon's now
+  }
+}
+function claimStage() {
+  if (native[STAGE_OWNER] !== THIS_COPY) registerStage(stage);
+}
 
 // The stage as a new array of `words` words, holding what is staged.
 function resizeStage(words) {
   const grown = new Float64Array(words);
   grown.set(stage.subarray(0, Math.min(stagePos, words)));
-  native.batchStage(grown); // a run from the old one keeps it alive (run()'s frame)
+  registerStage(grown); // a run from the old one keeps it alive (run()'s frame)
   stage = grown;
   stageBigs = new BigInt64Array(grown.buffer);
 }
@@ -243,12 +260,14 @@ const SHARED_RESULTS = 65536;
 let results = null; // { raw, bits, ubits, kinds }
 let largeResults = null; // WeakRef of the same, above SHARED_RESULTS
 let registeredResults = null; // the ones the addon writes into
+registerStage(stage);
 // Results being copied out of the shared words (into an Array whose
 // setters, or a Proxy's traps, may run JS): a batch run meanwhile gets
 // words of its own, so it cannot overwrite those being read.
 let shaping = 0;
 
 function resultsFor(count) {
+  claimStage();
   let r = results;
   if (count > SHARED_RESULTS) {
     r = largeResults?.deref();
@@ -344,6 +363,7 @@ class Batch {
   // Before a native call on this batch: the stage holds its entries (then
   // word 0 says how many) or nothing.
   #sync() {
+    claimStage();
     if (stageOwner === this) {
       stage[0] = stagePos;
       stagePos = 1;
@@ -359,7 +379,10 @@ class Batch {
       const owner = stageOwner;
       stage[0] = stagePos;
       if (!owner.#created && stagePos <= SAVED_WORDS) owner.#saved = stage.slice(0, stagePos);
-      else native.batchFlush.call(owner.#native());
+      else {
+        claimStage();
+        native.batchFlush.call(owner.#native());
+      }
       stageOwner = null;
     }
     if (stageOwner !== this) {
@@ -397,6 +420,7 @@ class Batch {
     }
     if (stageBusy !== 0) return false; // the run reads it: it must stay as it is
     stage[0] = stagePos;
+    claimStage();
     native.batchFlush.call(this.#native());
     stagePos = 1;
     return true;

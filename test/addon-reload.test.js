@@ -85,6 +85,45 @@ console.log("copies ok");
   assert.match(out, /copies ok/);
 });
 
+test("the package's JS required afresh over one load of the .node (Jest's resetModules): each copy's batches run its own entries", () => {
+  // Both copies' lib/batch.js register a stage and result words with the one
+  // addon load; before, the copy registered last won and the other's staged
+  // batch gave [undefined x3].
+  const out = runChild(`${PRELUDE}
+function freshScripts() {
+  for (const key of Object.keys(require.cache)) if (key.startsWith(root) && !key.endsWith(".node")) delete require.cache[key];
+  return require(root);
+}
+const a = freshScripts(), b = freshScripts();
+assert.notStrictEqual(a, b);
+const la = a.dlopen(fixture, SYMBOLS), lb = b.dlopen(fixture, SYMBOLS);
+const staged = a.batch();
+for (let k = 0; k < 3; k++) staged.add(la.symbols.add_i32, 10, k);
+const other = b.batch();
+other.add(lb.symbols.identity_f64, 2.5);
+staged.add(la.symbols.add_i32, 10, 3);
+assert.deepStrictEqual(other.run(), [2.5], "copy b's batch");
+assert.deepStrictEqual(staged.run(), [10, 11, 12, 13], "copy a's staged batch, after copy b's ran");
+assert.deepStrictEqual(other.run(), [2.5], "copy b's batch run again");
+assert.deepStrictEqual(staged.run(), [10, 11, 12, 13], "copy a's batch run again");
+// Built on the native side (past the stage), typed results, and run async.
+const big = a.batch();
+for (let k = 0; k < 5000; k++) big.add(la.symbols.add_i32, k, 1);
+const small = b.batch();
+small.add(lb.symbols.add_i32, 1, 1);
+assert.deepStrictEqual(small.run({ results: "typed" }), Int32Array.of(2));
+const got = big.run({ results: "typed" });
+assert.strictEqual(got.length, 5000);
+assert.strictEqual(got[4999], 5000);
+Promise.all([big.runAsync(), small.runAsync()]).then(([x, y]) => {
+  assert.strictEqual(x[0], 1);
+  assert.deepStrictEqual(y, [2]);
+  console.log("js copies ok");
+});
+`);
+  assert.match(out, /js copies ok/);
+});
+
 test("the package required afresh twelve times adds one 'exit' listener, not one per load (no MaxListenersExceededWarning)", () => {
   const child = spawnSync(process.execPath, ["-e", `${PRELUDE}
 for (let i = 0; i < 12; i++) freshPackage();

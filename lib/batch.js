@@ -346,8 +346,10 @@ class Batch {
     return this.#count;
   }
 
-  // The native side, made on first need.
+  // The native side, made on first need. Every native call that reads the
+  // stage goes through here first (a staged run through resultsFor).
   #native() {
+    claimStage();
     if (!this.#created) {
       this.#created = true;
       native.batchNew(this.#handle, this.#flags);
@@ -363,7 +365,6 @@ class Batch {
   // Before a native call on this batch: the stage holds its entries (then
   // word 0 says how many) or nothing.
   #sync() {
-    claimStage();
     if (stageOwner === this) {
       stage[0] = stagePos;
       stagePos = 1;
@@ -379,10 +380,7 @@ class Batch {
       const owner = stageOwner;
       stage[0] = stagePos;
       if (!owner.#created && stagePos <= SAVED_WORDS) owner.#saved = stage.slice(0, stagePos);
-      else {
-        claimStage();
-        native.batchFlush.call(owner.#native());
-      }
+      else native.batchFlush.call(owner.#native());
       stageOwner = null;
     }
     if (stageOwner !== this) {
@@ -420,7 +418,6 @@ class Batch {
     }
     if (stageBusy !== 0) return false; // the run reads it: it must stay as it is
     stage[0] = stagePos;
-    claimStage();
     native.batchFlush.call(this.#native());
     stagePos = 1;
     return true;

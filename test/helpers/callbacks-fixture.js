@@ -34,6 +34,7 @@ function callbacksSymbols() {
     threads_done: { args: [], returns: "i32" },
     thread_mismatches: { args: [], returns: "i32" },
     thread_zero_results: { args: [], returns: "i64_fast" },
+    thread_calls_started: { args: [], returns: "i64_fast" },
     start_threads: { args: ["i32", "i32", "function"], returns: "i32" },
     start_threads_slow: { args: ["i32", "i32", "i32", "function"], returns: "i32" },
     start_threads_ret: { args: ["i32", "i32", "function"], returns: "i32" },

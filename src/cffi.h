@@ -118,6 +118,21 @@ typedef struct cffi_callback cffi_callback;
  * env, after every finaliser of its functions has run (src/addon.c);
  * nothing that can outlive the env (a callback C still holds, a foreign
  * thread) reads it. */
+/* stubs.c: the two pools of entry stubs. A JSCallback's stub address
+ * reaches C, which may keep it past close(); a tiering stub's never leaves
+ * V8. Kept apart, a stale JSCallback pointer can only ever reach a free stub
+ * (it answers 0) or another JSCallback, never a Node-API entry that would
+ * read C's registers as its own (a SIGSEGV). */
+typedef enum { CFFI_STUB_TIERING, CFFI_STUB_CALLBACK, CFFI_STUB_KINDS } cffi_stub_kind;
+typedef struct cffi_stub_queue {
+  struct cffi_stub_slot *first, *last; /* linked through their slots' data */
+  uint32_t count;
+} cffi_stub_queue;
+typedef struct cffi_stub_pool {
+  cffi_stub_queue fresh;    /* never taken */
+  cffi_stub_queue released; /* oldest first */
+} cffi_stub_pool;
+
 typedef struct cffi_env_state {
   napi_env env;
   /* From call_depth to cleanup_depth: 32-bit integers only, which
@@ -158,7 +173,7 @@ typedef struct cffi_env_state {
    * over JS-owned memory (sym.map, src/calls/batch.c) checks it after each
    * call, since that JS may have detached or shrunk the memory. */
   uint32_t js_callbacks_run;
-  struct cffi_stub_slot *free_stubs; /* src/platform/stubs.c: entry stubs free for reuse */
+  cffi_stub_pool stubs[CFFI_STUB_KINDS]; /* src/platform/stubs.c: entry stubs free for reuse */
   bool stubs_orphaned;          /* src/platform/stubs.c: the env has ended; released stubs go to later envs */
   struct cffi_callbacks *callbacks; /* src/callbacks/callback.c: the env's JSCallbacks */
   /* src/types/types.c: built-ins captured at load, to read SharedArrayBuffers
@@ -580,12 +595,13 @@ typedef struct cffi_stub_slot {
   void *target;
   void *data;
 } cffi_stub_slot;
-cffi_stub_slot *cffi_stub_take(cffi_env_state *state);
+cffi_stub_slot *cffi_stub_take(cffi_env_state *state, cffi_stub_kind kind);
 void *cffi_stub_code(const cffi_stub_slot *slot);
-void cffi_stub_release(cffi_env_state *state, cffi_stub_slot *slot);
+void cffi_stub_release(cffi_env_state *state, cffi_stub_kind kind, cffi_stub_slot *slot);
 /* At bind time (linkSymbols/CFunction): why a function pointer inside our
- * stubs cannot be bound (a free stub: a closed JSCallback's; not a stub's
- * start), or NULL for any other address and a stub in use. */
+ * stubs cannot be bound (a free JSCallback stub: a closed JSCallback's; a
+ * tiering stub; not a stub's start), or NULL for any other address and a
+ * JSCallback stub in use. */
 const char *cffi_stub_refusal(const void *address);
 /* At module init: when the env ends, its free stubs go to later envs. */
 void cffi_stubs_attach(napi_env env, cffi_env_state *state);

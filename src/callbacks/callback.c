@@ -652,7 +652,7 @@ static void bury(cffi_callback *cb) {
 /* On the callback's JS thread only. Its stub may be reused as soon as no
  * new call can enter it: the stub is never on a running call's stack. */
 static void release_stub(cffi_callback *cb) {
-  if (cb->stub) cffi_stub_release(cb->state, cb->stub);
+  if (cb->stub) cffi_stub_release(cb->state, CFFI_STUB_CALLBACK, cb->stub);
   cb->stub = NULL;
 }
 
@@ -977,7 +977,7 @@ static bool make_closure(napi_env env, cffi_callback *cb) {
   cffi_signature *sig = &cb->sig;
   if (!cffi_prepare_signature(env, sig, "JSCallback")) return false;
 #if CFFI_HAVE_REGISTER_CLOSURES
-  if (sig->engine == CFFI_ENGINE_REGISTERS && (cb->stub = cffi_stub_take(cb->state))) {
+  if (sig->engine == CFFI_ENGINE_REGISTERS && (cb->stub = cffi_stub_take(cb->state, CFFI_STUB_CALLBACK))) {
     cb->stub->data = cb;
     void *precompiled = cffi_precompiled_callback_entry(sig);
     cb->stub->target = precompiled ? precompiled : (void *)cffi_register_closure_entry;

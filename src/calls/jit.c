@@ -475,7 +475,7 @@ void cffi_jit_prepare(cffi_function **fns, uint32_t count) {
   } else {
     for (uint32_t k = 0; k < n; k++) {
       cffi_function *fn = fns[which[k]];
-      if ((fn->jit_stub = cffi_stub_take(fn->state))) fn->jit_countdown = JIT_HOT_CALLS;
+      if ((fn->jit_stub = cffi_stub_take(fn->state, CFFI_STUB_TIERING))) fn->jit_countdown = JIT_HOT_CALLS;
       /* CFFI_BUN_ENGINE=precompiled: such wrappers from the first call. */
       if (fn->jit_stub && cffi_engine_preferred == CFFI_PREFER_PRECOMPILED && cffi_precompiled_take(fn))
         fn->jit_countdown = 0;
@@ -506,7 +506,7 @@ void cffi_jit_forget(cffi_function *fn) {
     free(block);
   }
   cffi_precompiled_forget(fn);
-  if (fn->jit_stub) cffi_stub_release(fn->state, fn->jit_stub);
+  if (fn->jit_stub) cffi_stub_release(fn->state, CFFI_STUB_TIERING, fn->jit_stub);
 }
 #else
 void cffi_jit_prepare(cffi_function **fns, uint32_t count) {

@@ -27,14 +27,18 @@
  * under branch-target enforcement (endbr64 for CET/IBT on x86-64, bti c on
  * AArch64; a no-op where it is not enforced), as does each routine a stub
  * jumps to. Free stubs are kept per env (only its JS thread takes and
- * releases them, without a lock), linked through their slots' data word.
- * Chunks are kept for the process's life: when an env ends (a worker
- * exits) its free stubs, and any it releases afterwards while Node
- * finalises its functions, go to a process-wide list of orphans, which the
- * next env that runs out adopts before it maps a new chunk. A free stub's target is a routine that
- * returns 0 (in the integer and the vector return register), so C calling a
- * stale pointer gets 0 rather than a jump into data, until the stub is
- * reused.
+ * releases them, without a lock), linked through their slots' data word,
+ * in two pools with chunks of their own: JSCallback stubs and tiering
+ * stubs. A stale JSCallback pointer (C kept it past close()) thus never
+ * lands in a tiering stub, whose Node-API entry would read C's registers
+ * as its own and crash. A free stub's target is a routine that returns 0
+ * (in the integer and the vector return register), and a released
+ * JSCallback stub is taken again only after CALLBACK_STUB_REUSE_DELAY newer
+ * releases, so such a pointer gets 0 for that long, and later at worst
+ * runs another JSCallback. Chunks are kept for the process's life: when an
+ * env ends (a worker exits) its free stubs, and any it releases afterwards
+ * while Node finalises its functions, go to a process-wide list of orphans
+ * per pool, which later envs reuse after their own.
  *
  * A stub reads its data and its target in two loads, so a thread between
  * them could in principle pair a slot's old data with its new target. No
@@ -120,112 +124,142 @@ static void write_stub(unsigned char *at, size_t page) {
 #endif
 }
 
-/* Every chunk ever mapped (they are never unmapped), so that binding a
- * function pointer can tell an address inside our stubs from any other
- * (cffi_stub_refusal). Appended under the lock; read only at bind time. */
+/* A released JSCallback stub is taken again only once this many newer ones
+ * have been released: C that kept a closed callback's pointer gets 0 for
+ * that long before the address can belong to another JSCallback. The cost
+ * is at most this many idle stubs (32 bytes of code, 16 of slot) per env. */
+#define CALLBACK_STUB_REUSE_DELAY 256
+
+/* Every chunk ever mapped (they are never unmapped), with the pool it
+ * serves, so that binding a function pointer can tell an address inside
+ * our stubs from any other (cffi_stub_refusal). Appended under the lock;
+ * read only at bind time. */
 typedef struct stub_chunk {
   unsigned char *code;
+  cffi_stub_kind kind;
   struct stub_chunk *next;
 } stub_chunk;
 static stub_chunk *chunks;
 static pthread_mutex_t chunks_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void remember_chunk(unsigned char *code) {
+static void remember_chunk(unsigned char *code, cffi_stub_kind kind) {
   stub_chunk *chunk = malloc(sizeof *chunk);
   if (!chunk) return; /* then its addresses are not recognised: today's behaviour */
   chunk->code = code;
+  chunk->kind = kind;
   pthread_mutex_lock(&chunks_lock);
   chunk->next = chunks;
   chunks = chunk;
   pthread_mutex_unlock(&chunks_lock);
 }
 
-/* A new chunk's slots, linked as free; NULL if no memory. */
-static cffi_stub_slot *new_chunk(void) {
+static void enqueue(cffi_stub_queue *queue, cffi_stub_slot *slot) {
+  slot->data = NULL;
+  if (queue->last) queue->last->data = slot;
+  else queue->first = slot;
+  queue->last = slot;
+  queue->count++;
+}
+
+static cffi_stub_slot *dequeue(cffi_stub_queue *queue) {
+  cffi_stub_slot *slot = queue->first;
+  if (!slot) return NULL;
+  queue->first = slot->data;
+  if (!queue->first) queue->last = NULL;
+  queue->count--;
+  slot->data = NULL;
+  return slot;
+}
+
+/* Moves all of `from` to the end of `to`. */
+static void move_queue(cffi_stub_queue *to, cffi_stub_queue *from) {
+  if (!from->first) return;
+  if (to->last) to->last->data = from->first;
+  else to->first = from->first;
+  to->last = from->last;
+  to->count += from->count;
+  *from = (cffi_stub_queue){0};
+}
+
+/* Maps a new chunk into `fresh`; false if no memory. */
+static bool new_chunk(cffi_stub_kind kind, cffi_stub_queue *fresh) {
   const size_t page = page_size();
   unsigned char *code = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (code == MAP_FAILED) return NULL;
+  if (code == MAP_FAILED) return false;
   const size_t count = page / STUB_SIZE;
-#define SLOT(i) ((cffi_stub_slot *)(code + page + (i) * STUB_SIZE))
-  for (size_t i = 0; i < count; i++) {
-    write_stub(code + i * STUB_SIZE, page);
-    SLOT(i)->target = (void *)cffi_stub_vacant;
-    SLOT(i)->data = i + 1 < count ? (void *)SLOT(i + 1) : NULL;
-  }
-  cffi_stub_slot *slots = SLOT(0);
-#undef SLOT
+  for (size_t i = 0; i < count; i++) write_stub(code + i * STUB_SIZE, page);
   __builtin___clear_cache((char *)code, (char *)code + page);
   if (mprotect(code, page, PROT_READ | PROT_EXEC) != 0) {
     munmap(code, 2 * page);
-    return NULL;
+    return false;
   }
-  CFFI_DEBUG("%zu new entry stubs at %p", count, (void *)code);
-  remember_chunk(code);
-  return slots;
+  for (size_t i = 0; i < count; i++) {
+    cffi_stub_slot *slot = (cffi_stub_slot *)(code + page + i * STUB_SIZE);
+    slot->target = (void *)cffi_stub_vacant;
+    enqueue(fresh, slot);
+  }
+  CFFI_DEBUG("%zu new entry stubs at %p (%s)", count, (void *)code,
+             kind == CFFI_STUB_CALLBACK ? "JSCallbacks" : "tiering");
+  remember_chunk(code, kind);
+  return true;
 }
 
-static cffi_stub_slot *orphans;
+/* Stubs of envs that have ended, per pool: later envs take them after
+ * their own (fresh ones as fresh, released ones as released). */
+static cffi_stub_pool orphans[CFFI_STUB_KINDS];
 static pthread_mutex_t orphans_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static cffi_stub_slot *adopt_orphans(void) {
+static void adopt_orphans(cffi_stub_pool *pool, cffi_stub_kind kind) {
   pthread_mutex_lock(&orphans_lock);
-  cffi_stub_slot *adopted = orphans;
-  orphans = NULL;
-  pthread_mutex_unlock(&orphans_lock);
-  return adopted;
-}
-
-/* Hands a list of free stubs (first..last, linked by data) to later envs. */
-static void leave_orphans(cffi_stub_slot *first, cffi_stub_slot *last) {
-  pthread_mutex_lock(&orphans_lock);
-  last->data = orphans;
-  orphans = first;
+  move_queue(&pool->fresh, &orphans[kind].fresh);
+  move_queue(&pool->released, &orphans[kind].released);
   pthread_mutex_unlock(&orphans_lock);
 }
 
 static void env_ended(void *data) {
   cffi_env_state *state = data;
   state->stubs_orphaned = true;
-  cffi_stub_slot *first = state->free_stubs, *last = first;
-  state->free_stubs = NULL;
-  if (!first) return;
-  while (last->data) last = last->data;
-  leave_orphans(first, last);
+  pthread_mutex_lock(&orphans_lock);
+  for (int kind = 0; kind < CFFI_STUB_KINDS; kind++) {
+    move_queue(&orphans[kind].fresh, &state->stubs[kind].fresh);
+    move_queue(&orphans[kind].released, &state->stubs[kind].released);
+  }
+  pthread_mutex_unlock(&orphans_lock);
 }
 
 void cffi_stubs_attach(napi_env env, cffi_env_state *state) {
   napi_add_env_cleanup_hook(env, env_ended, state);
 }
 
-cffi_stub_slot *cffi_stub_take(cffi_env_state *state) {
-  if (!state->free_stubs) state->free_stubs = adopt_orphans();
-  if (!state->free_stubs) state->free_stubs = new_chunk();
-  cffi_stub_slot *slot = state->free_stubs;
-  if (slot) {
-    state->free_stubs = slot->data;
-    slot->data = NULL;
-  }
-  return slot;
+cffi_stub_slot *cffi_stub_take(cffi_env_state *state, cffi_stub_kind kind) {
+  cffi_stub_pool *pool = &state->stubs[kind];
+  const uint32_t delay = kind == CFFI_STUB_CALLBACK ? CALLBACK_STUB_REUSE_DELAY : 0;
+  if (pool->released.count <= delay && !pool->fresh.first) adopt_orphans(pool, kind);
+  if (pool->released.count > delay) return dequeue(&pool->released);
+  if (pool->fresh.first || new_chunk(kind, &pool->fresh)) return dequeue(&pool->fresh);
+  return dequeue(&pool->released); /* out of memory: reuse early rather than fail */
 }
 
 void *cffi_stub_code(const cffi_stub_slot *slot) { return (unsigned char *)slot - page_size(); }
 
-void cffi_stub_release(cffi_env_state *state, cffi_stub_slot *slot) {
+void cffi_stub_release(cffi_env_state *state, cffi_stub_kind kind, cffi_stub_slot *slot) {
   slot->target = (void *)cffi_stub_vacant;
-  if (state->stubs_orphaned) {
-    leave_orphans(slot, slot);
+  if (!state->stubs_orphaned) {
+    enqueue(&state->stubs[kind].released, slot);
     return;
   }
-  slot->data = state->free_stubs;
-  state->free_stubs = slot;
+  pthread_mutex_lock(&orphans_lock);
+  enqueue(&orphans[kind].released, slot);
+  pthread_mutex_unlock(&orphans_lock);
 }
-/* A free stub's address is about to be reused (by a tiering stub, another
- * JSCallback), so a function bound to it now would call whatever takes it
- * next: the very binding's own tiering stub, often. An address inside a
- * chunk that is not a stub's start is never code (a slot page is not
- * executable). A stub in use is allowed: a live JSCallback's, and a closed
- * threadsafe one's still in quarantine, whose entry answers 0 (tiering
- * stubs' addresses are never given to JS). */
+
+/* A free JSCallback stub's address will be reused by another JSCallback,
+ * so a function bound to it now would call whatever callback takes it
+ * next. A tiering stub's address never reaches JS: whatever JS holds that
+ * points there is no JSCallback's. An address inside a chunk that is not a
+ * stub's start is never code (a slot page is not executable). A JSCallback
+ * stub in use is allowed: a live JSCallback's, and a closed threadsafe
+ * one's still in quarantine, whose entry answers 0. */
 const char *cffi_stub_refusal(const void *address) {
   const unsigned char *at = address;
   const size_t page = page_size();
@@ -238,11 +272,12 @@ const char *cffi_stub_refusal(const void *address) {
       refusal = "inside cffi-bun's entry stubs, not the start of one (not a function)";
       break;
     }
+    if (chunk->kind == CFFI_STUB_TIERING) {
+      refusal = "one of cffi-bun's internal entry stubs, not a JSCallback's (not a function C may call)";
+      break;
+    }
     const cffi_stub_slot *slot = (const cffi_stub_slot *)(chunk->code + page + offset);
-    /* A taken stub with no data is a tiering stub (jit.c): its address never
-     * reaches JS, so the address was a closed JSCallback's, already reused. */
-    if (__atomic_load_n(&slot->target, __ATOMIC_RELAXED) == (void *)cffi_stub_vacant ||
-        __atomic_load_n(&slot->data, __ATOMIC_RELAXED) == NULL)
+    if (__atomic_load_n(&slot->target, __ATOMIC_RELAXED) == (void *)cffi_stub_vacant)
       refusal = "the address of a closed JSCallback (its entry stub is free and will be reused): "
                 "bind it before close(), or close the callback later";
     break;
@@ -256,8 +291,8 @@ const char *cffi_stub_refusal(const void *address) {
   return NULL;
 }
 
-cffi_stub_slot *cffi_stub_take(cffi_env_state *state) {
-  (void)state;
+cffi_stub_slot *cffi_stub_take(cffi_env_state *state, cffi_stub_kind kind) {
+  (void)state, (void)kind;
   return NULL;
 }
 
@@ -266,7 +301,9 @@ void *cffi_stub_code(const cffi_stub_slot *slot) {
   return NULL;
 }
 
-void cffi_stub_release(cffi_env_state *state, cffi_stub_slot *slot) { (void)state, (void)slot; }
+void cffi_stub_release(cffi_env_state *state, cffi_stub_kind kind, cffi_stub_slot *slot) {
+  (void)state, (void)kind, (void)slot;
+}
 
 void cffi_stubs_attach(napi_env env, cffi_env_state *state) { (void)env, (void)state; }
 #endif

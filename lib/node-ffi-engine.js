@@ -124,8 +124,8 @@ function eligibleSignature(definition) {
 // node:ffi call sets in call_depth. The layout number is the contract's
 // version: an addon whose run differs from what this file was written for
 // leaves the engine off rather than having the guards write the wrong fields.
-const STATE_LAYOUT = 3;
-const STATE_FIELDS = ["callDepth", "lastErrno", "cleanupDepth"];
+const STATE_LAYOUT = 4;
+const STATE_FIELDS = ["callDepth", "lastErrno", "cleanupDepth", "callbacksRun"];
 const CALL_BIT = 0x20000000;
 function sharedState() {
   const state = native.nodeFfiState();
@@ -249,6 +249,19 @@ function fewer(fn, count, ...values) {
   return Reflect.apply(fn, undefined, values.slice(0, count));
 }
 
+// An error the addon's function threw for a call that went to `slow`: if no
+// JSCallback ran JS meanwhile (the count is the addon's js_callbacks_run),
+// the addon made it (a bad argument, a closed library), and its stack is
+// taken again from the guard's caller, as when the addon's function is
+// called directly: otherwise `slow` and the guard head the stack and push
+// two of the caller's frames out of Error.stackTraceLimit. A callback's
+// exception, rethrown by the call, keeps the stack it was thrown with.
+const captureStackTrace = Error.captureStackTrace;
+function ownStack(error, ran, guard) {
+  if (shared.memory[shared.callbacksRun] === ran && error instanceof Error) captureStackTrace(error, guard);
+  return error;
+}
+
 // After a guard's node:ffi call threw: the state as it was, and then the
 // addon's call only if node:ffi refused an argument, which it does before C
 // runs and only for a BigInt out of its 64-bit type's range (the guard's
@@ -295,7 +308,7 @@ function refused(error, { on, addonFn }, depth, count, ...values) {
 // and `arguments.length` is read only where a typeof test does not already
 // prove the last argument was given.
 function compileGuards(entries) {
-  const { callDepth, lastErrno, cleanupDepth } = shared;
+  const { callDepth, lastErrno, cleanupDepth, callbacksRun } = shared;
   let source = `"use strict";\n// cffi-bun node-ffi guards, library #${++libraryCount}\nconst guards = [], setters = [];\n`;
   entries.forEach(({ name, signature }, k) => {
     const n = signature.args.length;
@@ -313,7 +326,7 @@ function compileGuards(entries) {
       `// ${JSON.stringify(name).replace(/[\r\n\u2028\u2029]/g, "")}\n` +
       `guards[${k}] = (function (on, addon) {\n  var node = null;\n` +
       `  setters[${k}] = (fn) => { node = fn; };\n` +
-      `  return function (${params.join(", ")}) {\n` +
+      `  const guard = function (${params.join(", ")}) {\n` +
       `    if (${tests.join(" && ")}) {\n` +
       `      if (S[${callDepth}] !== 0) return nested(arguments.length${given});\n` +
       `      S[${callDepth}] = ${CALL_BIT + 1};\n      E[0] = S[${lastErrno}];\n      let r;\n` +
@@ -322,7 +335,7 @@ function compileGuards(entries) {
       `      S[${lastErrno}] = E[0];\n      S[${callDepth}] = 0;\n` +
       `      if (S[${cleanupDepth}] !== 0) afterCall();\n` +
       `      return ${RETURNS[signature.returns].result};\n    }\n` +
-      `    return slow(arguments.length${given});\n  };\n` +
+      `    return slow(arguments.length${given});\n  };\n  return guard;\n` +
       `  function nested(count${given}) {\n` +
       `    const depth = S[${callDepth}];\n` +
       `    S[${callDepth}] = (depth | ${CALL_BIT}) + 1;\n    E[0] = S[${lastErrno}];\n    let r;\n` +
@@ -333,13 +346,15 @@ function compileGuards(entries) {
       `    return ${RETURNS[signature.returns].result};\n  }\n` +
       `  function slow(count${given}) {\n` +
       `    if (--on.left === 0) moveToNodeFfi(${k});\n` +
-      `    return count >= ${n} ? addon(${params.join(", ")}) : fewer(addon, count${given});\n  }\n` +
+      `    const ran = S[${callbacksRun}];\n    try {\n` +
+      `      return count >= ${n} ? addon(${params.join(", ")}) : fewer(addon, count${given});\n` +
+      `    } catch (error) {\n      throw ownStack(error, ran, guard);\n    }\n  }\n` +
       `})(switches[${k}], addons[${k}]);\n`;
   });
   source += "return { guards, setters };\n";
   // vm.compileFunction: new Function took 15-20 times as long for the same
   // source (about 250 us a guard here, against 15).
-  return compileFunction(source, ["switches", "addons", "S", "E", "afterCall", "fewer", "moveToNodeFfi", "refused"]);
+  return compileFunction(source, ["switches", "addons", "S", "E", "afterCall", "fewer", "moveToNodeFfi", "refused", "ownStack"]);
 }
 
 // The guard dressed as the addon's function: its own properties (name,
@@ -385,7 +400,7 @@ function adopt(lib, path, definitions) {
   const library = { path, closed: false, node: undefined };
   const moveToNodeFfi = (k) => move(library, entries[k]);
   const refusedIn = (error, depth, k, count, ...values) => refused(error, entries[k], depth, count, ...values);
-  const { guards: made, setters } = compileGuards(entries)(entries.map((e) => e.on), entries.map((e) => e.addonFn), shared.memory, shared.errno, native.nodeFfiAfterCall, fewer, moveToNodeFfi, refusedIn);
+  const { guards: made, setters } = compileGuards(entries)(entries.map((e) => e.on), entries.map((e) => e.addonFn), shared.memory, shared.errno, native.nodeFfiAfterCall, fewer, moveToNodeFfi, refusedIn, ownStack);
   entries.forEach((entry, k) => {
     entry.on.setNode = setters[k];
     const guard = dress(made[k], entry.addonFn);

@@ -157,6 +157,12 @@ typedef struct cffi_env_state {
    * compares it with its value before that JS (src/calls/call.c), since an
    * earlier function-pointer argument may point into what was closed. */
   uint32_t closes;
+  /* Callbacks that have run JS on this thread so far: a loop of our own
+   * over JS-owned memory (sym.map, src/calls/batch.c) checks it after each
+   * call, since that JS may have detached or shrunk the memory; a node-ffi
+   * guard compares it around an addon call to tell the addon's own errors
+   * from a callback's exception. */
+  uint32_t js_callbacks_run;
   /* What callbacks leave for the FFI call they ran in to deal with once its
    * C returns (src/callbacks/callback.c): cleanup_depth is the deepest call_depth
    * with something left (UINT32_MAX: an exception, for whichever call
@@ -169,10 +175,6 @@ typedef struct cffi_env_state {
   uint32_t kept_scope_uses;
   uint32_t kept_scope_serial;   /* counts kept scopes opened: names the open one (src/callbacks/callback.c) */
   uint32_t js_callback_depth;   /* call_depth of the innermost callback running JS; 0: none */
-  /* Callbacks that have run JS on this thread so far: a loop of our own
-   * over JS-owned memory (sym.map, src/calls/batch.c) checks it after each
-   * call, since that JS may have detached or shrunk the memory. */
-  uint32_t js_callbacks_run;
   cffi_stub_pool stubs[CFFI_STUB_KINDS]; /* src/platform/stubs.c: entry stubs free for reuse */
   bool stubs_orphaned;          /* src/platform/stubs.c: the env has ended; released stubs go to later envs */
   struct cffi_callbacks *callbacks; /* src/callbacks/callback.c: the env's JSCallbacks */

@@ -238,6 +238,48 @@ describe("around the C call: callbacks, exceptions, close() from a callback, err
     lib.close();
   });
 
+  // The guard's `slow` and the guard itself used to head the stack of every
+  // error the addon threw for a call (two frames the caller never wrote,
+  // pushing two of its own out of Error.stackTraceLimit).
+  test("error stacks start at the caller's frame, as on the addon; a callback's exception keeps its own frames", () => {
+    const lib = dlopen(LIB, DEFS);
+    const s = lib.symbols;
+    const frames = (fn) => {
+      try {
+        fn();
+      } catch (error) {
+        return error.stack.split("\n").filter((line) => /^\s+at /.test(line)).map((line) => line.trim().split(" ")[1]);
+      }
+      assert.fail("no exception");
+    };
+    let mode = "value";
+    const cb = new JSCallback(function throwingCallback(x) {
+      if (mode === "throw") throw new RangeError(`from the callback ${x}`);
+      return x;
+    }, { args: ["i32"], returns: "i32" });
+    s.store_callback(cb);
+    function callsWithBadArgument() { return s.fire("x"); }
+    function callsWithTooFew() { return s.fire(); }
+    function callsAThrowingCallback() { return s.fire(1); }
+    const check = (when) => {
+      assert.equal(frames(callsWithBadArgument)[0], "callsWithBadArgument", when);
+      assert.equal(frames(callsWithTooFew)[0], "callsWithTooFew", when);
+      mode = "throw";
+      const fromCallback = frames(callsAThrowingCallback);
+      mode = "value";
+      assert.equal(fromCallback[0], "throwingCallback", when);
+      assert.ok(fromCallback.includes("callsAThrowingCallback"), when);
+    };
+    check("before the move (the addon's calls)");
+    for (let i = 0; i < 3000; i++) assert.equal(s.fire(i), i + 1);
+    assert.equal(callsThroughNodeFfi(s.fire), true);
+    check("after the move");
+    lib.close();
+    function callsAfterClose() { return s.fire(1); }
+    assert.equal(frames(callsAfterClose)[0], "callsAfterClose");
+    cb.close();
+  });
+
   test("close() from a callback C calls during a node:ffi call: the call returns, later calls throw", async () => {
     const lib = dlopen(LIB, DEFS);
     const s = lib.symbols;

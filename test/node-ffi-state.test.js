@@ -19,7 +19,7 @@ const { fixturePath } = require("./helpers/fixture");
 const { timeScale } = require("./helpers/platform.js");
 
 const ROOT = path.join(__dirname, "..");
-const FIELDS = ["callDepth", "lastErrno", "cleanupDepth"];
+const FIELDS = ["callDepth", "lastErrno", "cleanupDepth", "callbacksRun"];
 const engineOff = ["ffi", "registers", "jit", "addon"].includes(process.env.CFFI_BUN_ENGINE);
 const ON = isBuiltin("node:ffi") && process.platform !== "win32" && !engineOff;
 const needsNodeFfi = { skip: !ON && "node:ffi is not available here (Node < 26, or the engine is turned off)" };
@@ -28,13 +28,14 @@ describe("the state the guards share with C", () => {
   const state = native.nodeFfiState();
   const noState = { skip: state === null && "this Node refuses external ArrayBuffers" };
 
-  test("a view of the 32-bit run only, layout 3, three distinct indexes inside it, errno, the call bit", noState, () => {
+  test("a view of the 32-bit run only, layout 4, four distinct indexes inside it, errno, the call bit", noState, () => {
     assert.ok(state.memory instanceof Uint32Array);
-    // call_depth, last_errno, env_calls, closes, cleanup_depth (and
-    // last_error on Windows): no pointer of the state is in view.
-    assert.equal(state.memory.length, process.platform === "win32" ? 6 : 5);
+    // call_depth, last_errno, env_calls, closes, js_callbacks_run,
+    // cleanup_depth (and last_error on Windows): no pointer of the state is
+    // in view.
+    assert.equal(state.memory.length, process.platform === "win32" ? 7 : 6);
     assert.equal(state.memory.byteLength, state.memory.length * 4);
-    assert.equal(state.layout, 3);
+    assert.equal(state.layout, 4);
     assert.ok(state.errno instanceof Int32Array);
     assert.equal(state.errno.length, 1);
     assert.equal(state.callBit, 0x20000000);
@@ -153,5 +154,5 @@ test("an addon whose shared state has another layout leaves the engine off", nee
   });
   assert.equal(result.status, 0, result.stderr);
   assert.equal(result.stdout.trim(), "false");
-  assert.match(result.stderr, /is not layout 3; the engine stays off/);
+  assert.match(result.stderr, /is not layout 4; the engine stays off/);
 });

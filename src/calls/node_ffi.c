@@ -10,7 +10,8 @@
  * takes from it right after, as every engine does), a view of the JS
  * thread's errno itself, and the cleanup a guard asks for when a callback
  * left something for the call returning (cffi_callbacks_cleanup: a kept
- * scope, a callback's exception). The views are typed arrays over the
+ * scope, a callback's exception); js_callbacks_run, read so that an error
+ * thrown by the addon's call can be told from a callback's. The views are typed arrays over the
  * state's run of 32-bit fields and over errno: the guards' updates are plain
  * typed-array loads and stores, with no Node-API call on the hot path.
  */
@@ -30,7 +31,7 @@
  * or what they mean is a new layout number here and in the engine. The
  * run's length is not part of it (the engine checks that its indexes lie
  * inside the view): dropping foreign_latest from its end kept layout 3. */
-#define CFFI_NODE_FFI_LAYOUT 3
+#define CFFI_NODE_FFI_LAYOUT 4
 
 #define SHARED_FIRST offsetof(cffi_env_state, call_depth)
 #define SHARED_END (offsetof(cffi_env_state, cleanup_depth) + sizeof(uint32_t))
@@ -46,15 +47,16 @@
 SHARED_FIELD(call_depth);
 SHARED_FIELD(last_errno);
 SHARED_FIELD(cleanup_depth);
+SHARED_FIELD(js_callbacks_run);
 /* Everything else in the run, so that its size proves it holds nothing but
  * these 32-bit fields. */
 SHARED_FIELD(env_calls);
 SHARED_FIELD(closes);
 #ifdef _WIN32
 SHARED_FIELD(last_error);
-#define SHARED_FIELDS 6
+#define SHARED_FIELDS 7
 #else
-#define SHARED_FIELDS 5
+#define SHARED_FIELDS 6
 #endif
 _Static_assert(SHARED_END - SHARED_FIRST == SHARED_FIELDS * sizeof(uint32_t),
                "the run of cffi_env_state shared with JS holds only its 32-bit fields");
@@ -68,7 +70,7 @@ static bool set_index(napi_env env, napi_value target, const char *name, size_t 
 
 /* nodeFfiState(): { memory: Uint32Array over the shared run of the env's
  * state, errno: Int32Array over errno, layout: CFFI_NODE_FFI_LAYOUT,
- * callDepth, lastErrno, cleanupDepth: indexes into memory, callBit:
+ * callDepth, lastErrno, cleanupDepth, callbacksRun: indexes into memory, callBit:
  * CFFI_NODE_FFI_CALL_BIT }, or null where this Node refuses external
  * ArrayBuffers (the engine then stays off). The state outlives every JS
  * object of the env (src/addon.c), and errno is the env's thread's, which
@@ -100,6 +102,7 @@ static napi_value state_entry(napi_env env, napi_callback_info info) {
       !set_index(env, result, "callDepth", FIELD_INDEX(call_depth)) ||
       !set_index(env, result, "lastErrno", FIELD_INDEX(last_errno)) ||
       !set_index(env, result, "cleanupDepth", FIELD_INDEX(cleanup_depth)) ||
+      !set_index(env, result, "callbacksRun", FIELD_INDEX(js_callbacks_run)) ||
       !set_index(env, result, "callBit", CFFI_NODE_FFI_CALL_BIT))
     return NULL;
   return result;
@@ -118,6 +121,7 @@ static napi_value state_fields_entry(napi_env env, napi_callback_info info) {
       !set_index(env, result, "lastErrno", (uint32_t)state->last_errno) ||
       !set_index(env, result, "envCalls", state->env_calls) ||
       !set_index(env, result, "cleanupDepth", state->cleanup_depth) ||
+      !set_index(env, result, "callbacksRun", state->js_callbacks_run) ||
       !set_index(env, result, "errno", (uint32_t)errno))
     return NULL;
   return result;

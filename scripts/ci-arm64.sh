@@ -3,7 +3,8 @@
 # emulation (called from .ci/run; also runnable alone from the repo root).
 #
 # Owns the whole recipe, so the target needs nothing prepared by hand:
-#   1. system packages: qemu-user (+ binfmt so the arm64 processes the tests
+#   1. system packages: qemu-user (+ qemu-user-binfmt, which registers it with
+#      binfmt_misc, so the arm64 processes the tests
 #      spawn run too), the aarch64 cross gcc, and arm64 multiarch libffi-dev,
 #      libtcc-dev, libsqlite3-dev, zlib1g, libssl3 (the RTLD_DEEPBIND tests dlopen libz and libcrypto); tcc:arm64 (TinyCC's run-time files for
 #      cc()) cannot be co-installed with tcc:amd64, so it is unpacked into a
@@ -54,7 +55,7 @@ source "$ROOT/scripts/ci-common.sh"
 
 # ---- 1. system packages ---------------------------------------------------------------
 dpkg --print-foreign-architectures | grep -qx arm64 || "${sudo[@]}" dpkg --add-architecture arm64
-apt_install_missing qemu-user binfmt-support gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
+apt_install_missing qemu-user qemu-user-binfmt binfmt-support gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
   libffi-dev:arm64 libtcc-dev:arm64 libsqlite3-dev:arm64 libstdc++6:arm64 \
   zlib1g:arm64 libssl3:arm64
 
@@ -69,7 +70,12 @@ fi
 if [[ ! -e /proc/sys/fs/binfmt_misc/register ]]; then
   "${sudo[@]}" mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
 fi
-[[ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]] || "${sudo[@]}" update-binfmts --enable qemu-aarch64
+# qemu-user-binfmt's files are not always in binfmt-support's database after
+# the install (seen on a fresh machine: --enable then fails), so import first.
+if [[ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]]; then
+  "${sudo[@]}" update-binfmts --import qemu-aarch64 >/dev/null 2>&1 || true
+  [[ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]] || "${sudo[@]}" update-binfmts --enable qemu-aarch64
+fi
 lap "packages, sysroot, binfmt"
 
 # ---- 2. the arm64 Node ----------------------------------------------------------------

@@ -8,14 +8,19 @@
  *
  * Lifetime: the closure holds a strong reference to the JS function, so a
  * callback lives until close(), whatever JS drops. close() of an ordinary
- * callback frees the closure at once (or when its running frame returns);
- * calling it later is the caller's use-after-free, as in C. A threadsafe
+ * callback drops the JS function at once; C that kept its pointer gets 0
+ * from then on for a while: an entry stub is free at once, and answers 0
+ * until it is reused (src/platform/stubs.c), and a libffi closure (Windows,
+ * macOS, signatures the register closures do not take) is kept, answering
+ * 0, until CLOSED_CALLBACK_QUARANTINE newer ordinary ones have been closed.
+ * Calling it after that is the caller's use-after-free, as in C. A threadsafe
  * callback may still be called by threads that raced with close(): after
  * close() it answers every new call with the zero value without touching
  * JS. Calls a foreign thread queued before close() still run (as in Bun
  * 1.4.5): close() keeps the JS function until the last of them has run.
  * Its memory is then kept in a per-env quarantine until no foreign thread
- * is inside it and CLOSED_CALLBACK_QUARANTINE newer ones have been closed.
+ * is inside it and CLOSED_CALLBACK_QUARANTINE newer threadsafe ones have
+ * been closed.
  * A thread that calls a closed pointer long after that is the caller's
  * use-after-free.
  *
@@ -55,8 +60,8 @@
 #include <unistd.h> /* write(), for refuse_signal_handler */
 #endif
 
-/* How many closed threadsafe callbacks an env keeps before freeing the
- * oldest. */
+/* How many closed threadsafe callbacks (and, apart, closed ordinary ones
+ * with a libffi closure) an env keeps before freeing the oldest. */
 #define CLOSED_CALLBACK_QUARANTINE 256
 
 struct cffi_callback {
@@ -482,8 +487,10 @@ static inline __attribute__((always_inline)) uint64_t call_on_js_thread(cffi_cal
   return raw;
 }
 
-/* The env's callbacks: open ones by address, closed threadsafe ones in
- * quarantine, self-closed ones in the graveyard, and the threadsafe
+/* The env's callbacks: open ones by address, closed threadsafe ones and
+ * closed libffi closures in quarantine (two rings, so that a program that
+ * makes and closes a callback per call does not cut the threadsafe ones'
+ * time short), self-closed ones in the graveyard, and the threadsafe
  * function every foreign thread's call travels through. Touched only on
  * the env's JS thread. */
 typedef struct callback_table {
@@ -492,10 +499,15 @@ typedef struct callback_table {
   uint32_t count;
 } callback_table;
 
+typedef struct closed_ring {
+  cffi_callback *slots[CLOSED_CALLBACK_QUARANTINE];
+  uint32_t next;
+} closed_ring;
+
 typedef struct cffi_callbacks {
   callback_table open;
-  cffi_callback *quarantine[CLOSED_CALLBACK_QUARANTINE];
-  uint32_t next_quarantined;
+  closed_ring threadsafe_closed;
+  closed_ring closures_closed;
   cffi_callback *graveyard;                /* see bury */
   napi_threadsafe_function foreign_calls;  /* made with the first threadsafe callback */
 } cffi_callbacks;
@@ -751,13 +763,13 @@ static void closure_entry(ffi_cif *cif, void *ret, void **args, void *user_data)
   if (has_result) memcpy(ret, &raw, sizeof raw);
 }
 
-/* Frees a closed threadsafe callback that left the quarantine, unless a
- * thread is still inside it (then it stays allocated for good). */
+/* Frees a closed callback that left the quarantine, unless a thread is
+ * still inside it (then it stays allocated for good). */
 static bool free_if_unreachable(cffi_callback *cb) {
   if (!cb->left_quarantine || cb->running || atomic_load(&cb->queued) != 0 ||
       atomic_load(&cb->foreign_inside) != 0)
     return false;
-  CFFI_DEBUG("freed closed threadsafe JSCallback at %p", cb->code);
+  CFFI_DEBUG("freed closed %sJSCallback at %p", cb->threadsafe ? "threadsafe " : "", cb->code);
   release_stub(cb);
   free_callback(cb);
   return true;
@@ -765,13 +777,26 @@ static bool free_if_unreachable(cffi_callback *cb) {
 
 static void quarantine(cffi_callback *cb) {
   cffi_callbacks *registry = cb->state->callbacks;
-  uint32_t slot = registry->next_quarantined;
-  cffi_callback *oldest = registry->quarantine[slot];
-  registry->quarantine[slot] = cb;
-  registry->next_quarantined = (slot + 1) % CLOSED_CALLBACK_QUARANTINE;
+  closed_ring *ring = cb->threadsafe ? &registry->threadsafe_closed : &registry->closures_closed;
+  cffi_callback *oldest = ring->slots[ring->next];
+  ring->slots[ring->next] = cb;
+  ring->next = (ring->next + 1) % CLOSED_CALLBACK_QUARANTINE;
   if (oldest) {
     oldest->left_quarantine = true;
     free_if_unreachable(oldest);
+  }
+}
+
+/* A closed ordinary callback no call is running: an entry stub is freed
+ * (it answers 0 until reused), a libffi closure, whose memory libffi would
+ * hand to the next closure at once, is kept a while in quarantine, where
+ * it answers 0 (closed is set). */
+static void forget_closed(cffi_callback *cb) {
+  if (cb->closure) {
+    quarantine(cb);
+  } else {
+    release_stub(cb);
+    free_callback(cb);
   }
 }
 
@@ -784,8 +809,7 @@ static void empty_graveyard(cffi_env_state *state) {
   registry->graveyard = NULL;
   while (cb) {
     cffi_callback *next = cb->next_dead;
-    release_stub(cb);
-    free_callback(cb);
+    forget_closed(cb);
     cb = next;
   }
 }
@@ -812,12 +836,8 @@ static void close_callback(napi_env env, cffi_callback *cb) {
     napi_delete_reference(env, cb->function);
     cb->function = NULL;
     atomic_store(&cb->closed, true);
-    if (cb->running > 0) {
-      cb->free_when_idle = true; /* closed by its own call: see the graveyard */
-    } else {
-      release_stub(cb);
-      free_callback(cb);
-    }
+    if (cb->running > 0) cb->free_when_idle = true; /* closed by its own call: see the graveyard */
+    else forget_closed(cb);
     return;
   }
   stop_foreign_calls(cb);
@@ -923,10 +943,12 @@ void cffi_callbacks_detach(cffi_env_state *state) {
    * memory of 256 callbacks per worker, freed by other threads later,
    * grew the process by ~70 KB per worker.) */
   for (uint32_t i = 0; i < CLOSED_CALLBACK_QUARANTINE; i++) {
-    cffi_callback *cb = registry->quarantine[i];
-    if (!cb) continue;
-    cb->left_quarantine = true;
-    free_if_unreachable(cb);
+    cffi_callback *rings[] = {registry->threadsafe_closed.slots[i], registry->closures_closed.slots[i]};
+    for (unsigned k = 0; k < 2; k++) {
+      if (!rings[k]) continue;
+      rings[k]->left_quarantine = true;
+      free_if_unreachable(rings[k]);
+    }
   }
   /* Open callbacks stay: C may still call them (they answer 0). */
   CFFI_DEBUG("env ended: %u open JSCallbacks stay, the quarantine is freed", registry->open.count);

@@ -467,7 +467,16 @@ describe("read.* and write.*", () => {
       rejects(() => read[name](view, 16), RangeError, /at offset 16 is outside the 16-byte view/);
       rejects(() => read[name](view, -1), RangeError, /at offset -1 is outside the 16-byte view/);
       rejects(() => read[name](view, 2 ** 40), RangeError, /outside the 16-byte view/);
-      rejects(() => read[name](view, 0.5), RangeError, /byteOffset must be an integer, received 0.5/);
+      // A fraction truncates toward zero, as in Bun 1.4.5 (read.u8(p, 2.9999)
+      // read offset 2, read.u8(p + 4, -1.5) offset -1); NaN, the infinities
+      // and values past 2^53 are refused (Bun: "byteOffset must be a finite
+      // number"; read.u8(p, 1e300) was a segmentation fault in Bun).
+      view.set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]);
+      assert.deepEqual([read[name](view, 0.5), read[name](view, 8.99)], [read[name](view, 0), read[name](view, 8)]);
+      rejects(() => read[name](view, 16.5), RangeError, /at offset 16 is outside the 16-byte view/);
+      rejects(() => read[name](view, NaN), RangeError, /byteOffset must be an integer, received NaN/);
+      rejects(() => read[name](view, -Infinity), RangeError, /byteOffset must be an integer, received -Infinity/);
+      rejects(() => read[name](view, 1e300), RangeError, /byteOffset must be an integer, received 1e\+300/);
       rejects(() => read[name](view, "1"), TypeError, /byteOffset must be an integer, received a string/);
       rejects(() => read[name](ptr(view), Symbol()), TypeError, /byteOffset must be an integer, received a Symbol/);
     });
@@ -512,9 +521,13 @@ describe("toArrayBuffer and toBuffer", () => {
     test(`${name}: out-of-range offsets and lengths`, () => {
       const p = S.hello_string();
       rejects(() => fn(p, 0, -1), RangeError, new RegExp(`${name}: byteLength must not be negative, received -1`));
-      rejects(() => fn(p, 0, 1.5), RangeError, /byteLength must be an integer, received 1.5/);
+      // Fractions truncate toward zero, as in Bun 1.4.5 (toBuffer(p, 1.5, 3) and
+      // toArrayBuffer(p, 0, 2.5) gave 3 and 2 bytes).
+      assert.equal(fn(p, 0, 1.5).byteLength, 1);
+      assert.equal(Buffer.from(fn(p, 1.9, 4)).toString(), "ello");
+      rejects(() => fn(p, 0, NaN), RangeError, /byteLength must be an integer, received NaN/);
       rejects(() => fn(p, 0, "4"), TypeError, /byteLength must be an integer, received a string/);
-      rejects(() => fn(p, 0.5, 4), RangeError, /byteOffset must be an integer, received 0.5/);
+      rejects(() => fn(p, Infinity, 4), RangeError, /byteOffset must be an integer, received Infinity/);
       rejects(() => fn(p, Symbol(), 4), TypeError, /byteOffset must be an integer, received a Symbol/);
       rejects(() => fn(p, 0, 2 ** 53 - 1), Error, /larger than/);
       // An offset that lands in the NULL page (this used to read or wrap address 0).
@@ -562,7 +575,11 @@ describe("CString", () => {
     const p = S.hello_string();
     rejects(() => new CString(p, -p), TypeError, /refusing to access address 0x0/);
     rejects(() => new CString(p, 0, -1), RangeError, /CString: byteLength must not be negative, received -1/);
-    rejects(() => new CString(p, 0.5), RangeError, /byteOffset must be an integer, received 0.5/);
+    // The offset truncates toward zero, as in Bun 1.4.5; the length does not
+    // (docs/differences.md).
+    assert.equal(String(new CString(p, 1.5)), "ello, world");
+    assert.equal(String(new CString(p, NaN)), "hello, world", "NaN || 0, as in Bun");
+    rejects(() => new CString(p, Infinity), RangeError, /byteOffset must be an integer, received Infinity/);
     rejects(() => new CString(p, "1"), TypeError, /byteOffset must be an integer, received a string/);
     // Longer than any JS string: refused before a byte is read (it used to give "undefined").
     rejects(() => new CString(p, 0, 2 ** 31), RangeError, /CString: 2147483648 bytes is more than a JS string can hold/);
@@ -882,13 +899,13 @@ describe("issue 22: BigInts as f64/f32, CString lengths, SharedArrayBuffer", () 
     }
   });
 
-  test("new CString(p, offset, length) validates length as toArrayBuffer does", () => {
+  test("new CString(p, offset, length) validates length; toArrayBuffer's truncates a fraction, as in Bun", () => {
     const p = S.hello_string();
     rejects(() => new CString(p, 0, 1.5), RangeError, /CString: byteLength must be an integer, received 1\.5/);
     rejects(() => new CString(p, 0, "3"), TypeError, /CString: byteLength must be an integer, received a string/);
     rejects(() => new CString(p, 0, {}), TypeError, /CString: byteLength must be an integer, received an object/);
     rejects(() => new CString(p, 0, NaN), RangeError, /CString: byteLength must be an integer/);
-    rejects(() => toArrayBuffer(p, 0, 1.5), RangeError, /toArrayBuffer: byteLength must be an integer, received 1\.5/);
+    assert.equal(toArrayBuffer(p, 0, 2.5).byteLength, 2);
     rejects(() => toArrayBuffer(p, 0, "3"), TypeError, /toArrayBuffer: byteLength must be an integer, received a string/);
     assert.equal(String(new CString(p, 0, 3)), "hel");
     assert.equal(String(new CString(p, 0, 3n)), "hel");
@@ -914,4 +931,23 @@ describe("issue 22: BigInts as f64/f32, CString lengths, SharedArrayBuffer", () 
     rejects(() => S.sum_bytes(impostor, 4), TypeError, /sum_bytes: args\[0\] expects ptr .*received an object/);
     rejects(() => read.u8(impostor), TypeError, /read\.u8 expects a pointer/);
   });
+});
+
+// Recorded from Bun 1.4.5 (@oven/bun-linux-x64) over the
+// bytes 65..79 then a NUL: fractional offsets and lengths truncate toward
+// zero in read.*, toArrayBuffer, toBuffer and CString's offset.
+test("fractional offsets and lengths give Bun's results", () => {
+  const bytes = new Uint8Array(16).map((_, i) => i + 65);
+  bytes[15] = 0;
+  const p = ptr(bytes);
+  assert.equal(read.u8(p, 1.5), 66);
+  assert.equal(read.u8(p + 4, -1.5), 68);
+  assert.equal(read.u8(p + 4, -0.5), 69);
+  assert.equal(read.u8(p, 2.9999), 67);
+  assert.equal(read.u8(bytes, 1.5), 66);
+  assert.equal(toBuffer(p, 1.5, 3).byteLength, 3);
+  assert.equal(toArrayBuffer(p, 0, 2.5).byteLength, 2);
+  assert.equal(toArrayBuffer(p + 4, -1.5, 2).byteLength, 2);
+  assert.equal(String(new CString(p, 1.5)), "BCDEFGHIJKLMNO");
+  assert.equal(toArrayBuffer(p, 0).byteLength, 15);
 });

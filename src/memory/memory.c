@@ -39,9 +39,28 @@ static bool is_missing(napi_env env, size_t argc, size_t index, napi_value value
   return index >= argc || (napi_typeof(env, value, &t) == napi_ok && t == napi_undefined);
 }
 
-/* An optional integer argument (byte offset or length). */
-static bool optional_integer(napi_env env, const char *fn, const char *what, size_t argc,
-                             size_t index, napi_value value, int64_t fallback, int64_t *out) {
+/* An optional integer argument (byte offset or length). A fraction
+ * truncates toward zero, as in Bun (read.u8(p, 2.9) reads offset 2,
+ * toArrayBuffer(p, 0, 2.5) is 2 bytes), where `fractions` is TRUNCATE;
+ * ptr()'s offset and CString's length refuse one (docs/differences.md).
+ * NaN, the infinities and values beyond 2^53 are refused everywhere (Bun
+ * crashes on read.u8(p, 1e300)). */
+typedef enum { FRACTIONS_TRUNCATE, FRACTIONS_REFUSED } fraction_rule;
+
+static void format_number(char *out, size_t size, double d) {
+  if (isnan(d)) snprintf(out, size, "NaN");
+  else if (isinf(d)) snprintf(out, size, d > 0 ? "Infinity" : "-Infinity");
+  else {
+    /* The shortest digits that read back as d, as JS prints it. */
+    for (int digits = 15; digits <= 17; digits++) {
+      snprintf(out, size, "%.*g", digits, d);
+      if (strtod(out, NULL) == d) break;
+    }
+  }
+}
+
+static bool optional_integer(napi_env env, const char *fn, const char *what, size_t argc, size_t index,
+                             napi_value value, int64_t fallback, fraction_rule fractions, int64_t *out) {
   if (is_missing(env, argc, index, value)) {
     *out = fallback;
     return true;
@@ -58,8 +77,11 @@ static bool optional_integer(napi_env env, const char *fn, const char *what, siz
                cffi_value_kind(env, value));
     return false;
   }
+  if (fractions == FRACTIONS_TRUNCATE && isfinite(d)) d = trunc(d);
   if (d != trunc(d) || fabs(d) > 9007199254740991.0) {
-    cffi_throw(env, "RangeError", "%s: %s must be an integer, received %g", fn, what, d);
+    char number[32];
+    format_number(number, sizeof number, d);
+    cffi_throw(env, "RangeError", "%s: %s must be an integer, received %s", fn, what, number);
     return false;
   }
   *out = (int64_t)d;
@@ -131,7 +153,7 @@ static inline __attribute__((always_inline)) napi_value read_as(napi_env env, na
     const char *fn = acc->read_name;
     if (argc < 1) return cffi_throw(env, "TypeError", "%s(ptr, byteOffset?) expects a pointer", fn);
     int64_t offset;
-    if (!optional_integer(env, fn, "byteOffset", argc, 1, argv[1], 0, &offset) ||
+    if (!optional_integer(env, fn, "byteOffset", argc, 1, argv[1], 0, FRACTIONS_TRUNCATE, &offset) ||
         !resolve_target(env, fn, argv[0], offset, acc->size, true, &at))
       return NULL;
   }
@@ -203,7 +225,7 @@ static napi_value write_entry(napi_env env, napi_callback_info info) {
   if (!cffi_types[acc->type].to_c(&call, argv[1], &raw)) return NULL;
   int64_t offset;
   uint8_t *at;
-  if (!optional_integer(env, fn, "byteOffset", argc, 2, argv[2], 0, &offset) ||
+  if (!optional_integer(env, fn, "byteOffset", argc, 2, argv[2], 0, FRACTIONS_TRUNCATE, &offset) ||
       !resolve_target(env, fn, argv[0], offset, acc->size, true, &at))
     return NULL;
   memcpy(at, &raw, acc->size);
@@ -234,7 +256,7 @@ static napi_value ptr_entry(napi_env env, napi_callback_info info) {
   if (!data && cffi_view_detached(env, argv[0]))
     return cffi_throw(env, "TypeError", "ptr(): the ArrayBuffer is detached (transferred); it has no address");
   int64_t offset;
-  if (!optional_integer(env, "ptr()", "byteOffset", argc, 1, argv[1], 0, &offset)) return NULL;
+  if (!optional_integer(env, "ptr()", "byteOffset", argc, 1, argv[1], 0, FRACTIONS_REFUSED, &offset)) return NULL;
   if (offset < 0 || (uint64_t)offset > length) {
     return cffi_throw(env, "RangeError", "ptr(): byteOffset %lld is outside the %zu-byte view",
                       (long long)offset, length);
@@ -270,7 +292,7 @@ static napi_value wrap_foreign_memory(napi_env env, napi_callback_info info, con
   if (address < CFFI_NULL_PAGE_LIMIT)
     return cffi_throw(env, "TypeError", "%s: refusing to wrap address 0x%llx (a NULL pointer)", fn,
                       (unsigned long long)address);
-  if (!optional_integer(env, fn, "byteOffset", argc, 1, argv[1], 0, &offset)) return NULL;
+  if (!optional_integer(env, fn, "byteOffset", argc, 1, argv[1], 0, FRACTIONS_TRUNCATE, &offset)) return NULL;
   /* The offset must not carry the address into the NULL page or wrap it. */
   uint64_t at = address + (uint64_t)offset;
   if (at < CFFI_NULL_PAGE_LIMIT || at >= CFFI_USER_ADDRESS_LIMIT || (offset < 0 && at > address) ||
@@ -279,7 +301,8 @@ static napi_value wrap_foreign_memory(napi_env env, napi_callback_info info, con
                       "%s: byteOffset %lld moves address 0x%llx to 0x%llx, which is not valid memory", fn,
                       (long long)offset, (unsigned long long)address, (unsigned long long)at);
   uint8_t *start = (uint8_t *)(uintptr_t)at;
-  if (!optional_integer(env, fn, "byteLength", argc, 2, argv[2], LENGTH_UNTIL_NUL, &length)) return NULL;
+  if (!optional_integer(env, fn, "byteLength", argc, 2, argv[2], LENGTH_UNTIL_NUL, FRACTIONS_TRUNCATE, &length))
+    return NULL;
   if (length == LENGTH_UNTIL_NUL) length = (int64_t)strlen((const char *)start);
   if (length < 0) return cffi_throw(env, "RangeError", "%s: byteLength must not be negative, received %lld", fn, (long long)length);
 
@@ -343,8 +366,8 @@ bool cffi_memory_string_args(napi_env env, const char *fn, size_t argc, napi_val
     cffi_throw(env, "TypeError", "%s(ptr, byteOffset?, byteLength?) expects a pointer", fn);
     return false;
   }
-  if (!optional_integer(env, fn, "byteOffset", argc, 1, argv[1], 0, &offset) ||
-      !optional_integer(env, fn, "byteLength", argc, 2, argv[2], LENGTH_UNTIL_NUL, length) ||
+  if (!optional_integer(env, fn, "byteOffset", argc, 1, argv[1], 0, FRACTIONS_TRUNCATE, &offset) ||
+      !optional_integer(env, fn, "byteLength", argc, 2, argv[2], LENGTH_UNTIL_NUL, FRACTIONS_REFUSED, length) ||
       !resolve_target(env, fn, argv[0], offset, unit, unit > 0, at))
     return false;
   if (*length < 0 && *length != LENGTH_UNTIL_NUL) {
@@ -365,7 +388,7 @@ bool cffi_memory_string_args(napi_env env, const char *fn, size_t argc, napi_val
 bool cffi_memory_write_target(napi_env env, const char *fn, size_t argc, napi_value *argv, size_t size,
                               uint8_t **at) {
   int64_t offset;
-  return optional_integer(env, fn, "byteOffset", argc, 2, argv[2], 0, &offset) &&
+  return optional_integer(env, fn, "byteOffset", argc, 2, argv[2], 0, FRACTIONS_TRUNCATE, &offset) &&
          resolve_target(env, fn, argv[0], offset, size, true, at);
 }
 

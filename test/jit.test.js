@@ -12,11 +12,11 @@ const path = require("node:path");
 const { spawnSync } = require("node:child_process");
 const { fixturePath } = require("./helpers/fixture");
 const { callbacksFixturePath } = require("./helpers/callbacks-fixture");
-const { timeScale } = require("./helpers/platform.js");
+const { timeScale, ccUnavailable } = require("./helpers/platform.js");
 
 const ROOT = path.join(__dirname, "..");
 const HOT = 1000;
-const linux = { skip: process.platform !== "linux" && "the jit engine needs TinyCC (Linux builds)" };
+const linux = { skip: (process.platform !== "linux" && "the jit engine needs TinyCC (Linux builds)") || ccUnavailable() };
 
 function runChild(code, env = {}) {
   const prelude = `const ffi = require(${JSON.stringify(ROOT)}); const FIX = ${JSON.stringify(fixturePath())};

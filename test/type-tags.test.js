@@ -13,6 +13,7 @@ const { dlopen, cc, batch, executor, JSCallback, struct } = ffi;
 const { fixturePath, buildFixture } = require("./helpers/fixture");
 
 const isWindows = process.platform === "win32";
+const { ccUnavailable } = require("./helpers/platform.js");
 const FIX = fixturePath();
 const lib = dlopen(FIX, { add_i32: { args: ["i32", "i32"], returns: "i32" } });
 const { add_i32 } = lib.symbols;
@@ -20,7 +21,9 @@ const boundPrototype = Object.getPrototypeOf(add_i32);
 
 // "Another addon" (its napi_env takes an argument position): wraps its argument with a pointer to bytes that are all
 // 0xff (read as a cffi_function, a layout or a view: wild pointers).
-const foreign = isWindows
+// (Made with cc(): null on Windows and in builds without TinyCC, whose
+// cases are then left out.)
+const foreign = isWindows || ccUnavailable()
   ? null
   : cc({
       source: `

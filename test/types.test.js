@@ -39,7 +39,7 @@ test("FFIType has no names beyond Bun's; the wide string types are there, not en
   }
 });
 
-test("a signature gets a jit wrapper (Linux builds include TinyCC)", { skip: process.platform !== "linux" }, () => {
+test("a signature gets a jit wrapper (Linux builds include TinyCC)", { skip: process.platform !== "linux" || require("./helpers/platform.js").ccUnavailable() }, () => {
   const { viewSource } = require("..");
   const [src] = viewSource({ f: { args: ["i32", "f64"], returns: "i32" } });
   assert.match(src, /TinyCC compiles this wrapper/);

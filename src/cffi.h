@@ -248,6 +248,7 @@ typedef struct {
 } cffi_signature;
 
 typedef struct cffi_jit_block cffi_jit_block;
+union cffi_argument_slot;
 
 /* What Node-API keeps per JS function made with a finalizer, besides ours
  * (its callback bundle, the references behind it and behind the
@@ -271,6 +272,17 @@ typedef struct cffi_function {
   struct {
     struct cffi_function *next, **prev;
   } precompiled_link;
+  /* src/calls/precompiled.c, on a composed wrapper (3 to 6 arguments): each
+   * argument's reader (and the one tried when it fails, or NULL) and the
+   * call through its register classes' prototype. */
+  struct {
+    napi_status (*read[6])(napi_env env, napi_value value, union cffi_argument_slot *slot);
+    napi_status (*second[6])(napi_env env, napi_value value, union cffi_argument_slot *slot);
+    union {
+      uint64_t (*integer)(void *target, const union cffi_argument_slot *slots);
+      double (*real)(void *target, const union cffi_argument_slot *slots);
+    } call;
+  } composed;
   /* Last, so that a function whose engine is not libffi is allocated
    * without the signature's libffi part (cif, ffi_args): see
    * cffi_function_new. */

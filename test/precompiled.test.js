@@ -195,3 +195,80 @@ test("close() stops every precompiled function of its owner, with some collected
   assert.match(stderr, /done/);
   assert.ok(hotLines(stderr).filter((l) => /add_u32 is hot .*precompiled/.test(l)).length >= 20, stderr);
 });
+
+// Composed wrappers (3 to 6 arguments): each argument read by its type's
+// reader, C called through its register pattern. Every type they take, in
+// every result kind, gives the generic engine's values and messages: each
+// round's results are compared with the first round's, made before any
+// symbol was hot.
+const COMPOSED_SOURCE = `
+  #include <stdbool.h>
+  double mix6(int a, double b, long long c, float d, unsigned e, double f) { return a + b + (double)c + d + e + f; }
+  long long narrow5(signed char a, unsigned char b, short c, unsigned short d, char e) {
+    return (long long)a * 1000000000000LL + (long long)b * 100000000LL + (long long)c * 10000LL + d + e * 7LL;
+  }
+  unsigned long long u64_3(unsigned long long a, long long b, const unsigned char *p) { return a + (unsigned long long)b + p[0]; }
+  const char *pick4(int k, double x, float y, unsigned z) { return k < 0 ? 0 : (x + y + z > 10 ? "big" : "small"); }
+  void store3(int *out, int a, int b) { out[0] = a - b; }
+  unsigned u32_6(unsigned a, int b, unsigned c, int d, unsigned e, int f) { return a * 3 + b * 5 + c * 7 + d * 11 + e * 13 + f * 17; }
+  long long fast4(long long a, unsigned long long b, double c, float d) { return a - (long long)b + (long long)c + (long long)(d * 4); }
+  bool gt3(int a, int b, int c) { return a > b + c; }
+  unsigned short sum_u16(unsigned short a, unsigned short b, unsigned short c) { return a + b + c; }
+  float f32_3(float a, float b, int c) { return a * b + c; }
+`;
+const COMPOSED_SYMBOLS = `{
+  mix6: { args: ["i32", "f64", "i64", "f32", "u32", "f64"], returns: "f64" },
+  narrow5: { args: ["i8", "u8", "i16", "u16", "char"], returns: "i64" },
+  u64_3: { args: ["u64", "i64", "ptr"], returns: "u64" },
+  pick4: { args: ["i32", "f64", "f32", "u32"], returns: "cstring" },
+  store3: { args: ["ptr", "i32", "i32"], returns: "void" },
+  u32_6: { args: ["u32", "i32", "u32", "i32", "u32", "i32"], returns: "u32" },
+  fast4: { args: ["i64_fast", "u64_fast", "f64", "f32"], returns: "i64_fast" },
+  gt3: { args: ["i32", "i32", "i32"], returns: "bool" },
+  sum_u16: { args: ["u16", "u16", "u16"], returns: "u16" },
+  f32_3: { args: ["f32", "f32", "i32"], returns: "f32" },
+}`;
+
+test("3 to 6 arguments: composed wrappers give the generic engine's results and errors", x64Linux, () => {
+  const { stderr } = runChild(`
+    const lib = ffi.cc({ source: ${JSON.stringify(COMPOSED_SOURCE)}, symbols: ${COMPOSED_SYMBOLS} });
+    const S = lib.symbols;
+    const view = new Uint8Array([7, 1]);
+    const out = new Int32Array(1);
+    const attempt = (f) => { try { return f(); } catch (e) { return e.constructor.name + ": " + e.message; } };
+    const round = (i) => [
+      S.mix6(1, 0.5, 3, 0.25, 5, 1.5), S.mix6(-1, i, 2 ** 53, 0.1, 2 ** 32 + 7, -0), S.mix6(2 ** 31, NaN, 3n, 1e40, -1, 2),
+      S.mix6(1, 2, 1e20, 3, 4, 5), S.mix6(1, 2, -(2n ** 63n), 3, 4, 5), S.mix6(1, 2, 2n ** 64n + 5n, 3, 4, 5),
+      S.mix6(1, 2, 9.2e18, 3, 4, 5), S.mix6(1, 2, NaN, 3, 4, 5), S.mix6(1, 2, -Infinity, 3, 4, 5),
+      S.narrow5(-129, 256 + 77, 40000, -1, 200), S.narrow5(i, i, i, i, i), S.narrow5(-5, -5, -5, -5, -i),
+      S.u64_3(2n ** 64n - 1n, 2, view), S.u64_3(i, -1n, view), S.u64_3(-1, 1e20, view),
+      S.pick4(1, 2, 3, 4), S.pick4(1, 2, 3, 2 ** 32 + 9), S.pick4(-1, 0, 0, 0),
+      (S.store3(out, i, 3), out[0]), (S.store3(ffi.ptr(out), 10, i), out[0]),
+      S.u32_6(-1, -1, 2 ** 32 + 1, 2 ** 31, i, 1.9), S.u32_6(1, 2, 3, 4, 5, 6),
+      S.fast4(2 ** 53, 1, 2.5, 0.25), S.fast4(-5n, 2n ** 64n - 1n, -1.5, 1e-9), S.fast4(i, i, i, i),
+      S.gt3(5, 2, 2), S.gt3(1, 2, 3), S.sum_u16(65535, 2, i), S.f32_3(1.5, 2.25, -(2 ** 31)),
+      // Values the fast readers do not take, then ones nothing takes: the generic engine's messages.
+      S.mix6(true, 2, 3, 4, 5, 6), S.mix6(1, 2, 3, 4, 5, 6, 7),
+      attempt(() => S.mix6(1, 2, "3", 4, 5, 6)), attempt(() => S.mix6(1, 2, 3, 4, 5)), attempt(() => S.u64_3({}, 1, view)),
+      attempt(() => S.store3(true, 1, 2)), attempt(() => S.gt3(1, 2, undefined)), attempt(() => S.f32_3(1, 2n, 3)),
+      attempt(() => S.narrow5(1, 2, 3, 4, "5")),
+    ].map(String);
+    const first = round(0);
+    for (let i = 1; i < ${HOT * 3}; i++) {
+      const now = round(0);
+      if (i % 500 === 0) assert.deepEqual(now, first);
+      round(i);
+    }
+    assert.deepEqual(round(0), first);
+    // f32_3(1, 2n, 3) converts its BigInt (5): the other six throw.
+    assert.equal(first.filter((r) => /Error/.test(r)).length, 6, first.join("\\n"));
+    lib.close();
+    assert.throws(() => S.mix6(1, 2, 3, 4, 5, 6), /Cannot call "mix6": its .* is closed/);
+    assert.throws(() => S.gt3(1, 2, 3), /Cannot call "gt3": its .* is closed/);
+    console.error("done");
+  `);
+  assert.match(stderr, /done/);
+  const precompiled = hotLines(stderr).filter((l) => /takes its precompiled wrapper/.test(l)).map((l) => l.match(/jit: (\w+) is hot/)[1]);
+  // Every one but f32_3 (an f32 result has no precompiled wrapper: it keeps its TinyCC one).
+  assert.deepEqual(precompiled.sort(), ["fast4", "gt3", "mix6", "narrow5", "pick4", "store3", "sum_u16", "u32_6", "u64_3"]);
+});

@@ -98,6 +98,28 @@ const SHRINK_AFTER = 64;
 // a native buffer made for it): a batch built, run and dropped in a loop
 // then never makes one.
 const SAVED_WORDS = 16384;
+// Copies of up to SLAB_COPY words are views into a shared slab of
+// SLAB_WORDS (a new slab when one is full; each lives while a view on it
+// does) instead of a slice each: a slice of more than 64 bytes allocates
+// its memory outside V8's heap (malloc, and the ArrayBuffer's bookkeeping
+// and later free), once per batch built and dropped in a loop.
+const SLAB_WORDS = 4096;
+const SLAB_COPY = 1024;
+let savedSlab = null;
+let savedSlabPos = 0;
+
+// The first `words` words of the stage, copied out for a batch that loses it.
+function savedCopy(words) {
+  if (words > SLAB_COPY) return stage.slice(0, words);
+  if (savedSlab === null || savedSlabPos + words > SLAB_WORDS) {
+    savedSlab = new Float64Array(SLAB_WORDS);
+    savedSlabPos = 0;
+  }
+  const copy = savedSlab.subarray(savedSlabPos, savedSlabPos + words);
+  savedSlabPos += words;
+  copy.set(stage.subarray(0, words)); // bit for bit (a loop through doubles might not keep a NaN's payload)
+  return copy;
+}
 
 // A results array is a copy of a template whose every index is an own
 // element (made by concat, which defines them), so storing a result never
@@ -379,7 +401,7 @@ class Batch {
     if (stageOwner !== null && stageOwner !== this) {
       const owner = stageOwner;
       stage[0] = stagePos;
-      if (!owner.#created && stagePos <= SAVED_WORDS) owner.#saved = stage.slice(0, stagePos);
+      if (!owner.#created && stagePos <= SAVED_WORDS) owner.#saved = savedCopy(stagePos);
       else native.batchFlush.call(owner.#native());
       stageOwner = null;
     }

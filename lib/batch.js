@@ -262,7 +262,7 @@ function resizeStage(words) {
 }
 // Bound function (or stand-in) -> its plan: { bound, kinds (its parameters'
 // stage kinds, from the addon once; null: not stageable), id, index (its
-// index in the staged-function list of the batch whose #id is id) }.
+// index in the staged-function list of the batch whose #id is id), slot }.
 const plans = new WeakMap();
 let batchIds = 0;
 // The last four functions added, by the batch recentOwner (a mixed batch
@@ -324,6 +324,7 @@ class Batch {
   // put on Array.prototype's indexes (push would, and store nothing).
   #fns = [undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined];
   #fnCount = 0;
+  #fnSlots = new Int32Array(8); // #fns' functions' slot numbers (batchSlot), for a staged run
   #handle = [this.#fns]; // element 0: #fns, where the addon finds them
   #created = false;
   #fnIndexes = null; // bound function -> its index in #fns, once #fns is long
@@ -446,7 +447,7 @@ class Batch {
   }
 
   // bound's index in #fns, listed on first use (the addon registers it when the stage moves).
-  #listed(bound) {
+  #listed(bound, slot) {
     let fns = this.#fns;
     let index;
     if (this.#fnIndexes !== null) index = this.#fnIndexes.get(bound);
@@ -458,6 +459,12 @@ class Batch {
       index = this.#fnCount++;
       if (index === fns.length) this.#fns = this.#handle[0] = fns = fns.concat(Array.from({ length: fns.length }));
       fns[index] = bound;
+      if (index === this.#fnSlots.length) {
+        const grown = new Int32Array(index * 2);
+        grown.set(this.#fnSlots);
+        this.#fnSlots = grown;
+      }
+      this.#fnSlots[index] = slot;
       if (this.#fnIndexes !== null) this.#fnIndexes.set(bound, index);
       else if (index >= 16) {
         this.#fnIndexes = new Map();
@@ -473,14 +480,15 @@ class Batch {
     if (plan === undefined) {
       const bound = standIns.get(sym) ?? sym;
       const kinds = typeof bound === "function" ? native.batchStageKinds(bound) : null;
-      plan = { bound, kinds, id: 0, index: -1 };
+      // slot: the addon's number for bound (batchSlot), which a staged run finds it by.
+      plan = { bound, kinds, id: 0, index: -1, slot: kinds === null ? -1 : native.batchSlot(bound) };
       if (typeof sym === "function") plans.set(sym, plan);
     }
     let index = -1;
     if (plan.kinds !== null) {
       if (plan.id === this.#id) index = plan.index;
       else {
-        index = this.#listed(plan.bound);
+        index = this.#listed(plan.bound, plan.slot);
         plan.id = this.#id;
         plan.index = index;
       }
@@ -685,7 +693,7 @@ class Batch {
       stageBusy++;
       this.#runningStaged++;
       try {
-        done = native.batchRunStaged.call(this.#fns, values, errnos, flags, count, this.#fnCount, typed);
+        done = native.batchRunStaged.call(this.#fns, values, errnos, flags, count, this.#fnCount, typed, this.#fnSlots);
       } finally {
         stageBusy--;
         this.#runningStaged--;

@@ -311,6 +311,15 @@ function resultsFor(count) {
   return r;
 }
 
+// The slot numbers of a staged run's functions, in one Int32Array per
+// thread (runs do not nest; the addon reads it before anything can run JS).
+let runSlots = new Int32Array(64);
+function slotsForRun(slots, count) {
+  if (count > runSlots.length) runSlots = new Int32Array(Math.max(count, runSlots.length * 2));
+  for (let i = 0; i < count; i++) runSlots[i] = slots[i];
+  return runSlots;
+}
+
 class Batch {
   // The native command buffer (src/calls/batch_buffer.c) wraps #handle, an
   // array in which it keeps every function and object argument alive; it is
@@ -324,7 +333,11 @@ class Batch {
   // put on Array.prototype's indexes (push would, and store nothing).
   #fns = [undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined];
   #fnCount = 0;
-  #fnSlots = new Int32Array(8); // #fns' functions' slot numbers (batchSlot), for a staged run
+  // #fns' functions' slot numbers (batchSlot), copied into runSlots for a
+  // staged run: an array of its own, not a typed one (the addon asking for
+  // a small new typed array's memory would move it off V8's heap, a malloc
+  // per batch); own elements from the start, as #fns.
+  #fnSlots = [-1, -1, -1, -1, -1, -1, -1, -1];
   #handle = [this.#fns]; // element 0: #fns, where the addon finds them
   #created = false;
   #fnIndexes = null; // bound function -> its index in #fns, once #fns is long
@@ -459,11 +472,7 @@ class Batch {
       index = this.#fnCount++;
       if (index === fns.length) this.#fns = this.#handle[0] = fns = fns.concat(Array.from({ length: fns.length }));
       fns[index] = bound;
-      if (index === this.#fnSlots.length) {
-        const grown = new Int32Array(index * 2);
-        grown.set(this.#fnSlots);
-        this.#fnSlots = grown;
-      }
+      if (index === this.#fnSlots.length) this.#fnSlots = this.#fnSlots.concat(this.#fnSlots);
       this.#fnSlots[index] = slot;
       if (this.#fnIndexes !== null) this.#fnIndexes.set(bound, index);
       else if (index >= 16) {
@@ -693,7 +702,7 @@ class Batch {
       stageBusy++;
       this.#runningStaged++;
       try {
-        done = native.batchRunStaged.call(this.#fns, values, errnos, flags, count, this.#fnCount, typed, this.#fnSlots);
+        done = native.batchRunStaged.call(this.#fns, values, errnos, flags, count, this.#fnCount, typed, slotsForRun(this.#fnSlots, this.#fnCount));
       } finally {
         stageBusy--;
         this.#runningStaged--;

@@ -272,6 +272,10 @@ const recentSyms = [undefined, undefined, undefined, undefined];
 const recentIndexes = [-1, -1, -1, -1];
 const recentKinds = [null, null, null, null];
 let recentNext = 0;
+// Four stores, not fill(): fill() is a call into V8's runtime, once per batch that adds.
+function forgetRecent() {
+  recentSyms[0] = recentSyms[1] = recentSyms[2] = recentSyms[3] = undefined;
+}
 
 // The result words and kinds of a run, shared by this thread's batches
 // (runs do not nest; each run's results are copied out as it returns), so a
@@ -465,8 +469,14 @@ class Batch {
     let index;
     if (this.#fnIndexes !== null) index = this.#fnIndexes.get(bound);
     else {
-      index = fns.indexOf(bound);
-      if (index < 0 || index >= this.#fnCount) index = undefined;
+      // A loop over the few listed (fewer than 16 here), not indexOf(): that is a builtin call, per function of each new batch.
+      const listed = this.#fnCount;
+      for (let k = 0; k < listed; k++) {
+        if (fns[k] === bound) {
+          index = k;
+          break;
+        }
+      }
     }
     if (index === undefined) {
       index = this.#fnCount++;
@@ -534,7 +544,7 @@ class Batch {
     if (argc <= 2) {
       if (recentOwner !== this) {
         recentOwner = this;
-        recentSyms.fill(undefined);
+        forgetRecent();
       }
       const slot = recentSyms[0] === sym ? 0 : recentSyms[1] === sym ? 1 : recentSyms[2] === sym ? 2 : recentSyms[3] === sym ? 3 : this.#remember(sym);
       const kinds = recentKinds[slot];
@@ -564,7 +574,7 @@ class Batch {
     const argc = arguments.length - 1;
     if (recentOwner !== this) {
       recentOwner = this;
-      recentSyms.fill(undefined);
+      forgetRecent();
     }
     const slot = recentSyms[0] === sym ? 0 : recentSyms[1] === sym ? 1 : recentSyms[2] === sym ? 2 : recentSyms[3] === sym ? 3 : this.#remember(sym);
     const kinds = recentKinds[slot];

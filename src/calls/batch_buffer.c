@@ -5,8 +5,9 @@
  * Owns: the command buffer (per entry its bound function, its arguments'
  * register images and what must be checked before it runs), add() (the
  * synchronous call's conversions, once), run() (a loop over entries that
- * only calls), runAsync() (the same buffer handed to the shared pool) and
- * the staging area lib/batch.js fills without crossing into C.
+ * only calls), runAsync() (the same buffer handed to the shared pool),
+ * the staging area lib/batch.js fills without crossing into C, and the
+ * slots by which a run from it finds the functions it names (batch_slot).
  *
  * Why convert at add() time: converting at run() made each entry cost a
  * single call's Node-API work plus the batch's own, so a batch was slower

@@ -6,9 +6,10 @@
 // each row runs k1 then k2 rounds between bench_mark() calls, and
 // (Ir(k2) - Ir(k1)) / (calls in k2 - calls in k1) cancels start-up,
 // warm-up and compilation. Needs valgrind. Usage:
-//   node benchmark/batch-callgrind.js [--rows=singles64,run64,built64,refilled64,loop,map,mapInto,runN,batchN,refilledN,
+//   node benchmark/batch-callgrind.js [--rows=singles64,run64,built64,refilled64,add64,loop,map,mapInto,runN,batchN,refilledN,
 //     addN,batchTypedN,refilledTypedN,runTypedN]
-// addN is add() alone (a cleared batch refilled, not run): refilledTypedN - addN is run({ into: Int32Array }).
+// addN is add() alone (a cleared batch refilled, not run): refilledTypedN - addN is run({ into: Int32Array });
+// add64 the same for the 64 mixed entries of built64 and refilled64.
 const { execFileSync, spawnSync } = require("node:child_process");
 const fs = require("node:fs");
 const os = require("node:os");
@@ -16,11 +17,11 @@ const path = require("node:path");
 
 const ROOT = path.join(__dirname, "..");
 const arg = process.argv.find((a) => a.startsWith("--rows="));
-const ROWS = arg ? arg.slice(7).split(",") : ["singles64", "run64", "built64", "refilled64", "loop", "map", "mapInto", "runN", "batchN", "refilledN",
+const ROWS = arg ? arg.slice(7).split(",") : ["singles64", "run64", "built64", "refilled64", "add64", "loop", "map", "mapInto", "runN", "batchN", "refilledN",
   "addN", "batchTypedN", "refilledTypedN", "runTypedN"];
 // Per row: calls per round, and the two round counts.
 const PLAN = {
-  singles64: [64, 3000, 13000], run64: [64, 3000, 13000], built64: [64, 3000, 13000], refilled64: [64, 3000, 13000],
+  singles64: [64, 3000, 13000], run64: [64, 3000, 13000], add64: [64, 3000, 13000], built64: [64, 3000, 13000], refilled64: [64, 3000, 13000],
   loop: [4096, 20, 120], map: [4096, 20, 120], mapInto: [4096, 20, 120], runN: [4096, 20, 120], batchN: [4096, 20, 120], refilledN: [4096, 20, 120],
   addN: [4096, 20, 120], batchTypedN: [4096, 20, 120], refilledTypedN: [4096, 20, 120], runTypedN: [4096, 20, 120],
 };
@@ -47,6 +48,7 @@ const rows = {
   run64: (k) => { for (let r = 0; r < k; r++) sink += recorded.run().length; },
   built64: (k) => { for (let r = 0; r < k; r++) { const b = batch(); fill(b); sink += b.run().length; } },
   refilled64: (k) => { for (let r = 0; r < k; r++) { refilled.clear(); fill(refilled); sink += refilled.run().length; } },
+  add64: (k) => { for (let r = 0; r < k; r++) { refilled.clear(); fill(refilled); sink += refilled.length; } },
   loop: (k) => { for (let r = 0; r < k; r++) for (let i = 0; i < N; i++) sink += S.bench_abs(values[i]); },
   map: (k) => { for (let r = 0; r < k; r++) sink += S.bench_abs.map(N, values)[N - 1]; },
   mapInto: (k) => { for (let r = 0; r < k; r++) sink += S.bench_abs.map(N, values, { into })[N - 1]; },

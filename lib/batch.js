@@ -98,6 +98,28 @@ const SHRINK_AFTER = 64;
 // a native buffer made for it): a batch built, run and dropped in a loop
 // then never makes one.
 const SAVED_WORDS = 16384;
+// Copies of up to SLAB_COPY words are views into a shared slab of
+// SLAB_WORDS (a new slab when one is full; each lives while a view on it
+// does) instead of a slice each: a slice of more than 64 bytes allocates
+// its memory outside V8's heap (malloc, and the ArrayBuffer's bookkeeping
+// and later free), once per batch built and dropped in a loop.
+const SLAB_WORDS = 4096;
+const SLAB_COPY = 1024;
+let savedSlab = null;
+let savedSlabPos = 0;
+
+// The first `words` words of the stage, copied out for a batch that loses it.
+function savedCopy(words) {
+  if (words > SLAB_COPY) return stage.slice(0, words);
+  if (savedSlab === null || savedSlabPos + words > SLAB_WORDS) {
+    savedSlab = new Float64Array(SLAB_WORDS);
+    savedSlabPos = 0;
+  }
+  const copy = savedSlab.subarray(savedSlabPos, savedSlabPos + words);
+  savedSlabPos += words;
+  copy.set(stage.subarray(0, words)); // bit for bit (a loop through doubles might not keep a NaN's payload)
+  return copy;
+}
 
 // A results array is a copy of a template whose every index is an own
 // element (made by concat, which defines them), so storing a result never
@@ -240,7 +262,7 @@ function resizeStage(words) {
 }
 // Bound function (or stand-in) -> its plan: { bound, kinds (its parameters'
 // stage kinds, from the addon once; null: not stageable), id, index (its
-// index in the staged-function list of the batch whose #id is id) }.
+// index in the staged-function list of the batch whose #id is id), slot }.
 const plans = new WeakMap();
 let batchIds = 0;
 // The last four functions added, by the batch recentOwner (a mixed batch
@@ -250,6 +272,10 @@ const recentSyms = [undefined, undefined, undefined, undefined];
 const recentIndexes = [-1, -1, -1, -1];
 const recentKinds = [null, null, null, null];
 let recentNext = 0;
+// Four stores, not fill(): fill() is a call into V8's runtime, once per batch that adds.
+function forgetRecent() {
+  recentSyms[0] = recentSyms[1] = recentSyms[2] = recentSyms[3] = undefined;
+}
 
 // The result words and kinds of a run, shared by this thread's batches
 // (runs do not nest; each run's results are copied out as it returns), so a
@@ -289,6 +315,15 @@ function resultsFor(count) {
   return r;
 }
 
+// The slot numbers of a staged run's functions, in one Int32Array per
+// thread (runs do not nest; the addon reads it before anything can run JS).
+let runSlots = new Int32Array(64);
+function slotsForRun(slots, count) {
+  if (count > runSlots.length) runSlots = new Int32Array(Math.max(count, runSlots.length * 2));
+  for (let i = 0; i < count; i++) runSlots[i] = slots[i];
+  return runSlots;
+}
+
 class Batch {
   // The native command buffer (src/calls/batch_buffer.c) wraps #handle, an
   // array in which it keeps every function and object argument alive; it is
@@ -302,6 +337,11 @@ class Batch {
   // put on Array.prototype's indexes (push would, and store nothing).
   #fns = [undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined];
   #fnCount = 0;
+  // #fns' functions' slot numbers (batchSlot), copied into runSlots for a
+  // staged run: an array of its own, not a typed one (the addon asking for
+  // a small new typed array's memory would move it off V8's heap, a malloc
+  // per batch); own elements from the start, as #fns.
+  #fnSlots = [-1, -1, -1, -1, -1, -1, -1, -1];
   #handle = [this.#fns]; // element 0: #fns, where the addon finds them
   #created = false;
   #fnIndexes = null; // bound function -> its index in #fns, once #fns is long
@@ -379,7 +419,7 @@ class Batch {
     if (stageOwner !== null && stageOwner !== this) {
       const owner = stageOwner;
       stage[0] = stagePos;
-      if (!owner.#created && stagePos <= SAVED_WORDS) owner.#saved = stage.slice(0, stagePos);
+      if (!owner.#created && stagePos <= SAVED_WORDS) owner.#saved = savedCopy(stagePos);
       else native.batchFlush.call(owner.#native());
       stageOwner = null;
     }
@@ -424,18 +464,26 @@ class Batch {
   }
 
   // bound's index in #fns, listed on first use (the addon registers it when the stage moves).
-  #listed(bound) {
+  #listed(bound, slot) {
     let fns = this.#fns;
     let index;
     if (this.#fnIndexes !== null) index = this.#fnIndexes.get(bound);
     else {
-      index = fns.indexOf(bound);
-      if (index < 0 || index >= this.#fnCount) index = undefined;
+      // A loop over the few listed (fewer than 16 here), not indexOf(): that is a builtin call, per function of each new batch.
+      const listed = this.#fnCount;
+      for (let k = 0; k < listed; k++) {
+        if (fns[k] === bound) {
+          index = k;
+          break;
+        }
+      }
     }
     if (index === undefined) {
       index = this.#fnCount++;
       if (index === fns.length) this.#fns = this.#handle[0] = fns = fns.concat(Array.from({ length: fns.length }));
       fns[index] = bound;
+      if (index === this.#fnSlots.length) this.#fnSlots = this.#fnSlots.concat(this.#fnSlots);
+      this.#fnSlots[index] = slot;
       if (this.#fnIndexes !== null) this.#fnIndexes.set(bound, index);
       else if (index >= 16) {
         this.#fnIndexes = new Map();
@@ -451,14 +499,15 @@ class Batch {
     if (plan === undefined) {
       const bound = standIns.get(sym) ?? sym;
       const kinds = typeof bound === "function" ? native.batchStageKinds(bound) : null;
-      plan = { bound, kinds, id: 0, index: -1 };
+      // slot: the addon's number for bound (batchSlot), which a staged run finds it by.
+      plan = { bound, kinds, id: 0, index: -1, slot: kinds === null ? -1 : native.batchSlot(bound) };
       if (typeof sym === "function") plans.set(sym, plan);
     }
     let index = -1;
     if (plan.kinds !== null) {
       if (plan.id === this.#id) index = plan.index;
       else {
-        index = this.#listed(plan.bound);
+        index = this.#listed(plan.bound, plan.slot);
         plan.id = this.#id;
         plan.index = index;
       }
@@ -495,7 +544,7 @@ class Batch {
     if (argc <= 2) {
       if (recentOwner !== this) {
         recentOwner = this;
-        recentSyms.fill(undefined);
+        forgetRecent();
       }
       const slot = recentSyms[0] === sym ? 0 : recentSyms[1] === sym ? 1 : recentSyms[2] === sym ? 2 : recentSyms[3] === sym ? 3 : this.#remember(sym);
       const kinds = recentKinds[slot];
@@ -525,7 +574,7 @@ class Batch {
     const argc = arguments.length - 1;
     if (recentOwner !== this) {
       recentOwner = this;
-      recentSyms.fill(undefined);
+      forgetRecent();
     }
     const slot = recentSyms[0] === sym ? 0 : recentSyms[1] === sym ? 1 : recentSyms[2] === sym ? 2 : recentSyms[3] === sym ? 3 : this.#remember(sym);
     const kinds = recentKinds[slot];
@@ -663,7 +712,7 @@ class Batch {
       stageBusy++;
       this.#runningStaged++;
       try {
-        done = native.batchRunStaged.call(this.#fns, values, errnos, flags, count, this.#fnCount, typed);
+        done = native.batchRunStaged.call(this.#fns, values, errnos, flags, count, this.#fnCount, typed, slotsForRun(this.#fnSlots, this.#fnCount));
       } finally {
         stageBusy--;
         this.#runningStaged--;

@@ -60,6 +60,7 @@ static void env_deleted(napi_env env, void *data, void *hint) {
   cffi_callbacks_detach(state);
   cffi_async_detach(state);
   cffi_variadic_detach(state);
+  free(state->batch_slots); /* every function, and so every slot's, was freed before */
   free(state);
 }
 

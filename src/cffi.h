@@ -213,6 +213,12 @@ typedef struct cffi_env_state {
   napi_ref batch_stage;                     /* lib/batch.js's staging area */
   napi_ref batch_result_raw, batch_result_kinds; /* its result words and kinds */
   napi_ref batch_bound_prototype, batch_set_prototype_of; /* what bound functions get as prototype */
+  /* Functions lib/batch.js stages entries of, each in a slot (its
+   * cffi_function's batch_slot) with its run plan made once: a staged run
+   * finds them from the slot numbers, without a Node-API call per function.
+   * A function's slot is emptied when it is freed. */
+  struct batch_slot *batch_slots;
+  uint32_t batch_slot_count, batch_slot_capacity;
   struct map_loop *map_loops;               /* sym.map's compiled loops */
   unsigned map_loop_count;
 } cffi_env_state;
@@ -267,6 +273,7 @@ typedef struct cffi_function {
   struct cffi_stub_slot *jit_stub; /* its entry stub while on the generic entry (src/calls/jit.c), or NULL */
   uint32_t jit_countdown;    /* generic calls left before the wrapper is compiled; 0: never */
   uint32_t native_bytes;     /* reported to V8 as external memory until it is freed */
+  uint32_t batch_slot;       /* 1 + its slot in state->batch_slots, or 0 (src/calls/batch_buffer.c) */
   /* src/calls/precompiled.c: its place in its owner's list of functions
    * on precompiled wrappers (prev: the pointer that points at it). */
   struct {

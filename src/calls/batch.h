@@ -34,6 +34,9 @@ int cffi_array_type_of(cffi_type_id type);
 const char *cffi_array_name(int kind);
 size_t cffi_array_element_size(int kind);
 
+/* batch_buffer.c: empties fn's slot among the staged functions (as fn is freed). */
+void cffi_batch_forget(cffi_function *fn);
+
 /* batch_buffer.c: batch()'s exports, from cffi_make_batch_exports. */
 void cffi_make_batch_buffer_exports(napi_env env, napi_value exports);
 

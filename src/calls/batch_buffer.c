@@ -5,8 +5,9 @@
  * Owns: the command buffer (per entry its bound function, its arguments'
  * register images and what must be checked before it runs), add() (the
  * synchronous call's conversions, once), run() (a loop over entries that
- * only calls), runAsync() (the same buffer handed to the shared pool) and
- * the staging area lib/batch.js fills without crossing into C.
+ * only calls), runAsync() (the same buffer handed to the shared pool),
+ * the staging area lib/batch.js fills without crossing into C, and the
+ * slots by which a run from it finds the functions it names (batch_slot).
  *
  * Why convert at add() time: converting at run() made each entry cost a
  * single call's Node-API work plus the batch's own, so a batch was slower
@@ -418,6 +419,39 @@ static batch_plan plan_for(const cffi_function *fn) {
   return plan;
 }
 
+/* ---- staged functions' slots ------------------------------------------ */
+
+/* A function lib/batch.js stages entries of (state->batch_slots), found by
+ * a staged run from its slot number: no Node-API call (an element read and
+ * two private-symbol lookups on a dictionary-mode function, ~1.5K
+ * instructions) per function per run. */
+struct batch_slot {
+  cffi_function *fn; /* NULL: free */
+  batch_plan plan;
+};
+
+/* fn's slot, taken on first use; -1 when out of memory. */
+static int64_t batch_slot_of(cffi_function *fn) {
+  cffi_env_state *state = fn->state;
+  if (fn->batch_slot) return fn->batch_slot - 1;
+  uint32_t slot = 0;
+  while (slot < state->batch_slot_count && state->batch_slots[slot].fn) slot++;
+  if (slot == state->batch_slot_count) {
+    if (!grow((void **)&state->batch_slots, &state->batch_slot_capacity, slot + 1, sizeof *state->batch_slots)) return -1;
+    state->batch_slot_count++;
+  }
+  state->batch_slots[slot].fn = fn;
+  state->batch_slots[slot].plan = plan_for(fn);
+  fn->batch_slot = slot + 1;
+  return slot;
+}
+
+void cffi_batch_forget(cffi_function *fn) {
+  if (!fn->batch_slot) return;
+  fn->state->batch_slots[fn->batch_slot - 1].fn = NULL;
+  fn->batch_slot = 0;
+}
+
 /* The index of fn among the buffer's functions, added (and its JS function
  * kept) on first use. */
 static bool function_index(napi_env env, napi_value handle, batch_commands *c, cffi_function *fn, napi_value sym,
@@ -779,6 +813,20 @@ static napi_value batch_stage_kinds(napi_env env, napi_callback_info info) {
     napi_create_uint32(env, stage_kind_of(fn->sig.args[k]), &value);
     define_element(env, result, k, value);
   }
+  return result;
+}
+
+/* batchSlot(sym): the slot number of a bound function whose entries are
+ * staged (see batch_slot), which lib/batch.js hands a staged run. */
+static napi_value batch_slot_export(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result;
+  size_t argc = 1;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  cffi_function *fn = argc ? cffi_bound_function_of(env, argv[0]) : NULL;
+  if (!fn) return cffi_throw(env, "Error", "batchSlot: internal arguments malformed");
+  const int64_t slot = batch_slot_of(fn);
+  if (slot < 0) return throw_oom(env), NULL;
+  napi_create_int64(env, slot, &result);
   return result;
 }
 
@@ -1413,17 +1461,20 @@ static napi_value batch_run(napi_env env, napi_callback_info info) {
 
 /* ---- run straight from the stage --------------------------------------- */
 
-/* batchRunStaged.call(list, results, errnos, flags, count, listed): a batch with no native
+/* batchRunStaged.call(list, results, errnos, flags, count, listed, typed, slots): a batch with no native
  * side yet, all of whose entries are in the stage (lib/batch.js), runs them
  * from there, `list` being its staged-function list (its first `listed`
  * elements; the rest are slots made up front): no native object, no
  * copy of the entries (a batch built and run once writes them only to the
  * thread's warm stage). lib/batch.js keeps the stage as it is while this
  * runs: a callback may append entries to it (they run next time) but
- * another batch cannot take it. Same results and errors as batchRun. */
+ * another batch cannot take it. Same results and errors as batchRun.
+ * slots (an Int32Array): the list's functions' slot numbers (batchSlot),
+ * which find them without reading the list; without it, or for a slot
+ * that does not hold a function now, the list is read. */
 static napi_value batch_run_staged(napi_env env, napi_callback_info info) {
-  napi_value argv[6] = {NULL, NULL, NULL, NULL, NULL, NULL}, list, sym;
-  size_t argc = 6;
+  napi_value argv[7] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL}, list, sym;
+  size_t argc = 7;
   double flags_number = 0;
   uint32_t length = 0, count = 0;
   napi_get_cb_info(env, info, &argc, argv, &list, NULL);
@@ -1443,7 +1494,23 @@ static napi_value batch_run_staged(napi_env env, napi_callback_info info) {
     return throw_oom(env), NULL;
   }
   bool ok = true, stopped = false;
+  const int32_t *slots = NULL;
+  size_t slot_count = 0;
+  if (argc >= 7) {
+    napi_typedarray_type slots_type;
+    bool is_typed = false;
+    if (napi_is_typedarray(env, argv[6], &is_typed) == napi_ok && is_typed &&
+        napi_get_typedarray_info(env, argv[6], &slots_type, &slot_count, (void **)&slots, NULL, NULL) == napi_ok &&
+        (slots_type != napi_int32_array || slot_count < length))
+      slots = NULL;
+  }
   for (uint32_t i = 0; ok && i < length; i++) {
+    const uint32_t slot = slots ? (uint32_t)slots[i] : UINT32_MAX;
+    if (slot < state->batch_slot_count && state->batch_slots[slot].fn) {
+      fns[i] = state->batch_slots[slot].fn;
+      plans[i] = state->batch_slots[slot].plan;
+      continue;
+    }
     fns[i] = napi_get_element(env, list, i, &sym) == napi_ok ? cffi_bound_function_of(env, sym) : NULL;
     if (fns[i]) plans[i] = plan_for(fns[i]);
     else ok = (cffi_throw(env, "Error", "batch: staged function malformed (internal)"), false);
@@ -1769,6 +1836,7 @@ void cffi_make_batch_buffer_exports(napi_env env, napi_value exports) {
       {"batchNew", NULL, batch_new, NULL, NULL, NULL, napi_default, NULL},
       {"batchStage", NULL, batch_stage, NULL, NULL, NULL, napi_default, NULL},
       {"batchStageKinds", NULL, batch_stage_kinds, NULL, NULL, NULL, napi_default, NULL},
+      {"batchSlot", NULL, batch_slot_export, NULL, NULL, NULL, napi_default, NULL},
       {"batchAdd", NULL, batch_add, NULL, NULL, NULL, napi_default, NULL},
       {"batchAddChained", NULL, batch_add_chained, NULL, NULL, NULL, napi_default, NULL},
       {"batchFlush", NULL, batch_flush, NULL, NULL, NULL, napi_default, NULL},

@@ -516,6 +516,7 @@ void cffi_function_discard(cffi_function *fn) {
   napi_adjust_external_memory(fn->state->env, -(int64_t)fn->native_bytes, &ignored);
   /* Before the owner goes: a precompiled wrapper's function is on its owner's list. */
   cffi_jit_forget(fn);
+  cffi_batch_forget(fn);
   cffi_owner_release(fn->owner);
   cffi_sig_release_layouts(&fn->sig);
   free(fn->name);

@@ -787,6 +787,16 @@ static void quarantine(cffi_callback *cb) {
   }
 }
 
+/* Every callback of the ring leaves the quarantine (the env has ended). */
+static void end_quarantine(closed_ring *ring) {
+  for (uint32_t i = 0; i < CLOSED_CALLBACK_QUARANTINE; i++) {
+    cffi_callback *cb = ring->slots[i];
+    if (!cb) continue;
+    cb->left_quarantine = true;
+    free_if_unreachable(cb);
+  }
+}
+
 /* A closed ordinary callback no call is running: an entry stub is freed
  * (it answers 0 until reused), a libffi closure, whose memory libffi would
  * hand to the next closure at once, is kept a while in quarantine, where
@@ -942,14 +952,8 @@ void cffi_callbacks_detach(cffi_env_state *state) {
    * quarantine ends early. (Keeping it for later envs cost RSS: the
    * memory of 256 callbacks per worker, freed by other threads later,
    * grew the process by ~70 KB per worker.) */
-  for (uint32_t i = 0; i < CLOSED_CALLBACK_QUARANTINE; i++) {
-    cffi_callback *rings[] = {registry->threadsafe_closed.slots[i], registry->closures_closed.slots[i]};
-    for (unsigned k = 0; k < 2; k++) {
-      if (!rings[k]) continue;
-      rings[k]->left_quarantine = true;
-      free_if_unreachable(rings[k]);
-    }
-  }
+  end_quarantine(&registry->threadsafe_closed);
+  end_quarantine(&registry->closures_closed);
   /* Open callbacks stay: C may still call them (they answer 0). */
   CFFI_DEBUG("env ended: %u open JSCallbacks stay, the quarantine is freed", registry->open.count);
   free(registry->open.slots);

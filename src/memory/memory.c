@@ -39,14 +39,9 @@ static bool is_missing(napi_env env, size_t argc, size_t index, napi_value value
   return index >= argc || (napi_typeof(env, value, &t) == napi_ok && t == napi_undefined);
 }
 
-/* An optional integer argument (byte offset or length). A fraction
- * truncates toward zero, as in Bun (read.u8(p, 2.9) reads offset 2,
- * toArrayBuffer(p, 0, 2.5) is 2 bytes), where `fractions` is TRUNCATE;
- * ptr()'s offset and CString's length refuse one (docs/differences.md).
- * NaN, the infinities and values beyond 2^53 are refused everywhere (Bun
- * crashes on read.u8(p, 1e300)). */
 typedef enum { FRACTIONS_TRUNCATE, FRACTIONS_REFUSED } fraction_rule;
 
+/* d as JS prints it, for error messages. */
 static void format_number(char *out, size_t size, double d) {
   if (isnan(d)) snprintf(out, size, "NaN");
   else if (isinf(d)) snprintf(out, size, d > 0 ? "Infinity" : "-Infinity");
@@ -59,6 +54,12 @@ static void format_number(char *out, size_t size, double d) {
   }
 }
 
+/* An optional integer argument (byte offset or length). A fraction
+ * truncates toward zero, as in Bun (read.u8(p, 2.9) reads offset 2,
+ * toArrayBuffer(p, 0, 2.5) is 2 bytes), where `fractions` is TRUNCATE;
+ * ptr()'s offset and CString's length refuse one (docs/differences.md).
+ * NaN, the infinities and values beyond 2^53 are refused everywhere (Bun
+ * crashes on read.u8(p, 1e300)). */
 static bool optional_integer(napi_env env, const char *fn, const char *what, size_t argc, size_t index,
                              napi_value value, int64_t fallback, fraction_rule fractions, int64_t *out) {
   if (is_missing(env, argc, index, value)) {

@@ -141,10 +141,35 @@ test("addresses inside the entry stubs that are not a live JSCallback's are refu
   assert.strictEqual(lines[3], "called: 7");
 });
 
-// On Linux the loaded segment holding the address says code or data;
-// elsewhere the kind is unknown and a data symbol is bound as a function.
-const linuxOnly = process.platform === "linux" ? false
-  : "data symbols are recognised on Linux only (src/platform/symbol_kind.c)";
+// The loaded object's segment (ELF, Mach-O) or section (PE) holding the
+// address says code or data: src/platform/symbol_kind.c.
+const knowsDataSymbols = ["linux", "win32", "darwin"].includes(process.platform) ? false
+  : "data symbols are recognised on Linux, Windows and macOS only (src/platform/symbol_kind.c)";
+const linuxOnly = process.platform === "linux" ? false : "libc.so.6 is Linux's";
+
+test("calling a fixture's exported variables (writable and read-only) is a TypeError; their .ptr reads them", { skip: knowsDataSymbols }, () => {
+  const { buildFixture } = require("./helpers/fixture");
+  const library = buildFixture("fixture.c");
+  const lines = runChild(`${REPORT}
+    const lib = ffi.dlopen(${JSON.stringify(library)}, {
+      exported_counter: { args: [], returns: "i32" },
+      exported_text: { args: ["ptr"], returns: "ptr" },
+      identity_i32: { args: ["i32"], returns: "i32" },
+    });
+    const { exported_counter, exported_text, identity_i32 } = lib.symbols;
+    attempt(() => exported_counter);
+    attempt(() => exported_text);
+    console.log("reads: " + ffi.read.i32(exported_counter.ptr) + " " + new ffi.CString(exported_text.ptr));
+    console.log("code: " + identity_i32(-5));
+    attempt(() => ffi.linkSymbols({ copy: { ptr: exported_counter.ptr, returns: "i32" } }).symbols.copy);
+    lib.close();
+  `);
+  assert.strictEqual(lines[0], `TypeError ERR_INVALID_ARG_TYPE Cannot call "exported_counter": it is a data symbol (an object in "${library}"), not a function; read it through its .ptr (e.g. read.ptr(symbols.exported_counter.ptr))`);
+  assert.match(lines[1], /^TypeError ERR_INVALID_ARG_TYPE Cannot call "exported_text": it is a data symbol/);
+  assert.strictEqual(lines[2], "reads: 7 fixture data");
+  assert.strictEqual(lines[3], "code: -5");
+  assert.match(lines[4], /^TypeError ERR_INVALID_ARG_TYPE Cannot call "copy": it is a data symbol \(an object in "linkSymbols"\)/);
+});
 
 test("calling a data symbol (environ, stdout) is a TypeError naming it; its .ptr still reads", { skip: linuxOnly }, () => {
   const lines = runChild(`${REPORT}

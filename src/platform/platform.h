@@ -342,7 +342,7 @@ static inline void cffi_yield_thread(void) { sched_yield(); }
 int cffi_platform_pin_addon(void);
 
 /* src/platform/symbol_kind.c: what lies at a bound address, from the
- * loaded segment that holds it (Linux only; elsewhere always unknown). */
+ * loaded object's piece that holds it (Linux, Windows, macOS; elsewhere unknown). */
 typedef enum { CFFI_SYMBOL_UNKNOWN, CFFI_SYMBOL_FUNCTION, CFFI_SYMBOL_DATA } cffi_symbol_kind;
 cffi_symbol_kind cffi_lib_symbol_kind(const void *address);
 

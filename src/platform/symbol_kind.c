@@ -92,7 +92,7 @@ cffi_symbol_kind cffi_lib_symbol_kind(const void *address) {
   command = first;
   for (uint32_t i = 0; i < header->ncmds; i++, command = (const void *)((const char *)command + command->cmdsize)) {
     const struct segment_command_64 *segment = (const void *)command;
-    if (command->cmd == LC_SEGMENT_64 && strcmp(segment->segname, SEG_TEXT) == 0) {
+    if (command->cmd == LC_SEGMENT_64 && strncmp(segment->segname, SEG_TEXT, sizeof segment->segname) == 0) {
       slide = (intptr_t)((uintptr_t)header - (uintptr_t)segment->vmaddr);
       have_slide = 1;
       break;

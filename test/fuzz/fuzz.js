@@ -14,7 +14,9 @@
 // (a wrong result, another exception, a crash) fails. Seeded; prints the seed.
 // CFFI_BUN_ENGINE=ffi runs every call through libffi, CFFI_BUN_ENGINE=registers
 // through the register engine (no jit wrappers) where the signature allows,
-// CFFI_BUN_ENGINE=jit through jit wrappers from the first call.
+// CFFI_BUN_ENGINE=jit through jit wrappers from the first call, and on
+// Node 26 CFFI_BUN_ENGINE=node-ffi through node:ffi from the first call for
+// the signatures the node-ffi engine takes (lib/node-ffi-engine.js).
 //
 // Then callbacks the other way round: for random signatures, a C driver
 // calls a JSCallback with literal values known here, the JS function checks

@@ -165,7 +165,15 @@ test("calling a fixture's exported variables (writable and read-only) is a TypeE
     lib.close();
   `);
   assert.strictEqual(lines[0], `TypeError ERR_INVALID_ARG_TYPE Cannot call "exported_counter": it is a data symbol (an object in "${library}"), not a function; read it through its .ptr (e.g. read.ptr(symbols.exported_counter.ptr))`);
-  assert.match(lines[1], /^TypeError ERR_INVALID_ARG_TYPE Cannot call "exported_text": it is a data symbol/);
+  // Read-only data sits in a non-executable piece where the linker gives
+  // it one (x86-64 ELF, PE's .rdata); AArch64 ELF (binutils without
+  // -z separate-code) and Mach-O (__TEXT,__const) put it in the code's
+  // segment, where it is not recognised: declared with an argument, the
+  // call without one then throws before C runs.
+  if ((process.platform === "linux" && process.arch === "x64") || process.platform === "win32")
+    assert.match(lines[1], /^TypeError ERR_INVALID_ARG_TYPE Cannot call "exported_text": it is a data symbol/);
+  else
+    assert.match(lines[1], /^TypeError \S+ (Cannot call "exported_text": it is a data symbol|exported_text: args\[0\] \(ptr\) is missing)/);
   assert.strictEqual(lines[2], "reads: 7 fixture data");
   assert.strictEqual(lines[3], "code: -5");
   assert.match(lines[4], /^TypeError ERR_INVALID_ARG_TYPE Cannot call "copy": it is a data symbol \(an object in "linkSymbols"\)/);

@@ -20,8 +20,9 @@
  *  - macOS: the image's LC_SEGMENT_64 commands (dladdr gives the header;
  *    initprot's VM_PROT_EXECUTE), slid by where __TEXT was loaded, which
  *    also holds for images in the dyld shared cache.
- * Not recognised: data in an executable piece (old linkers merged .rodata
- * into text) and thread-local symbols, whose address is in a thread's TLS
+ * Not recognised: data in an executable piece (read-only data on AArch64
+ * ELF, where binutils puts .rodata in the code's segment unless linked with
+ * -z separate-code, and in Mach-O's __TEXT,__const) and thread-local symbols, whose address is in a thread's TLS
  * block, outside any object. Memory no loaded object owns (cc() code,
  * JSCallbacks, the heap) is "unknown" and bound as a function, as before;
  * so is every address on other systems.

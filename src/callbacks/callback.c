@@ -68,7 +68,8 @@ struct cffi_callback {
   cffi_env_state *state;
   napi_ref function;          /* strong until close() */
   ffi_closure *closure;       /* a libffi closure, or NULL ... */
-  cffi_stub_slot *stub;       /* ... an entry stub to the register closure entry */
+  cffi_stub_slot *stub;       /* ... an entry stub to a register closure entry */
+  cffi_stub_kind stub_kind;   /* the stub's pool (which entry it leads to) */
   void *code;                 /* the C-callable address */
   bool threadsafe;
   atomic_bool closed;
@@ -664,7 +665,7 @@ static void bury(cffi_callback *cb) {
 /* On the callback's JS thread only. Its stub may be reused as soon as no
  * new call can enter it: the stub is never on a running call's stack. */
 static void release_stub(cffi_callback *cb) {
-  if (cb->stub) cffi_stub_release(cb->state, CFFI_STUB_CALLBACK, cb->stub);
+  if (cb->stub) cffi_stub_release(cb->state, cb->stub_kind, cb->stub);
   cb->stub = NULL;
 }
 
@@ -1003,9 +1004,12 @@ static bool make_closure(napi_env env, cffi_callback *cb) {
   cffi_signature *sig = &cb->sig;
   if (!cffi_prepare_signature(env, sig, "JSCallback")) return false;
 #if CFFI_HAVE_REGISTER_CLOSURES
-  if (sig->engine == CFFI_ENGINE_REGISTERS && (cb->stub = cffi_stub_take(cb->state, CFFI_STUB_CALLBACK))) {
+  void *precompiled = sig->engine == CFFI_ENGINE_REGISTERS ? cffi_precompiled_callback_entry(sig) : NULL;
+  /* The two entries find the callback in different registers: each has
+   * stubs of its own (src/platform/stubs.c). */
+  cb->stub_kind = precompiled ? CFFI_STUB_CALLBACK_SHAPED : CFFI_STUB_CALLBACK;
+  if (sig->engine == CFFI_ENGINE_REGISTERS && (cb->stub = cffi_stub_take(cb->state, cb->stub_kind))) {
     cb->stub->data = cb;
-    void *precompiled = cffi_precompiled_callback_entry(sig);
     cb->stub->target = precompiled ? precompiled : (void *)cffi_register_closure_entry;
     cb->code = cffi_stub_code(cb->stub);
     return true;

@@ -17,11 +17,14 @@
  * exceptions, errno, close during a call: src/callbacks/callback.c) is the
  * one path all callbacks take.
  *
- * Finding the callback: the entry stub (src/platform/stubs.c) loads its
- * slot's data, the callback, into r10 and jumps; the entry takes it from
- * r10 as its first act (as src/calls/precompiled.c's wrappers take their
- * function), and its return address is the one C called the stub with
- * (what the signal-handler check reads).
+ * Finding the callback: the entry stub (src/platform/stubs.c, the
+ * CFFI_STUB_CALLBACK_SHAPED pool) loads its slot's data, the callback,
+ * into rcx, the fourth integer argument register, and jumps. A shape has
+ * at most three arguments, so rcx is never one of C's; the entry declares
+ * three integer parameters before the callback (a shape's own, and unused
+ * ones for the rest), so that the callback is a parameter like any other:
+ * plain C, whatever its prologue does. Its return address is the one C
+ * called the stub with (what the signal-handler check reads).
  *
  * x86-64 System V (ELF) only; elsewhere every register closure keeps the
  * assembly entry.
@@ -31,11 +34,6 @@
 #include "../cffi.h"
 
 #if CFFI_HAVE_REGISTER_CLOSURES && defined(__x86_64__) && defined(__ELF__) && !defined(_WIN32)
-#define CALLBACK_FROM_STUB(cb)                        \
-  register cffi_callback *from_stub_ __asm__("r10"); \
-  __asm__ volatile("" : "=r"(from_stub_));            \
-  cffi_callback *const cb = from_stub_
-
 /* Register classes: N none, I integer register, F vector register. */
 enum { N, I, F };
 
@@ -56,6 +54,13 @@ static inline __attribute__((always_inline)) double double_of(uint64_t bits) {
 #define PARAM_N(name)
 #define PARAM_I(name) , uint64_t name
 #define PARAM_F(name) , double name
+/* After the shape's own parameters, an unused integer one for each
+ * position that took no integer register, so that the callback after them
+ * is always the fourth integer parameter (rcx). Integer registers go to
+ * integer parameters in order, so these must follow all of the shape's. */
+#define UNUSED_N(name) , __attribute__((unused)) uint64_t name##_unused
+#define UNUSED_I(name)
+#define UNUSED_F(name) UNUSED_N(name)
 #define IMAGE_N(name)
 #define IMAGE_I(name) name,
 #define IMAGE_F(name) bits_of(name),
@@ -68,14 +73,15 @@ static inline __attribute__((always_inline)) double double_of(uint64_t bits) {
 #define RETURN_F(raw) return double_of(raw)
 
 /* A leading dummy parameter would shift the registers: the parameter list
- * is spliced without it (FIRST drops the first PARAM's comma, once the PARAMs have expanded). */
+ * is spliced without it (FIRST drops the first PARAM's comma, once the
+ * PARAMs have expanded). */
 #define FIRST_(dummy, ...) __VA_ARGS__
 #define FIRST(...) FIRST_(__VA_ARGS__)
-#define PARAMS(a, b, c) FIRST(0 PARAM_##a(a0) PARAM_##b(a1) PARAM_##c(a2))
+#define PARAMS(a, b, c) \
+  FIRST(0 PARAM_##a(a0) PARAM_##b(a1) PARAM_##c(a2) UNUSED_##a(a0) UNUSED_##b(a1) UNUSED_##c(a2))
 
 #define DEFINE_ENTRY(a, b, c, r)                                                               \
-  static RESULT_TYPE_##r entry_##a##b##c##_##r(PARAMS(a, b, c)) {                             \
-    CALLBACK_FROM_STUB(cb);                                                                    \
+  static RESULT_TYPE_##r entry_##a##b##c##_##r(PARAMS(a, b, c), cffi_callback *cb) {          \
     const uint64_t images[4] = {IMAGE_##a(a0) IMAGE_##b(a1) IMAGE_##c(a2) 0};                 \
     RETURN_##r(cffi_callback_from_images(cb, images, __builtin_return_address(0)));           \
   }

@@ -582,7 +582,10 @@ uint64_t cffi_callback_from_registers(cffi_callback *cb, const uint64_t *registe
  * register classes that a register closure's stub jumps to, or NULL (the
  * assembly entry then). It passes the argument images in order to: */
 void *cffi_precompiled_callback_entry(const cffi_signature *sig);
-uint64_t cffi_callback_from_images(cffi_callback *cb, const uint64_t *images, const void *return_address);
+uint64_t cffi_callback_from_images_0(cffi_callback *cb, const uint64_t *images, const void *return_address);
+uint64_t cffi_callback_from_images_1(cffi_callback *cb, const uint64_t *images, const void *return_address);
+uint64_t cffi_callback_from_images_2(cffi_callback *cb, const uint64_t *images, const void *return_address);
+uint64_t cffi_callback_from_images_3(cffi_callback *cb, const uint64_t *images, const void *return_address);
 /* For an FFI call whose C has returned (call_depth already back down) when
  * state->cleanup_depth > state->call_depth: closes what its callbacks kept
  * open and rethrows a callback's exception (then returns true). */

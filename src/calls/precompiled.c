@@ -49,7 +49,6 @@
 napi_value cffi_call_generic(napi_env env, napi_callback_info info, unsigned nargs);
 napi_value cffi_jit_closed(napi_env env, cffi_function *fn);
 napi_value cffi_jit_result(napi_env env, cffi_function *fn, uint64_t raw);
-int cffi_jit_after_callbacks(napi_env env, cffi_function *fn);
 
 #if defined(__x86_64__) && defined(__ELF__) && !defined(_WIN32) && CFFI_HAVE_REGISTER_CALLS
 #define CFFI_HAVE_PRECOMPILED 1
@@ -171,19 +170,19 @@ static inline __attribute__((always_inline)) uint64_t call_shape(void *target, u
 }
 
 /* Around the C call, as in render_wrapper: the call depth and errno. */
-static inline __attribute__((always_inline)) void enter_call(cffi_function *fn) {
-  cffi_env_state *state = fn->state;
+static inline __attribute__((always_inline)) void enter_call(cffi_env_state *state) {
   ++state->call_depth;
   *state->errno_at = state->last_errno;
 }
 
 /* After the C call: errno saved, the depth back, what callbacks left, the
  * result made in *result. */
-static inline __attribute__((always_inline)) napi_value leave_call(cffi_function *fn, napi_env env, uint64_t raw,
-                                                                   int result_kind, napi_value *result) {
-  cffi_env_state *state = fn->state;
+static inline __attribute__((always_inline)) napi_value leave_call(cffi_env_state *state, cffi_function *fn,
+                                                                   uint64_t raw, int result_kind, napi_value *result) {
   state->last_errno = *state->errno_at;
-  if (CFFI_UNLIKELY(state->cleanup_depth > --state->call_depth) && cffi_jit_after_callbacks(env, fn)) return NULL;
+  if (CFFI_UNLIKELY(state->cleanup_depth > --state->call_depth) && cffi_callbacks_cleanup(state->env, state)) return NULL;
+  /* The same env as the call's: a function is called on its own env's thread only. */
+  napi_env env = state->env;
   switch (result_kind) {
     case R_VOID: return NULL;
     case R_I32: napi_create_int32(env, (int32_t)raw, result); break;
@@ -222,13 +221,13 @@ static inline __attribute__((always_inline)) napi_value shaped(napi_env env, nap
         (n > 1 && CFFI_UNLIKELY(!take_argument(env, frame.argv[1], k1, &slots[1]))))
       return cffi_call_generic(env, info_for_fallback, n);
   }
-  enter_call(fn);
+  /* The state kept across the call, not fn (only R_TABLE's result needs
+   * fn then), and env read back from it: fewer registers to save. */
+  cffi_env_state *const state = fn->state;
+  enter_call(state);
   const uint64_t raw = call_shape(fn->address, n, k0, k1, result_kind == R_F64, n > 0 ? register_image(&slots[0], k0) : 0,
                                   n > 1 ? register_image(&slots[1], k1) : 0);
-  /* fn read again rather than kept across the call, and env from the
-   * state (the same env: a function is called on its own env's thread
-   * only): fewer registers to save and restore. */
-  return leave_call(fn, fn->state->env, raw, result_kind, &frame.result);
+  return leave_call(state, fn, raw, result_kind, &frame.result);
 }
 
 /* Every shape's wrapper, and the table that finds it. */
@@ -453,7 +452,8 @@ static inline __attribute__((always_inline)) napi_value composed(napi_env env, n
 #pragma GCC unroll 6
   for (unsigned i = 0; i < 6; i++)
     if (i < n && CFFI_UNLIKELY(!read_composed(env, fn, i, frame.argv, slots))) goto generic;
-  enter_call(fn);
+  cffi_env_state *const state = fn->state;
+  enter_call(state);
   uint64_t raw;
   if (result_kind == R_F64) {
     const double d = fn->composed.call.real(fn->address, slots);
@@ -461,8 +461,7 @@ static inline __attribute__((always_inline)) napi_value composed(napi_env env, n
   } else {
     raw = fn->composed.call.integer(fn->address, slots);
   }
-  /* env is kept across the reads in a callee-saved register anyway. */
-  return leave_call(fn, env, raw, result_kind, &frame.result);
+  return leave_call(state, fn, raw, result_kind, &frame.result);
 generic:
   return cffi_call_generic(env, info_for_fallback, n);
 }

@@ -8,7 +8,8 @@
  *     library may be made to bind to its own dependencies (deep binding);
  *   - whether the register-call fast path exists on this ABI, and how many
  *     integer and floating-point argument registers it may use;
- *   - thread-local storage.
+ *   - thread-local storage, and telling the running thread from others
+ *     (a thread id, and a tag read without a call for hot paths).
  * No other file includes <dlfcn.h> or <windows.h>.
  */
 #ifndef CFFI_PLATFORM_H

@@ -118,12 +118,19 @@ typedef struct cffi_callback cffi_callback;
  * env, after every finaliser of its functions has run (src/addon.c);
  * nothing that can outlive the env (a callback C still holds, a foreign
  * thread) reads it. */
-/* stubs.c: the two pools of entry stubs. A JSCallback's stub address
- * reaches C, which may keep it past close(); a tiering stub's never leaves
- * V8. Kept apart, a stale JSCallback pointer can only ever reach a free stub
+/* stubs.c: the pools of entry stubs. A JSCallback's stub address reaches
+ * C, which may keep it past close(); a tiering stub's never leaves V8.
+ * Kept apart, a stale JSCallback pointer can only ever reach a free stub
  * (it answers 0) or another JSCallback, never a Node-API entry that would
- * read C's registers as its own (a SIGSEGV). */
-typedef enum { CFFI_STUB_TIERING, CFFI_STUB_CALLBACK, CFFI_STUB_KINDS } cffi_stub_kind;
+ * read C's registers as its own (a SIGSEGV). The pool also decides where
+ * a stub leaves its data word (see cffi_stub_slot): JSCallbacks on the
+ * assembly entry and those on a precompiled entry differ there. */
+typedef enum {
+  CFFI_STUB_TIERING,         /* a bound function's Node-API callback */
+  CFFI_STUB_CALLBACK,        /* a JSCallback on the assembly entry (register_closure.c) */
+  CFFI_STUB_CALLBACK_SHAPED, /* a JSCallback on a precompiled entry (precompiled_callback.c) */
+  CFFI_STUB_KINDS
+} cffi_stub_kind;
 typedef struct cffi_stub_queue {
   struct cffi_stub_slot *first, *last; /* linked through their slots' data */
   uint32_t count;
@@ -575,7 +582,10 @@ uint64_t cffi_callback_from_registers(cffi_callback *cb, const uint64_t *registe
  * register classes that a register closure's stub jumps to, or NULL (the
  * assembly entry then). It passes the argument images in order to: */
 void *cffi_precompiled_callback_entry(const cffi_signature *sig);
-uint64_t cffi_callback_from_images(cffi_callback *cb, const uint64_t *images, const void *return_address);
+uint64_t cffi_callback_from_images_0(cffi_callback *cb, const uint64_t *images, const void *return_address);
+uint64_t cffi_callback_from_images_1(cffi_callback *cb, const uint64_t *images, const void *return_address);
+uint64_t cffi_callback_from_images_2(cffi_callback *cb, const uint64_t *images, const void *return_address);
+uint64_t cffi_callback_from_images_3(cffi_callback *cb, const uint64_t *images, const void *return_address);
 /* For an FFI call whose C has returned (call_depth already back down) when
  * state->cleanup_depth > state->call_depth: closes what its callbacks kept
  * open and rethrows a callback's exception (then returns true). */
@@ -608,10 +618,16 @@ napi_value cffi_cc(napi_env env, napi_callback_info info);
 /* memory.c */
 napi_value cffi_make_memory_exports(napi_env env, napi_value exports);
 
-/* stubs.c: entry stubs. Each loads `data` into a scratch register (r10 on
- * x86-64, x17 on AArch64) and jumps to `target`; both may be rewritten at
- * any time. take returns NULL where stubs are unavailable (not ELF, other
- * CPUs) or out of memory. Only the env's JS thread may take and release. */
+/* stubs.c: entry stubs. Each loads `data` into a register and jumps to
+ * `target`; both may be rewritten at any time. The register is the
+ * pool's: on x86-64, for CFFI_STUB_TIERING rdx (the third argument
+ * register, so a target may be a napi_callback, which ignores it, or take
+ * the data as a third parameter), for CFFI_STUB_CALLBACK_SHAPED rcx (the
+ * fourth integer argument register, after up to three arguments of C's),
+ * for CFFI_STUB_CALLBACK r10 (no argument register: the assembly entry
+ * reads it); on AArch64 x17 for every pool. take returns NULL where stubs
+ * are unavailable (not ELF, other CPUs) or out of memory. Only the env's
+ * JS thread may take and release. */
 typedef struct cffi_stub_slot {
   void *target;
   void *data;

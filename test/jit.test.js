@@ -201,9 +201,10 @@ test("workers that end hand their entry stubs to later workers (no mapping per w
       console.log(JSON.stringify({ before, after: maps() }));
     })().catch((e) => { console.error(e); process.exit(1); });
   `);
-  // One chunk for each of the two pools (tiering stubs, JSCallback stubs).
+  // One chunk for each pool the workers take from: tiering stubs, and the
+  // JSCallback stubs of precompiled callback entries ((i32) -> i32 is one).
   const chunks = stderr.split("\n").filter((l) => /new entry stubs at/.test(l));
-  assert.deepEqual(chunks.map((l) => l.match(/\((\w+)\)$/)?.[1]).sort(), ["JSCallbacks", "tiering"],
+  assert.deepEqual(chunks.map((l) => l.match(/\(([\w ]+)\)$/)?.[1]).sort(), ["shaped JSCallbacks", "tiering"],
     `${3 + WORKERS} workers mapped ${chunks.length} chunks of stubs:\n${chunks.join("\n")}`);
   const { before, after } = JSON.parse(stdout.trim().split("\n").pop());
   // ASan maps allocator regions per thread, so there the chunk count above is

@@ -68,7 +68,8 @@ struct cffi_callback {
   cffi_env_state *state;
   napi_ref function;          /* strong until close() */
   ffi_closure *closure;       /* a libffi closure, or NULL ... */
-  cffi_stub_slot *stub;       /* ... an entry stub to the register closure entry */
+  cffi_stub_slot *stub;       /* ... an entry stub to a register closure entry */
+  cffi_stub_kind stub_kind;   /* the stub's pool (which entry it leads to) */
   void *code;                 /* the C-callable address */
   bool threadsafe;
   atomic_bool closed;
@@ -79,6 +80,7 @@ struct cffi_callback {
   bool left_quarantine;       /* closed, and CLOSED_CALLBACK_QUARANTINE newer ones too */
   napi_threadsafe_function tsfn; /* the env's (see foreign_calls) */
   cffi_thread_id js_thread;
+  cffi_thread_tag js_thread_tag; /* the same thread, as cffi_thread_tag_now gives it */
   char *returned_string;      /* keeps a cstring result alive until the next call */
   uint8_t *struct_result;     /* a struct result's bytes, from JS until closure_entry copies them */
   uint32_t running;           /* calls of it in progress on the JS thread */
@@ -269,67 +271,32 @@ static uint64_t struct_result_to_c(napi_env env, cffi_callback *cb, napi_value r
   return (uintptr_t)cb->struct_result;
 }
 
-/* Runs the JS function with C arguments (register images); returns the
- * result's image, or 0 when the function threw (*threw set, exception
- * pending) or returned a value the return type does not accept. A cstring
- * result is a fresh copy handed to *string_copy when that is given.
- * kept_serial: the serial of the kept scope this runs in (the innermost
- * open scope), or 0; the function's handle made in that scope stays valid
- * until it closes, so later calls in it skip napi_get_reference_value. */
-/* Inlined into its callers, as call_on_js_thread is: a callback from C
- * otherwise pays two more frames' register saves (~23 instructions of a
- * comparator call). */
-static inline __attribute__((always_inline)) uint64_t run_js(napi_env env, cffi_callback *cb, const uint64_t *args, bool *threw,
-                       char **string_copy, uint32_t kept_serial, foreign_call *claimed) {
+/* One argument that is not an i32, through the commonest types' one
+ * Node-API call or the type table. Out of line: run_js's loop then keeps
+ * what it needs in registers. */
+static __attribute__((noinline)) napi_value argument_to_js(napi_env env, const cffi_signature *sig, unsigned i,
+                                                           uint64_t image) {
+  napi_value value = NULL;
+  switch (sig->args[i]) {
+    case CFFI_U32: napi_create_uint32(env, (uint32_t)image, &value); break;
+    case CFFI_F64: {
+      double d;
+      memcpy(&d, &image, sizeof d);
+      napi_create_double(env, d, &value);
+      break;
+    }
+    case CFFI_STRUCT_VALUE: value = cffi_layout_to_js(env, sig->layouts->args[i], (const uint8_t *)(uintptr_t)image); break;
+    default: value = cffi_types[sig->args[i]].to_js(env, image); break;
+  }
+  return value;
+}
+
+/* The result as C takes it, for every case but an i32 that is one (run_js
+ * tests that first): see run_js. Out of line, as argument_to_js. */
+static __attribute__((noinline)) uint64_t result_to_c(napi_env env, cffi_callback *cb, napi_value result, bool *threw,
+                                                      char **string_copy) {
   const cffi_signature *sig = &cb->sig;
-  napi_value argv[CFFI_MAX_ARGS], function, receiver, result;
-  *threw = false;
-  /* The commonest argument types with their one Node-API call; the rest
-   * through the type table (same values). The count in a local and i32
-   * tested first: the Node-API calls could change what sig points at as
-   * far as the compiler knows, so it reloaded both each time round. */
-  const unsigned nargs = sig->nargs;
-  for (unsigned i = 0; i < nargs; i++) {
-    if (CFFI_LIKELY(sig->args[i] == CFFI_I32)) {
-      napi_create_int32(env, (int32_t)args[i], &argv[i]);
-      continue;
-    }
-    switch (sig->args[i]) {
-      case CFFI_U32: napi_create_uint32(env, (uint32_t)args[i], &argv[i]); break;
-      case CFFI_F64: {
-        double d;
-        memcpy(&d, &args[i], sizeof d);
-        napi_create_double(env, d, &argv[i]);
-        break;
-      }
-      case CFFI_STRUCT_VALUE:
-        argv[i] = cffi_layout_to_js(env, sig->layouts->args[i], (const uint8_t *)(uintptr_t)args[i]);
-        break;
-      default: argv[i] = cffi_types[sig->args[i]].to_js(env, args[i]); break;
-    }
-  }
-  /* A waiting foreign call: its caller's memory is read no more. */
-  if (claimed && !waiting_conversion_done(claimed)) return 0;
-  if (kept_serial != 0 && cb->scoped_serial == kept_serial) {
-    function = cb->scoped_function;
-    receiver = cb->scoped_receiver;
-  } else {
-    napi_get_reference_value(env, cb->function, &function);
-    napi_get_undefined(env, &receiver);
-    cb->scoped_serial = kept_serial;
-    cb->scoped_function = function;
-    cb->scoped_receiver = receiver;
-  }
-  if (napi_call_function(env, receiver, function, sig->nargs, argv, &result) != napi_ok) {
-    bool pending = false;
-    napi_is_exception_pending(env, &pending);
-    *threw = pending;
-    return 0;
-  }
   int32_t small;
-  /* The commonest result first (a comparator's). */
-  if (CFFI_LIKELY(sig->returns == CFFI_I32) && napi_get_value_int32(env, result, &small) == napi_ok)
-    return (uint64_t)(int64_t)small;
   if (sig->returns == CFFI_VOID) return 0;
   if (sig->returns == CFFI_STRUCT_VALUE) return struct_result_to_c(env, cb, result);
   if (sig->returns == CFFI_CSTRING && !cstring_result_kind_ok(env, result)) {
@@ -376,6 +343,58 @@ static inline __attribute__((always_inline)) uint64_t run_js(napi_env env, cffi_
   }
   cffi_call_release(&call);
   return raw;
+}
+
+/* The function and `undefined` as handles in the scope whose serial is
+ * kept_serial (0: a scope of the call's own), for run_js. */
+static __attribute__((noinline)) void take_function(napi_env env, cffi_callback *cb, uint32_t kept_serial) {
+  napi_get_reference_value(env, cb->function, &cb->scoped_function);
+  napi_get_undefined(env, &cb->scoped_receiver);
+  cb->scoped_serial = kept_serial;
+}
+
+/* napi_call_function failed: whether an exception is pending (*threw). */
+static __attribute__((noinline)) uint64_t call_failed(napi_env env, bool *threw) {
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  *threw = pending;
+  return 0;
+}
+
+/* Runs the JS function with C arguments (register images); returns the
+ * result's image, or 0 when the function threw (*threw set, exception
+ * pending) or returned a value the return type does not accept. A cstring
+ * result is a fresh copy handed to *string_copy when that is given.
+ * kept_serial: the serial of the kept scope this runs in (the innermost
+ * open scope), or 0; the function's handle made in that scope stays valid
+ * until it closes, so later calls in it skip napi_get_reference_value.
+ * nargs: sig->nargs, a constant where the caller knows it (the loop is
+ * then unrolled). */
+/* Inlined into its callers, as call_on_js_thread is: a callback from C
+ * otherwise pays two more frames' register saves (~23 instructions of a
+ * comparator call). */
+static inline __attribute__((always_inline)) uint64_t run_js(napi_env env, cffi_callback *cb, const uint64_t *args,
+                                                             unsigned nargs, bool *threw, char **string_copy,
+                                                             uint32_t kept_serial, foreign_call *claimed) {
+  const cffi_signature *sig = &cb->sig;
+  napi_value argv[CFFI_MAX_ARGS], result;
+  *threw = false;
+  /* An i32 with its one Node-API call here, the rest out of line (same
+   * values). */
+  for (unsigned i = 0; i < nargs; i++) {
+    if (CFFI_LIKELY(sig->args[i] == CFFI_I32)) napi_create_int32(env, (int32_t)args[i], &argv[i]);
+    else argv[i] = argument_to_js(env, sig, i, args[i]);
+  }
+  /* A waiting foreign call: its caller's memory is read no more. */
+  if (claimed && !waiting_conversion_done(claimed)) return 0;
+  if (CFFI_UNLIKELY(kept_serial == 0 || cb->scoped_serial != kept_serial)) take_function(env, cb, kept_serial);
+  if (CFFI_UNLIKELY(napi_call_function(env, cb->scoped_receiver, cb->scoped_function, nargs, argv, &result) != napi_ok))
+    return call_failed(env, threw);
+  int32_t small;
+  /* The commonest result first (a comparator's). */
+  if (CFFI_LIKELY(sig->returns == CFFI_I32) && napi_get_value_int32(env, result, &small) == napi_ok)
+    return (uint64_t)(int64_t)small;
+  return result_to_c(env, cb, result, threw, string_copy);
 }
 
 static void report_uncaught(napi_env env) {
@@ -433,32 +452,112 @@ bool cffi_callbacks_cleanup(napi_env env, cffi_env_state *state) {
   return true;
 }
 
-/* On the JS thread, inside an FFI call or not. */
-static inline __attribute__((always_inline)) uint64_t call_on_js_thread(cffi_callback *cb, const uint64_t *args) {
-  cffi_env_state *state = cb->state;
-  napi_env env = state->env;
+/* A JSCallback installed as a signal handler (signal(SIGUSR1, cb)) for a
+ * signal that interrupted JS or V8, which cannot be entered then: C gets 0
+ * and stderr says why, once per process. Only what is async-signal-safe
+ * here: a lock-free flag and write(), no allocation. Whether a call
+ * interrupted V8 rather than C: on the JS thread, with no FFI call's C code
+ * running (call_depth == js_callback_depth: at the top level, or in a
+ * callback's JS), for an open callback, from code that returns into the
+ * kernel's signal return (return_address; NULL: not known, a libffi
+ * closure's call). A signal raised inside an FFI call (raise(), or one that
+ * interrupts a blocking C call) finds the JS thread in C, as any callback
+ * from C does: its JS runs, as in Bun. Other threads take the usual path.
+ * call_on_js_thread asks only when the kept scope's conditions fail, one of
+ * which is that C is running. */
+static bool returns_into_signal_return(const void *return_address) {
+#if CFFI_HAVE_REGISTER_CLOSURES
+  return return_address && cffi_returns_into_sigreturn(return_address);
+#else
+  (void)return_address;
+  return false;
+#endif
+}
+
+static void refuse_signal_handler(void) {
+#if CFFI_HAVE_REGISTER_CLOSURES
+  static atomic_bool reported;
+  if (atomic_exchange_explicit(&reported, true, memory_order_relaxed)) return;
+  static const char message[] =
+      "cffi-bun: a JSCallback was called as a signal handler while JavaScript was running; V8 "
+      "cannot be entered then (it would abort), so it did not run and C got 0. Use process.on(\"SIGUSR1\", ...) for "
+      "signals (see docs/callbacks.md).\n";
+  ssize_t ignored = write(2, message, sizeof message - 1);
+  (void)ignored;
+#endif
+}
+
+/* A call that does not reuse the kept scope it finds (see above): false if
+ * it must not run JS (C gets 0): a signal handler's that interrupted V8, or
+ * an exception from a callback is pending. Else opens the scope it runs in,
+ * a kept one or, in *own_scope, its own, and sets *serial to the kept
+ * scope's serial, or to 0 for a scope of its own. Out of line: of the calls
+ * a callback gets from one FFI call's C, all but one in
+ * CALLBACK_SCOPE_REUSES reuse the scope. */
+static __attribute__((noinline)) bool enter_scope(cffi_env_state *state, uint32_t depth, const void *return_address,
+                                                  uint32_t *serial, napi_handle_scope *own_scope) {
+  if (depth == state->js_callback_depth && CFFI_UNLIKELY(returns_into_signal_return(return_address))) {
+    refuse_signal_handler();
+    return false;
+  }
   /* A callback threw and its FFI call has not returned to JS yet. */
-  if (CFFI_UNLIKELY(state->pending_exception != NULL)) return 0;
-  const uint32_t depth = state->call_depth, env_calls = state->env_calls;
+  if (state->pending_exception) return false;
   const bool kept = depth != 0 && state->js_callback_depth != depth && state->env_calls == 0 &&
                     !(depth & CFFI_NODE_FFI_CALL_BIT) &&
                     (state->kept_scope_depth == depth || !state->kept_scope);
-  napi_handle_scope own_scope = NULL;
   if (!kept) {
-    napi_open_handle_scope(env, &own_scope);
-  } else if (!state->kept_scope) {
-    napi_open_handle_scope(env, &state->kept_scope);
+    napi_open_handle_scope(state->env, own_scope);
+    *serial = 0;
+    return true;
+  }
+  if (!state->kept_scope) {
+    napi_open_handle_scope(state->env, &state->kept_scope);
     state->kept_scope_depth = depth;
     state->kept_scope_uses = 0;
     if (++state->kept_scope_serial == 0) state->kept_scope_serial = 1;
     if (state->cleanup_depth < depth) state->cleanup_depth = depth;
   }
+  *serial = state->kept_scope_serial;
+  return true;
+}
 
+/* The callback threw: reported, or kept for the FFI call that returns to
+ * JS next. */
+static __attribute__((noinline)) void callback_threw(napi_env env, cffi_env_state *state, uint32_t depth) {
+  if (depth == 0) {
+    report_uncaught(env);
+    return;
+  }
+  napi_value error, box;
+  napi_get_and_clear_last_exception(env, &error);
+  if (!state->pending_exception && napi_create_array_with_length(env, 1, &box) == napi_ok &&
+      napi_set_element(env, box, 0, error) == napi_ok &&
+      napi_create_reference(env, box, 1, &state->pending_exception) == napi_ok)
+    state->cleanup_depth = UINT32_MAX;
+}
+
+/* On the JS thread, inside an FFI call or not, for an open callback. */
+static inline __attribute__((always_inline)) uint64_t call_on_js_thread(cffi_callback *cb, const uint64_t *args,
+                                                                        unsigned nargs, const void *return_address) {
+  cffi_env_state *state = cb->state;
+  napi_env env = state->env;
+  const uint32_t depth = state->call_depth, env_calls = state->env_calls;
   const uint32_t outer_js_callback = state->js_callback_depth;
+  /* The kept scope, open for this FFI call's C, reused: enter_scope's
+   * conditions, of which the others held when it was opened at this depth
+   * (a nonzero depth without CFFI_NODE_FFI_CALL_BIT). */
+  napi_handle_scope own_scope = NULL;
+  uint32_t serial;
+  if (CFFI_LIKELY(state->kept_scope != NULL && state->kept_scope_depth == depth && outer_js_callback != depth &&
+                  env_calls == 0 && state->pending_exception == NULL))
+    serial = state->kept_scope_serial;
+  else if (!enter_scope(state, depth, return_address, &serial, &own_scope))
+    return 0;
+
   state->js_callback_depth = depth;
   state->js_callbacks_run++;
   bool threw;
-  uint64_t raw = run_js(env, cb, args, &threw, NULL, kept ? state->kept_scope_serial : 0, NULL);
+  uint64_t raw = run_js(env, cb, args, nargs, &threw, NULL, serial, NULL);
   state->js_callback_depth = outer_js_callback;
   /* JS can write these (the node-ffi engine's view, src/calls/node_ffi.c),
    * and every FFI call it makes meanwhile leaves them as they were: what a
@@ -469,20 +568,8 @@ static inline __attribute__((always_inline)) uint64_t call_on_js_thread(cffi_cal
   if (state->pending_exception) state->cleanup_depth = UINT32_MAX;
   else if (state->kept_scope && state->cleanup_depth < state->kept_scope_depth) state->cleanup_depth = state->kept_scope_depth;
 
-  if (threw) {
-    if (depth == 0) {
-      report_uncaught(env);
-    } else {
-      /* Kept for the FFI call that returns to JS next. */
-      napi_value error, box;
-      napi_get_and_clear_last_exception(env, &error);
-      if (!state->pending_exception && napi_create_array_with_length(env, 1, &box) == napi_ok &&
-          napi_set_element(env, box, 0, error) == napi_ok &&
-          napi_create_reference(env, box, 1, &state->pending_exception) == napi_ok)
-        state->cleanup_depth = UINT32_MAX;
-    }
-  }
-  if (!kept) napi_close_handle_scope(env, own_scope);
+  if (CFFI_UNLIKELY(threw)) callback_threw(env, state, depth);
+  if (serial == 0) napi_close_handle_scope(env, own_scope);
   else if (++state->kept_scope_uses == CALLBACK_SCOPE_REUSES) close_kept_scope(state);
   return raw;
 }
@@ -532,7 +619,7 @@ static void dispatch_foreign_call(napi_env env, napi_value js_fn, void *context,
   if (env && cb->function &&
       (!call->waits || atomic_compare_exchange_strong(&call->claim, &open, WAITING_CONVERTING))) {
     bool threw;
-    result = run_js(env, cb, call->args, &threw, &result_string, 0, call->waits ? call : NULL);
+    result = run_js(env, cb, call->args, cb->sig.nargs, &threw, &result_string, 0, call->waits ? call : NULL);
     if (threw) report_uncaught(env);
   }
   const bool last = atomic_fetch_sub(&cb->queued, 1) == 1;
@@ -664,7 +751,7 @@ static void bury(cffi_callback *cb) {
 /* On the callback's JS thread only. Its stub may be reused as soon as no
  * new call can enter it: the stub is never on a running call's stack. */
 static void release_stub(cffi_callback *cb) {
-  if (cb->stub) cffi_stub_release(cb->state, CFFI_STUB_CALLBACK, cb->stub);
+  if (cb->stub) cffi_stub_release(cb->state, cb->stub_kind, cb->stub);
   cb->stub = NULL;
 }
 
@@ -676,13 +763,17 @@ static void free_callback(cffi_callback *cb) {
   free(cb);
 }
 
-/* Both kinds of closure end here, with the arguments as register images. */
-static inline uint64_t run_callback(cffi_callback *cb, const uint64_t *images) {
+/* Every kind of closure ends here, with the arguments as register images,
+ * nargs of them (cb->sig.nargs, a constant where the entry knows it), and
+ * the address C returns to (NULL where not known: see
+ * refuse_signal_handler). */
+static inline __attribute__((always_inline)) uint64_t run_callback(cffi_callback *cb, const uint64_t *images,
+                                                                   unsigned nargs, const void *return_address) {
   uint64_t raw = 0;
-  if (CFFI_LIKELY(cffi_same_thread(cffi_current_thread(), cb->js_thread))) {
+  if (CFFI_LIKELY(cffi_thread_tag_now() == cb->js_thread_tag)) {
     if (CFFI_LIKELY(!atomic_load_explicit(&cb->closed, memory_order_relaxed))) {
       cb->running++;
-      raw = call_on_js_thread(cb, images);
+      raw = call_on_js_thread(cb, images, nargs, return_address);
       cb->running--;
     }
     /* The JS function closed this very callback: its caller may still read
@@ -699,48 +790,30 @@ static inline uint64_t run_callback(cffi_callback *cb, const uint64_t *images) {
 }
 
 #if CFFI_HAVE_REGISTER_CLOSURES
-/* A JSCallback installed as a signal handler (signal(SIGUSR1, cb)) for a
- * signal that interrupted JS or V8, which cannot be entered then: C gets 0
- * and stderr says why, once per process. Only what is async-signal-safe here: a lock-free flag and
- * write(), no allocation. */
-static uint64_t refuse_signal_handler(void) {
-  static atomic_bool reported;
-  if (atomic_exchange_explicit(&reported, true, memory_order_relaxed)) return 0;
-  static const char message[] =
-      "cffi-bun: a JSCallback was called as a signal handler while JavaScript was running; V8 "
-      "cannot be entered then (it would abort), so it did not run and C got 0. Use process.on(\"SIGUSR1\", ...) for "
-      "signals (see docs/callbacks.md).\n";
-  ssize_t ignored = write(2, message, sizeof message - 1);
-  (void)ignored;
-  return 0;
-}
-
-/* Whether a signal handler call to cb interrupted V8 rather than C: on the
- * JS thread, with no FFI call's C code running (at the top level, or in a
- * callback's JS). A signal raised inside an FFI call (raise(), or one that
- * interrupts a blocking C call) finds the JS thread in C, as any callback
- * from C does: its JS runs, as in Bun. Other threads take the usual path. */
-static bool signal_interrupts_js(const cffi_callback *cb) {
-  if (!cffi_same_thread(cffi_current_thread(), cb->js_thread) || atomic_load(&cb->closed)) return false;
-  const cffi_env_state *state = cb->state; /* alive while cb is open */
-  return state->call_depth == state->js_callback_depth;
-}
-
 uint64_t cffi_callback_from_registers(cffi_callback *cb, const uint64_t *registers, const void *return_address) {
-  if (CFFI_UNLIKELY(cffi_returns_into_sigreturn(return_address)) && signal_interrupts_js(cb))
-    return refuse_signal_handler();
   const unsigned n = cb->sig.nargs;
   uint64_t images[CFFI_INT_REGS + CFFI_FLOAT_REGS];
   for (unsigned i = 0; i < n; i++) images[i] = registers[cb->sig.dest[i]];
-  return run_callback(cb, images);
+  return run_callback(cb, images, n, return_address);
 }
 
-uint64_t cffi_callback_from_images(cffi_callback *cb, const uint64_t *images, const void *return_address) {
-  if (CFFI_UNLIKELY(cffi_returns_into_sigreturn(return_address)) && signal_interrupts_js(cb))
-    return refuse_signal_handler();
-  return run_callback(cb, images);
-}
+/* One per argument count, each with run_callback's loop unrolled for it. */
+#define FROM_IMAGES(n)                                                                                              \
+  uint64_t cffi_callback_from_images_##n(cffi_callback *cb, const uint64_t *images, const void *return_address) { \
+    return run_callback(cb, images, n, return_address);                                                            \
+  }
+FROM_IMAGES(0)
+FROM_IMAGES(1)
+FROM_IMAGES(2)
+FROM_IMAGES(3)
+#undef FROM_IMAGES
 #endif
+
+/* A libffi closure's call, which tells no return address (one copy of
+ * run_callback for both of closure_entry's calls). */
+static __attribute__((noinline)) uint64_t run_closure_call(cffi_callback *cb, const uint64_t *images, unsigned n) {
+  return run_callback(cb, images, n, NULL);
+}
 
 static void closure_entry(ffi_cif *cif, void *ret, void **args, void *user_data) {
   cffi_callback *cb = user_data;
@@ -751,13 +824,13 @@ static void closure_entry(ffi_cif *cif, void *ret, void **args, void *user_data)
   for (unsigned i = 0; i < n; i++) images[i] = read_arg_image(cb->sig.args[i], args[i]);
   if (CFFI_UNLIKELY(cif->rtype->type == FFI_TYPE_STRUCT)) {
     const size_t size = cif->rtype->size;
-    uint64_t bytes = run_callback(cb, images);
+    uint64_t bytes = run_closure_call(cb, images, n);
     /* 0: the function threw or gave a value the struct does not take. */
     if (bytes) memcpy(ret, (const void *)(uintptr_t)bytes, size);
     else memset(ret, 0, size);
     return;
   }
-  uint64_t raw = run_callback(cb, images);
+  uint64_t raw = run_closure_call(cb, images, n);
   /* libffi's return slot is at least a full register wide; images are
    * already widened the way the ABI wants small integers. */
   if (has_result) memcpy(ret, &raw, sizeof raw);
@@ -1003,9 +1076,12 @@ static bool make_closure(napi_env env, cffi_callback *cb) {
   cffi_signature *sig = &cb->sig;
   if (!cffi_prepare_signature(env, sig, "JSCallback")) return false;
 #if CFFI_HAVE_REGISTER_CLOSURES
-  if (sig->engine == CFFI_ENGINE_REGISTERS && (cb->stub = cffi_stub_take(cb->state, CFFI_STUB_CALLBACK))) {
+  void *precompiled = sig->engine == CFFI_ENGINE_REGISTERS ? cffi_precompiled_callback_entry(sig) : NULL;
+  /* The two entries find the callback in different registers: each has
+   * stubs of its own (src/platform/stubs.c). */
+  cb->stub_kind = precompiled ? CFFI_STUB_CALLBACK_SHAPED : CFFI_STUB_CALLBACK;
+  if (sig->engine == CFFI_ENGINE_REGISTERS && (cb->stub = cffi_stub_take(cb->state, cb->stub_kind))) {
     cb->stub->data = cb;
-    void *precompiled = cffi_precompiled_callback_entry(sig);
     cb->stub->target = precompiled ? precompiled : (void *)cffi_register_closure_entry;
     cb->code = cffi_stub_code(cb->stub);
     return true;
@@ -1196,6 +1272,7 @@ static napi_value callback_create(napi_env env, napi_callback_info info) {
   napi_get_value_bool(env, argv[2], &threadsafe);
   cb->threadsafe = threadsafe;
   cb->js_thread = cffi_current_thread();
+  cb->js_thread_tag = cffi_thread_tag_now();
   cb->state = state;
   atomic_init(&cb->closed, false);
   atomic_init(&cb->enqueuing, 0);

@@ -25,9 +25,11 @@
  * Finding the function: a wrapper needs its cffi_function without asking
  * Node-API for it (napi_get_cb_info's data costs more than the whole
  * wrapper for a `void f(void)`). The symbol's entry stub
- * (src/platform/stubs.c) loads its slot's data into r10 and jumps to its
- * target; here the data is the function and the target its wrapper, which
- * takes the function from r10 as its first act (FUNCTION_FROM_STUB).
+ * (src/platform/stubs.c) is what Node calls as the napi_callback
+ * (env, info); it loads its slot's data into rdx, the third argument
+ * register, and jumps to its target. Here the data is the function and
+ * the target its wrapper, which declares the function as its third
+ * parameter (stub_wrapper): plain C, whatever its prologue does.
  *
  * Closed libraries: a wrapper does not test its owner's open flag. close()
  * repoints the entry stubs of the owner's functions on precompiled wrappers
@@ -47,7 +49,6 @@
 napi_value cffi_call_generic(napi_env env, napi_callback_info info, unsigned nargs);
 napi_value cffi_jit_closed(napi_env env, cffi_function *fn);
 napi_value cffi_jit_result(napi_env env, cffi_function *fn, uint64_t raw);
-int cffi_jit_after_callbacks(napi_env env, cffi_function *fn);
 
 #if defined(__x86_64__) && defined(__ELF__) && !defined(_WIN32) && CFFI_HAVE_REGISTER_CALLS
 #define CFFI_HAVE_PRECOMPILED 1
@@ -56,15 +57,6 @@ int cffi_jit_after_callbacks(napi_env env, cffi_function *fn);
 #endif
 
 #if CFFI_HAVE_PRECOMPILED
-/* The function the entry stub left in r10 (the System V static chain,
- * which no plain C function uses). The asm is the wrapper's first
- * statement, volatile so that nothing is scheduled before it; what comes
- * before it in the machine code is the prologue, which saves registers and
- * leaves r10 alone (objdump -d shows it). */
-#define FUNCTION_FROM_STUB(fn)                         \
-  register cffi_function *from_stub_ __asm__("r10"); \
-  __asm__ volatile("" : "=r"(from_stub_));             \
-  cffi_function *const fn = from_stub_
 
 /* How an argument is read from JS (the TinyCC wrapper's read kinds). */
 enum { K_NONE, K_I32, K_U32, K_F64, K_PTR, K_I64, K_U64 };
@@ -72,7 +64,9 @@ enum { K_NONE, K_I32, K_U32, K_F64, K_PTR, K_I64, K_U64 };
  * the type table (as a TinyCC wrapper's cffi_jit_result). */
 enum { R_VOID, R_I32, R_U32, R_I64, R_U64, R_F64, R_CSTRING, R_TABLE };
 
-typedef napi_value (*shaped_wrapper)(napi_env env, napi_callback_info info);
+/* A wrapper, as its entry stub reaches it: Node's napi_callback arguments
+ * and the stub's data, the function. */
+typedef napi_value (*stub_wrapper)(napi_env env, napi_callback_info info, cffi_function *fn);
 
 /* Where an argument's value waits for the call: Node-API writes it here,
  * and it is read into its register only for the call, as a hand-written
@@ -176,19 +170,19 @@ static inline __attribute__((always_inline)) uint64_t call_shape(void *target, u
 }
 
 /* Around the C call, as in render_wrapper: the call depth and errno. */
-static inline __attribute__((always_inline)) void enter_call(cffi_function *fn) {
-  cffi_env_state *state = fn->state;
+static inline __attribute__((always_inline)) void enter_call(cffi_env_state *state) {
   ++state->call_depth;
   *state->errno_at = state->last_errno;
 }
 
 /* After the C call: errno saved, the depth back, what callbacks left, the
  * result made in *result. */
-static inline __attribute__((always_inline)) napi_value leave_call(cffi_function *fn, napi_env env, uint64_t raw,
-                                                                   int result_kind, napi_value *result) {
-  cffi_env_state *state = fn->state;
+static inline __attribute__((always_inline)) napi_value leave_call(cffi_env_state *state, cffi_function *fn,
+                                                                   uint64_t raw, int result_kind, napi_value *result) {
   state->last_errno = *state->errno_at;
-  if (CFFI_UNLIKELY(state->cleanup_depth > --state->call_depth) && cffi_jit_after_callbacks(env, fn)) return NULL;
+  if (CFFI_UNLIKELY(state->cleanup_depth > --state->call_depth) && cffi_callbacks_cleanup(state->env, state)) return NULL;
+  /* The same env as the call's: a function is called on its own env's thread only. */
+  napi_env env = state->env;
   switch (result_kind) {
     case R_VOID: return NULL;
     case R_I32: napi_create_int32(env, (int32_t)raw, result); break;
@@ -227,13 +221,13 @@ static inline __attribute__((always_inline)) napi_value shaped(napi_env env, nap
         (n > 1 && CFFI_UNLIKELY(!take_argument(env, frame.argv[1], k1, &slots[1]))))
       return cffi_call_generic(env, info_for_fallback, n);
   }
-  enter_call(fn);
+  /* The state kept across the call, not fn (only R_TABLE's result needs
+   * fn then), and env read back from it: fewer registers to save. */
+  cffi_env_state *const state = fn->state;
+  enter_call(state);
   const uint64_t raw = call_shape(fn->address, n, k0, k1, result_kind == R_F64, n > 0 ? register_image(&slots[0], k0) : 0,
                                   n > 1 ? register_image(&slots[1], k1) : 0);
-  /* fn read again rather than kept across the call, and env from the
-   * state (the same env: a function is called on its own env's thread
-   * only): fewer registers to save and restore. */
-  return leave_call(fn, fn->state->env, raw, result_kind, &frame.result);
+  return leave_call(state, fn, raw, result_kind, &frame.result);
 }
 
 /* Every shape's wrapper, and the table that finds it. */
@@ -251,15 +245,15 @@ static inline __attribute__((always_inline)) napi_value shaped(napi_env env, nap
 
 /* No frame pointer: three instructions of a `void f(void)` wrapper's ~30. */
 #define DEFINE_WRAPPER(n, a, b, r)                                                                     \
-  __attribute__((optimize("omit-frame-pointer"))) static napi_value wrapper_##n##_##a##_##b##_##r(napi_env env, napi_callback_info info) { \
-    FUNCTION_FROM_STUB(fn);                                                                             \
+  __attribute__((optimize("omit-frame-pointer"))) static napi_value wrapper_##n##_##a##_##b##_##r(           \
+      napi_env env, napi_callback_info info, cffi_function *fn) {                                       \
     return shaped(env, info, fn, n, a, b, r);                                                           \
   }
 EVERY_SHAPE(DEFINE_WRAPPER)
 #undef DEFINE_WRAPPER
 
 /* [first argument's kind][second's][result's]; arity is implied by K_NONE. */
-static const shaped_wrapper wrappers[K_U64 + 1][K_U64 + 1][R_TABLE + 1] = {
+static const stub_wrapper wrappers[K_U64 + 1][K_U64 + 1][R_TABLE + 1] = {
 #define LIST_WRAPPER(n, a, b, r) [a][b][r] = wrapper_##n##_##a##_##b##_##r,
     EVERY_SHAPE(LIST_WRAPPER)
 #undef LIST_WRAPPER
@@ -458,7 +452,8 @@ static inline __attribute__((always_inline)) napi_value composed(napi_env env, n
 #pragma GCC unroll 6
   for (unsigned i = 0; i < 6; i++)
     if (i < n && CFFI_UNLIKELY(!read_composed(env, fn, i, frame.argv, slots))) goto generic;
-  enter_call(fn);
+  cffi_env_state *const state = fn->state;
+  enter_call(state);
   uint64_t raw;
   if (result_kind == R_F64) {
     const double d = fn->composed.call.real(fn->address, slots);
@@ -466,8 +461,7 @@ static inline __attribute__((always_inline)) napi_value composed(napi_env env, n
   } else {
     raw = fn->composed.call.integer(fn->address, slots);
   }
-  /* env is kept across the reads in a callee-saved register anyway. */
-  return leave_call(fn, env, raw, result_kind, &frame.result);
+  return leave_call(state, fn, raw, result_kind, &frame.result);
 generic:
   return cffi_call_generic(env, info_for_fallback, n);
 }
@@ -476,15 +470,14 @@ generic:
   X(n, R_VOID) X(n, R_I32) X(n, R_U32) X(n, R_I64) X(n, R_U64) X(n, R_F64) X(n, R_CSTRING) X(n, R_TABLE)
 #define EVERY_ARITY(X) COMPOSED_RETURNS(X, 3) COMPOSED_RETURNS(X, 4) COMPOSED_RETURNS(X, 5) COMPOSED_RETURNS(X, 6)
 #define DEFINE_COMPOSED(n, r)                                                                               \
-  __attribute__((optimize("omit-frame-pointer"))) static napi_value composed_##n##_##r(napi_env env,        \
-                                                                                       napi_callback_info info) { \
-    FUNCTION_FROM_STUB(fn);                                                                                 \
+  __attribute__((optimize("omit-frame-pointer"))) static napi_value composed_##n##_##r(                   \
+      napi_env env, napi_callback_info info, cffi_function *fn) {                                           \
     return composed(env, info, fn, n, r);                                                                   \
   }
 EVERY_ARITY(DEFINE_COMPOSED)
 #undef DEFINE_COMPOSED
 
-static const shaped_wrapper composed_wrappers[7][R_TABLE + 1] = {
+static const stub_wrapper composed_wrappers[7][R_TABLE + 1] = {
 #define LIST_COMPOSED(n, r) [n][r] = composed_##n##_##r,
     EVERY_ARITY(LIST_COMPOSED)
 #undef LIST_COMPOSED
@@ -520,7 +513,7 @@ static int result_kind(uint8_t type) {
 
 /* A composed wrapper for fn's signature, its parts written into fn; NULL
  * if the signature has none. */
-static shaped_wrapper composed_for(cffi_function *fn) {
+static stub_wrapper composed_for(cffi_function *fn) {
   const cffi_signature *sig = &fn->sig;
   const int r = result_kind(sig->returns);
   if (r < 0) return NULL;
@@ -538,7 +531,7 @@ static shaped_wrapper composed_for(cffi_function *fn) {
   return composed_wrappers[sig->nargs][r];
 }
 
-static shaped_wrapper wrapper_for(cffi_function *fn) {
+static stub_wrapper wrapper_for(cffi_function *fn) {
   const cffi_signature *sig = &fn->sig;
   if (!cffi_jit_eligible(sig) || sig->variadic || sig->takes_env || sig->nargs > 6 || sig->required != sig->nargs)
     return NULL;
@@ -551,14 +544,14 @@ static shaped_wrapper wrapper_for(cffi_function *fn) {
 }
 
 /* Where close() points the entry stubs of a closed owner's functions. */
-__attribute__((optimize("omit-frame-pointer"))) static napi_value closed_wrapper(napi_env env, napi_callback_info info) {
-  FUNCTION_FROM_STUB(fn);
+__attribute__((optimize("omit-frame-pointer"))) static napi_value closed_wrapper(napi_env env, napi_callback_info info,
+                                                                                   cffi_function *fn) {
   (void)info;
   return cffi_jit_closed(env, fn);
 }
 
 bool cffi_precompiled_take(cffi_function *fn) {
-  const shaped_wrapper wrapper = fn->jit_stub ? wrapper_for(fn) : NULL;
+  const stub_wrapper wrapper = fn->jit_stub ? wrapper_for(fn) : NULL;
   if (!wrapper) return false;
   /* Wrappers run on the env's thread only, whose errno this is. */
   fn->state->errno_at = &errno;

@@ -233,23 +233,14 @@ static napi_value write_entry(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static napi_value ptr_entry(napi_env env, napi_callback_info info) {
+/* ptr() of anything but one TypedArray with memory: an offset, another
+ * kind of view, an error. */
+static __attribute__((noinline)) napi_value ptr_general(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   void *data;
   size_t length;
-  /* The common case first: a TypedArray and no offset (no length needed). */
-  if (argc == 1 && napi_get_typedarray_info(env, argv[0], NULL, NULL, &data, NULL, NULL) == napi_ok && data) {
-    /* cffi_address_to_js's common case in line (a call of its own costs
-     * ~15 instructions of a ~500-instruction ptr()). */
-    napi_value address;
-    if (CFFI_LIKELY((uint64_t)(uintptr_t)data <= (1ULL << 53) - 1)) {
-      napi_create_int64(env, (int64_t)(uintptr_t)data, &address);
-      return address;
-    }
-    return cffi_address_to_js(env, (uintptr_t)data);
-  }
   if (argc < 1 || !cffi_view_info(env, argv[0], &data, &length)) {
     return cffi_throw_code(env, "TypeError", CFFI_ERR_INVALID_ARG_TYPE, "ptr() expects a TypedArray, ArrayBuffer, SharedArrayBuffer or DataView, received %s",
                       argc < 1 ? "nothing" : cffi_value_kind(env, argv[0]));
@@ -263,6 +254,29 @@ static napi_value ptr_entry(napi_env env, napi_callback_info info) {
                       (long long)offset, length);
   }
   return cffi_address_to_js(env, (uintptr_t)data + (uint64_t)offset);
+}
+
+/* No frame pointer: three instructions of the ~40 (as src/calls/precompiled.c's wrappers). */
+__attribute__((optimize("omit-frame-pointer"))) static napi_value ptr_entry(napi_env env, napi_callback_info info) {
+  /* The common case first: one argument, a TypedArray with memory (no
+   * length needed). Room for one argument only: Node-API fills every slot
+   * asked for beyond those given. */
+  size_t argc = 1;
+  napi_value view;
+  void *data;
+  napi_get_cb_info(env, info, &argc, &view, NULL, NULL);
+  if (CFFI_LIKELY(argc == 1) && napi_get_typedarray_info(env, view, NULL, NULL, &data, NULL, NULL) == napi_ok &&
+      data) {
+    /* cffi_address_to_js's common case in line (a call of its own costs
+     * ~15 instructions of a ~500-instruction ptr()). */
+    napi_value address;
+    if (CFFI_LIKELY((uint64_t)(uintptr_t)data <= (1ULL << 53) - 1)) {
+      napi_create_int64(env, (int64_t)(uintptr_t)data, &address);
+      return address;
+    }
+    return cffi_address_to_js(env, (uintptr_t)data);
+  }
+  return ptr_general(env, info);
 }
 
 /* Called when an ArrayBuffer/Buffer over foreign memory is collected. */

@@ -8,7 +8,8 @@
  *     library may be made to bind to its own dependencies (deep binding);
  *   - whether the register-call fast path exists on this ABI, and how many
  *     integer and floating-point argument registers it may use;
- *   - thread-local storage.
+ *   - thread-local storage, and telling the running thread from others
+ *     (a thread id, and a tag read without a call for hot paths).
  * No other file includes <dlfcn.h> or <windows.h>.
  */
 #ifndef CFFI_PLATFORM_H
@@ -293,6 +294,33 @@ static inline void cffi_yield_thread(void) { SwitchToThread(); }
 typedef pthread_t cffi_thread_id;
 static inline cffi_thread_id cffi_current_thread(void) { return pthread_self(); }
 static inline int cffi_same_thread(cffi_thread_id a, cffi_thread_id b) { return pthread_equal(a, b); }
+#endif
+
+/* A word that tells the running thread from every other live thread, read
+ * without a call, for a test made on every call of a hot path (is this a
+ * JSCallback's JS thread?): compared only with what this function gave on
+ * the other thread. On Linux the thread pointer itself: on x86-64 the word
+ * at %fs:0 (the TLS ABI's thread control block starts with a pointer to
+ * itself), on AArch64 TPIDR_EL0; one load instead of pthread_self's PLT
+ * call. Elsewhere the thread id. Like a thread id, a thread that has ended
+ * may leave its value to a later one. */
+typedef uintptr_t cffi_thread_tag;
+static inline cffi_thread_tag cffi_thread_tag_now(void) {
+#if defined(__linux__) && defined(__x86_64__)
+  cffi_thread_tag tag;
+  __asm__("movq %%fs:0, %0" : "=r"(tag));
+  return tag;
+#elif defined(__linux__) && defined(__aarch64__)
+  cffi_thread_tag tag;
+  __asm__("mrs %0, tpidr_el0" : "=r"(tag));
+  return tag;
+#elif defined(_WIN32)
+  return (cffi_thread_tag)GetCurrentThreadId();
+#else
+  return (cffi_thread_tag)pthread_self();
+#endif
+}
+#ifndef _WIN32
 typedef struct {
   pthread_mutex_t lock;
   pthread_cond_t cond;

@@ -1,43 +1,58 @@
 /*
  * stubs.c - entry stubs: tiny pieces of machine code, each of which loads a
- * data word into a scratch register and jumps to a target, both read from a
- * slot that C can rewrite at any time.
+ * data word into a register and jumps to a target, both read from a slot
+ * that C can rewrite at any time.
  *
- * Owns: the stub encodings (x86-64, AArch64), the executable memory they
- * live in and each env's free list.
+ * Owns: the stub encodings (x86-64, AArch64), which register each pool's
+ * stubs leave their data in, the executable memory they live in and each
+ * env's free lists.
  *
  * Two users:
  *  - tiering (src/calls/jit.c): Node-API fixes a JS function's callback when it is
  *    created, so the callback is a stub, retargeted from the generic entry
- *    to the generated wrapper once the function is hot (data unused);
+ *    to the generated wrapper once the function is hot; a precompiled
+ *    wrapper (src/calls/precompiled.c) takes its function as the data;
  *  - register closures (src/callbacks/callback.c): the C-callable address of a
  *    JSCallback is a stub whose data is the callback and whose target is the
- *    shared assembly entry (src/callbacks/register_closure.c), which finds its
- *    callback in the scratch register.
+ *    shared assembly entry (src/callbacks/register_closure.c) or an entry
+ *    with its shape's prototype (src/callbacks/precompiled_callback.c).
  *
- * The scratch register is one no call passes arguments in: r10 on x86-64
- * (the System V static chain, which plain C functions ignore) and x17 (IP1)
- * on AArch64, where x16 (IP0) carries the target. Both are free for a
- * veneer to clobber under both ABIs.
+ * Where the data goes (x86-64): where the target is C, into an argument
+ * register the target declares as a real parameter, so that it is plain C
+ * (a register variable read before the prologue has no such guarantee:
+ * instrumentation, -pg and stack realignment use r10 there). A tiering
+ * stub's target is called as a napi_callback (env, info), so rdx, the third
+ * argument register: napi_callbacks ignore it and precompiled wrappers
+ * declare the function as their third parameter. A precompiled callback
+ * entry takes at most three arguments of C's, so rcx, the fourth integer
+ * argument register, is never one of them; the entry declares the integer
+ * registers before it as parameters. The assembly entry serves callbacks
+ * whose arguments may fill every argument register, so its stubs use r10
+ * (the System V static chain, which no plain C call passes anything in),
+ * read by its own assembly. Each pool's chunks hold stubs of one register.
+ * AArch64: x17 (IP1) for every pool, where x16 (IP0) carries the target;
+ * only the assembly entry reads it (nothing precompiled there). Both are
+ * free for a veneer to clobber.
  *
  * Stubs come in chunks of two pages: stub i at offset STUB_SIZE*i of the
  * first (read+execute), its slot (target, data) at the same offset of the
- * second (read+write), so every stub is the same instructions with the same
- * displacements. Each stub begins with the landing an indirect call needs
+ * second (read+write), so every stub of a chunk is the same instructions
+ * with the same displacements. Each stub begins with the landing an indirect call needs
  * under branch-target enforcement (endbr64 for CET/IBT on x86-64, bti c on
  * AArch64; a no-op where it is not enforced), as does each routine a stub
  * jumps to. Free stubs are kept per env (only its JS thread takes and
  * releases them, without a lock), linked through their slots' data word,
- * in two pools with chunks of their own: JSCallback stubs and tiering
- * stubs. A stale JSCallback pointer (C kept it past close()) thus never
- * lands in a tiering stub, whose Node-API entry would read C's registers
- * as its own and crash. A free stub's target is a routine that returns 0
- * (in the integer and the vector return register), and a released
- * JSCallback stub is taken again only after CALLBACK_STUB_REUSE_DELAY newer
- * releases, so such a pointer gets 0 for that long, and later at worst
- * runs another JSCallback. Chunks are kept for the process's life: when an
- * env ends (a worker exits) its free stubs, and any it releases afterwards
- * while Node finalises its functions, go to a process-wide list of orphans
+ * in pools with chunks of their own (cffi_stub_kind): tiering stubs, and
+ * JSCallback stubs in two, one per data register. A stale JSCallback
+ * pointer (C kept it past close()) thus never lands in a tiering stub,
+ * whose Node-API entry would read C's registers as its own and crash. A
+ * free stub's target is a routine that returns 0 (in the integer and the
+ * vector return register), and a released JSCallback stub is taken again
+ * only after CALLBACK_STUB_REUSE_DELAY newer releases in its pool, so such
+ * a pointer gets 0 for that long, and later at worst runs another
+ * JSCallback. Chunks are kept for the process's life: when an env ends (a
+ * worker exits) its free stubs, and any it releases afterwards while Node
+ * finalises its functions, go to a process-wide list of orphans
  * per pool, which later envs reuse after their own.
  *
  * A stub reads its data and its target in two loads, so a thread between
@@ -98,18 +113,33 @@ static size_t page_size(void) {
   return page;
 }
 
-/* The stub at `at`, whose slot is one page further on. */
-static void write_stub(unsigned char *at, size_t page) {
+#if defined(__x86_64__)
+/* mov r64, [rip + disp32] is REX.W 8B /r with ModRM mod 00, r/m 101: the
+ * same seven bytes for every register, which only REX.R and ModRM.reg
+ * name. The pool's data register (see the header): */
+static void data_register_encoding(cffi_stub_kind kind, unsigned char *rex, unsigned char *modrm) {
+  switch (kind) {
+    case CFFI_STUB_TIERING: *rex = 0x48, *modrm = 0x15; return;        /* rdx (reg 2) */
+    case CFFI_STUB_CALLBACK_SHAPED: *rex = 0x48, *modrm = 0x0d; return; /* rcx (reg 1) */
+    default: *rex = 0x4c, *modrm = 0x15; return;                       /* r10 (reg 2 + REX.R) */
+  }
+}
+#endif
+
+/* The stub at `at`, whose slot is one page further on, for `kind`'s pool. */
+static void write_stub(unsigned char *at, size_t page, cffi_stub_kind kind) {
 #if defined(__x86_64__)
   const uint32_t to_data = (uint32_t)page + 8 - 11; /* from the end of the mov, at 4 + 7 */
   const uint32_t to_target = (uint32_t)page - 17;   /* from the end of the jmp, at 11 + 6 */
   memset(at, 0xcc, STUB_SIZE);                      /* int3 after the jmp: never reached */
   at[0] = 0xf3, at[1] = 0x0f, at[2] = 0x1e, at[3] = 0xfa; /* endbr64 */
-  at[4] = 0x4c, at[5] = 0x8b, at[6] = 0x15;         /* mov r10, [rip + to_data] */
+  data_register_encoding(kind, &at[4], &at[6]);
+  at[5] = 0x8b;                                     /* mov reg, [rip + to_data] */
   memcpy(at + 7, &to_data, 4);
   at[11] = 0xff, at[12] = 0x25;                     /* jmp *[rip + to_target] */
   memcpy(at + 13, &to_target, 4);
 #else
+  (void)kind; /* x17 for every pool */
   /* C reaches a stub with blr: `bti c` first, for pages that are ever
    * mapped BTI-guarded (a no-op otherwise). ldr (literal) takes a word
    * offset from the instruction itself. */
@@ -187,7 +217,7 @@ static bool new_chunk(cffi_stub_kind kind, cffi_stub_queue *fresh) {
   unsigned char *code = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (code == MAP_FAILED) return false;
   const size_t count = page / STUB_SIZE;
-  for (size_t i = 0; i < count; i++) write_stub(code + i * STUB_SIZE, page);
+  for (size_t i = 0; i < count; i++) write_stub(code + i * STUB_SIZE, page, kind);
   __builtin___clear_cache((char *)code, (char *)code + page);
   if (mprotect(code, page, PROT_READ | PROT_EXEC) != 0) {
     munmap(code, 2 * page);
@@ -199,7 +229,7 @@ static bool new_chunk(cffi_stub_kind kind, cffi_stub_queue *fresh) {
     enqueue(fresh, slot);
   }
   CFFI_DEBUG("%zu new entry stubs at %p (%s)", count, (void *)code,
-             kind == CFFI_STUB_CALLBACK ? "JSCallbacks" : "tiering");
+             kind == CFFI_STUB_TIERING ? "tiering" : kind == CFFI_STUB_CALLBACK ? "JSCallbacks" : "shaped JSCallbacks");
   remember_chunk(code, kind);
   return true;
 }
@@ -233,7 +263,7 @@ void cffi_stubs_attach(napi_env env, cffi_env_state *state) {
 
 cffi_stub_slot *cffi_stub_take(cffi_env_state *state, cffi_stub_kind kind) {
   cffi_stub_pool *pool = &state->stubs[kind];
-  const uint32_t delay = kind == CFFI_STUB_CALLBACK ? CALLBACK_STUB_REUSE_DELAY : 0;
+  const uint32_t delay = kind != CFFI_STUB_TIERING ? CALLBACK_STUB_REUSE_DELAY : 0;
   if (pool->released.count <= delay && !pool->fresh.first) adopt_orphans(pool, kind);
   if (pool->released.count > delay) return dequeue(&pool->released);
   if (pool->fresh.first || new_chunk(kind, &pool->fresh)) return dequeue(&pool->fresh);

@@ -18,14 +18,14 @@
  * The staging area: lib/batch.js writes an entry whose arguments are all
  * numbers, booleans or bigints for numeric parameters straight into a
  * Float64Array (word 0: words staged; then per entry a header, the
- * function's index in the batch's list of staged functions * 256 + which
- * arguments are bigints, and one word per argument, already ToInt32'd for
- * 8-32-bit integers), and every native method first moves what is staged
- * into the buffer (flush_stage), registering the functions listed since.
- * Those values convert the same way the single call converts them, without
- * Node-API. A batch whose entries are all staged has no command buffer at
- * all: run() calls straight from the stage (batch_run_staged), so building
- * and running it crosses into C once.
+ * function's slot * 256 + which arguments are bigints, and one word per
+ * argument: the number as it is, a boolean as 0 or 1, a bigint's bits),
+ * and every native method first moves what is staged into the buffer
+ * (flush_stage). Those values convert here (staged_image) the same way
+ * the single call converts them, without Node-API. A batch whose entries
+ * are all staged has no command buffer at all: run() calls straight from
+ * the stage (batch_run_staged), so building and running it crosses into C
+ * once.
  *
  * What the batch keeps alive: its JS handle is an array (lib/batch.js) that
  * this file wraps and fills with every bound function and every object
@@ -136,12 +136,13 @@ typedef struct {
   unsigned flags;
   uint32_t running; /* run() of this batch in progress (a callback may call clear()) */
   int64_t reported; /* bytes of its buffer told to V8 as external memory */
-  /* lib/batch.js's list of the functions its staged entries name (the
-   * handle's element 0; a staged header holds an index into it), mapped to
-   * the buffer's function indexes when the stage is moved, so add() needs
-   * no crossing to register a function. The list keeps them alive. */
-  uint32_t *staged_fns_map; /* list index -> index in commands->fns */
-  uint32_t staged_fns_mapped, staged_fns_capacity;
+  /* Staged entries name their function by its slot (see batch_slot);
+   * lib/batch.js's list of them (the handle's element 0) keeps them alive.
+   * When the stage moves into the buffer, a slot's function index there is
+   * remembered here (1 + index; 0: not yet), so add() needs no crossing to
+   * register a function. Emptied by clear(). */
+  uint32_t *staged_fns_map; /* slot -> 1 + index in commands->fns */
+  uint32_t staged_fns_capacity;
 } batch_handle;
 
 static bool grow(void **items, uint32_t *capacity, uint32_t needed, size_t size) {
@@ -475,6 +476,8 @@ static bool function_index(napi_env env, napi_value handle, batch_commands *c, c
 
 /* ---- the staging area --------------------------------------------------- */
 
+static const char *unbatchable(const cffi_function *fn);
+
 /* How lib/batch.js may stage an argument of each type (0: it may not). */
 enum { STAGE_INT = 1, STAGE_FLOAT = 2, STAGE_WIDE = 3, STAGE_BOOL = 4 };
 
@@ -489,31 +492,61 @@ static uint8_t stage_kind_of(uint8_t type) {
   }
 }
 
+/* A staged number as ToInt64 wraps it (what every integer type's to_c
+ * makes of a number, truncated to its width): the common in-range case
+ * inline, the rest (NaN, infinities, |d| >= 2^63) in types.c. */
+static inline __attribute__((always_inline)) uint64_t staged_wrapped(double d) {
+  if (CFFI_LIKELY(d > -9.2e18 && d < 9.2e18)) return (uint64_t)(int64_t)d;
+  return cffi_number_to_u64(d);
+}
+
 /* A staged word as the register image the type's to_c makes of the same
- * JS value (src/types/types.c): 8-32-bit integers arrive ToInt32'd (or as
- * a bigint's bits), floats as the number, 64-bit integers as the number
- * (wrapped as ToInt64 does) or a bigint's bits, bool as 0 or 1. */
+ * JS value (src/types/types.c). lib/batch.js stages numbers as they are
+ * (booleans as 0 or 1) and bigints as their 64 bits (is_bigint): integers
+ * of every width take the number's ToInt64 wrap (or the bigint's bits)
+ * truncated to their width, floats the number, bool the value's truth. */
 static inline __attribute__((always_inline)) uint64_t staged_image(uint8_t type, double d, uint64_t bits, bool is_bigint) {
-  uint64_t wide = is_bigint ? bits : (uint64_t)(int64_t)(int32_t)d;
   float f;
   uint32_t f_bits;
   switch (type) {
-    case CFFI_CHAR: case CFFI_I8: return (uint64_t)(int64_t)(int8_t)wide;
-    case CFFI_U8: return (uint8_t)wide;
-    case CFFI_I16: return (uint64_t)(int64_t)(int16_t)wide;
-    case CFFI_U16: return (uint16_t)wide;
-    case CFFI_I32: return (uint64_t)(int64_t)(int32_t)wide;
-    case CFFI_U32: return (uint32_t)wide;
+    case CFFI_CHAR: case CFFI_I8: return (uint64_t)(int64_t)(int8_t)(is_bigint ? bits : staged_wrapped(d));
+    case CFFI_U8: return (uint8_t)(is_bigint ? bits : staged_wrapped(d));
+    case CFFI_I16: return (uint64_t)(int64_t)(int16_t)(is_bigint ? bits : staged_wrapped(d));
+    case CFFI_U16: return (uint16_t)(is_bigint ? bits : staged_wrapped(d));
+    case CFFI_I32: return (uint64_t)(int64_t)(int32_t)(is_bigint ? bits : staged_wrapped(d));
+    case CFFI_U32: return (uint32_t)(is_bigint ? bits : staged_wrapped(d));
     case CFFI_I64: case CFFI_U64: case CFFI_I64_FAST: case CFFI_U64_FAST:
-      return is_bigint ? bits : cffi_number_to_u64(d);
+      return is_bigint ? bits : staged_wrapped(d);
     case CFFI_F64: memcpy(&bits, &d, sizeof bits); return bits;
     case CFFI_F32:
       f = (float)d;
       memcpy(&f_bits, &f, sizeof f_bits);
       return f_bits;
-    case CFFI_BOOL: return d != 0;
+    case CFFI_BOOL: return is_bigint ? bits != 0 : (d != 0 && d == d); /* NaN is false */
     default: return 0;
   }
+}
+
+/* Whether fn's entries may be staged: every argument a number-class type
+ * (stage_kind_of), none of the things that need the call's Node-API work. */
+static bool stageable(const cffi_function *fn) {
+  bool ok = !unbatchable(fn) && !fn->sig.variadic && !fn->sig.takes_env && fn->sig.nargs <= 8;
+  for (unsigned k = 0; ok && k < fn->sig.nargs; k++) ok = stage_kind_of(fn->sig.args[k]) != 0;
+  return ok;
+}
+
+/* A staged header word (slot * 256 + which arguments are bigints) as an
+ * integer; UINT64_MAX for anything else (a raw caller's stage). */
+static inline uint64_t staged_header(double d) {
+  return d >= 0 && d < 1099511627776.0 ? (uint64_t)d : UINT64_MAX;
+}
+
+/* The slot a staged header names, holding a function, or NULL. */
+static inline const struct batch_slot *staged_slot(const cffi_env_state *state, uint64_t header) {
+  const uint64_t slot = header >> 8;
+  if (CFFI_UNLIKELY(slot >= state->batch_slot_count)) return NULL;
+  const struct batch_slot *s = &state->batch_slots[slot];
+  return CFFI_LIKELY(s->fn != NULL) ? s : NULL;
 }
 
 static bool append_entry(napi_env env, batch_commands *c, uint32_t fn_index, uint32_t extra, uint64_t **words) {
@@ -525,26 +558,6 @@ static bool append_entry(napi_env env, batch_commands *c, uint32_t fn_index, uin
   e->extra = extra;
   *words = &c->words[c->words_count];
   c->words_count += n;
-  return true;
-}
-
-/* The functions lib/batch.js listed since the last move, given their
- * indexes in the buffer (and kept alive in the handle). */
-static bool map_staged_functions(napi_env env, napi_value handle, batch_handle *h, batch_commands *c) {
-  napi_value list, sym;
-  uint32_t length = 0;
-  if (napi_get_element(env, handle, 0, &list) != napi_ok || napi_get_array_length(env, list, &length) != napi_ok)
-    return cffi_throw(env, "Error", "batch: staged functions missing (internal)"), false;
-  if (!grow((void **)&h->staged_fns_map, &h->staged_fns_capacity, length, sizeof *h->staged_fns_map)) return throw_oom(env);
-  for (uint32_t i = h->staged_fns_mapped; i < length; i++) {
-    napi_valuetype type = napi_undefined;
-    if (napi_get_element(env, list, i, &sym) == napi_ok && napi_typeof(env, sym, &type) == napi_ok && type == napi_undefined)
-      break; /* the list's unused slots (lib/batch.js makes them up front) */
-    cffi_function *fn = type == napi_function ? cffi_bound_function_of(env, sym) : NULL;
-    if (!fn) return cffi_throw(env, "Error", "batch: staged function malformed (internal)"), false;
-    if (!function_index(env, handle, c, fn, sym, false, &h->staged_fns_map[i])) return false;
-    h->staged_fns_mapped = i + 1;
-  }
   return true;
 }
 
@@ -580,21 +593,26 @@ static bool flush_staged(napi_env env, napi_value handle, batch_handle *h, napi_
   stage[0] = 1;
   batch_commands *c = writable_commands(h);
   if (!c) return throw_oom(env);
+  const cffi_env_state *state = h->state;
+  const uint32_t mapped = h->staged_fns_capacity;
+  if (!grow((void **)&h->staged_fns_map, &h->staged_fns_capacity, state->batch_slot_count, sizeof *h->staged_fns_map))
+    return throw_oom(env);
+  if (h->staged_fns_capacity > mapped)
+    memset(h->staged_fns_map + mapped, 0, (size_t)(h->staged_fns_capacity - mapped) * sizeof *h->staged_fns_map);
   for (size_t at = 1; at < used && at < stage_words;) {
-    const uint64_t header = (uint64_t)stage[at];
-    const uint32_t listed = (uint32_t)(header >> 8);
+    const uint64_t header = staged_header(stage[at]);
+    const struct batch_slot *s = staged_slot(state, header);
+    if (!s) return cffi_throw(env, "Error", "batch: staged entry malformed (internal)"), false;
+    cffi_function *fn = s->fn;
+    const uint32_t slot = (uint32_t)(header >> 8);
     const unsigned bigints = (unsigned)(header & 0xff);
-    if (listed >= h->staged_fns_mapped) {
-      if (!map_staged_functions(env, handle, h, c)) return false;
-      if (!(stage = stage_memory(env, array, &stage_words)) || at >= stage_words)
-        return cffi_throw(env, "Error", "batch: staging area detached (internal)"), false;
-      c = h->commands; /* the same: mapping adds functions only */
+    if (at + 1 + fn->sig.nargs > stage_words) return cffi_throw(env, "Error", "batch: staged entry malformed (internal)"), false;
+    /* The function is kept alive by lib/batch.js's list (the handle's element 0). */
+    uint32_t index = h->staged_fns_map[slot] - 1;
+    if (h->staged_fns_map[slot] == 0 || index >= c->fns_count || c->fns[index] != fn) {
+      if (!function_index(env, handle, c, fn, NULL, false, &index)) return false;
+      h->staged_fns_map[slot] = index + 1;
     }
-    if (listed >= h->staged_fns_mapped) return cffi_throw(env, "Error", "batch: staged entry malformed (internal)"), false;
-    const uint32_t index = h->staged_fns_map[listed];
-    cffi_function *fn = c->fns[index];
-    if (at + 1 + fn->sig.nargs > stage_words)
-      return cffi_throw(env, "Error", "batch: staged entry malformed (internal)"), false;
     const uint64_t *bits = (const uint64_t *)stage;
     uint64_t *words;
     if (!append_entry(env, c, index, 0, &words)) return false;
@@ -803,10 +821,8 @@ static napi_value batch_stage_kinds(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   cffi_function *fn = argc ? cffi_bound_function_of(env, argv[0]) : NULL;
-  bool stageable = fn && !unbatchable(fn) && !fn->sig.variadic && !fn->sig.takes_env && fn->sig.nargs <= 8;
-  for (unsigned k = 0; stageable && k < fn->sig.nargs; k++) stageable = stage_kind_of(fn->sig.args[k]) != 0;
   napi_get_null(env, &result);
-  if (!stageable) return result;
+  if (!fn || !stageable(fn)) return result;
   napi_value value;
   napi_create_array_with_length(env, fn->sig.nargs, &result);
   for (unsigned k = 0; k < fn->sig.nargs; k++) {
@@ -823,7 +839,8 @@ static napi_value batch_slot_export(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   cffi_function *fn = argc ? cffi_bound_function_of(env, argv[0]) : NULL;
-  if (!fn) return cffi_throw(env, "Error", "batchSlot: internal arguments malformed");
+  /* Only stageable functions get a slot: a staged run calls whatever a slot holds with number images. */
+  if (!fn || !stageable(fn)) return cffi_throw(env, "Error", "batchSlot: internal arguments malformed");
   const int64_t slot = batch_slot_of(fn);
   if (slot < 0) return throw_oom(env), NULL;
   napi_create_int64(env, slot, &result);
@@ -873,7 +890,8 @@ static napi_value batch_clear(napi_env env, napi_callback_info info) {
     commands_release(c);
     h->commands = fresh;
   }
-  h->staged_fns_mapped = 0; /* lib/batch.js empties its list too */
+  if (h->staged_fns_capacity) /* lib/batch.js empties its list too */
+    memset(h->staged_fns_map, 0, (size_t)h->staged_fns_capacity * sizeof *h->staged_fns_map);
   napi_create_uint32(env, 1, &zero); /* element 0 stays: the staged-function list */
   napi_set_named_property(env, handle, "length", zero);
   report_memory(env, h);
@@ -1461,132 +1479,101 @@ static napi_value batch_run(napi_env env, napi_callback_info info) {
 
 /* ---- run straight from the stage --------------------------------------- */
 
-/* batchRunStaged.call(list, results, errnos, flags, count, listed, typed, slots): a batch with no native
- * side yet, all of whose entries are in the stage (lib/batch.js), runs them
- * from there, `list` being its staged-function list (its first `listed`
- * elements; the rest are slots made up front): no native object, no
- * copy of the entries (a batch built and run once writes them only to the
- * thread's warm stage). lib/batch.js keeps the stage as it is while this
- * runs: a callback may append entries to it (they run next time) but
- * another batch cannot take it. Same results and errors as batchRun.
- * slots (an Int32Array): the list's functions' slot numbers (batchSlot),
- * which find them without reading the list; without it, or for a slot
- * that does not hold a function now, the list is read. */
+/* batchRunStaged(results, errnos, flags, count, typed): a batch with no
+ * native side yet, all of whose entries are in the stage (lib/batch.js),
+ * runs them from there: no native object, no copy of the entries (a batch
+ * built and run once writes them only to the thread's warm stage). Each
+ * staged header names its function by slot (batch_slot), whose plan was
+ * made once, so the run reads nothing else of the batch. lib/batch.js
+ * keeps the stage as it is while this runs: a callback may append entries
+ * to it (they run next time) but another batch cannot take it. Same
+ * results and errors as batchRun. */
 static napi_value batch_run_staged(napi_env env, napi_callback_info info) {
-  napi_value argv[7] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL}, list, sym;
-  size_t argc = 7;
+  napi_value argv[5] = {NULL, NULL, NULL, NULL, NULL};
+  size_t argc = 5;
   double flags_number = 0;
-  uint32_t length = 0, count = 0;
-  napi_get_cb_info(env, info, &argc, argv, &list, NULL);
-  if (argc < 5 || napi_get_value_double(env, argv[2], &flags_number) != napi_ok ||
-      napi_get_value_uint32(env, argv[3], &count) != napi_ok ||
-      napi_get_value_uint32(env, argv[4], &length) != napi_ok)
+  uint32_t count = 0;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 4 || napi_get_value_double(env, argv[2], &flags_number) != napi_ok ||
+      napi_get_value_uint32(env, argv[3], &count) != napi_ok)
     return cffi_throw(env, "Error", "batchRunStaged: internal arguments malformed");
   cffi_env_state *state = state_of(env);
   if (state->running_batches) return cffi_throw(env, "Error", NESTED_RUN_MESSAGE);
   const unsigned flags = (unsigned)flags_number;
-  cffi_function *few_fns[16];
-  batch_plan few_plans[16];
-  cffi_function **fns = length <= 16 ? few_fns : malloc(length * sizeof *fns);
-  batch_plan *plans = length <= 16 ? few_plans : malloc(length * sizeof *plans);
-  if (!fns || !plans) {
-    if (length > 16) free(fns), free(plans);
-    return throw_oom(env), NULL;
-  }
-  bool ok = true, stopped = false;
-  const int32_t *slots = NULL;
-  size_t slot_count = 0;
-  if (argc >= 7) {
-    napi_typedarray_type slots_type;
-    bool is_typed = false;
-    if (napi_is_typedarray(env, argv[6], &is_typed) == napi_ok && is_typed &&
-        napi_get_typedarray_info(env, argv[6], &slots_type, &slot_count, (void **)&slots, NULL, NULL) == napi_ok &&
-        (slots_type != napi_int32_array || slot_count < length))
-      slots = NULL;
-  }
-  for (uint32_t i = 0; ok && i < length; i++) {
-    const uint32_t slot = slots ? (uint32_t)slots[i] : UINT32_MAX;
-    if (slot < state->batch_slot_count && state->batch_slots[slot].fn) {
-      fns[i] = state->batch_slots[slot].fn;
-      plans[i] = state->batch_slots[slot].plan;
-      continue;
-    }
-    fns[i] = napi_get_element(env, list, i, &sym) == napi_ok ? cffi_bound_function_of(env, sym) : NULL;
-    if (fns[i]) plans[i] = plan_for(fns[i]);
-    else ok = (cffi_throw(env, "Error", "batch: staged function malformed (internal)"), false);
-  }
   run_state run = {.results = argv[0], .errno_at = &errno, .state = state, .flags = flags, .count = count,
                    .errnos_value = argv[1], .from_stage = true};
+  if (!run_arrays_attached(env, &run)) return NULL;
   typed_results typed = {NULL, 0, CFFI_VOID};
-  if (ok) ok = typed_results_begin(env, argv[5], fns, length, count, argv[0], &typed);
-  run.raw_values = typed.array != NULL;
-  /* The stage is found after the list's elements were read (a getter may detach it). */
-  if (ok && !run_arrays_attached(env, &run)) ok = false;
+  napi_valuetype wanted = napi_undefined;
+  if (argc >= 5 && napi_typeof(env, argv[4], &wanted) == napi_ok && wanted != napi_undefined) {
+    /* Typed results: the first entry's function, and the first whose return type differs (named in the error). */
+    cffi_function *pair[2];
+    uint32_t distinct = 0;
+    const size_t end = (size_t)run.stage[0] < run.stage_words ? (size_t)run.stage[0] : run.stage_words;
+    for (size_t at = 1; at < end && distinct < 2;) {
+      const struct batch_slot *s = staged_slot(state, staged_header(run.stage[at]));
+      if (!s) break; /* malformed: the run below says so */
+      if (distinct == 0 || s->fn->sig.returns != pair[0]->sig.returns) pair[distinct++] = s->fn;
+      at += 1 + s->fn->sig.nargs;
+    }
+    run.raw_values = true;
+    if (!typed_results_begin(env, argv[4], pair, distinct, count, argv[0], &typed) || !run_arrays_attached(env, &run))
+      return NULL;
+  }
   const double *stage = run.stage;
-  size_t words_staged = run.stage_words;
-  const size_t used = stage ? (size_t)stage[0] : 1;
+  const size_t used = (size_t)stage[0]; /* entries a callback stages meanwhile run next time */
+  size_t end = used < run.stage_words ? used : run.stage_words;
   uint64_t regs[CFFI_MAX_ARGS + CFFI_INT_REGS + CFFI_FLOAT_REGS + 1] = {0};
   uint32_t entry = 0;
+  bool ok = true, stopped = false;
   bool named = false; /* internal errors are not an entry's */
   const bool segments = !(flags & (STOP_NONZERO | STOP_NEGATIVE | WITH_ERRNO));
   state->running_batches++;
-  for (size_t at = 1; ok && !stopped && at < used && at < words_staged; entry++) {
-    const uint64_t header = (uint64_t)stage[at];
-    const uint32_t listed = (uint32_t)(header >> 8);
-    const unsigned bigints = (unsigned)(header & 0xff);
-    if (listed >= length || entry >= count) {
+  for (size_t at = 1; !stopped && at < end; entry++) {
+    const uint64_t header = staged_header(stage[at]);
+    const struct batch_slot *s = staged_slot(state, header);
+    if (CFFI_UNLIKELY(!s || entry >= count || at + 1 + s->fn->sig.nargs > end)) {
       ok = (cffi_throw(env, "Error", "batch: staged entry malformed (internal)"), false);
       break;
     }
-    cffi_function *fn = fns[listed];
+    cffi_function *fn = s->fn;
     const unsigned nargs = fn->sig.nargs;
-    if (nargs > 8 || at + 1 + nargs > used || at + 1 + nargs > words_staged) {
-      ok = (cffi_throw(env, "Error", "batch: staged entry malformed (internal)"), false);
-      break;
-    }
+    const unsigned bigints = (unsigned)(header & 0xff);
     const size_t second = at + 1 + nargs;
-    if (second < used && second < words_staged && (uint32_t)((uint64_t)stage[second] >> 8) == listed && segments &&
-        plans[listed].loop) {
+    const uint64_t *bits = (const uint64_t *)stage;
+    if (segments && s->plan.loop && second < end && (staged_header(stage[second]) >> 8) == (header >> 8)) {
       /* A run of entries of fn: their images, then its loop (see run_segment). */
       uint64_t images[SEGMENT * 2];
-      const uint64_t *bits = (const uint64_t *)stage;
+      const batch_plan plan = s->plan; /* a callback's add() of a new function may move the slots */
       uint32_t n = 0, ran = 0;
-      for (size_t next = at; n < SEGMENT && entry + n < count && next + 1 + nargs <= used && next + 1 + nargs <= words_staged;
-           next += 1 + nargs, n++) {
-        const uint64_t next_header = (uint64_t)stage[next];
-        if ((uint32_t)(next_header >> 8) != listed) break;
+      for (size_t next = at; n < SEGMENT && entry + n < count && next + 1 + nargs <= end; next += 1 + nargs, n++) {
+        const uint64_t next_header = staged_header(stage[next]);
+        if ((next_header >> 8) != (header >> 8)) break;
         for (unsigned k = 0; k < nargs; k++)
           images[n * nargs + k] = staged_image(fn->sig.args[k], stage[next + 1 + k], bits[next + 1 + k], (next_header >> k) & 1);
       }
       if (CFFI_UNLIKELY(!fn->owner->open)) ok = (cffi_jit_closed(env, fn), false);
-      else ok = run_segment(env, fn, &plans[listed], images, nargs, n, &run, entry, &ran);
+      else ok = run_segment(env, fn, &plan, images, nargs, n, &run, entry, &ran);
       at += (size_t)ran * (1 + nargs);
       if (ran) entry += ran - 1;
-      stage = run.stage;
-      words_staged = run.stage_words;
-      if (!ok) {
-        named = true;
-        break;
-      }
-      continue;
+    } else {
+      uint64_t words[8];
+      for (unsigned k = 0; k < nargs; k++)
+        words[k] = staged_image(fn->sig.args[k], stage[at + 1 + k], bits[at + 1 + k], (bigints >> k) & 1);
+      at = second;
+      const batch_plan plan = s->plan;
+      if (CFFI_UNLIKELY(!fn->owner->open)) ok = (cffi_jit_closed(env, fn), false);
+      else ok = call_and_store(env, fn, &plan, words, regs, &run, entry, flags, &stopped);
     }
-    uint64_t words[8];
-    const uint64_t *bits = (const uint64_t *)stage;
-    for (unsigned k = 0; k < nargs; k++)
-      words[k] = staged_image(fn->sig.args[k], stage[at + 1 + k], bits[at + 1 + k], (bigints >> k) & 1);
-    at += 1 + nargs;
-    if (CFFI_UNLIKELY(!fn->owner->open)) ok = (cffi_jit_closed(env, fn), false);
-    if (ok) ok = call_and_store(env, fn, &plans[listed], words, regs, &run, entry, flags, &stopped);
-    /* A callback ran JS: the stage was found again (a grown one holds the same words). */
-    stage = run.stage;
-    words_staged = run.stage_words;
     if (!ok) {
       named = true;
       break;
     }
+    /* A callback ran JS: the stage was found again (a grown one holds the same words). */
+    stage = run.stage;
+    end = used < run.stage_words ? used : run.stage_words;
   }
   state->running_batches--;
-  if (length > 16) free(fns), free(plans);
   if (!ok) {
     if (named) name_entry_in_error(env, entry);
     return NULL;

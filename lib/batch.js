@@ -687,7 +687,9 @@ class Batch {
       stageBusy++;
       this.#runningStaged++;
       try {
-        done = native.batchRunStaged(values, errnos, flags, count, typed);
+        // Typed results: the listed functions, checked to return one type (not read otherwise).
+        done = typed === undefined ? native.batchRunStaged(values, errnos, flags, count)
+          : native.batchRunStaged(values, errnos, flags, count, typed, this.#fns, this.#fnCount);
       } finally {
         stageBusy--;
         this.#runningStaged--;

@@ -79,6 +79,8 @@ typedef struct {
  * function through the prototype of its argument classes, or NULL for the
  * general path (libffi, variadic, napi_env, f32 or more than two arguments). */
 typedef uint64_t (*batch_invoke_fn)(void *address, const uint64_t *words);
+/* A staged run's call of a function straight from its staged words (see staged_invokers). */
+typedef uint64_t (*staged_invoke_fn)(void *address, const double *w, unsigned bigints);
 typedef struct {
   batch_invoke_fn invoke;
   uint8_t kind; /* KIND_* of its result */
@@ -356,29 +358,50 @@ static inline double arg_d(uint64_t word) {
 #define ARG_W(w) ((W)(w))
 #define ARG_L(w) ((L)(w))
 #define ARG_D(w) arg_d(w)
-#define INVOKE0_V static uint64_t invoke0_V(void *f, const uint64_t *a) { (void)a; ((void (*)(void))f)(); return 0; }
-#define INVOKE0(R) static uint64_t invoke0_##R(void *f, const uint64_t *a) { (void)a; return IMAGE_##R(((R(*)(void))f)()); }
-#define INVOKE1_V(P) static uint64_t invoke1_V##P(void *f, const uint64_t *a) { ((void (*)(P))f)(ARG_##P(a[0])); return 0; }
-#define INVOKE1(R, P) static uint64_t invoke1_##R##P(void *f, const uint64_t *a) { return IMAGE_##R(((R(*)(P))f)(ARG_##P(a[0]))); }
-#define INVOKE2_V(P, Q) \
-  static uint64_t invoke2_V##P##Q(void *f, const uint64_t *a) { ((void (*)(P, Q))f)(ARG_##P(a[0]), ARG_##Q(a[1])); return 0; }
-#define INVOKE2(R, P, Q) \
-  static uint64_t invoke2_##R##P##Q(void *f, const uint64_t *a) { return IMAGE_##R(((R(*)(P, Q))f)(ARG_##P(a[0]), ARG_##Q(a[1]))); }
-#define INVOKERS_V INVOKE0_V INVOKE1_V(W) INVOKE1_V(L) INVOKE1_V(D) \
-  INVOKE2_V(W, W) INVOKE2_V(W, L) INVOKE2_V(W, D) INVOKE2_V(L, W) INVOKE2_V(L, L) INVOKE2_V(L, D) \
-  INVOKE2_V(D, W) INVOKE2_V(D, L) INVOKE2_V(D, D)
-#define INVOKERS(R) INVOKE0(R) INVOKE1(R, W) INVOKE1(R, L) INVOKE1(R, D) \
-  INVOKE2(R, W, W) INVOKE2(R, W, L) INVOKE2(R, W, D) INVOKE2(R, L, W) INVOKE2(R, L, L) INVOKE2(R, L, D) \
-  INVOKE2(R, D, W) INVOKE2(R, D, L) INVOKE2(R, D, D)
-INVOKERS_V
-INVOKERS(W)
-INVOKERS(L)
-INVOKERS(D)
-/* [result class][shape], as cffi_two_arg_shape places them (W = 0, L = 1, D = 2). */
-#define INVOKER_ROW(R) \
-  {invoke0_##R, invoke1_##R##W, invoke1_##R##L, invoke1_##R##D, invoke2_##R##W##W, invoke2_##R##W##L, invoke2_##R##W##D, \
-   invoke2_##R##L##W, invoke2_##R##L##L, invoke2_##R##L##D, invoke2_##R##D##W, invoke2_##R##D##L, invoke2_##R##D##D}
-static const batch_invoke_fn invokers[4][13] = {INVOKER_ROW(V), INVOKER_ROW(W), INVOKER_ROW(L), INVOKER_ROW(D)};
+/* Both families of invokers (these and the staged invokers below), for
+ * every shape of up to two arguments of classes a, b, c (cffi_two_arg_shape's
+ * order) and result R: `pre` names them, PARAMS is their parameter list,
+ * PT_x a class's C type and AX_x(k) argument k of class x from PARAMS. */
+#define EACH_SHAPE(pre, PARAMS, R, a, b, c) \
+  DEF0_##R(pre, PARAMS, R) DEF1_##R(pre, PARAMS, R, a) DEF1_##R(pre, PARAMS, R, b) DEF1_##R(pre, PARAMS, R, c) \
+  DEF2_##R(pre, PARAMS, R, a, a) DEF2_##R(pre, PARAMS, R, a, b) DEF2_##R(pre, PARAMS, R, a, c) \
+  DEF2_##R(pre, PARAMS, R, b, a) DEF2_##R(pre, PARAMS, R, b, b) DEF2_##R(pre, PARAMS, R, b, c) \
+  DEF2_##R(pre, PARAMS, R, c, a) DEF2_##R(pre, PARAMS, R, c, b) DEF2_##R(pre, PARAMS, R, c, c)
+#define SHAPE_NAMES(pre, R, a, b, c) \
+  pre##0_##R, pre##1_##R##a, pre##1_##R##b, pre##1_##R##c, pre##2_##R##a##a, pre##2_##R##a##b, pre##2_##R##a##c, \
+  pre##2_##R##b##a, pre##2_##R##b##b, pre##2_##R##b##c, pre##2_##R##c##a, pre##2_##R##c##b, pre##2_##R##c##c
+#define DEF0_V(pre, PARAMS, R) static uint64_t pre##0_V PARAMS { ((void (*)(void))f)(); return 0; }
+#define DEF1_V(pre, PARAMS, R, P) static uint64_t pre##1_V##P PARAMS { ((void (*)(PT_##P))f)(AX_##P(0)); return 0; }
+#define DEF2_V(pre, PARAMS, R, P, Q) \
+  static uint64_t pre##2_V##P##Q PARAMS { ((void (*)(PT_##P, PT_##Q))f)(AX_##P(0), AX_##Q(1)); return 0; }
+#define DEF0_R(pre, PARAMS, R) static uint64_t pre##0_##R PARAMS { return IMAGE_##R(((R(*)(void))f)()); }
+#define DEF1_R(pre, PARAMS, R, P) static uint64_t pre##1_##R##P PARAMS { return IMAGE_##R(((R(*)(PT_##P))f)(AX_##P(0))); }
+#define DEF2_R(pre, PARAMS, R, P, Q) \
+  static uint64_t pre##2_##R##P##Q PARAMS { return IMAGE_##R(((R(*)(PT_##P, PT_##Q))f)(AX_##P(0), AX_##Q(1))); }
+#define DEF0_W DEF0_R
+#define DEF1_W DEF1_R
+#define DEF2_W DEF2_R
+#define DEF0_L DEF0_R
+#define DEF1_L DEF1_R
+#define DEF2_L DEF2_R
+#define DEF0_D DEF0_R
+#define DEF1_D DEF1_R
+#define DEF2_D DEF2_R
+/* A family: its invokers for every result class (void, W, L, D) and shape,
+ * and `table` of them, [result class][shape] as cffi_two_arg_shape places them. */
+#define INVOKER_FAMILY(T, table, pre, PARAMS, a, b, c)                                                     \
+  EACH_SHAPE(pre, PARAMS, V, a, b, c) EACH_SHAPE(pre, PARAMS, W, a, b, c) EACH_SHAPE(pre, PARAMS, L, a, b, c) \
+  EACH_SHAPE(pre, PARAMS, D, a, b, c)                                                                      \
+  static const T table[4][13] = {{SHAPE_NAMES(pre, V, a, b, c)}, {SHAPE_NAMES(pre, W, a, b, c)},           \
+                                 {SHAPE_NAMES(pre, L, a, b, c)}, {SHAPE_NAMES(pre, D, a, b, c)}};
+#define PT_W W
+#define PT_L L
+#define PT_D D
+#define AX_W(k) ARG_W(a[k])
+#define AX_L(k) ARG_L(a[k])
+#define AX_D(k) ARG_D(a[k])
+#define INVOKER_PARAMS (void *f, const uint64_t *a __attribute__((unused)))
+INVOKER_FAMILY(batch_invoke_fn, invokers, invoke, INVOKER_PARAMS, W, L, D)
 
 /* A type's class for the invokers, or -1. */
 static int invoke_class(cffi_type_id type) {
@@ -429,7 +452,9 @@ static batch_plan plan_for(const cffi_function *fn) {
 struct batch_slot {
   cffi_function *fn; /* NULL: free */
   batch_plan plan;
+  staged_invoke_fn staged; /* its staged invoker (staged_invoker_for), or NULL */
 };
+static staged_invoke_fn staged_invoker_for(const cffi_function *fn);
 
 /* fn's slot, taken on first use; -1 when out of memory. */
 static int64_t batch_slot_of(cffi_function *fn) {
@@ -443,6 +468,7 @@ static int64_t batch_slot_of(cffi_function *fn) {
   }
   state->batch_slots[slot].fn = fn;
   state->batch_slots[slot].plan = plan_for(fn);
+  state->batch_slots[slot].staged = staged_invoker_for(fn);
   fn->batch_slot = slot + 1;
   return slot;
 }
@@ -539,6 +565,50 @@ static bool stageable(const cffi_function *fn) {
  * integer; UINT64_MAX for anything else (a raw caller's stage). */
 static inline uint64_t staged_header(double d) {
   return d >= 0 && d < 1099511627776.0 ? (uint64_t)d : UINT64_MAX;
+}
+
+/* The staged invokers: a staged run's call of a function of up to two
+ * arguments, each an i32/u32 (S: the staged number's ToInt64 wrap or the
+ * bigint's bits, passed as its low 32 bits, as staged_image makes it), a
+ * 64-bit integer (Q: the same, all 64 bits) or an f64 (F), straight from
+ * the staged words (w: the entry's first argument word): no images and no
+ * per-argument type dispatch. Results as the invokers above return them. */
+static inline __attribute__((always_inline)) uint64_t staged_bits(const double *w, unsigned k, unsigned bigints) {
+  uint64_t bits;
+  if ((bigints >> k) & 1) {
+    memcpy(&bits, &w[k], sizeof bits);
+    return bits;
+  }
+  return staged_wrapped(w[k]);
+}
+#define PT_S W
+#define PT_Q L
+#define PT_F D
+#define AX_S(k) ((W)staged_bits(w, k, bigints))
+#define AX_Q(k) ((L)staged_bits(w, k, bigints))
+#define AX_F(k) (w[k])
+#define STAGED_PARAMS (void *f, const double *w __attribute__((unused)), unsigned bigints __attribute__((unused)))
+INVOKER_FAMILY(staged_invoke_fn, staged_invokers, sinvoke, STAGED_PARAMS, S, Q, F)
+
+/* An argument type's class for the staged invokers (S = 0, Q = 1, F = 2), or -1. */
+static int staged_class(cffi_type_id type) {
+  switch (type) {
+    case CFFI_I32: case CFFI_U32: return 0;
+    case CFFI_I64: case CFFI_U64: case CFFI_I64_FAST: case CFFI_U64_FAST: return 1;
+    case CFFI_F64: return 2;
+    default: return -1;
+  }
+}
+
+/* fn's staged invoker (its result's class as for the invokers), or NULL. */
+static staged_invoke_fn staged_invoker_for(const cffi_function *fn) {
+  const cffi_signature *sig = &fn->sig;
+  int result, shape, ignored;
+  if (sig->engine != CFFI_ENGINE_REGISTERS || sig->variadic || sig->takes_env || sig->abi != FFI_DEFAULT_ABI ||
+      sig->layouts || !cffi_two_arg_shape(sig, staged_class, &ignored, &shape))
+    return NULL;
+  if (sig->returns != CFFI_VOID && (result = invoke_class(sig->returns)) < 0) return NULL;
+  return staged_invokers[sig->returns == CFFI_VOID ? 0 : result + 1][shape];
 }
 
 /* The slot a staged header names, holding a function, or NULL. */
@@ -1265,6 +1335,34 @@ static bool resolve_chain(napi_env env, run_state *run, batch_commands *c, const
   return true;
 }
 
+/* What follows an entry's call: the work a callback left, the arrays found
+ * again when JS ran, the entry's errno, and its result stored for
+ * lib/batch.js. False with an exception pending. */
+static inline __attribute__((always_inline)) bool store_result(napi_env env, cffi_function *fn, const batch_plan *plan,
+                                                               uint64_t raw, run_state *run, uint32_t entry, unsigned flags,
+                                                               bool *stopped) {
+  cffi_env_state *state = run->state;
+  const cffi_signature *sig = &fn->sig;
+  if (CFFI_UNLIKELY(state->cleanup_depth > state->call_depth) && cffi_callbacks_cleanup(env, state)) return false;
+  /* A callback ran JS: the arrays may be detached. */
+  if (CFFI_UNLIKELY(state->js_callbacks_run != run->callbacks_seen) && !run_arrays_attached(env, run)) return false;
+  if (run->errnos) run->errnos[entry] = state->last_errno;
+  const uint8_t kind = plan->kind;
+  run->kinds[entry] = kind;
+  if (CFFI_UNLIKELY(kind == KIND_VALUE) && run->raw_values) {
+    run->kinds[entry] = KIND_U64;
+    run->raw[entry] = raw;
+  } else if (CFFI_UNLIKELY(kind == KIND_VALUE)) {
+    napi_value result = cffi_jit_result(env, fn, raw);
+    if (!result) return false;
+    define_element(env, run->results, entry, result);
+  } else {
+    run->raw[entry] = result_word(sig->returns, kind, raw);
+  }
+  if ((flags & (STOP_NONZERO | STOP_NEGATIVE)) && raw_stops(sig->returns, raw, flags)) *stopped = true;
+  return true;
+}
+
 /* One entry's call (the synchronous call's bookkeeping and register call,
  * inlined here) and its result stored for lib/batch.js. False with an
  * exception pending. */
@@ -1288,24 +1386,7 @@ static inline __attribute__((always_inline)) bool call_and_store(napi_env env, c
     raw = cffi_call_slots(sig, fn->address, words);
   }
   end_call_at(state, sig->takes_env, errno_at);
-  if (CFFI_UNLIKELY(state->cleanup_depth > state->call_depth) && cffi_callbacks_cleanup(env, state)) return false;
-  /* A callback ran JS: the arrays may be detached. */
-  if (CFFI_UNLIKELY(state->js_callbacks_run != run->callbacks_seen) && !run_arrays_attached(env, run)) return false;
-  if (run->errnos) run->errnos[entry] = state->last_errno;
-  const uint8_t kind = plan->kind;
-  run->kinds[entry] = kind;
-  if (CFFI_UNLIKELY(kind == KIND_VALUE) && run->raw_values) {
-    run->kinds[entry] = KIND_U64;
-    run->raw[entry] = raw;
-  } else if (CFFI_UNLIKELY(kind == KIND_VALUE)) {
-    napi_value result = cffi_jit_result(env, fn, raw);
-    if (!result) return false;
-    define_element(env, run->results, entry, result);
-  } else {
-    run->raw[entry] = result_word(sig->returns, kind, raw);
-  }
-  if ((flags & (STOP_NONZERO | STOP_NEGATIVE)) && raw_stops(sig->returns, raw, flags)) *stopped = true;
-  return true;
+  return store_result(env, fn, plan, raw, run, entry, flags, stopped);
 }
 
 /* ---- runs of one function ------------------------------------------------ */
@@ -1479,18 +1560,19 @@ static napi_value batch_run(napi_env env, napi_callback_info info) {
 
 /* ---- run straight from the stage --------------------------------------- */
 
-/* batchRunStaged(results, errnos, flags, count, typed): a batch with no
+/* batchRunStaged(results, errnos, flags, count, typed, list, listed): a batch with no
  * native side yet, all of whose entries are in the stage (lib/batch.js),
  * runs them from there: no native object, no copy of the entries (a batch
  * built and run once writes them only to the thread's warm stage). Each
  * staged header names its function by slot (batch_slot), whose plan was
- * made once, so the run reads nothing else of the batch. lib/batch.js
+ * made once, so the run reads nothing else of the batch (typed results
+ * read `list`, the functions it lists, to check they return one type). lib/batch.js
  * keeps the stage as it is while this runs: a callback may append entries
  * to it (they run next time) but another batch cannot take it. Same
  * results and errors as batchRun. */
 static napi_value batch_run_staged(napi_env env, napi_callback_info info) {
-  napi_value argv[5] = {NULL, NULL, NULL, NULL, NULL};
-  size_t argc = 5;
+  napi_value argv[7] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+  size_t argc = 7;
   double flags_number = 0;
   uint32_t count = 0;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
@@ -1506,19 +1588,23 @@ static napi_value batch_run_staged(napi_env env, napi_callback_info info) {
   typed_results typed = {NULL, 0, CFFI_VOID};
   napi_valuetype wanted = napi_undefined;
   if (argc >= 5 && napi_typeof(env, argv[4], &wanted) == napi_ok && wanted != napi_undefined) {
-    /* Typed results: the first entry's function, and the first whose return type differs (named in the error). */
-    cffi_function *pair[2];
-    uint32_t distinct = 0;
-    const size_t end = (size_t)run.stage[0] < run.stage_words ? (size_t)run.stage[0] : run.stage_words;
-    for (size_t at = 1; at < end && distinct < 2;) {
-      const struct batch_slot *s = staged_slot(state, staged_header(run.stage[at]));
-      if (!s) break; /* malformed: the run below says so */
-      if (distinct == 0 || s->fn->sig.returns != pair[0]->sig.returns) pair[distinct++] = s->fn;
-      at += 1 + s->fn->sig.nargs;
-    }
+    /* Typed results: the functions the batch lists (argv[5], its first argv[6] elements) return one type. */
+    napi_value list = argc >= 7 ? argv[5] : NULL, sym;
+    uint32_t listed = 0;
+    if (!list || napi_get_value_uint32(env, argv[6], &listed) != napi_ok)
+      return cffi_throw(env, "Error", "batchRunStaged: internal arguments malformed");
+    cffi_function *few[16];
+    cffi_function **fns = listed <= 16 ? few : malloc((size_t)listed * sizeof *fns);
+    if (!fns) return throw_oom(env), NULL;
+    bool found = true;
+    for (uint32_t i = 0; found && i < listed; i++)
+      found = napi_get_element(env, list, i, &sym) == napi_ok && (fns[i] = cffi_bound_function_of(env, sym)) != NULL;
+    if (!found) cffi_throw(env, "Error", "batch: staged function malformed (internal)");
     run.raw_values = true;
-    if (!typed_results_begin(env, argv[4], pair, distinct, count, argv[0], &typed) || !run_arrays_attached(env, &run))
-      return NULL;
+    found = found && typed_results_begin(env, argv[4], fns, listed, count, argv[0], &typed);
+    if (fns != few) free(fns);
+    /* Found again after the list's elements were read (a raw caller's getter may detach them). */
+    if (!found || !run_arrays_attached(env, &run)) return NULL;
   }
   const double *stage = run.stage;
   const size_t used = (size_t)stage[0]; /* entries a callback stages meanwhile run next time */
@@ -1541,21 +1627,40 @@ static napi_value batch_run_staged(napi_env env, napi_callback_info info) {
     const unsigned bigints = (unsigned)(header & 0xff);
     const size_t second = at + 1 + nargs;
     const uint64_t *bits = (const uint64_t *)stage;
-    if (segments && s->plan.loop && second < end && (staged_header(stage[second]) >> 8) == (header >> 8)) {
+    /* The next entry of the same function (its header word equal: the same bigints too, the commonest case) starts a segment. */
+    if (s->plan.loop && second < end && stage[second] == stage[at] && segments) {
       /* A run of entries of fn: their images, then its loop (see run_segment). */
       uint64_t images[SEGMENT * 2];
       const batch_plan plan = s->plan; /* a callback's add() of a new function may move the slots */
       uint32_t n = 0, ran = 0;
-      for (size_t next = at; n < SEGMENT && entry + n < count && next + 1 + nargs <= end; next += 1 + nargs, n++) {
-        const uint64_t next_header = staged_header(stage[next]);
-        if ((next_header >> 8) != (header >> 8)) break;
-        for (unsigned k = 0; k < nargs; k++)
-          images[n * nargs + k] = staged_image(fn->sig.args[k], stage[next + 1 + k], bits[next + 1 + k], (next_header >> k) & 1);
+      /* Entries whose header word is this one's (the same function, the same bigints): loop plans take
+       * i32/u32, i64/u64 and f64 arguments only, so each image is its class's (see staged_invokers). */
+      const int first = nargs >= 1 ? staged_class(fn->sig.args[0]) : 0, last = nargs == 2 ? staged_class(fn->sig.args[1]) : 0;
+      for (size_t next = at; n < SEGMENT && entry + n < count && next + 1 + nargs <= end && stage[next] == stage[at];
+           next += 1 + nargs, n++) {
+        const double *w = stage + next + 1;
+        if (nargs >= 1) images[n * nargs] = first == 2 ? bits[next + 1] : first == 1 ? staged_bits(w, 0, bigints)
+                                                                            : (uint64_t)(int64_t)(int32_t)staged_bits(w, 0, bigints);
+        if (nargs == 2) images[n * 2 + 1] = last == 2 ? bits[next + 2] : last == 1 ? staged_bits(w, 1, bigints)
+                                                                          : (uint64_t)(int64_t)(int32_t)staged_bits(w, 1, bigints);
       }
       if (CFFI_UNLIKELY(!fn->owner->open)) ok = (cffi_jit_closed(env, fn), false);
       else ok = run_segment(env, fn, &plan, images, nargs, n, &run, entry, &ran);
       at += (size_t)ran * (1 + nargs);
       if (ran) entry += ran - 1;
+    } else if (CFFI_LIKELY(s->staged != NULL)) {
+      /* The call straight from the staged words (see staged_invokers), with the synchronous call's bookkeeping. */
+      const batch_plan plan = s->plan; /* a callback's add() of a new function may move the slots */
+      const staged_invoke_fn invoke = s->staged;
+      const double *w = stage + at + 1;
+      at = second;
+      if (CFFI_UNLIKELY(!fn->owner->open)) ok = (cffi_jit_closed(env, fn), false);
+      else {
+        start_call_at(state, false, run.errno_at);
+        const uint64_t raw = invoke(fn->address, w, bigints);
+        end_call_at(state, false, run.errno_at);
+        ok = store_result(env, fn, &plan, raw, &run, entry, flags, &stopped);
+      }
     } else {
       uint64_t words[8];
       for (unsigned k = 0; k < nargs; k++)
@@ -1570,8 +1675,10 @@ static napi_value batch_run_staged(napi_env env, napi_callback_info info) {
       break;
     }
     /* A callback ran JS: the stage was found again (a grown one holds the same words). */
-    stage = run.stage;
-    end = used < run.stage_words ? used : run.stage_words;
+    if (CFFI_UNLIKELY(stage != run.stage || end != (used < run.stage_words ? used : run.stage_words))) {
+      stage = run.stage;
+      end = used < run.stage_words ? used : run.stage_words;
+    }
   }
   state->running_batches--;
   if (!ok) {

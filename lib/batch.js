@@ -191,6 +191,38 @@ function checkDerefMemory(kept) {
   }
 }
 
+// Before any call: a TypedArray into takes stoppedAt / errno (its elements
+// are checked by the addon, which refuses another kind or length).
+function prepareTypedInto(into, flags) {
+  try {
+    if (flags & (STOP_NONZERO | STOP_NEGATIVE)) into.stoppedAt = -1;
+    if (flags & WITH_ERRNO) into.errno = undefined;
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+    throw typeError(`batch.run(): into cannot take the results (${error.message}); nothing was called`);
+  }
+}
+
+// Before any call: into made ready to take every result (its length, own
+// elements where it had holes or was short, each element written once, and
+// stoppedAt / errno when they will be set), so that filling it once the
+// calls were made cannot fail: a read-only or getter-only element, one that
+// cannot be deleted past the batch's length, a read-only stoppedAt, or a
+// Proxy that refuses, throws here, before anything ran.
+function prepareInto(into, count, flags) {
+  try {
+    if (into.length > count) into.length = count;
+    fillIntoHoles(into, count);
+    if (into.length < count) extendInto(into, count);
+    for (let i = 0; i < count; i++) into[i] = undefined;
+    if (flags & (STOP_NONZERO | STOP_NEGATIVE)) into.stoppedAt = -1;
+    if (flags & WITH_ERRNO) into.errno = undefined;
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error; // a setter's or a Proxy trap's own
+    throw typeError(`batch.run(): into cannot take the results (${error.message}); nothing was called`);
+  }
+}
+
 function shapeResults(count, ran, raw, bits, ubits, kinds, values, flags, stoppedAt, errnos, into) {
   let results;
   if (into !== undefined) {
@@ -670,6 +702,8 @@ class Batch {
     if (this.#derefMemory !== null) checkDerefMemory(this.#derefMemory);
     const count = this.#count;
     const flags = this.#flags;
+    if (into !== undefined) prepareInto(into, count, flags);
+    else if (typed !== undefined && typed !== true && flags & (STOP_NONZERO | STOP_NEGATIVE | WITH_ERRNO)) prepareTypedInto(typed, flags);
     const r = resultsFor(count);
     if (count > SHARED_RESULTS) this.#largeResults = r;
     const errnos = flags & WITH_ERRNO ? new Int32Array(count) : undefined;

@@ -608,7 +608,7 @@ class Batch {
     for (let k = 1; k <= argc; k++) {
       const arg = arguments[k];
       if (arg instanceof BatchReference) {
-        const ref = [k - 1, arg.kind, arg.operand, arg.type]; // a literal and concat define (push would run an index setter)
+        const ref = [k - 1, arg.kind, arg.operand, arg.type, arg.memory]; // a literal and concat define (push would run an index setter)
         refs = refs === null ? ref : refs.concat(ref);
       }
     }
@@ -618,10 +618,10 @@ class Batch {
       const args = Array.prototype.slice.call(arguments, 1);
       if (refs === null) native.batchAdd.call(handle, bound, ...args);
       else {
-        for (let q = 0; q < refs.length; q += 4) args[refs[q]] = 0; // placeholders
+        for (let q = 0; q < refs.length; q += 5) args[refs[q]] = 0; // placeholders
         native.batchAddChained.call(handle, refs, bound ?? sym, ...args);
-        for (let q = 0; q < refs.length; q += 4) {
-          const memory = arguments[refs[q] + 1].memory;
+        for (let q = 0; q < refs.length; q += 5) {
+          const memory = refs[q + 4];
           if (memory === null) continue;
           const kept = [this.#count, refs[q], memory, memory.byteLength];
           this.#derefMemory = this.#derefMemory === null ? kept : this.#derefMemory.concat(kept);

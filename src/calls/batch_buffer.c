@@ -109,6 +109,12 @@ typedef struct {
 typedef struct {
   uint8_t arg, kind, type;
   uint64_t operand; /* REF_RESULT: the entry; REF_DEREF: the address */
+  /* REF_DEREF of a view or ArrayBuffer (b.deref(view)): 1 + its index in
+   * the handle (0: a plain address), and its memory at add(), checked again
+   * before each read (a callback during the run may detach or shrink it). */
+  uint32_t view_index;
+  void *view_data;
+  size_t view_length;
 } batch_ref;
 
 #define GROWABLE(T, name) \
@@ -819,9 +825,10 @@ static napi_value batch_add(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* batchAddChained.call(handle, quads, sym, ...args): quads (argument, kind,
- * operand, type) for the b.result()/b.deref() arguments, whose places in
- * args hold placeholders. */
+/* batchAddChained.call(handle, refs, sym, ...args): refs, five values per
+ * b.result()/b.deref() argument (argument, kind, operand, type, and the
+ * view or ArrayBuffer b.deref() was given, or null), whose places in args
+ * hold placeholders. */
 static napi_value batch_add_chained(napi_env env, napi_callback_info info) {
   napi_value argv[MAX_ADD_ARGS + 2], handle;
   size_t argc = MAX_ADD_ARGS + 2;
@@ -835,16 +842,17 @@ static napi_value batch_add_chained(napi_env env, napi_callback_info info) {
   batch_ref chain[CFFI_MAX_ARGS];
   uint32_t count = 0;
   const uint32_t entry = h->commands->entries_count;
-  for (uint32_t q = 0; q + 3 < length && count < CFFI_MAX_ARGS; q += 4) {
-    napi_value v[4];
+  for (uint32_t q = 0; q + 4 < length && count < CFFI_MAX_ARGS; q += 5) {
+    napi_value v[5];
     double position = 0, kind = 0, operand_number = 0;
-    for (int j = 0; j < 4; j++) napi_get_element(env, argv[0], q + j, &v[j]);
+    for (int j = 0; j < 5; j++) napi_get_element(env, argv[0], q + j, &v[j]);
     napi_get_value_double(env, v[0], &position);
     napi_get_value_double(env, v[1], &kind);
     batch_ref *r = &chain[count++];
     r->arg = (uint8_t)position;
     r->kind = (uint8_t)kind;
     r->type = CFFI_PTR;
+    r->view_index = 0;
     if (kind == REF_RESULT) {
       napi_get_value_double(env, v[2], &operand_number);
       r->operand = (uint64_t)operand_number;
@@ -876,6 +884,15 @@ static napi_value batch_add_chained(napi_env env, napi_callback_info info) {
       }
       (void)fn;
       r->type = (uint8_t)type;
+      /* Kept with the batch (lib/batch.js keeps it too) and checked before each read. */
+      uint32_t kept;
+      if (cffi_plain_view_info(env, v[4], &r->view_data, &r->view_length)) {
+        if (!keep_in_handle(env, handle, h->commands, v[4], &kept)) {
+          name_entry_in_error(env, entry);
+          return NULL;
+        }
+        r->view_index = kept + 1;
+      }
     }
   }
   add_entry(env, handle, h, argv[1], argc - 2, argv + 2, chain, count);
@@ -1309,7 +1326,7 @@ static napi_value read_at(napi_env env, uint64_t address, cffi_type_id type) {
 }
 
 /* A chained entry's b.result()/b.deref() arguments, converted now. */
-static bool resolve_chain(napi_env env, run_state *run, batch_commands *c, const batch_entry *e,
+static bool resolve_chain(napi_env env, napi_value handle, run_state *run, batch_commands *c, const batch_entry *e,
                           const batch_extra *x, uint32_t entry, uint64_t *words) {
   const cffi_function *fn = entry_fn(c, e);
   for (uint32_t q = 0; q < x->ref_count; q++) {
@@ -1324,6 +1341,18 @@ static bool resolve_chain(napi_env env, run_state *run, batch_commands *c, const
       }
       value = earlier_result(env, run, (uint32_t)r->operand);
     } else {
+      if (r->view_index) {
+        /* The view b.deref() was given: still where and at least as long as at add() (JS may have run since). */
+        napi_value view;
+        void *data = NULL;
+        size_t length = 0;
+        if (napi_get_element(env, handle, r->view_index - 1, &view) != napi_ok ||
+            !cffi_plain_view_info(env, view, &data, &length) || data != r->view_data || length < r->view_length) {
+          cffi_throw(env, "TypeError", "args[%u]: the memory b.deref() reads was detached or shrunk during the run (by a "
+                     "callback?); this entry was not called", r->arg);
+          return false;
+        }
+      }
       value = read_at(env, r->operand, r->type);
     }
     if (!value) return false;
@@ -1451,7 +1480,7 @@ static inline bool run_entry(napi_env env, napi_value handle, run_state *run, ba
     if (!pins_still_valid(env, handle, c, e, x, *recheck_objects)) return false;
     if (x->ref_count) {
       memcpy(chained, words, sig->nargs * sizeof *words);
-      if (!resolve_chain(env, run, c, e, x, entry, chained)) return false;
+      if (!resolve_chain(env, handle, run, c, e, x, entry, chained)) return false;
       words = chained;
     }
     /* A .ptr getter the checks ran may have closed the library, or detached the result arrays. */

@@ -89,7 +89,12 @@ typedef struct {
    * its result class there (0 void, 1 32-bit, 2 64-bit, 3 f64). */
   cffi_map_compiled_fn loop;
   uint8_t loop_result;
+  /* How its result word is made (a KIND_VALUE result aside): WORD_RAW, the
+   * raw result as it is (f64, 64-bit integers, void), WORD_I32 (an i32 as a
+   * double), or WORD_OTHER (result_word's switch). */
+  uint8_t word;
 } batch_plan;
+enum { WORD_RAW, WORD_I32, WORD_OTHER };
 
 /* What an entry needs beyond its images: views to check, chained arguments. */
 typedef struct {
@@ -434,7 +439,9 @@ static uint8_t loop_result_of(cffi_type_id type) {
 
 static batch_plan plan_for(const cffi_function *fn) {
   const cffi_signature *sig = &fn->sig;
-  batch_plan plan = {NULL, result_kind_of(sig->returns), NULL, 0};
+  batch_plan plan = {NULL, result_kind_of(sig->returns), NULL, 0, WORD_OTHER};
+  if (plan.kind == KIND_I64 || plan.kind == KIND_U64 || plan.kind == KIND_NONE || sig->returns == CFFI_F64) plan.word = WORD_RAW;
+  else if (sig->returns == CFFI_I32) plan.word = WORD_I32;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
   /* The loops read a 32-bit argument from the low half of its 8-byte image. */
   if (plan.kind != KIND_VALUE && plan.kind != KIND_BOOL) {
@@ -570,7 +577,7 @@ static bool stageable(const cffi_function *fn) {
 /* A staged header word (slot * 256 + which arguments are bigints) as an
  * integer; UINT64_MAX for anything else (a raw caller's stage). */
 static inline uint64_t staged_header(double d) {
-  return d >= 0 && d < 1099511627776.0 ? (uint64_t)d : UINT64_MAX;
+  return d >= 0 && d < 1099511627776.0 ? (uint64_t)(int64_t)d : UINT64_MAX;
 }
 
 /* The staged invokers: a staged run's call of a function of up to two
@@ -1385,6 +1392,11 @@ static inline __attribute__((always_inline)) bool store_result(napi_env env, cff
     napi_value result = cffi_jit_result(env, fn, raw);
     if (!result) return false;
     define_element(env, run->results, entry, result);
+  } else if (CFFI_LIKELY(plan->word == WORD_RAW)) {
+    run->raw[entry] = raw;
+  } else if (plan->word == WORD_I32) {
+    const double d = (int32_t)raw;
+    memcpy(&run->raw[entry], &d, sizeof d);
   } else {
     run->raw[entry] = result_word(sig->returns, kind, raw);
   }

@@ -535,18 +535,23 @@ class Batch {
   // header. Small, so that V8 inlines it into the caller's loop (its
   // bytecode budget: each extra line here costs that; inlined, the
   // argument count is a constant and the branches on it fold away);
-  // booleans and bigints take #addWide, anything else #addAny.
+  // a bigint for a one-argument function is staged here too (its bits, the
+  // header marking it), other booleans and bigints take #addWide, anything
+  // else #addAny.
   add(sym, a0, a1) {
     const h = hot;
     const fn = sym === h.sym0 ? h.fn0 : sym === h.sym1 ? h.fn1 : sym === h.sym2 ? h.fn2 : sym === h.sym3 ? h.fn3 : stagedFnOf(sym);
     const argc = arguments.length - 1;
     const pos = h.pos;
     if (argc === fn.fast && h.owner === this && pos <= h.room) {
-      if (argc === 0 || (typeof a0 === "number" && (argc === 1 || typeof a1 === "number"))) {
+      let big = 0;
+      if (argc === 0 || (typeof a0 === "number" && (argc === 1 || typeof a1 === "number")) ||
+          (argc === 1 && typeof a0 === "bigint" && fn.big0 === 1 && (big = 1) === 1)) {
         const words = h.stage;
-        words[pos] = fn.header;
+        words[pos] = fn.header + big;
         if (argc !== 0) {
-          words[pos + 1] = a0;
+          if (big === 0) words[pos + 1] = a0;
+          else h.bigs[pos + 1] = a0;
           if (argc === 2) words[pos + 2] = a1;
         }
         h.pos = pos + 1 + argc;
@@ -558,7 +563,7 @@ class Batch {
     return this.#addAny.apply(this, arguments);
   }
 
-  // add()'s entry with a boolean or bigint among its one or two arguments.
+  // add()'s entry with a boolean, or a bigint of a two-argument function, among its arguments.
   #addWide(sym, fn, argc, a0, a1, pos) {
     let header = fn.header;
     if (typeof a0 === "number") hot.stage[pos + 1] = a0;

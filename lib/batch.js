@@ -4,10 +4,11 @@
 // none for plain numeric arguments, which it stages in a Float64Array);
 // run() is one crossing that only calls (src/calls/batch_buffer.c). A batch
 // whose entries are all staged has no native side: run() calls straight
-// from the stage (the functions from the batch's list, the result words
-// shared by the thread's batches), so building and running it crosses once. sym.map (and sym.async) are accessors on one prototype
-// shared by every bound function, so binding creates nothing per function:
-// each is created on first access and cached on the function.
+// from the stage (each entry naming its function by the addon's slot number
+// for it, the result words shared by the thread's batches), so building and
+// running it crosses once. sym.map (and sym.async) are accessors on one
+// prototype shared by every bound function, so binding creates nothing per
+// function: each is created on first access and cached on the function.
 const native = require("./native.js");
 
 const STOP_NONZERO = 1;
@@ -110,14 +111,14 @@ let savedSlabPos = 0;
 
 // The first `words` words of the stage, copied out for a batch that loses it.
 function savedCopy(words) {
-  if (words > SLAB_COPY) return stage.slice(0, words);
+  if (words > SLAB_COPY) return hot.stage.slice(0, words);
   if (savedSlab === null || savedSlabPos + words > SLAB_WORDS) {
     savedSlab = new Float64Array(SLAB_WORDS);
     savedSlabPos = 0;
   }
   const copy = savedSlab.subarray(savedSlabPos, savedSlabPos + words);
   savedSlabPos += words;
-  copy.set(stage.subarray(0, words)); // bit for bit (a loop through doubles might not keep a NaN's payload)
+  copy.set(hot.stage.subarray(0, words)); // bit for bit (a loop through doubles might not keep a NaN's payload)
   return copy;
 }
 
@@ -190,6 +191,38 @@ function checkDerefMemory(kept) {
   }
 }
 
+// Before any call: a TypedArray into takes stoppedAt / errno (its elements
+// are checked by the addon, which refuses another kind or length).
+function prepareTypedInto(into, flags) {
+  try {
+    if (flags & (STOP_NONZERO | STOP_NEGATIVE)) into.stoppedAt = -1;
+    if (flags & WITH_ERRNO) into.errno = undefined;
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+    throw typeError(`batch.run(): into cannot take the results (${error.message}); nothing was called`);
+  }
+}
+
+// Before any call: into made ready to take every result (its length, own
+// elements where it had holes or was short, each element written once, and
+// stoppedAt / errno when they will be set), so that filling it once the
+// calls were made cannot fail: a read-only or getter-only element, one that
+// cannot be deleted past the batch's length, a read-only stoppedAt, or a
+// Proxy that refuses, throws here, before anything ran.
+function prepareInto(into, count, flags) {
+  try {
+    if (into.length > count) into.length = count;
+    fillIntoHoles(into, count);
+    if (into.length < count) extendInto(into, count);
+    for (let i = 0; i < count; i++) into[i] = undefined;
+    if (flags & (STOP_NONZERO | STOP_NEGATIVE)) into.stoppedAt = -1;
+    if (flags & WITH_ERRNO) into.errno = undefined;
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error; // a setter's or a Proxy trap's own
+    throw typeError(`batch.run(): into cannot take the results (${error.message}); nothing was called`);
+  }
+}
+
 function shapeResults(count, ran, raw, bits, ubits, kinds, values, flags, stoppedAt, errnos, into) {
   let results;
   if (into !== undefined) {
@@ -213,24 +246,39 @@ function shapeResults(count, ran, raw, bits, ubits, kinds, values, flags, stoppe
 
 // Stages v for a parameter of stage kind `kind` at word `at`: 0 (as a
 // number), 1 (as a bigint's bits) or -1 (not stageable: the addon converts it).
+// Numbers are staged as they are: the addon converts them as the single
+// call does (ToInt32 and the like, src/calls/batch_buffer.c's staged_image).
 function stageValue(at, v, kind) {
-  if (kind === STAGE_BOOL) stage[at] = v ? 1 : 0;
-  else if (typeof v === "number") stage[at] = kind === STAGE_INT ? v | 0 : v;
-  else if (typeof v === "boolean") stage[at] = v ? 1 : 0;
+  if (typeof v === "number") hot.stage[at] = v;
+  else if (typeof v === "boolean") hot.stage[at] = v ? 1 : 0;
   else if (typeof v === "bigint" && kind !== STAGE_FLOAT) {
-    stageBigs[at] = v;
+    hot.bigs[at] = v;
     return 1;
-  } else return -1;
+  } else if (kind === STAGE_BOOL) hot.stage[at] = v ? 1 : 0; // any value, by its truth (the single call's rule)
+  else return -1;
   return 0;
 }
 
 // The staging area, one per thread (the addon is told of it once): entries
 // of one batch at a time, moved into that batch's buffer before any native
 // call on it, or when another batch starts staging.
-let stage = new Float64Array(STAGE_WORDS);
-let stageBigs = new BigInt64Array(stage.buffer);
-let stagePos = 1; // word 0: how many words are staged (written before each native call)
-let stageOwner = null; // the Batch whose entries are staged
+// The staging area and add()'s cache, one per thread, in one object held by
+// a const: V8's optimized add() then reads each field with one load (a
+// module-level let costs a load, a hole check and a branch per use; a
+// const object's fields keep their map, so no check either).
+const hot = {
+  stage: new Float64Array(STAGE_WORDS), // the addon is told of it (registerStage)
+  bigs: null, // a BigInt64Array over stage's buffer
+  room: STAGE_WORDS - 3, // add()'s shortest path stages at pos <= room (an entry of up to two arguments fits)
+  pos: 1, // word 0: how many words are staged (written before each native call)
+  owner: null, // the Batch whose entries are staged
+  // The last four functions added, by any batch (a mixed batch alternates
+  // a few): one compare each, no WeakMap lookup, no element loads.
+  sym0: undefined, sym1: undefined, sym2: undefined, sym3: undefined,
+  fn0: null, fn1: null, fn2: null, fn3: null,
+  next: 0,
+};
+hot.bigs = new BigInt64Array(hot.stage.buffer);
 let stageBusy = 0; // a run from the stage is in progress: no batch may take it
 let stageSmallUses = 0; // batches in a row that used little of a grown stage
 // The addon keeps one stage and one set of result words per load, but two
@@ -249,32 +297,61 @@ function registerStage(array) {
   }
 }
 function claimStage() {
-  if (native[STAGE_OWNER] !== THIS_COPY) registerStage(stage);
+  if (native[STAGE_OWNER] !== THIS_COPY) registerStage(hot.stage);
 }
 
 // The stage as a new array of `words` words, holding what is staged.
 function resizeStage(words) {
   const grown = new Float64Array(words);
-  grown.set(stage.subarray(0, Math.min(stagePos, words)));
+  grown.set(hot.stage.subarray(0, Math.min(hot.pos, words)));
   registerStage(grown); // a run from the old one keeps it alive (run()'s frame)
-  stage = grown;
-  stageBigs = new BigInt64Array(grown.buffer);
+  hot.stage = grown;
+  hot.bigs = new BigInt64Array(grown.buffer);
+  hot.room = words - 3;
 }
-// Bound function (or stand-in) -> its plan: { bound, kinds (its parameters'
-// stage kinds, from the addon once; null: not stageable), id, index (its
-// index in the staged-function list of the batch whose #id is id), slot }.
+// What add() needs to know of a function it stages entries of, made once
+// per function (or stand-in) and shared by every batch: its parameters'
+// stage kinds (null: not stageable), and its staged header (its slot, the
+// addon's number for it, * 256: a staged run finds the function by it).
+class StagedFn {
+  constructor(bound, kinds, slot) {
+    this.bound = bound;
+    this.kinds = kinds;
+    // add()'s shortest path: entries of up to two arguments (-1: never).
+    this.fast = kinds !== null && kinds.length <= 2 ? kinds.length : -1;
+    this.header = slot * 256;
+    // 1 when a bigint may be staged for argument 0 / 1 (not for a float), else
+    // 0: small integers, which V8's optimized add() tests with one compare (a
+    // boolean field takes a general truth test).
+    this.big0 = kinds !== null && kinds.length > 0 && kinds[0] !== STAGE_FLOAT ? 1 : 0;
+    this.big1 = kinds !== null && kinds.length > 1 && kinds[1] !== STAGE_FLOAT ? 1 : 0;
+    this.id = 0; // the batch (#id) that last listed bound among the functions it keeps alive
+  }
+}
+const NOT_STAGED = new StagedFn(null, null, 0);
+hot.fn0 = hot.fn1 = hot.fn2 = hot.fn3 = NOT_STAGED;
+// Bound function (or stand-in) -> its StagedFn.
 const plans = new WeakMap();
 let batchIds = 0;
-// The last four functions added, by the batch recentOwner (a mixed batch
-// alternates a few): no WeakMap lookup for them.
-let recentOwner = null;
-const recentSyms = [undefined, undefined, undefined, undefined];
-const recentIndexes = [-1, -1, -1, -1];
-const recentKinds = [null, null, null, null];
-let recentNext = 0;
-// Four stores, not fill(): fill() is a call into V8's runtime, once per batch that adds.
-function forgetRecent() {
-  recentSyms[0] = recentSyms[1] = recentSyms[2] = recentSyms[3] = undefined;
+
+// sym's StagedFn, made on first use, and now one of the recent four.
+function stagedFnOf(sym) {
+  let fn = plans.get(sym);
+  if (fn === undefined) {
+    const bound = standIns.get(sym) ?? sym;
+    const kinds = typeof bound === "function" ? native.batchStageKinds(bound) : null;
+    if (kinds === null) fn = NOT_STAGED;
+    else fn = new StagedFn(bound, kinds, native.batchSlot(bound));
+    if (typeof sym === "function") plans.set(sym, fn);
+  }
+  switch (hot.next) {
+    case 0: hot.sym0 = sym; hot.fn0 = fn; break;
+    case 1: hot.sym1 = sym; hot.fn1 = fn; break;
+    case 2: hot.sym2 = sym; hot.fn2 = fn; break;
+    default: hot.sym3 = sym; hot.fn3 = fn; break;
+  }
+  hot.next = (hot.next + 1) & 3;
+  return fn;
 }
 
 // The result words and kinds of a run, shared by this thread's batches
@@ -286,7 +363,7 @@ const SHARED_RESULTS = 65536;
 let results = null; // { raw, bits, ubits, kinds }
 let largeResults = null; // WeakRef of the same, above SHARED_RESULTS
 let registeredResults = null; // the ones the addon writes into
-registerStage(stage);
+registerStage(hot.stage);
 // Results being copied out of the shared words (into an Array whose
 // setters, or a Proxy's traps, may run JS): a batch run meanwhile gets
 // words of its own, so it cannot overwrite those being read.
@@ -315,36 +392,22 @@ function resultsFor(count) {
   return r;
 }
 
-// The slot numbers of a staged run's functions, in one Int32Array per
-// thread (runs do not nest; the addon reads it before anything can run JS).
-let runSlots = new Int32Array(64);
-function slotsForRun(slots, count) {
-  if (count > runSlots.length) runSlots = new Int32Array(Math.max(count, runSlots.length * 2));
-  for (let i = 0; i < count; i++) runSlots[i] = slots[i];
-  return runSlots;
-}
-
 class Batch {
   // The native command buffer (src/calls/batch_buffer.c) wraps #handle, an
   // array in which it keeps every function and object argument alive; it is
   // made by the first native call on the batch (often run()). Entries whose
   // arguments are plain numbers, booleans or bigints are staged (no crossing
   // into C); any other entry is converted by one native call.
-  // The functions staged entries name (their headers hold the index), kept
-  // alive here: its first #fnCount elements. Its slots are own elements from
-  // the start (a literal; more come by concat, which defines them), so
-  // listing a function stores into one and never runs a setter a program
-  // put on Array.prototype's indexes (push would, and store nothing).
+  // The functions staged entries name (their headers hold the function's
+  // slot), kept alive here: its first #fnCount elements (a function may be
+  // listed twice, when two batches take turns adding it). Its slots are own
+  // elements from the start (a literal; more come by concat, which defines
+  // them), so listing a function stores into one and never runs a setter a
+  // program put on Array.prototype's indexes (push would, and store nothing).
   #fns = [undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined];
   #fnCount = 0;
-  // #fns' functions' slot numbers (batchSlot), copied into runSlots for a
-  // staged run: an array of its own, not a typed one (the addon asking for
-  // a small new typed array's memory would move it off V8's heap, a malloc
-  // per batch); own elements from the start, as #fns.
-  #fnSlots = [-1, -1, -1, -1, -1, -1, -1, -1];
-  #handle = [this.#fns]; // element 0: #fns, where the addon finds them
+  #handle = [this.#fns]; // element 0: #fns, which keeps them alive with the handle
   #created = false;
-  #fnIndexes = null; // bound function -> its index in #fns, once #fns is long
   #id = ++batchIds;
   #count = 0;
   #flags = 0;
@@ -355,12 +418,6 @@ class Batch {
   // The views b.deref() entries read, kept alive with them (their addresses
   // were taken at add()) and checked before each run: flat [entry, arg, view, byteLength, ...].
   #derefMemory = null;
-  // add()'s shortest path: the function last staged with one argument that is
-  // not a bool (a number for it is staged as #addStaged stages it), its header, and
-  // whether its parameter is an 8-32-bit integer (staged ToInt32'd). Until clear().
-  #lastSym = undefined;
-  #lastHeader = 0;
-  #lastInt = false;
   #sizeWords = 0; // batch({ size }): the stage words it asks for when it takes the stage
 
   constructor(options) {
@@ -405,45 +462,45 @@ class Batch {
   // Before a native call on this batch: the stage holds its entries (then
   // word 0 says how many) or nothing.
   #sync() {
-    if (stageOwner === this) {
-      stage[0] = stagePos;
-      stagePos = 1;
-      stageOwner = null;
-    } else stage[0] = 1;
+    if (hot.owner === this) {
+      hot.stage[0] = hot.pos;
+      hot.pos = 1;
+      hot.owner = null;
+    } else hot.stage[0] = 1;
   }
 
   // Makes the stage this batch's (false while a run from it is in
   // progress): another batch's entries go to its buffer first.
   #own() {
     if (stageBusy !== 0) return false;
-    if (stageOwner !== null && stageOwner !== this) {
-      const owner = stageOwner;
-      stage[0] = stagePos;
-      if (!owner.#created && stagePos <= SAVED_WORDS) owner.#saved = savedCopy(stagePos);
+    if (hot.owner !== null && hot.owner !== this) {
+      const owner = hot.owner;
+      hot.stage[0] = hot.pos;
+      if (!owner.#created && hot.pos <= SAVED_WORDS) owner.#saved = savedCopy(hot.pos);
       else native.batchFlush.call(owner.#native());
-      stageOwner = null;
+      hot.owner = null;
     }
-    if (stageOwner !== this) {
-      if (stage.length > STAGE_WORDS) {
-        stageSmallUses = stagePos < stage.length / 8 ? stageSmallUses + 1 : 0;
+    if (hot.owner !== this) {
+      if (hot.stage.length > STAGE_WORDS) {
+        stageSmallUses = hot.pos < hot.stage.length / 8 ? stageSmallUses + 1 : 0;
         if (stageSmallUses >= SHRINK_AFTER) {
-          stagePos = 1;
+          hot.pos = 1;
           resizeStage(STAGE_WORDS);
           stageSmallUses = 0;
         }
       }
-      stageOwner = this;
-      stagePos = 1;
+      hot.owner = this;
+      hot.pos = 1;
       // Grown once to the size asked for, not doubled (and copied) again and again.
-      if (this.#sizeWords > stage.length) resizeStage(this.#sizeWords);
+      if (this.#sizeWords > hot.stage.length) resizeStage(this.#sizeWords);
       if (this.#saved !== null) {
         // Its entries come back (bit for bit: bigints are staged as bits).
         const saved = this.#saved;
         this.#saved = null;
         const end = saved[0];
-        if (end > stage.length) resizeStage(Math.min(STAGE_MAX_WORDS, Math.max(end, stage.length * 2)));
-        stage.set(saved.subarray(1, end), 1);
-        stagePos = end;
+        if (end > hot.stage.length) resizeStage(Math.min(STAGE_MAX_WORDS, Math.max(end, hot.stage.length * 2)));
+        hot.stage.set(saved.subarray(1, end), 1);
+        hot.pos = end;
       }
     }
     return true;
@@ -451,135 +508,90 @@ class Batch {
 
   // Room for `words` more staged words (false: none, the entry is converted by the addon).
   #room(words) {
-    if (stagePos + words <= stage.length) return true;
-    if (stage.length < STAGE_MAX_WORDS) {
-      resizeStage(Math.min(STAGE_MAX_WORDS, stage.length * 2));
+    if (hot.pos + words <= hot.stage.length) return true;
+    if (hot.stage.length < STAGE_MAX_WORDS) {
+      resizeStage(Math.min(STAGE_MAX_WORDS, hot.stage.length * 2));
       return true;
     }
     if (stageBusy !== 0) return false; // the run reads it: it must stay as it is
-    stage[0] = stagePos;
+    hot.stage[0] = hot.pos;
     native.batchFlush.call(this.#native());
-    stagePos = 1;
+    hot.pos = 1;
     return true;
   }
 
-  // bound's index in #fns, listed on first use (the addon registers it when the stage moves).
-  #listed(bound, slot) {
+  // Lists fn's function among those this batch keeps alive (its staged entries name it).
+  #list(fn) {
+    fn.id = this.#id;
     let fns = this.#fns;
-    let index;
-    if (this.#fnIndexes !== null) index = this.#fnIndexes.get(bound);
-    else {
-      // A loop over the few listed (fewer than 16 here), not indexOf(): that is a builtin call, per function of each new batch.
-      const listed = this.#fnCount;
-      for (let k = 0; k < listed; k++) {
-        if (fns[k] === bound) {
-          index = k;
-          break;
-        }
-      }
-    }
-    if (index === undefined) {
-      index = this.#fnCount++;
-      if (index === fns.length) this.#fns = this.#handle[0] = fns = fns.concat(Array.from({ length: fns.length }));
-      fns[index] = bound;
-      if (index === this.#fnSlots.length) this.#fnSlots = this.#fnSlots.concat(this.#fnSlots);
-      this.#fnSlots[index] = slot;
-      if (this.#fnIndexes !== null) this.#fnIndexes.set(bound, index);
-      else if (index >= 16) {
-        this.#fnIndexes = new Map();
-        for (let k = 0; k <= index; k++) this.#fnIndexes.set(fns[k], k);
-      }
-    }
-    return index;
+    const index = this.#fnCount++;
+    if (index === fns.length) this.#fns = this.#handle[0] = fns = fns.concat(Array.from({ length: fns.length }));
+    fns[index] = fn.bound;
   }
 
-  // Returns sym's slot in the recent cache.
-  #remember(sym) {
-    let plan = plans.get(sym);
-    if (plan === undefined) {
-      const bound = standIns.get(sym) ?? sym;
-      const kinds = typeof bound === "function" ? native.batchStageKinds(bound) : null;
-      // slot: the addon's number for bound (batchSlot), which a staged run finds it by.
-      plan = { bound, kinds, id: 0, index: -1, slot: kinds === null ? -1 : native.batchSlot(bound) };
-      if (typeof sym === "function") plans.set(sym, plan);
-    }
-    let index = -1;
-    if (plan.kinds !== null) {
-      if (plan.id === this.#id) index = plan.index;
-      else {
-        index = this.#listed(plan.bound, plan.slot);
-        plan.id = this.#id;
-        plan.index = index;
-      }
-    }
-    const slot = recentNext;
-    recentNext = (slot + 1) & 3;
-    recentSyms[slot] = sym;
-    recentIndexes[slot] = index;
-    recentKinds[slot] = plan.kinds;
-    return slot;
-  }
-
-  // The same one-argument function again with a number, the stage this
-  // batch's with room: two stores (a small function, so V8 may inline it
-  // into the caller's loop; 272 -> ~156 instructions per entry, callgrind).
+  // An entry of up to two number arguments, the stage this batch's with
+  // room: the function found by one compare against the recent four, the
+  // values stored as they are (the addon converts them at run()), the
+  // header. Small, so that V8 inlines it into the caller's loop (its
+  // bytecode budget: each extra line here costs that; inlined, the
+  // argument count is a constant and the branches on it fold away);
+  // a bigint for a one-argument function is staged here too (its bits, the
+  // header marking it), other booleans and bigints take #addWide, anything
+  // else #addAny.
   add(sym, a0, a1) {
-    if (sym === this.#lastSym && arguments.length === 2 && typeof a0 === "number" && stageOwner === this) {
-      const pos = stagePos;
-      if (pos + 2 <= stage.length) {
-        stage[pos] = this.#lastHeader;
-        stage[pos + 1] = this.#lastInt ? a0 | 0 : a0;
-        stagePos = pos + 2;
+    const h = hot;
+    const fn = sym === h.sym0 ? h.fn0 : sym === h.sym1 ? h.fn1 : sym === h.sym2 ? h.fn2 : sym === h.sym3 ? h.fn3 : stagedFnOf(sym);
+    const argc = arguments.length - 1;
+    const pos = h.pos;
+    if (argc === fn.fast && h.owner === this && pos <= h.room) {
+      let big = 0;
+      if (argc === 0 || (typeof a0 === "number" && (argc === 1 || typeof a1 === "number")) ||
+          (argc === 1 && typeof a0 === "bigint" && fn.big0 === 1 && (big = 1) === 1)) {
+        const words = h.stage;
+        words[pos] = fn.header + big;
+        if (argc !== 0) {
+          if (big === 0) words[pos + 1] = a0;
+          else h.bigs[pos + 1] = a0;
+          if (argc === 2) words[pos + 2] = a1;
+        }
+        h.pos = pos + 1 + argc;
+        if (fn.id !== this.#id) this.#list(fn);
         return this.#count++;
       }
-    }
-    return this.#addStaged.apply(this, arguments);
-  }
-
-  // The commonest entries (up to two arguments, all stageable) without the
-  // arguments object: formal parameters, and the rest forwarded by apply,
-  // which V8 does without materializing it.
-  #addStaged(sym, a0, a1) {
-    const argc = arguments.length - 1;
-    if (argc <= 2) {
-      if (recentOwner !== this) {
-        recentOwner = this;
-        forgetRecent();
-      }
-      const slot = recentSyms[0] === sym ? 0 : recentSyms[1] === sym ? 1 : recentSyms[2] === sym ? 2 : recentSyms[3] === sym ? 3 : this.#remember(sym);
-      const kinds = recentKinds[slot];
-      if (kinds !== null && argc === kinds.length && (stageOwner === this || this.#own()) && this.#room(3)) {
-        const pos = stagePos;
-        let bigints = argc === 0 ? 0 : stageValue(pos + 1, a0, kinds[0]);
-        if (argc === 2 && bigints >= 0) {
-          const second = stageValue(pos + 2, a1, kinds[1]);
-          bigints = second < 0 ? -1 : bigints | (second << 1);
-        }
-        if (bigints >= 0) {
-          stage[pos] = recentIndexes[slot] * 256 + bigints;
-          stagePos = pos + argc + 1;
-          if (argc === 1 && kinds[0] !== STAGE_BOOL) {
-            this.#lastSym = sym;
-            this.#lastHeader = recentIndexes[slot] * 256;
-            this.#lastInt = kinds[0] === STAGE_INT;
-          }
-          return this.#count++;
-        }
-      }
+      return this.#addWide(sym, fn, argc, a0, a1, pos);
     }
     return this.#addAny.apply(this, arguments);
   }
 
+  // add()'s entry with a boolean, or a bigint of a two-argument function, among its arguments.
+  #addWide(sym, fn, argc, a0, a1, pos) {
+    let header = fn.header;
+    if (typeof a0 === "number") hot.stage[pos + 1] = a0;
+    else if (typeof a0 === "bigint" && fn.big0 === 1) {
+      hot.bigs[pos + 1] = a0;
+      header += 1;
+    } else if (typeof a0 === "boolean") hot.stage[pos + 1] = a0 ? 1 : 0;
+    else return argc === 1 ? this.#addAny(sym, a0) : this.#addAny(sym, a0, a1);
+    if (argc === 2) {
+      if (typeof a1 === "number") hot.stage[pos + 2] = a1;
+      else if (typeof a1 === "bigint" && fn.big1 === 1) {
+        hot.bigs[pos + 2] = a1;
+        header += 2;
+      } else if (typeof a1 === "boolean") hot.stage[pos + 2] = a1 ? 1 : 0;
+      else return this.#addAny(sym, a0, a1);
+    }
+    hot.stage[pos] = header;
+    hot.pos = pos + 1 + argc;
+    if (fn.id !== this.#id) this.#list(fn);
+    return this.#count++;
+  }
+
   #addAny(sym) {
     const argc = arguments.length - 1;
-    if (recentOwner !== this) {
-      recentOwner = this;
-      forgetRecent();
-    }
-    const slot = recentSyms[0] === sym ? 0 : recentSyms[1] === sym ? 1 : recentSyms[2] === sym ? 2 : recentSyms[3] === sym ? 3 : this.#remember(sym);
-    const kinds = recentKinds[slot];
-    if (kinds !== null && argc === kinds.length && (stageOwner === this || this.#own()) && this.#room(argc + 1)) {
-      const pos = stagePos;
+    const fn = stagedFnOf(sym);
+    const kinds = fn.kinds;
+    if (kinds !== null && argc === kinds.length && (hot.owner === this || this.#own()) && this.#room(argc + 1)) {
+      const pos = hot.pos;
       let bigints = 0;
       let k = 0;
       for (; k < argc; k++) {
@@ -588,8 +600,9 @@ class Batch {
         bigints |= staged << k;
       }
       if (k === argc) {
-        stage[pos] = recentIndexes[slot] * 256 + bigints;
-        stagePos = pos + argc + 1;
+        hot.stage[pos] = fn.header + bigints;
+        hot.pos = pos + argc + 1;
+        if (fn.id !== this.#id) this.#list(fn);
         return this.#count++;
       }
     }
@@ -600,7 +613,7 @@ class Batch {
     for (let k = 1; k <= argc; k++) {
       const arg = arguments[k];
       if (arg instanceof BatchReference) {
-        const ref = [k - 1, arg.kind, arg.operand, arg.type]; // a literal and concat define (push would run an index setter)
+        const ref = [k - 1, arg.kind, arg.operand, arg.type, arg.memory]; // a literal and concat define (push would run an index setter)
         refs = refs === null ? ref : refs.concat(ref);
       }
     }
@@ -610,10 +623,10 @@ class Batch {
       const args = Array.prototype.slice.call(arguments, 1);
       if (refs === null) native.batchAdd.call(handle, bound, ...args);
       else {
-        for (let q = 0; q < refs.length; q += 4) args[refs[q]] = 0; // placeholders
+        for (let q = 0; q < refs.length; q += 5) args[refs[q]] = 0; // placeholders
         native.batchAddChained.call(handle, refs, bound ?? sym, ...args);
-        for (let q = 0; q < refs.length; q += 4) {
-          const memory = arguments[refs[q] + 1].memory;
+        for (let q = 0; q < refs.length; q += 5) {
+          const memory = refs[q + 4];
           if (memory === null) continue;
           const kept = [this.#count, refs[q], memory, memory.byteLength];
           this.#derefMemory = this.#derefMemory === null ? kept : this.#derefMemory.concat(kept);
@@ -647,20 +660,19 @@ class Batch {
     if (this.#runningStaged !== 0)
       throw new Error("batch.clear() was called while this batch runs (from a callback); clear it after run() returns");
     if (this.#created) native.batchClear.call(this.#handle);
-    if (stageOwner === this) {
-      stageOwner = null; // its staged entries are dropped
-      stagePos = 1;
+    if (hot.owner === this) {
+      hot.owner = null; // its staged entries are dropped
+      hot.pos = 1;
     }
-    stage[0] = 1;
+    hot.stage[0] = 1;
     this.#saved = null;
     this.#derefMemory = null;
     this.#ranStaged = false;
-    this.#fns.fill(undefined, 0, this.#fnCount); // the addon forgot its map of them too
+    // A loop, not fill() (a call into V8's builtins, per clear); the elements are own, so no setter runs.
+    const fns = this.#fns;
+    for (let k = 0; k < this.#fnCount; k++) fns[k] = undefined; // the addon forgot its map of them too
     this.#fnCount = 0;
-    this.#fnIndexes = null;
-    this.#lastSym = undefined;
     this.#id = ++batchIds;
-    if (recentOwner === this) recentOwner = null;
     this.#count = 0;
   }
 
@@ -695,6 +707,8 @@ class Batch {
     if (this.#derefMemory !== null) checkDerefMemory(this.#derefMemory);
     const count = this.#count;
     const flags = this.#flags;
+    if (into !== undefined) prepareInto(into, count, flags);
+    else if (typed !== undefined && typed !== true && flags & (STOP_NONZERO | STOP_NEGATIVE | WITH_ERRNO)) prepareTypedInto(typed, flags);
     const r = resultsFor(count);
     if (count > SHARED_RESULTS) this.#largeResults = r;
     const errnos = flags & WITH_ERRNO ? new Int32Array(count) : undefined;
@@ -704,15 +718,17 @@ class Batch {
       const handle = this.#native();
       this.#sync();
       done = native.batchRun.call(handle, values, errnos, typed);
-    } else if (!this.#ranStaged && (stageOwner === this || (this.#saved !== null && this.#own()))) {
+    } else if (!this.#ranStaged && (hot.owner === this || (this.#saved !== null && this.#own()))) {
       // Every entry is staged: run from the stage, which this batch keeps.
       this.#ranStaged = true;
-      const reading = stage; // alive while the addon reads it, even if the stage grows meanwhile
-      reading[0] = stagePos;
+      const reading = hot.stage; // alive while the addon reads it, even if the stage grows meanwhile
+      reading[0] = hot.pos;
       stageBusy++;
       this.#runningStaged++;
       try {
-        done = native.batchRunStaged.call(this.#fns, values, errnos, flags, count, this.#fnCount, typed, slotsForRun(this.#fnSlots, this.#fnCount));
+        // Typed results: the listed functions, checked to return one type (not read otherwise).
+        done = typed === undefined ? native.batchRunStaged(values, errnos, flags, count)
+          : native.batchRunStaged(values, errnos, flags, count, typed, this.#fns, this.#fnCount);
       } finally {
         stageBusy--;
         this.#runningStaged--;

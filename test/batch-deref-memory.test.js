@@ -66,3 +66,39 @@ test("a view that grows, or a plain address, still runs", () => {
   buffer.resize(64);
   assert.deepEqual(b.run(), [9]);
 });
+
+test("b.deref() of memory a callback detaches or shrinks during the run: the entry that reads it throws, naming it", () => {
+  // The memory was checked before the run only: a callback of an earlier
+  // entry could detach it, and the entry then read the freed memory.
+  const { JSCallback } = require("..");
+  const { fixturePath } = require("./helpers/fixture");
+  const F = dlopen(fixturePath(), { call_i32_fn: { args: ["function", "i32"], returns: "i32" } }).symbols;
+  for (const shape of ["ArrayBuffer", "view", "resizable"]) {
+    const buffer = shape === "resizable" ? new ArrayBuffer(8, { maxByteLength: 16 }) : new ArrayBuffer(8);
+    new Int32Array(buffer)[0] = -3;
+    let detach = false;
+    const cb = new JSCallback((x) => {
+      if (detach) {
+        if (shape === "resizable") buffer.resize(0);
+        else structuredClone(buffer, { transfer: [buffer] });
+      }
+      return x;
+    }, { args: ["i32"], returns: "i32" });
+    try {
+      const b = batch();
+      b.add(F.call_i32_fn, cb, 5);
+      b.add(S.abs, b.deref(shape === "view" ? new Int32Array(buffer) : buffer, "i32"));
+      b.add(S.abs, -4);
+      assert.deepEqual(b.run(), [5, 3, 4], shape);
+      detach = true;
+      assert.throws(() => b.run(), (error) => {
+        assert.equal(error.name, "TypeError");
+        assert.equal(error.entry, 1);
+        assert.match(error.message, /^batch entry 1: args\[0\]: the memory b\.deref\(\) reads was detached or shrunk during the run \(by a callback\?\); this entry was not called$/);
+        return true;
+      }, shape);
+    } finally {
+      cb.close();
+    }
+  }
+});

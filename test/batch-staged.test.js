@@ -32,6 +32,8 @@ const DEFS = {
   add_f64: { args: ["f64", "f64"], returns: "f64" },
   identity_u64: { args: ["u64"], returns: "u64" },
   call_i32_fn: { args: ["function", "i32"], returns: "i32" },
+  void_fn: { args: [], returns: "void" },
+  void_fn_calls: { args: [], returns: "i32" },
 };
 const S = dlopen(FIX, DEFS).symbols;
 
@@ -269,6 +271,52 @@ describe("batch(): run({ into })", () => {
         assert.equal(calls, 0, what);
         assert.deepEqual(b.run(), [1, 2]);
         calls = 0;
+      }
+    } finally {
+      cb.close();
+    }
+  });
+
+  test("an element it cannot write (read-only, getter-only), one it cannot delete past the batch's length, a read-only stoppedAt: TypeError before anything runs", () => {
+    // Filling into once the calls were made threw there (a strict-mode store), after every call had run.
+    let calls = 0;
+    const cb = new JSCallback((x) => (calls++, x), { args: ["i32"], returns: "i32" });
+    try {
+      const readOnly = [0, 0];
+      Object.defineProperty(readOnly, 0, { value: 1, writable: false });
+      const getterOnly = [0, 0];
+      Object.defineProperty(getterOnly, 1, { get: () => 1, configurable: true });
+      const readOnlyPast = [0];
+      Object.defineProperty(readOnlyPast, 1, { value: 1, writable: false, configurable: false });
+      const undeletable = [0, 0, 0, 0];
+      Object.defineProperty(undeletable, 3, { value: 1, configurable: false });
+      const stoppedAt = [];
+      Object.defineProperty(stoppedAt, "stoppedAt", { value: 5, writable: false });
+      const typedStoppedAt = new Int32Array(2);
+      Object.defineProperty(typedStoppedAt, "stoppedAt", { value: 5, writable: false });
+      const cases = [
+        ["read-only element", readOnly, undefined, /Cannot assign to read only property '0'/],
+        ["getter-only element", getterOnly, undefined, /only a getter/],
+        ["read-only element past its length", readOnlyPast, undefined, /read only property '1'/],
+        ["undeletable element past the batch's length", undeletable, undefined, /Cannot delete property '3'/],
+        ["read-only stoppedAt", stoppedAt, { stopOn: "negative" }, /read only property 'stoppedAt'/],
+        ["a TypedArray's read-only stoppedAt", typedStoppedAt, { stopOn: "negative" }, /read only property 'stoppedAt'/],
+      ];
+      for (const [what, into, options, reason] of cases) {
+        for (const staged of [true, false]) {
+          const b = batch(options);
+          if (staged) b.add(S.identity_i32, 1); // staged: no native side
+          else b.add(S.call_i32_fn, cb, 1);
+          b.add(S.identity_i32, 2);
+          b.add(S.void_fn); // counted by the fixture
+          const voidCalls = S.void_fn_calls();
+          assert.throws(() => b.run({ into }), (e) => e instanceof TypeError && /^batch\.run\(\): into cannot take the results \(/.test(e.message) &&
+            reason.test(e.message) && /nothing was called$/.test(e.message), what);
+          assert.equal(calls, 0, what);
+          assert.equal(S.void_fn_calls(), voidCalls, what);
+          assert.deepEqual([...b.run()], [1, 2, undefined], what);
+          calls = 0;
+        }
       }
     } finally {
       cb.close();

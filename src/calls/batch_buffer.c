@@ -18,14 +18,14 @@
  * The staging area: lib/batch.js writes an entry whose arguments are all
  * numbers, booleans or bigints for numeric parameters straight into a
  * Float64Array (word 0: words staged; then per entry a header, the
- * function's index in the batch's list of staged functions * 256 + which
- * arguments are bigints, and one word per argument, already ToInt32'd for
- * 8-32-bit integers), and every native method first moves what is staged
- * into the buffer (flush_stage), registering the functions listed since.
- * Those values convert the same way the single call converts them, without
- * Node-API. A batch whose entries are all staged has no command buffer at
- * all: run() calls straight from the stage (batch_run_staged), so building
- * and running it crosses into C once.
+ * function's slot * 256 + which arguments are bigints, and one word per
+ * argument: the number as it is, a boolean as 0 or 1, a bigint's bits),
+ * and every native method first moves what is staged into the buffer
+ * (flush_stage). Those values convert here (staged_image) the same way
+ * the single call converts them, without Node-API. A batch whose entries
+ * are all staged has no command buffer at all: run() calls straight from
+ * the stage (batch_run_staged), so building and running it crosses into C
+ * once.
  *
  * What the batch keeps alive: its JS handle is an array (lib/batch.js) that
  * this file wraps and fills with every bound function and every object
@@ -79,6 +79,8 @@ typedef struct {
  * function through the prototype of its argument classes, or NULL for the
  * general path (libffi, variadic, napi_env, f32 or more than two arguments). */
 typedef uint64_t (*batch_invoke_fn)(void *address, const uint64_t *words);
+/* A staged run's call of a function straight from its staged words (see staged_invokers). */
+typedef uint64_t (*staged_invoke_fn)(void *address, const double *w, unsigned bigints);
 typedef struct {
   batch_invoke_fn invoke;
   uint8_t kind; /* KIND_* of its result */
@@ -87,7 +89,12 @@ typedef struct {
    * its result class there (0 void, 1 32-bit, 2 64-bit, 3 f64). */
   cffi_map_compiled_fn loop;
   uint8_t loop_result;
+  /* How its result word is made (a KIND_VALUE result aside): WORD_RAW, the
+   * raw result as it is (f64, 64-bit integers, void), WORD_I32 (an i32 as a
+   * double), or WORD_OTHER (result_word's switch). */
+  uint8_t word;
 } batch_plan;
+enum { WORD_RAW, WORD_I32, WORD_OTHER };
 
 /* What an entry needs beyond its images: views to check, chained arguments. */
 typedef struct {
@@ -107,6 +114,12 @@ typedef struct {
 typedef struct {
   uint8_t arg, kind, type;
   uint64_t operand; /* REF_RESULT: the entry; REF_DEREF: the address */
+  /* REF_DEREF of a view or ArrayBuffer (b.deref(view)): 1 + its index in
+   * the handle (0: a plain address), and its memory at add(), checked again
+   * before each read (a callback during the run may detach or shrink it). */
+  uint32_t view_index;
+  void *view_data;
+  size_t view_length;
 } batch_ref;
 
 #define GROWABLE(T, name) \
@@ -136,12 +149,13 @@ typedef struct {
   unsigned flags;
   uint32_t running; /* run() of this batch in progress (a callback may call clear()) */
   int64_t reported; /* bytes of its buffer told to V8 as external memory */
-  /* lib/batch.js's list of the functions its staged entries name (the
-   * handle's element 0; a staged header holds an index into it), mapped to
-   * the buffer's function indexes when the stage is moved, so add() needs
-   * no crossing to register a function. The list keeps them alive. */
-  uint32_t *staged_fns_map; /* list index -> index in commands->fns */
-  uint32_t staged_fns_mapped, staged_fns_capacity;
+  /* Staged entries name their function by its slot (see batch_slot);
+   * lib/batch.js's list of them (the handle's element 0) keeps them alive.
+   * When the stage moves into the buffer, a slot's function index there is
+   * remembered here (1 + index; 0: not yet), so add() needs no crossing to
+   * register a function. Emptied by clear(). */
+  uint32_t *staged_fns_map; /* slot -> 1 + index in commands->fns */
+  uint32_t staged_fns_capacity;
 } batch_handle;
 
 static bool grow(void **items, uint32_t *capacity, uint32_t needed, size_t size) {
@@ -355,29 +369,50 @@ static inline double arg_d(uint64_t word) {
 #define ARG_W(w) ((W)(w))
 #define ARG_L(w) ((L)(w))
 #define ARG_D(w) arg_d(w)
-#define INVOKE0_V static uint64_t invoke0_V(void *f, const uint64_t *a) { (void)a; ((void (*)(void))f)(); return 0; }
-#define INVOKE0(R) static uint64_t invoke0_##R(void *f, const uint64_t *a) { (void)a; return IMAGE_##R(((R(*)(void))f)()); }
-#define INVOKE1_V(P) static uint64_t invoke1_V##P(void *f, const uint64_t *a) { ((void (*)(P))f)(ARG_##P(a[0])); return 0; }
-#define INVOKE1(R, P) static uint64_t invoke1_##R##P(void *f, const uint64_t *a) { return IMAGE_##R(((R(*)(P))f)(ARG_##P(a[0]))); }
-#define INVOKE2_V(P, Q) \
-  static uint64_t invoke2_V##P##Q(void *f, const uint64_t *a) { ((void (*)(P, Q))f)(ARG_##P(a[0]), ARG_##Q(a[1])); return 0; }
-#define INVOKE2(R, P, Q) \
-  static uint64_t invoke2_##R##P##Q(void *f, const uint64_t *a) { return IMAGE_##R(((R(*)(P, Q))f)(ARG_##P(a[0]), ARG_##Q(a[1]))); }
-#define INVOKERS_V INVOKE0_V INVOKE1_V(W) INVOKE1_V(L) INVOKE1_V(D) \
-  INVOKE2_V(W, W) INVOKE2_V(W, L) INVOKE2_V(W, D) INVOKE2_V(L, W) INVOKE2_V(L, L) INVOKE2_V(L, D) \
-  INVOKE2_V(D, W) INVOKE2_V(D, L) INVOKE2_V(D, D)
-#define INVOKERS(R) INVOKE0(R) INVOKE1(R, W) INVOKE1(R, L) INVOKE1(R, D) \
-  INVOKE2(R, W, W) INVOKE2(R, W, L) INVOKE2(R, W, D) INVOKE2(R, L, W) INVOKE2(R, L, L) INVOKE2(R, L, D) \
-  INVOKE2(R, D, W) INVOKE2(R, D, L) INVOKE2(R, D, D)
-INVOKERS_V
-INVOKERS(W)
-INVOKERS(L)
-INVOKERS(D)
-/* [result class][shape], as cffi_two_arg_shape places them (W = 0, L = 1, D = 2). */
-#define INVOKER_ROW(R) \
-  {invoke0_##R, invoke1_##R##W, invoke1_##R##L, invoke1_##R##D, invoke2_##R##W##W, invoke2_##R##W##L, invoke2_##R##W##D, \
-   invoke2_##R##L##W, invoke2_##R##L##L, invoke2_##R##L##D, invoke2_##R##D##W, invoke2_##R##D##L, invoke2_##R##D##D}
-static const batch_invoke_fn invokers[4][13] = {INVOKER_ROW(V), INVOKER_ROW(W), INVOKER_ROW(L), INVOKER_ROW(D)};
+/* Both families of invokers (these and the staged invokers below), for
+ * every shape of up to two arguments of classes a, b, c (cffi_two_arg_shape's
+ * order) and result R: `pre` names them, PARAMS is their parameter list,
+ * PT_x a class's C type and AX_x(k) argument k of class x from PARAMS. */
+#define EACH_SHAPE(pre, PARAMS, R, a, b, c) \
+  DEF0_##R(pre, PARAMS, R) DEF1_##R(pre, PARAMS, R, a) DEF1_##R(pre, PARAMS, R, b) DEF1_##R(pre, PARAMS, R, c) \
+  DEF2_##R(pre, PARAMS, R, a, a) DEF2_##R(pre, PARAMS, R, a, b) DEF2_##R(pre, PARAMS, R, a, c) \
+  DEF2_##R(pre, PARAMS, R, b, a) DEF2_##R(pre, PARAMS, R, b, b) DEF2_##R(pre, PARAMS, R, b, c) \
+  DEF2_##R(pre, PARAMS, R, c, a) DEF2_##R(pre, PARAMS, R, c, b) DEF2_##R(pre, PARAMS, R, c, c)
+#define SHAPE_NAMES(pre, R, a, b, c) \
+  pre##0_##R, pre##1_##R##a, pre##1_##R##b, pre##1_##R##c, pre##2_##R##a##a, pre##2_##R##a##b, pre##2_##R##a##c, \
+  pre##2_##R##b##a, pre##2_##R##b##b, pre##2_##R##b##c, pre##2_##R##c##a, pre##2_##R##c##b, pre##2_##R##c##c
+#define DEF0_V(pre, PARAMS, R) static uint64_t pre##0_V PARAMS { ((void (*)(void))f)(); return 0; }
+#define DEF1_V(pre, PARAMS, R, P) static uint64_t pre##1_V##P PARAMS { ((void (*)(PT_##P))f)(AX_##P(0)); return 0; }
+#define DEF2_V(pre, PARAMS, R, P, Q) \
+  static uint64_t pre##2_V##P##Q PARAMS { ((void (*)(PT_##P, PT_##Q))f)(AX_##P(0), AX_##Q(1)); return 0; }
+#define DEF0_R(pre, PARAMS, R) static uint64_t pre##0_##R PARAMS { return IMAGE_##R(((R(*)(void))f)()); }
+#define DEF1_R(pre, PARAMS, R, P) static uint64_t pre##1_##R##P PARAMS { return IMAGE_##R(((R(*)(PT_##P))f)(AX_##P(0))); }
+#define DEF2_R(pre, PARAMS, R, P, Q) \
+  static uint64_t pre##2_##R##P##Q PARAMS { return IMAGE_##R(((R(*)(PT_##P, PT_##Q))f)(AX_##P(0), AX_##Q(1))); }
+#define DEF0_W DEF0_R
+#define DEF1_W DEF1_R
+#define DEF2_W DEF2_R
+#define DEF0_L DEF0_R
+#define DEF1_L DEF1_R
+#define DEF2_L DEF2_R
+#define DEF0_D DEF0_R
+#define DEF1_D DEF1_R
+#define DEF2_D DEF2_R
+/* A family: its invokers for every result class (void, W, L, D) and shape,
+ * and `table` of them, [result class][shape] as cffi_two_arg_shape places them. */
+#define INVOKER_FAMILY(T, table, pre, PARAMS, a, b, c)                                                     \
+  EACH_SHAPE(pre, PARAMS, V, a, b, c) EACH_SHAPE(pre, PARAMS, W, a, b, c) EACH_SHAPE(pre, PARAMS, L, a, b, c) \
+  EACH_SHAPE(pre, PARAMS, D, a, b, c)                                                                      \
+  static const T table[4][13] = {{SHAPE_NAMES(pre, V, a, b, c)}, {SHAPE_NAMES(pre, W, a, b, c)},           \
+                                 {SHAPE_NAMES(pre, L, a, b, c)}, {SHAPE_NAMES(pre, D, a, b, c)}};
+#define PT_W W
+#define PT_L L
+#define PT_D D
+#define AX_W(k) ARG_W(a[k])
+#define AX_L(k) ARG_L(a[k])
+#define AX_D(k) ARG_D(a[k])
+#define INVOKER_PARAMS (void *f, const uint64_t *a __attribute__((unused)))
+INVOKER_FAMILY(batch_invoke_fn, invokers, invoke, INVOKER_PARAMS, W, L, D)
 
 /* A type's class for the invokers, or -1. */
 static int invoke_class(cffi_type_id type) {
@@ -404,7 +439,9 @@ static uint8_t loop_result_of(cffi_type_id type) {
 
 static batch_plan plan_for(const cffi_function *fn) {
   const cffi_signature *sig = &fn->sig;
-  batch_plan plan = {NULL, result_kind_of(sig->returns), NULL, 0};
+  batch_plan plan = {NULL, result_kind_of(sig->returns), NULL, 0, WORD_OTHER};
+  if (plan.kind == KIND_I64 || plan.kind == KIND_U64 || plan.kind == KIND_NONE || sig->returns == CFFI_F64) plan.word = WORD_RAW;
+  else if (sig->returns == CFFI_I32) plan.word = WORD_I32;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
   /* The loops read a 32-bit argument from the low half of its 8-byte image. */
   if (plan.kind != KIND_VALUE && plan.kind != KIND_BOOL) {
@@ -428,7 +465,9 @@ static batch_plan plan_for(const cffi_function *fn) {
 struct batch_slot {
   cffi_function *fn; /* NULL: free */
   batch_plan plan;
+  staged_invoke_fn staged; /* its staged invoker (staged_invoker_for), or NULL */
 };
+static staged_invoke_fn staged_invoker_for(const cffi_function *fn);
 
 /* fn's slot, taken on first use; -1 when out of memory. */
 static int64_t batch_slot_of(cffi_function *fn) {
@@ -442,6 +481,7 @@ static int64_t batch_slot_of(cffi_function *fn) {
   }
   state->batch_slots[slot].fn = fn;
   state->batch_slots[slot].plan = plan_for(fn);
+  state->batch_slots[slot].staged = staged_invoker_for(fn);
   fn->batch_slot = slot + 1;
   return slot;
 }
@@ -475,6 +515,8 @@ static bool function_index(napi_env env, napi_value handle, batch_commands *c, c
 
 /* ---- the staging area --------------------------------------------------- */
 
+static const char *unbatchable(const cffi_function *fn);
+
 /* How lib/batch.js may stage an argument of each type (0: it may not). */
 enum { STAGE_INT = 1, STAGE_FLOAT = 2, STAGE_WIDE = 3, STAGE_BOOL = 4 };
 
@@ -489,31 +531,105 @@ static uint8_t stage_kind_of(uint8_t type) {
   }
 }
 
+/* A staged number as ToInt64 wraps it (what every integer type's to_c
+ * makes of a number, truncated to its width): the common in-range case
+ * inline, the rest (NaN, infinities, |d| >= 2^63) in types.c. */
+static inline __attribute__((always_inline)) uint64_t staged_wrapped(double d) {
+  if (CFFI_LIKELY(d > -9.2e18 && d < 9.2e18)) return (uint64_t)(int64_t)d;
+  return cffi_number_to_u64(d);
+}
+
 /* A staged word as the register image the type's to_c makes of the same
- * JS value (src/types/types.c): 8-32-bit integers arrive ToInt32'd (or as
- * a bigint's bits), floats as the number, 64-bit integers as the number
- * (wrapped as ToInt64 does) or a bigint's bits, bool as 0 or 1. */
+ * JS value (src/types/types.c). lib/batch.js stages numbers as they are
+ * (booleans as 0 or 1) and bigints as their 64 bits (is_bigint): integers
+ * of every width take the number's ToInt64 wrap (or the bigint's bits)
+ * truncated to their width, floats the number, bool the value's truth. */
 static inline __attribute__((always_inline)) uint64_t staged_image(uint8_t type, double d, uint64_t bits, bool is_bigint) {
-  uint64_t wide = is_bigint ? bits : (uint64_t)(int64_t)(int32_t)d;
   float f;
   uint32_t f_bits;
   switch (type) {
-    case CFFI_CHAR: case CFFI_I8: return (uint64_t)(int64_t)(int8_t)wide;
-    case CFFI_U8: return (uint8_t)wide;
-    case CFFI_I16: return (uint64_t)(int64_t)(int16_t)wide;
-    case CFFI_U16: return (uint16_t)wide;
-    case CFFI_I32: return (uint64_t)(int64_t)(int32_t)wide;
-    case CFFI_U32: return (uint32_t)wide;
+    case CFFI_CHAR: case CFFI_I8: return (uint64_t)(int64_t)(int8_t)(is_bigint ? bits : staged_wrapped(d));
+    case CFFI_U8: return (uint8_t)(is_bigint ? bits : staged_wrapped(d));
+    case CFFI_I16: return (uint64_t)(int64_t)(int16_t)(is_bigint ? bits : staged_wrapped(d));
+    case CFFI_U16: return (uint16_t)(is_bigint ? bits : staged_wrapped(d));
+    case CFFI_I32: return (uint64_t)(int64_t)(int32_t)(is_bigint ? bits : staged_wrapped(d));
+    case CFFI_U32: return (uint32_t)(is_bigint ? bits : staged_wrapped(d));
     case CFFI_I64: case CFFI_U64: case CFFI_I64_FAST: case CFFI_U64_FAST:
-      return is_bigint ? bits : cffi_number_to_u64(d);
+      return is_bigint ? bits : staged_wrapped(d);
     case CFFI_F64: memcpy(&bits, &d, sizeof bits); return bits;
     case CFFI_F32:
       f = (float)d;
       memcpy(&f_bits, &f, sizeof f_bits);
       return f_bits;
-    case CFFI_BOOL: return d != 0;
+    case CFFI_BOOL: return is_bigint ? bits != 0 : (d != 0 && d == d); /* NaN is false */
     default: return 0;
   }
+}
+
+/* Whether fn's entries may be staged: every argument a number-class type
+ * (stage_kind_of), none of the things that need the call's Node-API work. */
+static bool stageable(const cffi_function *fn) {
+  bool ok = !unbatchable(fn) && !fn->sig.variadic && !fn->sig.takes_env && fn->sig.nargs <= 8;
+  for (unsigned k = 0; ok && k < fn->sig.nargs; k++) ok = stage_kind_of(fn->sig.args[k]) != 0;
+  return ok;
+}
+
+/* A staged header word (slot * 256 + which arguments are bigints) as an
+ * integer; UINT64_MAX for anything else (a raw caller's stage). */
+static inline uint64_t staged_header(double d) {
+  return d >= 0 && d < 1099511627776.0 ? (uint64_t)(int64_t)d : UINT64_MAX;
+}
+
+/* The staged invokers: a staged run's call of a function of up to two
+ * arguments, each an i32/u32 (S: the staged number's ToInt64 wrap or the
+ * bigint's bits, passed as its low 32 bits, as staged_image makes it), a
+ * 64-bit integer (Q: the same, all 64 bits) or an f64 (F), straight from
+ * the staged words (w: the entry's first argument word): no images and no
+ * per-argument type dispatch. Results as the invokers above return them. */
+static inline __attribute__((always_inline)) uint64_t staged_bits(const double *w, unsigned k, unsigned bigints) {
+  uint64_t bits;
+  if ((bigints >> k) & 1) {
+    memcpy(&bits, &w[k], sizeof bits);
+    return bits;
+  }
+  return staged_wrapped(w[k]);
+}
+#define PT_S W
+#define PT_Q L
+#define PT_F D
+#define AX_S(k) ((W)staged_bits(w, k, bigints))
+#define AX_Q(k) ((L)staged_bits(w, k, bigints))
+#define AX_F(k) (w[k])
+#define STAGED_PARAMS (void *f, const double *w __attribute__((unused)), unsigned bigints __attribute__((unused)))
+INVOKER_FAMILY(staged_invoke_fn, staged_invokers, sinvoke, STAGED_PARAMS, S, Q, F)
+
+/* An argument type's class for the staged invokers (S = 0, Q = 1, F = 2), or -1. */
+static int staged_class(cffi_type_id type) {
+  switch (type) {
+    case CFFI_I32: case CFFI_U32: return 0;
+    case CFFI_I64: case CFFI_U64: case CFFI_I64_FAST: case CFFI_U64_FAST: return 1;
+    case CFFI_F64: return 2;
+    default: return -1;
+  }
+}
+
+/* fn's staged invoker (its result's class as for the invokers), or NULL. */
+static staged_invoke_fn staged_invoker_for(const cffi_function *fn) {
+  const cffi_signature *sig = &fn->sig;
+  int result, shape, ignored;
+  if (sig->engine != CFFI_ENGINE_REGISTERS || sig->variadic || sig->takes_env || sig->abi != FFI_DEFAULT_ABI ||
+      sig->layouts || !cffi_two_arg_shape(sig, staged_class, &ignored, &shape))
+    return NULL;
+  if (sig->returns != CFFI_VOID && (result = invoke_class(sig->returns)) < 0) return NULL;
+  return staged_invokers[sig->returns == CFFI_VOID ? 0 : result + 1][shape];
+}
+
+/* The slot a staged header names, holding a function, or NULL. */
+static inline const struct batch_slot *staged_slot(const cffi_env_state *state, uint64_t header) {
+  const uint64_t slot = header >> 8;
+  if (CFFI_UNLIKELY(slot >= state->batch_slot_count)) return NULL;
+  const struct batch_slot *s = &state->batch_slots[slot];
+  return CFFI_LIKELY(s->fn != NULL) ? s : NULL;
 }
 
 static bool append_entry(napi_env env, batch_commands *c, uint32_t fn_index, uint32_t extra, uint64_t **words) {
@@ -525,26 +641,6 @@ static bool append_entry(napi_env env, batch_commands *c, uint32_t fn_index, uin
   e->extra = extra;
   *words = &c->words[c->words_count];
   c->words_count += n;
-  return true;
-}
-
-/* The functions lib/batch.js listed since the last move, given their
- * indexes in the buffer (and kept alive in the handle). */
-static bool map_staged_functions(napi_env env, napi_value handle, batch_handle *h, batch_commands *c) {
-  napi_value list, sym;
-  uint32_t length = 0;
-  if (napi_get_element(env, handle, 0, &list) != napi_ok || napi_get_array_length(env, list, &length) != napi_ok)
-    return cffi_throw(env, "Error", "batch: staged functions missing (internal)"), false;
-  if (!grow((void **)&h->staged_fns_map, &h->staged_fns_capacity, length, sizeof *h->staged_fns_map)) return throw_oom(env);
-  for (uint32_t i = h->staged_fns_mapped; i < length; i++) {
-    napi_valuetype type = napi_undefined;
-    if (napi_get_element(env, list, i, &sym) == napi_ok && napi_typeof(env, sym, &type) == napi_ok && type == napi_undefined)
-      break; /* the list's unused slots (lib/batch.js makes them up front) */
-    cffi_function *fn = type == napi_function ? cffi_bound_function_of(env, sym) : NULL;
-    if (!fn) return cffi_throw(env, "Error", "batch: staged function malformed (internal)"), false;
-    if (!function_index(env, handle, c, fn, sym, false, &h->staged_fns_map[i])) return false;
-    h->staged_fns_mapped = i + 1;
-  }
   return true;
 }
 
@@ -580,21 +676,26 @@ static bool flush_staged(napi_env env, napi_value handle, batch_handle *h, napi_
   stage[0] = 1;
   batch_commands *c = writable_commands(h);
   if (!c) return throw_oom(env);
+  const cffi_env_state *state = h->state;
+  const uint32_t mapped = h->staged_fns_capacity;
+  if (!grow((void **)&h->staged_fns_map, &h->staged_fns_capacity, state->batch_slot_count, sizeof *h->staged_fns_map))
+    return throw_oom(env);
+  if (h->staged_fns_capacity > mapped)
+    memset(h->staged_fns_map + mapped, 0, (size_t)(h->staged_fns_capacity - mapped) * sizeof *h->staged_fns_map);
   for (size_t at = 1; at < used && at < stage_words;) {
-    const uint64_t header = (uint64_t)stage[at];
-    const uint32_t listed = (uint32_t)(header >> 8);
+    const uint64_t header = staged_header(stage[at]);
+    const struct batch_slot *s = staged_slot(state, header);
+    if (!s) return cffi_throw(env, "Error", "batch: staged entry malformed (internal)"), false;
+    cffi_function *fn = s->fn;
+    const uint32_t slot = (uint32_t)(header >> 8);
     const unsigned bigints = (unsigned)(header & 0xff);
-    if (listed >= h->staged_fns_mapped) {
-      if (!map_staged_functions(env, handle, h, c)) return false;
-      if (!(stage = stage_memory(env, array, &stage_words)) || at >= stage_words)
-        return cffi_throw(env, "Error", "batch: staging area detached (internal)"), false;
-      c = h->commands; /* the same: mapping adds functions only */
+    if (at + 1 + fn->sig.nargs > stage_words) return cffi_throw(env, "Error", "batch: staged entry malformed (internal)"), false;
+    /* The function is kept alive by lib/batch.js's list (the handle's element 0). */
+    uint32_t index = h->staged_fns_map[slot] - 1;
+    if (h->staged_fns_map[slot] == 0 || index >= c->fns_count || c->fns[index] != fn) {
+      if (!function_index(env, handle, c, fn, NULL, false, &index)) return false;
+      h->staged_fns_map[slot] = index + 1;
     }
-    if (listed >= h->staged_fns_mapped) return cffi_throw(env, "Error", "batch: staged entry malformed (internal)"), false;
-    const uint32_t index = h->staged_fns_map[listed];
-    cffi_function *fn = c->fns[index];
-    if (at + 1 + fn->sig.nargs > stage_words)
-      return cffi_throw(env, "Error", "batch: staged entry malformed (internal)"), false;
     const uint64_t *bits = (const uint64_t *)stage;
     uint64_t *words;
     if (!append_entry(env, c, index, 0, &words)) return false;
@@ -731,9 +832,10 @@ static napi_value batch_add(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* batchAddChained.call(handle, quads, sym, ...args): quads (argument, kind,
- * operand, type) for the b.result()/b.deref() arguments, whose places in
- * args hold placeholders. */
+/* batchAddChained.call(handle, refs, sym, ...args): refs, five values per
+ * b.result()/b.deref() argument (argument, kind, operand, type, and the
+ * view or ArrayBuffer b.deref() was given, or null), whose places in args
+ * hold placeholders. */
 static napi_value batch_add_chained(napi_env env, napi_callback_info info) {
   napi_value argv[MAX_ADD_ARGS + 2], handle;
   size_t argc = MAX_ADD_ARGS + 2;
@@ -747,16 +849,17 @@ static napi_value batch_add_chained(napi_env env, napi_callback_info info) {
   batch_ref chain[CFFI_MAX_ARGS];
   uint32_t count = 0;
   const uint32_t entry = h->commands->entries_count;
-  for (uint32_t q = 0; q + 3 < length && count < CFFI_MAX_ARGS; q += 4) {
-    napi_value v[4];
+  for (uint32_t q = 0; q + 4 < length && count < CFFI_MAX_ARGS; q += 5) {
+    napi_value v[5];
     double position = 0, kind = 0, operand_number = 0;
-    for (int j = 0; j < 4; j++) napi_get_element(env, argv[0], q + j, &v[j]);
+    for (int j = 0; j < 5; j++) napi_get_element(env, argv[0], q + j, &v[j]);
     napi_get_value_double(env, v[0], &position);
     napi_get_value_double(env, v[1], &kind);
     batch_ref *r = &chain[count++];
     r->arg = (uint8_t)position;
     r->kind = (uint8_t)kind;
     r->type = CFFI_PTR;
+    r->view_index = 0;
     if (kind == REF_RESULT) {
       napi_get_value_double(env, v[2], &operand_number);
       r->operand = (uint64_t)operand_number;
@@ -788,6 +891,15 @@ static napi_value batch_add_chained(napi_env env, napi_callback_info info) {
       }
       (void)fn;
       r->type = (uint8_t)type;
+      /* Kept with the batch (lib/batch.js keeps it too) and checked before each read. */
+      uint32_t kept;
+      if (cffi_plain_view_info(env, v[4], &r->view_data, &r->view_length)) {
+        if (!keep_in_handle(env, handle, h->commands, v[4], &kept)) {
+          name_entry_in_error(env, entry);
+          return NULL;
+        }
+        r->view_index = kept + 1;
+      }
     }
   }
   add_entry(env, handle, h, argv[1], argc - 2, argv + 2, chain, count);
@@ -803,10 +915,8 @@ static napi_value batch_stage_kinds(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   cffi_function *fn = argc ? cffi_bound_function_of(env, argv[0]) : NULL;
-  bool stageable = fn && !unbatchable(fn) && !fn->sig.variadic && !fn->sig.takes_env && fn->sig.nargs <= 8;
-  for (unsigned k = 0; stageable && k < fn->sig.nargs; k++) stageable = stage_kind_of(fn->sig.args[k]) != 0;
   napi_get_null(env, &result);
-  if (!stageable) return result;
+  if (!fn || !stageable(fn)) return result;
   napi_value value;
   napi_create_array_with_length(env, fn->sig.nargs, &result);
   for (unsigned k = 0; k < fn->sig.nargs; k++) {
@@ -823,7 +933,8 @@ static napi_value batch_slot_export(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   cffi_function *fn = argc ? cffi_bound_function_of(env, argv[0]) : NULL;
-  if (!fn) return cffi_throw(env, "Error", "batchSlot: internal arguments malformed");
+  /* Only stageable functions get a slot: a staged run calls whatever a slot holds with number images. */
+  if (!fn || !stageable(fn)) return cffi_throw(env, "Error", "batchSlot: internal arguments malformed");
   const int64_t slot = batch_slot_of(fn);
   if (slot < 0) return throw_oom(env), NULL;
   napi_create_int64(env, slot, &result);
@@ -873,7 +984,8 @@ static napi_value batch_clear(napi_env env, napi_callback_info info) {
     commands_release(c);
     h->commands = fresh;
   }
-  h->staged_fns_mapped = 0; /* lib/batch.js empties its list too */
+  if (h->staged_fns_capacity) /* lib/batch.js empties its list too */
+    memset(h->staged_fns_map, 0, (size_t)h->staged_fns_capacity * sizeof *h->staged_fns_map);
   napi_create_uint32(env, 1, &zero); /* element 0 stays: the staged-function list */
   napi_set_named_property(env, handle, "length", zero);
   report_memory(env, h);
@@ -1221,7 +1333,7 @@ static napi_value read_at(napi_env env, uint64_t address, cffi_type_id type) {
 }
 
 /* A chained entry's b.result()/b.deref() arguments, converted now. */
-static bool resolve_chain(napi_env env, run_state *run, batch_commands *c, const batch_entry *e,
+static bool resolve_chain(napi_env env, napi_value handle, run_state *run, batch_commands *c, const batch_entry *e,
                           const batch_extra *x, uint32_t entry, uint64_t *words) {
   const cffi_function *fn = entry_fn(c, e);
   for (uint32_t q = 0; q < x->ref_count; q++) {
@@ -1236,6 +1348,18 @@ static bool resolve_chain(napi_env env, run_state *run, batch_commands *c, const
       }
       value = earlier_result(env, run, (uint32_t)r->operand);
     } else {
+      if (r->view_index) {
+        /* The view b.deref() was given: still where and at least as long as at add() (JS may have run since). */
+        napi_value view;
+        void *data = NULL;
+        size_t length = 0;
+        if (napi_get_element(env, handle, r->view_index - 1, &view) != napi_ok ||
+            !cffi_plain_view_info(env, view, &data, &length) || data != r->view_data || length < r->view_length) {
+          cffi_throw(env, "TypeError", "args[%u]: the memory b.deref() reads was detached or shrunk during the run (by a "
+                     "callback?); this entry was not called", r->arg);
+          return false;
+        }
+      }
       value = read_at(env, r->operand, r->type);
     }
     if (!value) return false;
@@ -1244,6 +1368,39 @@ static bool resolve_chain(napi_env env, run_state *run, batch_commands *c, const
     run->call.symbol = fn->name;
     if (!cffi_types[run->call.type].to_c(&run->call, value, &words[r->arg])) return false;
   }
+  return true;
+}
+
+/* What follows an entry's call: the work a callback left, the arrays found
+ * again when JS ran, the entry's errno, and its result stored for
+ * lib/batch.js. False with an exception pending. */
+static inline __attribute__((always_inline)) bool store_result(napi_env env, cffi_function *fn, const batch_plan *plan,
+                                                               uint64_t raw, run_state *run, uint32_t entry, unsigned flags,
+                                                               bool *stopped) {
+  cffi_env_state *state = run->state;
+  const cffi_signature *sig = &fn->sig;
+  if (CFFI_UNLIKELY(state->cleanup_depth > state->call_depth) && cffi_callbacks_cleanup(env, state)) return false;
+  /* A callback ran JS: the arrays may be detached. */
+  if (CFFI_UNLIKELY(state->js_callbacks_run != run->callbacks_seen) && !run_arrays_attached(env, run)) return false;
+  if (run->errnos) run->errnos[entry] = state->last_errno;
+  const uint8_t kind = plan->kind;
+  run->kinds[entry] = kind;
+  if (CFFI_UNLIKELY(kind == KIND_VALUE) && run->raw_values) {
+    run->kinds[entry] = KIND_U64;
+    run->raw[entry] = raw;
+  } else if (CFFI_UNLIKELY(kind == KIND_VALUE)) {
+    napi_value result = cffi_jit_result(env, fn, raw);
+    if (!result) return false;
+    define_element(env, run->results, entry, result);
+  } else if (CFFI_LIKELY(plan->word == WORD_RAW)) {
+    run->raw[entry] = raw;
+  } else if (plan->word == WORD_I32) {
+    const double d = (int32_t)raw;
+    memcpy(&run->raw[entry], &d, sizeof d);
+  } else {
+    run->raw[entry] = result_word(sig->returns, kind, raw);
+  }
+  if ((flags & (STOP_NONZERO | STOP_NEGATIVE)) && raw_stops(sig->returns, raw, flags)) *stopped = true;
   return true;
 }
 
@@ -1270,24 +1427,7 @@ static inline __attribute__((always_inline)) bool call_and_store(napi_env env, c
     raw = cffi_call_slots(sig, fn->address, words);
   }
   end_call_at(state, sig->takes_env, errno_at);
-  if (CFFI_UNLIKELY(state->cleanup_depth > state->call_depth) && cffi_callbacks_cleanup(env, state)) return false;
-  /* A callback ran JS: the arrays may be detached. */
-  if (CFFI_UNLIKELY(state->js_callbacks_run != run->callbacks_seen) && !run_arrays_attached(env, run)) return false;
-  if (run->errnos) run->errnos[entry] = state->last_errno;
-  const uint8_t kind = plan->kind;
-  run->kinds[entry] = kind;
-  if (CFFI_UNLIKELY(kind == KIND_VALUE) && run->raw_values) {
-    run->kinds[entry] = KIND_U64;
-    run->raw[entry] = raw;
-  } else if (CFFI_UNLIKELY(kind == KIND_VALUE)) {
-    napi_value result = cffi_jit_result(env, fn, raw);
-    if (!result) return false;
-    define_element(env, run->results, entry, result);
-  } else {
-    run->raw[entry] = result_word(sig->returns, kind, raw);
-  }
-  if ((flags & (STOP_NONZERO | STOP_NEGATIVE)) && raw_stops(sig->returns, raw, flags)) *stopped = true;
-  return true;
+  return store_result(env, fn, plan, raw, run, entry, flags, stopped);
 }
 
 /* ---- runs of one function ------------------------------------------------ */
@@ -1352,7 +1492,7 @@ static inline bool run_entry(napi_env env, napi_value handle, run_state *run, ba
     if (!pins_still_valid(env, handle, c, e, x, *recheck_objects)) return false;
     if (x->ref_count) {
       memcpy(chained, words, sig->nargs * sizeof *words);
-      if (!resolve_chain(env, run, c, e, x, entry, chained)) return false;
+      if (!resolve_chain(env, handle, run, c, e, x, entry, chained)) return false;
       words = chained;
     }
     /* A .ptr getter the checks ran may have closed the library, or detached the result arrays. */
@@ -1461,132 +1601,127 @@ static napi_value batch_run(napi_env env, napi_callback_info info) {
 
 /* ---- run straight from the stage --------------------------------------- */
 
-/* batchRunStaged.call(list, results, errnos, flags, count, listed, typed, slots): a batch with no native
- * side yet, all of whose entries are in the stage (lib/batch.js), runs them
- * from there, `list` being its staged-function list (its first `listed`
- * elements; the rest are slots made up front): no native object, no
- * copy of the entries (a batch built and run once writes them only to the
- * thread's warm stage). lib/batch.js keeps the stage as it is while this
- * runs: a callback may append entries to it (they run next time) but
- * another batch cannot take it. Same results and errors as batchRun.
- * slots (an Int32Array): the list's functions' slot numbers (batchSlot),
- * which find them without reading the list; without it, or for a slot
- * that does not hold a function now, the list is read. */
+/* batchRunStaged(results, errnos, flags, count, typed, list, listed): a batch with no
+ * native side yet, all of whose entries are in the stage (lib/batch.js),
+ * runs them from there: no native object, no copy of the entries (a batch
+ * built and run once writes them only to the thread's warm stage). Each
+ * staged header names its function by slot (batch_slot), whose plan was
+ * made once, so the run reads nothing else of the batch (typed results
+ * read `list`, the functions it lists, to check they return one type). lib/batch.js
+ * keeps the stage as it is while this runs: a callback may append entries
+ * to it (they run next time) but another batch cannot take it. Same
+ * results and errors as batchRun. */
 static napi_value batch_run_staged(napi_env env, napi_callback_info info) {
-  napi_value argv[7] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL}, list, sym;
+  napi_value argv[7] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL};
   size_t argc = 7;
   double flags_number = 0;
-  uint32_t length = 0, count = 0;
-  napi_get_cb_info(env, info, &argc, argv, &list, NULL);
-  if (argc < 5 || napi_get_value_double(env, argv[2], &flags_number) != napi_ok ||
-      napi_get_value_uint32(env, argv[3], &count) != napi_ok ||
-      napi_get_value_uint32(env, argv[4], &length) != napi_ok)
+  uint32_t count = 0;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 4 || napi_get_value_double(env, argv[2], &flags_number) != napi_ok ||
+      napi_get_value_uint32(env, argv[3], &count) != napi_ok)
     return cffi_throw(env, "Error", "batchRunStaged: internal arguments malformed");
   cffi_env_state *state = state_of(env);
   if (state->running_batches) return cffi_throw(env, "Error", NESTED_RUN_MESSAGE);
   const unsigned flags = (unsigned)flags_number;
-  cffi_function *few_fns[16];
-  batch_plan few_plans[16];
-  cffi_function **fns = length <= 16 ? few_fns : malloc(length * sizeof *fns);
-  batch_plan *plans = length <= 16 ? few_plans : malloc(length * sizeof *plans);
-  if (!fns || !plans) {
-    if (length > 16) free(fns), free(plans);
-    return throw_oom(env), NULL;
-  }
-  bool ok = true, stopped = false;
-  const int32_t *slots = NULL;
-  size_t slot_count = 0;
-  if (argc >= 7) {
-    napi_typedarray_type slots_type;
-    bool is_typed = false;
-    if (napi_is_typedarray(env, argv[6], &is_typed) == napi_ok && is_typed &&
-        napi_get_typedarray_info(env, argv[6], &slots_type, &slot_count, (void **)&slots, NULL, NULL) == napi_ok &&
-        (slots_type != napi_int32_array || slot_count < length))
-      slots = NULL;
-  }
-  for (uint32_t i = 0; ok && i < length; i++) {
-    const uint32_t slot = slots ? (uint32_t)slots[i] : UINT32_MAX;
-    if (slot < state->batch_slot_count && state->batch_slots[slot].fn) {
-      fns[i] = state->batch_slots[slot].fn;
-      plans[i] = state->batch_slots[slot].plan;
-      continue;
-    }
-    fns[i] = napi_get_element(env, list, i, &sym) == napi_ok ? cffi_bound_function_of(env, sym) : NULL;
-    if (fns[i]) plans[i] = plan_for(fns[i]);
-    else ok = (cffi_throw(env, "Error", "batch: staged function malformed (internal)"), false);
-  }
   run_state run = {.results = argv[0], .errno_at = &errno, .state = state, .flags = flags, .count = count,
                    .errnos_value = argv[1], .from_stage = true};
+  if (!run_arrays_attached(env, &run)) return NULL;
   typed_results typed = {NULL, 0, CFFI_VOID};
-  if (ok) ok = typed_results_begin(env, argv[5], fns, length, count, argv[0], &typed);
-  run.raw_values = typed.array != NULL;
-  /* The stage is found after the list's elements were read (a getter may detach it). */
-  if (ok && !run_arrays_attached(env, &run)) ok = false;
+  napi_valuetype wanted = napi_undefined;
+  if (argc >= 5 && napi_typeof(env, argv[4], &wanted) == napi_ok && wanted != napi_undefined) {
+    /* Typed results: the functions the batch lists (argv[5], its first argv[6] elements) return one type. */
+    napi_value list = argc >= 7 ? argv[5] : NULL, sym;
+    uint32_t listed = 0;
+    if (!list || napi_get_value_uint32(env, argv[6], &listed) != napi_ok)
+      return cffi_throw(env, "Error", "batchRunStaged: internal arguments malformed");
+    cffi_function *few[16];
+    cffi_function **fns = listed <= 16 ? few : malloc((size_t)listed * sizeof *fns);
+    if (!fns) return throw_oom(env), NULL;
+    bool found = true;
+    for (uint32_t i = 0; found && i < listed; i++)
+      found = napi_get_element(env, list, i, &sym) == napi_ok && (fns[i] = cffi_bound_function_of(env, sym)) != NULL;
+    if (!found) cffi_throw(env, "Error", "batch: staged function malformed (internal)");
+    run.raw_values = true;
+    found = found && typed_results_begin(env, argv[4], fns, listed, count, argv[0], &typed);
+    if (fns != few) free(fns);
+    /* Found again after the list's elements were read (a raw caller's getter may detach them). */
+    if (!found || !run_arrays_attached(env, &run)) return NULL;
+  }
   const double *stage = run.stage;
-  size_t words_staged = run.stage_words;
-  const size_t used = stage ? (size_t)stage[0] : 1;
+  const size_t used = (size_t)stage[0]; /* entries a callback stages meanwhile run next time */
+  size_t end = used < run.stage_words ? used : run.stage_words;
   uint64_t regs[CFFI_MAX_ARGS + CFFI_INT_REGS + CFFI_FLOAT_REGS + 1] = {0};
   uint32_t entry = 0;
+  bool ok = true, stopped = false;
   bool named = false; /* internal errors are not an entry's */
   const bool segments = !(flags & (STOP_NONZERO | STOP_NEGATIVE | WITH_ERRNO));
   state->running_batches++;
-  for (size_t at = 1; ok && !stopped && at < used && at < words_staged; entry++) {
-    const uint64_t header = (uint64_t)stage[at];
-    const uint32_t listed = (uint32_t)(header >> 8);
-    const unsigned bigints = (unsigned)(header & 0xff);
-    if (listed >= length || entry >= count) {
+  for (size_t at = 1; !stopped && at < end; entry++) {
+    const uint64_t header = staged_header(stage[at]);
+    const struct batch_slot *s = staged_slot(state, header);
+    if (CFFI_UNLIKELY(!s || entry >= count || at + 1 + s->fn->sig.nargs > end)) {
       ok = (cffi_throw(env, "Error", "batch: staged entry malformed (internal)"), false);
       break;
     }
-    cffi_function *fn = fns[listed];
+    cffi_function *fn = s->fn;
     const unsigned nargs = fn->sig.nargs;
-    if (nargs > 8 || at + 1 + nargs > used || at + 1 + nargs > words_staged) {
-      ok = (cffi_throw(env, "Error", "batch: staged entry malformed (internal)"), false);
-      break;
-    }
+    const unsigned bigints = (unsigned)(header & 0xff);
     const size_t second = at + 1 + nargs;
-    if (second < used && second < words_staged && (uint32_t)((uint64_t)stage[second] >> 8) == listed && segments &&
-        plans[listed].loop) {
+    const uint64_t *bits = (const uint64_t *)stage;
+    /* The next entry of the same function (its header word equal: the same bigints too, the commonest case) starts a segment. */
+    if (s->plan.loop && second < end && stage[second] == stage[at] && segments) {
       /* A run of entries of fn: their images, then its loop (see run_segment). */
       uint64_t images[SEGMENT * 2];
-      const uint64_t *bits = (const uint64_t *)stage;
+      const batch_plan plan = s->plan; /* a callback's add() of a new function may move the slots */
       uint32_t n = 0, ran = 0;
-      for (size_t next = at; n < SEGMENT && entry + n < count && next + 1 + nargs <= used && next + 1 + nargs <= words_staged;
+      /* Entries whose header word is this one's (the same function, the same bigints): loop plans take
+       * i32/u32, i64/u64 and f64 arguments only, so each image is its class's (see staged_invokers). */
+      const int first = nargs >= 1 ? staged_class(fn->sig.args[0]) : 0, last = nargs == 2 ? staged_class(fn->sig.args[1]) : 0;
+      for (size_t next = at; n < SEGMENT && entry + n < count && next + 1 + nargs <= end && stage[next] == stage[at];
            next += 1 + nargs, n++) {
-        const uint64_t next_header = (uint64_t)stage[next];
-        if ((uint32_t)(next_header >> 8) != listed) break;
-        for (unsigned k = 0; k < nargs; k++)
-          images[n * nargs + k] = staged_image(fn->sig.args[k], stage[next + 1 + k], bits[next + 1 + k], (next_header >> k) & 1);
+        const double *w = stage + next + 1;
+        if (nargs >= 1) images[n * nargs] = first == 2 ? bits[next + 1] : first == 1 ? staged_bits(w, 0, bigints)
+                                                                            : (uint64_t)(int64_t)(int32_t)staged_bits(w, 0, bigints);
+        if (nargs == 2) images[n * 2 + 1] = last == 2 ? bits[next + 2] : last == 1 ? staged_bits(w, 1, bigints)
+                                                                          : (uint64_t)(int64_t)(int32_t)staged_bits(w, 1, bigints);
       }
       if (CFFI_UNLIKELY(!fn->owner->open)) ok = (cffi_jit_closed(env, fn), false);
-      else ok = run_segment(env, fn, &plans[listed], images, nargs, n, &run, entry, &ran);
+      else ok = run_segment(env, fn, &plan, images, nargs, n, &run, entry, &ran);
       at += (size_t)ran * (1 + nargs);
       if (ran) entry += ran - 1;
-      stage = run.stage;
-      words_staged = run.stage_words;
-      if (!ok) {
-        named = true;
-        break;
+    } else if (CFFI_LIKELY(s->staged != NULL)) {
+      /* The call straight from the staged words (see staged_invokers), with the synchronous call's bookkeeping. */
+      const batch_plan plan = s->plan; /* a callback's add() of a new function may move the slots */
+      const staged_invoke_fn invoke = s->staged;
+      const double *w = stage + at + 1;
+      at = second;
+      if (CFFI_UNLIKELY(!fn->owner->open)) ok = (cffi_jit_closed(env, fn), false);
+      else {
+        start_call_at(state, false, run.errno_at);
+        const uint64_t raw = invoke(fn->address, w, bigints);
+        end_call_at(state, false, run.errno_at);
+        ok = store_result(env, fn, &plan, raw, &run, entry, flags, &stopped);
       }
-      continue;
+    } else {
+      uint64_t words[8];
+      for (unsigned k = 0; k < nargs; k++)
+        words[k] = staged_image(fn->sig.args[k], stage[at + 1 + k], bits[at + 1 + k], (bigints >> k) & 1);
+      at = second;
+      const batch_plan plan = s->plan;
+      if (CFFI_UNLIKELY(!fn->owner->open)) ok = (cffi_jit_closed(env, fn), false);
+      else ok = call_and_store(env, fn, &plan, words, regs, &run, entry, flags, &stopped);
     }
-    uint64_t words[8];
-    const uint64_t *bits = (const uint64_t *)stage;
-    for (unsigned k = 0; k < nargs; k++)
-      words[k] = staged_image(fn->sig.args[k], stage[at + 1 + k], bits[at + 1 + k], (bigints >> k) & 1);
-    at += 1 + nargs;
-    if (CFFI_UNLIKELY(!fn->owner->open)) ok = (cffi_jit_closed(env, fn), false);
-    if (ok) ok = call_and_store(env, fn, &plans[listed], words, regs, &run, entry, flags, &stopped);
-    /* A callback ran JS: the stage was found again (a grown one holds the same words). */
-    stage = run.stage;
-    words_staged = run.stage_words;
     if (!ok) {
       named = true;
       break;
     }
+    /* A callback ran JS: the stage was found again (a grown one holds the same words). */
+    if (CFFI_UNLIKELY(stage != run.stage || end != (used < run.stage_words ? used : run.stage_words))) {
+      stage = run.stage;
+      end = used < run.stage_words ? used : run.stage_words;
+    }
   }
   state->running_batches--;
-  if (length > 16) free(fns), free(plans);
   if (!ok) {
     if (named) name_entry_in_error(env, entry);
     return NULL;

@@ -9,12 +9,15 @@ const INTS = { i8: [-128, 127], u8: [0, 255], i16: [-32768, 32767], u16: [0, 655
   u32: [0, 4294967295], char: [-128, 127] };
 const defs = {};
 const inputs = [];
-for (const [t, [lo, hi]] of Object.entries(INTS)) inputs.push([t, [lo, hi, 0, 1, -1, 300, 1.9, NaN]]);
-inputs.push(["i64", [-(2n ** 63n), 2n ** 63n - 1n, 0n, -1n, 5, 2n ** 64n + 3n]]);
-inputs.push(["u64", [0n, 2n ** 64n - 1n, 2n ** 63n, -1n, 7]]);
+// Numbers are staged as they are and converted by the addon (ToInt32 and the
+// like): past 2^31, 2^53 and 2^63 they wrap as the single call wraps them.
+const WRAPS = [2 ** 32 + 5, -(2 ** 31) - 1, 2 ** 53 + 2, 1e20, -1e20, Infinity, -0, true, false, 2n ** 40n + 3n, -5n];
+for (const [t, [lo, hi]] of Object.entries(INTS)) inputs.push([t, [lo, hi, 0, 1, -1, 300, 1.9, NaN, ...WRAPS]]);
+inputs.push(["i64", [-(2n ** 63n), 2n ** 63n - 1n, 0n, -1n, 5, 2n ** 64n + 3n, -7.9, 2 ** 63, 1e20, -1e20, NaN, true]]);
+inputs.push(["u64", [0n, 2n ** 64n - 1n, 2n ** 63n, -1n, 7, 2 ** 64 + 4096, -1e20, NaN, false]]);
 inputs.push(["f32", [0, -0, 0.1, 3.4028234663852886e38, 1e39, NaN, -Infinity]]);
 inputs.push(["f64", [0, -0, 0.1, Number.MAX_VALUE, Number.MIN_VALUE, NaN, -Infinity]]);
-inputs.push(["bool", [true, false, 0, 1]]);
+inputs.push(["bool", [true, false, 0, 1, NaN, -0, 0.5, 0n, 5n, "", "x", null]]);
 inputs.push(["ptr", [0, 4096, 2 ** 52, null]]);
 for (const [t] of inputs) {
   defs[`identity_${t}`] = { args: [t], returns: t };
@@ -67,6 +70,17 @@ for (const [t] of inputs) {
         typedDiffs.push({ name, run, got: [...got].map(show), expected: [...expected].map(show) });
     });
   }
+}
+// Per type, identity and add in turn, all staged: no two consecutive entries
+// share a function, so each is called from the staged words (no segment).
+for (const [t, values] of inputs) {
+  if (t === "ptr") continue;
+  const own = calls.flatMap(([name, ...args], i) => (name === `identity_${t}` || name === `add_${t}` ? [[name, args, i]] : []));
+  const mixed = ffi.batch();
+  for (const [name, args] of own) mixed.add(S[name], ...args);
+  const got = mixed.run().map(show).join();
+  const expected = own.map(([, , i]) => show(single[i])).join();
+  if (got !== expected) typedDiffs.push({ name: `identity_${t} and add_${t} in turn`, run: "staged", got, expected });
 }
 b.runAsync().then((asyncResults) => {
   const diffs = typedDiffs;

@@ -232,6 +232,20 @@ function giveWarningOnUsersLoad(warning) {
 // dlopen(). CFFI_BUN_ENGINE=node-ffi moves each at its first call.
 const CALLS_BEFORE_NODE_FFI = ENGINE === "node-ffi" ? 1 : 500;
 
+// Signatures of two or more 8-32-bit integer arguments stay on the addon
+// by default: node:ffi range-checks each in a JS wrapper of its own, and
+// with two of them the guard and that wrapper no longer fit V8's inlining
+// budget, so `add(i32, i32)` counted 590 instructions through node:ffi
+// against the addon's 414 (Node 26.12.1, callgrind; 1.4x by time). One
+// such argument still moves (`abs(i32)`: faster by time through node:ffi).
+// CFFI_BUN_ENGINE=node-ffi moves them all (the tests' way to reach node:ffi
+// with any signature it takes).
+const SMALL_INTEGER_NODE_TYPES = new Set(["int8", "uint8", "int16", "uint16", "int32", "uint32"]);
+function staysOnAddon(signature) {
+  if (ENGINE === "node-ffi") return false;
+  return signature.args.filter((type) => SMALL_INTEGER_NODE_TYPES.has(ARGUMENTS[type].node)).length >= 2;
+}
+
 let libraryCount = 0;
 // Every guard made -> its switch, for tests and diagnosis (callsThroughNodeFfi).
 const guards = new WeakMap();
@@ -398,7 +412,7 @@ function adopt(lib, path, definitions) {
     }
     const addonFn = lib.symbols[name];
     // A data symbol (environ) throws when called; node:ffi would call it.
-    if (signature !== null && typeof addonFn === "function" && signature.args.length === addonFn.length && !native.isDataSymbol(addonFn))
+    if (signature !== null && !staysOnAddon(signature) && typeof addonFn === "function" && signature.args.length === addonFn.length && !native.isDataSymbol(addonFn))
       entries.push({ name, signature, addonFn, on: { calls: false, left: CALLS_BEFORE_NODE_FFI, name, setNode: null, bigArgs: bigArguments(signature) } });
   }
   if (entries.length === 0) return lib;

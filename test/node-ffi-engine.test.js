@@ -509,6 +509,31 @@ describe("when the engine is on, and the warnings a program sees (child processe
     assert.deepEqual(JSON.parse(r.stdout), { seen: [false, true, true], other: false, loaded: true });
   });
 
+  test("by default two or more 8-32-bit integer arguments stay on the addon (faster there); CFFI_BUN_ENGINE=node-ffi moves them", () => {
+    const script = `
+      const { dlopen } = require("./");
+      const { callsThroughNodeFfi } = require("./lib/node-ffi-engine.js");
+      const lib = dlopen(${JSON.stringify(SCRIPT_LIB)}, {
+        add_i32: { args: ["i32", "i32"], returns: "i32" },
+        add_u8: { args: ["u8", "u8"], returns: "u8" },
+        add_f64: { args: ["f64", "f64"], returns: "f64" },
+        identity_i32: { args: ["i32"], returns: "i32" },
+      });
+      const s = lib.symbols;
+      const results = [];
+      for (let i = 1; i <= 600; i++) results.push(s.add_i32(i, 2 ** 31 - 1), s.add_u8(i, 255), s.add_f64(i, 0.5), s.identity_i32(-i));
+      const through = Object.fromEntries(Object.keys(s).map((name) => [name, callsThroughNodeFfi(s[name])]));
+      console.log(JSON.stringify({ through, last: results.slice(-4) }));
+    `;
+    const last = [600 + 2 ** 31 - 1 - 2 ** 32, (600 + 255) & 255, 600.5, -600];
+    const byDefault = run([], script);
+    assert.equal(byDefault.status, 0, byDefault.stderr);
+    assert.deepEqual(JSON.parse(byDefault.stdout), { through: { add_i32: false, add_u8: false, add_f64: true, identity_i32: true }, last });
+    const forced = run([], script, { CFFI_BUN_ENGINE: "node-ffi" });
+    assert.equal(forced.status, 0, forced.stderr);
+    assert.deepEqual(JSON.parse(forced.stdout), { through: { add_i32: true, add_u8: true, add_f64: true, identity_i32: true }, last });
+  });
+
   test("the program's own require('node:ffi') later still prints Node's warning, once", () => {
     const r = run([], `${PROBE}; require("node:ffi"); require("node:ffi"); setTimeout(() => {}, 10);`);
     assert.equal(r.status, 0, r.stderr);

@@ -39,8 +39,12 @@
  * second (read+write), so every stub of a chunk is the same instructions
  * with the same displacements. Each stub begins with the landing an indirect call needs
  * under branch-target enforcement (endbr64 for CET/IBT on x86-64, bti c on
- * AArch64; a no-op where it is not enforced), as does each routine a stub
- * jumps to. Free stubs are kept per env (only its JS thread takes and
+ * AArch64; a no-op where it is not enforced), as do the assembly routines
+ * a stub jumps to. The C targets (the generic entry, precompiled wrappers
+ * and callback entries) have one only when the addon is built with
+ * -fcf-protection=branch, which binding.gyp does not ask for: Linux does
+ * not enforce IBT in user space, and the landing would cost an instruction
+ * per call. Free stubs are kept per env (only its JS thread takes and
  * releases them, without a lock), linked through their slots' data word,
  * in pools with chunks of their own (cffi_stub_kind): tiering stubs, and
  * JSCallback stubs in two, one per data register. A stale JSCallback

@@ -704,11 +704,12 @@ class Batch {
       if (into !== undefined && (!Object.isExtensible(into) || !Object.getOwnPropertyDescriptor(into, "length").writable))
         throw typeError(`batch.run(): into must be an extensible Array with a writable length, received a ${unfillable(into)} array`);
     }
+    const flags = this.#flags;
+    // First: a setter of into's may add() to this batch (the entry runs now) or clear() it.
+    if (into !== undefined) prepareInto(into, this.#count, flags);
+    else if (typed !== undefined && typed !== true && flags & (STOP_NONZERO | STOP_NEGATIVE | WITH_ERRNO)) prepareTypedInto(typed, flags);
     if (this.#derefMemory !== null) checkDerefMemory(this.#derefMemory);
     const count = this.#count;
-    const flags = this.#flags;
-    if (into !== undefined) prepareInto(into, count, flags);
-    else if (typed !== undefined && typed !== true && flags & (STOP_NONZERO | STOP_NEGATIVE | WITH_ERRNO)) prepareTypedInto(typed, flags);
     const r = resultsFor(count);
     if (count > SHARED_RESULTS) this.#largeResults = r;
     const errnos = flags & WITH_ERRNO ? new Int32Array(count) : undefined;

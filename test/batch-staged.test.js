@@ -323,6 +323,23 @@ describe("batch(): run({ into })", () => {
     }
   });
 
+  test("a setter of into's that adds an entry while into is made ready: the entry runs in this run", () => {
+    // into is made ready before any call, so its setters run before the run starts.
+    const b = batch();
+    b.add(S.identity_i32, 1);
+    b.add(S.identity_i32, 2);
+    const into = [0, 0];
+    let added = false;
+    let kept;
+    Object.defineProperty(into, 0, {
+      set(v) { kept = v; if (!added) { added = true; b.add(S.identity_i32, 3); } },
+      get: () => kept, configurable: true,
+    });
+    assert.equal(b.run({ into }), into);
+    assert.deepEqual([...into], [1, 2, 3]);
+    assert.deepEqual(b.run(), [1, 2, 3]);
+  });
+
   test("bad options: TypeError naming what was received, nothing run", () => {
     let calls = 0;
     const cb = new JSCallback((x) => (calls++, x), { args: ["i32"], returns: "i32" });

@@ -4,7 +4,8 @@
 # addon is built). Each program's output must be what Bun 1.4.5 printed,
 # recorded beside it in test/real-programs/ (so Bun is not needed here).
 #
-#   @opentui/core 0.5.10 (pinned: the recorded output is that version's),
+#   @opentui/core 0.5.10 (pinned with its dependencies in
+#   test/real-programs/package-lock.json: the recorded output is theirs),
 #   its Bun backend through `--import cffi-bun/register`, under Node 20 (the
 #   system node) and Node 26 ($CFFI_BUN_NODE26, else installed from npm).
 #   test/real-programs/as-bun.mjs makes it pick its Bun backend.
@@ -17,10 +18,12 @@ WORK="$(mktemp -d /tmp/cffi-bun-real.XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
 PROGRAMS="$ROOT/test/real-programs"
 
-npm install --prefix "$WORK" --no-save --no-audit --no-fund @opentui/core@0.5.10 >"$WORK/npm.log" 2>&1 ||
-  { cat "$WORK/npm.log" >&2; exit 1; }
+# The versions locked in test/real-programs/package-lock.json (npm install
+# keeps them; npm ci would refuse the lock, which has the optional native
+# packages of this platform only).
+cp "$PROGRAMS/package.json" "$PROGRAMS/package-lock.json" "$PROGRAMS/opentui.mjs" "$PROGRAMS/as-bun.mjs" "$WORK/"
+(cd "$WORK" && npm install --no-save --no-audit --no-fund >"$WORK/npm.log" 2>&1) || { cat "$WORK/npm.log" >&2; exit 1; }
 ln -s "$ROOT" "$WORK/node_modules/cffi-bun"
-cp "$PROGRAMS/opentui.mjs" "$PROGRAMS/as-bun.mjs" "$WORK/"
 
 NODE26="${CFFI_BUN_NODE26:-}"
 if [[ -z "$NODE26" ]]; then

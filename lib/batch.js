@@ -191,30 +191,22 @@ function checkDerefMemory(kept) {
   }
 }
 
-// Before any call: a TypedArray into takes stoppedAt / errno (its elements
-// are checked by the addon, which refuses another kind or length).
-function prepareTypedInto(into, flags) {
-  try {
-    if (flags & (STOP_NONZERO | STOP_NEGATIVE)) into.stoppedAt = -1;
-    if (flags & WITH_ERRNO) into.errno = undefined;
-  } catch (error) {
-    if (!(error instanceof TypeError)) throw error;
-    throw typeError(`batch.run(): into cannot take the results (${error.message}); nothing was called`);
-  }
-}
-
-// Before any call: into made ready to take every result (its length, own
-// elements where it had holes or was short, each element written once, and
-// stoppedAt / errno when they will be set), so that filling it once the
-// calls were made cannot fail: a read-only or getter-only element, one that
-// cannot be deleted past the batch's length, a read-only stoppedAt, or a
-// Proxy that refuses, throws here, before anything ran.
+// Before any call: into made ready to take every result, so that filling
+// it once the calls were made cannot fail. An Array into (count given): its
+// length, own elements where it had holes or was short, each element
+// written once; a TypedArray into (count undefined: the addon checks its
+// elements, refusing another kind or length): nothing of those. Both: a
+// stoppedAt / errno when they will be set. A read-only or getter-only
+// element, one that cannot be deleted past the batch's length, a read-only
+// stoppedAt, or a Proxy that refuses, throws here, before anything ran.
 function prepareInto(into, count, flags) {
   try {
-    if (into.length > count) into.length = count;
-    fillIntoHoles(into, count);
-    if (into.length < count) extendInto(into, count);
-    for (let i = 0; i < count; i++) into[i] = undefined;
+    if (count !== undefined) {
+      if (into.length > count) into.length = count;
+      fillIntoHoles(into, count);
+      if (into.length < count) extendInto(into, count);
+      for (let i = 0; i < count; i++) into[i] = undefined;
+    }
     if (flags & (STOP_NONZERO | STOP_NEGATIVE)) into.stoppedAt = -1;
     if (flags & WITH_ERRNO) into.errno = undefined;
   } catch (error) {
@@ -707,7 +699,7 @@ class Batch {
     const flags = this.#flags;
     // First: a setter of into's may add() to this batch (the entry runs now) or clear() it.
     if (into !== undefined) prepareInto(into, this.#count, flags);
-    else if (typed !== undefined && typed !== true && flags & (STOP_NONZERO | STOP_NEGATIVE | WITH_ERRNO)) prepareTypedInto(typed, flags);
+    else if (typed !== undefined && typed !== true && flags & (STOP_NONZERO | STOP_NEGATIVE | WITH_ERRNO)) prepareInto(typed, undefined, flags);
     if (this.#derefMemory !== null) checkDerefMemory(this.#derefMemory);
     const count = this.#count;
     const r = resultsFor(count);

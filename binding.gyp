@@ -47,7 +47,8 @@
         "src/cc/cache.c",
         "src/cc/fixups.c",
         "src/cc/sha256.c",
-        "src/platform/tcc_glue.c"
+        "src/platform/tcc_glue.c",
+        "src/platform/tcc_limits.c"
       ],
       "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-fvisibility=hidden"],
       "cflags!": ["-O3"],

@@ -73,7 +73,7 @@ if (want === "cflags") {
   // tok, file, ...) local to the addon; --wrap=open lets src/platform/tcc_glue.c see
   // which files TinyCC reads, for the cache's dependency list; --wrap=exit
   // turns libtcc's exit(1) on some errors into a JS exception (same file).
-  if (found) process.stdout.write(`${found.archive} -Wl,--exclude-libs,ALL -Wl,--wrap=open -Wl,--wrap=exit\n`);
+  if (found) process.stdout.write(`${found.archive} -Wl,--exclude-libs,ALL -Wl,--wrap=open -Wl,--wrap=exit -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=realloc -Wl,--wrap=free\n`);
   else process.stdout.write("\n");
 } else {
   process.stderr.write("usage: node scripts/find-tcc.js cflags|libs\n");

@@ -151,6 +151,100 @@ test("deep nesting: 20,000 parentheses compile on the main thread, 10,000 in a w
   assert.deepEqual(results, [1, 2, "source: error: brackets nested 200001 deep; cc() accepts at most 100000 levels", 3]);
 });
 
+// A macro that doubles at each level: A<n> expands to 2^n tokens.
+function doubling(levels, body) {
+  let text = "#define A0 1\n";
+  for (let i = 1; i <= levels; i++) text += `#define A${i} (A${i - 1}+A${i - 1})\n`;
+  return text + body;
+}
+const limitError = (line, what) =>
+  `1 errors while compiling source\ncc() failed to compile:\n${line}error: cc() stopped the compile ${what}, or Infinity, to allow more)`;
+
+test("limits: a doubling macro stops at memoryLimit or timeLimit with an Error naming its line; cc() works after", () => {
+  const cacheDir = path.join(scratch, "cache", "cffi-bun");
+  const bomb = doubling(26, "int f(void) { return A26; }\n");
+  for (const cache of [false, true]) {
+    assert.throws(
+      () => cc({ source: bomb, cache, memoryLimit: 50e6, symbols: { f: { returns: "int" } } }),
+      { message: limitError("source:28: ", "at its memoryLimit of 50000000 bytes: TinyCC needed more (pass a larger memoryLimit") },
+    );
+    // No allocation is left to check the clock: the preprocessor expands
+    // #if's 2^40 tokens without keeping them.
+    assert.throws(
+      () => cc({ source: doubling(40, "#if A40\n#endif\nint f(void) { return 1; }\n"), cache, timeLimit: 300, symbols: { f: { returns: "int" } } }),
+      { message: limitError("source:42: ", "after its timeLimit of 300 ms (pass a larger timeLimit") },
+    );
+  }
+  if (fs.existsSync(cacheDir)) assert.deepEqual(fs.readdirSync(cacheDir).filter((name) => name.startsWith(".tmp")), []);
+  // Infinity lifts a limit; a small macro fits in the default ones.
+  const small = doubling(12, "int f(void) { return A12; }\n");
+  assert.equal(cc({ source: small, cache: false, memoryLimit: Infinity, timeLimit: Infinity, symbols: { f: { returns: "int" } } }).symbols.f(), 4096);
+  assert.equal(cc({ source: small, cache: false, symbols: { f: { returns: "int" } } }).symbols.f(), 4096);
+});
+
+test("limits: every memoryLimit either compiles or throws the limit's Error, and nothing reaches stderr", () => {
+  // In a child, so that TinyCC writing to stderr (its habit for errors
+  // outside a compilation) would be seen.
+  const r = spawnSync(process.execPath, ["-e", `
+    const { cc } = require(".");
+    const out = new Set();
+    for (let limit = 1; limit < 4e6; limit = Math.ceil(limit * 1.3)) for (const cache of [false, true]) {
+      try { out.add("f() = " + cc({ source: "#include <stdio.h>\\nint f(void) { return 1; }", cache, memoryLimit: limit, symbols: { f: { returns: "int" } } }).symbols.f()); }
+      catch (e) { // the place it stopped is wherever TinyCC was (a header, or none)
+        const lines = e.message.split("\\n");
+        out.add([lines[0], lines[1], lines.pop().replace(/^.*?error: /, "error: ").replace(/of \\d+ bytes/, "of N bytes")].join("\\n"));
+      }
+    }
+    out.add("after: " + cc({ source: "int g(void) { return 7; }", symbols: { g: { returns: "int" } } }).symbols.g());
+    console.log(JSON.stringify([...out]));
+  `], { cwd: root, env: process.env, encoding: "utf8", timeout: timeScale(120000) });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stderr, "");
+  assert.deepEqual(JSON.parse(r.stdout).sort(), [
+    limitError("", "at its memoryLimit of N bytes: TinyCC needed more (pass a larger memoryLimit"),
+    "after: 7",
+    "f() = 1",
+  ]);
+});
+
+test("limits: a refusal at every allocation a limit can stop (CFFI_BUN_TEST_CC_REFUSE_AT) throws, and cc() works after", () => {
+  // A limit refuses whichever allocation crosses it: walking the refusal
+  // over each one of a compile reaches every place it can land. Refusals
+  // while TinyCC's preprocessor started up crashed its cleanup (tccpp_delete).
+  const r = spawnSync(process.execPath, ["-e", `
+    const { cc } = require(".");
+    const out = new Set();
+    let n = 0;
+    for (;; n++) {
+      process.env.CFFI_BUN_TEST_CC_REFUSE_AT = String(n);
+      try { out.add("f() = " + cc({ source: "#include <stdio.h>\\nint f(void) { return 1; }", cache: false, symbols: { f: { returns: "int" } } }).symbols.f()); break; }
+      catch (e) { out.add(e.message.split("\\n").pop().replace(/^.*?error: /, "error: ").replace(/allocation \\d+/, "allocation N")); }
+    }
+    delete process.env.CFFI_BUN_TEST_CC_REFUSE_AT;
+    out.add("after: " + cc({ source: "int g(void) { return 7; }", cache: false, symbols: { g: { returns: "int" } } }).symbols.g());
+    console.log(JSON.stringify({ n, out: [...out] }));
+  `], { cwd: root, env: process.env, encoding: "utf8", timeout: timeScale(120000) });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stderr, "");
+  const { n, out } = JSON.parse(r.stdout);
+  assert.ok(n > 100, `only ${n} allocations could be refused`);
+  assert.deepEqual(out.sort(), ["after: 7", "error: cc() stopped the compile at allocation N (CFFI_BUN_TEST_CC_REFUSE_AT)", "f() = 1"]);
+});
+
+test("limits: memoryLimit and timeLimit take a positive number or Infinity; anything else is a TypeError", () => {
+  const symbols = { f: { returns: "int" } };
+  for (const [name, unit] of [["memoryLimit", "bytes"], ["timeLimit", "milliseconds"]]) {
+    for (const [value, received] of [[0, "0"], [-1, "-1"], [NaN, "NaN"], [-Infinity, "-Infinity"], ["1GB", "a string"], [{}, "an object"], [1n, "a BigInt"], [true, "a boolean"]]) {
+      assert.throws(() => cc({ source: "int f(void) { return 1; }", symbols, [name]: value }), {
+        name: "TypeError",
+        message: `cc() option "${name}" must be a positive number of ${unit}, or Infinity for no limit, received ${received}`,
+      });
+    }
+    for (const value of [undefined, null, name === "memoryLimit" ? 1e9 + 0.5 : 60000.5, 1e300, Infinity])
+      assert.equal(cc({ source: "int f(void) { return 1; }", cache: false, symbols, [name]: value }).symbols.f(), 1);
+  }
+});
+
 test("diagnostics: the right line, Bun's first line, no 'In file included from' for the source itself", () => {
   const file = path.join(scratch, "bad.c");
   fs.writeFileSync(file, "int add(int a, int b) {\n  return a  b;\n}\n");

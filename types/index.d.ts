@@ -474,10 +474,19 @@ export interface CCOptions<Fns> {
   include?: string | readonly string[];
   /** Libraries to link against (`-l`), e.g. `["m"]` or `"sqlite3"`. */
   library?: string | readonly string[];
-  /** Macros to define (`-D`): name to value. */
-  define?: Readonly<Record<string, string>>;
+  /** Macros to define (`-D`): name to value. Numbers as written, `true` is 1,
+   * `false` 0, `""` defined empty, `null`/`undefined` 1 (Bun: strings only). */
+  define?: Readonly<Record<string, string | number | boolean | null | undefined>>;
   /** Extra compiler flags. */
   flags?: string | readonly string[];
+  /** `false` skips the compile cache for this call (not in Bun). */
+  cache?: boolean;
+  /** Bytes TinyCC may hold at once for this compile: default 2 GiB, `Infinity`
+   * for no limit (not in Bun; docs/cc.md, Limits). */
+  memoryLimit?: number;
+  /** Milliseconds the compile may run: default 60000, `Infinity` for no limit
+   * (not in Bun; docs/cc.md, Limits). */
+  timeLimit?: number;
 }
 
 /**

@@ -55,6 +55,9 @@ compiled.symbols.add(1, 2);
 // @ts-expect-error too few arguments
 compiled.symbols.add(1);
 cc({ source: new URL("file:///tmp/a.c"), symbols: { f: {} } });
+cc({ source: "int f(void) { return N; }", symbols: { f: {} }, define: { N: 3, DEBUG: true, EMPTY: "", ON: null }, cache: false, memoryLimit: 64e6, timeLimit: Infinity });
+// @ts-expect-error a limit is a number of bytes, not a string
+cc({ source: "int f(void) { return 1; }", symbols: { f: {} }, memoryLimit: "1GB" });
 cc({ source: ["/tmp/a.c", new URL("file:///tmp/b.c")], symbols: { f: { returns: "void" } } });
 // @ts-expect-error source is required
 cc({ symbols: { f: {} } });

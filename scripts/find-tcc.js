@@ -47,10 +47,38 @@ function find() {
     const libDirs = [multiarch && path.join(prefix, "lib", multiarch), native && path.join(prefix, "lib64"), native && path.join(prefix, "lib")];
     for (const dir of libDirs.filter(Boolean)) {
       const archive = path.join(dir, "libtcc.a");
-      if (exists(archive) && !/\s/.test(archive + header)) return { header, archive };
+      if (exists(archive) && !/\s/.test(archive + header) && hasInternals(archive)) return { header, archive };
     }
   }
   return null;
+}
+
+// The globals src/platform/tcc_limits.c relies on (TinyCC's token table and
+// error state) are in the archive's symbol table: libtcc.a built from
+// separate objects, as Debian's is. Built as one source they are static, and
+// linking would fail; such an archive is skipped with a note.
+const INTERNALS = ["table_ident", "tcc_state", "tcc_enter_state", "tcc_exit_state"];
+function archiveSymbols(file) {
+  // GNU ar: "!<arch>\n", then members with 60-byte headers; the first, named
+  // "/" (or "/SYM64/"), holds a big-endian count, that many offsets, then the
+  // names, each ended by a NUL.
+  const bytes = fs.readFileSync(file);
+  if (bytes.toString("latin1", 0, 8) !== "!<arch>\n") return new Set();
+  const name = bytes.toString("latin1", 8, 24).trim();
+  const wide = name === "/SYM64/";
+  if (name !== "/" && !wide) return new Set();
+  const size = Number(bytes.toString("latin1", 56, 66).trim());
+  const start = 68, width = wide ? 8 : 4;
+  const count = wide ? Number(bytes.readBigUInt64BE(start)) : bytes.readUInt32BE(start);
+  const names = bytes.toString("latin1", start + width + count * width, start + size).split("\0");
+  return new Set(names.slice(0, count));
+}
+function hasInternals(archive) {
+  const symbols = archiveSymbols(archive);
+  const missing = INTERNALS.filter((symbol) => !symbols.has(symbol));
+  if (missing.length && want === "libs")
+    process.stderr.write(`cffi-bun: ${archive} lacks ${missing.join(", ")} (a TinyCC built as one source?): building without cc()\n`);
+  return missing.length === 0;
 }
 
 // A short digest of the archive: cc()'s cache key includes it so that a

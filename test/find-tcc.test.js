@@ -14,15 +14,26 @@ const SCRIPT = path.join(__dirname, "..", "scripts", "find-tcc.js");
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "cffi-bun-find-tcc-"));
 test.after(() => fs.rmSync(scratch, { recursive: true, force: true }));
 
+// A GNU ar archive holding only a symbol table of these names, then text.
+const INTERNALS = ["table_ident", "tcc_state", "tcc_enter_state", "tcc_exit_state"];
+function fakeArchive(symbols, text) {
+  const names = Buffer.from(symbols.map((n) => n + "\0").join(""), "latin1");
+  const table = Buffer.alloc(4 + 4 * symbols.length);
+  table.writeUInt32BE(symbols.length, 0);
+  const body = Buffer.concat([table, names]);
+  const header = Buffer.from("/".padEnd(16) + "0".padEnd(12) + "0".padEnd(6) + "0".padEnd(6) + "0".padEnd(8) + String(body.length).padEnd(10) + "`\n", "latin1");
+  return Buffer.concat([Buffer.from("!<arch>\n"), header, body, Buffer.from(body.length % 2 ? "\n" : ""), Buffer.from(text)]);
+}
+
 // A prefix with include/libtcc.h and a libtcc.a in each of libDirs (each
 // archive's bytes name its folder, so the cflags' identity differs too).
-function prefix(name, libDirs) {
+function prefix(name, libDirs, symbols = INTERNALS) {
   const root = path.join(scratch, name);
   fs.mkdirSync(path.join(root, "include"), { recursive: true });
   fs.writeFileSync(path.join(root, "include", "libtcc.h"), "/* fake */\n");
   for (const dir of libDirs) {
     fs.mkdirSync(path.join(root, dir), { recursive: true });
-    fs.writeFileSync(path.join(root, dir, "libtcc.a"), `!<arch>\n${dir}\n`);
+    fs.writeFileSync(path.join(root, dir, "libtcc.a"), fakeArchive(symbols, `${dir}\n`));
   }
   return root;
 }
@@ -74,4 +85,15 @@ test("CFFI_BUN_TCC=0 builds without TinyCC", () => {
     execFileSync(process.execPath, [SCRIPT, "cflags", "arm64"], { env: { ...process.env, CFFI_BUN_TCC: "0" }, encoding: "utf8" }),
     /CFFI_HAVE_TCC/,
   );
+});
+
+test("an archive without the TinyCC internals cc()'s limits use (built as one source) is skipped, with a note", { skip: !linux && "Linux only" }, () => {
+  const root = prefix("one-source", ["lib"], ["tcc_new", "tcc_compile_string"]);
+  const r = require("node:child_process").spawnSync(process.execPath, [SCRIPT, "libs", process.arch], {
+    env: { ...process.env, CFFI_BUN_TCC_PREFIX: root, CFFI_BUN_TCC: "" },
+    encoding: "utf8",
+  });
+  assert.notEqual(r.stdout.split(/\s+/)[0], path.join(root, "lib", "libtcc.a"));
+  assert.match(r.stderr, new RegExp(`libtcc.a lacks table_ident, tcc_state, tcc_enter_state, tcc_exit_state \\(a TinyCC built as one source\\?\\): building without cc\\(\\)`));
+  assert.doesNotMatch(findTcc(root, "cflags", process.arch), new RegExp(root));
 });

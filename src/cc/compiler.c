@@ -441,7 +441,8 @@ static bool read_flags(napi_env env, napi_value v, cc_options *o) {
 }
 
 /* memoryLimit/timeLimit: a positive number, or Infinity for none. */
-static bool read_limit(napi_env env, napi_value options, const char *name, const char *unit, uint64_t *out) {
+static bool read_limit(napi_env env, napi_value options, const char *name, const char *unit, double max,
+                       uint64_t *out) {
   napi_value v = option(env, options, name);
   if (!v || is_nullish(env, v)) return true;
   napi_valuetype t;
@@ -449,13 +450,16 @@ static bool read_limit(napi_env env, napi_value options, const char *name, const
   napi_typeof(env, v, &t);
   if (t == napi_number) napi_get_value_double(env, v, &x);
   if (t != napi_number || !(x > 0)) {
-    char received[64];
-    if (t == napi_number) snprintf(received, sizeof received, x != x ? "NaN" : x < -1e308 ? "-Infinity" : "%g", x);
+    char received[64] = "";
+    napi_value text;
+    size_t len;
+    if (t == napi_number && napi_coerce_to_string(env, v, &text) == napi_ok) /* as JS prints it */
+      napi_get_value_string_utf8(env, text, received, sizeof received, &len);
     cffi_throw(env, "TypeError", "cc() option \"%s\" must be a positive number of %s, or Infinity for no limit, "
                "received %s", name, unit, t == napi_number ? received : cffi_value_kind(env, v));
     return false;
   }
-  *out = x >= 1.8e19 ? 0 : x < 1 ? 1 : (uint64_t)x;
+  *out = x >= max ? 0 : x < 1 ? 1 : (uint64_t)x; /* past max: no limit in practice */
   return true;
 }
 
@@ -481,8 +485,10 @@ static bool read_options(napi_env env, napi_value options, napi_value node_inclu
   }
   o->memory_limit = DEFAULT_MEMORY_LIMIT;
   o->time_limit_ms = DEFAULT_TIME_LIMIT_MS;
-  if (!read_limit(env, options, "memoryLimit", "bytes", &o->memory_limit) ||
-      !read_limit(env, options, "timeLimit", "milliseconds", &o->time_limit_ms))
+  /* 2^62 bytes and 10^12 ms (31 years): beyond them, no limit, so the
+   * budget's arithmetic cannot overflow. */
+  if (!read_limit(env, options, "memoryLimit", "bytes", 0x1p62, &o->memory_limit) ||
+      !read_limit(env, options, "timeLimit", "milliseconds", 1e12, &o->time_limit_ms))
     return false;
   if (node_includes && !is_nullish(env, node_includes) &&
       !read_string_list(env, node_includes, "node include dirs", &o->node_includes))
@@ -685,7 +691,10 @@ static void on_diagnostic(void *opaque, const char *msg) {
  * happened, at the place it happened; what it says while unwinding is kept. */
 static void on_limit_diagnostic(diagnostics *d, const char *msg) {
   const char *full = strstr(msg, "memory full");
-  d->errors++;
+  const char *last = msg;
+  for (const char *nl; (nl = strchr(last, '\n'));) last = nl + 1;
+  if (strstr(last, ": warning: ")) d->warnings++;
+  else d->errors++;
   if (!full || d->over_limit) {
     diag_append(d, msg);
     return;
@@ -898,7 +907,9 @@ static int compile_inline(compile_job *job, uint32_t i) {
   if (!text) return -1;
   if (o->source_is_array) snprintf(text, n, "#line 1 \"source[%u]\"\n%s", i, code);
   else snprintf(text, n, "#line 1 \"source\"\n%s", code);
+  cffi_tcc_limits_pause(true); /* as in on_open */
   cffi_fixup_has_include(text, strlen(text), &job->inc, NULL);
+  cffi_tcc_limits_pause(false);
   return tcc_compile_string(job->state, text);
 }
 
@@ -943,6 +954,7 @@ static void compile_run(void *data) {
   for (uint32_t i = 0; ok && i < o->nsources; i++) {
     ok = (o->sources[i].is_path ? tcc_add_file(s, o->sources[i].text) : compile_inline(job, i)) != -1;
   }
+  cffi_tcc_limits_linking(&job->limits, s);
   for (uint32_t i = 0; ok && i < o->libraries.count; i++) {
     if (tcc_add_library(s, o->libraries.items[i]) == -1) {
       char msg[600];
@@ -954,6 +966,7 @@ static void compile_run(void *data) {
   }
   if (ok && job->output == TCC_OUTPUT_MEMORY) ok = tcc_relocate(s, TCC_RELOCATE_AUTO) >= 0;
   if (ok && job->output == TCC_OUTPUT_DLL) ok = tcc_output_file(s, job->out_path) >= 0;
+  cffi_tcc_limits_linked(&job->limits);
   job->ok = ok && d->errors == 0;
 }
 
@@ -1356,6 +1369,11 @@ static void compile_to_cache(const cc_options *o, const char *dir, const char *k
   if (!cffi_cache_temp(dir, tmp, sizeof tmp)) return;
   cffi_deps deps = {0};
   TCCState *s = compile(o, TCC_OUTPUT_DLL, tmp, d, &deps);
+  if (!s && d->over_limit) { /* nothing to remember: a larger limit may compile it */
+    unlink(tmp);
+    cffi_deps_free(&deps);
+    return;
+  }
   if (s) cffi_tcc_delete(s);
   else truncate(tmp, 0);
   cffi_cache_publish(tmp, dir, key, &deps, handle);

@@ -40,6 +40,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include <libtcc.h>
+
 #include "tcc_limits.h"
 
 void *__real_malloc(size_t n);
@@ -60,6 +62,8 @@ void cffi_tcc_limits_begin(cffi_tcc_limits *limits) {
   limits->held = 0;
   limits->allocations = 0;
   limits->refusable_seen = 0;
+  limits->linking = false;
+  limits->entered_state = false;
   limits->paused = 0;
   limits->hit = CFFI_TCC_WITHIN_LIMITS;
   limits->deadline_ns = limits->time_ns ? now_ns() + limits->time_ns : 0;
@@ -85,28 +89,50 @@ static cffi_tcc_limits *this_threads_budget(void) {
   return budget;
 }
 
-/* TinyCC's token table, NULL from the end of one unit's preprocessing to
- * the point in the next unit's start (tccpp_new) where its tokens and
- * buffers are consistent again. An error raised in between is cleaned up
- * with the previous unit's stale token count and buffer (tccpp_delete reads
- * a NULL table or frees a buffer twice: a crash, found by failing each
- * allocation of a compile in turn), so nothing is refused there; the next
- * allocation is, and what happens in the gap is bounded (the preprocessor's
- * start, about 1.6 MB; linking). Weak, so that a TinyCC built as one source
- * (the table static) still links, with every allocation refusable. */
-extern void *table_ident __attribute__((weak));
+/* TinyCC's internals this file relies on, all globals of libtcc.a's separate
+ * objects (scripts/find-tcc.js refuses an archive without them, such as one
+ * built as a single source, where they are static).
+ *
+ * table_ident, TinyCC's token table, is NULL from the end of one unit's
+ * preprocessing to the point in the next unit's start (tccpp_new) where its
+ * tokens and buffers are consistent again. An error raised in between is
+ * cleaned up with the previous unit's stale token count and buffer
+ * (tccpp_delete reads a NULL table or frees a buffer twice: a crash, found by
+ * failing each allocation of a compile in turn), so nothing is refused there
+ * before linking; the next allocation is, and the gap is bounded (the
+ * preprocessor's start, about 1.6 MB; objects and archives given as sources).
+ *
+ * tcc_state is the state TinyCC's error routine reports through; it is set
+ * only while a unit compiles. A refusal while linking sets it, so that the
+ * "memory full" goes to the error callback (then TinyCC leaves the state
+ * and calls exit(), which tcc_glue.c traps) rather than to stderr. */
+extern void *table_ident;
+extern TCCState *tcc_state;
+void tcc_enter_state(TCCState *state);
+void tcc_exit_state(void);
 
-static bool refusable_now(void) {
-  return !&table_ident || table_ident;
+void cffi_tcc_limits_linking(cffi_tcc_limits *limits, void *state) {
+  limits->state = state;
+  limits->linking = true;
+}
+
+void cffi_tcc_limits_linked(cffi_tcc_limits *limits) {
+  if (limits->entered_state && tcc_state == limits->state) tcc_exit_state();
+  limits->entered_state = false;
+  limits->linking = false;
 }
 
 /* Whether a request for n more bytes may go ahead. */
 static bool allowed(cffi_tcc_limits *b, size_t n) {
-  if (b->paused || b->hit || !refusable_now()) return true;
+  if (b->paused || b->hit || !(b->linking || table_ident)) return true;
   if (b->refuse_at >= 0 && b->refusable_seen++ == b->refuse_at) b->hit = CFFI_TCC_REFUSED_FOR_TEST;
   else if (b->memory_bytes && (int64_t)n > (int64_t)b->memory_bytes - b->held) b->hit = CFFI_TCC_OVER_MEMORY;
   else if (b->deadline_ns && ((++b->allocations & 255) == 0 || n >= 65536) && now_ns() > b->deadline_ns)
     b->hit = CFFI_TCC_OVER_TIME;
+  if (b->hit && b->linking && !tcc_state) {
+    tcc_enter_state(b->state);
+    b->entered_state = true;
+  }
   return !b->hit;
 }
 

@@ -8,7 +8,8 @@
 // (test/cc-errors.test.js) use small limits; this is the default, at full size
 // (~10 s here). Then a refusal is walked over every allocation a limit can
 // refuse (CFFI_BUN_TEST_CC_REFUSE_AT, src/platform/tcc_limits.c) of two
-// larger compiles: four libc headers and a struct in memory, and three units
+// larger compiles, linking included: four libc headers, a struct and libm in
+// memory, and three units
 // (one including node_api.h) compiled into the cache; each refusal must throw
 // the limit's Error with nothing on stderr, until the compile succeeds
 // (~1-2 min). The unit test walks a one-header compile.
@@ -63,15 +64,15 @@ const walker = `
     "struct s { int a; double b; char c[40]; };\\nstatic int g(struct s *p) { return p->a + (int)p->b + (int)strlen(p->c); }\\n" +
     "int f(void) { struct s x = {1, 2.0, \\"abc\\"}; char buf[64]; snprintf(buf, sizeof buf, \\"%d\\", g(&x)); return atoi(buf) + (int)sqrt(16.0); }\\n";
   const programs = {
-    "four headers, in memory": { source: big, cache: false },
+    "four headers and libm, in memory": { source: big, cache: false, library: ["m"] },
     "three units, into the cache": { source: [big.replace("int f(", "int f2("), "int f2(void);\\nint f(void) { return f2(); }\\n", "#include <node_api.h>\\nint h(void) { return 3; }\\n"], cache: true },
   };
-  const { source, cache } = programs[process.argv[1]];
+  const { source, cache, library } = programs[process.argv[1]];
   const expected = /^error: cc\\(\\) stopped the compile at allocation \\d+ \\(CFFI_BUN_TEST_CC_REFUSE_AT\\)$/;
   let n = 0;
   for (;; n++) {
     process.env.CFFI_BUN_TEST_CC_REFUSE_AT = String(n);
-    try { const r = cc({ source, cache, symbols: { f: { returns: "int" } } }); if (r.symbols.f() !== 10) throw new Error("f() = " + r.symbols.f()); break; }
+    try { const r = cc({ source, cache, library, symbols: { f: { returns: "int" } } }); if (r.symbols.f() !== 10) throw new Error("f() = " + r.symbols.f()); break; }
     catch (e) { const last = e.message.split("\\n").pop().replace(/^.*?error: /, "error: "); if (!expected.test(last)) { console.log(JSON.stringify({ n, unexpected: e.message })); process.exit(1); } }
   }
   console.log(JSON.stringify({ n }));
@@ -80,7 +81,7 @@ const os = require("node:os");
 const fs = require("node:fs");
 const cacheHome = fs.mkdtempSync(path.join(os.tmpdir(), "cffi-bun-cc-limits-"));
 process.on("exit", () => fs.rmSync(cacheHome, { recursive: true, force: true }));
-for (const program of ["four headers, in memory", "three units, into the cache"]) {
+for (const program of ["four headers and libm, in memory", "three units, into the cache"]) {
   const started = Date.now();
   const w = spawnSync(process.execPath, ["-e", walker, program], { encoding: "utf8", timeout: 600000, env: { ...process.env, XDG_CACHE_HOME: cacheHome } });
   if (w.status !== 0 || w.stderr !== "") failures.push(`${program}: exit ${w.status} (${w.signal || "no signal"}) ${w.stdout.trim()} ${w.stderr}`);

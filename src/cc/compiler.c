@@ -641,11 +641,18 @@ static void limit_message(const diagnostics *d, char *out, size_t size) {
              "larger memoryLimit, or Infinity, to allow more)", (unsigned long long)o->memory_limit);
 }
 
-static void record_diagnostic(diagnostics *d, const char *msg) {
-  const char *last = msg; /* after any "In file included from" lines */
+/* Counts msg as a warning or an error; returns its last line (after any
+ * "In file included from" lines). */
+static const char *count_diagnostic(diagnostics *d, const char *msg) {
+  const char *last = msg;
   for (const char *nl; (nl = strchr(last, '\n'));) last = nl + 1;
   if (strstr(last, ": warning: ")) d->warnings++;
   else d->errors++;
+  return last;
+}
+
+/* Keeps a diagnostic, its line fixed where TinyCC names the wrong one. */
+static void record_diagnostic(diagnostics *d, const char *msg, const char *last) {
   /* "<file>:<line>: error: X expected (got "Y")" */
   const char *err = strstr(last, ": error: ");
   const char *got = err ? strstr(err, " expected (got \"") : NULL;
@@ -675,26 +682,10 @@ static void record_diagnostic(diagnostics *d, const char *msg) {
   diag_append(d, msg);
 }
 
-static void on_limit_diagnostic(diagnostics *d, const char *msg);
-
-/* TinyCC's error callback. Keeping the message is outside cc()'s limits:
- * refused, it would be lost while the compile went on (tcc_limits.c). */
-static void on_diagnostic(void *opaque, const char *msg) {
-  diagnostics *d = opaque;
-  cffi_tcc_limits_pause(true);
-  if (d->limits && d->limits->hit) on_limit_diagnostic(d, msg);
-  else record_diagnostic(d, msg);
-  cffi_tcc_limits_pause(false);
-}
-
 /* After a limit stopped the compile, TinyCC's "memory full" becomes what
  * happened, at the place it happened; what it says while unwinding is kept. */
 static void on_limit_diagnostic(diagnostics *d, const char *msg) {
   const char *full = strstr(msg, "memory full");
-  const char *last = msg;
-  for (const char *nl; (nl = strchr(last, '\n'));) last = nl + 1;
-  if (strstr(last, ": warning: ")) d->warnings++;
-  else d->errors++;
   if (!full || d->over_limit) {
     diag_append(d, msg);
     return;
@@ -713,6 +704,17 @@ static void on_limit_diagnostic(diagnostics *d, const char *msg) {
   size_t where = nowhere || (size_t)(full - msg) >= 4000 ? 0 : (size_t)(full - msg);
   snprintf(text, sizeof text, "%.*s%s%s", (int)where, msg, where ? "" : "error: ", why);
   diag_append(d, text);
+}
+
+/* TinyCC's error callback. Keeping the message is outside cc()'s limits:
+ * refused, it would be lost while the compile went on (tcc_limits.c). */
+static void on_diagnostic(void *opaque, const char *msg) {
+  diagnostics *d = opaque;
+  cffi_tcc_limits_pause(true);
+  const char *last = count_diagnostic(d, msg);
+  if (d->limits && d->limits->hit) on_limit_diagnostic(d, msg);
+  else record_diagnostic(d, msg, last);
+  cffi_tcc_limits_pause(false);
 }
 
 /* The search order TinyCC uses, for __has_include: -I directories, then its

@@ -185,6 +185,13 @@ test("limits: a doubling macro stops at memoryLimit or timeLimit with an Error n
   assert.equal(cc({ source: small, cache: false, symbols: { f: { returns: "int" } } }).symbols.f(), 4096);
 });
 
+test("limits: linking is limited too (relocating a 1.5 GB .bss in memory stops at memoryLimit)", () => {
+  assert.throws(
+    () => cc({ source: "static char big[1500000000];\nint f(void) { return big[7]; }\n", cache: false, memoryLimit: 50e6, symbols: { f: { returns: "int" } } }),
+    { message: limitError("", "at its memoryLimit of 50000000 bytes: TinyCC needed more (pass a larger memoryLimit") },
+  );
+});
+
 test("limits: every memoryLimit either compiles or throws the limit's Error, and nothing reaches stderr", () => {
   // In a child, so that TinyCC writing to stderr (its habit for errors
   // outside a compilation) would be seen.

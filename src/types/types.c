@@ -21,6 +21,7 @@
 
 #define MAX_SAFE_INTEGER 9007199254740991.0
 #define TWO_POW_64 18446744073709551616.0
+#define TWO_POW_63 9223372036854775808.0
 
 /* ---- messages --------------------------------------------------------- */
 
@@ -45,10 +46,14 @@ void cffi_throw_arg_error(cffi_call *call, napi_value value, const char *problem
  * are 0. Bun does the same for numbers passed as 64-bit arguments. */
 static uint64_t wrap_double_to_u64(double d) {
   if (!isfinite(d)) return 0;
-  if (d > -9.2e18 && d < 9.2e18) return (uint64_t)(int64_t)d;
+  if (d >= -TWO_POW_63 && d < TWO_POW_63) return (uint64_t)(int64_t)d;
+  /* fmod is exact. Below -2^63, m + 2^64 lies in (0, 2^63) and is exact
+   * too; adding 2^64 to an m in [-2^63, 0) would round (the sum needs a
+   * bit more than a double has), hence the int64 cast for that range. */
   double m = fmod(trunc(d), TWO_POW_64);
-  if (m < 0) m += TWO_POW_64;
-  return (uint64_t)m;
+  if (m >= TWO_POW_63) return (uint64_t)m;
+  if (m >= -TWO_POW_63) return (uint64_t)(int64_t)m;
+  return (uint64_t)(m + TWO_POW_64);
 }
 
 /* For batch() (src/calls/batch_buffer.c), whose staged numbers must wrap as these do. */
@@ -214,8 +219,6 @@ typedef enum {
   ADDRESS_NEGATIVE, /* an integer in [-2^63, 0), *out is its two's complement */
   ADDRESS_INVALID,  /* a fraction, NaN, an infinity or outside [-2^63, 2^64) */
 } address_form;
-
-#define TWO_POW_63 9223372036854775808.0
 
 static address_form double_to_address(double d, uint64_t *out) {
   if (CFFI_LIKELY(d >= 0 && d < TWO_POW_64 && d == trunc(d))) {

@@ -47,6 +47,10 @@ const NUMBER_INPUTS_64 = [
   0, 1, -1, 2 ** 31, 2 ** 32, 2 ** 53 - 1, -(2 ** 53 - 1), 2 ** 53, 2 ** 53 + 2,
   -(2 ** 53), 2 ** 62, 2 ** 63, -(2 ** 63), 2 ** 64, 2 ** 64 + 2 ** 12, 1e20, -1e20, 1e30,
   1.9, -1.9, 0.5, -0.5, NaN, Infinity, -Infinity, -0,
+  // Past the inline range (|d| < 9.2e18) and odd multiples of 1024, so adding
+  // 2^64 to them rounds: Bun 1.4.5 gives each one's exact ToInt64 (the
+  // fuzz found -9201306384056806400 coming back 1024 lower).
+  -9201306384056806400, -(2 ** 63) + 1024, -9.21e18, 9.21e18, -1.5 * 2 ** 63, -(2 ** 64) + 2048,
 ];
 
 const FLOAT_INPUTS = [

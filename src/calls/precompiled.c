@@ -175,12 +175,22 @@ static inline __attribute__((always_inline)) void enter_call(cffi_env_state *sta
   *state->errno_at = state->last_errno;
 }
 
+/* cleanup_depth > call_depth, the test every engine makes after its call,
+ * split: leave_call tests cleanup_depth != 0 (which it implies, call_depth
+ * being unsigned) and this the rest, out of line so that gcc cannot merge
+ * the two back into one comparison that loads call_depth again (two
+ * instructions a call where the merged test took four). */
+__attribute__((noipa)) static bool cleanup_after_call(cffi_env_state *state) {
+  return state->cleanup_depth > state->call_depth && cffi_callbacks_cleanup(state->env, state);
+}
+
 /* After the C call: errno saved, the depth back, what callbacks left, the
  * result made in *result. */
 static inline __attribute__((always_inline)) napi_value leave_call(cffi_env_state *state, cffi_function *fn,
                                                                    uint64_t raw, int result_kind, napi_value *result) {
   state->last_errno = *state->errno_at;
-  if (CFFI_UNLIKELY(state->cleanup_depth > --state->call_depth) && cffi_callbacks_cleanup(state->env, state)) return NULL;
+  --state->call_depth;
+  if (CFFI_UNLIKELY(state->cleanup_depth != 0) && cleanup_after_call(state)) return NULL;
   /* The same env as the call's: a function is called on its own env's thread only. */
   napi_env env = state->env;
   switch (result_kind) {

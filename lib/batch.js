@@ -242,12 +242,11 @@ function shapeResults(count, ran, raw, bits, ubits, kinds, values, flags, stoppe
 // call does (ToInt32 and the like, src/calls/batch_buffer.c's staged_image).
 function stageValue(at, v, kind) {
   if (typeof v === "number") hot.stage[at] = v;
-  else if (typeof v === "boolean") hot.stage[at] = v ? 1 : 0;
+  else if (typeof v === "boolean" || kind === STAGE_BOOL) hot.stage[at] = v ? 1 : 0; // a bool takes any value, by its truth (the single call's rule)
   else if (typeof v === "bigint" && kind !== STAGE_FLOAT) {
     hot.bigs[at] = v;
     return 1;
-  } else if (kind === STAGE_BOOL) hot.stage[at] = v ? 1 : 0; // any value, by its truth (the single call's rule)
-  else return -1;
+  } else return -1;
   return 0;
 }
 
@@ -312,11 +311,13 @@ class StagedFn {
     // add()'s shortest path: entries of up to two arguments (-1: never).
     this.fast = kinds !== null && kinds.length <= 2 ? kinds.length : -1;
     this.header = slot * 256;
-    // 1 when a bigint may be staged for argument 0 / 1 (not for a float), else
-    // 0: small integers, which V8's optimized add() tests with one compare (a
-    // boolean field takes a general truth test).
-    this.big0 = kinds !== null && kinds.length > 0 && kinds[0] !== STAGE_FLOAT ? 1 : 0;
-    this.big1 = kinds !== null && kinds.length > 1 && kinds[1] !== STAGE_FLOAT ? 1 : 0;
+    // 1 when a bigint may be staged as its bits for argument 0 / 1, else 0
+    // (a float converts it; a bool takes its truth, which 2n ** 64n has and
+    // its 64 bits do not): small integers, which V8's optimized add() tests
+    // with one compare (a boolean field takes a general truth test).
+    const bits = (k) => kinds !== null && kinds.length > k && kinds[k] !== STAGE_FLOAT && kinds[k] !== STAGE_BOOL ? 1 : 0;
+    this.big0 = bits(0);
+    this.big1 = bits(1);
     this.id = 0; // the batch (#id) that last listed bound among the functions it keeps alive
   }
 }

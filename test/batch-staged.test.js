@@ -387,6 +387,27 @@ describe("batch(): add()'s shortest path (the same one-argument function again)"
   });
 });
 
+describe("batch(): a bool argument takes a bigint by its truth", () => {
+  // 2n ** 64n is true for the single call (and Bun 1.4.5), though its low
+  // 64 bits are 0: staging it as its bits made the batch's entry false.
+  test("on add()'s shortest path, its wide path and its general one: the single calls' results", () => {
+    const D = dlopen(FIX, { identity_bool: { args: ["bool"], returns: "bool" }, add_bool: { args: ["bool", "bool"], returns: "bool" },
+      bool_to_int: { args: ["bool"], returns: "i32" } }).symbols;
+    const values = [2n ** 64n, -(2n ** 64n), 2n ** 100n, 0n, 1n, 2n ** 63n];
+    const singles = values.map((v) => D.identity_bool(v));
+    assert.deepEqual(singles, [true, true, true, false, true, true]);
+    const b = batch();
+    for (const v of values) b.add(D.identity_bool, v); // the shortest path
+    for (const v of values) b.add(D.add_bool, v, 0n); // the wide path (two arguments)
+    for (const v of values) b.add(D.bool_to_int, v);
+    assert.deepEqual(b.run(), [...singles, ...singles, ...singles.map(Number)]);
+    const c = batch();
+    c.add(D.add_bool, 0, 2n ** 64n);
+    c.add(D.add_bool, false, -(2n ** 64n));
+    assert.deepEqual(c.run(), [true, true]);
+  });
+});
+
 describe("batch({ size })", () => {
   test("the stage grows once to the size asked for instead of doubling as entries come", () => {
     const N = 150000; // more than the stage holds after any earlier test here (3 words an entry below)

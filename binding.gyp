@@ -13,6 +13,7 @@
         "src/base/text.c",
         "src/base/debug_log.c",
         "src/base/process_exit.c",
+        "src/base/finalizer_env.c",
         "src/types/types.c",
         "src/types/wide_strings.c",
         "src/types/layout.c",

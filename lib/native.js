@@ -38,6 +38,9 @@ function load() {
 }
 
 const addon = load();
+// The env the addon's finalizers go on: a second load of the same file, made
+// now, on this thread (src/base/finalizer_env.c says why).
+addon.finalizerEnv();
 // close() during an FFI call defers the unload to Node's own setImmediate
 // (src/library/library.c), taken from node:timers here rather than from the
 // global, which fake timers may have replaced before this first require.

@@ -65,9 +65,12 @@ static void env_deleted(napi_env env, void *data, void *hint) {
 }
 
 static napi_value init(napi_env env, napi_value exports) {
+  /* The second load of this file, made by an env for its finalizers. */
+  if (cffi_finalizer_env_adopt(env)) return exports;
   cffi_env_state *state = calloc(1, sizeof *state);
   if (!state) return cffi_throw(env, "RangeError", "cffi-bun: out of memory");
   state->env = env;
+  state->finalizer_env = env;
   if (napi_set_instance_data(env, state, env_deleted, NULL) != napi_ok) {
     free(state);
     return cffi_throw(env, "Error", "cffi-bun: could not attach the addon's state to this env");
@@ -99,6 +102,7 @@ static napi_value init(napi_env env, napi_value exports) {
   cffi_make_node_ffi_exports(env, exports);
   cffi_make_node_ffi_read_exports(env, exports);
   cffi_make_process_exit_exports(env, exports);
+  cffi_make_finalizer_env_exports(env, exports);
   return exports;
 }
 

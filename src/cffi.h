@@ -228,6 +228,11 @@ typedef struct cffi_env_state {
   uint32_t batch_slot_count, batch_slot_capacity;
   struct map_loop *map_loops;               /* sym.map's compiled loops */
   unsigned map_loop_count;
+  /* The env the finalizers of this env's objects are registered on
+   * (src/base/finalizer_env.c): a second load's, whose last_exception a
+   * throw never sets; env itself when that load was not made. */
+  napi_env finalizer_env;
+  bool finalizer_env_tried;
 } cffi_env_state;
 
 /* A signature parsed from { args, returns } and prepared once. */
@@ -472,6 +477,15 @@ bool cffi_abi_from_name(napi_env env, const char *name, const char *symbol, ffi_
 bool cffi_process_exit_begun(void);
 void cffi_process_exit_notify(void (*fn)(bool from_atexit));
 void cffi_make_process_exit_exports(napi_env env, napi_value exports);
+
+/* finalizer_env.c: the env to register finalizers on (napi_wrap,
+ * napi_add_finalizer, napi_create_external): never env itself, when the
+ * addon's second load worked, since a finalizer the GC runs while env has
+ * an exception on its way out aborts Node. init() asks adopt first: true
+ * when this load is that second one (and then it is all init does). */
+napi_env cffi_finalizer_env(napi_env env);
+bool cffi_finalizer_env_adopt(napi_env env);
+void cffi_make_finalizer_env_exports(napi_env env, napi_value exports);
 
 /* debug_log.c: BUN_DEBUG_FFI / CFFI_BUN_DEBUG, read once at load. */
 extern bool cffi_debug_enabled;

@@ -37,6 +37,9 @@
 //                                                           a callback puts back what JS left there, and
 //                                                           close() asks the callbacks' own depth too.
 // nodeFfiStateFields        nothing                        reads only: safe.
+// finalizerEnv              nothing                        loads the .node again once per env (its
+//                                                           finalizers' env, src/base/finalizer_env.c);
+//                                                           later calls only answer: safe.
 // nodeFfiAfterCall          nothing                        runs cffi_callbacks_cleanup: closes only what a
 //                                                           callback kept deeper than call_depth; safe.
 // setStructConverter        a function                     replaced at will; its results are validated like

@@ -1133,7 +1133,7 @@ static napi_value layout_signature(napi_env env, cffi_signature *sig) {
     return cffi_throw(env, "RangeError", "JSCallback: out of memory");
   }
   memcpy(copy, sig, PARSED_SIGNATURE_SIZE);
-  if (napi_create_external(env, copy, free_layout_signature, NULL, &external) != napi_ok) {
+  if (napi_create_external(cffi_finalizer_env(env), copy, free_layout_signature, NULL, &external) != napi_ok) {
     free_layout_signature(env, copy, NULL);
     return NULL;
   }

@@ -420,7 +420,7 @@ static napi_value make_target(napi_env env, cffi_executor *ex, bool with_errno, 
   target->executor = ex;
   target->with_errno = with_errno;
   target->sync = sync;
-  if (napi_wrap(env, object, target, finalize_target, NULL, NULL) != napi_ok) {
+  if (napi_wrap(cffi_finalizer_env(env), object, target, finalize_target, NULL, NULL) != napi_ok) {
     free(target);
     return NULL;
   }

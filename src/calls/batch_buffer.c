@@ -1025,7 +1025,7 @@ static batch_handle *create_handle(napi_env env, napi_value handle, napi_value f
   }
   napi_get_instance_data(env, (void **)&h->state);
   h->flags = (unsigned)flags;
-  if (napi_wrap(env, handle, h, finalize_handle, NULL, NULL) != napi_ok) {
+  if (napi_wrap(cffi_finalizer_env(env), handle, h, finalize_handle, NULL, NULL) != napi_ok) {
     cffi_throw(env, "Error", "batch: its native side could not be made (internal)");
     commands_release(h->commands);
     free(h);

@@ -579,7 +579,7 @@ napi_value cffi_function_publish(napi_env env, cffi_function *fn) {
   }
   /* A wrap rather than a bare finalizer (the same cost): batch() and
    * sym.map find fn from the function (src/calls/batch.c). */
-  if (napi_wrap(env, function, fn, finalize_function, NULL, NULL) != napi_ok) {
+  if (napi_wrap(cffi_finalizer_env(env), function, fn, finalize_function, NULL, NULL) != napi_ok) {
     /* Nothing would free fn: the function is dropped before JS sees it. */
     cffi_function_discard(fn);
     return NULL;

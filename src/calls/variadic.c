@@ -369,7 +369,7 @@ bool cffi_variadic_attach(napi_env env, napi_value function, const cffi_function
   base->name = name;
   memcpy(&base->fixed_sig, &fn->sig, offsetof(cffi_signature, cif));
   if (napi_create_function(env, "with", NAPI_AUTO_LENGTH, with_entry, base, &with) != napi_ok ||
-      napi_add_finalizer(env, with, base, finalize_base, NULL, NULL) != napi_ok) {
+      napi_add_finalizer(cffi_finalizer_env(env), with, base, finalize_base, NULL, NULL) != napi_ok) {
     free(name);
     free(base);
     return false;

@@ -44,7 +44,7 @@ napi_value cffi_data_symbol_publish(napi_env env, cffi_function *fn) {
   }
   snprintf(message, size, format, fn->name, holder, fn->name);
   if (napi_create_function(env, fn->name, NAPI_AUTO_LENGTH, call_data_symbol, message, &function) != napi_ok ||
-      napi_add_finalizer(env, function, message, free_message, NULL, NULL) != napi_ok) {
+      napi_add_finalizer(cffi_finalizer_env(env), function, message, free_message, NULL, NULL) != napi_ok) {
     free(message);
     function = NULL;
     goto done;

@@ -289,7 +289,7 @@ napi_value cffi_bind_symbols(napi_env env, cffi_owner *owner, napi_value definit
        * without one, close would keep it forever, and dropping it here
        * would leave close pointing at freed memory. So no finalizer, no
        * result (the caller closes the owner, as for any failure here). */
-      if (napi_add_finalizer(env, close_fn, owner, finalize_close, NULL, NULL) == napi_ok) {
+      if (napi_add_finalizer(cffi_finalizer_env(env), close_fn, owner, finalize_close, NULL, NULL) == napi_ok) {
         owner->refs++;
         int64_t ignored;
         napi_adjust_external_memory(env, (int64_t)CLOSE_FUNCTION_BYTES, &ignored);

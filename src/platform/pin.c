@@ -1,5 +1,7 @@
 /*
- * pin.c - keeping the addon's own code mapped for the life of the process.
+ * pin.c - keeping the addon's own code mapped for the life of the process,
+ * and finding the addon's own file (what src/base/finalizer_env.c loads
+ * again: Node knows it only when the loader gave a module.filename).
  *
  * Node closes an addon (dlclose / FreeLibrary) when the last env that
  * loaded it ends, e.g. a worker that was the only thread to require the
@@ -18,6 +20,8 @@
  * (binding.gyp), which makes the same promise from the ELF header.
  */
 #include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "platform.h"
 
@@ -42,4 +46,26 @@ int cffi_platform_pin_addon(void) {
 #endif
   if (pinned) atomic_store(&addon_pinned, 1);
   return pinned;
+}
+
+char *cffi_platform_addon_path(void) {
+#ifdef _WIN32
+  HMODULE self;
+  if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT | GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS,
+                          (LPCWSTR)(void *)&cffi_platform_addon_path, &self))
+    return NULL;
+  wchar_t wide[32768];
+  DWORD length = GetModuleFileNameW(self, wide, sizeof wide / sizeof wide[0]);
+  if (length == 0 || length >= sizeof wide / sizeof wide[0]) return NULL;
+  int bytes = WideCharToMultiByte(CP_UTF8, 0, wide, (int)length, NULL, 0, NULL, NULL);
+  char *path = bytes > 0 ? malloc((size_t)bytes + 1) : NULL;
+  if (!path) return NULL;
+  WideCharToMultiByte(CP_UTF8, 0, wide, (int)length, path, bytes, NULL, NULL);
+  path[bytes] = 0;
+  return path;
+#else
+  Dl_info self;
+  if (!dladdr((void *)&cffi_platform_addon_path, &self) || !self.dli_fname) return NULL;
+  return strdup(self.dli_fname);
+#endif
 }

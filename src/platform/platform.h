@@ -368,6 +368,8 @@ static inline void cffi_yield_thread(void) { sched_yield(); }
 /* Keeps this module mapped until the process ends, whatever unloads Node
  * does when envs end (src/platform/pin.c); 1 when pinned. */
 int cffi_platform_pin_addon(void);
+/* The addon's own file as a UTF-8 path (malloc'd), or NULL (pin.c). */
+char *cffi_platform_addon_path(void);
 
 /* src/platform/symbol_kind.c: what lies at a bound address, from the
  * loaded object's piece that holds it (Linux, Windows, macOS; elsewhere unknown). */

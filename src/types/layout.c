@@ -708,7 +708,7 @@ static bool set_method(napi_env env, napi_value object, const char *name, napi_c
   napi_value fn;
   if (napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, layout, &fn) != napi_ok) return false;
   cffi_layout_retain(layout);
-  if (napi_add_finalizer(env, fn, layout, release_finalizer, NULL, NULL) != napi_ok) {
+  if (napi_add_finalizer(cffi_finalizer_env(env), fn, layout, release_finalizer, NULL, NULL) != napi_ok) {
     cffi_layout_release(layout);
     return false;
   }
@@ -722,7 +722,7 @@ static napi_value make_type_object(napi_env env, cffi_layout *layout) {
     cffi_layout_release(layout);
     return NULL;
   }
-  if (napi_wrap(env, object, layout, release_finalizer, NULL, NULL) != napi_ok) {
+  if (napi_wrap(cffi_finalizer_env(env), object, layout, release_finalizer, NULL, NULL) != napi_ok) {
     cffi_layout_release(layout);
     return NULL;
   }

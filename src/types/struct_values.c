@@ -1019,7 +1019,7 @@ napi_value cffi_layout_view(napi_env env, cffi_layout *layout, uint8_t *address,
   view->layout = layout;
   view->address = address;
   cffi_layout_retain(layout);
-  if (napi_wrap(env, object, view, free_view, NULL, NULL) != napi_ok) {
+  if (napi_wrap(cffi_finalizer_env(env), object, view, free_view, NULL, NULL) != napi_ok) {
     free_view(env, view, NULL);
     free(props);
     return NULL;

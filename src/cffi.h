@@ -11,8 +11,10 @@
  * memory of what V8 collects (bound functions, definitions, ...) is freed
  * even in a synchronous loop that never yields (issue 22). The price: a
  * finalizer must not call into JS or make JS values; ours only free memory
- * and adjust the external-memory count. The opt-out keeps `napi_env` as
- * the finalizers' first parameter. */
+ * and adjust the external-memory count. And they are registered on a
+ * second env that never throws (src/base/finalizer_env.c): Node aborts
+ * when the GC runs one while its env has an exception on the way out. The
+ * opt-out keeps `napi_env` as the finalizers' first parameter. */
 #define NAPI_EXPERIMENTAL
 #define NODE_API_EXPERIMENTAL_BASIC_ENV_OPT_OUT
 #include <ffi.h>

@@ -2,7 +2,7 @@
 // Fuzz (issue 8): random signatures from the type table, random argument
 // values (boundary values and wrong kinds), against C whose answer is known.
 //
-//   node test/fuzz/fuzz.js [--seed=N] [--calls=100000] [--functions=300]
+//   node test/fuzz/fuzz.js [--seed=N] [--calls=100000] [--functions=300] [--batches=1500]
 //
 // It generates C with many functions of random signatures, each returning a
 // hash of its arguments as C received them (integers widened to 64 bits the
@@ -18,6 +18,11 @@
 // Node 26 CFFI_BUN_ENGINE=node-ffi through node:ffi from the first call for
 // the signatures the node-ffi engine takes (lib/node-ffi-engine.js).
 //
+// Then the same kind of calls through batch(): random batches of 1-64
+// entries, each result checked against the model (add() stages numbers,
+// booleans and bigints and C converts them at run(), a path of its own),
+// wrong kinds refused by add() naming the entry, and runs repeated.
+//
 // Then callbacks the other way round: for random signatures, a C driver
 // calls a JSCallback with literal values known here, the JS function checks
 // what it received, and returns a random value (or a wrong kind) whose image
@@ -29,7 +34,7 @@ const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const { execFileSync } = require("node:child_process");
-const { dlopen, ptr, JSCallback } = require("../..");
+const { dlopen, ptr, JSCallback, batch } = require("../..");
 
 const opt = (name, fallback) => {
   const a = process.argv.find((x) => x.startsWith(`--${name}=`));
@@ -39,6 +44,7 @@ const SEED = opt("seed", Math.floor(Math.random() * 2 ** 32)) >>> 0;
 const CALLS = opt("calls", 100_000);
 const FUNCTIONS = opt("functions", 300);
 const CALLBACKS = opt("callbacks", 200); // callback signatures, each called from C with known values
+const BATCHES = opt("batches", 1500); // batch() runs of 1-64 random entries, each result checked as a single call's
 const TRACE = process.argv.includes("--trace"); // print each call before making it (to find a crash)
 console.log(`fuzz: seed ${SEED} (rerun with --seed=${SEED}); ${CALLS} calls over ${FUNCTIONS} functions; engine ${process.env.CFFI_BUN_ENGINE || "default"}`);
 
@@ -419,6 +425,73 @@ for (const cb of callbackCases) {
   }
   jsCallback.close();
 }
+
+// ---- batches ---------------------------------------------------------------
+// The same calls made through batch() (docs/batch.md): each entry's result
+// must be the single call's, a wrong kind or a missing argument must make
+// add() throw a TypeError naming the entry's index (and add nothing), and a
+// batch run again (from its native buffer after a first run from the stage,
+// or cleared and refilled) must give the same results again. add() stages
+// numbers, booleans and bigints and converts them in C at run(), a path of
+// its own (src/calls/batch_buffer.c), so this checks it against the model too.
+let batchEntries = 0, batchRefusals = 0;
+const reused = batch();
+for (let k = 0; k < BATCHES; k++) {
+  const b = chance(0.2) ? (reused.clear(), reused) : batch();
+  const count = 1 + Math.floor(rand() * 64);
+  const wants = [];
+  const calls = [];
+  for (let e = 0; e < count; e++) {
+    const fn = pick(functions);
+    const args = fn.args.map((t) => value(t));
+    if (fn.args.length && chance(0.01)) args.length = Math.floor(rand() * fn.args.length);
+    let want, refused = false;
+    try {
+      want = expected(fn, args);
+    } catch (error) {
+      if (!(error instanceof Refused)) throw error;
+      refused = true;
+    }
+    const where = () => `batch ${k} entry ${wants.length}: ${fn.name}(${fn.args.join(", ")}) -> ${fn.returns} with (${args.map(describeValue).join(", ")})`;
+    let index, threw;
+    try {
+      index = b.add(lib.symbols[fn.name], ...args);
+    } catch (error) {
+      threw = error;
+    }
+    if (refused) {
+      if (!(threw instanceof TypeError) || !threw.message.startsWith(`batch entry ${wants.length}: ${fn.name}: args[`)) {
+        console.error(`fuzz: FAIL (seed ${SEED}): ${where()}: expected add() to throw a TypeError naming the entry, got ${threw ? threw.stack : `index ${index}`}`);
+        process.exit(1);
+      }
+      batchRefusals++;
+      continue;
+    }
+    if (threw || index !== wants.length) {
+      console.error(`fuzz: FAIL (seed ${SEED}): ${where()}: add() ${threw ? `threw ${threw.stack}` : `returned ${index}`}`);
+      process.exit(1);
+    }
+    wants.push(want);
+    calls.push(where);
+  }
+  const runs = chance(0.3) ? 2 : 1;
+  for (let r = 0; r < runs; r++) {
+    const got = chance(0.2) ? b.run({ into: [] }) : b.run();
+    if (got.length !== wants.length) {
+      console.error(`fuzz: FAIL (seed ${SEED}): batch ${k} run ${r}: ${got.length} results for ${wants.length} entries`);
+      process.exit(1);
+    }
+    for (let e = 0; e < wants.length; e++) {
+      if (!same(got[e], wants[e])) {
+        console.error(`fuzz: FAIL (seed ${SEED}): ${calls[e]()}, run ${r}: expected ${describeValue(wants[e])}, got ${describeValue(got[e])}`);
+        process.exit(1);
+      }
+    }
+  }
+  batchEntries += wants.length;
+}
+console.log(`fuzz: ${BATCHES} batches: ${batchEntries} entries gave the single call's result, ${batchRefusals} wrong kinds or missing arguments refused by add()`);
+
 lib.close();
 console.log(`fuzz: ${callbackCalls} callback calls over ${callbackCases.length} signatures: every argument as expected, every result's ` +
   `image right (${wrongKindResults} wrong kinds gave C the zero value)`);

@@ -293,6 +293,16 @@ function expected(fn, args) {
   return Number(v);
 }
 
+// The model's result for a call, or refused: it must throw a TypeError.
+function modelled(fn, args) {
+  try {
+    return { want: expected(fn, args), refused: false };
+  } catch (error) {
+    if (!(error instanceof Refused)) throw error;
+    return { want: undefined, refused: true };
+  }
+}
+
 // ---- values ------------------------------------------------------------
 const NUMBERS = [0, -0, 1, -1, 127, 128, -128, 255, 256, 32767, 32768, -32769, 65535, 65536, 2 ** 31 - 1, 2 ** 31, -(2 ** 31),
   -(2 ** 31) - 1, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1, 2 ** 53, -(2 ** 53), 2 ** 63, 2 ** 64, 1e20, -1e20, 0.5, -0.5, 1.5, -2.5,
@@ -343,13 +353,7 @@ for (let i = 0; i < CALLS; i++) {
   const args = fn.args.map((t) => value(t));
   if (fn.args.length && chance(0.01)) args.length = Math.floor(rand() * fn.args.length); // too few
   else if (chance(0.01)) args.push(1, 2); // too many: ignored
-  let want, refused = false;
-  try {
-    want = expected(fn, args);
-  } catch (e) {
-    if (!(e instanceof Refused)) throw e;
-    refused = true;
-  }
+  const { want, refused } = modelled(fn, args);
   let got, threw;
   if (TRACE) fs.writeSync(2, `${i} ${fn.name}(${fn.args.join(", ")}) -> ${fn.returns} with (${args.map(describeValue).join(", ")})\n`);
   try {
@@ -445,13 +449,7 @@ for (let k = 0; k < BATCHES; k++) {
     const fn = pick(functions);
     const args = fn.args.map((t) => value(t));
     if (fn.args.length && chance(0.01)) args.length = Math.floor(rand() * fn.args.length);
-    let want, refused = false;
-    try {
-      want = expected(fn, args);
-    } catch (error) {
-      if (!(error instanceof Refused)) throw error;
-      refused = true;
-    }
+    const { want, refused } = modelled(fn, args);
     const where = () => `batch ${k} entry ${wants.length}: ${fn.name}(${fn.args.join(", ")}) -> ${fn.returns} with (${args.map(describeValue).join(", ")})`;
     let index, threw;
     try {

@@ -2,7 +2,7 @@
 // Fuzz (issue 8): random signatures from the type table, random argument
 // values (boundary values and wrong kinds), against C whose answer is known.
 //
-//   node test/fuzz/fuzz.js [--seed=N] [--calls=100000] [--functions=300] [--batches=1500]
+//   node test/fuzz/fuzz.js [--seed=N] [--calls=100000] [--functions=300] [--batches=1500] [--maps=1500]
 //
 // It generates C with many functions of random signatures, each returning a
 // hash of its arguments as C received them (integers widened to 64 bits the
@@ -22,6 +22,9 @@
 // entries, each result checked against the model (add() stages numbers,
 // booleans and bigints and C converts them at run(), a path of its own),
 // wrong kinds refused by add() naming the entry, and runs repeated.
+//
+// Then sym.map over TypedArrays and broadcast values, each call's result
+// checked against the model too.
 //
 // Then callbacks the other way round: for random signatures, a C driver
 // calls a JSCallback with literal values known here, the JS function checks
@@ -45,6 +48,7 @@ const CALLS = opt("calls", 100_000);
 const FUNCTIONS = opt("functions", 300);
 const CALLBACKS = opt("callbacks", 200); // callback signatures, each called from C with known values
 const BATCHES = opt("batches", 1500); // batch() runs of 1-64 random entries, each result checked as a single call's
+const MAPS = opt("maps", 1500); // sym.map runs of 1-48 (now and then 256-555) calls over TypedArrays and broadcast values, each result checked
 const TRACE = process.argv.includes("--trace"); // print each call before making it (to find a crash)
 console.log(`fuzz: seed ${SEED} (rerun with --seed=${SEED}); ${CALLS} calls over ${FUNCTIONS} functions; engine ${process.env.CFFI_BUN_ENGINE || "default"}`);
 
@@ -489,6 +493,76 @@ for (let k = 0; k < BATCHES; k++) {
   batchEntries += wants.length;
 }
 console.log(`fuzz: ${BATCHES} batches: ${batchEntries} entries gave the single call's result, ${batchRefusals} wrong kinds or missing arguments refused by add()`);
+
+// ---- map ---------------------------------------------------------------------
+// sym.map(n, ...args) (docs/batch.md): each argument a TypedArray of its
+// type's kind (values drawn as for single calls, stored by the array's own
+// conversion, and modelled as read back from it) or a value broadcast to
+// every call; each result, read from the returned TypedArray, must be the
+// model's for that call's arguments, a wrong kind must throw a TypeError
+// naming the symbol, and a cstring function cannot be mapped.
+const ARRAY_OF = { i8: Int8Array, char: Int8Array, u8: Uint8Array, bool: Uint8Array, i16: Int16Array, u16: Uint16Array,
+  i32: Int32Array, u32: Uint32Array, i64: BigInt64Array, u64: BigUint64Array, f32: Float32Array, f64: Float64Array };
+// A model result as the map's TypedArray holds it.
+function asElement(type, v) {
+  if (type === "bool") return v ? 1 : 0;
+  if (type === "ptr") return v === null ? 0n : BigInt(v);
+  if (INT[type] && INT[type][0] === 64) return BigInt(v);
+  return v;
+}
+let mapCalls = 0, mapRefusals = 0;
+for (let k = 0; k < MAPS; k++) {
+  const fn = pick(functions);
+  // Now and then past 256 calls, where the default and jit engines map through a compiled loop.
+  const n = chance(0.05) ? 256 + Math.floor(rand() * 300) : 1 + Math.floor(rand() * 48);
+  const isColumn = [];
+  const columns = fn.args.map((t, j) => {
+    const Kind = ARRAY_OF[t];
+    isColumn[j] = Kind !== undefined && chance(0.7);
+    if (isColumn[j]) {
+      const array = new Kind(n);
+      for (let i = 0; i < n; i++) {
+        let v = value(t);
+        if (Kind === BigInt64Array || Kind === BigUint64Array) v = typeof v === "bigint" ? v : BigInt(Math.trunc(Number.isFinite(v) ? v : 0) || 0);
+        else if (typeof v !== "number") v = typeof v === "bigint" ? Number(v) : v ? 1 : 0;
+        array[i] = v;
+      }
+      return array;
+    }
+    return value(t);
+  });
+  const rows = Array.from({ length: n }, (_, i) => columns.map((c, j) => (isColumn[j] ? c[i] : c)));
+  const models = rows.map((args) => modelled(fn, args));
+  const where = () => `map ${k}: ${fn.name}(${fn.args.join(", ")}) -> ${fn.returns}, n ${n}, with (${columns.map((c, j) => (isColumn[j] ? c.constructor.name : describeValue(c))).join(", ")})`;
+  let got, threw;
+  try {
+    got = lib.symbols[fn.name].map(n, ...columns);
+  } catch (error) {
+    threw = error;
+  }
+  if (fn.returns === "cstring" || models.some((m) => m.refused)) {
+    if (!(threw instanceof TypeError) || !threw.message.includes(fn.name)) {
+      console.error(`fuzz: FAIL (seed ${SEED}): ${where()}: expected a TypeError naming the symbol, got ${threw ? threw.stack : "results"}`);
+      process.exit(1);
+    }
+    mapRefusals++;
+    continue;
+  }
+  if (threw) {
+    console.error(`fuzz: FAIL (seed ${SEED}): ${where()}: threw ${threw.stack}`);
+    process.exit(1);
+  }
+  for (let i = 0; i < n; i++) {
+    const want = fn.returns === "void" ? undefined : asElement(fn.returns, models[i].want);
+    const have = fn.returns === "void" ? got : got[i];
+    if (!same(have, want)) {
+      console.error(`fuzz: FAIL (seed ${SEED}): ${where()}, call ${i} with (${rows[i].map(describeValue).join(", ")}): expected ${describeValue(want)}, got ${describeValue(have)}`);
+      process.exit(1);
+    }
+  }
+  mapCalls += n;
+}
+console.log(`fuzz: ${MAPS} maps: ${mapCalls} calls gave the single call's result, ${mapRefusals} maps refused (a wrong kind, a missing argument or a cstring result)`);
 
 lib.close();
 console.log(`fuzz: ${callbackCalls} callback calls over ${callbackCases.length} signatures: every argument as expected, every result's ` +

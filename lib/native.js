@@ -39,8 +39,17 @@ function load() {
 
 const addon = load();
 // The env the addon's finalizers go on: a second load of the same file, made
-// now, on this thread (src/base/finalizer_env.c says why).
-addon.finalizerEnv();
+// now, on this thread (src/base/finalizer_env.c says why). Without it (a
+// process.dlopen replaced by one that loads a file once, the file deleted
+// since it was loaded) the addon still works, but Node may abort when the
+// addon throws while the GC collects one of its objects: say so, once.
+if (!addon.finalizerEnv()) {
+  process.emitWarning(
+    "cffi-bun could not load its addon a second time for its finalizers (process.dlopen refused it, or the file is gone); " +
+      "an error thrown by cffi-bun while the GC collects one of its objects may then abort Node. See docs/safety.md.",
+    { code: "CFFI_BUN_FINALIZER_ENV" },
+  );
+}
 // close() during an FFI call defers the unload to Node's own setImmediate
 // (src/library/library.c), taken from node:timers here rather than from the
 // global, which fake timers may have replaced before this first require.

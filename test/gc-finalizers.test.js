@@ -63,6 +63,36 @@ test("batches, struct views, bound functions and callbacks collected while the a
   `);
 });
 
+test("struct types, struct-signature callbacks, libraries' close, variadic tails and executors the same", () => {
+  run(`
+    const libc = process.platform === "win32" ? "msvcrt.dll" : process.platform === "darwin" ? "libSystem.B.dylib" : "libc.so.6";
+    const { printf } = ffi.dlopen(libc, { printf: { args: ["cstring", "..."], returns: "i32" } }).symbols;
+    const Point = ffi.struct({ x: "i32", y: "f64" });
+    churn(600, () => ffi.struct({ a: "i32", b: "f64" })); // a type object and its methods
+    churn(600, () => new ffi.JSCallback(() => 0, { args: [Point], returns: "i32" }).close());
+    churn(600, () => ffi.dlopen(${JSON.stringify(FIX)}, { identity_i32: { args: ["i32"], returns: "i32" } }).close());
+    churn(600, () => printf.with("i32", "f64"));
+    churn(600, () => ffi.executor({ threads: 1 }).close());
+  `);
+});
+
+test("a process.dlopen that loads each file once: cffi-bun warns, and works", () => {
+  const out = spawnSync(process.execPath, ["-e", `
+    const original = process.dlopen, loaded = new Set();
+    process.dlopen = function (module, file, ...rest) {
+      if (loaded.has(file)) throw new Error("loaded already");
+      loaded.add(file);
+      return original.call(this, module, file, ...rest);
+    };
+    process.on("warning", (w) => console.log("warning " + w.code));
+    const ffi = require(${JSON.stringify(ROOT)});
+    const S = ffi.dlopen(${JSON.stringify(FIX)}, { identity_i32: { args: ["i32"], returns: "i32" } }).symbols;
+    console.log(S.identity_i32(7));
+  `], { encoding: "utf8" });
+  assert.equal(out.status, 0, out.stderr);
+  assert.deepEqual(out.stdout.trim().split("\n").sort(), ["7", "warning CFFI_BUN_FINALIZER_ENV"]);
+});
+
 test("the same in a worker", () => {
   run(`churn(2500, () => { try { ffi.batch().add(S.identity_i32, "x"); } catch {} });`, { worker: true });
 });

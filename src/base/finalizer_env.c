@@ -20,8 +20,8 @@
  * same thread; that load's init sees it is the second (adopting, below)
  * and only records its env as the first one's finalizer_env. The first env
  * keeps every call, value and throw; the second only ever takes napi_wrap,
- * napi_add_finalizer and napi_create_external, and its last_exception stays
- * empty. Node deletes the second env first at teardown (its cleanup hook
+ * napi_add_finalizer and napi_create_external, and no throw of ours fills its
+ * last_exception (a worker's termination may, which Node does not report). Node deletes the second env first at teardown (its cleanup hook
  * is newer), running the finalizers of objects still alive while the
  * state is whole, as a GC would have.
  *
@@ -29,7 +29,11 @@
  * through it: a nested load deadlocks), so lib/native.js asks for it right
  * after loading, and a load made some other way (process.dlopen by hand)
  * gets it at its first finalizer. If it cannot be made, the finalizers go
- * on the first env as before.
+ * on the first env as before (and lib/native.js warns).
+ *
+ * Node's own check that a finalizer makes no GC-unsafe Node-API call now
+ * watches the second env only: a finalizer must not use its state's env
+ * for anything but napi_adjust_external_memory.
  */
 #include <stdlib.h>
 

@@ -54,14 +54,18 @@ char *cffi_platform_addon_path(void) {
   if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT | GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS,
                           (LPCWSTR)(void *)&cffi_platform_addon_path, &self))
     return NULL;
-  wchar_t wide[32768];
-  DWORD length = GetModuleFileNameW(self, wide, sizeof wide / sizeof wide[0]);
-  if (length == 0 || length >= sizeof wide / sizeof wide[0]) return NULL;
-  int bytes = WideCharToMultiByte(CP_UTF8, 0, wide, (int)length, NULL, 0, NULL, NULL);
+  /* On the heap: a raw load can get here at any stack depth. */
+  const DWORD capacity = 32768;
+  wchar_t *wide = malloc(capacity * sizeof *wide);
+  if (!wide) return NULL;
+  DWORD length = GetModuleFileNameW(self, wide, capacity);
+  int bytes = length > 0 && length < capacity ? WideCharToMultiByte(CP_UTF8, 0, wide, (int)length, NULL, 0, NULL, NULL) : 0;
   char *path = bytes > 0 ? malloc((size_t)bytes + 1) : NULL;
-  if (!path) return NULL;
-  WideCharToMultiByte(CP_UTF8, 0, wide, (int)length, path, bytes, NULL, NULL);
-  path[bytes] = 0;
+  if (path) {
+    WideCharToMultiByte(CP_UTF8, 0, wide, (int)length, path, bytes, NULL, NULL);
+    path[bytes] = 0;
+  }
+  free(wide);
   return path;
 #else
   Dl_info self;

@@ -153,9 +153,11 @@ console.log("per load " + Math.round((rss() - before) / 250));
 `);
   const perLoad = Number(/per load (-?\d+)/.exec(out)[1]);
   // Node keeps each load's napi_env, and so our per-env state, until the
-  // thread's env ends: 17-35 KB a load measured here on Node 20, 91 KB on
-  // Node 26 (a bare Node-API addon: ~2 KB on Node 20; most of ours is the
-  // hundreds of exported functions each load makes, held with the env). A
+  // thread's env ends: about 52 KB a load measured here on Node 20, 107 KB
+  // on Node 26, with the second env each load makes for its finalizers
+  // (src/base/finalizer_env.c; 48 and 95 KB without it; a bare Node-API
+  // addon: ~2 KB on Node 20; most of ours is the hundreds of exported
+  // functions each load makes, held with the env). A
   // bound against a leak of real size, not zero (RSS reads 0 under qemu:
   // then 0 passes); the
   // sanitizers' allocator keeps freed memory (160 KB a load), and their
